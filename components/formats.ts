@@ -1,0 +1,95 @@
+/**
+ * Pure checks of the string formats AWS and Docker accept. Each returns `undefined` when the
+ * value is fine, or a sentence saying what is allowed; callers attach the key that held it.
+ */
+
+const CRON_FIELDS = ["minutes", "hours", "day-of-month", "month", "day-of-week", "year"] as const;
+const MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC";
+const DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT";
+
+/** Numeric range per cron field, and the names AWS accepts in place of numbers. */
+const CRON_RANGES: Record<(typeof CRON_FIELDS)[number], { min: number; max: number; names?: string }> = {
+    minutes: { min: 0, max: 59 },
+    hours: { min: 0, max: 23 },
+    "day-of-month": { min: 1, max: 31 },
+    month: { min: 1, max: 12, names: MONTHS },
+    "day-of-week": { min: 1, max: 7, names: DAYS },
+    year: { min: 1970, max: 2199 },
+};
+
+function cronFieldProblem(field: (typeof CRON_FIELDS)[number], value: string): string | undefined {
+    const { min, max, names } = CRON_RANGES[field];
+    const atom = names ? `(\\d+|${names})` : "\\d+";
+    const item = new RegExp(`^(\\*|${atom}(-${atom})?)(/\\d+)?$`);
+    if (value === "?") {
+        return field === "day-of-month" || field === "day-of-week" ? undefined : `"?" is only allowed in day-of-month or day-of-week`;
+    }
+    if (field === "day-of-month" && /^(L|W|\d{1,2}W|LW)$/.test(value)) return undefined;
+    if (field === "day-of-week" && new RegExp(`^(${atom})(#[1-5]|L)$`).test(value)) {
+        const n = value.replace(/(#[1-5]|L)$/, "");
+        return /^\d+$/.test(n) && (Number(n) < min || Number(n) > max) ? `${field} ${n} is outside ${min}-${max}` : undefined;
+    }
+    for (const part of value.split(",")) {
+        if (!item.test(part)) return `${field} "${part}" is not a value, range, list or step`;
+        for (const num of part.match(/\d+/g) ?? []) {
+            const isStep = part.includes(`/${num}`) && part.endsWith(num);
+            if (!isStep && (Number(num) < min || Number(num) > max)) return `${field} ${num} is outside ${min}-${max}`;
+        }
+    }
+    return undefined;
+}
+
+/**
+ * An EventBridge/SSM schedule: `cron(m h dom mon dow year)` with exactly one of day-of-month and
+ * day-of-week set to `?`, or `rate(N unit)`. Times are UTC.
+ */
+export function scheduleProblem(expr: string): string | undefined {
+    const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expr);
+    if (rate) {
+        const n = Number(rate[1]);
+        const singular = !rate[2].endsWith("s");
+        if (n < 1) return "a rate must be at least 1";
+        return singular === (n === 1) ? undefined : `use "${rate[2]}" only with ${singular ? "1" : "values above 1"}`;
+    }
+    const cron = /^cron\((.*)\)$/.exec(expr);
+    if (!cron) return 'expected "cron(minutes hours day-of-month month day-of-week year)" or "rate(N unit)"';
+    const fields = cron[1].trim().split(/\s+/);
+    if (fields.length !== 6) return `a cron expression has 6 fields (${CRON_FIELDS.join(" ")}), got ${fields.length}`;
+    const [, , dom, , dow] = fields;
+    if ((dom === "?") === (dow === "?")) return 'exactly one of day-of-month and day-of-week must be "?"';
+    for (let i = 0; i < 6; i++) {
+        const problem = cronFieldProblem(CRON_FIELDS[i], fields[i]);
+        if (problem) return problem;
+    }
+    return undefined;
+}
+
+/**
+ * A container image reference that names one build: `[registry/]repo:tag`, `repo@sha256:…` or
+ * both. No implicit or `latest` tag, so that a release is reproducible.
+ */
+export function imageRefProblem(ref: string): string | undefined {
+    const m = /^((?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(ref);
+    if (!m) return 'expected an image reference like "ghcr.io/org/app:1.2.3" or "org/app@sha256:<64 hex>"';
+    const [, , tag, digest] = m;
+    if (!tag && !digest) return "name a tag or a digest; an untagged image means whatever :latest is today";
+    if (tag === "latest" && !digest) return '":latest" is not a release; pin a version tag or a digest';
+    return undefined;
+}
+
+/** True when an image reference is pinned by content digest. */
+export function isPinnedByDigest(ref: string): boolean {
+    return /@sha256:[a-f0-9]{64}$/.test(ref);
+}
+
+/** An EC2 instance type such as `t3.large` or `m7g.xlarge`. */
+export function instanceTypeProblem(value: string): string | undefined {
+    return /^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge|metal-\d+xl)$/.test(value)
+        ? undefined
+        : 'expected an EC2 instance type like "t3.large"';
+}
+
+/** True when a CIDR block is the whole IPv4 or IPv6 internet. */
+export function isWorldCidr(cidr: string): boolean {
+    return /^0\.0\.0\.0\/0$/.test(cidr) || /^::\/0$/.test(cidr);
+}

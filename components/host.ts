@@ -1,0 +1,263 @@
+/**
+ * The EC2 host that runs Sofia's containers: instance, encrypted volumes, security group, IAM
+ * role, cloud-init, and the Docker provider that later components deploy containers through.
+ */
+import * as aws from "@pulumi/aws";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { isWorldCidr } from "./formats";
+import { renderCloudConfig } from "./cloud-init";
+
+/** A port the host publishes to the client CIDRs. */
+export interface PublishedPort {
+    port: number;
+    /** Why it is open; becomes the security-group rule's description. */
+    description: string;
+}
+
+export interface HostArgs {
+    /** EC2 instance type; an ARM family (t4g, m7g, …) selects an arm64 image. */
+    instanceType: string;
+    /** AWS region, for the SSM tunnel the Docker provider uses. */
+    region: string;
+    /** Availability zone of the instance and its data volume. */
+    zone: string;
+    /** Subnet to launch in. @default the default VPC's subnet in `zone` */
+    subnetId?: string;
+    /** Root volume size in GiB (encrypted gp3). */
+    rootVolumeGb: number;
+    /** Data volume size in GiB (encrypted gp3), mounted at `dataPath`. */
+    dataVolumeGb: number;
+    /** Ports opened to `clientCidrs`; nothing else is opened to clients. */
+    clientPorts: PublishedPort[];
+    /** Who may reach `clientPorts`. */
+    clientCidrs: string[];
+    /** Who may reach SSH; only used with `dockerAccess: "admin-ssh"`. Never the whole internet. */
+    adminCidrs: string[];
+    /** How the Docker provider reaches the host: SSH tunnelled through SSM, or SSH from `adminCidrs`. */
+    dockerAccess: "ssm" | "admin-ssh";
+    /** OpenSSH public key of the deploy user the Docker provider logs in as. */
+    sshPublicKey: string;
+    /** The backup bucket and the key prefix the host may use; the role gets access to that prefix only. */
+    backupBucket?: { arn: pulumi.Input<string>; prefix: string };
+    /** Where the data volume is mounted. @default "/data" */
+    dataPath?: string;
+    /** Tags for every taggable child. */
+    tags?: Record<string, string>;
+}
+
+/** The user Pulumi's Docker provider logs in as; member of the `docker` group only. */
+export const DEPLOY_USER = "sofia-deploy";
+
+const MOUNT_SCRIPT = path.join(__dirname, "..", "host", "mount-data-volume.sh");
+
+/** Throws when arguments would open the host wider than intended. */
+export function validateHostArgs(args: HostArgs): void {
+    const world = args.adminCidrs.filter(isWorldCidr);
+    if (world.length > 0) throw new Error(`HostArgs.adminCidrs: ${world.join(", ")} would open SSH to the internet`);
+    if (args.dockerAccess === "admin-ssh" && args.adminCidrs.length === 0) {
+        throw new Error(`HostArgs.adminCidrs: dockerAccess "admin-ssh" needs at least one admin CIDR`);
+    }
+}
+
+/** The instance architecture an instance type needs (Graviton families carry a "g" after the generation). */
+export function architectureOf(instanceType: string): "arm64" | "x86_64" {
+    return /^[a-z]+\d+g[a-z]*\./.test(instanceType) ? "arm64" : "x86_64";
+}
+
+/** cloud-config for the host: Docker on the data volume, the SSM and CloudWatch agents, the deploy user. */
+export function hostUserData(args: { volumeId: string; sshPublicKey: string; dataPath: string }): string {
+    const dockerRoot = `${args.dataPath}/docker`;
+    return renderCloudConfig({
+        groups: ["docker"],
+        users: [{ name: DEPLOY_USER, groups: ["docker"], sshAuthorizedKeys: [args.sshPublicKey] }],
+        packages: ["docker", "amazon-ssm-agent", "amazon-cloudwatch-agent", "xfsprogs"],
+        writeFiles: [
+            { path: "/usr/local/sbin/sofia-mount-data", permissions: "0755", content: fs.readFileSync(MOUNT_SCRIPT, "utf8") },
+            {
+                path: "/etc/docker/daemon.json",
+                // Rotation here is the floor for every container; live-restore keeps containers
+                // running while dockerd itself is patched.
+                content: JSON.stringify({ "data-root": dockerRoot, "log-driver": "json-file", "log-opts": { "max-size": "50m", "max-file": "5" }, "live-restore": true }, null, 2) + "\n",
+            },
+            {
+                // Docker's data lives on the data volume: never let dockerd start without it,
+                // or it would silently create an empty data root on the root volume.
+                path: "/etc/systemd/system/docker.service.d/sofia-data.conf",
+                content: `[Unit]\nRequiresMountsFor=${args.dataPath}\n`,
+            },
+        ],
+        runcmd: [
+            ["/usr/local/sbin/sofia-mount-data", args.volumeId, args.dataPath],
+            ["mkdir", "-p", dockerRoot, `${args.dataPath}/backup-staging`],
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", "amazon-ssm-agent"],
+            ["systemctl", "enable", "--now", "docker"],
+        ],
+    });
+}
+
+/** IAM policy document: list, read and write under one prefix of the backup bucket, nothing else. */
+export function backupPrefixPolicy(bucketArn: string, prefix: string): string {
+    const clean = prefix.replace(/^\/+|\/+$/g, "");
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ListOwnPrefix", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn], Condition: { StringLike: { "s3:prefix": [`${clean}/*`, clean] } } },
+            { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:GetObjectAttributes", "s3:AbortMultipartUpload"], Resource: [`${bucketArn}/${clean}/*`] },
+        ],
+    });
+}
+
+export class Host extends pulumi.ComponentResource {
+    readonly instance: aws.ec2.Instance;
+    readonly dataVolume: aws.ebs.Volume;
+    readonly securityGroup: aws.ec2.SecurityGroup;
+    readonly role: aws.iam.Role;
+    readonly dockerProvider: docker.Provider;
+    readonly publicIp: pulumi.Output<string>;
+
+    constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:host:Host", name, {}, opts);
+        validateHostArgs(args);
+        const dataPath = args.dataPath ?? "/data";
+        const tags = args.tags ?? {};
+
+        const subnet = args.subnetId
+            ? aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this })
+            : aws.ec2.getSubnetOutput({ defaultForAz: true, availabilityZone: args.zone }, { parent: this });
+
+        this.securityGroup = this.createSecurityGroup(name, args, subnet.vpcId, tags);
+        this.role = this.createRole(name, args, tags);
+        const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: this.role.name, tags }, { parent: this });
+
+        this.dataVolume = new aws.ebs.Volume(
+            `${name}-data`,
+            { availabilityZone: subnet.availabilityZone, size: args.dataVolumeGb, type: "gp3", encrypted: true, tags: { ...tags, Name: `${name}-data` } },
+            { parent: this },
+        );
+        this.instance = this.createInstance(name, args, subnet.id, profile, dataPath, tags);
+        new aws.ec2.VolumeAttachment(`${name}-data-attachment`, { instanceId: this.instance.id, volumeId: this.dataVolume.id, deviceName: "/dev/sdf", stopInstanceBeforeDetaching: true }, { parent: this });
+
+        this.publicIp = this.instance.publicIp;
+        this.dockerProvider = this.createDockerProvider(name, args);
+        this.registerOutputs({ instanceId: this.instance.id, publicIp: this.publicIp, dataVolumeId: this.dataVolume.id, roleArn: this.role.arn });
+    }
+
+    private createSecurityGroup(name: string, args: HostArgs, vpcId: pulumi.Input<string>, tags: Record<string, string>): aws.ec2.SecurityGroup {
+        const sg = new aws.ec2.SecurityGroup(
+            `${name}-sg`,
+            { vpcId, description: "Sofia host: client ports to client CIDRs only", revokeRulesOnDelete: true, tags: { ...tags, Name: `${name}-sg` } },
+            { parent: this },
+        );
+        const cidrArgs = (cidr: string) => (cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr });
+        for (const { port, description } of args.clientPorts) {
+            args.clientCidrs.forEach((cidr, i) => {
+                new aws.vpc.SecurityGroupIngressRule(
+                    `${name}-in-${port}-${i}`,
+                    { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: port, toPort: port, description, ...cidrArgs(cidr), tags },
+                    { parent: sg },
+                );
+            });
+        }
+        if (args.dockerAccess === "admin-ssh") {
+            args.adminCidrs.forEach((cidr, i) => {
+                new aws.vpc.SecurityGroupIngressRule(
+                    `${name}-in-ssh-${i}`,
+                    { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 22, toPort: 22, description: "SSH for the Docker provider, admin CIDRs only", ...cidrArgs(cidr), tags },
+                    { parent: sg },
+                );
+            });
+        }
+        // Outbound is open: image pulls, exchange websockets, news feeds, AWS APIs (SSM, S3, CloudWatch).
+        for (const [suffix, cidr] of [["v4", "0.0.0.0/0"], ["v6", "::/0"]] as const) {
+            new aws.vpc.SecurityGroupEgressRule(
+                `${name}-out-${suffix}`,
+                { securityGroupId: sg.id, ipProtocol: "-1", description: "Outbound: images, market feeds, AWS APIs", ...cidrArgs(cidr), tags },
+                { parent: sg },
+            );
+        }
+        return sg;
+    }
+
+    private createRole(name: string, args: HostArgs, tags: Record<string, string>): aws.iam.Role {
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: "Sofia host: SSM, CloudWatch agent, its own backup prefix",
+                assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+                tags,
+            },
+            { parent: this },
+        );
+        for (const [suffix, policy] of [["ssm", "AmazonSSMManagedInstanceCore"], ["cloudwatch", "CloudWatchAgentServerPolicy"]]) {
+            new aws.iam.RolePolicyAttachment(`${name}-${suffix}`, { role: role.name, policyArn: `arn:aws:iam::aws:policy/${policy}` }, { parent: role });
+        }
+        if (args.backupBucket) {
+            const { arn, prefix } = args.backupBucket;
+            new aws.iam.RolePolicy(`${name}-backups`, { role: role.id, policy: pulumi.output(arn).apply((a) => backupPrefixPolicy(a, prefix)) }, { parent: role });
+        }
+        return role;
+    }
+
+    private createInstance(
+        name: string,
+        args: HostArgs,
+        subnetId: pulumi.Input<string>,
+        profile: aws.iam.InstanceProfile,
+        dataPath: string,
+        tags: Record<string, string>,
+    ): aws.ec2.Instance {
+        const ami = aws.ec2.getAmiOutput(
+            {
+                mostRecent: true,
+                owners: ["amazon"],
+                filters: [
+                    { name: "name", values: ["al2023-ami-2023.*"] },
+                    { name: "architecture", values: [architectureOf(args.instanceType)] },
+                    { name: "virtualization-type", values: ["hvm"] },
+                ],
+            },
+            { parent: this },
+        );
+        return new aws.ec2.Instance(
+            `${name}-instance`,
+            {
+                ami: ami.id,
+                instanceType: args.instanceType,
+                subnetId,
+                vpcSecurityGroupIds: [this.securityGroup.id],
+                iamInstanceProfile: profile.name,
+                associatePublicIpAddress: true,
+                monitoring: true,
+                ebsOptimized: true,
+                // Hop limit 1: containers on the bridge network cannot borrow the host's role.
+                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+                rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeGb, encrypted: true, deleteOnTermination: true },
+                userData: this.dataVolume.id.apply((volumeId) => hostUserData({ volumeId, sshPublicKey: args.sshPublicKey, dataPath })),
+                tags: { ...tags, Name: name },
+            },
+            // A newer AMI must not replace the host that holds the data: patches come through SSM.
+            { parent: this, ignoreChanges: ["ami"] },
+        );
+    }
+
+    private createDockerProvider(name: string, args: HostArgs): docker.Provider {
+        if (args.dockerAccess === "admin-ssh") {
+            return new docker.Provider(
+                `${name}-docker`,
+                { host: pulumi.interpolate`ssh://${DEPLOY_USER}@${this.instance.publicIp}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new"] },
+                { parent: this },
+            );
+        }
+        // No inbound port at all: ssh runs inside an SSM session to the instance id.
+        const proxy = `ProxyCommand=aws ssm start-session --region ${args.region} --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p`;
+        return new docker.Provider(
+            `${name}-docker`,
+            { host: pulumi.interpolate`ssh://${DEPLOY_USER}@${this.instance.id}`, sshOpts: ["-o", proxy, "-o", "StrictHostKeyChecking=accept-new"] },
+            { parent: this },
+        );
+    }
+}

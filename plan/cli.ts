@@ -1,0 +1,76 @@
+/**
+ * `npm run plan -- [--stack <name>] [--json] [--set key=value]... [--set-secret key=value]...`
+ *
+ * The offline plan: the real program, the stack's own Pulumi.<stack>.yaml, no cloud account.
+ * Exit 0 with the plan on stdout; 1 with the problems on stderr (invalid settings, bad options).
+ */
+import { parseArgs } from "util";
+import { SettingsError } from "../services/settings";
+import { runOffline, Plan } from "./offline";
+import { renderPlan } from "./render";
+import { applyOverride, projectName, readStackConfig } from "./stack-config";
+
+export const DEFAULT_STACK = "staging";
+
+const USAGE = `usage: npm run plan -- [--stack <name>] [--json] [--set key=value]... [--set-secret key=value]...
+  --stack       stack whose Pulumi.<stack>.yaml is planned (default: ${DEFAULT_STACK})
+  --json        one JSON document: {stack, resources: [{urn, type, name, parent, dependsOn, inputs}], outputs}
+  --set         override a setting for this plan only (sofia: namespace by default; dotted keys set nested fields)
+  --set-secret  the same, as a secret value`;
+
+export interface Io {
+    out: (s: string) => void;
+    err: (s: string) => void;
+}
+
+/** The JSON document of `--json`: exactly the fields reviewers and tools rely on. */
+export function planJson(plan: Plan): string {
+    return JSON.stringify(
+        {
+            stack: plan.stack,
+            resources: plan.resources.map(({ urn, type, name, parent, dependsOn, inputs }) => ({ urn, type, name, parent: parent ?? null, dependsOn, inputs })),
+            outputs: plan.outputs,
+        },
+        null,
+        2,
+    );
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+    let args;
+    try {
+        args = parseArgs({
+            args: argv,
+            options: {
+                stack: { type: "string", default: DEFAULT_STACK },
+                json: { type: "boolean", default: false },
+                set: { type: "string", multiple: true, default: [] },
+                "set-secret": { type: "string", multiple: true, default: [] },
+                help: { type: "boolean", default: false },
+            },
+            strict: true,
+            allowPositionals: false,
+        }).values;
+    } catch (e) {
+        io.err(`${(e as Error).message}\n${USAGE}\n`);
+        return 1;
+    }
+    if (args.help) {
+        io.out(USAGE + "\n");
+        return 0;
+    }
+    const stack = args.stack as string;
+    try {
+        const config = readStackConfig(stack);
+        for (const s of args.set as string[]) applyOverride(config, s);
+        for (const s of args["set-secret"] as string[]) applyOverride(config, s, true);
+        // Loaded here, not at the top: the SDK must see the mock runtime before the program loads.
+        const program = (await import("../index")).default as unknown as () => unknown;
+        const plan = await runOffline({ project: projectName(), stack, config, program });
+        io.out(args.json ? planJson(plan) + "\n" : renderPlan(plan));
+        return 0;
+    } catch (e) {
+        io.err(e instanceof SettingsError ? `${e.message}\n` : `offline plan of stack "${stack}" failed: ${(e as Error).stack ?? e}\n`);
+        return 1;
+    }
+}

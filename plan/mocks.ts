@@ -1,0 +1,81 @@
+/**
+ * TEST DOUBLE of the Pulumi engine's providers and the AWS control plane, for the offline plan and
+ * the unit tests: it answers every resource registration with its inputs plus the attributes AWS
+ * would compute (ids, ARNs, addresses), and every invoke the program makes with a fixed answer.
+ * Ids are derived from resource names, so a plan is the same every time it is run.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+
+export const OFFLINE_ACCOUNT = "123456789012";
+/** TEST-NET-3 address: documentation-only, never routable. */
+export const OFFLINE_PUBLIC_IP = "203.0.113.10";
+
+function hex(seed: string, length: number): string {
+    return createHash("sha256").update(seed).digest("hex").slice(0, length);
+}
+
+/** AWS-style ids for the types whose ids appear in other resources' inputs. */
+const ID_PREFIX: Record<string, string> = {
+    "aws:ec2/instance:Instance": "i-",
+    "aws:ebs/volume:Volume": "vol-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+};
+
+function serviceOf(type: string): string {
+    const module = type.split(":")[1]?.split("/")[0] ?? "unknown";
+    return module === "cloudwatch" ? "cloudwatch" : module;
+}
+
+export class OfflineMocks implements pulumi.runtime.Mocks {
+    constructor(private readonly region: string) {}
+
+    newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+        const { type, name, inputs } = args;
+        const id = ID_PREFIX[type] ? `${ID_PREFIX[type]}0${hex(type + name, 16)}` : `${name}-id`;
+        const state: Record<string, unknown> = { ...inputs };
+        if (type.startsWith("aws:")) {
+            state.arn = type.startsWith("aws:s3/")
+                ? `arn:aws:s3:::${inputs.bucket ?? name}`
+                : `arn:aws:${serviceOf(type)}:${this.region}:${OFFLINE_ACCOUNT}:${name}`;
+        }
+        switch (type) {
+            case "aws:ec2/instance:Instance":
+                Object.assign(state, { publicIp: OFFLINE_PUBLIC_IP, privateIp: "10.0.0.10", availabilityZone: `${this.region}a`, instanceState: "running" });
+                break;
+            case "aws:iam/role:Role":
+            case "aws:iam/instanceProfile:InstanceProfile":
+                state.name = inputs.name ?? name;
+                break;
+            case "aws:s3/bucket:Bucket":
+                state.bucket = inputs.bucket ?? name;
+                break;
+        }
+        return { id: args.custom === false ? undefined : id, state };
+    }
+
+    call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        const inputs = args.inputs as Record<string, any>;
+        switch (args.token) {
+            case "aws:ec2/getAmi:getAmi": {
+                const arch = inputs.filters?.find((f: any) => f.name === "architecture")?.values?.[0] ?? "x86_64";
+                return { id: `ami-0${hex(arch, 16)}`, architecture: arch, name: "al2023-ami-2023.offline-plan" };
+            }
+            case "aws:ec2/getSubnet:getSubnet":
+                return {
+                    id: inputs.id ?? `subnet-0${hex(String(inputs.availabilityZone), 16)}`,
+                    vpcId: `vpc-0${hex("default", 16)}`,
+                    availabilityZone: inputs.availabilityZone ?? `${this.region}a`,
+                    cidrBlock: "172.31.0.0/20",
+                };
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                return { accountId: OFFLINE_ACCOUNT, arn: `arn:aws:iam::${OFFLINE_ACCOUNT}:user/offline-plan`, userId: "offline-plan" };
+            case "aws:index/getRegion:getRegion":
+                return { name: this.region, region: this.region };
+            default:
+                throw new Error(`offline plan: no answer for invoke ${args.token}; add one to plan/mocks.ts`);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+/**
+ * Runs a Pulumi program with the real SDK under the SDK's mock runtime (no engine, no cloud
+ * account, no network) and records what it would declare: every resource's URN, type, parent,
+ * inputs, and the `dependsOn` of its resource options.
+ *
+ * The mock monitor does not hand `parent` or `dependsOn` to the mocks, so: the URN and parent are
+ * read off each registration request at the monitor, and `dependsOn` is read off the resource
+ * options by a stack transformation (DESIGN.md, "Testing in three layers").
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { OfflineMocks } from "./mocks";
+
+// Internal SDK modules: the monitor instance and RPC (de)serialisation are not re-exported.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const sdkSettings = require("@pulumi/pulumi/runtime/settings");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const sdkRpc = require("@pulumi/pulumi/runtime/rpc");
+
+export const SECRET_MASK = "[secret]";
+
+export interface PlannedResource {
+    urn: string;
+    /** Pulumi type token, e.g. `aws:ec2/instance:Instance`. */
+    type: string;
+    name: string;
+    /** URN of the parent; undefined only for the stack itself. */
+    parent?: string;
+    /** URNs named in the resource's `dependsOn` option. */
+    dependsOn: string[];
+    /** Inputs as the engine would receive them; secrets are replaced by `[secret]`. */
+    inputs: Record<string, unknown>;
+    custom: boolean;
+}
+
+export interface Plan {
+    project: string;
+    stack: string;
+    resources: PlannedResource[];
+    /** Stack outputs, secrets replaced by `[secret]`. */
+    outputs: Record<string, unknown>;
+}
+
+/** One config value for the run, as the engine would pass it (strings; objects as JSON text). */
+export interface RunConfigValue {
+    value: string;
+    secret: boolean;
+}
+
+export interface OfflineRun {
+    project: string;
+    stack: string;
+    /** Full keys (`sofia:instanceType`, `aws:region`). */
+    config: ReadonlyMap<string, RunConfigValue>;
+    /** The program: what `index.ts` exports. */
+    program: () => unknown;
+}
+
+/** Replaces every secret (serialized or `Output`-wrapped) by the mask, recursively. */
+export function maskSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(maskSecrets);
+    if (value && typeof value === "object") {
+        const v = value as Record<string, unknown>;
+        if (v[sdkRpc.specialSigKey] === sdkRpc.specialSecretSig) return SECRET_MASK;
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskSecrets(x)]));
+    }
+    return value;
+}
+
+async function urnsOf(dependsOn: unknown): Promise<string[]> {
+    const resolved = pulumi.Output.isInstance(dependsOn) ? await (dependsOn as any).promise() : await dependsOn;
+    if (resolved === undefined || resolved === null) return [];
+    const list: unknown[] = Array.isArray(resolved) ? resolved : [resolved];
+    const urns = await Promise.all(list.map(async (r) => (pulumi.Resource.isInstance(r) ? ((await (r.urn as any).promise()) as string) : urnsOf(r))));
+    return urns.flat();
+}
+
+let running = false;
+
+/** Runs the program once, offline. Throws whatever the program throws (e.g. a `SettingsError`). */
+export async function runOffline(run: OfflineRun): Promise<Plan> {
+    if (running) throw new Error("runOffline: one offline run at a time (the Pulumi runtime is process-global)");
+    running = true;
+    try {
+        const config: Record<string, string> = {};
+        const secretKeys: string[] = [];
+        for (const [key, { value, secret }] of run.config) {
+            config[key] = value;
+            if (secret) secretKeys.push(key);
+        }
+        pulumi.runtime.setAllConfig(config, secretKeys);
+        await pulumi.runtime.setMocks(new OfflineMocks(run.config.get("aws:region")?.value ?? "us-east-1"), run.project, run.stack, false);
+
+        const registered = new Map<string, Omit<PlannedResource, "dependsOn">>();
+        const monitor = sdkSettings.getMonitor();
+        const register = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) =>
+            register(req, (err: unknown, resp: any) => {
+                if (!err) {
+                    const urn: string = resp.getUrn();
+                    registered.set(urn, {
+                        urn,
+                        type: req.getType(),
+                        name: req.getName(),
+                        parent: req.getParent() || undefined,
+                        inputs: maskSecrets(sdkRpc.deserializeProperties(req.getObject())) as Record<string, unknown>,
+                        custom: req.getCustom(),
+                    });
+                }
+                callback(err, resp);
+            });
+
+        // Outputs as serialized for the engine: secrets still carry their signature here, whereas
+        // the value runInPulumiStack resolves to has them unwrapped.
+        const outputs = new Map<string, Record<string, unknown>>();
+        const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+        monitor.registerResourceOutputs = (req: any, callback: (err: unknown, resp: any) => void) => {
+            outputs.set(req.getUrn(), maskSecrets(sdkRpc.deserializeProperties(req.getOutputs())) as Record<string, unknown>);
+            registerOutputs(req, callback);
+        };
+
+        // A transformation runs before its resource is registered, so the URN is read afterwards.
+        const options: { resource: pulumi.Resource; dependsOn: unknown }[] = [];
+        await pulumi.runtime.runInPulumiStack(async () => {
+            pulumi.runtime.registerStackTransformation((args) => {
+                options.push({ resource: args.resource, dependsOn: args.opts.dependsOn });
+                return undefined;
+            });
+            return run.program();
+        });
+        await sdkSettings.waitForRPCs();
+        const dependsOn = new Map(
+            await Promise.all(options.map(async (o) => [(await (o.resource.urn as any).promise()) as string, await urnsOf(o.dependsOn)] as const)),
+        );
+
+        const resources = [...registered.values()].map((r) => ({ ...r, dependsOn: dependsOn.get(r.urn) ?? [] }));
+        const stack = resources.find((r) => r.type === "pulumi:pulumi:Stack");
+        return { project: run.project, stack: run.stack, resources, outputs: (stack && outputs.get(stack.urn)) ?? {} };
+    } finally {
+        running = false;
+    }
+}

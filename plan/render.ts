@@ -1,0 +1,74 @@
+/**
+ * The offline plan as an operator reads it: resources grouped under the component that owns them,
+ * each with the few inputs that matter for review, then the stack outputs.
+ */
+import { Plan, PlannedResource } from "./offline";
+
+/** Inputs worth showing per type (dotted paths). Types not listed show their short scalar inputs. */
+const KEY_FIELDS: Record<string, string[]> = {
+    "aws:ec2/instance:Instance": ["instanceType", "ami", "monitoring", "metadataOptions.httpTokens", "rootBlockDevice.volumeSize", "rootBlockDevice.encrypted"],
+    "aws:ebs/volume:Volume": ["size", "type", "encrypted", "availabilityZone"],
+    "aws:ec2/securityGroup:SecurityGroup": ["description"],
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["ipProtocol", "fromPort", "cidrIpv4", "cidrIpv6", "description"],
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ["ipProtocol", "cidrIpv4", "cidrIpv6"],
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["policyArn"],
+    "aws:iam/role:Role": ["description"],
+    "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName"],
+    "pulumi:providers:docker": ["host"],
+};
+
+function get(obj: unknown, path: string): unknown {
+    return path.split(".").reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+function short(v: unknown): string {
+    const s = typeof v === "string" ? v : JSON.stringify(v);
+    return s.length > 72 ? `${s.slice(0, 69)}...` : s;
+}
+
+function keySettings(r: PlannedResource): string {
+    const fields = KEY_FIELDS[r.type];
+    const pairs = fields
+        ? fields.map((f) => [f, get(r.inputs, f)] as const)
+        : Object.entries(r.inputs).filter(([, v]) => v !== null && typeof v !== "object" && String(v).length <= 60).slice(0, 4);
+    return pairs
+        .filter(([, v]) => v !== undefined && v !== "")
+        .map(([k, v]) => `${k}=${short(v)}`)
+        .join("  ");
+}
+
+function flatten(prefix: string, v: unknown, out: string[]): void {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+        for (const [k, x] of Object.entries(v)) flatten(prefix ? `${prefix}.${k}` : k, x, out);
+    } else {
+        out.push(`  ${prefix} = ${short(v)}`);
+    }
+}
+
+export function renderPlan(plan: Plan): string {
+    const children = new Map<string | undefined, PlannedResource[]>();
+    for (const r of plan.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
+    const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
+
+    const lines: string[] = [];
+    const custom = plan.resources.filter((r) => r.custom).length;
+    lines.push(`Offline plan of stack "${plan.stack}" (project ${plan.project}): ${custom} cloud resources in ${plan.resources.length - custom} components.`);
+    lines.push("Computed by the real program under Pulumi's mock runtime: ids and addresses are placeholders; secrets show as [secret].");
+    lines.push("");
+
+    const walk = (r: PlannedResource, depth: number) => {
+        const pad = "  ".repeat(depth);
+        const settings = keySettings(r);
+        const deps = r.dependsOn.map((u) => byUrn.get(u)?.name ?? u);
+        lines.push(`${pad}${r.custom ? "+" : "▸"} ${r.name}  (${r.type})${settings ? `\n${pad}    ${settings}` : ""}${deps.length ? `\n${pad}    after: ${deps.join(", ")}` : ""}`);
+        for (const c of children.get(r.urn) ?? []) walk(c, depth + 1);
+    };
+    for (const root of children.get(undefined) ?? []) {
+        // The stack itself is implied; start with what it contains.
+        for (const c of root.type === "pulumi:pulumi:Stack" ? children.get(root.urn) ?? [] : [root]) walk(c, 0);
+    }
+
+    lines.push("", "Outputs:");
+    flatten("", plan.outputs, lines);
+    return lines.join("\n") + "\n";
+}

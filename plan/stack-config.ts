@@ -1,0 +1,97 @@
+/**
+ * Reads `Pulumi.<stack>.yaml` the way the Pulumi CLI hands config to a program: every value a
+ * string, structured values as JSON text, `secure:` values secret. Ciphertext cannot be decrypted
+ * without the stack's secrets provider, so it stands in as UNREADABLE_SECRET, still secret.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { NAMESPACE, UNREADABLE_SECRET } from "../services/settings";
+import { RunConfigValue } from "./offline";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+/** The project name from Pulumi.yaml: config keys of the project live under it. */
+export function projectName(dir = PROJECT_DIR): string {
+    const doc = parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { name?: unknown };
+    if (typeof doc?.name !== "string") throw new Error("Pulumi.yaml has no project name");
+    return doc.name;
+}
+
+export function stackFile(stack: string, dir = PROJECT_DIR): string {
+    return path.join(dir, `Pulumi.${stack}.yaml`);
+}
+
+/** The stacks that have a `Pulumi.<stack>.yaml` in the project directory. */
+export function knownStacks(dir = PROJECT_DIR): string[] {
+    return fs.readdirSync(dir).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+}
+
+function isSecure(v: unknown): v is { secure: string } {
+    return !!v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && typeof (v as { secure?: unknown }).secure === "string";
+}
+
+/** Replaces `secure:` leaves; reports whether there were any. */
+function unsecure(v: unknown): [unknown, boolean] {
+    if (isSecure(v)) return [UNREADABLE_SECRET, true];
+    if (Array.isArray(v)) {
+        const parts = v.map(unsecure);
+        return [parts.map(([x]) => x), parts.some(([, s]) => s)];
+    }
+    if (v && typeof v === "object") {
+        const parts = Object.entries(v).map(([k, x]) => [k, ...unsecure(x)] as const);
+        return [Object.fromEntries(parts.map(([k, x]) => [k, x])), parts.some(([, , s]) => s)];
+    }
+    return [v, false];
+}
+
+function asConfigString(v: unknown): string {
+    return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+export function readStackConfig(stack: string, dir = PROJECT_DIR): Map<string, RunConfigValue> {
+    const file = stackFile(stack, dir);
+    if (!fs.existsSync(file)) {
+        throw new Error(`no stack file ${path.basename(file)}; known stacks: ${knownStacks(dir).join(", ") || "none"}`);
+    }
+    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const config = new Map<string, RunConfigValue>();
+    for (const [key, raw] of Object.entries(doc.config ?? {})) {
+        const [value, secret] = unsecure(raw);
+        config.set(key, { value: asConfigString(value), secret });
+    }
+    return config;
+}
+
+/** `instanceType` and `alarms.staleRatio` are `sofia:` keys; `aws:region` keeps its namespace. */
+function splitKey(key: string): [string, string[]] {
+    const full = key.includes(":") ? key : `${NAMESPACE}:${key}`;
+    const [ns, rest] = full.split(/:(.*)/s, 2);
+    const [top, ...pathParts] = rest.split(".");
+    return [`${ns}:${top}`, pathParts];
+}
+
+/**
+ * Applies `key=value` overrides like `pulumi config set [--path] [--secret]`: the value is read as
+ * YAML (so `30`, `true`, `[a, b]` keep their types) and a dotted key sets a nested field.
+ */
+export function applyOverride(config: Map<string, RunConfigValue>, assignment: string, secret = false): void {
+    const eq = assignment.indexOf("=");
+    if (eq <= 0) throw new Error(`--set expects key=value, got "${assignment}"`);
+    const [fullKey, pathParts] = splitKey(assignment.slice(0, eq));
+    const text = assignment.slice(eq + 1);
+    const value: unknown = secret ? text : parse(text);
+    if (pathParts.length === 0) {
+        config.set(fullKey, { value: asConfigString(value), secret: secret || (config.get(fullKey)?.secret ?? false) });
+        return;
+    }
+    const existing = config.get(fullKey);
+    const root = existing ? JSON.parse(existing.value) : {};
+    let node = root;
+    for (const part of pathParts.slice(0, -1)) {
+        if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
+        node = node[part];
+    }
+    node[pathParts[pathParts.length - 1]] = value;
+    config.set(fullKey, { value: JSON.stringify(root), secret: secret || (existing?.secret ?? false) });
+}

@@ -1,0 +1,57 @@
+/**
+ * SofiaPlatform: the whole of Sofia V2 on one stack, wired from the validated settings and the
+ * service catalog. Generic building blocks live in components/; this file only connects them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { Host } from "../components/host";
+import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
+import { Settings } from "./settings";
+
+export interface SofiaPlatformArgs {
+    /** Validated stack settings (services/settings.ts). */
+    settings: Settings;
+}
+
+export class SofiaPlatform extends pulumi.ComponentResource {
+    readonly catalog: CatalogEntry[];
+    readonly host: Host;
+    readonly outputs: Record<string, pulumi.Input<unknown>>;
+
+    constructor(name: string, args: SofiaPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:platform:SofiaPlatform", name, {}, opts);
+        const s = args.settings;
+        this.catalog = sofiaCatalog(s.timeseriesStore);
+        const tags = { Project: s.project, Stack: s.stack, ManagedBy: "pulumi" };
+        const published = clientPorts(this.catalog);
+
+        this.host = new Host(
+            `${name}-host`,
+            {
+                instanceType: s.instanceType,
+                region: s.region,
+                zone: s.zone,
+                subnetId: s.subnetId,
+                rootVolumeGb: s.rootVolumeGb,
+                dataVolumeGb: s.dataVolumeGb,
+                clientPorts: published.map(({ service, port }) => ({ port: port.port, description: `Sofia ${service} (${port.name}) for clients` })),
+                clientCidrs: s.clientCidrs,
+                adminCidrs: s.adminCidrs,
+                dockerAccess: s.dockerAccess,
+                sshPublicKey: s.sshPublicKey,
+                tags,
+            },
+            { parent: this },
+        );
+
+        const endpoints = Object.fromEntries(
+            published.map(({ service, port }) => [service, pulumi.interpolate`http://${this.host.publicIp}:${port.port}`]),
+        );
+        this.outputs = {
+            instanceId: this.host.instance.id,
+            publicIp: this.host.publicIp,
+            endpoints,
+            release: Object.fromEntries(this.catalog.filter((e) => e.kind === "app").map((e) => [e.name, s.images[e.name]])),
+        };
+        this.registerOutputs(this.outputs);
+    }
+}

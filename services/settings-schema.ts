@@ -1,0 +1,128 @@
+/**
+ * The schema of every `sofia:` stack setting: types, allowed values, defaults and the one-line
+ * description that the README's settings reference is generated from (scripts/settings-doc.ts).
+ */
+import { z } from "zod";
+import { imageRefProblem, instanceTypeProblem, isWorldCidr, scheduleProblem } from "../components/formats";
+import { allServiceNames, defaultImages, releaseServiceNames } from "./catalog";
+
+/** Turns a `(value) => problem | undefined` format check into a zod string schema. */
+function formatted(problem: (v: string) => string | undefined, format: string): z.ZodString {
+    return z.string().check((ctx) => {
+        const p = problem(ctx.value);
+        if (p) ctx.issues.push({ code: "custom", message: p, input: ctx.value });
+    }).meta({ format }) as unknown as z.ZodString;
+}
+
+const cidr = z
+    .string()
+    .refine((v) => z.cidrv4().safeParse(v).success || z.cidrv6().safeParse(v).success, {
+        error: "expected an IPv4 or IPv6 CIDR block such as 203.0.113.0/24",
+    })
+    .meta({ format: "cidr" });
+
+const schedule = formatted(scheduleProblem, "aws-schedule");
+const imageRef = formatted(imageRefProblem, "image-ref");
+const percent = z.number().gt(0).lte(100);
+
+/** `images`: one reference per catalog entry; app images are the release and have no default. */
+const images = z
+    .strictObject(
+        Object.fromEntries(
+            allServiceNames.map((name) => [
+                name,
+                releaseServiceNames.includes(name)
+                    ? imageRef.meta({ description: `Image of the ${name} service (part of the release).` })
+                    : imageRef.default(defaultImages[name]).meta({ description: `Image of the ${name} store, pinned upstream.` }),
+            ]),
+        ),
+    )
+    .meta({ description: "Image reference per catalog entry. The app images together are the release." });
+
+const backup = z
+    .strictObject({
+        retentionDays: z.number().int().min(1).max(3650).default(30).meta({ description: "Days a backup is kept (the runbook keeps 30)." }),
+        schedule: schedule.default("cron(0 1 * * ? *)").meta({ description: "When the full backup runs (UTC)." }),
+        redisSchedule: schedule.optional().meta({ description: "Extra Redis-only backups, if Redis should be saved more often than daily." }),
+    })
+    .prefault({});
+
+const alarms = z
+    .strictObject({
+        healthFailingMinutes: z.number().int().min(1).max(60).default(2).meta({ description: "Minutes of failed /health, within the window, before a service alarms." }),
+        healthWindowMinutes: z.number().int().min(1).max(60).default(3).meta({ description: "Window the failing minutes are counted in." }),
+        staleRatio: z.number().gt(0).lte(1).default(0.1).meta({ description: "Data freshness: alarm when stale_ratio reaches this." }),
+        apiP95Ms: z.number().positive().default(150).meta({ description: "API latency p95 threshold in milliseconds." }),
+        redisMemoryPercent: percent.default(80).meta({ description: "Redis used memory, as a percentage of maxmemory." }),
+        diskPercent: percent.default(80).meta({ description: "Disk used on the root and data volumes." }),
+        reconnectsPerMinute: z.number().positive().default(5).meta({ description: "Websocket reconnects per minute before alarming." }),
+        errorLinesPerMinute: z.number().positive().default(10).meta({ description: "ERROR log lines per minute, per service, before alarming." }),
+        backupMaxAgeHours: z.number().positive().max(24 * 14).default(26).meta({ description: "Alarm when the last good backup is older than this." }),
+    })
+    .refine((a) => a.healthFailingMinutes <= a.healthWindowMinutes, {
+        error: "healthFailingMinutes cannot be larger than healthWindowMinutes",
+        path: ["healthFailingMinutes"],
+    })
+    .prefault({});
+
+const maintenance = z
+    .strictObject({
+        weeklySchedule: schedule.default("cron(0 2 ? * SUN *)").meta({ description: "Weekly window start (UTC): vacuum, logs, backup check, patches." }),
+        monthlySchedule: schedule.default("cron(0 2 ? * SUN#1 *)").meta({ description: "Monthly window start (UTC): full restart and disaster-recovery test." }),
+        durationHours: z.number().int().min(1).max(24).default(2).meta({ description: "Length of each window." }),
+        cutoffHours: z.number().int().min(0).max(23).default(1).meta({ description: "No new task starts in the last hours of a window." }),
+    })
+    .refine((m) => m.cutoffHours < m.durationHours, { error: "cutoffHours must be less than durationHours", path: ["cutoffHours"] })
+    .prefault({});
+
+const escalation = z
+    .strictObject({
+        seniorEmails: z.array(z.email({ error: "expected an e-mail address" })).default([]).meta({ description: "Level 3: senior engineers notified by e-mail." }),
+        securityEmails: z.array(z.email({ error: "expected an e-mail address" })).default(["security@company.com"]).meta({ description: "Level 3: security contacts (the runbook's security@company.com)." }),
+    })
+    .prefault({});
+
+/** Every plain (non-secret) `sofia:` key. */
+export const settingsSchema = z
+    .strictObject({
+        instanceType: formatted(instanceTypeProblem, "ec2-instance-type").default("t3.large").meta({ description: "EC2 instance type of the host." }),
+        availabilityZone: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, { error: 'expected an availability zone like "eu-central-1a"' }).optional().meta({ description: "Zone of the host and its data volume; default: the region's first zone (\"<region>a\")." }),
+        subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'expected a subnet id like "subnet-0abc12345def67890"' }).optional().meta({ description: "Subnet of the host; default: the default VPC's subnet in the zone." }),
+        rootVolumeGb: z.number().int().min(20).max(1024).default(30).meta({ description: "Root volume size (encrypted gp3)." }),
+        dataVolumeGb: z.number().int().min(20).max(16384).default(200).meta({ description: "Data volume size (encrypted gp3): Docker volumes and backup staging." }),
+        clientCidrs: z.array(cidr).default([]).meta({ description: "Who may reach the API and UI ports. Empty: nobody from outside the VPC." }),
+        adminCidrs: z
+            .array(cidr.refine((c) => !isWorldCidr(c), { error: "an admin CIDR cannot be the whole internet" }))
+            .default([])
+            .meta({ description: "Who may reach SSH, only used when dockerAccess is admin-ssh." }),
+        dockerAccess: z.enum(["ssm", "admin-ssh"]).default("ssm").meta({ description: "How Pulumi reaches the host's Docker: SSH through an SSM session (no open port) or SSH from adminCidrs." }),
+        sshPublicKey: z
+            .string()
+            .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( \S.*)?$/, { error: "expected one OpenSSH public key line (ssh-ed25519 AAAA… comment)" })
+            .meta({ description: "Public key of the deploy user that Pulumi's Docker provider logs in as (the private key stays with the operator or CI)." }),
+        timeseriesStore: z.enum(["questdb", "timescaledb"]).default("questdb").meta({ description: "Which time-series store runs (the runbook allows either)." }),
+        images,
+        backup,
+        alarms,
+        maintenance,
+        escalation,
+    })
+    .superRefine((s, ctx) => {
+        if (s.dockerAccess === "admin-ssh" && s.adminCidrs.length === 0) {
+            ctx.addIssue({ code: "custom", path: ["adminCidrs"], input: s.adminCidrs, message: "dockerAccess is admin-ssh, so at least one admin CIDR is needed" });
+        }
+    });
+
+/**
+ * Keys that must be set with `pulumi config set --secret`. Their values are never printed; a
+ * plain-text value is an error, since it would sit readable in `Pulumi.<stack>.yaml`.
+ */
+export const secretSettings = {
+    oncallEndpoint: {
+        description: "Level 2 paging endpoint (HTTPS, e.g. a PagerDuty integration URL) subscribed to the on-call topic.",
+        problem: (v: string) => (/^https:\/\/[^\s/]+\.[^\s/]+(\/\S*)?$/.test(v) ? undefined : "expected an https:// URL"),
+    },
+} as const;
+
+export type SecretSettingName = keyof typeof secretSettings;
+export type PlainSettings = z.output<typeof settingsSchema>;

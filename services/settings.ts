@@ -1,0 +1,151 @@
+/**
+ * Stack settings, read and validated in one place at the edge. Nothing else in the program calls
+ * `new pulumi.Config()`: components receive the typed `Settings` object built here.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { PlainSettings, SecretSettingName, secretSettings, settingsSchema } from "./settings-schema";
+
+export const NAMESPACE = "sofia";
+
+/** One config value as the engine hands it over. `value` is undefined for a secret nobody can read here. */
+export interface ConfigValue {
+    value: string | undefined;
+    secret: boolean;
+}
+
+/** All config of a stack, keyed by full key (`sofia:instanceType`, `aws:region`). */
+export type ConfigSource = ReadonlyMap<string, ConfigValue>;
+
+export interface Settings extends PlainSettings {
+    project: string;
+    stack: string;
+    /** `aws:region`, which the AWS provider reads too. */
+    region: string;
+    /** Zone of the host: `availabilityZone`, or the region's first zone. */
+    zone: string;
+    /** Secret settings, still secret. Absent when not set. */
+    secrets: { [K in SecretSettingName]?: pulumi.Output<string> };
+}
+
+/** Every problem found in a stack's settings, one message each, all naming their key. */
+export class SettingsError extends Error {
+    constructor(
+        readonly stackName: string,
+        readonly problems: string[],
+    ) {
+        super(`Invalid settings for stack "${stackName}" (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` + problems.map((p) => `  - ${p}`).join("\n"));
+        this.name = "SettingsError";
+    }
+}
+
+/** Config values arrive as strings; structured values and numbers as JSON text. */
+export function parseConfigValue(raw: string): unknown {
+    if (/^\s*([[{"]|-?\d|true$|false$|null$)/.test(raw)) {
+        try {
+            return JSON.parse(raw);
+        } catch {
+            return raw;
+        }
+    }
+    return raw;
+}
+
+function keyOf(path: readonly PropertyKey[]): string {
+    return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : `${acc}.${String(p)}`), NAMESPACE).replace(`${NAMESPACE}.`, `${NAMESPACE}:`);
+}
+
+/** The keys an object schema allows at `path`, for "unknown key" messages. */
+function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+    let schema: z.core.$ZodType = settingsSchema;
+    for (const p of [...path, null]) {
+        // Unwrap defaults, optionals and refinements until an object shape (or nothing) is left.
+        for (let guard = 0; guard < 10 && !("shape" in (schema as object)); guard++) {
+            const inner = (schema as { _zod: { def: { innerType?: z.core.$ZodType; in?: z.core.$ZodType } } })._zod.def;
+            const next = inner.innerType ?? inner.in;
+            if (!next) return [];
+            schema = next;
+        }
+        const shape = (schema as unknown as { shape: Record<string, z.core.$ZodType> }).shape;
+        if (p === null) return Object.keys(shape);
+        if (typeof p !== "string" || !(p in shape)) return [];
+        schema = shape[p];
+    }
+    return [];
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+    const key = keyOf(issue.path);
+    if (issue.code === "unrecognized_keys") {
+        const allowed = allowedKeysAt(issue.path);
+        return issue.keys.map((k) => `${keyOf([...issue.path, k])}: unknown setting (a typo?); allowed here: ${allowed.join(", ")}`);
+    }
+    const input = (issue as { input?: unknown }).input;
+    if (input === undefined) return [`${key}: missing; ${issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, "a $1 is required")}`];
+    let allowed = issue.message.replace(/^Invalid input: /, "");
+    if (issue.code === "invalid_value") allowed = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    return [`${key}: ${JSON.stringify(input)} is not allowed: ${allowed}`];
+}
+
+/**
+ * Validates a stack's config into `Settings`, or throws a `SettingsError` listing every problem.
+ * Pure apart from wrapping secrets: tests call it with hand-made sources.
+ */
+export function readSettings(project: string, stack: string, source: ConfigSource): Settings {
+    const problems: string[] = [];
+    const plain: Record<string, unknown> = {};
+    const secrets: Settings["secrets"] = {};
+
+    for (const [fullKey, { value, secret }] of source) {
+        const [ns, key] = fullKey.split(/:(.*)/s, 2);
+        if (ns !== NAMESPACE) continue;
+        if (key in secretSettings) {
+            const name = key as SecretSettingName;
+            if (!secret) {
+                problems.push(`${fullKey}: must be set as a secret (pulumi config set --secret ${key} …); a plain value would sit readable in Pulumi.${stack}.yaml`);
+                continue;
+            }
+            const problem = value === undefined ? undefined : secretSettings[name].problem(value);
+            if (problem) problems.push(`${fullKey}: [secret] is not allowed: ${problem}`);
+            else secrets[name] = pulumi.secret(value ?? "[secret]");
+            continue;
+        }
+        if (secret) {
+            problems.push(`${fullKey}: is not a secret setting; set it without --secret (secret settings: ${Object.keys(secretSettings).join(", ")})`);
+            continue;
+        }
+        plain[key] = value === undefined ? undefined : parseConfigValue(value);
+    }
+
+    const region = source.get("aws:region")?.value;
+    if (region === undefined) problems.push(`aws:region: missing; set the AWS region, e.g. pulumi config set aws:region eu-central-1`);
+    else if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) problems.push(`aws:region: ${JSON.stringify(region)} is not allowed: expected an AWS region like "eu-central-1"`);
+
+    const parsed = settingsSchema.safeParse(plain, { reportInput: true });
+    if (!parsed.success) problems.push(...parsed.error.issues.flatMap(describeIssue));
+    if (parsed.success && region && parsed.data.availabilityZone && !parsed.data.availabilityZone.startsWith(region)) {
+        problems.push(`${NAMESPACE}:availabilityZone: ${JSON.stringify(parsed.data.availabilityZone)} is not allowed: it must be a zone of aws:region ${region}`);
+    }
+    if (problems.length > 0 || !parsed.success || !region) throw new SettingsError(stack, problems);
+
+    return { ...parsed.data, project, stack, region, zone: parsed.data.availabilityZone ?? `${region}a`, secrets };
+}
+
+/**
+ * What the offline plan puts in place of a `secure:` value it has no key to decrypt: the setting
+ * is known to be present and secret, its content is not checked.
+ */
+export const UNREADABLE_SECRET = "[secret: encrypted, not readable offline]";
+
+/** The running stack's settings, from the engine's config (also under the offline plan's mocks). */
+export function loadSettings(): Settings {
+    // `isConfigSecret` is marked internal in the SDK's typings but is what `Config` itself uses
+    // to tell which keys the engine delivered as secrets.
+    const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
+    const source = new Map<string, ConfigValue>();
+    for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+        const secret = isConfigSecret(key);
+        source.set(key, { value: secret && value === UNREADABLE_SECRET ? undefined : value, secret });
+    }
+    return readSettings(pulumi.getProject(), pulumi.getStack(), source);
+}
