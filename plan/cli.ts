@@ -12,8 +12,9 @@ import { applyOverride, projectName, readStackConfig } from "./stack-config";
 
 export const DEFAULT_STACK = "staging";
 
-const USAGE = `usage: npm run plan -- [--stack <name>] [--json] [--set key=value]... [--set-secret key=value]...
+const USAGE = `usage: npm run plan -- [--stack <name>] [--stack-file <path>] [--json] [--set key=value]... [--set-secret key=value]...
   --stack       stack whose Pulumi.<stack>.yaml is planned (default: ${DEFAULT_STACK})
+  --stack-file  plan this file instead of Pulumi.<stack>.yaml (a proposed change, a fork's stack)
   --json        one JSON document: {stack, resources: [{urn, type, name, parent, dependsOn, inputs}], outputs}
   --set         override a setting for this plan only (sofia: namespace by default; dotted keys set nested fields)
   --set-secret  the same, as a secret value`;
@@ -43,6 +44,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
             args: argv,
             options: {
                 stack: { type: "string", default: DEFAULT_STACK },
+                "stack-file": { type: "string" },
                 json: { type: "boolean", default: false },
                 set: { type: "string", multiple: true, default: [] },
                 "set-secret": { type: "string", multiple: true, default: [] },
@@ -61,7 +63,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     const stack = args.stack as string;
     try {
-        const config = readStackConfig(stack);
+        const config = readStackConfig(stack, args["stack-file"] as string | undefined);
         for (const s of args.set as string[]) applyOverride(config, s);
         for (const s of args["set-secret"] as string[]) applyOverride(config, s, true);
         // Loaded here, not at the top: the SDK must see the mock runtime before the program loads.

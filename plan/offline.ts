@@ -120,14 +120,23 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
 
         // A transformation runs before its resource is registered, so the URN is read afterwards.
         const options: { resource: pulumi.Resource; dependsOn: unknown }[] = [];
+        // The program's own error (say, invalid settings) is caught inside the stack and rethrown
+        // after it: thrown through the stack, it would also reject promises nobody awaits.
+        let programError: { error: unknown } | undefined;
         await pulumi.runtime.runInPulumiStack(async () => {
             pulumi.runtime.registerStackTransformation((args) => {
                 options.push({ resource: args.resource, dependsOn: args.opts.dependsOn });
                 return undefined;
             });
-            return run.program();
+            try {
+                return await run.program();
+            } catch (error) {
+                programError = { error };
+                return {};
+            }
         });
         await sdkSettings.waitForRPCs();
+        if (programError) throw programError.error;
         const dependsOn = new Map(
             await Promise.all(options.map(async (o) => [(await (o.resource.urn as any).promise()) as string, await urnsOf(o.dependsOn)] as const)),
         );

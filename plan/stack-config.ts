@@ -49,10 +49,10 @@ function asConfigString(v: unknown): string {
     return typeof v === "string" ? v : JSON.stringify(v);
 }
 
-export function readStackConfig(stack: string, dir = PROJECT_DIR): Map<string, RunConfigValue> {
-    const file = stackFile(stack, dir);
+/** Reads `Pulumi.<stack>.yaml`, or `file` when given (a proposed or forked stack file). */
+export function readStackConfig(stack: string, file = stackFile(stack)): Map<string, RunConfigValue> {
     if (!fs.existsSync(file)) {
-        throw new Error(`no stack file ${path.basename(file)}; known stacks: ${knownStacks(dir).join(", ") || "none"}`);
+        throw new Error(`no stack file ${file}; known stacks: ${knownStacks().join(", ") || "none"}`);
     }
     const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const config = new Map<string, RunConfigValue>();

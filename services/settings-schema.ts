@@ -37,6 +37,7 @@ const images = z
             ]),
         ),
     )
+    .prefault({})
     .meta({ description: "Image reference per catalog entry. The app images together are the release." });
 
 const backup = z

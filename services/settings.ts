@@ -55,23 +55,32 @@ function keyOf(path: readonly PropertyKey[]): string {
     return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : `${acc}.${String(p)}`), NAMESPACE).replace(`${NAMESPACE}.`, `${NAMESPACE}:`);
 }
 
-/** The keys an object schema allows at `path`, for "unknown key" messages. */
-function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+/** Unwraps defaults, optionals and refinements down to the schema that describes values. */
+function unwrap(schema: z.core.$ZodType): z.core.$ZodType {
+    for (let guard = 0; guard < 10 && !("shape" in (schema as object)); guard++) {
+        const def = (schema as { _zod: { def: { innerType?: z.core.$ZodType; in?: z.core.$ZodType } } })._zod.def;
+        const next = def.innerType ?? def.in;
+        if (!next) break;
+        schema = next;
+    }
+    return schema;
+}
+
+/** The (wrapped) schema of the setting at `path`, or undefined when there is none. */
+function schemaAt(path: readonly PropertyKey[]): z.core.$ZodType | undefined {
     let schema: z.core.$ZodType = settingsSchema;
-    for (const p of [...path, null]) {
-        // Unwrap defaults, optionals and refinements until an object shape (or nothing) is left.
-        for (let guard = 0; guard < 10 && !("shape" in (schema as object)); guard++) {
-            const inner = (schema as { _zod: { def: { innerType?: z.core.$ZodType; in?: z.core.$ZodType } } })._zod.def;
-            const next = inner.innerType ?? inner.in;
-            if (!next) return [];
-            schema = next;
-        }
-        const shape = (schema as unknown as { shape: Record<string, z.core.$ZodType> }).shape;
-        if (p === null) return Object.keys(shape);
-        if (typeof p !== "string" || !(p in shape)) return [];
+    for (const p of path) {
+        const shape = (unwrap(schema) as unknown as { shape?: Record<string, z.core.$ZodType> }).shape;
+        if (!shape || typeof p !== "string" || !(p in shape)) return undefined;
         schema = shape[p];
     }
-    return [];
+    return schema;
+}
+
+/** The keys an object schema allows at `path`, for "unknown key" messages. */
+function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+    const schema = schemaAt(path);
+    return Object.keys((schema && (unwrap(schema) as unknown as { shape?: object }).shape) ?? {});
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
@@ -81,7 +90,11 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
         return issue.keys.map((k) => `${keyOf([...issue.path, k])}: unknown setting (a typo?); allowed here: ${allowed.join(", ")}`);
     }
     const input = (issue as { input?: unknown }).input;
-    if (input === undefined) return [`${key}: missing; ${issue.message.replace(/^Invalid input: expected (\w+), received undefined$/, "a $1 is required")}`];
+    if (input === undefined) {
+        const schema = schemaAt(issue.path);
+        const description = schema && z.globalRegistry.get(schema)?.description;
+        return [`${key}: missing; required${description ? `: ${description}` : ""}`];
+    }
     let allowed = issue.message.replace(/^Invalid input: /, "");
     if (issue.code === "invalid_value") allowed = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     return [`${key}: ${JSON.stringify(input)} is not allowed: ${allowed}`];

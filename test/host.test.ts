@@ -1,0 +1,180 @@
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { architectureOf, backupPrefixPolicy, Host, hostUserData, validateHostArgs } from "../components/host";
+import { runOffline } from "../plan/offline";
+import { clientPorts, sofiaCatalog } from "../services/catalog";
+import { ofType, one, planStack } from "./helpers/plan";
+import type { Plan } from "../plan/offline";
+
+const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKRiw9uK4mRIBIf1ZLvaCONfaETTv0o7k3j1UY7K+fbE test";
+
+function ingress(plan: Plan): string[] {
+    return ofType(plan, INGRESS)
+        .map((r) => `${r.inputs.ipProtocol}/${r.inputs.fromPort}-${r.inputs.toPort} ${r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6}`)
+        .sort();
+}
+
+/** Validates cloud-config with cloud-init's own schema checker (Debian package cloud-init). */
+function cloudInitSchema(userData: string): { ok: boolean; output: string } {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "userdata-")), "user-data.yaml");
+    fs.writeFileSync(file, userData);
+    const r = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+    return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+describe("the host in the staging plan", () => {
+    let plan: Plan;
+    beforeAll(async () => {
+        plan = await planStack("staging");
+    });
+
+    it("requires IMDSv2, turns on detailed monitoring and encrypts the gp3 root volume", () => {
+        const i = one(plan, "aws:ec2/instance:Instance").inputs as any;
+        expect(i.metadataOptions).toMatchObject({ httpTokens: "required", httpEndpoint: "enabled" });
+        expect(i.monitoring).toBe(true);
+        expect(i.rootBlockDevice).toMatchObject({ volumeType: "gp3", encrypted: true, volumeSize: 30 });
+        expect(i.instanceType).toBe("t3.large");
+        expect(i.ami).toMatch(/^ami-/);
+    });
+
+    it("keeps data on a separate encrypted gp3 volume in the host's zone, attached to the instance", () => {
+        const v = one(plan, "aws:ebs/volume:Volume").inputs as any;
+        expect(v).toMatchObject({ type: "gp3", encrypted: true, size: 100, availabilityZone: "eu-central-1a" });
+        const attachment = one(plan, "aws:ec2/volumeAttachment:VolumeAttachment").inputs as any;
+        expect(attachment.instanceId).toMatch(/^i-/);
+        expect(attachment.volumeId).toMatch(/^vol-/);
+    });
+
+    it("opens exactly the catalog's client ports to the client CIDRs, and nothing else", () => {
+        const expected = clientPorts(sofiaCatalog("questdb")).map(({ port }) => `tcp/${port.port}-${port.port} 198.51.100.0/24`).sort();
+        expect(expected).toEqual(["tcp/8013-8013 198.51.100.0/24", "tcp/8080-8080 198.51.100.0/24"]);
+        expect(ingress(plan)).toEqual(expected);
+        for (const r of ofType(plan, INGRESS)) expect(r.inputs.description).toMatch(/for clients/);
+    });
+
+    it("gives the host SSM and CloudWatch agent policies", () => {
+        const arns = ofType(plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((r) => r.inputs.policyArn).sort();
+        expect(arns).toEqual(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]);
+    });
+
+    it("renders user data that cloud-init's schema accepts", () => {
+        const userData = one(plan, "aws:ec2/instance:Instance").inputs.userData as string;
+        expect(userData.startsWith("#cloud-config\n")).toBe(true);
+        const volumeId = one(plan, "aws:ec2/volumeAttachment:VolumeAttachment").inputs.volumeId as string;
+        expect(userData).toContain(`- ${volumeId}`);
+        const result = cloudInitSchema(userData);
+        expect(result.output).toMatch(/Valid cloud-config/);
+        expect(result.ok).toBe(true);
+    });
+
+    it("reaches Docker through an SSM session, with no inbound port", () => {
+        const p = one(plan, "pulumi:providers:docker").inputs as any;
+        expect(p.host).toMatch(/^ssh:\/\/sofia-deploy@i-[0-9a-f]+$/);
+        expect(JSON.stringify(p.sshOpts)).toContain("AWS-StartSSHSession");
+        expect(ingress(plan).some((r) => r.startsWith("tcp/22-"))).toBe(false);
+    });
+});
+
+describe("host variants", () => {
+    it("opens SSH only to the admin CIDRs when dockerAccess is admin-ssh, and accepts IPv6 clients", async () => {
+        const plan = await planStack("staging", ["dockerAccess=admin-ssh", "adminCidrs=[192.0.2.7/32]", "clientCidrs=[198.51.100.0/24, '2001:db8::/32']"]);
+        expect(ingress(plan)).toEqual([
+            "tcp/22-22 192.0.2.7/32",
+            "tcp/8013-8013 198.51.100.0/24",
+            "tcp/8013-8013 2001:db8::/32",
+            "tcp/8080-8080 198.51.100.0/24",
+            "tcp/8080-8080 2001:db8::/32",
+        ]);
+        expect(one(plan, "pulumi:providers:docker").inputs.host).toBe("ssh://sofia-deploy@203.0.113.10");
+    });
+
+    it("opens nothing to clients when there are no client CIDRs", async () => {
+        const plan = await planStack("staging", ["clientCidrs=[]"]);
+        expect(ingress(plan)).toEqual([]);
+    });
+
+    it("picks an arm64 image for Graviton instance types", () => {
+        expect(architectureOf("t4g.large")).toBe("arm64");
+        expect(architectureOf("m7gd.xlarge")).toBe("arm64");
+        expect(architectureOf("m6i.xlarge")).toBe("x86_64");
+        expect(architectureOf("t3.large")).toBe("x86_64");
+    });
+
+    it("refuses arguments that would open SSH to the internet", () => {
+        const base = { instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 100, clientPorts: [], clientCidrs: [], sshPublicKey: KEY };
+        expect(() => validateHostArgs({ ...base, adminCidrs: ["0.0.0.0/0"], dockerAccess: "admin-ssh" })).toThrow(/HostArgs\.adminCidrs: 0\.0\.0\.0\/0/);
+        expect(() => validateHostArgs({ ...base, adminCidrs: [], dockerAccess: "admin-ssh" })).toThrow(/needs at least one admin CIDR/);
+        expect(() => validateHostArgs({ ...base, adminCidrs: [], dockerAccess: "ssm" })).not.toThrow();
+    });
+});
+
+describe("the host's access to the backup bucket", () => {
+    it("is limited to the stack's prefix", () => {
+        const doc = JSON.parse(backupPrefixPolicy("arn:aws:s3:::sofia-backups", "/staging/"));
+        const [list, rw] = doc.Statement;
+        expect(list.Action).toEqual(["s3:ListBucket"]);
+        expect(list.Resource).toEqual(["arn:aws:s3:::sofia-backups"]);
+        expect(list.Condition.StringLike["s3:prefix"]).toEqual(["staging/*", "staging"]);
+        expect(rw.Resource).toEqual(["arn:aws:s3:::sofia-backups/staging/*"]);
+        expect(rw.Action).not.toContain("s3:DeleteObject");
+        for (const s of doc.Statement) expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"|sofia-backups\/\*/);
+    });
+
+    it("is attached to the host role when the Host is given a bucket", async () => {
+        const plan = await runOffline({
+            project: "sofia",
+            stack: "unit",
+            config: new Map([["aws:region", { value: "eu-central-1", secret: false }]]),
+            program: () => {
+                new Host("h", {
+                    instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 50,
+                    clientPorts: [], clientCidrs: [], adminCidrs: [], dockerAccess: "ssm", sshPublicKey: KEY,
+                    backupBucket: { arn: "arn:aws:s3:::sofia-backups", prefix: "unit" },
+                });
+            },
+        });
+        const policy = JSON.parse(one(plan, "aws:iam/rolePolicy:RolePolicy").inputs.policy as string);
+        expect(policy.Statement[1].Resource).toEqual(["arn:aws:s3:::sofia-backups/unit/*"]);
+    });
+});
+
+describe("cloud-init user data", () => {
+    it("is rejected by the schema checker when broken, so the check above can fail", () => {
+        const broken = hostUserData({ volumeId: "vol-0abc", sshPublicKey: KEY, dataPath: "/data" }).replace("package_update: true", "package_update: sometimes");
+        expect(cloudInitSchema(broken).ok).toBe(false);
+    });
+
+    it("mounts the data volume before Docker starts and keeps Docker's data on it", () => {
+        const ud = hostUserData({ volumeId: "vol-0abc", sshPublicKey: KEY, dataPath: "/data" });
+        const mountAt = ud.indexOf("- /usr/local/sbin/sofia-mount-data");
+        const dockerAt = ud.indexOf("- docker\n", ud.indexOf("runcmd:"));
+        expect(mountAt).toBeGreaterThan(0);
+        expect(dockerAt).toBeGreaterThan(mountAt);
+        expect(ud).toContain('"data-root": "/data/docker"');
+        expect(ud).toContain("RequiresMountsFor=/data");
+    });
+});
+
+describe("host/mount-data-volume.sh", () => {
+    const script = path.join(__dirname, "..", "host", "mount-data-volume.sh");
+
+    it("refuses a malformed volume id with a message that says so", () => {
+        const r = spawnSync("bash", [script, "not-a-volume", "/tmp/x"], { encoding: "utf8" });
+        expect(r.status).toBe(64);
+        expect(r.stderr).toContain("'not-a-volume' is not an EBS volume id");
+    });
+
+    it("gives up after its timeout with what to check", () => {
+        const r = spawnSync("bash", [script, "vol-0123456789abcdef0", "/tmp/never", "0"], { encoding: "utf8" });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/did not appear within 0s; check the volume attachment/);
+    });
+
+    it("is shellcheck-clean", () => {
+        expect(() => execFileSync("shellcheck", [script], { encoding: "utf8" })).not.toThrow();
+    });
+});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { toJSONSchema } from "zod";
+import { releaseServiceNames } from "../services/catalog";
+import { ConfigValue, readSettings, SettingsError } from "../services/settings";
+import { settingsSchema } from "../services/settings-schema";
+import { readStackConfig } from "../plan/stack-config";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKRiw9uK4mRIBIf1ZLvaCONfaETTv0o7k3j1UY7K+fbE test";
+
+/** A minimal valid config; `extra` adds or replaces keys (values are config strings, as the engine passes them). */
+function source(extra: Record<string, string | ConfigValue> = {}, drop: string[] = []): Map<string, ConfigValue> {
+    const images = Object.fromEntries(releaseServiceNames.map((n) => [n, `ghcr.io/sofia-v2/${n}:1.0.0`]));
+    const base: Record<string, string | ConfigValue> = {
+        "aws:region": "eu-central-1",
+        "sofia:sshPublicKey": KEY,
+        "sofia:images": JSON.stringify(images),
+        ...extra,
+    };
+    for (const d of drop) delete base[d];
+    return new Map(Object.entries(base).map(([k, v]) => [k, typeof v === "string" ? { value: v, secret: false } : v]));
+}
+
+function problems(extra: Record<string, string | ConfigValue>, drop: string[] = []): string[] {
+    try {
+        readSettings("sofia", "test", source(extra, drop));
+    } catch (e) {
+        expect(e).toBeInstanceOf(SettingsError);
+        return (e as SettingsError).problems;
+    }
+    throw new Error("expected the settings to be rejected");
+}
+
+describe("settings defaults", () => {
+    it("fills every documented default from a minimal config", () => {
+        const s = readSettings("sofia", "test", source());
+        expect(s.instanceType).toBe("t3.large");
+        expect(s.zone).toBe("eu-central-1a");
+        expect(s.dockerAccess).toBe("ssm");
+        expect(s.clientCidrs).toEqual([]);
+        expect(s.backup.retentionDays).toBe(30);
+        expect(s.backup.schedule).toBe("cron(0 1 * * ? *)");
+        expect(s.alarms).toMatchObject({ staleRatio: 0.1, apiP95Ms: 150, redisMemoryPercent: 80, diskPercent: 80, backupMaxAgeHours: 26 });
+        expect(s.maintenance).toMatchObject({ weeklySchedule: "cron(0 2 ? * SUN *)", monthlySchedule: "cron(0 2 ? * SUN#1 *)", durationHours: 2 });
+        expect(s.images.redis).toMatch(/^redis:\d/);
+        expect(s.secrets).toEqual({});
+    });
+
+    it("documents every setting: each leaf of the schema has a description", () => {
+        const json = toJSONSchema(settingsSchema, { io: "input" }) as any;
+        const undocumented: string[] = [];
+        const walk = (node: any, key: string) => {
+            if (node.type === "object" && node.properties) {
+                for (const [k, v] of Object.entries<any>(node.properties)) walk(v, key ? `${key}.${k}` : k);
+            } else if (!node.description) undocumented.push(key);
+        };
+        walk(json, "");
+        expect(undocumented).toEqual([]);
+    });
+
+    it("reads numbers and structured values the way the engine passes them (as text)", () => {
+        const s = readSettings("sofia", "test", source({ "sofia:rootVolumeGb": "40", "sofia:alarms": '{"apiP95Ms": 200}' }));
+        expect(s.rootVolumeGb).toBe(40);
+        expect(s.alarms.apiP95Ms).toBe(200);
+        expect(s.alarms.staleRatio).toBe(0.1);
+    });
+
+    it("accepts both committed stack files", () => {
+        for (const stack of ["staging", "prod"]) {
+            const config = readStackConfig(stack);
+            const s = readSettings("sofia", stack, new Map([...config].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
+            expect(s.stack).toBe(stack);
+        }
+    });
+});
+
+describe("settings errors name the key, the value and what is allowed", () => {
+    const cases: [string, Record<string, string | ConfigValue>, RegExp, string[]?][] = [
+        ["wrong type", { "sofia:rootVolumeGb": '"big"' }, /^sofia:rootVolumeGb: "big" is not allowed: expected number/],
+        ["out of range", { "sofia:rootVolumeGb": "8" }, /^sofia:rootVolumeGb: 8 is not allowed: .*>=20/],
+        ["unknown top-level key", { "sofia:instanceTipe": "t3.large" }, /^sofia:instanceTipe: unknown setting \(a typo\?\); allowed here: .*instanceType/],
+        ["unknown nested key", { "sofia:alarms": '{"staleRatoi": 0.2}' }, /^sofia:alarms\.staleRatoi: unknown setting .*allowed here: .*staleRatio/],
+        ["malformed CIDR", { "sofia:clientCidrs": '["10.0.0.0/33"]' }, /^sofia:clientCidrs\[0\]: "10\.0\.0\.0\/33" is not allowed: expected an IPv4 or IPv6 CIDR/],
+        ["admin CIDR open to the world", { "sofia:adminCidrs": '["0.0.0.0/0"]' }, /^sofia:adminCidrs\[0\]: "0\.0\.0\.0\/0" is not allowed: .*whole internet/],
+        ["malformed image reference", { "sofia:images": '{"api": "Not An Image"}' }, /^sofia:images\.api: "Not An Image" is not allowed: expected an image reference/],
+        ["untagged image", { "sofia:images": '{"api": "ghcr.io/sofia-v2/api"}' }, /^sofia:images\.api: "ghcr\.io\/sofia-v2\/api" is not allowed: name a tag or a digest/],
+        ["missing release image", {}, /^sofia:images\.api: missing/, ["sofia:images"]],
+        ["unknown service image", { "sofia:images": '{"apii": "x/y:1"}' }, /^sofia:images\.apii: unknown setting .*allowed here: redis, questdb/],
+        ["bad instance type", { "sofia:instanceType": "t3large" }, /^sofia:instanceType: "t3large" is not allowed: expected an EC2 instance type/],
+        ["bad schedule", { "sofia:backup": '{"schedule": "cron(0 1 * * * *)"}' }, /^sofia:backup\.schedule: "cron\(0 1 \* \* \* \*\)" is not allowed: exactly one of day-of-month and day-of-week must be "\?"/],
+        ["bad enum", { "sofia:dockerAccess": "telnet" }, /^sofia:dockerAccess: "telnet" is not allowed: expected one of "ssm", "admin-ssh"/],
+        ["bad region", { "aws:region": "europe" }, /^aws:region: "europe" is not allowed/],
+        ["missing region", {}, /^aws:region: missing/, ["aws:region"]],
+        ["zone outside the region", { "sofia:availabilityZone": "us-east-1a" }, /^sofia:availabilityZone: "us-east-1a" is not allowed: it must be a zone of aws:region eu-central-1/],
+        ["cross-field rule", { "sofia:dockerAccess": "admin-ssh" }, /^sofia:adminCidrs: \[\] is not allowed: dockerAccess is admin-ssh/],
+        ["bad e-mail", { "sofia:escalation": '{"seniorEmails": ["not-mail"]}' }, /^sofia:escalation\.seniorEmails\[0\]: "not-mail" is not allowed: expected an e-mail address/],
+        ["secret given in plain text", { "sofia:oncallEndpoint": "https://events.example.com/x" }, /^sofia:oncallEndpoint: must be set as a secret/],
+        ["plain setting given as a secret", { "sofia:instanceType": { value: "t3.large", secret: true } }, /^sofia:instanceType: is not a secret setting/],
+    ];
+    for (const [what, extra, expected, drop] of cases) {
+        it(`rejects ${what}`, () => {
+            const found = problems(extra, drop);
+            expect(found.some((p) => expected.test(p)), `problems were:\n${found.join("\n")}`).toBe(true);
+        });
+    }
+
+    it("reports every problem at once, one message each", () => {
+        const found = problems({ "sofia:rootVolumeGb": "8", "sofia:instanceTipe": "x", "sofia:clientCidrs": '["nope"]' });
+        expect(found).toHaveLength(3);
+    });
+
+    it("never prints a secret's value, even when it is invalid", () => {
+        const found = problems({ "sofia:oncallEndpoint": { value: "http://hunter2.example.com", secret: true } });
+        expect(found).toEqual(["sofia:oncallEndpoint: [secret] is not allowed: expected an https:// URL"]);
+        expect(found.join("\n")).not.toContain("hunter2");
+    });
+
+    it("keeps a valid secret secret", async () => {
+        const s = readSettings("sofia", "test", source({ "sofia:oncallEndpoint": { value: "https://events.example.com/abc", secret: true } }));
+        const pulumi = await import("@pulumi/pulumi");
+        expect(pulumi.Output.isInstance(s.secrets.oncallEndpoint)).toBe(true);
+        expect(await (s.secrets.oncallEndpoint as any).isSecret).toBe(true);
+    });
+});

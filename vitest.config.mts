@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+    test: {
+        include: ["test/**/*.test.ts"],
+        // The Pulumi runtime is process-global: every test file gets its own process.
+        pool: "forks",
+        testTimeout: 60_000,
+        hookTimeout: 60_000,
+    },
+});
