@@ -6,9 +6,9 @@ import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
-import * as path from "path";
 import { isWorldCidr } from "./formats";
 import { renderCloudConfig } from "./cloud-init";
+import { hostScript } from "./project-root";
 
 /** A port the host publishes to the client CIDRs. */
 export interface PublishedPort {
@@ -51,8 +51,6 @@ export interface HostArgs {
 /** The user Pulumi's Docker provider logs in as; member of the `docker` group only. */
 export const DEPLOY_USER = "sofia-deploy";
 
-const MOUNT_SCRIPT = path.join(__dirname, "..", "host", "mount-data-volume.sh");
-
 /** Throws when arguments would open the host wider than intended. */
 export function validateHostArgs(args: HostArgs): void {
     const world = args.adminCidrs.filter(isWorldCidr);
@@ -75,7 +73,7 @@ export function hostUserData(args: { volumeId: string; sshPublicKey: string; dat
         users: [{ name: DEPLOY_USER, groups: ["docker"], sshAuthorizedKeys: [args.sshPublicKey] }],
         packages: ["docker", "amazon-ssm-agent", "amazon-cloudwatch-agent", "xfsprogs"],
         writeFiles: [
-            { path: "/usr/local/sbin/sofia-mount-data", permissions: "0755", content: fs.readFileSync(MOUNT_SCRIPT, "utf8") },
+            { path: "/usr/local/sbin/sofia-mount-data", permissions: "0755", content: fs.readFileSync(hostScript("mount-data-volume.sh"), "utf8") },
             {
                 path: "/etc/docker/daemon.json",
                 // Rotation here is the floor for every container; live-restore keeps containers

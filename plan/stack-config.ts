@@ -6,10 +6,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { projectRoot } from "../components/project-root";
 import { NAMESPACE, UNREADABLE_SECRET } from "../services/settings";
 import { RunConfigValue } from "./offline";
 
-export const PROJECT_DIR = path.resolve(__dirname, "..");
+export const PROJECT_DIR = projectRoot();
 
 /** The project name from Pulumi.yaml: config keys of the project live under it. */
 export function projectName(dir = PROJECT_DIR): string {

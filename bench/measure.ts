@@ -1,0 +1,49 @@
+/** Shared timing for the benchmarks: interleaved runs of a subject and its floor, medians, ratio. */
+import { spawnSync } from "child_process";
+
+export interface Command {
+    label: string;
+    argv: string[];
+    cwd?: string;
+}
+
+export interface Comparison {
+    name: string;
+    subject: Command;
+    floor: Command;
+    /** What the floor is, in words, for the report. */
+    floorIs: string;
+    /** The subject may cost at most this many times the floor. */
+    target: number;
+}
+
+export function median(xs: number[]): number {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function timeOnce(c: Command): number {
+    const start = process.hrtime.bigint();
+    const r = spawnSync(c.argv[0], c.argv.slice(1), { cwd: c.cwd, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    if (r.status !== 0) throw new Error(`${c.label} failed (exit ${r.status}): ${r.stderr}`);
+    return ms;
+}
+
+/** Runs subject and floor alternately (so both see the same machine state), `runs` times each after a warm-up. */
+export function compare(c: Comparison, runs: number, log: (s: string) => void): { subject: number; floor: number; ratio: number; ok: boolean } {
+    timeOnce(c.subject);
+    timeOnce(c.floor);
+    const s: number[] = [];
+    const f: number[] = [];
+    for (let i = 0; i < runs; i++) {
+        s.push(timeOnce(c.subject));
+        f.push(timeOnce(c.floor));
+        log(`  run ${i + 1}/${runs}: ${c.subject.label} ${s[i].toFixed(0)} ms, ${c.floor.label} ${f[i].toFixed(0)} ms`);
+    }
+    const subject = median(s);
+    const floor = median(f);
+    const ratio = subject / floor;
+    return { subject, floor, ratio, ok: ratio <= c.target };
+}

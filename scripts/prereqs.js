@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// The programs the tests run for real, and the Debian packages that bring them: the one list that
+// `npm test` (pretest) and CI use. With --install, missing ones are installed when we are root on
+// a Debian machine; otherwise the exact command to run is printed.
+"use strict";
+const { spawnSync } = require("child_process");
+
+const NEEDED = [
+  { command: "shellcheck", pkg: "shellcheck", why: "host scripts are linted" },
+  { command: "cloud-init", pkg: "cloud-init", why: "user data is checked with cloud-init schema" },
+  { command: "redis-server", pkg: "redis-server", why: "backup and restore drills run a real Redis" },
+];
+
+const has = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+const missing = NEEDED.filter((n) => !has(n.command));
+if (missing.length === 0) process.exit(0);
+
+const pkgs = [...new Set(missing.map((m) => m.pkg))];
+for (const m of missing) console.error(`prereqs: ${m.command} is missing (${m.why})`);
+const canInstall = process.argv.includes("--install") && process.getuid && process.getuid() === 0 && has("apt-get");
+if (!canInstall) {
+  console.error(`prereqs: install them with: sudo apt-get update && sudo apt-get install -y ${pkgs.join(" ")}`);
+  process.exit(1);
+}
+console.error(`prereqs: installing ${pkgs.join(" ")} with apt-get`);
+const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", ...pkgs]]) {
+  const r = spawnSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env });
+  if (r.status !== 0) {
+    console.error(`prereqs: apt-get ${args.join(" ")} failed (exit ${r.status}); run it by hand to see why`);
+    process.exit(1);
+  }
+}
+const still = missing.filter((m) => !has(m.command));
+if (still.length) {
+  console.error(`prereqs: still missing after install: ${still.map((m) => m.command).join(", ")}`);
+  process.exit(1);
+}

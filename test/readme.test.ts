@@ -1,0 +1,26 @@
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { withSettingsReference } from "../services/settings-doc";
+import { NAMESPACE } from "../services/settings";
+import { projectName } from "../plan/stack-config";
+
+const ROOT = path.join(__dirname, "..");
+const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+
+describe("README", () => {
+    it("has the settings reference exactly as the schema generates it (npm run docs)", () => {
+        expect(readme).toBe(withSettingsReference(readme));
+    });
+
+    it("has a two-command quick start whose test command is the one CI runs", () => {
+        const quick = /## Quick start[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+        const commands = quick.split("\n").filter((l) => l.trim()).map((l) => l.replace(/\s+#.*$/, "").trim());
+        expect(commands).toEqual(["npm ci && npm run plan", "npm test"]);
+        expect(fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8")).toMatch(/^npm test$/m);
+    });
+
+    it("documents the config namespace the settings module reads (the project name)", () => {
+        expect(projectName()).toBe(NAMESPACE);
+    });
+});
