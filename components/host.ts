@@ -7,6 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import { isWorldCidr } from "./formats";
+import { HostCommand } from "./host-command";
 import { renderCloudConfig } from "./cloud-init";
 import { hostScript } from "./project-root";
 
@@ -115,6 +116,8 @@ export class Host extends pulumi.ComponentResource {
     readonly securityGroup: aws.ec2.SecurityGroup;
     readonly role: aws.iam.Role;
     readonly dockerProvider: docker.Provider;
+    /** Done when cloud-init has finished: Docker installed, data volume mounted. */
+    readonly ready: HostCommand;
     readonly publicIp: pulumi.Output<string>;
 
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -137,7 +140,13 @@ export class Host extends pulumi.ComponentResource {
             { parent: this },
         );
         this.instance = this.createInstance(name, args, subnet.id, profile, dataPath, tags);
-        new aws.ec2.VolumeAttachment(`${name}-data-attachment`, { instanceId: this.instance.id, volumeId: this.dataVolume.id, deviceName: "/dev/sdf", stopInstanceBeforeDetaching: true }, { parent: this });
+
+        const attachment = new aws.ec2.VolumeAttachment(`${name}-data-attachment`, { instanceId: this.instance.id, volumeId: this.dataVolume.id, deviceName: "/dev/sdf", stopInstanceBeforeDetaching: true }, { parent: this });
+        this.ready = new HostCommand(
+            `${name}-ready`,
+            { instanceId: this.instance.id, region: args.region, command: "cloud-init status --wait", triggers: [this.instance.id], after: [attachment] },
+            { parent: this },
+        );
 
         this.publicIp = this.instance.publicIp;
         this.dockerProvider = this.createDockerProvider(name, args);
@@ -247,7 +256,7 @@ export class Host extends pulumi.ComponentResource {
             return new docker.Provider(
                 `${name}-docker`,
                 { host: pulumi.interpolate`ssh://${DEPLOY_USER}@${this.instance.publicIp}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new"] },
-                { parent: this },
+                { parent: this, dependsOn: [this.ready.run] },
             );
         }
         // No inbound port at all: ssh runs inside an SSM session to the instance id.
@@ -255,7 +264,8 @@ export class Host extends pulumi.ComponentResource {
         return new docker.Provider(
             `${name}-docker`,
             { host: pulumi.interpolate`ssh://${DEPLOY_USER}@${this.instance.id}`, sshOpts: ["-o", proxy, "-o", "StrictHostKeyChecking=accept-new"] },
-            { parent: this },
+            // Every Docker resource uses this provider, so none is attempted before the host is ready.
+            { parent: this, dependsOn: [this.ready.run] },
         );
     }
 }

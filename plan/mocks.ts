@@ -52,6 +52,16 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
             case "aws:s3/bucket:Bucket":
                 state.bucket = inputs.bucket ?? name;
                 break;
+            case "aws:ssm/document:Document":
+                Object.assign(state, { name: inputs.name ?? name, latestVersion: "1", defaultVersion: "1" });
+                break;
+            case "random:index/randomPassword:RandomPassword":
+                // The provider marks `result` secret, so this placeholder only ever shows as [secret].
+                state.result = `offline-${hex(name, 24)}`;
+                break;
+            case "docker:index/remoteImage:RemoteImage":
+                state.imageId = `sha256:${hex(String(inputs.name), 64)}`;
+                break;
         }
         return { id: args.custom === false ? undefined : id, state };
     }

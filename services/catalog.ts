@@ -29,6 +29,15 @@ export interface HttpProbe {
     path: string;
 }
 
+/**
+ * How Docker decides a container is healthy (an argv run inside the container), and how long a
+ * fresh container may take before failures count.
+ */
+export interface ContainerCheck {
+    test: string[];
+    startPeriodSeconds: number;
+}
+
 /** Which time-series store a stack runs: the runbook allows either ("If using TimescaleDB"). */
 export type TimeseriesStore = "questdb" | "timescaledb";
 
@@ -49,6 +58,14 @@ export interface CatalogEntry {
     ports: PortSpec[];
     /** The `/health` endpoint the host verifies after every start, if the service has one. */
     health?: HttpProbe;
+    /** Docker's health check; `dependsOn` waits for it, so it gates the next start stage. */
+    check: ContainerCheck;
+    /** Plain environment defaults (the runbook's values); stack settings may override them. */
+    env?: Record<string, string>;
+    /** Named Docker volumes (on the data volume) and where they are mounted. */
+    volumes?: { name: string; path: string }[];
+    /** Stores: the env var prefix apps use to reach it (`REDIS` gives REDIS_HOST, REDIS_PORT, REDIS_PASSWORD). */
+    connectionEnv?: string;
     /** Names of the entries that must be healthy before this one starts. */
     startsAfter: string[];
     /** Seconds between SIGTERM and SIGKILL when the service is stopped. */
@@ -58,6 +75,35 @@ export interface CatalogEntry {
     /** Only present in the catalog when the stack's `timeseriesStore` setting selects it. */
     onlyWith?: TimeseriesStore;
 }
+
+/**
+ * A Python worker that serves no HTTP: its command, and a check that its script is still in the
+ * process table (the `[x]` keeps grep from matching its own command line). Whether its data flows
+ * is the freshness alarm's job (stale_ratio), not Docker's.
+ */
+function pythonWorker(script: string): Pick<CatalogEntry, "command" | "check"> {
+    const pattern = `[${script[0]}]${script.slice(1)}`;
+    return { command: ["python", script], check: { test: ["CMD-SHELL", `grep -qs '${pattern}' /proc/[0-9]*/cmdline`], startPeriodSeconds: 20 } };
+}
+
+/** A service with an HTTP health endpoint on `port`, checked from inside a Python image (no curl needed). */
+function pythonHttpService(port: number, path: string, publish: Publish, startPeriodSeconds = 30): Pick<CatalogEntry, "ports" | "health" | "check"> {
+    return {
+        ports: [{ name: "http", port, publish }],
+        health: { port, path },
+        check: { test: ["CMD", "python", "-c", `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${port}${path}', timeout=3)`], startPeriodSeconds },
+    };
+}
+
+/** A check for images without an HTTP client: healthy once something listens on `port` (IPv4 or IPv6). */
+function listening(port: number, startPeriodSeconds: number): ContainerCheck {
+    const hex = port.toString(16).toUpperCase().padStart(4, "0");
+    return { test: ["CMD-SHELL", `grep -q ':${hex} 0\\{8,32\\}:0000 0A' /proc/net/tcp /proc/net/tcp6`], startPeriodSeconds };
+}
+
+const API_PORT = 8013;
+const QUESTDB_HEALTH_PORT = 9003;
+const UI_PORT = 8080;
 
 /** The time-series store's name, whichever one the stack chose: what later stages wait for. */
 const TS = "$timeseries";
@@ -69,6 +115,10 @@ const entries: CatalogEntry[] = [
         kind: "store",
         defaultImage: "redis:7.4.2",
         ports: [{ name: "redis", port: 6379, publish: "loopback" }],
+        // REDISCLI_AUTH carries the password, so it never sits on a command line.
+        check: { test: ["CMD-SHELL", "redis-cli ping | grep -q PONG"], startPeriodSeconds: 10 },
+        volumes: [{ name: "redis-data", path: "/data" }],
+        connectionEnv: "REDIS",
         startsAfter: [],
         stopGraceSeconds: 30,
         memoryMb: 2048,
@@ -83,9 +133,13 @@ const entries: CatalogEntry[] = [
             { name: "http", port: 9000, publish: "loopback" },
             { name: "pg-wire", port: 8812, publish: "loopback" },
             { name: "ilp", port: 9009, publish: "private" },
-            { name: "health", port: 9003, publish: "loopback" },
+            { name: "health", port: QUESTDB_HEALTH_PORT, publish: "loopback" },
         ],
-        health: { port: 9003, path: "/" },
+        health: { port: QUESTDB_HEALTH_PORT, path: "/" },
+        // The QuestDB image has no curl or wget: healthy once its health server listens.
+        check: listening(QUESTDB_HEALTH_PORT, 30),
+        volumes: [{ name: "questdb-data", path: "/var/lib/questdb" }],
+        connectionEnv: "QUESTDB",
         startsAfter: [],
         stopGraceSeconds: 60,
         memoryMb: 4096,
@@ -97,6 +151,9 @@ const entries: CatalogEntry[] = [
         onlyWith: "timescaledb",
         defaultImage: "timescale/timescaledb:2.17.2-pg16",
         ports: [{ name: "postgres", port: 5432, publish: "loopback" }],
+        check: { test: ["CMD", "pg_isready", "-U", "postgres"], startPeriodSeconds: 30 },
+        volumes: [{ name: "timescaledb-data", path: "/var/lib/postgresql/data" }],
+        connectionEnv: "TIMESCALEDB",
         startsAfter: [],
         stopGraceSeconds: 60,
         memoryMb: 4096,
@@ -106,17 +163,16 @@ const entries: CatalogEntry[] = [
         description: "Metrics server (/metrics for Prometheus scrapes, /health)",
         kind: "app",
         command: ["python", "monitoring/metrics_server.py"],
-        ports: [{ name: "http", port: 8000, publish: "loopback" }],
-        health: { port: 8000, path: "/health" },
+        ...pythonHttpService(8000, "/health", "loopback"),
         startsAfter: ["redis", TS],
         stopGraceSeconds: 10,
         memoryMb: 256,
     },
     {
         name: "crypto-ws",
+        ...pythonWorker("ingestors/crypto_ws.py"),
         description: "Crypto websocket ingestor (soft restart on SIGUSR1)",
         kind: "app",
-        command: ["python", "ingestors/crypto_ws.py"],
         ports: [],
         startsAfter: ["metrics"],
         stopGraceSeconds: 15,
@@ -124,9 +180,9 @@ const entries: CatalogEntry[] = [
     },
     {
         name: "equities",
+        ...pythonWorker("ingestors/equities_pull.py"),
         description: "Equities puller (EQUITY_PRIMARY, yahoo as the fallback)",
         kind: "app",
-        command: ["python", "ingestors/equities_pull.py"],
         ports: [],
         startsAfter: ["metrics"],
         stopGraceSeconds: 15,
@@ -134,9 +190,9 @@ const entries: CatalogEntry[] = [
     },
     {
         name: "ts-writer",
+        ...pythonWorker("writers/ts_writer.py"),
         description: "Time-series writer (ticks into the time-series store)",
         kind: "app",
-        command: ["python", "writers/ts_writer.py"],
         ports: [],
         startsAfter: ["crypto-ws", "equities"],
         stopGraceSeconds: 30,
@@ -144,9 +200,9 @@ const entries: CatalogEntry[] = [
     },
     {
         name: "news",
+        ...pythonWorker("news/rss_agg.py"),
         description: "News RSS aggregator",
         kind: "app",
-        command: ["python", "news/rss_agg.py"],
         ports: [],
         startsAfter: ["ts-writer"],
         stopGraceSeconds: 10,
@@ -154,9 +210,9 @@ const entries: CatalogEntry[] = [
     },
     {
         name: "whale-alerts",
+        ...pythonWorker("alerts/whale_trade.py"),
         description: "Whale-trade alerts",
         kind: "app",
-        command: ["python", "alerts/whale_trade.py"],
         ports: [],
         startsAfter: ["ts-writer"],
         stopGraceSeconds: 10,
@@ -168,9 +224,10 @@ const entries: CatalogEntry[] = [
         name: "api",
         description: "Sofia API (uvicorn src.api.main:app)",
         kind: "app",
-        command: ["uvicorn", "src.api.main:app", "--host", "0.0.0.0", "--port", "8013"],
-        ports: [{ name: "http", port: 8013, publish: "clients" }],
-        health: { port: 8013, path: "/health" },
+        command: ["uvicorn", "src.api.main:app", "--host", "0.0.0.0", "--port", String(API_PORT)],
+        ...pythonHttpService(API_PORT, "/health", "clients", 45),
+        // The runbook's "API Performance" values.
+        env: { WORKERS: "4", REDIS_POOL_SIZE: "20", DB_POOL_SIZE: "10", API_CACHE_TTL: "5" },
         startsAfter: ["news", "whale-alerts"],
         stopGraceSeconds: 20,
         memoryMb: 1024,
@@ -179,8 +236,9 @@ const entries: CatalogEntry[] = [
         name: "ui",
         description: "Sofia UI (sofia_ui), served to the client CIDRs",
         kind: "app",
-        ports: [{ name: "http", port: 8080, publish: "clients" }],
-        health: { port: 8080, path: "/" },
+        ports: [{ name: "http", port: UI_PORT, publish: "clients" }],
+        health: { port: UI_PORT, path: "/" },
+        check: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${UI_PORT}/`], startPeriodSeconds: 15 },
         startsAfter: ["api"],
         stopGraceSeconds: 10,
         memoryMb: 256,
@@ -197,6 +255,13 @@ export const releaseServiceNames: readonly string[] = entries.filter((e) => !e.d
 export const defaultImages: Readonly<Record<string, string>> = Object.fromEntries(
     entries.filter((e) => e.defaultImage).map((e) => [e.name, e.defaultImage as string]),
 );
+
+/** The memory limit of an entry, in MiB (settings check Redis' maxmemory against it). */
+export function memoryOf(name: string): number {
+    const e = entries.find((x) => x.name === name);
+    if (!e) throw new Error(`catalog has no entry "${name}"`);
+    return e.memoryMb;
+}
 
 /** The catalog of one stack: the chosen time-series store, and `startsAfter` resolved to it. */
 export function sofiaCatalog(store: TimeseriesStore): CatalogEntry[] {

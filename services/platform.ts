@@ -4,7 +4,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "../components/host";
+import { HostCommand } from "../components/host-command";
+import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
+import { SofiaContainers } from "./containers";
+import { SERVICES_BIN, sofiaHostFiles } from "./host-files";
 import { Settings } from "./settings";
 
 export interface SofiaPlatformArgs {
@@ -15,6 +19,7 @@ export interface SofiaPlatformArgs {
 export class SofiaPlatform extends pulumi.ComponentResource {
     readonly catalog: CatalogEntry[];
     readonly host: Host;
+    readonly containers: SofiaContainers;
     readonly outputs: Record<string, pulumi.Input<unknown>>;
 
     constructor(name: string, args: SofiaPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -43,6 +48,17 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        this.containers = new SofiaContainers(`${name}-services`, { catalog: this.catalog, settings: s, provider: this.host.dockerProvider }, { parent: this });
+        const hostFiles = new HostFiles(`${name}-host-files`, { instanceId: this.host.instance.id, ...sofiaHostFiles(this.catalog), tags }, { parent: this });
+
+        // The runbook's "Verify all running", after the last stage: every /health, from the host.
+        const containers = Object.values(this.containers.containers);
+        new HostCommand(
+            `${name}-verify`,
+            { instanceId: this.host.instance.id, region: s.region, command: `${SERVICES_BIN} verify`, triggers: containers.map((c) => c.id), after: [...containers, hostFiles.association] },
+            { parent: this },
+        );
+
         const endpoints = Object.fromEntries(
             published.map(({ service, port }) => [service, pulumi.interpolate`http://${this.host.publicIp}:${port.port}`]),
         );
@@ -50,6 +66,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             instanceId: this.host.instance.id,
             publicIp: this.host.publicIp,
             endpoints,
+            startStages: this.containers.stages,
             release: Object.fromEntries(this.catalog.filter((e) => e.kind === "app").map((e) => [e.name, s.images[e.name]])),
         };
         this.registerOutputs(this.outputs);

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { imageRefProblem, instanceTypeProblem, isWorldCidr, scheduleProblem } from "../components/formats";
-import { allServiceNames, defaultImages, releaseServiceNames } from "./catalog";
+import { allServiceNames, defaultImages, memoryOf, releaseServiceNames } from "./catalog";
 
 /** Turns a `(value) => problem | undefined` format check into a zod string schema. */
 function formatted(problem: (v: string) => string | undefined, format: string): z.ZodString {
@@ -39,6 +39,43 @@ const images = z
     )
     .prefault({})
     .meta({ description: "Image reference per catalog entry. The app images together are the release." });
+
+/** Redis needs headroom above maxmemory for the copy-on-write fork of BGSAVE and AOF rewrites. */
+const REDIS_FORK_HEADROOM = 0.75;
+
+const redis = z
+    .strictObject({
+        maxmemoryMb: z.number().int().min(64).default(1536).meta({ description: `Redis maxmemory in MiB; at most ${REDIS_FORK_HEADROOM * 100}% of the container's limit, leaving room to fork for snapshots.` }),
+        maxmemoryPolicy: z
+            .enum(["noeviction", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-ttl", "allkeys-random", "volatile-random"])
+            .default("volatile-lru")
+            .meta({ description: "Eviction policy. The default evicts only keys with a TTL (cache), never positions or other state." }),
+    })
+    .refine((r) => r.maxmemoryMb <= memoryOf("redis") * REDIS_FORK_HEADROOM, {
+        error: `must be at most ${memoryOf("redis") * REDIS_FORK_HEADROOM} (${REDIS_FORK_HEADROOM * 100}% of the redis container's ${memoryOf("redis")} MiB)`,
+        path: ["maxmemoryMb"],
+    })
+    .prefault({});
+
+const questdb = z
+    .strictObject({
+        retentionDays: z.number().int().min(1).max(3650).default(30).meta({ description: "Days of ticks partitions kept; older ones are dropped by weekly maintenance." }),
+    })
+    .prefault({});
+
+/** Env var names that would carry a secret in plain text: those go through secret settings. */
+const SECRET_LOOKING = /(PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE)/i;
+
+const serviceEnv = z
+    .partialRecord(
+        z.enum(allServiceNames as [string, ...string[]]),
+        z.record(
+            z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: "env var names are UPPER_SNAKE_CASE" }).refine((k) => !SECRET_LOOKING.test(k), { error: "looks like a secret: do not put it in plain stack config" }),
+            z.string(),
+        ),
+    )
+    .default({})
+    .meta({ description: "Extra or overriding plain env vars per service, e.g. {api: {WORKERS: \"8\"}}." });
 
 const backup = z
     .strictObject({
@@ -103,6 +140,14 @@ export const settingsSchema = z
             .meta({ description: "Public key of the deploy user that Pulumi's Docker provider logs in as (the private key stays with the operator or CI)." }),
         timeseriesStore: z.enum(["questdb", "timescaledb"]).default("questdb").meta({ description: "Which time-series store runs (the runbook allows either)." }),
         images,
+        equityPrimary: z
+            .string()
+            .regex(/^[a-z][a-z0-9_-]*$/, { error: 'expected a data source name like "yahoo"' })
+            .optional()
+            .meta({ description: "EQUITY_PRIMARY for the equities puller; \"yahoo\" is the runbook's forced fallback. Unset: the app's own primary." }),
+        redis,
+        questdb,
+        serviceEnv,
         backup,
         alarms,
         maintenance,

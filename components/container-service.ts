@@ -1,0 +1,127 @@
+/**
+ * One long-running container on a Docker host: pulled image, health check, restart policy, log
+ * rotation, memory limit, private network, ports bound as asked, secrets as files.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Where a published port listens on the host. */
+export type Bind = "loopback" | "all";
+
+export interface ContainerServiceArgs {
+    /** Fixed container name; also its DNS name on `network`. */
+    containerName: string;
+    /** Image reference to pull and run. */
+    image: string;
+    /** Command (argv) overriding the image's default. */
+    command?: string[];
+    /** Plain environment variables. Secrets never go here: see `secretFiles`. */
+    env?: Record<string, string>;
+    /** Secret files written into the container before it starts: masked in plans, absent from `docker inspect`. */
+    secretFiles?: { path: string; value: pulumi.Input<string> }[];
+    /** Other files written into the container before it starts. */
+    files?: { path: string; content: pulumi.Input<string> }[];
+    /** Ports published on the host; "loopback" keeps them on 127.0.0.1. Unlisted ports stay on the private network. */
+    ports?: { port: number; bind: Bind }[];
+    /** Docker health check; creation waits for "healthy", so dependents start only after it passes. */
+    healthcheck: { test: string[]; startPeriodSeconds: number; intervalSeconds?: number; timeoutSeconds?: number; retries?: number };
+    /** Hard memory limit in MiB (swap disabled). */
+    memoryMb: number;
+    /** Seconds between SIGTERM and SIGKILL on stop, destroy and replacement. */
+    stopGraceSeconds: number;
+    /** Name of the private Docker network to join. */
+    network: pulumi.Input<string>;
+    /** Named volumes to mount. */
+    volumes?: { volumeName: pulumi.Input<string>; path: string }[];
+    /** Containers that must be healthy before this one is created. */
+    startAfter?: docker.Container[];
+    /** Docker provider of the host. */
+    provider: docker.Provider;
+    /** Log rotation: size of one json-file log in MiB. @default 50 */
+    logMaxSizeMb?: number;
+    /** Log rotation: files kept. @default 5 */
+    logMaxFiles?: number;
+}
+
+/** Throws on arguments Docker would accept but operations would regret. */
+export function validateContainerServiceArgs(args: ContainerServiceArgs): void {
+    const where = `ContainerService ${args.containerName}`;
+    if (!/^[a-z0-9][a-z0-9_.-]*$/.test(args.containerName)) throw new Error(`${where}: containerName "${args.containerName}" is not a valid container name`);
+    if (args.memoryMb < 6) throw new Error(`${where}: memoryMb ${args.memoryMb} is below Docker's 6 MiB minimum`);
+    if (args.healthcheck.test.length === 0) throw new Error(`${where}: healthcheck.test is empty`);
+    const secretish = Object.keys(args.env ?? {}).filter((k) => /(PASSWORD|SECRET|TOKEN)$/.test(k));
+    if (secretish.length) throw new Error(`${where}: env ${secretish.join(", ")} would hold a secret in plain text; use secretFiles`);
+    const seen = new Set<number>();
+    for (const p of args.ports ?? []) {
+        if (seen.has(p.port)) throw new Error(`${where}: port ${p.port} is published twice`);
+        seen.add(p.port);
+    }
+}
+
+export class ContainerService extends pulumi.ComponentResource {
+    readonly container: docker.Container;
+    readonly image: docker.RemoteImage;
+
+    constructor(name: string, args: ContainerServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:container:ContainerService", name, {}, opts);
+        validateContainerServiceArgs(args);
+        this.image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this, provider: args.provider });
+        this.container = this.createContainer(name, args);
+        this.registerOutputs({ containerName: this.container.name, imageId: this.image.imageId });
+    }
+
+    private createContainer(name: string, args: ContainerServiceArgs): docker.Container {
+        const hc = args.healthcheck;
+        const uploads = [
+            // 0444: images drop root before reading them (redis, postgres); the container is single-purpose.
+            ...(args.secretFiles ?? []).map((s) => ({ file: s.path, content: pulumi.secret(s.value), permissions: "0444" })),
+            ...(args.files ?? []).map((f) => ({ file: f.path, content: f.content })),
+        ];
+        return new docker.Container(
+            `${name}-container`,
+            {
+                name: args.containerName,
+                image: this.image.imageId,
+                command: args.command,
+                envs: Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`),
+                uploads,
+                ports: (args.ports ?? []).map((p) => ({ internal: p.port, external: p.port, ip: p.bind === "loopback" ? "127.0.0.1" : "0.0.0.0" })),
+                networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
+                volumes: (args.volumes ?? []).map((v) => ({ volumeName: v.volumeName, containerPath: v.path })),
+                healthcheck: {
+                    tests: hc.test,
+                    startPeriod: `${hc.startPeriodSeconds}s`,
+                    interval: `${hc.intervalSeconds ?? 10}s`,
+                    timeout: `${hc.timeoutSeconds ?? 5}s`,
+                    retries: hc.retries ?? 3,
+                },
+                // Crash restarts only: at boot the host starts containers in catalog order itself
+                // (Docker would start them all at once), see host/sofia-services.sh.
+                restart: "on-failure",
+                maxRetryCount: 0,
+                memory: args.memoryMb,
+                memorySwap: args.memoryMb,
+                logDriver: "json-file",
+                logOpts: { "max-size": `${args.logMaxSizeMb ?? 50}m`, "max-file": String(args.logMaxFiles ?? 5) },
+                privileged: false,
+                init: true,
+                stopSignal: "SIGTERM",
+                stopTimeout: args.stopGraceSeconds,
+                destroyGraceSeconds: args.stopGraceSeconds,
+                // Creation returns only once Docker reports the container healthy.
+                wait: true,
+                waitTimeout: hc.startPeriodSeconds + (hc.intervalSeconds ?? 10) * ((hc.retries ?? 3) + 3),
+                mustRun: true,
+            },
+            {
+                parent: this,
+                provider: args.provider,
+                dependsOn: args.startAfter,
+                // Fixed names and ports cannot exist twice; the provider only waits for health on
+                // create, so a changed health check must create the container anew.
+                deleteBeforeReplace: true,
+                replaceOnChanges: ["healthcheck"],
+            },
+        );
+    }
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Sofia's services on this host, in catalog order. The catalog arrives as a generated table
+# (services/host-files.ts renders it from services/catalog.ts); nothing here lists services itself.
+#
+#   sofia-services start      start stage by stage, each stage only once the previous is healthy
+#   sofia-services stop       stop in reverse stage order, each container with its grace period
+#   sofia-services restart    stop, then start
+#   sofia-services verify     call every /health; fail naming the services that are not healthy
+#   sofia-services watchdog   restart a container that stays unhealthy (Docker never does)
+#   sofia-services status     one line per service
+#
+# Used at boot (sofia-boot.service: Docker alone would start every container at once, in no
+# order), by the watchdog timer, by maintenance windows, and by `pulumi up` for verification.
+set -euo pipefail
+
+CATALOG=${SOFIA_CATALOG:-/etc/sofia/services.tsv}
+STATE_DIR=${SOFIA_STATE_DIR:-/var/lib/sofia}
+LOCK_FILE=${SOFIA_LOCK_FILE:-/run/lock/sofia-services.lock}
+HEALTH_TIMEOUT=${SOFIA_HEALTH_TIMEOUT:-300}
+POLL_SECONDS=${SOFIA_POLL_SECONDS:-2}
+WATCHDOG_STRIKES=${SOFIA_WATCHDOG_STRIKES:-3}
+
+log() { printf '%s sofia-services: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+die() { printf 'sofia-services: %s\n' "$*" >&2; exit 1; }
+
+[[ -r $CATALOG ]] || die "no catalog at $CATALOG; it is installed by the stack (pulumi up), check the sofia host-files SSM association"
+
+# Rows: stage, name, container, grace seconds, health URL or "-".
+declare -a STAGE NAME CONTAINER GRACE HEALTH
+while IFS=$'\t' read -r stage name container grace health; do
+  [[ -z $stage || $stage == \#* ]] && continue
+  STAGE+=("$stage"); NAME+=("$name"); CONTAINER+=("$container"); GRACE+=("$grace"); HEALTH+=("$health")
+done < "$CATALOG"
+(( ${#NAME[@]} > 0 )) || die "catalog $CATALOG lists no services"
+LAST_STAGE=$(printf '%s\n' "${STAGE[@]}" | sort -n | tail -n 1)
+
+health_of() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1" 2>/dev/null || echo missing; }
+
+# Waits until every container of a stage is healthy; fails naming the first one that is not.
+wait_healthy() {
+  local stage=$1 waited=0 pending i status
+  while :; do
+    pending=()
+    for i in "${!NAME[@]}"; do
+      [[ ${STAGE[$i]} == "$stage" ]] || continue
+      status=$(health_of "${CONTAINER[$i]}")
+      case $status in
+        healthy) ;;
+        unhealthy|missing|none)
+          die "${NAME[$i]} (${CONTAINER[$i]}) is $status; see: docker logs --tail 50 ${CONTAINER[$i]}; later stages were not started" ;;
+        *) pending+=("${NAME[$i]}") ;;
+      esac
+    done
+    (( ${#pending[@]} == 0 )) && return 0
+    if (( waited >= HEALTH_TIMEOUT )); then
+      die "stage $stage: ${pending[*]} not healthy after ${HEALTH_TIMEOUT}s; see docker logs; later stages were not started"
+    fi
+    (( waited % 30 == 0 )) && log "stage $stage: waiting for ${pending[*]} (${waited}s)"
+    sleep "$POLL_SECONDS"
+    waited=$((waited + POLL_SECONDS))
+  done
+}
+
+cmd_start() {
+  local stage i
+  for stage in $(seq 0 "$LAST_STAGE"); do
+    for i in "${!NAME[@]}"; do
+      [[ ${STAGE[$i]} == "$stage" ]] || continue
+      if [[ $(docker inspect -f '{{.State.Running}}' "${CONTAINER[$i]}" 2>/dev/null || echo missing) == true ]]; then
+        log "stage $stage: ${NAME[$i]} already running"
+      else
+        log "stage $stage: starting ${NAME[$i]}"
+        docker start "${CONTAINER[$i]}" >/dev/null || die "could not start ${CONTAINER[$i]}; if it does not exist, run pulumi up"
+      fi
+    done
+    wait_healthy "$stage"
+    log "stage $stage: healthy"
+  done
+}
+
+cmd_stop() {
+  local stage i
+  for stage in $(seq "$LAST_STAGE" -1 0); do
+    for i in "${!NAME[@]}"; do
+      [[ ${STAGE[$i]} == "$stage" ]] || continue
+      log "stage $stage: stopping ${NAME[$i]} (grace ${GRACE[$i]}s)"
+      docker stop -t "${GRACE[$i]}" "${CONTAINER[$i]}" >/dev/null || log "stage $stage: ${NAME[$i]} was not running"
+    done
+  done
+}
+
+cmd_verify() {
+  local i failed=()
+  for i in "${!NAME[@]}"; do
+    [[ ${HEALTH[$i]} == - ]] && continue
+    if curl -fsS --max-time 5 -o /dev/null "${HEALTH[$i]}"; then
+      log "verify: ${NAME[$i]} healthy (${HEALTH[$i]})"
+    else
+      failed+=("${NAME[$i]}")
+      log "verify: ${NAME[$i]} NOT healthy (${HEALTH[$i]})"
+    fi
+  done
+  (( ${#failed[@]} == 0 )) || die "verify: not healthy: ${failed[*]}; see docker logs --tail 50 sofia-<name>"
+  log "verify: all healthy"
+}
+
+cmd_watchdog() {
+  local i status strikes file
+  mkdir -p "$STATE_DIR/watchdog"
+  for i in "${!NAME[@]}"; do
+    file="$STATE_DIR/watchdog/${NAME[$i]}"
+    status=$(health_of "${CONTAINER[$i]}")
+    if [[ $status != unhealthy ]]; then
+      rm -f "$file"
+      continue
+    fi
+    strikes=$(( $(cat "$file" 2>/dev/null || echo 0) + 1 ))
+    if (( strikes >= WATCHDOG_STRIKES )); then
+      log "watchdog: ${NAME[$i]} unhealthy ${strikes} times in a row, restarting"
+      docker restart -t "${GRACE[$i]}" "${CONTAINER[$i]}" >/dev/null || log "watchdog: restart of ${CONTAINER[$i]} failed"
+      rm -f "$file"
+    else
+      echo "$strikes" > "$file"
+      log "watchdog: ${NAME[$i]} unhealthy (${strikes}/${WATCHDOG_STRIKES})"
+    fi
+  done
+}
+
+cmd_status() {
+  local i
+  for i in "${!NAME[@]}"; do
+    printf 'stage %s  %-14s %s\n' "${STAGE[$i]}" "${NAME[$i]}" "$(health_of "${CONTAINER[$i]}")"
+  done
+}
+
+# One of start/stop/restart/watchdog at a time: the watchdog must not restart a container that an
+# ordered start or a maintenance window is working on, so it skips rather than waits.
+with_lock() {
+  mkdir -p "$(dirname "$LOCK_FILE")"
+  exec 9>"$LOCK_FILE"
+  if [[ $1 == watchdog ]]; then
+    flock -n 9 || { log "watchdog: another sofia-services run holds the lock, skipping"; exit 0; }
+  else
+    flock 9
+  fi
+}
+
+case ${1:-} in
+  start) with_lock start; cmd_start ;;
+  stop) with_lock stop; cmd_stop ;;
+  restart) with_lock restart; cmd_stop; cmd_start ;;
+  watchdog) with_lock watchdog; cmd_watchdog ;;
+  verify) cmd_verify ;;
+  status) cmd_status ;;
+  *) die "usage: sofia-services start|stop|restart|verify|watchdog|status" ;;
+esac

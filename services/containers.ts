@@ -1,0 +1,110 @@
+/**
+ * Every catalog entry as a container on the host, created stage by stage: each container only
+ * after every entry it starts after reports healthy. Pulumi deletes in the reverse order, so
+ * destroy and replacement stop the API first and the data stores last, each with its grace period.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ContainerService, ContainerServiceArgs } from "../components/container-service";
+import { CatalogEntry } from "./catalog";
+import { Settings } from "./settings";
+import { startStages } from "./start-order";
+import { connectionEnv, containerName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_CONF_PATH, redisConf, SECRETS_DIR } from "./store-config";
+
+export interface SofiaContainersArgs {
+    /** The stack's catalog (services/catalog.ts, with the chosen time-series store). */
+    catalog: CatalogEntry[];
+    /** Validated stack settings. */
+    settings: Settings;
+    /** Docker provider of the host. */
+    provider: docker.Provider;
+}
+
+/** Store-specific inputs beyond what the catalog says: configuration files and credentials. */
+function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Output<string>): Partial<ContainerServiceArgs> {
+    switch (entry.name) {
+        case "redis":
+            return {
+                command: ["redis-server", REDIS_CONF_PATH],
+                files: [{ path: REDIS_CONF_PATH, content: redisConf(s.redis) }],
+                secretFiles: [{ path: `${SECRETS_DIR}/redis-auth.conf`, value: pulumi.interpolate`requirepass ${password}\n` }],
+                // redis-cli in the health check reads REDISCLI_AUTH; it comes from the secret file.
+                healthcheck: { ...entry.check, test: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${passwordFile("redis")})" ${entry.check.test.slice(1).join(" ")}`] },
+            };
+        case "questdb":
+            return { secretFiles: [{ path: QUESTDB_CONF_PATH, value: password.apply(questdbServerConf) }] };
+        case "timescaledb":
+            return { env: { POSTGRES_PASSWORD_FILE: passwordFile("timescaledb") } };
+        default:
+            return {};
+    }
+}
+
+export class SofiaContainers extends pulumi.ComponentResource {
+    /** Containers by catalog name. */
+    readonly containers: Record<string, docker.Container> = {};
+    readonly network: docker.Network;
+    /** Start stages, as the runbook orders them. */
+    readonly stages: string[][];
+
+    constructor(name: string, args: SofiaContainersArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:services:SofiaContainers", name, {}, opts);
+        const { catalog, settings: s, provider } = args;
+        this.stages = startStages(catalog);
+        const byName = new Map(catalog.map((e) => [e.name, e]));
+        const child = { parent: this, provider };
+
+        this.network = new docker.Network(`${name}-network`, { name: "sofia", driver: "bridge", internal: false, attachable: false }, child);
+        const passwords = this.createPasswords(name, catalog);
+        const storeSecrets = Object.entries(passwords).map(([store, pw]) => ({ path: passwordFile(store), value: pw.result }));
+        const appEnv = connectionEnv(catalog, s.timeseriesStore);
+
+        for (const stage of this.stages) {
+            for (const entryName of stage) {
+                const entry = byName.get(entryName) as CatalogEntry;
+                const volumes = (entry.volumes ?? []).map((v) => ({
+                    volumeName: new docker.Volume(`${name}-${v.name}`, { name: `sofia-${v.name}` }, { ...child, retainOnDelete: true }).name,
+                    path: v.path,
+                }));
+                const extras = entry.kind === "store" ? storeExtras(entry, s, passwords[entry.name].result) : {};
+                const service = new ContainerService(
+                    `${name}-${entry.name}`,
+                    {
+                        containerName: containerName(entry),
+                        image: s.images[entry.name],
+                        command: entry.command,
+                        healthcheck: entry.check,
+                        ...extras,
+                        env: {
+                            ...(entry.kind === "app" ? appEnv : {}),
+                            ...entry.env,
+                            ...extras.env,
+                            ...(entry.name === "equities" && s.equityPrimary ? { EQUITY_PRIMARY: s.equityPrimary } : {}),
+                            ...s.serviceEnv[entry.name],
+                        },
+                        // A store sees its own password file; apps see every store's.
+                        secretFiles: [...(entry.kind === "app" ? storeSecrets : storeSecrets.filter((x) => x.path === passwordFile(entry.name))), ...(extras.secretFiles ?? [])],
+                        ports: entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: p.publish === "clients" ? "all" : "loopback" })),
+                        memoryMb: entry.memoryMb,
+                        stopGraceSeconds: entry.stopGraceSeconds,
+                        network: this.network.name,
+                        volumes,
+                        startAfter: entry.startsAfter.map((d) => this.containers[d]),
+                        provider,
+                    },
+                    { parent: this },
+                );
+                this.containers[entry.name] = service.container;
+            }
+        }
+        this.registerOutputs({ stages: this.stages, network: this.network.name });
+    }
+
+    /** One generated password per store; `special: false` keeps them safe in URLs and conf files. */
+    private createPasswords(name: string, catalog: CatalogEntry[]): Record<string, random.RandomPassword> {
+        return Object.fromEntries(
+            catalog.filter((e) => e.kind === "store").map((e) => [e.name, new random.RandomPassword(`${name}-${e.name}-password`, { length: 32, special: false }, { parent: this })]),
+        );
+    }
+}
