@@ -17,10 +17,12 @@ export interface ContainerServiceArgs {
     command?: string[];
     /** Plain environment variables. Secrets never go here: see `secretFiles`. */
     env?: Record<string, string>;
-    /** Secret files written into the container before it starts: masked in plans, absent from `docker inspect`. */
+    /**
+     * Secret files written into the container before it starts: absent from `docker inspect`.
+     * One secret file makes the whole upload list secret in plans, so plain configuration belongs
+     * in `command` or `env`, where reviewers can read it.
+     */
     secretFiles?: { path: string; value: pulumi.Input<string> }[];
-    /** Other files written into the container before it starts. */
-    files?: { path: string; content: pulumi.Input<string> }[];
     /** Ports published on the host; "loopback" keeps them on 127.0.0.1. Unlisted ports stay on the private network. */
     ports?: { port: number; bind: Bind }[];
     /** Docker health check; creation waits for "healthy", so dependents start only after it passes. */
@@ -75,7 +77,6 @@ export class ContainerService extends pulumi.ComponentResource {
         const uploads = [
             // 0444: images drop root before reading them (redis, postgres); the container is single-purpose.
             ...(args.secretFiles ?? []).map((s) => ({ file: s.path, content: pulumi.secret(s.value), permissions: "0444" })),
-            ...(args.files ?? []).map((f) => ({ file: f.path, content: f.content })),
         ];
         return new docker.Container(
             `${name}-container`,

@@ -27,10 +27,22 @@ export interface PlannedResource {
     parent?: string;
     /** URNs named in the resource's `dependsOn` option. */
     dependsOn: string[];
+    /** The resource options that change how the engine replaces or deletes it. */
+    options: RecordedOptions;
     /** Inputs as the engine would receive them; secrets are replaced by `[secret]`. */
     inputs: Record<string, unknown>;
     custom: boolean;
 }
+
+export interface RecordedOptions {
+    deleteBeforeReplace?: boolean;
+    replaceOnChanges?: string[];
+    ignoreChanges?: string[];
+    retainOnDelete?: boolean;
+    protect?: boolean;
+}
+
+const RECORDED_OPTIONS = ["deleteBeforeReplace", "replaceOnChanges", "ignoreChanges", "retainOnDelete", "protect"] as const;
 
 export interface Plan {
     project: string;
@@ -90,7 +102,7 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
         pulumi.runtime.setAllConfig(config, secretKeys);
         await pulumi.runtime.setMocks(new OfflineMocks(run.config.get("aws:region")?.value ?? "us-east-1"), run.project, run.stack, false);
 
-        const registered = new Map<string, Omit<PlannedResource, "dependsOn">>();
+        const registered = new Map<string, Omit<PlannedResource, "dependsOn" | "options">>();
         const monitor = sdkSettings.getMonitor();
         const register = monitor.registerResource.bind(monitor);
         monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) =>
@@ -119,13 +131,15 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
         };
 
         // A transformation runs before its resource is registered, so the URN is read afterwards.
-        const options: { resource: pulumi.Resource; dependsOn: unknown }[] = [];
+        const options: { resource: pulumi.Resource; dependsOn: unknown; recorded: RecordedOptions }[] = [];
         // The program's own error (say, invalid settings) is caught inside the stack and rethrown
         // after it: thrown through the stack, it would also reject promises nobody awaits.
         let programError: { error: unknown } | undefined;
         await pulumi.runtime.runInPulumiStack(async () => {
             pulumi.runtime.registerStackTransformation((args) => {
-                options.push({ resource: args.resource, dependsOn: args.opts.dependsOn });
+                const opts = args.opts as Record<string, unknown>;
+                const recorded = Object.fromEntries(RECORDED_OPTIONS.filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]])) as RecordedOptions;
+                options.push({ resource: args.resource, dependsOn: args.opts.dependsOn, recorded });
                 return undefined;
             });
             try {
@@ -137,11 +151,11 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
         });
         await sdkSettings.waitForRPCs();
         if (programError) throw programError.error;
-        const dependsOn = new Map(
-            await Promise.all(options.map(async (o) => [(await (o.resource.urn as any).promise()) as string, await urnsOf(o.dependsOn)] as const)),
+        const byUrn = new Map(
+            await Promise.all(options.map(async (o) => [(await (o.resource.urn as any).promise()) as string, { dependsOn: await urnsOf(o.dependsOn), options: o.recorded }] as const)),
         );
 
-        const resources = [...registered.values()].map((r) => ({ ...r, dependsOn: dependsOn.get(r.urn) ?? [] }));
+        const resources = [...registered.values()].map((r) => ({ ...r, dependsOn: byUrn.get(r.urn)?.dependsOn ?? [], options: byUrn.get(r.urn)?.options ?? {} }));
         const stack = resources.find((r) => r.type === "pulumi:pulumi:Stack");
         return { project: run.project, stack: run.stack, resources, outputs: (stack && outputs.get(stack.urn)) ?? {} };
     } finally {

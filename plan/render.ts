@@ -3,6 +3,7 @@
  * each with the few inputs that matter for review, then the stack outputs.
  */
 import { Plan, PlannedResource } from "./offline";
+import { renderStartOrder } from "./start-graph";
 
 /** Inputs worth showing per type (dotted paths). Types not listed show their short scalar inputs. */
 const KEY_FIELDS: Record<string, string[]> = {
@@ -15,6 +16,13 @@ const KEY_FIELDS: Record<string, string[]> = {
     "aws:iam/role:Role": ["description"],
     "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName"],
     "pulumi:providers:docker": ["host"],
+    "docker:index/remoteImage:RemoteImage": ["name"],
+    "docker:index/container:Container": ["name", "memory", "restart", "stopTimeout", "ports", "healthcheck.startPeriod", "wait"],
+    "docker:index/volume:Volume": ["name"],
+    "docker:index/network:Network": ["name", "driver"],
+    "aws:ssm/association:Association": ["name", "documentVersion", "waitForSuccessTimeoutSeconds"],
+    "aws:ssm/document:Document": ["documentType"],
+    "command:local:Command": ["create"],
 };
 
 function get(obj: unknown, path: string): unknown {
@@ -23,7 +31,8 @@ function get(obj: unknown, path: string): unknown {
 
 function short(v: unknown): string {
     const s = typeof v === "string" ? v : JSON.stringify(v);
-    return s.length > 72 ? `${s.slice(0, 69)}...` : s;
+    // Wide enough for an image reference with its digest: reviewers must see the whole release.
+    return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
 function keySettings(r: PlannedResource): string {
@@ -68,7 +77,7 @@ export function renderPlan(plan: Plan): string {
         for (const c of root.type === "pulumi:pulumi:Stack" ? children.get(root.urn) ?? [] : [root]) walk(c, 0);
     }
 
-    lines.push("", "Outputs:");
+    lines.push("", ...renderStartOrder(plan), "Outputs:");
     flatten("", plan.outputs, lines);
     return lines.join("\n") + "\n";
 }

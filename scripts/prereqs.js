@@ -9,14 +9,24 @@ const NEEDED = [
   { command: "shellcheck", pkg: "shellcheck", why: "host scripts are linted" },
   { command: "cloud-init", pkg: "cloud-init", why: "user data is checked with cloud-init schema" },
   { command: "redis-server", pkg: "redis-server", why: "backup and restore drills run a real Redis" },
+  { command: "curl", pkg: "curl", why: "host scripts call /health endpoints" },
+  { command: "flock", pkg: "util-linux", why: "host scripts serialise on a lock" },
+  // Not in Debian 12: these come from PyPI (pip install 'moto[server]' awscli), preinstalled here.
+  { command: "moto_server", pkg: null, why: "the S3/CloudWatch/SSM emulator the drills talk to" },
+  { command: "aws", pkg: null, why: "host scripts call AWS through the aws CLI" },
 ];
 
 const has = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 const missing = NEEDED.filter((n) => !has(n.command));
 if (missing.length === 0) process.exit(0);
 
-const pkgs = [...new Set(missing.map((m) => m.pkg))];
 for (const m of missing) console.error(`prereqs: ${m.command} is missing (${m.why})`);
+const unpackaged = missing.filter((m) => !m.pkg);
+if (unpackaged.length) {
+  console.error(`prereqs: ${unpackaged.map((m) => m.command).join(", ")} are not Debian packages: pip install 'moto[server]' awscli`);
+  process.exit(1);
+}
+const pkgs = [...new Set(missing.map((m) => m.pkg))];
 const canInstall = process.argv.includes("--install") && process.getuid && process.getuid() === 0 && has("apt-get");
 if (!canInstall) {
   console.error(`prereqs: install them with: sudo apt-get update && sudo apt-get install -y ${pkgs.join(" ")}`);

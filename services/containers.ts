@@ -10,7 +10,7 @@ import { ContainerService, ContainerServiceArgs } from "../components/container-
 import { CatalogEntry } from "./catalog";
 import { Settings } from "./settings";
 import { startStages } from "./start-order";
-import { connectionEnv, containerName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_CONF_PATH, redisConf, SECRETS_DIR } from "./store-config";
+import { connectionEnv, containerName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
 
 export interface SofiaContainersArgs {
     /** The stack's catalog (services/catalog.ts, with the chosen time-series store). */
@@ -26,9 +26,8 @@ function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Output<s
     switch (entry.name) {
         case "redis":
             return {
-                command: ["redis-server", REDIS_CONF_PATH],
-                files: [{ path: REDIS_CONF_PATH, content: redisConf(s.redis) }],
-                secretFiles: [{ path: `${SECRETS_DIR}/redis-auth.conf`, value: pulumi.interpolate`requirepass ${password}\n` }],
+                command: redisCommand(s.redis),
+                secretFiles: [{ path: REDIS_AUTH_CONF, value: pulumi.interpolate`requirepass ${password}\n` }],
                 // redis-cli in the health check reads REDISCLI_AUTH; it comes from the secret file.
                 healthcheck: { ...entry.check, test: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${passwordFile("redis")})" ${entry.check.test.slice(1).join(" ")}`] },
             };

@@ -83,13 +83,22 @@ function allowedKeysAt(path: readonly PropertyKey[]): string[] {
     return Object.keys((schema && (unwrap(schema) as unknown as { shape?: object }).shape) ?? {});
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string[] {
+function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
+    return path.reduce<unknown>((o, k) => (o !== null && typeof o === "object" ? (o as Record<PropertyKey, unknown>)[k] : undefined), obj);
+}
+
+/** One message per problem: key, the offending value (as given, not its parent object), what is allowed. */
+function describeIssue(issue: z.core.$ZodIssue, given: unknown): string[] {
     const key = keyOf(issue.path);
     if (issue.code === "unrecognized_keys") {
         const allowed = allowedKeysAt(issue.path);
         return issue.keys.map((k) => `${keyOf([...issue.path, k])}: unknown setting (a typo?); allowed here: ${allowed.join(", ")}`);
     }
-    const input = (issue as { input?: unknown }).input;
+    if (issue.code === "invalid_key") {
+        return [`${key}: ${JSON.stringify(issue.path.at(-1))} is not allowed: ${issue.issues.map((i) => i.message).join("; ")}`];
+    }
+    // A refinement on an object reports the object as its input; the value at the key is clearer.
+    const input = valueAt(given, issue.path) ?? (issue as { input?: unknown }).input;
     if (input === undefined) {
         const schema = schemaAt(issue.path);
         const description = schema && z.globalRegistry.get(schema)?.description;
@@ -135,7 +144,7 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
     else if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) problems.push(`aws:region: ${JSON.stringify(region)} is not allowed: expected an AWS region like "eu-central-1"`);
 
     const parsed = settingsSchema.safeParse(plain, { reportInput: true });
-    if (!parsed.success) problems.push(...parsed.error.issues.flatMap(describeIssue));
+    if (!parsed.success) problems.push(...parsed.error.issues.flatMap((i) => describeIssue(i, plain)));
     if (parsed.success && region && parsed.data.availabilityZone && !parsed.data.availabilityZone.startsWith(region)) {
         problems.push(`${NAMESPACE}:availabilityZone: ${JSON.stringify(parsed.data.availabilityZone)} is not allowed: it must be a zone of aws:region ${region}`);
     }

@@ -6,7 +6,7 @@ import { planStack } from "./helpers/plan";
 
 /** A hand-built resource as the plan records it. */
 function resource(type: string, inputs: Record<string, unknown>, name = "r"): PlannedResource {
-    return { urn: `urn:pulumi:t::sofia::${type}::${name}`, type, name, dependsOn: [], inputs, custom: true };
+    return { urn: `urn:pulumi:t::sofia::${type}::${name}`, type, name, dependsOn: [], options: {}, inputs, custom: true };
 }
 
 const INSTANCE = "aws:ec2/instance:Instance";

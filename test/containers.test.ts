@@ -1,0 +1,183 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Plan, PlannedResource } from "../plan/offline";
+import { startGraph } from "../plan/start-graph";
+import { sofiaCatalog } from "../services/catalog";
+import { ofType, one, planStack } from "./helpers/plan";
+
+const CONTAINER = "docker:index/container:Container";
+const catalog = sofiaCatalog("questdb");
+
+function container(plan: Plan, name: string): PlannedResource {
+    const found = ofType(plan, CONTAINER).find((c) => c.inputs.name === `sofia-${name}`);
+    if (!found) throw new Error(`no container sofia-${name}`);
+    return found;
+}
+
+function env(c: PlannedResource): Record<string, string> {
+    return Object.fromEntries((c.inputs.envs as string[]).map((kv) => kv.split(/=(.*)/s, 2) as [string, string]));
+}
+
+describe("containers in the staging plan", () => {
+    let plan: Plan;
+    beforeAll(async () => {
+        plan = await planStack("staging");
+    });
+
+    it("has one container per catalog entry", () => {
+        expect(ofType(plan, CONTAINER).map((c) => c.inputs.name).sort()).toEqual(catalog.map((e) => `sofia-${e.name}`).sort());
+    });
+
+    it("creates each container only after the containers it starts after (health-gated: wait for healthy)", () => {
+        for (const e of catalog) {
+            const c = container(plan, e.name);
+            const after = c.dependsOn.map((u) => plan.resources.find((r) => r.urn === u)!.inputs.name).sort();
+            expect(after, e.name).toEqual(e.startsAfter.map((d) => `sofia-${d}`).sort());
+            expect(c.inputs.wait, e.name).toBe(true);
+            expect(c.inputs.waitTimeout as number, e.name).toBeGreaterThan(e.check.startPeriodSeconds);
+        }
+        expect(startGraph(plan).stages).toEqual([["sofia-questdb", "sofia-redis"], ["sofia-metrics"], ["sofia-crypto-ws", "sofia-equities"], ["sofia-ts-writer"], ["sofia-news", "sofia-whale-alerts"], ["sofia-api"], ["sofia-ui"]]);
+    });
+
+    it("gives every container a health check, restart policy, log rotation, memory limit, private network, no privilege", () => {
+        for (const e of catalog) {
+            const i = container(plan, e.name).inputs as any;
+            expect(i.healthcheck.tests.length, e.name).toBeGreaterThan(1);
+            expect(i.healthcheck.startPeriod, e.name).toBe(`${e.check.startPeriodSeconds}s`);
+            expect(i.restart, e.name).toBe("on-failure");
+            expect(i.logDriver, e.name).toBe("json-file");
+            expect(i.logOpts, e.name).toEqual({ "max-size": "50m", "max-file": "5" });
+            expect(i.memory, e.name).toBe(e.memoryMb);
+            expect(i.memorySwap, e.name).toBe(e.memoryMb);
+            expect(i.networksAdvanced.map((n: any) => n.name), e.name).toEqual(["sofia"]);
+            expect(i.privileged, e.name).toBe(false);
+            expect(i.networkMode, e.name).toBeUndefined();
+            expect(i.stopTimeout, e.name).toBe(e.stopGraceSeconds);
+            expect(i.destroyGraceSeconds, e.name).toBe(e.stopGraceSeconds);
+        }
+    });
+
+    it("replaces fixed-name containers by deleting first, and replaces on a health-check change", () => {
+        for (const c of ofType(plan, CONTAINER)) {
+            expect(c.options.deleteBeforeReplace, c.name).toBe(true);
+            expect(c.options.replaceOnChanges, c.name).toEqual(["healthcheck"]);
+        }
+    });
+
+    it("binds data-store ports to loopback, publishes only the API and UI beyond it, and keeps ILP private", () => {
+        const published = ofType(plan, CONTAINER).flatMap((c) => (c.inputs.ports as any[]).map((p) => `${c.inputs.name}:${p.internal}@${p.ip}`)).sort();
+        expect(published).toEqual([
+            "sofia-api:8013@0.0.0.0",
+            "sofia-metrics:8000@127.0.0.1",
+            "sofia-questdb:8812@127.0.0.1",
+            "sofia-questdb:9000@127.0.0.1",
+            "sofia-questdb:9003@127.0.0.1",
+            "sofia-redis:6379@127.0.0.1",
+            "sofia-ui:8080@0.0.0.0",
+        ]);
+    });
+
+    it("passes secrets only as masked files, never in env or in plain text anywhere in the plan", () => {
+        expect(JSON.stringify(plan)).not.toMatch(/offline-[0-9a-f]{24}/); // the doubles' generated passwords
+        for (const e of catalog) {
+            const c = container(plan, e.name);
+            for (const [k, v] of Object.entries(env(c))) expect(`${k}=${v}`).not.toMatch(/PASSWORD=|SECRET=|TOKEN=/);
+            // Every container gets at least one password file, so its upload list is secret as a whole.
+            expect(c.inputs.uploads, e.name).toBe("[secret]");
+        }
+        expect(env(container(plan, "api")).REDIS_PASSWORD_FILE).toBe("/run/secrets/redis-password");
+        expect(env(container(plan, "api")).QUESTDB_PASSWORD_FILE).toBe("/run/secrets/questdb-password");
+    });
+
+    it("tunes Redis as the runbook says, with AOF everysec on its volume and no tcp-nodelay", () => {
+        const redis = container(plan, "redis").inputs as any;
+        const args = (redis.command as string[]).join(" ");
+        expect(redis.command.slice(0, 2)).toEqual(["redis-server", "/run/secrets/redis-auth.conf"]);
+        for (const opt of ["--dir /data", "--appendonly yes", "--appendfsync everysec", "--maxmemory 1536mb", "--maxmemory-policy volatile-lru", "--activedefrag yes", "--tcp-keepalive 60"]) {
+            expect(args).toContain(opt);
+        }
+        expect(args).not.toMatch(/nodelay|requirepass/);
+        expect(redis.volumes).toEqual([{ volumeName: "sofia-redis-data", containerPath: "/data" }]);
+        expect(redis.healthcheck.tests.join(" ")).toContain('REDISCLI_AUTH="$(cat /run/secrets/redis-password)"');
+    });
+
+    it("follows the Redis settings", async () => {
+        const tuned = await planStack("staging", ["redis.maxmemoryMb=1024", "redis.maxmemoryPolicy=noeviction"]);
+        const args = (container(tuned, "redis").inputs.command as string[]).join(" ");
+        expect(args).toContain("--maxmemory 1024mb --maxmemory-policy noeviction");
+    });
+
+    it("keeps store data on retained volumes, and pins the store images", () => {
+        for (const v of ofType(plan, "docker:index/volume:Volume")) expect(v.options.retainOnDelete, v.name).toBe(true);
+        const images = ofType(plan, "docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name as string);
+        expect(images).toContain("questdb/questdb:9.0.3");
+        expect(images).toContain("redis:7.4.2");
+    });
+
+    it("gives apps the connection env derived from the catalog and the runbook's API defaults", () => {
+        expect(env(container(plan, "api"))).toMatchObject({
+            WORKERS: "4", REDIS_POOL_SIZE: "20", DB_POOL_SIZE: "10", API_CACHE_TTL: "5",
+            TIMESERIES_STORE: "questdb", REDIS_HOST: "sofia-redis", REDIS_REDIS_PORT: "6379", QUESTDB_HOST: "sofia-questdb", QUESTDB_PG_WIRE_PORT: "8812", QUESTDB_ILP_PORT: "9009",
+        });
+    });
+
+    it("verifies every /health after the last container, and waits for the host files", () => {
+        const verify = ofType(plan, "command:local:Command").find((c) => c.name === "sofia-verify-run")!;
+        expect(verify.inputs.create).toMatch(/^\.\/scripts\/ssm-run\.sh i-[0-9a-f]+ eu-central-1 \/usr\/local\/sbin\/sofia-services verify$/);
+        const after = verify.dependsOn.map((u) => u.split("::").pop());
+        for (const e of catalog) expect(after).toContain(`sofia-services-${e.name}-container`);
+        expect(after).toContain("sofia-host-files-association");
+    });
+
+    it("installs the ordered boot and the watchdog on the host, and waits for them", () => {
+        const doc = JSON.parse(one(plan, "aws:ssm/document:Document").inputs.content as string);
+        const script = doc.mainSteps[0].inputs.runCommand[0] as string;
+        for (const path of ["/etc/sofia/services.tsv", "/usr/local/sbin/sofia-services", "/etc/systemd/system/sofia-boot.service", "/etc/systemd/system/sofia-watchdog.timer"]) {
+            expect(script).toContain(`"$root${path}"`);
+        }
+        expect(script).toContain("systemctl enable sofia-boot.service");
+        expect(one(plan, "aws:ssm/association:Association").inputs.waitForSuccessTimeoutSeconds).toBe(600);
+    });
+
+    it("reaches Docker only once the host is ready (cloud-init done)", () => {
+        const provider = one(plan, "pulumi:providers:docker");
+        const ready = ofType(plan, "command:local:Command").find((c) => c.name === "sofia-host-ready-run")!;
+        expect(ready.inputs.create).toMatch(/cloud-init status --wait$/);
+        expect(provider.dependsOn).toEqual([ready.urn]);
+    });
+});
+
+describe("settings that change containers", () => {
+    it("equityPrimary: yahoo (the runbook's forced fallback) changes the equities container and nothing else", async () => {
+        const before = await planStack("staging");
+        const after = await planStack("staging", ["equityPrimary=yahoo"]);
+        const inputs = (p: Plan) => new Map(p.resources.map((r) => [r.urn, JSON.stringify(r.inputs)]));
+        const [a, b] = [inputs(before), inputs(after)];
+        const changed = [...a.keys()].filter((urn) => a.get(urn) !== b.get(urn)).map((urn) => urn.split("::").pop());
+        expect(changed).toEqual(["sofia-services-equities-container"]);
+        expect(env(container(after, "equities")).EQUITY_PRIMARY).toBe("yahoo");
+        expect(env(container(before, "equities")).EQUITY_PRIMARY).toBeUndefined();
+    });
+
+    it("serviceEnv overrides a runbook default for one service", async () => {
+        const plan = await planStack("staging", ["serviceEnv={api: {WORKERS: '8'}}"]);
+        expect(env(container(plan, "api")).WORKERS).toBe("8");
+        expect(env(container(plan, "metrics")).WORKERS).toBeUndefined();
+    });
+
+    it("timeseriesStore: timescaledb swaps the store and what waits for it", async () => {
+        const plan = await planStack("staging", ["timeseriesStore=timescaledb"]);
+        expect(ofType(plan, CONTAINER).map((c) => c.inputs.name)).not.toContain("sofia-questdb");
+        expect(env(container(plan, "timescaledb")).POSTGRES_PASSWORD_FILE).toBe("/run/secrets/timescaledb-password");
+        expect(startGraph(plan).stages[0]).toEqual(["sofia-redis", "sofia-timescaledb"]);
+        expect(startGraph(plan).stages[1]).toEqual(["sofia-metrics"]);
+        expect(env(container(plan, "api")).TIMESERIES_STORE).toBe("timescaledb");
+    });
+
+    it("refuses a Redis maxmemory that leaves no room to fork for snapshots", async () => {
+        await expect(planStack("staging", ["redis.maxmemoryMb=2000"])).rejects.toThrow(/sofia:redis\.maxmemoryMb: 2000 is not allowed: must be at most 1536/);
+    });
+
+    it("refuses a secret-looking name in plain serviceEnv", async () => {
+        await expect(planStack("staging", ["serviceEnv={api: {API_TOKEN: x}}"])).rejects.toThrow(/sofia:serviceEnv\.api\.API_TOKEN: "API_TOKEN" is not allowed: looks like a secret/);
+    });
+});
