@@ -1,0 +1,265 @@
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { installScript } from "../components/host-files";
+import { sofiaCatalog } from "../services/catalog";
+import { servicesTable, sofiaHostFiles } from "../services/host-files";
+
+const ROOT = path.join(__dirname, "..");
+const SCRIPT = path.join(ROOT, "host", "sofia-services.sh");
+const DOUBLES = path.join(__dirname, "doubles");
+const catalog = sofiaCatalog("questdb");
+
+let dir: string;
+const state = () => path.join(dir, "state");
+const log = () => (fs.existsSync(path.join(dir, "docker.log")) ? fs.readFileSync(path.join(dir, "docker.log"), "utf8").trim().split("\n") : []);
+
+/** Sets what the docker double will answer for a container: health statuses in order, and whether it runs. */
+function container(name: string, health: string[], running = false): void {
+    fs.writeFileSync(path.join(state(), `sofia-${name}.health`), health.join("\n") + "\n");
+    fs.writeFileSync(path.join(state(), `sofia-${name}.running`), running ? "true\n" : "false\n");
+}
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+        ...process.env,
+        PATH: `${DOUBLES}:${process.env.PATH}`,
+        DOCKER_LOG: path.join(dir, "docker.log"),
+        DOCKER_STATE: state(),
+        SOFIA_CATALOG: path.join(dir, "services.tsv"),
+        SOFIA_STATE_DIR: path.join(dir, "var"),
+        SOFIA_LOCK_FILE: path.join(dir, "lock"),
+        SOFIA_POLL_SECONDS: "0",
+        SOFIA_HEALTH_TIMEOUT: "5",
+        ...extra,
+    };
+}
+
+function run(args: string[], extra: Record<string, string> = {}) {
+    return spawnSync("bash", [SCRIPT, ...args], { env: env(extra), encoding: "utf8" });
+}
+
+beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-services-"));
+    fs.mkdirSync(state());
+    fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog));
+    for (const e of catalog) container(e.name, ["healthy"]);
+});
+
+describe("sofia-services start (the ordered boot)", () => {
+    it("starts stage by stage, in catalog order, checking health before the next stage", () => {
+        const r = run(["start"]);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        const calls = log();
+        const starts = calls.filter((c) => c.startsWith("start ")).map((c) => c.replace("start sofia-", ""));
+        expect(starts).toEqual(["redis", "questdb", "metrics", "crypto-ws", "equities", "ts-writer", "news", "whale-alerts", "api", "ui"]);
+        // Every container is health-checked after its own start and before any later stage starts.
+        const at = (call: string) => calls.indexOf(call);
+        const stages = [["redis", "questdb"], ["metrics"], ["crypto-ws", "equities"], ["ts-writer"], ["news", "whale-alerts"], ["api"], ["ui"]];
+        for (let i = 0; i + 1 < stages.length; i++) {
+            for (const earlier of stages[i]) {
+                const healthCheck = calls.findIndex((c, k) => k > at(`start sofia-${earlier}`) && c.includes("Health") && c.endsWith(`sofia-${earlier}`));
+                expect(healthCheck, `${earlier} health checked`).toBeGreaterThan(-1);
+                for (const later of stages[i + 1]) expect(healthCheck, `${earlier} before ${later}`).toBeLessThan(at(`start sofia-${later}`));
+            }
+        }
+    });
+
+    it("waits while a container is starting, and moves on once it is healthy", () => {
+        container("redis", ["starting", "starting", "starting", "healthy"]);
+        const r = run(["start"]);
+        expect(r.status).toBe(0);
+        const calls = log();
+        const redisChecks = calls.filter((c) => c.includes("Health") && c.endsWith("sofia-redis")).length;
+        expect(redisChecks).toBeGreaterThanOrEqual(4);
+        const lastRedisCheck = calls.map((c, i) => (c.includes("Health") && c.endsWith("sofia-redis") ? i : -1)).filter((i) => i >= 0).at(-1)!;
+        expect(calls.indexOf("start sofia-metrics")).toBeGreaterThan(lastRedisCheck);
+    });
+
+    it("stops at an unhealthy container, naming it, and starts nothing after it", () => {
+        container("ts-writer", ["starting", "unhealthy"]);
+        const r = run(["start"]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/ts-writer \(sofia-ts-writer\) is unhealthy; see: docker logs --tail 50 sofia-ts-writer; later stages were not started/);
+        const starts = log().filter((c) => c.startsWith("start "));
+        expect(starts).not.toContain("start sofia-news");
+        expect(starts).not.toContain("start sofia-api");
+    });
+
+    it("gives up on a stage that stays starting, after the timeout, naming what it waited for", () => {
+        container("metrics", ["starting"]);
+        const r = run(["start"], { SOFIA_HEALTH_TIMEOUT: "0" });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/stage 1: metrics not healthy after 0s/);
+    });
+
+    it("leaves running containers alone (safe to run again)", () => {
+        for (const e of catalog) container(e.name, ["healthy"], true);
+        const r = run(["start"]);
+        expect(r.status).toBe(0);
+        expect(log().filter((c) => c.startsWith("start "))).toEqual([]);
+        expect(r.stdout).toContain("redis already running");
+    });
+});
+
+describe("sofia-services stop", () => {
+    it("stops in reverse order, each with its catalog grace period", () => {
+        const r = run(["stop"]);
+        expect(r.status).toBe(0);
+        const stops = log().filter((c) => c.startsWith("stop "));
+        expect(stops).toEqual(["stop -t 10 sofia-ui", "stop -t 20 sofia-api", "stop -t 10 sofia-news", "stop -t 10 sofia-whale-alerts", "stop -t 30 sofia-ts-writer", "stop -t 15 sofia-crypto-ws", "stop -t 15 sofia-equities", "stop -t 10 sofia-metrics", "stop -t 30 sofia-redis", "stop -t 60 sofia-questdb"]);
+    });
+});
+
+describe("sofia-services watchdog", () => {
+    it("restarts a container only after it stays unhealthy for the configured strikes, with its grace", () => {
+        container("api", ["unhealthy"], true);
+        for (let i = 1; i <= 2; i++) {
+            const r = run(["watchdog"]);
+            expect(r.status).toBe(0);
+            expect(r.stdout).toContain(`api unhealthy (${i}/3)`);
+        }
+        expect(log().filter((c) => c.startsWith("restart"))).toEqual([]);
+        const r = run(["watchdog"]);
+        expect(r.stdout).toContain("api unhealthy 3 times in a row, restarting");
+        expect(log().filter((c) => c.startsWith("restart"))).toEqual(["restart -t 20 sofia-api"]);
+    });
+
+    it("forgets the strikes once the container is healthy again", () => {
+        container("api", ["unhealthy", "unhealthy", "healthy", "unhealthy"], true);
+        run(["watchdog"]);
+        run(["watchdog"]);
+        run(["watchdog"]); // healthy: strikes reset
+        const r = run(["watchdog"]);
+        expect(r.stdout).toContain("api unhealthy (1/3)");
+        expect(log().filter((c) => c.startsWith("restart"))).toEqual([]);
+    });
+
+    it("skips its round while an ordered start or stop holds the lock", async () => {
+        container("api", ["unhealthy"], true);
+        const holder = spawn("flock", [path.join(dir, "lock"), "sleep", "5"]);
+        try {
+            await new Promise((r) => setTimeout(r, 300));
+            const r = run(["watchdog"], { SOFIA_WATCHDOG_STRIKES: "1" });
+            expect(r.status).toBe(0);
+            expect(r.stdout).toContain("holds the lock, skipping");
+            expect(log().filter((c) => c.startsWith("restart"))).toEqual([]);
+        } finally {
+            holder.kill();
+        }
+    });
+});
+
+describe("sofia-services verify, against real HTTP endpoints", () => {
+    let healthy: http.Server;
+    let failing: http.Server;
+    let hanging: net.Server;
+    const ports: Record<string, number> = {};
+
+    beforeAll(async () => {
+        healthy = http.createServer((_q, res) => res.end("ok"));
+        failing = http.createServer((_q, res) => ((res.statusCode = 503), res.end("down")));
+        hanging = net.createServer(() => undefined); // accepts, never answers
+        for (const [name, srv] of [["healthy", healthy], ["failing", failing], ["hanging", hanging]] as const) {
+            await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+            ports[name] = (srv.address() as net.AddressInfo).port;
+        }
+    });
+    afterAll(() => {
+        healthy.close();
+        failing.close();
+        hanging.close();
+    });
+
+    function table(rows: [string, number | null][]): void {
+        const lines = rows.map(([name, port], i) => [i, name, `sofia-${name}`, 10, port ? `http://127.0.0.1:${port}/health` : "-"].join("\t"));
+        fs.writeFileSync(path.join(dir, "services.tsv"), lines.join("\n") + "\n");
+    }
+
+    // verify calls the endpoints from a child while this process serves them: run it asynchronously.
+    function verify(): Promise<{ status: number | null; stdout: string; stderr: string }> {
+        const child = spawn("bash", [SCRIPT, "verify"], { env: env() });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        return new Promise((resolve) => child.on("exit", (status) => resolve({ status, stdout, stderr })));
+    }
+
+    it("passes when every service with a /health answers 200 (services without one are skipped)", async () => {
+        table([["api", ports.healthy], ["crypto-ws", null]]);
+        const r = await verify();
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("verify: api healthy");
+        expect(r.stdout).not.toContain("crypto-ws");
+    });
+
+    it("fails naming every service that errors or hangs", async () => {
+        table([["api", ports.healthy], ["metrics", ports.failing], ["ui", ports.hanging]]);
+        const r = await verify();
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/verify: not healthy: metrics ui;/);
+    });
+});
+
+describe("installing the host files", () => {
+    it("writes every file with its mode under a scratch root, and runs no systemctl there", () => {
+        const { files, then } = sofiaHostFiles(catalog);
+        const script = path.join(dir, "install.sh");
+        fs.writeFileSync(script, installScript(files, then));
+        expect(spawnSync("shellcheck", [script]).status).toBe(0);
+        const root = path.join(dir, "root");
+        const r = spawnSync("bash", [script], { env: { ...process.env, SOFIA_ROOT: root, PATH: "/usr/bin:/bin" }, encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        for (const f of files) {
+            const written = path.join(root, f.path);
+            expect(fs.readFileSync(written, "utf8")).toBe(f.content.endsWith("\n") ? f.content : `${f.content}\n`);
+            expect((fs.statSync(written).mode & 0o777).toString(8)).toBe((f.mode ?? "0644").replace(/^0/, ""));
+        }
+        expect(fs.readFileSync(path.join(root, "usr/local/sbin/sofia-services"), "utf8")).toBe(fs.readFileSync(SCRIPT, "utf8"));
+        // Running it twice is harmless.
+        expect(spawnSync("bash", [script], { env: { ...process.env, SOFIA_ROOT: root } }).status).toBe(0);
+    });
+
+    it("writes a catalog table the script reads: one row per entry, stages as the catalog orders them", () => {
+        const rows = servicesTable(catalog).split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
+        expect(rows.map((r) => `${r[0]}:${r[1]}`)).toEqual(["0:redis", "0:questdb", "1:metrics", "2:crypto-ws", "2:equities", "3:ts-writer", "4:news", "4:whale-alerts", "5:api", "6:ui"]);
+        expect(rows.find((r) => r[1] === "api")!.slice(2)).toEqual(["sofia-api", "20", "http://127.0.0.1:8013/health"]);
+        expect(rows.find((r) => r[1] === "crypto-ws")![4]).toBe("-");
+    });
+
+    it("refuses a relative path, a bad mode, or content that would end the heredoc early", () => {
+        expect(() => installScript([{ path: "etc/x", content: "" }])).toThrow(/not absolute/);
+        expect(() => installScript([{ path: "/etc/x", content: "", mode: "755" }])).toThrow(/not an octal mode/);
+        expect(() => installScript([{ path: "/etc/x", content: "a\nSOFIA_HOST_FILE_EOF\nb" }])).toThrow(/contains the line/);
+    });
+});
+
+describe("host scripts", () => {
+    it("are bash with set -euo pipefail and shellcheck-clean", () => {
+        const scripts = [...fs.readdirSync(path.join(ROOT, "host")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, ".ci", "run")];
+        for (const s of scripts) {
+            const text = fs.readFileSync(s, "utf8");
+            expect(text.startsWith("#!/usr/bin/env bash\n"), s).toBe(true);
+            expect(text, s).toMatch(/^set -euo pipefail$/m);
+        }
+        const r = spawnSync("shellcheck", scripts, { encoding: "utf8" });
+        expect(r.stdout).toBe("");
+        expect(r.status).toBe(0);
+    });
+
+    it("sofia-services explains a missing catalog and a wrong subcommand", () => {
+        const missing = run(["start"], { SOFIA_CATALOG: path.join(dir, "nope.tsv") });
+        expect(missing.status).toBe(1);
+        expect(missing.stderr).toMatch(/no catalog at .*nope\.tsv; it is installed by the stack/);
+        const wrong = run(["launch"]);
+        expect(wrong.status).toBe(1);
+        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|status");
+    });
+});

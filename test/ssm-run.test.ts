@@ -1,0 +1,55 @@
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Moto, startMoto } from "./helpers/moto";
+
+const SCRIPT = path.join(__dirname, "..", "scripts", "ssm-run.sh");
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const child = spawn("bash", [SCRIPT, ...args], { env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    return new Promise((resolve) => child.on("exit", (status) => resolve({ status, stdout, stderr })));
+}
+
+describe("scripts/ssm-run.sh", () => {
+    let moto: Moto;
+    beforeAll(async () => {
+        moto = await startMoto();
+    });
+    afterAll(() => moto.stop());
+
+    it("sends the command through SSM (moto) and exits 0 on Success", async () => {
+        const r = await run(["i-0123456789abcdef0", "eu-central-1", "/usr/local/sbin/sofia-services", "verify"], { ...process.env, ...moto.env, SSM_RUN_POLL: "0" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toMatch(/ssm-run: i-0123456789abcdef0: \/usr\/local\/sbin\/sofia-services verify \(command [0-9a-f-]{36}\)/);
+    });
+
+    it("fails with the host's own output when the command fails on the instance", async () => {
+        const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ssm-")), "aws.log");
+        const env = { ...process.env, PATH: `${path.join(__dirname, "doubles", "ssm-failed")}:${process.env.PATH}`, AWS_LOG: log, SSM_RUN_POLL: "0" };
+        const r = await run(["i-0123456789abcdef0", "eu-central-1", "sofia-services verify"], env);
+        expect(r.status).toBe(1);
+        expect(r.stdout).toContain("verify: metrics NOT healthy");
+        expect(r.stderr).toContain("sofia-services: verify: not healthy: metrics");
+        expect(r.stderr).toContain("ssm-run: 'sofia-services verify' on i-0123456789abcdef0 ended Failed (command cmd-0failed)");
+        expect(fs.readFileSync(log, "utf8")).toContain('--parameters {"commands":["sofia-services verify"]}');
+    });
+
+    it("gives up sending after its timeout when the instance never accepts commands", async () => {
+        const r = await run(["i-0123456789abcdef0", "eu-central-1", "true"], { ...process.env, AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x", AWS_MAX_ATTEMPTS: "1", SSM_RUN_TIMEOUT: "0" });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/could not send 'true' to i-0123456789abcdef0 for 0s; is its SSM agent online\?/);
+    });
+
+    it("refuses something that is not an instance id", async () => {
+        const r = await run(["web-1", "eu-central-1", "true"], process.env);
+        expect(r.status).toBe(64);
+        expect(r.stderr).toContain("'web-1' is not an instance id");
+    });
+});
