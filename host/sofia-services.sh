@@ -7,6 +7,7 @@
 #   sofia-services restart    stop, then start
 #   sofia-services verify     call every /health; fail naming the services that are not healthy
 #   sofia-services watchdog   restart a container that stays unhealthy (Docker never does)
+#   sofia-services tune       retention and compression SQL for the time-series store (idempotent)
 #   sofia-services status     one line per service
 #
 # Used at boot (sofia-boot.service: Docker alone would start every container at once, in no
@@ -14,6 +15,7 @@
 set -euo pipefail
 
 CATALOG=${SOFIA_CATALOG:-/etc/sofia/services.tsv}
+TUNING=${SOFIA_TUNING:-/etc/sofia/tuning.tsv}
 STATE_DIR=${SOFIA_STATE_DIR:-/var/lib/sofia}
 LOCK_FILE=${SOFIA_LOCK_FILE:-/run/lock/sofia-services.lock}
 HEALTH_TIMEOUT=${SOFIA_HEALTH_TIMEOUT:-300}
@@ -126,6 +128,47 @@ cmd_watchdog() {
   done
 }
 
+# QuestDB's HTTP API: prints the response body, fails on an HTTP error with QuestDB's own message.
+questdb_exec() {
+  local url=$1 sql=$2 body
+  if ! body=$(curl -sS -G --max-time 600 --data-urlencode "query=$sql" -w '\n%{http_code}' "$url/exec"); then
+    die "tune: QuestDB at $url did not answer; is sofia-questdb healthy? (sofia-services status)"
+  fi
+  local code=${body##*$'\n'}
+  body=${body%$'\n'*}
+  if [[ $code != 200 ]]; then
+    printf '%s\n' "$body"
+    return 1
+  fi
+  printf '%s\n' "$body"
+}
+
+cmd_tune() {
+  [[ -r $TUNING ]] || die "no tuning table at $TUNING; it is installed by the stack (pulumi up)"
+  local store table target sql out
+  while IFS=$'\t' read -r store table target sql; do
+    [[ -z $store || $store == \#* ]] && continue
+    case $store in
+      questdb)
+        out=$(questdb_exec "$target" "SELECT count() FROM tables() WHERE table_name = '$table'") || die "tune: could not list QuestDB tables: $out"
+        if [[ $out != *'"dataset":[[1]]'* ]]; then log "tune: $table does not exist yet, nothing to tune"; continue; fi
+        if out=$(questdb_exec "$target" "$sql"); then
+          log "tune: questdb: $sql"
+        elif [[ $out == *"no partitions matched"* ]]; then
+          log "tune: questdb: no partition of $table is old enough to drop"
+        else
+          die "tune: questdb refused '$sql': $out"
+        fi ;;
+      timescaledb)
+        out=$(docker exec "$target" psql -U postgres -tAc "SELECT to_regclass('public.$table') IS NOT NULL") || die "tune: could not reach $target with psql; is it healthy? (sofia-services status)"
+        if [[ $out != t ]]; then log "tune: $table does not exist yet, nothing to tune"; continue; fi
+        docker exec "$target" psql -U postgres -v ON_ERROR_STOP=1 -qc "$sql" >/dev/null || die "tune: timescaledb refused '$sql'"
+        log "tune: timescaledb: $sql" ;;
+      *) die "tune: unknown store '$store' in $TUNING" ;;
+    esac
+  done < "$TUNING"
+}
+
 cmd_status() {
   local i
   for i in "${!NAME[@]}"; do
@@ -151,6 +194,7 @@ case ${1:-} in
   restart) with_lock restart; cmd_stop; cmd_start ;;
   watchdog) with_lock watchdog; cmd_watchdog ;;
   verify) cmd_verify ;;
+  tune) cmd_tune ;;
   status) cmd_status ;;
-  *) die "usage: sofia-services start|stop|restart|verify|watchdog|status" ;;
+  *) die "usage: sofia-services start|stop|restart|verify|watchdog|tune|status" ;;
 esac

@@ -8,7 +8,7 @@ import { HostCommand } from "../components/host-command";
 import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { SofiaContainers } from "./containers";
-import { SERVICES_BIN, sofiaHostFiles } from "./host-files";
+import { SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { Settings } from "./settings";
 
 export interface SofiaPlatformArgs {
@@ -49,13 +49,19 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         );
 
         this.containers = new SofiaContainers(`${name}-services`, { catalog: this.catalog, settings: s, provider: this.host.dockerProvider }, { parent: this });
-        const hostFiles = new HostFiles(`${name}-host-files`, { instanceId: this.host.instance.id, ...sofiaHostFiles(this.catalog), tags }, { parent: this });
+        const hostFiles = new HostFiles(`${name}-host-files`, { instanceId: this.host.instance.id, ...sofiaHostFiles(this.catalog, s), tags }, { parent: this });
 
         // The runbook's "Verify all running", after the last stage: every /health, from the host.
         const containers = Object.values(this.containers.containers);
-        new HostCommand(
+        const verify = new HostCommand(
             `${name}-verify`,
             { instanceId: this.host.instance.id, region: s.region, command: `${SERVICES_BIN} verify`, triggers: containers.map((c) => c.id), after: [...containers, hostFiles.association] },
+            { parent: this },
+        );
+        // Retention and compression, again whenever the tuning changes (idempotent; waits for the table).
+        new HostCommand(
+            `${name}-tune`,
+            { instanceId: this.host.instance.id, region: s.region, command: `${SERVICES_BIN} tune`, triggers: [tuningTable(this.catalog, s)], after: [verify.run] },
             { parent: this },
         );
 

@@ -66,14 +66,18 @@ export function questdbServerConf(password: string): string {
 
 export const QUESTDB_CONF_PATH = "/var/lib/questdb/conf/server.conf";
 
+/** The table the writer fills and the tuning applies to. */
+export const TICKS_TABLE = "ticks";
+
 /**
  * Idempotent SQL that keeps the time-series store tuned once the ticks table exists: QuestDB drops
- * partitions past the retention; TimescaleDB compresses chunks after 7 days, segmented by symbol.
+ * partitions past the retention; TimescaleDB compresses chunks after 7 days, segmented by symbol
+ * (the runbook's "Database Optimization").
  */
 export function tuningSql(store: Settings["timeseriesStore"], retentionDays: number): string[] {
-    if (store === "questdb") return [`ALTER TABLE ticks DROP PARTITION WHERE timestamp < dateadd('d', -${retentionDays}, now());`];
+    if (store === "questdb") return [`ALTER TABLE ${TICKS_TABLE} DROP PARTITION WHERE timestamp < dateadd('d', -${retentionDays}, now())`];
     return [
-        "ALTER TABLE ticks SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol');",
-        "SELECT add_compression_policy('ticks', INTERVAL '7 days', if_not_exists => true);",
+        `ALTER TABLE ${TICKS_TABLE} SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')`,
+        `SELECT add_compression_policy('${TICKS_TABLE}', INTERVAL '7 days', if_not_exists => true)`,
     ];
 }

@@ -128,6 +128,15 @@ describe("containers in the staging plan", () => {
         expect(after).toContain("sofia-host-files-association");
     });
 
+    it("applies the store tuning after verification, again when the retention changes", async () => {
+        const tune = (p: Plan) => ofType(p, "command:local:Command").find((c) => c.name === "sofia-tune-run")!;
+        expect(tune(plan).inputs.create).toMatch(/\/usr\/local\/sbin\/sofia-services tune$/);
+        expect(tune(plan).dependsOn.map((u) => u.split("::").pop())).toEqual(["sofia-verify-run"]);
+        expect(JSON.stringify(tune(plan).inputs.triggers)).toContain("dateadd('d', -30, now())");
+        const shorter = await planStack("staging", ["questdb.retentionDays=14"]);
+        expect(JSON.stringify(tune(shorter).inputs.triggers)).toContain("dateadd('d', -14, now())");
+    });
+
     it("installs the ordered boot and the watchdog on the host, and waits for them", () => {
         const doc = JSON.parse(one(plan, "aws:ssm/document:Document").inputs.content as string);
         const script = doc.mainSteps[0].inputs.runCommand[0] as string;

@@ -7,7 +7,8 @@ import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { installScript } from "../components/host-files";
 import { sofiaCatalog } from "../services/catalog";
-import { servicesTable, sofiaHostFiles } from "../services/host-files";
+import { servicesTable, sofiaHostFiles, tuningTable } from "../services/host-files";
+import { QuestDbDouble, startQuestDbDouble } from "./doubles/questdb-http";
 
 const ROOT = path.join(__dirname, "..");
 const SCRIPT = path.join(ROOT, "host", "sofia-services.sh");
@@ -207,9 +208,69 @@ describe("sofia-services verify, against real HTTP endpoints", () => {
     });
 });
 
+describe("sofia-services tune (retention and compression)", () => {
+    let questdb: QuestDbDouble;
+    beforeAll(async () => {
+        questdb = await startQuestDbDouble();
+    });
+    afterAll(() => questdb.close());
+
+    function tune(store: "questdb" | "timescaledb"): Promise<{ status: number | null; stdout: string; stderr: string }> {
+        const table = tuningTable(sofiaCatalog(store), { timeseriesStore: store, questdb: { retentionDays: 30 } }).replace("http://127.0.0.1:9000", questdb.url);
+        fs.writeFileSync(path.join(dir, "tuning.tsv"), table);
+        const child = spawn("bash", [SCRIPT, "tune"], { env: env({ SOFIA_TUNING: path.join(dir, "tuning.tsv") }) });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        return new Promise((resolve) => child.on("exit", (status) => resolve({ status, stdout, stderr })));
+    }
+
+    it("drops QuestDB partitions older than the retention setting", async () => {
+        Object.assign(questdb, { queries: [], tableExists: true, alter: "ok" });
+        const r = await tune("questdb");
+        expect(r.status).toBe(0);
+        expect(questdb.queries).toEqual(["SELECT count() FROM tables() WHERE table_name = 'ticks'", "ALTER TABLE ticks DROP PARTITION WHERE timestamp < dateadd('d', -30, now())"]);
+    });
+
+    it("treats 'no partitions matched' as nothing to do, and a missing table as not yet", async () => {
+        Object.assign(questdb, { queries: [], tableExists: true, alter: "no-partitions" });
+        const young = await tune("questdb");
+        expect(young.status).toBe(0);
+        expect(young.stdout).toContain("no partition of ticks is old enough to drop");
+        Object.assign(questdb, { queries: [], tableExists: false });
+        const empty = await tune("questdb");
+        expect(empty.status).toBe(0);
+        expect(empty.stdout).toContain("ticks does not exist yet");
+        expect(questdb.queries).toHaveLength(1);
+    });
+
+    it("fails with QuestDB's own words when it refuses", async () => {
+        Object.assign(questdb, { queries: [], tableExists: true, alter: "error" });
+        const r = await tune("questdb");
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/tune: questdb refused 'ALTER TABLE ticks DROP PARTITION.*table busy/);
+    });
+
+    it("sets TimescaleDB compression after 7 days, segmented by symbol, once the table exists", async () => {
+        fs.writeFileSync(path.join(state(), "sofia-timescaledb.table"), "t\n");
+        const r = await tune("timescaledb");
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        const statements = log().filter((c) => c.startsWith("exec sofia-timescaledb") && !c.includes("to_regclass"));
+        expect(statements).toHaveLength(2);
+        expect(statements[0]).toContain("ALTER TABLE ticks SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')");
+        expect(statements[1]).toContain("SELECT add_compression_policy('ticks', INTERVAL '7 days', if_not_exists => true)");
+        fs.writeFileSync(path.join(state(), "sofia-timescaledb.sqlfail"), "");
+        const refused = await tune("timescaledb");
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toContain("tune: timescaledb refused 'ALTER TABLE ticks SET");
+    });
+});
+
 describe("installing the host files", () => {
     it("writes every file with its mode under a scratch root, and runs no systemctl there", () => {
-        const { files, then } = sofiaHostFiles(catalog);
+        const { files, then } = sofiaHostFiles(catalog, { timeseriesStore: "questdb", questdb: { retentionDays: 30 } });
         const script = path.join(dir, "install.sh");
         fs.writeFileSync(script, installScript(files, then));
         expect(spawnSync("shellcheck", [script]).status).toBe(0);
@@ -260,6 +321,6 @@ describe("host scripts", () => {
         expect(missing.stderr).toMatch(/no catalog at .*nope\.tsv; it is installed by the stack/);
         const wrong = run(["launch"]);
         expect(wrong.status).toBe(1);
-        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|status");
+        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|tune|status");
     });
 });

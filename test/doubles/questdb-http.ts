@@ -1,0 +1,44 @@
+/**
+ * TEST DOUBLE of QuestDB's HTTP API (QuestDB cannot be installed here): `/exec?query=` records
+ * every statement and answers the few the host scripts send, the way QuestDB shapes its replies.
+ */
+import * as http from "http";
+import * as net from "net";
+
+export interface QuestDbDouble {
+    url: string;
+    /** Every query received, in order. */
+    queries: string[];
+    /** Whether `ticks` (any table) exists for `tables()` queries. */
+    tableExists: boolean;
+    /** How ALTER/DROP statements are answered. */
+    alter: "ok" | "no-partitions" | "error";
+    /** How CHECKPOINT statements are answered. */
+    checkpoint: "ok" | "error";
+    close(): Promise<void>;
+}
+
+function reply(res: http.ServerResponse, status: number, body: object): void {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+}
+
+export async function startQuestDbDouble(): Promise<QuestDbDouble> {
+    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok" };
+    const server = http.createServer((req, res) => {
+        const url = new URL(req.url ?? "/", "http://x");
+        if (url.pathname !== "/exec") return reply(res, 404, { error: "not found" });
+        const query = url.searchParams.get("query") ?? "";
+        double.queries.push(query);
+        if (/tables\(\)/i.test(query)) return reply(res, 200, { query, columns: [{ name: "count", type: "LONG" }], dataset: [[double.tableExists ? 1 : 0]], count: 1 });
+        if (/^checkpoint/i.test(query)) return double.checkpoint === "ok" ? reply(res, 200, { ddl: "OK" }) : reply(res, 400, { query, error: "checkpoint is already in progress", position: 0 });
+        if (/^alter/i.test(query)) {
+            if (double.alter === "ok") return reply(res, 200, { ddl: "OK" });
+            return reply(res, 400, { query, error: double.alter === "no-partitions" ? "no partitions matched WHERE clause" : "table busy", position: 0 });
+        }
+        return reply(res, 400, { query, error: "unexpected query for the double", position: 0 });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as net.AddressInfo).port;
+    return Object.assign(double, { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) });
+}
