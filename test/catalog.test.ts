@@ -3,6 +3,7 @@ import * as http from "http";
 import * as net from "net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CatalogEntry, clientPorts, sofiaCatalog } from "../services/catalog";
+import { runAsync } from "./helpers/run";
 import { CatalogError, startStages, stopStages } from "../services/start-order";
 
 const catalog = sofiaCatalog("questdb");
@@ -13,11 +14,9 @@ function fake(name: string, startsAfter: string[]): CatalogEntry {
 }
 
 /** Runs a Docker health check's argv (CMD or CMD-SHELL) here, as Docker would in the container. */
-function runCheck(test: string[]): Promise<number | null> {
+async function runCheck(test: string[]): Promise<number | null> {
     const [kind, ...rest] = test;
-    // Asynchronous: the endpoints it calls are served by this very process.
-    const child = kind === "CMD-SHELL" ? spawn("sh", ["-c", rest.join(" ")], { stdio: "ignore" }) : spawn(rest[0], rest.slice(1), { stdio: "ignore" });
-    return new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+    return (kind === "CMD-SHELL" ? await runAsync("sh", ["-c", rest.join(" ")]) : await runAsync(rest[0], rest.slice(1))).status;
 }
 
 describe("start order from the catalog", () => {

@@ -9,6 +9,7 @@ import { installScript } from "../components/host-files";
 import { sofiaCatalog } from "../services/catalog";
 import { servicesTable, sofiaHostFiles, tuningTable } from "../services/host-files";
 import { QuestDbDouble, startQuestDbDouble } from "./doubles/questdb-http";
+import { RunResult, runAsync } from "./helpers/run";
 
 const ROOT = path.join(__dirname, "..");
 const SCRIPT = path.join(ROOT, "host", "sofia-services.sh");
@@ -182,15 +183,7 @@ describe("sofia-services verify, against real HTTP endpoints", () => {
         fs.writeFileSync(path.join(dir, "services.tsv"), lines.join("\n") + "\n");
     }
 
-    // verify calls the endpoints from a child while this process serves them: run it asynchronously.
-    function verify(): Promise<{ status: number | null; stdout: string; stderr: string }> {
-        const child = spawn("bash", [SCRIPT, "verify"], { env: env() });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        return new Promise((resolve) => child.on("exit", (status) => resolve({ status, stdout, stderr })));
-    }
+    const verify = () => runAsync("bash", [SCRIPT, "verify"], env());
 
     it("passes when every service with a /health answers 200 (services without one are skipped)", async () => {
         table([["api", ports.healthy], ["crypto-ws", null]]);
@@ -215,15 +208,10 @@ describe("sofia-services tune (retention and compression)", () => {
     });
     afterAll(() => questdb.close());
 
-    function tune(store: "questdb" | "timescaledb"): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    function tune(store: "questdb" | "timescaledb"): Promise<RunResult> {
         const table = tuningTable(sofiaCatalog(store), { timeseriesStore: store, questdb: { retentionDays: 30 } }).replace("http://127.0.0.1:9000", questdb.url);
         fs.writeFileSync(path.join(dir, "tuning.tsv"), table);
-        const child = spawn("bash", [SCRIPT, "tune"], { env: env({ SOFIA_TUNING: path.join(dir, "tuning.tsv") }) });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        return new Promise((resolve) => child.on("exit", (status) => resolve({ status, stdout, stderr })));
+        return runAsync("bash", [SCRIPT, "tune"], env({ SOFIA_TUNING: path.join(dir, "tuning.tsv") }));
     }
 
     it("drops QuestDB partitions older than the retention setting", async () => {

@@ -1,20 +1,13 @@
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Moto, startMoto } from "./helpers/moto";
+import { runAsync } from "./helpers/run";
 
 const SCRIPT = path.join(__dirname, "..", "scripts", "ssm-run.sh");
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    const child = spawn("bash", [SCRIPT, ...args], { env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    return new Promise((resolve) => child.on("exit", (status) => resolve({ status, stdout, stderr })));
-}
+const run = (args: string[], env: NodeJS.ProcessEnv) => runAsync("bash", [SCRIPT, ...args], env);
 
 describe("scripts/ssm-run.sh", () => {
     let moto: Moto;
