@@ -5,6 +5,7 @@ export interface Command {
     label: string;
     argv: string[];
     cwd?: string;
+    env?: NodeJS.ProcessEnv;
 }
 
 export interface Comparison {
@@ -15,6 +16,8 @@ export interface Comparison {
     floorIs: string;
     /** The subject may cost at most this many times the floor. */
     target: number;
+    /** Runs before each timed subject or floor run (e.g. to undo what the last one did); not timed. */
+    reset?: () => void;
 }
 
 export function median(xs: number[]): number {
@@ -23,9 +26,10 @@ export function median(xs: number[]): number {
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function timeOnce(c: Command): number {
+function timeOnce(c: Command, reset?: () => void): number {
+    reset?.();
     const start = process.hrtime.bigint();
-    const r = spawnSync(c.argv[0], c.argv.slice(1), { cwd: c.cwd, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+    const r = spawnSync(c.argv[0], c.argv.slice(1), { cwd: c.cwd, env: c.env, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", maxBuffer: 1 << 26 });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     if (r.status !== 0) throw new Error(`${c.label} failed (exit ${r.status}): ${r.stderr}`);
     return ms;
@@ -33,13 +37,13 @@ function timeOnce(c: Command): number {
 
 /** Runs subject and floor alternately (so both see the same machine state), `runs` times each after a warm-up. */
 export function compare(c: Comparison, runs: number, log: (s: string) => void): { subject: number; floor: number; ratio: number; ok: boolean } {
-    timeOnce(c.subject);
-    timeOnce(c.floor);
+    timeOnce(c.subject, c.reset);
+    timeOnce(c.floor, c.reset);
     const s: number[] = [];
     const f: number[] = [];
     for (let i = 0; i < runs; i++) {
-        s.push(timeOnce(c.subject));
-        f.push(timeOnce(c.floor));
+        s.push(timeOnce(c.subject, c.reset));
+        f.push(timeOnce(c.floor, c.reset));
         log(`  run ${i + 1}/${runs}: ${c.subject.label} ${s[i].toFixed(0)} ms, ${c.floor.label} ${f[i].toFixed(0)} ms`);
     }
     const subject = median(s);

@@ -6,10 +6,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
-export interface HostFile {
+export interface HostFile<C = string> {
     /** Absolute path on the host. */
     path: string;
-    content: string;
+    content: C;
     /** Octal mode. @default "0644" */
     mode?: string;
 }
@@ -17,7 +17,8 @@ export interface HostFile {
 export interface HostFilesArgs {
     /** The instance to install on. */
     instanceId: pulumi.Input<string>;
-    files: HostFile[];
+    /** Contents may be outputs of other resources (a bucket name); never secrets: documents are readable. */
+    files: HostFile<pulumi.Input<string>>[];
     /** Shell commands run after every file is in place (e.g. `systemctl daemon-reload`). */
     then?: string[];
     /** Seconds `pulumi up` waits for the installation to succeed. @default 600 */
@@ -52,17 +53,21 @@ export class HostFiles extends pulumi.ComponentResource {
 
     constructor(name: string, args: HostFilesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:host:HostFiles", name, {}, opts);
-        const script = installScript(args.files, args.then);
+        const script = pulumi
+            .all(args.files.map((f) => f.content))
+            .apply((contents) => installScript(args.files.map((f, i) => ({ ...f, content: contents[i] })), args.then));
         this.document = new aws.ssm.Document(
             `${name}-document`,
             {
                 documentType: "Command",
                 documentFormat: "JSON",
-                content: JSON.stringify({
-                    schemaVersion: "2.2",
-                    description: `Install ${args.files.map((f) => f.path).join(", ")}`,
-                    mainSteps: [{ action: "aws:runShellScript", name: "install", inputs: { runCommand: [script], timeoutSeconds: "300" } }],
-                }),
+                content: script.apply((runCommand) =>
+                    JSON.stringify({
+                        schemaVersion: "2.2",
+                        description: `Install ${args.files.map((f) => f.path).join(", ")}`,
+                        mainSteps: [{ action: "aws:runShellScript", name: "install", inputs: { runCommand: [runCommand], timeoutSeconds: "300" } }],
+                    }),
+                ),
                 tags: args.tags,
             },
             { parent: this },

@@ -41,12 +41,20 @@ export interface HostArgs {
     dockerAccess: "ssm" | "admin-ssh";
     /** OpenSSH public key of the deploy user the Docker provider logs in as. */
     sshPublicKey: string;
-    /** The backup bucket and the key prefix the host may use; the role gets access to that prefix only. */
-    backupBucket?: { arn: pulumi.Input<string>; prefix: string };
-    /** Where the data volume is mounted. @default "/data" */
+    /** The backup bucket and the key prefix the host may use (and its KMS key, if any); the role gets that prefix only. */
+    backupBucket?: { arn: pulumi.Input<string>; prefix: string; kmsKeyArn?: string };
+    /** Where the data volume is mounted. @default DEFAULT_DATA_PATH */
     dataPath?: string;
     /** Tags for every taggable child. */
     tags?: Record<string, string>;
+}
+
+/** Where the data volume is mounted unless told otherwise; Docker's data root lives under it. */
+export const DEFAULT_DATA_PATH = "/data";
+
+/** Scratch space for backups and restores, on the data volume (never the root volume). */
+export function stagingPath(dataPath: string): string {
+    return `${dataPath}/backup-staging`;
 }
 
 /** The user Pulumi's Docker provider logs in as; member of the `docker` group only. */
@@ -72,7 +80,7 @@ export function hostUserData(args: { volumeId: string; sshPublicKey: string; dat
     return renderCloudConfig({
         groups: ["docker"],
         users: [{ name: DEPLOY_USER, groups: ["docker"], sshAuthorizedKeys: [args.sshPublicKey] }],
-        packages: ["docker", "amazon-ssm-agent", "amazon-cloudwatch-agent", "xfsprogs"],
+        packages: ["docker", "amazon-ssm-agent", "amazon-cloudwatch-agent", "xfsprogs", "jq"],
         writeFiles: [
             { path: "/usr/local/sbin/sofia-mount-data", permissions: "0755", content: fs.readFileSync(hostScript("mount-data-volume.sh"), "utf8") },
             {
@@ -90,7 +98,7 @@ export function hostUserData(args: { volumeId: string; sshPublicKey: string; dat
         ],
         runcmd: [
             ["/usr/local/sbin/sofia-mount-data", args.volumeId, args.dataPath],
-            ["mkdir", "-p", dockerRoot, `${args.dataPath}/backup-staging`],
+            ["mkdir", "-p", dockerRoot, stagingPath(args.dataPath)],
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", "amazon-ssm-agent"],
             ["systemctl", "enable", "--now", "docker"],
@@ -98,14 +106,15 @@ export function hostUserData(args: { volumeId: string; sshPublicKey: string; dat
     });
 }
 
-/** IAM policy document: list, read and write under one prefix of the backup bucket, nothing else. */
-export function backupPrefixPolicy(bucketArn: string, prefix: string): string {
+/** IAM policy document: list, read and write under one prefix of the backup bucket (and use its key), nothing else. */
+export function backupPrefixPolicy(bucketArn: string, prefix: string, kmsKeyArn?: string): string {
     const clean = prefix.replace(/^\/+|\/+$/g, "");
     return JSON.stringify({
         Version: "2012-10-17",
         Statement: [
             { Sid: "ListOwnPrefix", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn], Condition: { StringLike: { "s3:prefix": [`${clean}/*`, clean] } } },
             { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:GetObjectAttributes", "s3:AbortMultipartUpload"], Resource: [`${bucketArn}/${clean}/*`] },
+            ...(kmsKeyArn ? [{ Sid: "UseBackupKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [kmsKeyArn] }] : []),
         ],
     });
 }
@@ -123,7 +132,7 @@ export class Host extends pulumi.ComponentResource {
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:host:Host", name, {}, opts);
         validateHostArgs(args);
-        const dataPath = args.dataPath ?? "/data";
+        const dataPath = args.dataPath ?? DEFAULT_DATA_PATH;
         const tags = args.tags ?? {};
 
         const subnet = args.subnetId
@@ -203,8 +212,8 @@ export class Host extends pulumi.ComponentResource {
             new aws.iam.RolePolicyAttachment(`${name}-${suffix}`, { role: role.name, policyArn: `arn:aws:iam::aws:policy/${policy}` }, { parent: role });
         }
         if (args.backupBucket) {
-            const { arn, prefix } = args.backupBucket;
-            new aws.iam.RolePolicy(`${name}-backups`, { role: role.id, policy: pulumi.output(arn).apply((a) => backupPrefixPolicy(a, prefix)) }, { parent: role });
+            const { arn, prefix, kmsKeyArn } = args.backupBucket;
+            new aws.iam.RolePolicy(`${name}-backups`, { role: role.id, policy: pulumi.output(arn).apply((a) => backupPrefixPolicy(a, prefix, kmsKeyArn)) }, { parent: role });
         }
         return role;
     }

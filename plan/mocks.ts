@@ -34,11 +34,16 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
 
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
         const { type, name, inputs } = args;
-        const id = ID_PREFIX[type] ? `${ID_PREFIX[type]}0${hex(type + name, 16)}` : `${name}-id`;
+        let id = ID_PREFIX[type] ? `${ID_PREFIX[type]}0${hex(type + name, 16)}` : `${name}-id`;
         const state: Record<string, unknown> = { ...inputs };
+        if (type === "aws:s3/bucket:Bucket") {
+            // A bucket's id is its name; AWS completes a bucketPrefix with a unique suffix.
+            id = (inputs.bucket as string | undefined) ?? `${inputs.bucketPrefix ?? `${name}-`}${hex(name, 12)}`;
+            state.bucket = id;
+        }
         if (type.startsWith("aws:")) {
             state.arn = type.startsWith("aws:s3/")
-                ? `arn:aws:s3:::${inputs.bucket ?? name}`
+                ? `arn:aws:s3:::${type === "aws:s3/bucket:Bucket" ? id : (inputs.bucket ?? name)}`
                 : `arn:aws:${serviceOf(type)}:${this.region}:${OFFLINE_ACCOUNT}:${name}`;
         }
         switch (type) {
@@ -48,9 +53,6 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
             case "aws:iam/role:Role":
             case "aws:iam/instanceProfile:InstanceProfile":
                 state.name = inputs.name ?? name;
-                break;
-            case "aws:s3/bucket:Bucket":
-                state.bucket = inputs.bucket ?? name;
                 break;
             case "aws:ssm/document:Document":
                 Object.assign(state, { name: inputs.name ?? name, latestVersion: "1", defaultVersion: "1" });

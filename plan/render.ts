@@ -20,9 +20,17 @@ const KEY_FIELDS: Record<string, string[]> = {
     "docker:index/container:Container": ["name", "memory", "restart", "stopTimeout", "ports", "healthcheck.startPeriod", "wait"],
     "docker:index/volume:Volume": ["name"],
     "docker:index/network:Network": ["name", "driver"],
-    "aws:ssm/association:Association": ["name", "documentVersion", "waitForSuccessTimeoutSeconds"],
+    "aws:ssm/association:Association": ["name", "documentVersion", "scheduleExpression", "parameters.commands", "waitForSuccessTimeoutSeconds"],
     "aws:ssm/document:Document": ["documentType"],
     "command:local:Command": ["create"],
+    "aws:s3/bucket:Bucket": ["bucketPrefix", "objectLockEnabled", "forceDestroy"],
+    "aws:s3/bucketVersioning:BucketVersioning": ["versioningConfiguration.status"],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": ["rules"],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"],
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ["rules"],
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": ["rule.defaultRetention"],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ["rule.objectOwnership"],
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ["metricName", "statistic", "comparisonOperator", "threshold", "period", "evaluationPeriods", "treatMissingData", "tags.Level"],
 };
 
 function get(obj: unknown, path: string): unknown {
@@ -31,8 +39,8 @@ function get(obj: unknown, path: string): unknown {
 
 function short(v: unknown): string {
     const s = typeof v === "string" ? v : JSON.stringify(v);
-    // Wide enough for an image reference with its digest: reviewers must see the whole release.
-    return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+    // Wide enough for an image reference with its digest or a lifecycle rule: reviewers must see them whole.
+    return s.length > 240 ? `${s.slice(0, 237)}...` : s;
 }
 
 function keySettings(r: PlannedResource): string {

@@ -3,29 +3,55 @@
  * side with its floor in the same run, as medians and a ratio against the target.
  */
 import { parseArgs } from "util";
+import { backupComparison } from "../bench/backup";
 import { compare, Comparison } from "../bench/measure";
 import { planComparison } from "../bench/plan";
 
-const benchmarks: Record<string, () => Comparison> = { plan: planComparison };
+type Setup = (log: (s: string) => void) => Promise<{ comparison: Comparison; close?: () => Promise<void> }>;
 
-const { values, positionals } = parseArgs({ options: { runs: { type: "string", default: "7" } }, allowPositionals: true });
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) {
-    console.error(`--runs must be a positive whole number, got "${values.runs}"`);
-    process.exit(64);
-}
-const unknown = positionals.filter((p) => !(p in benchmarks));
-if (unknown.length) {
-    console.error(`unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(benchmarks).join(", ")}`);
-    process.exit(64);
+const benchmarks: Record<string, { runs: number; setup: Setup }> = {
+    plan: { runs: 7, setup: async () => ({ comparison: planComparison() }) },
+    backup: { runs: 3, setup: backupComparison },
+};
+
+async function main(): Promise<number> {
+    const { values, positionals } = parseArgs({ options: { runs: { type: "string" } }, allowPositionals: true });
+    const runsOverride = values.runs === undefined ? undefined : Number(values.runs);
+    if (runsOverride !== undefined && (!Number.isInteger(runsOverride) || runsOverride < 1)) {
+        console.error(`--runs must be a positive whole number, got "${values.runs}"`);
+        return 64;
+    }
+    const unknown = positionals.filter((p) => !(p in benchmarks));
+    if (unknown.length) {
+        console.error(`unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(benchmarks).join(", ")}`);
+        return 64;
+    }
+    let failures = 0;
+    const summary: string[] = [];
+    for (const name of positionals.length ? positionals : Object.keys(benchmarks)) {
+        const { runs: defaultRuns, setup } = benchmarks[name];
+        const runs = runsOverride ?? defaultRuns;
+        const log = (s: string) => console.log(s);
+        const { comparison: c, close } = await setup(log);
+        try {
+            console.log(`${c.name}: ${c.subject.label} vs floor (${c.floorIs}), ${runs} runs each`);
+            const r = compare(c, runs, log);
+            const line = `${c.name}: median ${r.subject.toFixed(0)} ms, floor median ${r.floor.toFixed(0)} ms, ratio ${r.ratio.toFixed(2)}x (target <= ${c.target}x) ${r.ok ? "OK" : "OVER TARGET"}`;
+            console.log(line);
+            summary.push(line);
+            if (!r.ok) failures++;
+        } finally {
+            await close?.();
+        }
+    }
+    console.log(["", "summary:", ...summary].join("\n"));
+    return failures ? 1 : 0;
 }
 
-let failures = 0;
-for (const name of positionals.length ? positionals : Object.keys(benchmarks)) {
-    const c = benchmarks[name]();
-    console.log(`${c.name}: ${c.subject.label} vs floor (${c.floorIs}), ${runs} runs each`);
-    const r = compare(c, runs, (s) => console.log(s));
-    console.log(`${c.name}: median ${r.subject.toFixed(0)} ms, floor median ${r.floor.toFixed(0)} ms, ratio ${r.ratio.toFixed(2)}x (target <= ${c.target}x) ${r.ok ? "OK" : "OVER TARGET"}`);
-    if (!r.ok) failures++;
-}
-process.exitCode = failures ? 1 : 0;
+main().then(
+    (code) => (process.exitCode = code),
+    (e) => {
+        console.error(e?.stack ?? e);
+        process.exitCode = 1;
+    },
+);

@@ -30,9 +30,10 @@ function newestSource(dir) {
 }
 
 const built = fs.existsSync(outfile) ? fs.statSync(outfile).mtimeMs : -1;
-if (built < newestSource(root) || built < fs.statSync(__filename).mtimeMs) {
+const entryFile = path.resolve(root, entry);
+if (built < newestSource(root) || built < fs.statSync(entryFile).mtimeMs || built < fs.statSync(__filename).mtimeMs) {
   require("esbuild").buildSync({
-    entryPoints: [path.resolve(root, entry)],
+    entryPoints: [entryFile],
     outfile,
     bundle: true,
     packages: "external",

@@ -38,6 +38,12 @@ export interface ContainerCheck {
     startPeriodSeconds: number;
 }
 
+/**
+ * What a backup takes of an entry: a Redis snapshot, a QuestDB checkpointed copy of its root, a
+ * pg_dump, or the files of one of its volumes.
+ */
+export type BackupSpec = { kind: "redis" } | { kind: "questdb" } | { kind: "pg-dump" } | { kind: "files"; volume: string };
+
 /** Which time-series store a stack runs: the runbook allows either ("If using TimescaleDB"). */
 export type TimeseriesStore = "questdb" | "timescaledb";
 
@@ -64,6 +70,8 @@ export interface CatalogEntry {
     env?: Record<string, string>;
     /** Named Docker volumes (on the data volume) and where they are mounted. */
     volumes?: { name: string; path: string }[];
+    /** What of it goes into every backup (the runbook's "Backup Procedures"). */
+    backup?: BackupSpec;
     /** Stores: the env var prefix apps use to reach it (`REDIS` gives REDIS_HOST, REDIS_PORT, REDIS_PASSWORD). */
     connectionEnv?: string;
     /** Names of the entries that must be healthy before this one starts. */
@@ -119,6 +127,7 @@ const entries: CatalogEntry[] = [
         check: { test: ["CMD-SHELL", "redis-cli ping | grep -q PONG"], startPeriodSeconds: 10 },
         volumes: [{ name: "redis-data", path: "/data" }],
         connectionEnv: "REDIS",
+        backup: { kind: "redis" },
         startsAfter: [],
         stopGraceSeconds: 30,
         memoryMb: 2048,
@@ -140,6 +149,7 @@ const entries: CatalogEntry[] = [
         check: listening(QUESTDB_HEALTH_PORT, 30),
         volumes: [{ name: "questdb-data", path: "/var/lib/questdb" }],
         connectionEnv: "QUESTDB",
+        backup: { kind: "questdb" },
         startsAfter: [],
         stopGraceSeconds: 60,
         memoryMb: 4096,
@@ -154,6 +164,7 @@ const entries: CatalogEntry[] = [
         check: { test: ["CMD", "pg_isready", "-U", "postgres"], startPeriodSeconds: 30 },
         volumes: [{ name: "timescaledb-data", path: "/var/lib/postgresql/data" }],
         connectionEnv: "TIMESCALEDB",
+        backup: { kind: "pg-dump" },
         startsAfter: [],
         stopGraceSeconds: 60,
         memoryMb: 4096,
@@ -228,6 +239,9 @@ const entries: CatalogEntry[] = [
         ...pythonHttpService(API_PORT, "/health", "clients", 45),
         // The runbook's "API Performance" values.
         env: { WORKERS: "4", REDIS_POOL_SIZE: "20", DB_POOL_SIZE: "10", API_CACHE_TTL: "5" },
+        // The runbook backs up models/ ("AI models"); the API loads them.
+        volumes: [{ name: "models", path: "/app/models" }],
+        backup: { kind: "files", volume: "models" },
         startsAfter: ["news", "whale-alerts"],
         stopGraceSeconds: 20,
         memoryMb: 1024,
@@ -239,6 +253,9 @@ const entries: CatalogEntry[] = [
         ports: [{ name: "http", port: UI_PORT, publish: "clients" }],
         health: { port: UI_PORT, path: "/" },
         check: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${UI_PORT}/`], startPeriodSeconds: 15 },
+        // The runbook backs up sofia_ui/extensions: the UI's installed extensions.
+        volumes: [{ name: "ui-extensions", path: "/app/sofia_ui/extensions" }],
+        backup: { kind: "files", volume: "ui-extensions" },
         startsAfter: ["api"],
         stopGraceSeconds: 10,
         memoryMb: 256,

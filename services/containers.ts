@@ -9,8 +9,8 @@ import * as random from "@pulumi/random";
 import { ContainerService, ContainerServiceArgs } from "../components/container-service";
 import { CatalogEntry } from "./catalog";
 import { Settings } from "./settings";
-import { startStages } from "./start-order";
-import { connectionEnv, containerName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
+import { CatalogError, startStages } from "./start-order";
+import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
 
 export interface SofiaContainersArgs {
     /** The stack's catalog (services/catalog.ts, with the chosen time-series store). */
@@ -24,13 +24,17 @@ export interface SofiaContainersArgs {
 /** Store-specific inputs beyond what the catalog says: configuration files and credentials. */
 function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Output<string>): Partial<ContainerServiceArgs> {
     switch (entry.name) {
-        case "redis":
+        case "redis": {
+            // Its data directory is where the catalog mounts its volume.
+            const dataDir = entry.volumes?.[0]?.path;
+            if (!dataDir) throw new CatalogError("catalog: redis needs a volume for its data directory");
             return {
-                command: redisCommand(s.redis),
+                command: redisCommand(s.redis, dataDir),
                 secretFiles: [{ path: REDIS_AUTH_CONF, value: pulumi.interpolate`requirepass ${password}\n` }],
                 // redis-cli in the health check reads REDISCLI_AUTH; it comes from the secret file.
                 healthcheck: { ...entry.check, test: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${passwordFile("redis")})" ${entry.check.test.slice(1).join(" ")}`] },
             };
+        }
         case "questdb":
             return { secretFiles: [{ path: QUESTDB_CONF_PATH, value: password.apply(questdbServerConf) }] };
         case "timescaledb":
@@ -63,7 +67,7 @@ export class SofiaContainers extends pulumi.ComponentResource {
             for (const entryName of stage) {
                 const entry = byName.get(entryName) as CatalogEntry;
                 const volumes = (entry.volumes ?? []).map((v) => ({
-                    volumeName: new docker.Volume(`${name}-${v.name}`, { name: `sofia-${v.name}` }, { ...child, retainOnDelete: true }).name,
+                    volumeName: new docker.Volume(`${name}-${v.name}`, { name: dockerVolumeName(v.name) }, { ...child, retainOnDelete: true }).name,
                     path: v.path,
                 }));
                 const extras = entry.kind === "store" ? storeExtras(entry, s, passwords[entry.name].result) : {};

@@ -3,10 +3,12 @@
  * service catalog. Generic building blocks live in components/; this file only connects them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Host } from "../components/host";
+import { BackupBucket } from "../components/backup-bucket";
+import { DEFAULT_DATA_PATH, Host } from "../components/host";
 import { HostCommand } from "../components/host-command";
 import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
+import { backupHostFiles, releaseOf, SofiaBackups } from "./backups";
 import { SofiaContainers } from "./containers";
 import { SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { Settings } from "./settings";
@@ -19,6 +21,7 @@ export interface SofiaPlatformArgs {
 export class SofiaPlatform extends pulumi.ComponentResource {
     readonly catalog: CatalogEntry[];
     readonly host: Host;
+    readonly backupBucket: BackupBucket;
     readonly containers: SofiaContainers;
     readonly outputs: Record<string, pulumi.Input<unknown>>;
 
@@ -28,6 +31,12 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         this.catalog = sofiaCatalog(s.timeseriesStore);
         const tags = { Project: s.project, Stack: s.stack, ManagedBy: "pulumi" };
         const published = clientPorts(this.catalog);
+
+        this.backupBucket = new BackupBucket(
+            `${name}-backups`,
+            { retentionDays: s.backup.retentionDays, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, tags },
+            { parent: this },
+        );
 
         this.host = new Host(
             `${name}-host`,
@@ -43,13 +52,22 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 adminCidrs: s.adminCidrs,
                 dockerAccess: s.dockerAccess,
                 sshPublicKey: s.sshPublicKey,
+                backupBucket: { arn: this.backupBucket.bucket.arn, prefix: this.backupBucket.prefix, kmsKeyArn: s.backup.kmsKeyArn },
+                dataPath: DEFAULT_DATA_PATH,
                 tags,
             },
             { parent: this },
         );
 
         this.containers = new SofiaContainers(`${name}-services`, { catalog: this.catalog, settings: s, provider: this.host.dockerProvider }, { parent: this });
-        const hostFiles = new HostFiles(`${name}-host-files`, { instanceId: this.host.instance.id, ...sofiaHostFiles(this.catalog, s), tags }, { parent: this });
+        const serviceFiles = sofiaHostFiles(this.catalog, s);
+        const backupFiles = backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH);
+        const hostFiles = new HostFiles(
+            `${name}-host-files`,
+            { instanceId: this.host.instance.id, files: [...serviceFiles.files, ...backupFiles.files], then: [...serviceFiles.then, ...backupFiles.then], tags },
+            { parent: this },
+        );
+        new SofiaBackups(`${name}-backup`, { settings: s, instanceId: this.host.instance.id }, { parent: this });
 
         // The runbook's "Verify all running", after the last stage: every /health, from the host.
         const containers = Object.values(this.containers.containers);
@@ -73,7 +91,8 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             publicIp: this.host.publicIp,
             endpoints,
             startStages: this.containers.stages,
-            release: Object.fromEntries(this.catalog.filter((e) => e.kind === "app").map((e) => [e.name, s.images[e.name]])),
+            release: releaseOf(this.catalog, s.images),
+            backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${this.backupBucket.prefix}/`,
         };
         this.registerOutputs(this.outputs);
     }

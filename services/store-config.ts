@@ -13,6 +13,16 @@ export function passwordFile(store: string): string {
     return `${SECRETS_DIR}/${store}-password`;
 }
 
+/** The Docker volume behind a catalog volume name. */
+export function dockerVolumeName(volume: string): string {
+    return `sofia-${volume}`;
+}
+
+/** Where a Docker volume's files are on the host (Docker's data root is on the data volume). */
+export function volumeHostPath(dataPath: string, volume: string): string {
+    return `${dataPath}/docker/volumes/${dockerVolumeName(volume)}/_data`;
+}
+
 /** The fixed container name (and DNS name on the private network) of an entry. */
 export function containerName(entry: Pick<CatalogEntry, "name">): string {
     return `sofia-${entry.name}`;
@@ -39,17 +49,20 @@ export function connectionEnv(catalog: readonly CatalogEntry[], store: Settings[
  * config file. The runbook's `CONFIG SET tcp-nodelay yes` is not a Redis setting (Redis always
  * sets TCP_NODELAY on client sockets), so it is not emitted.
  */
-export function redisCommand(s: Settings["redis"]): string[] {
+export function redisCommand(s: Settings["redis"], dataDir: string): string[] {
     return [
         "redis-server",
         REDIS_AUTH_CONF,
-        ...["--dir", "/data"],
+        ...["--dir", dataDir],
         ...["--appendonly", "yes"],
         ...["--appendfsync", "everysec"],
         ...["--maxmemory", `${s.maxmemoryMb}mb`],
         ...["--maxmemory-policy", s.maxmemoryPolicy],
         ...["--activedefrag", "yes"],
         ...["--tcp-keepalive", "60"],
+        // No replicas here: a snapshot stream (redis-cli --rdb, the backups) need not wait 5 s for more.
+        ...["--repl-diskless-sync-delay", "0"],
+        ...["--rdbcompression", s.rdbCompression ? "yes" : "no"],
     ];
 }
 

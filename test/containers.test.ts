@@ -144,7 +144,8 @@ describe("containers in the staging plan", () => {
             expect(script).toContain(`"$root${path}"`);
         }
         expect(script).toContain("systemctl enable sofia-boot.service");
-        expect(one(plan, "aws:ssm/association:Association").inputs.waitForSuccessTimeoutSeconds).toBe(600);
+        const install = ofType(plan, "aws:ssm/association:Association").find((a) => a.name === "sofia-host-files-association")!;
+        expect(install.inputs.waitForSuccessTimeoutSeconds).toBe(600);
     });
 
     it("reaches Docker only once the host is ready (cloud-init done)", () => {

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { installScript } from "../components/host-files";
 import { sofiaCatalog } from "../services/catalog";
 import { servicesTable, sofiaHostFiles, tuningTable } from "../services/host-files";
-import { QuestDbDouble, startQuestDbDouble } from "./doubles/questdb-http";
+import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { RunResult, runAsync } from "./helpers/run";
 
 const ROOT = path.join(__dirname, "..");
 const SCRIPT = path.join(ROOT, "host", "sofia-services.sh");
-const DOUBLES = path.join(__dirname, "doubles");
+const DOUBLES = path.join(__dirname, "..", "drill", "doubles");
 const catalog = sofiaCatalog("questdb");
 
 let dir: string;

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Moto, startMoto } from "./helpers/moto";
+import { Moto, startMoto } from "../drill/moto";
 import { runAsync } from "./helpers/run";
 
 const SCRIPT = path.join(__dirname, "..", "scripts", "ssm-run.sh");
@@ -25,7 +25,7 @@ describe("scripts/ssm-run.sh", () => {
 
     it("fails with the host's own output when the command fails on the instance", async () => {
         const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ssm-")), "aws.log");
-        const env = { ...process.env, PATH: `${path.join(__dirname, "doubles", "ssm-failed")}:${process.env.PATH}`, AWS_LOG: log, SSM_RUN_POLL: "0" };
+        const env = { ...process.env, PATH: `${path.join(__dirname, "..", "drill", "doubles", "ssm-failed")}:${process.env.PATH}`, AWS_LOG: log, SSM_RUN_POLL: "0" };
         const r = await run(["i-0123456789abcdef0", "eu-central-1", "sofia-services verify"], env);
         expect(r.status).toBe(1);
         expect(r.stdout).toContain("verify: metrics NOT healthy");

@@ -13,8 +13,10 @@ export interface QuestDbDouble {
     tableExists: boolean;
     /** How ALTER/DROP statements are answered. */
     alter: "ok" | "no-partitions" | "error";
-    /** How CHECKPOINT statements are answered. */
+    /** How CHECKPOINT CREATE is answered. */
     checkpoint: "ok" | "error";
+    /** Whether a checkpoint is held (created and not yet released), as QuestDB would track it. */
+    held: boolean;
     close(): Promise<void>;
 }
 
@@ -24,14 +26,22 @@ function reply(res: http.ServerResponse, status: number, body: object): void {
 }
 
 export async function startQuestDbDouble(): Promise<QuestDbDouble> {
-    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok" };
+    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok", held: false };
     const server = http.createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://x");
         if (url.pathname !== "/exec") return reply(res, 404, { error: "not found" });
         const query = url.searchParams.get("query") ?? "";
         double.queries.push(query);
         if (/tables\(\)/i.test(query)) return reply(res, 200, { query, columns: [{ name: "count", type: "LONG" }], dataset: [[double.tableExists ? 1 : 0]], count: 1 });
-        if (/^checkpoint/i.test(query)) return double.checkpoint === "ok" ? reply(res, 200, { ddl: "OK" }) : reply(res, 400, { query, error: "checkpoint is already in progress", position: 0 });
+        if (/^checkpoint create/i.test(query)) {
+            if (double.checkpoint !== "ok" || double.held) return reply(res, 400, { query, error: "checkpoint is already in progress", position: 0 });
+            double.held = true;
+            return reply(res, 200, { ddl: "OK" });
+        }
+        if (/^checkpoint release/i.test(query)) {
+            double.held = false;
+            return reply(res, 200, { ddl: "OK" });
+        }
         if (/^alter/i.test(query)) {
             if (double.alter === "ok") return reply(res, 200, { ddl: "OK" });
             return reply(res, 400, { query, error: double.alter === "no-partitions" ? "no partitions matched WHERE clause" : "table busy", position: 0 });

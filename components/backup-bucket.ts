@@ -1,0 +1,110 @@
+/**
+ * The backup bucket: versioned, encrypted, private, TLS-only, expiring backups after the retention,
+ * optionally with Object Lock so that nobody (not even the host's role) can delete them early.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface BackupBucketArgs {
+    /** Days a backup is kept; objects expire after this. */
+    retentionDays: number;
+    /** Key prefix the backups of this stack live under (the lifecycle applies to it). */
+    prefix: string;
+    /** KMS key for SSE-KMS. @default SSE-S3 (AES256) */
+    kmsKeyArn?: string;
+    /** Object Lock in governance mode, retention = `retentionDays`. Can only be turned on at creation. @default false */
+    objectLock?: boolean;
+    /** Days a replaced or deleted object version is kept. @default 7 */
+    noncurrentVersionDays?: number;
+    tags?: Record<string, string>;
+}
+
+/** Throws on arguments that would keep backups shorter than promised. */
+export function validateBackupBucketArgs(args: BackupBucketArgs): void {
+    if (!Number.isInteger(args.retentionDays) || args.retentionDays < 1) throw new Error(`BackupBucketArgs.retentionDays: ${args.retentionDays} must be a whole number of days >= 1`);
+    if (!/^[a-z0-9][a-z0-9._-]*$/.test(args.prefix)) throw new Error(`BackupBucketArgs.prefix: "${args.prefix}" must be a plain key prefix (no slashes)`);
+    if (args.kmsKeyArn !== undefined && !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/.test(args.kmsKeyArn)) throw new Error(`BackupBucketArgs.kmsKeyArn: "${args.kmsKeyArn}" is not a KMS key ARN`);
+}
+
+/** The bucket policy: nothing over plain HTTP. */
+export function tlsOnlyPolicy(bucketArn: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [bucketArn, `${bucketArn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+            },
+        ],
+    });
+}
+
+export class BackupBucket extends pulumi.ComponentResource {
+    readonly bucket: aws.s3.Bucket;
+    readonly prefix: string;
+
+    constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:backup:BackupBucket", name, {}, opts);
+        validateBackupBucketArgs(args);
+        this.prefix = args.prefix;
+        const child = { parent: this };
+
+        this.bucket = new aws.s3.Bucket(
+            `${name}`,
+            { bucketPrefix: "sofia-backups-", objectLockEnabled: args.objectLock ?? false, forceDestroy: false, tags: args.tags },
+            // Backups outlive the stack: destroying it leaves the bucket, whose lifecycle empties it.
+            { ...child, retainOnDelete: true },
+        );
+        const bucket = this.bucket.id;
+        new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
+        const block = new aws.s3.BucketPublicAccessBlock(
+            `${name}-public-access`,
+            { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+            child,
+        );
+        new aws.s3.BucketPolicy(`${name}-tls-only`, { bucket, policy: this.bucket.arn.apply(tlsOnlyPolicy) }, { ...child, dependsOn: [block] });
+        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket, versioningConfiguration: { status: "Enabled" } }, child);
+        new aws.s3.BucketServerSideEncryptionConfiguration(
+            `${name}-encryption`,
+            {
+                bucket,
+                rules: [
+                    args.kmsKeyArn
+                        ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }, bucketKeyEnabled: true }
+                        : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
+                ],
+            },
+            child,
+        );
+        new aws.s3.BucketLifecycleConfiguration(
+            `${name}-lifecycle`,
+            {
+                bucket,
+                rules: [
+                    {
+                        id: "expire-backups",
+                        status: "Enabled",
+                        filter: { prefix: `${args.prefix}/` },
+                        expiration: { days: args.retentionDays },
+                        noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays ?? 7 },
+                    },
+                    { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
+                ],
+            },
+            // Lifecycle on a versioned bucket: versioning first, or the noncurrent rule has nothing to act on.
+            { ...child, dependsOn: [versioning] },
+        );
+        if (args.objectLock) {
+            new aws.s3.BucketObjectLockConfiguration(
+                `${name}-object-lock`,
+                { bucket, objectLockEnabled: "Enabled", rule: { defaultRetention: { mode: "GOVERNANCE", days: args.retentionDays } } },
+                { ...child, dependsOn: [versioning] },
+            );
+        }
+        this.registerOutputs({ bucket: this.bucket.bucket, arn: this.bucket.arn });
+    }
+}

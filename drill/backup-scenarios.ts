@@ -1,0 +1,132 @@
+/**
+ * The backup drill: the real host/sofia-backup.sh against real Redis and moto, and each way a
+ * backup can fail. Every scenario returns named checks; `npm run drill` prints them and the test
+ * suite asserts them.
+ */
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { BACKUP_METRICS } from "../services/metrics";
+import { stagingPath } from "../components/host";
+import { DRILL_STACK, DrillEnv, Run } from "./env";
+
+export interface Check {
+    what: string;
+    ok: boolean;
+    detail?: string;
+}
+
+export interface Scenario {
+    name: string;
+    run(env: DrillEnv, log: (line: string) => void): Promise<Check[]>;
+}
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
+
+/** What every failed backup must leave behind: no marker, no held checkpoint, a failure metric, clean staging. */
+function failedCleanly(env: DrillEnv, id: string, r: Run, reason: RegExp): Check[] {
+    return [
+        check("exits non-zero", r.status !== 0 && r.status !== null, `exit ${r.status}`),
+        check(`says what failed (${reason.source})`, reason.test(r.stderr), r.stderr.slice(-400)),
+        check("says what to do next", /rerun: sofia-backup run|is sofia-redis healthy|Fix the cause/.test(r.stderr), r.stderr.slice(-200)),
+        check("writes no COMPLETE marker", !env.keys(`${DRILL_STACK}/${id}/`).some((k) => k.endsWith("/COMPLETE")), env.keys(`${DRILL_STACK}/${id}/`).join(", ")),
+        check("holds no QuestDB checkpoint afterwards", !env.questdb.held),
+        check(`publishes ${BACKUP_METRICS.success}=0`, env.metricValues(BACKUP_METRICS.success).includes(0), JSON.stringify(env.metricValues(BACKUP_METRICS.success))),
+        check("cleans its staging space", !fs.existsSync(path.join(stagingPath(env.dataPath), id))),
+    ];
+}
+
+export const backupScenarios: Scenario[] = [
+    {
+        name: "a good backup is complete, verified and described by its manifest",
+        async run(env, log) {
+            const keys = env.loadRedis(5000);
+            log(`loaded ${keys} keys into redis-server :${env.redisPort}`);
+            const id = "drill-good";
+            const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: id });
+            log(`sofia-backup run: exit ${r.status} in ${r.seconds.toFixed(1)}s`);
+            const prefix = `${DRILL_STACK}/${id}/`;
+            const stored = env.keys(prefix).map((k) => k.slice(prefix.length)).sort();
+            const checks = [
+                check("exits 0", r.status === 0, r.stderr),
+                check("uploads every item, the manifest and the marker", JSON.stringify(stored) === JSON.stringify(["COMPLETE", "config.tar", "manifest.json", "models.tar", "questdb.tar", "redis.rdb", "ui-extensions.tar"]), stored.join(", ")),
+            ];
+            if (r.status !== 0) return checks;
+            const manifestBody = env.getObject(`${prefix}manifest.json`);
+            const manifest = JSON.parse(manifestBody.toString());
+            const mismatched = (manifest.files as { path: string; size: number; sha256: string }[]).filter((f) => {
+                const body = env.getObject(prefix + f.path);
+                return body.length !== f.size || sha256(body) !== f.sha256;
+            });
+            const marker = JSON.parse(env.getObject(`${prefix}COMPLETE`).toString());
+            const rdb = path.join(env.dir, "downloaded.rdb");
+            fs.writeFileSync(rdb, env.getObject(`${prefix}redis.rdb`));
+            const q = env.questdb.queries.filter((x) => /checkpoint/i.test(x));
+            return [
+                ...checks,
+                check("every stored object matches its manifest size and SHA-256", mismatched.length === 0, mismatched.map((f) => f.path).join(", ")),
+                check("the marker names the manifest's SHA-256", marker.manifest_sha256 === sha256(manifestBody)),
+                check(`the manifest records Redis DBSIZE (${keys})`, manifest.stores?.redis?.dbsize === keys, JSON.stringify(manifest.stores)),
+                check("the manifest records the release and tool versions", typeof manifest.release?.api === "string" && typeof manifest.tools?.tar === "string"),
+                check("the stored RDB passes redis-check-rdb", spawnSync("redis-check-rdb", [rdb]).status === 0),
+                check("QuestDB: CHECKPOINT CREATE, then RELEASE", JSON.stringify(q) === JSON.stringify(["CHECKPOINT CREATE", "CHECKPOINT RELEASE"]), JSON.stringify(q)),
+                check(`publishes ${BACKUP_METRICS.success}=1, bytes and age 0`, env.metricValues(BACKUP_METRICS.success).includes(1) && env.metricValues(BACKUP_METRICS.bytes).length > 0 && env.metricValues(BACKUP_METRICS.age).includes(0)),
+                check("cleans its staging space", !fs.existsSync(path.join(stagingPath(env.dataPath), id))),
+            ];
+        },
+    },
+    {
+        name: "Redis down: no marker, failure reported",
+        async run(env, log) {
+            await env.stopRedis();
+            log("stopped redis-server");
+            const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-redis-down" });
+            log(`sofia-backup run: exit ${r.status}`);
+            await env.startRedis();
+            log("restarted redis-server (its AOF brings the data back)");
+            return failedCleanly(env, "drill-redis-down", r, /Redis at 127\.0\.0\.1:\d+ did not answer/);
+        },
+    },
+    {
+        name: "upload interrupted while the QuestDB checkpoint is held: no marker, the trap releases it",
+        async run(env, log) {
+            env.questdb.queries.length = 0;
+            env.proxy.hits = 0;
+            env.proxy.fault = { kind: "cut", pathEndsWith: "/questdb.tar" };
+            const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-cut", AWS_MAX_ATTEMPTS: "2" });
+            env.proxy.fault = { kind: "none" };
+            log(`sofia-backup run with the connection cut during the QuestDB copy (${env.proxy.hits} cuts): exit ${r.status}`);
+            return [
+                ...failedCleanly(env, "drill-cut", r, /upload of questdb\.tar to s3:\/\/.* failed or was interrupted/),
+                check("CHECKPOINT CREATE, then RELEASE despite the failure", JSON.stringify(env.questdb.queries) === JSON.stringify(["CHECKPOINT CREATE", "CHECKPOINT RELEASE"]), JSON.stringify(env.questdb.queries)),
+            ];
+        },
+    },
+    {
+        name: "a corrupted object: verification refuses to mark it complete",
+        async run(env, log) {
+            env.proxy.hits = 0;
+            env.proxy.fault = { kind: "flip", pathEndsWith: "/questdb.tar" };
+            const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-corrupt" });
+            env.proxy.fault = { kind: "none" };
+            log(`sofia-backup run with one byte of questdb.tar flipped in transit (${env.proxy.hits} times): exit ${r.status}`);
+            const stored = env.keys(`${DRILL_STACK}/drill-corrupt/`);
+            return [
+                ...failedCleanly(env, "drill-corrupt", r, /verification failed, not marking drill-corrupt complete: questdb\.tar: stored MD5/),
+                check("the corrupted object really was stored (so only verification caught it)", stored.some((k) => k.endsWith("/questdb.tar"))),
+            ];
+        },
+    },
+    {
+        name: "QuestDB refuses the checkpoint: no marker, failure reported",
+        async run(env, log) {
+            env.questdb.checkpoint = "error";
+            const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-qdb-refused" });
+            env.questdb.checkpoint = "ok";
+            log(`sofia-backup run with QuestDB refusing CHECKPOINT CREATE: exit ${r.status}`);
+            return failedCleanly(env, "drill-qdb-refused", r, /QuestDB refused CHECKPOINT CREATE: .*checkpoint is already in progress/);
+        },
+    },
+];

@@ -1,0 +1,233 @@
+/**
+ * The drill's world, all on this machine: a real redis-server and the real moto_server (S3,
+ * CloudWatch), the QuestDB HTTP double, the docker CLI double, and the host scripts' generated
+ * configuration pointing at them. Everything lives in one temporary directory.
+ */
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { projectRoot } from "../components/project-root";
+import { backupEnv, backupItems, HOST_CONFIG_DIR, releaseOf } from "../services/backups";
+import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
+import { METRICS_NAMESPACE, STACK_DIMENSION } from "../services/metrics";
+import { redisCommand, volumeHostPath } from "../services/store-config";
+import { settingsSchema } from "../services/settings-schema";
+import { QuestDbDouble, startQuestDbDouble } from "./doubles/questdb-http";
+import { freePort, Moto, startMoto } from "./moto";
+import { FaultProxy, startFaultProxy } from "./proxy";
+
+export const DRILL_STACK = "drill";
+export const DRILL_BUCKET = "sofia-drill-backups";
+const REGION = "eu-central-1";
+const REDIS_PASSWORD = "drill-redis-password";
+/** The settings' defaults (Redis tuning and the like), as a stack without overrides gets them. */
+const settingsForDrill = settingsSchema.parse({
+    sshPublicKey: "ssh-ed25519 AAAA drill",
+    images: Object.fromEntries(releaseServiceNames.map((n) => [n, `ghcr.io/sofia-v2/${n}:drill`])),
+});
+
+export interface Run {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    seconds: number;
+}
+
+export class DrillEnv {
+    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-drill-"));
+    readonly dataPath = path.join(this.dir, "data");
+    readonly configDir = path.join(this.dir, "etc-sofia");
+    redisPort = 0;
+    moto!: Moto;
+    proxy!: FaultProxy;
+    questdb!: QuestDbDouble;
+    private redis?: ChildProcess;
+
+    static async start(): Promise<DrillEnv> {
+        const env = new DrillEnv();
+        await env.setUp();
+        return env;
+    }
+
+    private async setUp(): Promise<void> {
+        this.moto = await startMoto(REGION);
+        this.proxy = await startFaultProxy(this.moto.endpoint);
+        this.questdb = await startQuestDbDouble();
+        await this.startRedis();
+        this.writeConfig();
+        const made = this.aws(["s3api", "create-bucket", "--bucket", DRILL_BUCKET, "--create-bucket-configuration", `LocationConstraint=${REGION}`]);
+        if (made.status !== 0) throw new Error(`drill: could not create the bucket in moto: ${made.stderr}`);
+    }
+
+    /** A real redis-server with a password and AOF on, like the container. */
+    async startRedis(): Promise<void> {
+        this.redisPort = this.redisPort || (await freePort());
+        const dir = path.join(this.dir, "redis");
+        fs.mkdirSync(dir, { recursive: true });
+        // Production's own arguments (minus the secret config file), so the drill runs the real tuning;
+        // minus activedefrag too: Debian's redis-server lacks the patched jemalloc it needs (the
+        // official image has it).
+        const [server, , ...production] = redisCommand(settingsForDrill.redis, dir);
+        const at = production.indexOf("--activedefrag");
+        const options = at < 0 ? production : [...production.slice(0, at), ...production.slice(at + 2)];
+        this.redis = spawn(server, [...options, "--port", String(this.redisPort), "--bind", "127.0.0.1", "--requirepass", REDIS_PASSWORD, "--save", ""], { stdio: "ignore" });
+        for (let i = 0; i < 100; i++) {
+            if (this.redisCli(["PING"]).stdout.trim() === "PONG") return;
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`drill: redis-server did not start on ${this.redisPort}`);
+    }
+
+    async stopRedis(): Promise<void> {
+        const r = this.redis;
+        if (!r || r.exitCode !== null) return;
+        await new Promise<void>((resolve) => {
+            r.once("exit", () => resolve());
+            r.kill("SIGTERM");
+        });
+    }
+
+    redisCli(args: string[], input?: string) {
+        return spawnSync("redis-cli", ["-p", String(this.redisPort), "--no-auth-warning", "-a", REDIS_PASSWORD, ...args], { encoding: "utf8", input, maxBuffer: 1 << 30 });
+    }
+
+    /**
+     * Loads about `mib` MiB of incompressible string values (random bytes, base64), so the RDB is
+     * as large as the dataset. Returns the key count.
+     */
+    loadRandomMiB(mib: number): number {
+        const valueBytes = 4096;
+        const count = Math.ceil((mib * 1024 * 1024) / valueBytes);
+        const chunk = 4096;
+        for (let start = 0; start < count; start += chunk) {
+            const lines: string[] = [];
+            for (let i = start; i < Math.min(count, start + chunk); i++) lines.push(resp(["SET", `tick:${i}`, randomBytes((valueBytes * 3) / 4).toString("base64")]));
+            const r = this.redisCli(["--pipe"], lines.join(""));
+            if (r.status !== 0) throw new Error(`drill: loading Redis failed: ${r.stderr}`);
+        }
+        return Number(this.redisCli(["DBSIZE"]).stdout.trim());
+    }
+
+    /** Loads `count` keys of several types; values are `valueBytes` long. Returns the key count. */
+    loadRedis(count: number, valueBytes = 64): number {
+        const chunk = 20_000;
+        for (let start = 0; start < count; start += chunk) {
+            const lines: string[] = [];
+            for (let i = start; i < Math.min(count, start + chunk); i++) {
+                const v = `v${i}-`.padEnd(valueBytes, "x");
+                switch (i % 4) {
+                    case 0: lines.push(resp(["SET", `quote:${i}`, v])); break;
+                    case 1: lines.push(resp(["HSET", `position:${i}`, "qty", String(i), "note", v])); break;
+                    case 2: lines.push(resp(["RPUSH", `trades:${i}`, v, v.slice(0, 8)])); break;
+                    default: lines.push(resp(["ZADD", `book:${i}`, String(i), v])); break;
+                }
+            }
+            const r = this.redisCli(["--pipe"], lines.join(""));
+            if (r.status !== 0) throw new Error(`drill: loading Redis failed: ${r.stderr}`);
+        }
+        return Number(this.redisCli(["DBSIZE"]).stdout.trim());
+    }
+
+    /** The host files the stack would install, pointed at this machine. */
+    private writeConfig(): void {
+        const catalog = sofiaCatalog("questdb");
+        fs.mkdirSync(this.configDir, { recursive: true });
+        const items = backupItems(catalog, this.dataPath)
+            .replace("127.0.0.1:6379", `127.0.0.1:${this.redisPort}`)
+            .replace("http://127.0.0.1:9000", this.questdb.url)
+            .replace(`\t${HOST_CONFIG_DIR}\t`, `\t${this.configDir}\t`);
+        fs.writeFileSync(path.join(this.configDir, "backup.tsv"), items);
+        // Redis tools run from PATH here: REDIS_IMAGE is empty.
+        fs.writeFileSync(path.join(this.configDir, "backup.env"), backupEnv({ bucket: DRILL_BUCKET, prefix: DRILL_STACK, region: REGION, stack: DRILL_STACK, kms: false, redisImage: "", dataPath: this.dataPath }));
+        fs.writeFileSync(path.join(this.configDir, "release.json"), JSON.stringify(releaseOf(catalog, settingsForDrill.images)));
+        // What the volumes hold on a host: a QuestDB root, models, UI extensions.
+        const qdb = volumeHostPath(this.dataPath, "questdb-data");
+        fs.mkdirSync(path.join(qdb, "db", "ticks", "2026-11-29"), { recursive: true });
+        fs.writeFileSync(path.join(qdb, "db", "ticks", "2026-11-29", "price.d"), Buffer.alloc(256 * 1024, 7));
+        fs.writeFileSync(path.join(qdb, "db", "ticks", "_meta"), "ticks meta");
+        fs.mkdirSync(volumeHostPath(this.dataPath, "models"), { recursive: true });
+        fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "models"), "sentiment.onnx"), Buffer.alloc(128 * 1024, 3));
+        fs.mkdirSync(volumeHostPath(this.dataPath, "ui-extensions"), { recursive: true });
+        fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "ui-extensions"), "theme.json"), '{"theme":"sofia-dark"}');
+        // The docker double: sofia-redis runs and holds the password file.
+        const state = path.join(this.dir, "docker-state");
+        fs.mkdirSync(state, { recursive: true });
+        fs.writeFileSync(path.join(state, "sofia-redis.running"), "true\n");
+        fs.writeFileSync(path.join(state, "sofia-redis.health"), "healthy\n");
+        fs.writeFileSync(path.join(state, "sofia-redis.secret"), REDIS_PASSWORD);
+    }
+
+    /** Environment for host scripts: the doubles first on PATH, the config here, AWS through the proxy. */
+    scriptEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+        return {
+            ...process.env,
+            ...this.moto.env,
+            AWS_ENDPOINT_URL: this.proxy.endpoint,
+            PATH: `${path.join(projectRoot(), "drill", "doubles")}:${process.env.PATH}`,
+            DOCKER_LOG: path.join(this.dir, "docker.log"),
+            DOCKER_STATE: path.join(this.dir, "docker-state"),
+            SOFIA_BACKUP_ENV: path.join(this.configDir, "backup.env"),
+            SOFIA_BACKUP_ITEMS: path.join(this.configDir, "backup.tsv"),
+            SOFIA_RELEASE: path.join(this.configDir, "release.json"),
+            SOFIA_BACKUP_LOCK: path.join(this.dir, "backup.lock"),
+            ...extra,
+        };
+    }
+
+    /** Runs a host script (host/<name>.sh) the way SSM would, asynchronously. */
+    runHost(script: string, args: string[], extra: Record<string, string> = {}): Promise<Run> {
+        const started = Date.now();
+        const child = spawn("bash", [path.join(projectRoot(), "host", `${script}.sh`), ...args], { env: this.scriptEnv(extra) });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        return new Promise((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr, seconds: (Date.now() - started) / 1000 })));
+    }
+
+    /** The aws CLI straight at moto (not through the proxy), for checking results. */
+    aws(args: string[]) {
+        return spawnSync("aws", args, { env: { ...process.env, ...this.moto.env }, encoding: "utf8", maxBuffer: 1 << 30 });
+    }
+
+    keys(prefix: string): string[] {
+        const r = this.aws(["s3api", "list-objects-v2", "--bucket", DRILL_BUCKET, "--prefix", prefix, "--query", "Contents[].Key", "--output", "json"]);
+        return (JSON.parse(r.stdout || "null") ?? []) as string[];
+    }
+
+    getObject(key: string): Buffer {
+        const file = path.join(this.dir, `get-${Date.now()}-${Math.random()}`);
+        const r = this.aws(["s3api", "get-object", "--bucket", DRILL_BUCKET, "--key", key, file]);
+        if (r.status !== 0) throw new Error(`drill: get ${key}: ${r.stderr}`);
+        const body = fs.readFileSync(file);
+        fs.rmSync(file);
+        return body;
+    }
+
+    /** Values of one of Sofia's metrics published to moto's CloudWatch in the last hour. */
+    metricValues(name: string): number[] {
+        const now = new Date();
+        const r = this.aws([
+            "cloudwatch", "get-metric-statistics", "--namespace", METRICS_NAMESPACE, "--metric-name", name,
+            "--dimensions", `Name=${STACK_DIMENSION},Value=${DRILL_STACK}`, "--statistics", "Minimum", "Maximum", "SampleCount",
+            "--start-time", new Date(now.getTime() - 3600_000).toISOString(), "--end-time", new Date(now.getTime() + 60_000).toISOString(), "--period", "60",
+        ]);
+        const points = (JSON.parse(r.stdout || "{}").Datapoints ?? []) as { Minimum: number; Maximum: number }[];
+        return points.flatMap((p) => [p.Minimum, p.Maximum]);
+    }
+
+    async close(): Promise<void> {
+        await this.stopRedis();
+        await this.proxy.close();
+        await this.questdb.close();
+        await this.moto.stop();
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+/** One Redis command in the wire protocol, for redis-cli --pipe. */
+function resp(args: string[]): string {
+    return `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("");
+}

@@ -1,0 +1,117 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { tlsOnlyPolicy, validateBackupBucketArgs } from "../components/backup-bucket";
+import { backupPrefixPolicy } from "../components/host";
+import type { Plan } from "../plan/offline";
+import { backupEnv, backupItems } from "../services/backups";
+import { sofiaCatalog } from "../services/catalog";
+import { ofType, one, planStack } from "./helpers/plan";
+
+describe("the backup bucket in the plan", () => {
+    let staging: Plan;
+    let prod: Plan;
+    beforeAll(async () => {
+        staging = await planStack("staging");
+        prod = await planStack("prod");
+    });
+
+    it("is versioned, encrypted, private, owner-enforced and kept when the stack is destroyed", () => {
+        const bucket = one(staging, "aws:s3/bucket:Bucket");
+        expect(bucket.options.retainOnDelete).toBe(true);
+        expect(bucket.inputs.forceDestroy).toBe(false);
+        expect(one(staging, "aws:s3/bucketVersioning:BucketVersioning").inputs.versioningConfiguration).toEqual({ status: "Enabled" });
+        expect(one(staging, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }]);
+        expect(one(staging, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+        expect(one(staging, "aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs.rule).toEqual({ objectOwnership: "BucketOwnerEnforced" });
+    });
+
+    it("denies every request not made over TLS", () => {
+        const policy = JSON.parse(one(staging, "aws:s3/bucketPolicy:BucketPolicy").inputs.policy as string);
+        const arn = policy.Statement[0].Resource[0] as string;
+        expect(arn).toMatch(/^arn:aws:s3:::sofia-backups-[0-9a-f]+$/);
+        expect(policy).toEqual(JSON.parse(tlsOnlyPolicy(arn)));
+        expect(policy.Statement[0]).toMatchObject({ Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [arn, `${arn}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    });
+
+    it("expires backups after the retention (the stack's setting), old versions and abandoned uploads after 7 days", () => {
+        const rules = one(staging, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as any[];
+        expect(rules[0]).toMatchObject({ filter: { prefix: "staging/" }, expiration: { days: 14 }, noncurrentVersionExpiration: { noncurrentDays: 7 } });
+        expect(rules[1]).toMatchObject({ abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } });
+        const prodRules = one(prod, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as any[];
+        expect(prodRules[0].expiration).toEqual({ days: 30 });
+    });
+
+    it("locks objects in prod (governance, retention = backup retention), not in staging", () => {
+        expect(ofType(staging, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")).toEqual([]);
+        expect(one(prod, "aws:s3/bucket:Bucket").inputs.objectLockEnabled).toBe(true);
+        expect(one(prod, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs.rule).toEqual({ defaultRetention: { mode: "GOVERNANCE", days: 30 } });
+    });
+
+    it("uses the KMS key when one is set, and lets the host's role use it", async () => {
+        const key = "arn:aws:kms:eu-central-1:123456789012:key/0b7f1c2d-aaaa-bbbb-cccc-1234567890ab";
+        const plan = await planStack("staging", [`backup.kmsKeyArn=${key}`]);
+        expect(one(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key }, bucketKeyEnabled: true }]);
+        const role = JSON.parse(one(plan, "aws:iam/rolePolicy:RolePolicy").inputs.policy as string);
+        expect(role.Statement.at(-1)).toEqual({ Sid: "UseBackupKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [key] });
+    });
+
+    it("gives the host's role its own stack's prefix of this bucket, and no delete", () => {
+        const role = JSON.parse(one(staging, "aws:iam/rolePolicy:RolePolicy").inputs.policy as string);
+        const bucketArn = JSON.parse(one(staging, "aws:s3/bucketPolicy:BucketPolicy").inputs.policy as string).Statement[0].Resource[0];
+        expect(role).toEqual(JSON.parse(backupPrefixPolicy(bucketArn, "staging")));
+        expect(role.Statement[1].Resource).toEqual([`${bucketArn}/staging/*`]);
+        expect(JSON.stringify(role)).not.toContain("Delete");
+    });
+
+    it("schedules the backup from the settings, only at the schedule", async () => {
+        const backup = ofType(staging, "aws:ssm/association:Association").find((a) => a.name === "sofia-backup-backup")!;
+        expect(backup.inputs).toMatchObject({ scheduleExpression: "cron(0 1 * * ? *)", applyOnlyAtCronInterval: true, parameters: { commands: "/usr/local/sbin/sofia-backup run" } });
+        const withRedis = await planStack("staging", ["backup.redisSchedule=rate(1 hour)"]);
+        const redis = ofType(withRedis, "aws:ssm/association:Association").find((a) => a.name === "sofia-backup-backup-redis")!;
+        expect(redis.inputs).toMatchObject({ scheduleExpression: "rate(1 hour)", parameters: { commands: "/usr/local/sbin/sofia-backup run --only redis" } });
+    });
+
+    it("alarms when no good backup completed within the schedule plus margin, and when a run fails", async () => {
+        const alarms = ofType(staging, "aws:cloudwatch/metricAlarm:MetricAlarm");
+        const age = alarms.find((a) => a.inputs.metricName === "BackupAgeHours")!;
+        expect(age.inputs).toMatchObject({ namespace: "Sofia", dimensions: { Stack: "staging" }, statistic: "Maximum", threshold: 26, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "breaching" });
+        const failed = alarms.find((a) => a.inputs.metricName === "BackupSuccess")!;
+        expect(failed.inputs).toMatchObject({ statistic: "Minimum", threshold: 1, comparisonOperator: "LessThanThreshold", treatMissingData: "notBreaching" });
+        const tighter = await planStack("staging", ["alarms.backupMaxAgeHours=8"]);
+        expect(ofType(tighter, "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.metricName === "BackupAgeHours")!.inputs.threshold).toBe(8);
+    });
+
+    it("installs the backup job with its configuration, item list and release on the host", () => {
+        const doc = JSON.parse(one(staging, "aws:ssm/document:Document").inputs.content as string);
+        const script = doc.mainSteps[0].inputs.runCommand[0] as string;
+        for (const path of ["/usr/local/sbin/sofia-backup", "/etc/sofia/backup.env", "/etc/sofia/backup.tsv", "/etc/sofia/release.json", "/etc/systemd/system/sofia-backup-age.timer"]) expect(script).toContain(`"$root${path}"`);
+        expect(script).toMatch(/BACKUP_BUCKET='sofia-backups-[0-9a-f]+'/);
+        expect(script).toContain("BACKUP_PREFIX='staging'");
+    });
+});
+
+describe("backup configuration from the catalog", () => {
+    it("lists Redis, QuestDB, the models and UI extensions volumes, and the host config", () => {
+        const rows = backupItems(sofiaCatalog("questdb"), "/data").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
+        expect(rows).toEqual([
+            ["redis", "redis", "127.0.0.1:6379", "sofia-redis:/run/secrets/redis-password"],
+            ["questdb", "questdb", "http://127.0.0.1:9000", "/data/docker/volumes/sofia-questdb-data/_data"],
+            ["models", "files", "/data/docker/volumes/sofia-models/_data", "-"],
+            ["ui-extensions", "files", "/data/docker/volumes/sofia-ui-extensions/_data", "-"],
+            ["config", "files", "/etc/sofia", "-"],
+        ]);
+        expect(backupItems(sofiaCatalog("timescaledb"), "/data")).toContain("timescaledb\tpg-dump\tsofia-timescaledb");
+    });
+
+    it("refuses configuration values that would break the shell file", () => {
+        const t = { bucket: "b'x", prefix: "p", region: "r", stack: "s", kms: false, redisImage: "redis:7", dataPath: "/data" };
+        expect(() => backupEnv(t)).toThrow(/BACKUP_BUCKET cannot contain quotes/);
+        expect(backupEnv({ ...t, bucket: "b" })).toContain("SSE='AES256'");
+        expect(backupEnv({ ...t, bucket: "b", kms: true })).toContain("SSE='aws:kms'");
+    });
+
+    it("validates the bucket's arguments", () => {
+        expect(() => validateBackupBucketArgs({ retentionDays: 0, prefix: "p" })).toThrow(/retentionDays: 0/);
+        expect(() => validateBackupBucketArgs({ retentionDays: 30, prefix: "a/b" })).toThrow(/prefix: "a\/b"/);
+        expect(() => validateBackupBucketArgs({ retentionDays: 30, prefix: "p", kmsKeyArn: "alias/x" })).toThrow(/kmsKeyArn/);
+    });
+});

@@ -1,0 +1,25 @@
+/**
+ * The drill (npm run drill) as part of the test command: real redis-server and moto_server, the
+ * real host scripts, every scenario's checks asserted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupScenarios } from "../drill/backup-scenarios";
+import { DrillEnv } from "../drill/env";
+
+describe("backup drill", () => {
+    let env: DrillEnv;
+    beforeAll(async () => {
+        env = await DrillEnv.start();
+    }, 60_000);
+    afterAll(() => env?.close());
+
+    // The scenarios share one environment and run in order, as `npm run drill` runs them.
+    for (const scenario of backupScenarios) {
+        it(scenario.name, async () => {
+            const checks = await scenario.run(env, () => undefined);
+            const failed = checks.filter((c) => !c.ok).map((c) => `${c.what}: ${c.detail ?? ""}`);
+            expect(failed).toEqual([]);
+            expect(checks.length).toBeGreaterThan(3);
+        }, 120_000);
+    }
+});
