@@ -3,14 +3,17 @@
  * CloudWatch), the QuestDB HTTP double, the docker CLI double, and the host scripts' generated
  * configuration pointing at them. Everything lives in one temporary directory.
  */
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { projectRoot } from "../components/project-root";
 import { backupEnv, backupItems, HOST_CONFIG_DIR, releaseOf } from "../services/backups";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
+import { servicesTable } from "../services/host-files";
 import { METRICS_NAMESPACE, STACK_DIMENSION } from "../services/metrics";
 import { redisCommand, volumeHostPath } from "../services/store-config";
 import { settingsSchema } from "../services/settings-schema";
@@ -39,11 +42,15 @@ export class DrillEnv {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-drill-"));
     readonly dataPath = path.join(this.dir, "data");
     readonly configDir = path.join(this.dir, "etc-sofia");
+    readonly state = path.join(this.dir, "docker-state");
     redisPort = 0;
+    restorePort = 0;
     moto!: Moto;
     proxy!: FaultProxy;
     questdb!: QuestDbDouble;
-    private redis?: ChildProcess;
+    /** Answers 200 to every request: the services' /health, which are doubles here. */
+    private health!: http.Server;
+    private healthUrl = "";
 
     static async start(): Promise<DrillEnv> {
         const env = new DrillEnv();
@@ -55,38 +62,43 @@ export class DrillEnv {
         this.moto = await startMoto(REGION);
         this.proxy = await startFaultProxy(this.moto.endpoint);
         this.questdb = await startQuestDbDouble();
-        await this.startRedis();
+        this.health = http.createServer((_q, res) => res.end("ok"));
+        await new Promise<void>((r) => this.health.listen(0, "127.0.0.1", r));
+        this.healthUrl = `http://127.0.0.1:${(this.health.address() as net.AddressInfo).port}`;
+        this.redisPort = await freePort();
+        this.restorePort = await freePort();
         this.writeConfig();
+        await this.startRedis();
         const made = this.aws(["s3api", "create-bucket", "--bucket", DRILL_BUCKET, "--create-bucket-configuration", `LocationConstraint=${REGION}`]);
         if (made.status !== 0) throw new Error(`drill: could not create the bucket in moto: ${made.stderr}`);
     }
 
-    /** A real redis-server with a password and AOF on, like the container. */
+    /** Where "sofia-redis" keeps its data: its volume's directory, as on the host. */
+    get redisDir(): string {
+        return volumeHostPath(this.dataPath, "redis-data");
+    }
+
+    /**
+     * Starts "sofia-redis": a real redis-server with production's arguments, on its volume
+     * directory, through the docker double (so the host scripts stop and start it the same way).
+     */
     async startRedis(): Promise<void> {
-        this.redisPort = this.redisPort || (await freePort());
-        const dir = path.join(this.dir, "redis");
-        fs.mkdirSync(dir, { recursive: true });
-        // Production's own arguments (minus the secret config file), so the drill runs the real tuning;
-        // minus activedefrag too: Debian's redis-server lacks the patched jemalloc it needs (the
-        // official image has it).
-        const [server, , ...production] = redisCommand(settingsForDrill.redis, dir);
-        const at = production.indexOf("--activedefrag");
-        const options = at < 0 ? production : [...production.slice(0, at), ...production.slice(at + 2)];
-        this.redis = spawn(server, [...options, "--port", String(this.redisPort), "--bind", "127.0.0.1", "--requirepass", REDIS_PASSWORD, "--save", ""], { stdio: "ignore" });
+        const r = spawnSync(path.join(projectRoot(), "drill", "doubles", "docker"), ["start", "sofia-redis"], { env: this.scriptEnv(), encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`drill: redis-server did not start: ${r.stderr}`);
         for (let i = 0; i < 100; i++) {
             if (this.redisCli(["PING"]).stdout.trim() === "PONG") return;
-            await new Promise((r) => setTimeout(r, 50));
+            await new Promise((res) => setTimeout(res, 50));
         }
-        throw new Error(`drill: redis-server did not start on ${this.redisPort}`);
+        throw new Error(`drill: redis-server did not answer on ${this.redisPort}`);
     }
 
     async stopRedis(): Promise<void> {
-        const r = this.redis;
-        if (!r || r.exitCode !== null) return;
-        await new Promise<void>((resolve) => {
-            r.once("exit", () => resolve());
-            r.kill("SIGTERM");
-        });
+        spawnSync(path.join(projectRoot(), "drill", "doubles", "docker"), ["stop", "-t", "10", "sofia-redis"], { env: this.scriptEnv() });
+    }
+
+    /** DEBUG DIGEST: one hash of the whole dataset, to compare two states of Redis. */
+    digest(): string {
+        return this.redisCli(["DEBUG", "DIGEST"]).stdout.trim();
     }
 
     redisCli(args: string[], input?: string) {
@@ -151,12 +163,24 @@ export class DrillEnv {
         fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "models"), "sentiment.onnx"), Buffer.alloc(128 * 1024, 3));
         fs.mkdirSync(volumeHostPath(this.dataPath, "ui-extensions"), { recursive: true });
         fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "ui-extensions"), "theme.json"), '{"theme":"sofia-dark"}');
-        // The docker double: sofia-redis runs and holds the password file.
-        const state = path.join(this.dir, "docker-state");
-        fs.mkdirSync(state, { recursive: true });
-        fs.writeFileSync(path.join(state, "sofia-redis.running"), "true\n");
-        fs.writeFileSync(path.join(state, "sofia-redis.health"), "healthy\n");
-        fs.writeFileSync(path.join(state, "sofia-redis.secret"), REDIS_PASSWORD);
+        // The catalog's services for sofia-services, their /health served here.
+        fs.writeFileSync(path.join(this.configDir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
+        // The docker double: every container runs and is healthy; sofia-redis is a real process.
+        fs.mkdirSync(this.state, { recursive: true });
+        for (const e of catalog) {
+            fs.writeFileSync(path.join(this.state, `sofia-${e.name}.running`), "true\n");
+            fs.writeFileSync(path.join(this.state, `sofia-${e.name}.health`), "healthy\n");
+        }
+        fs.writeFileSync(path.join(this.state, "sofia-redis.secret"), REDIS_PASSWORD);
+        // Production's own arguments (minus the secret config file), so the drill runs the real tuning;
+        // minus activedefrag too: Debian's redis-server lacks the patched jemalloc it needs (the
+        // official image has it). DEBUG is the drill's instrument for comparing datasets.
+        fs.mkdirSync(this.redisDir, { recursive: true });
+        const [server, , ...production] = redisCommand(settingsForDrill.redis, this.redisDir);
+        const at = production.indexOf("--activedefrag");
+        const options = at < 0 ? production : [...production.slice(0, at), ...production.slice(at + 2)];
+        const args = [...options, "--port", String(this.redisPort), "--bind", "127.0.0.1", "--requirepass", REDIS_PASSWORD, "--save", "''", "--enable-debug-command", "local"];
+        fs.writeFileSync(path.join(this.state, "sofia-redis.start"), `exec ${server} ${args.join(" ")} --daemonize yes --pidfile ${path.join(this.state, "sofia-redis.pid")}\n`);
     }
 
     /** Environment for host scripts: the doubles first on PATH, the config here, AWS through the proxy. */
@@ -167,11 +191,18 @@ export class DrillEnv {
             AWS_ENDPOINT_URL: this.proxy.endpoint,
             PATH: `${path.join(projectRoot(), "drill", "doubles")}:${process.env.PATH}`,
             DOCKER_LOG: path.join(this.dir, "docker.log"),
-            DOCKER_STATE: path.join(this.dir, "docker-state"),
+            DOCKER_STATE: this.state,
             SOFIA_BACKUP_ENV: path.join(this.configDir, "backup.env"),
             SOFIA_BACKUP_ITEMS: path.join(this.configDir, "backup.tsv"),
             SOFIA_RELEASE: path.join(this.configDir, "release.json"),
             SOFIA_BACKUP_LOCK: path.join(this.dir, "backup.lock"),
+            SOFIA_LIB: path.join(projectRoot(), "host", "sofia-lib.sh"),
+            SOFIA_SERVICES: path.join(projectRoot(), "host", "sofia-services.sh"),
+            SOFIA_CATALOG: path.join(this.configDir, "services.tsv"),
+            SOFIA_STATE_DIR: path.join(this.dir, "var"),
+            SOFIA_LOCK_FILE: path.join(this.dir, "services.lock"),
+            SOFIA_POLL_SECONDS: "1",
+            SOFIA_RESTORE_REDIS_PORT: String(this.restorePort),
             ...extra,
         };
     }
@@ -220,6 +251,7 @@ export class DrillEnv {
 
     async close(): Promise<void> {
         await this.stopRedis();
+        await new Promise<void>((r) => this.health.close(() => r()));
         await this.proxy.close();
         await this.questdb.close();
         await this.moto.stop();

@@ -11,35 +11,14 @@
 # prefix, metric names, ...) and /etc/sofia/backup.tsv (name, kind, source, detail per item).
 set -euo pipefail
 
-ENV_FILE=${SOFIA_BACKUP_ENV:-/etc/sofia/backup.env}
-ITEMS_FILE=${SOFIA_BACKUP_ITEMS:-/etc/sofia/backup.tsv}
 RELEASE_FILE=${SOFIA_RELEASE:-/etc/sofia/release.json}
 
 log() { printf '%s sofia-backup: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf 'sofia-backup: %s\n' "$*" >&2; exit 1; }
 
-[[ -r $ENV_FILE ]] || die "no configuration at $ENV_FILE; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
-source "$ENV_FILE"
-for var in BACKUP_BUCKET BACKUP_PREFIX METRICS_NAMESPACE METRIC_STACK STAGING_DIR SSE METRIC_SUCCESS METRIC_BYTES METRIC_DURATION METRIC_AGE; do
-  [[ -n ${!var:-} ]] || die "$ENV_FILE does not set $var; run pulumi up to reinstall it"
-done
-S3_BASE="s3://$BACKUP_BUCKET/$BACKUP_PREFIX"
-
-# One metric datum as CloudWatch JSON, with the stack as its dimension.
-datum() { printf '{"MetricName":"%s","Dimensions":[{"Name":"Stack","Value":"%s"}],"Value":%s,"Unit":"%s"}' "$1" "$METRIC_STACK" "$2" "$3"; }
-put_metrics() { aws cloudwatch put-metric-data --namespace "$METRICS_NAMESPACE" --metric-data "[$(IFS=,; echo "$*")]"; }
-
-# Redis tools run from the pinned Redis image (the host has none, and an older redis-check-rdb
-# cannot read a newer RDB); with REDIS_IMAGE empty they run from PATH (drills, benchmarks).
-redis_tool() {
-  if [[ -n ${REDIS_IMAGE:-} ]]; then
-    # Host network: the store publishes on the host's loopback only.
-    docker run --rm --network host -e REDISCLI_AUTH -v "$stage:$stage" "$REDIS_IMAGE" "$@"
-  else
-    "$@"
-  fi
-}
+source "${SOFIA_LIB:-/usr/local/lib/sofia/sofia-lib.sh}"
+load_backup_config
 
 # ---------------------------------------------------------------------------------------------
 # run
@@ -117,34 +96,29 @@ stored_digest() {
   fi
 }
 
-# S3 reports checksums in base64 of the raw digest; the manifest has hex.
-hex_cat() {
-  local hex escaped
-  while read -r hex; do
-    escaped=""
-    for ((i = 0; i < ${#hex}; i += 2)); do escaped+="\\x${hex:i:2}"; done
-    printf '%b' "$escaped"
-  done <<<"$1"
-}
-hex_to_base64() { hex_cat "$1" | base64; }
 hex_to_base64_stdin() { hex_to_base64 "$(cat)"; }
 
 backup_redis() {  # name, source (host:port), detail (container:password file)
   local name=$1 host=${2%:*} port=${2##*:} container=${3%%:*} pwfile=${3#*:} dbsize
   REDISCLI_AUTH=$(docker exec "$container" cat "$pwfile") || die "could not read the Redis password from $container; is it running? (sofia-services status)"
   export REDISCLI_AUTH
-  dbsize=$(redis_tool redis-cli -h "$host" -p "$port" --no-auth-warning DBSIZE 2>&1) || true
+  dbsize=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning DBSIZE 2>&1) || true
   if [[ ! $dbsize =~ ^[0-9]+$ ]]; then
     die "Redis at $host:$port did not answer DBSIZE (${dbsize:-no reply}); is sofia-redis healthy? (sofia-services status)"
   fi
   log "$name: snapshot of $dbsize keys"
   # --rdb has the server fork a snapshot and stream it: consistent, and AOF does not matter here.
-  redis_tool redis-cli -h "$host" -p "$port" --no-auth-warning --rdb - 2>"$stage/.rdb-$name.err" | store_stream "$name.rdb" "$name" "$stage/$name.rdb"
+  redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning --rdb - 2>"$stage/.rdb-$name.err" | store_stream "$name.rdb" "$name" "$stage/$name.rdb"
   [[ ${PIPESTATUS[0]} == 0 ]] || die "Redis at $host:$port did not deliver a snapshot ($(tail -n 1 "$stage/.rdb-$name.err")); is sofia-redis healthy? (sofia-services status)"
   # Checked while the rest of the backup proceeds; no marker is written before it passes.
-  redis_tool redis-check-rdb "$stage/$name.rdb" >"$stage/.check-$name" 2>&1 &
+  redis_tool "$stage" redis-check-rdb "$stage/$name.rdb" >"$stage/.check-$name" 2>&1 &
   checks+=("$!:$name")
-  facts+=("$(jq -n --arg n "$name" --argjson k "$dbsize" --arg v "$(redis_tool redis-cli --version)" '{($n): {dbsize: $k, tool: $v}}')")
+  # Keys without a TTL, sampled so that a restore can check they came back with their type.
+  local sample
+  sample=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning EVAL \
+    "local r = {} for i = 1, 100 do local k = redis.call('RANDOMKEY') if not k then break end if redis.call('TTL', k) == -1 then r[#r + 1] = k .. ' ' .. redis.call('TYPE', k).ok end if #r >= 20 then break end end return r" 0 |
+    sort -u | jq -R 'split(" ") | {key: .[0], type: .[1]}' | jq -s .)
+  facts+=("$(jq -n --arg n "$name" --argjson k "$dbsize" --argjson s "$sample" --arg v "$(redis_tool "$stage" redis-cli --version)" '{($n): {dbsize: $k, sample: $s, tool: $v}}')")
 }
 
 backup_questdb() {  # name, source (HTTP URL), detail (root directory on the host)
@@ -159,7 +133,10 @@ backup_questdb() {  # name, source (HTTP URL), detail (root directory on the hos
   tar -C "$root" -cf - . | store_stream "$name.tar" "$name"
   [[ ${PIPESTATUS[0]} == 0 ]] || die "$name: copying $root failed"
   release_checkpoint
-  facts+=("$(jq -n --arg n "$name" '{($n): {checkpoint: true}}')")
+  local tables
+  tables=$(curl -sS -G --max-time 60 --data-urlencode "query=SELECT table_name FROM tables()" "$url/exec" | jq -c '[.dataset[][0]]') ||
+    die "$name: could not list QuestDB's tables for the manifest"
+  facts+=("$(jq -n --arg n "$name" --argjson t "$tables" '{($n): {checkpoint: true, tables: $t}}')")
 }
 
 backup_pg_dump() {  # name, source (container)
@@ -217,14 +194,14 @@ verify_upload() {  # manifest file
 }
 
 cmd_run() {
-  local only=() name kind source detail total
+  local only=() name kind source detail total _
   while (( $# )); do
     case $1 in
       --only) only+=("$2"); shift 2 ;;
       *) die "run: unknown option $1 (usage: sofia-backup run [--only NAME...])" ;;
     esac
   done
-  [[ -r $ITEMS_FILE ]] || die "no item list at $ITEMS_FILE; it is installed by the stack (pulumi up)"
+  [[ -r $SOFIA_BACKUP_ITEMS ]] || die "no item list at $SOFIA_BACKUP_ITEMS; it is installed by the stack (pulumi up)"
   id=${SOFIA_BACKUP_ID:-$(date -u +%Y%m%dT%H%M%SZ)}
   [[ $id =~ ^[A-Za-z0-9._-]+$ ]] || die "backup id '$id' may only contain letters, digits, '.', '_' and '-'"
   # One backup at a time (schedule, on-demand, pre-deploy): a second run would release the first's checkpoint.
@@ -244,7 +221,7 @@ cmd_run() {
   facts=()
   checks=()
   local taken=()
-  while IFS=$'\t' read -r name kind source detail; do
+  while IFS=$'\t' read -r name kind source detail _; do
     [[ -z $name || $name == \#* ]] && continue
     if (( ${#only[@]} )) && [[ " ${only[*]} " != *" $name "* ]]; then continue; fi
     case $kind in
@@ -252,11 +229,11 @@ cmd_run() {
       questdb) backup_questdb "$name" "$source" "$detail" ;;
       pg-dump) backup_pg_dump "$name" "$source" ;;
       files) backup_files "$name" "$source" ;;
-      *) die "unknown item kind '$kind' for $name in $ITEMS_FILE" ;;
+      *) die "unknown item kind '$kind' for $name in $SOFIA_BACKUP_ITEMS" ;;
     esac
     taken+=("$name")
     log "$name: done"
-  done <"$ITEMS_FILE"
+  done <"$SOFIA_BACKUP_ITEMS"
   (( ${#taken[@]} )) || die "nothing to back up: ${only[*]:-the item list is empty}"
 
   local release manifest="$stage/manifest.json"
@@ -286,13 +263,6 @@ cmd_run() {
   put_verified "$stage/COMPLETE" COMPLETE
   wait "$metrics" || echo "sofia-backup: backup $id is complete, but its metrics were not published: $(cat "$stage/.metrics.log")" >&2
   log "backup $id complete ($total bytes in $(( $(date +%s) - started ))s)"
-}
-
-# Complete backups as "id<TAB>completed" lines, newest first.
-complete_backups() {
-  aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$BACKUP_PREFIX/" \
-    --query "Contents[?ends_with(Key, '/COMPLETE')].[Key, LastModified]" --output text |
-    awk -F'\t' 'NF == 2 { n = split($1, p, "/"); print p[n-1] "\t" $2 }' | sort -t$'\t' -k2,2r
 }
 
 cmd_list() {

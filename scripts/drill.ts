@@ -4,6 +4,9 @@
  */
 import { backupScenarios } from "../drill/backup-scenarios";
 import { DrillEnv } from "../drill/env";
+import { restoreScenarios } from "../drill/restore-scenarios";
+
+const scenarios = [...backupScenarios, ...restoreScenarios];
 
 async function main(): Promise<number> {
     const started = Date.now();
@@ -12,7 +15,7 @@ async function main(): Promise<number> {
     let passed = 0;
     let failed = 0;
     try {
-        for (const scenario of backupScenarios) {
+        for (const scenario of scenarios) {
             console.log(`\ndrill: ${scenario.name}`);
             const checks = await scenario.run(env, (line) => console.log(`  ${line}`));
             for (const c of checks) {
@@ -24,7 +27,7 @@ async function main(): Promise<number> {
     } finally {
         await env.close();
     }
-    console.log(`\ndrill: ${backupScenarios.length} scenarios in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    console.log(`\ndrill: ${scenarios.length} scenarios in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     console.log(`${passed} passed, ${failed} failed`);
     return failed === 0 ? 0 : 1;
 }

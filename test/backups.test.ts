@@ -93,11 +93,11 @@ describe("backup configuration from the catalog", () => {
     it("lists Redis, QuestDB, the models and UI extensions volumes, and the host config", () => {
         const rows = backupItems(sofiaCatalog("questdb"), "/data").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
         expect(rows).toEqual([
-            ["redis", "redis", "127.0.0.1:6379", "sofia-redis:/run/secrets/redis-password"],
-            ["questdb", "questdb", "http://127.0.0.1:9000", "/data/docker/volumes/sofia-questdb-data/_data"],
-            ["models", "files", "/data/docker/volumes/sofia-models/_data", "-"],
-            ["ui-extensions", "files", "/data/docker/volumes/sofia-ui-extensions/_data", "-"],
-            ["config", "files", "/etc/sofia", "-"],
+            ["redis", "redis", "127.0.0.1:6379", "sofia-redis:/run/secrets/redis-password", "/data/docker/volumes/sofia-redis-data/_data"],
+            ["questdb", "questdb", "http://127.0.0.1:9000", "/data/docker/volumes/sofia-questdb-data/_data", "/data/docker/volumes/sofia-questdb-data/_data"],
+            ["models", "files", "/data/docker/volumes/sofia-models/_data", "-", "/data/docker/volumes/sofia-models/_data"],
+            ["ui-extensions", "files", "/data/docker/volumes/sofia-ui-extensions/_data", "-", "/data/docker/volumes/sofia-ui-extensions/_data"],
+            ["config", "files", "/etc/sofia", "-", "-"],
         ]);
         expect(backupItems(sofiaCatalog("timescaledb"), "/data")).toContain("timescaledb\tpg-dump\tsofia-timescaledb");
     });

@@ -5,8 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupScenarios } from "../drill/backup-scenarios";
 import { DrillEnv } from "../drill/env";
+import { restoreScenarios } from "../drill/restore-scenarios";
 
-describe("backup drill", () => {
+describe("backup and restore drill", () => {
     let env: DrillEnv;
     beforeAll(async () => {
         env = await DrillEnv.start();
@@ -14,7 +15,7 @@ describe("backup drill", () => {
     afterAll(() => env?.close());
 
     // The scenarios share one environment and run in order, as `npm run drill` runs them.
-    for (const scenario of backupScenarios) {
+    for (const scenario of [...backupScenarios, ...restoreScenarios]) {
         it(scenario.name, async () => {
             const checks = await scenario.run(env, () => undefined);
             const failed = checks.filter((c) => !c.ok).map((c) => `${c.what}: ${c.detail ?? ""}`);

@@ -32,7 +32,11 @@ export async function startQuestDbDouble(): Promise<QuestDbDouble> {
         if (url.pathname !== "/exec") return reply(res, 404, { error: "not found" });
         const query = url.searchParams.get("query") ?? "";
         double.queries.push(query);
-        if (/tables\(\)/i.test(query)) return reply(res, 200, { query, columns: [{ name: "count", type: "LONG" }], dataset: [[double.tableExists ? 1 : 0]], count: 1 });
+        if (/count\(\).*tables\(\)/i.test(query)) return reply(res, 200, { query, columns: [{ name: "count", type: "LONG" }], dataset: [[double.tableExists ? 1 : 0]], count: 1 });
+        if (/table_name.*tables\(\)/i.test(query)) {
+            const names = double.tableExists ? [["ticks"]] : [];
+            return reply(res, 200, { query, columns: [{ name: "table_name", type: "STRING" }], dataset: names, count: names.length });
+        }
         if (/^checkpoint create/i.test(query)) {
             if (double.checkpoint !== "ok" || double.held) return reply(res, 400, { query, error: "checkpoint is already in progress", position: 0 });
             double.held = true;

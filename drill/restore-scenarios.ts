@@ -1,0 +1,153 @@
+/**
+ * The restore drill: the real host/sofia-restore.sh against real Redis (stopped and started through
+ * the docker double like a container) and moto. Datasets are compared whole, by DEBUG DIGEST.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { volumeHostPath } from "../services/store-config";
+import { Check, Scenario } from "./backup-scenarios";
+import { DRILL_BUCKET, DRILL_STACK, DrillEnv, Run } from "./env";
+
+const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
+
+function summary(r: Run): { result?: string; seconds?: number; id?: string } {
+    const last = r.stdout.trim().split("\n").at(-1) ?? "";
+    try {
+        return JSON.parse(last).restore ?? {};
+    } catch {
+        return {};
+    }
+}
+
+/** Changes the live data in every way a restore must undo. */
+function mutate(env: DrillEnv): void {
+    env.redisCli(["SET", "quote:0", "changed"]);
+    env.redisCli(["DEL", "position:1", "trades:2", "book:3"]);
+    env.redisCli(["SET", "brand-new-key", "not in the backup"]);
+    fs.writeFileSync(path.join(volumeHostPath(env.dataPath, "models"), "sentiment.onnx"), "overwritten");
+}
+
+async function backup(env: DrillEnv, id: string): Promise<void> {
+    const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: id });
+    if (r.status !== 0) throw new Error(`drill: backup ${id} failed: ${r.stderr}`);
+}
+
+export const restoreScenarios: Scenario[] = [
+    {
+        name: "restore round trip: every key back, AOF handled, safety copy gone",
+        async run(env, log) {
+            env.loadRedis(4000);
+            const original = env.digest();
+            const keys = env.redisCli(["DBSIZE"]).stdout.trim();
+            await backup(env, "drill-restore-base");
+            mutate(env);
+            const mutated = env.digest();
+            log(`backed up ${keys} keys as drill-restore-base, then changed, deleted and added keys`);
+            const r = await env.runHost("sofia-restore", ["drill-restore-base"]);
+            const s = summary(r);
+            log(`sofia-restore drill-restore-base: exit ${r.status}, recovery time ${s.seconds ?? "?"}s (${r.seconds.toFixed(1)}s measured)`);
+            const afterRestore = env.digest();
+            // Restart Redis: a restore that only copied dump.rdb would come back empty here (AOF on).
+            await env.stopRedis();
+            await env.startRedis();
+            const afterRestart = env.digest();
+            const models = fs.readFileSync(path.join(volumeHostPath(env.dataPath, "models"), "sentiment.onnx"));
+            const qdbRoot = volumeHostPath(env.dataPath, "questdb-data");
+            return [
+                check("exits 0", r.status === 0, r.stderr.slice(-600)),
+                check("the data really had changed before the restore", mutated !== original),
+                check(`every key is back as it was (DEBUG DIGEST, ${keys} keys)`, afterRestore === original, `${afterRestore} vs ${original}`),
+                check("still every key after Redis restarts from its AOF", afterRestart === original, `${afterRestart} vs ${original}`),
+                check("Redis runs with AOF on, from a rewritten AOF", env.redisCli(["CONFIG", "GET", "appendonly"]).stdout.includes("yes") && fs.existsSync(path.join(env.redisDir, "appendonlydir"))),
+                check("the models volume is back", models.length === 128 * 1024 && models[0] === 3),
+                check("QuestDB's root is back with its _restore trigger", fs.existsSync(path.join(qdbRoot, "_restore")) && fs.existsSync(path.join(qdbRoot, "db", "ticks", "_meta"))),
+                check("stopped the services in reverse order and started them in catalog order", ordered(r.stdout), r.stdout),
+                check("the safety copy is removed once verified", !fs.existsSync(`${env.redisDir}.before-restore`)),
+                check('prints a summary line {"restore": {id, started, ended, seconds, result: "ok"}}', s.result === "ok" && s.id === "drill-restore-base" && typeof s.seconds === "number"),
+            ];
+        },
+    },
+    {
+        name: "a corrupted object: refused, live data unchanged",
+        async run(env, log) {
+            mutate(env);
+            const before = env.digest();
+            // Overwrite the stored RDB behind the backup's back.
+            const bad = path.join(env.dir, "garbage.rdb");
+            fs.writeFileSync(bad, "not an rdb at all");
+            env.aws(["s3", "cp", bad, `s3://${DRILL_BUCKET}/${DRILL_STACK}/drill-restore-base/redis.rdb`, "--only-show-errors"]);
+            const stops = countStops(env);
+            const r = await env.runHost("sofia-restore", ["drill-restore-base"]);
+            log(`sofia-restore of a backup whose redis.rdb was overwritten in S3: exit ${r.status}`);
+            return [
+                check("exits non-zero", r.status === 1, `exit ${r.status}`),
+                check("says which object does not match its manifest", /backup drill-restore-base does not match its manifest \(redis\.rdb corrupted\): refusing it/.test(r.stderr), r.stderr),
+                check("says nothing was changed", /refused; nothing was changed/.test(r.stderr), r.stderr),
+                check("did not stop any service", countStops(env) === stops),
+                check("live data unchanged", env.digest() === before),
+                check('summary result "failed"', summary(r).result === "failed"),
+            ];
+        },
+    },
+    {
+        name: "a backup without its COMPLETE marker: refused",
+        async run(env, log) {
+            env.proxy.fault = { kind: "cut", pathEndsWith: "/questdb.tar" };
+            await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-unfinished", AWS_MAX_ATTEMPTS: "1" });
+            env.proxy.fault = { kind: "none" };
+            await backup(env, "drill-restore-good");
+            const before = env.digest();
+            const r = await env.runHost("sofia-restore", ["drill-unfinished"]);
+            log(`sofia-restore of a backup whose upload was cut off: exit ${r.status}`);
+            return [
+                check("the unfinished backup has objects but no marker", env.keys(`${DRILL_STACK}/drill-unfinished/`).length > 0 && !env.keys(`${DRILL_STACK}/drill-unfinished/`).some((k) => k.endsWith("COMPLETE"))),
+                check("exits non-zero", r.status === 1),
+                check("says it has no COMPLETE marker and names complete ones", /backup drill-unfinished has no COMPLETE marker .* Most recent complete backups: .*drill-restore-good/.test(r.stderr), r.stderr),
+                check("live data unchanged", env.digest() === before),
+            ];
+        },
+    },
+    {
+        name: "a backup id that does not exist: a clear error with the valid ids",
+        async run(env, log) {
+            const r = await env.runHost("sofia-restore", ["20990101T000000Z"]);
+            log(`sofia-restore 20990101T000000Z: exit ${r.status}`);
+            return [
+                check("exits non-zero", r.status === 1),
+                check("names the missing id and the most recent complete backups", /there is no backup 20990101T000000Z under s3:\/\/.*\. Most recent complete backups: drill-restore-good, /.test(r.stderr), r.stderr),
+            ];
+        },
+    },
+    {
+        name: "a failure in the middle of the restore: the data from before is put back",
+        async run(env, log) {
+            mutate(env);
+            env.redisCli(["SET", "written-after-the-backup", "must survive the failed restore"]);
+            const before = env.digest();
+            // The API fails its health check once, after the data has been swapped.
+            fs.writeFileSync(path.join(env.state, "sofia-api.health"), "unhealthy\nhealthy\n");
+            const r = await env.runHost("sofia-restore", ["latest"]);
+            log(`sofia-restore latest with the API unhealthy after the swap: exit ${r.status}, ${summary(r).seconds ?? "?"}s`);
+            return [
+                check("exits non-zero", r.status === 1),
+                check("says what failed", /api \(sofia-api\) is unhealthy/.test(r.stderr), r.stderr),
+                check("says the data from before is back", /FAILED; the data from before it is back in place/.test(r.stderr), r.stderr),
+                check("chose the newest complete backup for latest", /downloading backup drill-restore-good/.test(r.stdout), r.stdout),
+                check("data equal to before the attempt", env.digest() === before),
+                check("Redis serves again after the put-back", env.redisCli(["GET", "written-after-the-backup"]).stdout.trim() === "must survive the failed restore"),
+                check("no safety copy left behind", !fs.existsSync(`${env.redisDir}.before-restore`)),
+            ];
+        },
+    },
+];
+
+function countStops(env: DrillEnv): number {
+    const file = path.join(env.dir, "docker.log");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("stop ")).length : 0;
+}
+
+/** True when the script's output stops the API before Redis and starts Redis before the API. */
+function ordered(stdout: string): boolean {
+    const at = (s: string) => stdout.indexOf(s);
+    return at("stopping api") >= 0 && at("stopping api") < at("stopping redis") && at("starting redis") > at("stopping redis") && at("starting redis") < at("starting api");
+}
