@@ -180,6 +180,9 @@ export class DrillEnv {
         const at = production.indexOf("--activedefrag");
         const options = at < 0 ? production : [...production.slice(0, at), ...production.slice(at + 2)];
         const args = [...options, "--port", String(this.redisPort), "--bind", "127.0.0.1", "--requirepass", REDIS_PASSWORD, "--save", "''", "--enable-debug-command", "local"];
+        // The container's own health check: PING answers LOADING until the dataset is loaded.
+        const check = sofiaCatalog("questdb").find((e) => e.name === "redis")!.check.test.slice(1).join(" ");
+        fs.writeFileSync(path.join(this.state, "sofia-redis.check"), `REDISCLI_AUTH=${REDIS_PASSWORD} ${check.replace("redis-cli", `redis-cli -p ${this.redisPort}`)}\n`);
         fs.writeFileSync(path.join(this.state, "sofia-redis.start"), `exec ${server} ${args.join(" ")} --daemonize yes --pidfile ${path.join(this.state, "sofia-redis.pid")}\n`);
     }
 

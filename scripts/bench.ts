@@ -6,12 +6,14 @@ import { parseArgs } from "util";
 import { backupComparison } from "../bench/backup";
 import { compare, Comparison } from "../bench/measure";
 import { planComparison } from "../bench/plan";
+import { restoreComparison } from "../bench/restore";
 
 type Setup = (log: (s: string) => void) => Promise<{ comparison: Comparison; close?: () => Promise<void> }>;
 
 const benchmarks: Record<string, { runs: number; setup: Setup }> = {
     plan: { runs: 7, setup: async () => ({ comparison: planComparison() }) },
     backup: { runs: 3, setup: backupComparison },
+    restore: { runs: 3, setup: restoreComparison },
 };
 
 async function main(): Promise<number> {
@@ -35,7 +37,7 @@ async function main(): Promise<number> {
         const { comparison: c, close } = await setup(log);
         try {
             console.log(`${c.name}: ${c.subject.label} vs floor (${c.floorIs}), ${runs} runs each`);
-            const r = compare(c, runs, log);
+            const r = await compare(c, runs, log);
             const line = `${c.name}: median ${r.subject.toFixed(0)} ms, floor median ${r.floor.toFixed(0)} ms, ratio ${r.ratio.toFixed(2)}x (target <= ${c.target}x) ${r.ok ? "OK" : "OVER TARGET"}`;
             console.log(line);
             summary.push(line);

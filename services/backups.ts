@@ -14,6 +14,7 @@ import { Settings } from "./settings";
 import { containerName, passwordFile, volumeHostPath } from "./store-config";
 
 export const BACKUP_BIN = "/usr/local/sbin/sofia-backup";
+export const RESTORE_BIN = "/usr/local/sbin/sofia-restore";
 /** Shared by the backup and restore scripts, which source it from here. */
 export const SOFIA_LIB = "/usr/local/lib/sofia/sofia-lib.sh";
 export const BACKUP_ENV = "/etc/sofia/backup.env";
@@ -123,6 +124,7 @@ export function backupHostFiles(catalog: readonly CatalogEntry[], s: Settings, b
         files: [
             { path: SOFIA_LIB, content: fs.readFileSync(hostScript("sofia-lib.sh"), "utf8") },
             { path: BACKUP_BIN, content: fs.readFileSync(hostScript("sofia-backup.sh"), "utf8"), mode: "0755" },
+            { path: RESTORE_BIN, content: fs.readFileSync(hostScript("sofia-restore.sh"), "utf8"), mode: "0755" },
             { path: BACKUP_ENV, content: pulumi.output(bucket).apply((b) => backupEnv(target(b))) as pulumi.Input<string> },
             { path: BACKUP_ITEMS, content: backupItems(catalog, dataPath) },
             { path: RELEASE_FILE, content: JSON.stringify(releaseOf(catalog, s.images), null, 2) + "\n" },
@@ -130,6 +132,28 @@ export function backupHostFiles(catalog: readonly CatalogEntry[], s: Settings, b
         ],
         then: backupAgeUnits.then,
     };
+}
+
+/** The summary sofia-restore prints last: `{"restore": {id, started, ended, seconds, result}}`. */
+export interface RestoreSummary {
+    id: string;
+    started: string;
+    ended: string;
+    seconds: number;
+    result: "ok" | "failed";
+}
+
+/** Finds the summary line in a restore's output (the host command's stdout). */
+export function parseRestoreSummary(stdout: string | undefined): RestoreSummary | undefined {
+    for (const line of (stdout ?? "").trim().split("\n").reverse()) {
+        try {
+            const parsed = JSON.parse(line);
+            if (parsed?.restore?.id) return parsed.restore as RestoreSummary;
+        } catch {
+            // not the summary line
+        }
+    }
+    return undefined;
 }
 
 export interface SofiaBackupsArgs {

@@ -8,7 +8,7 @@ import { DEFAULT_DATA_PATH, Host } from "../components/host";
 import { HostCommand } from "../components/host-command";
 import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
-import { backupHostFiles, releaseOf, SofiaBackups } from "./backups";
+import { backupHostFiles, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
 import { SofiaContainers } from "./containers";
 import { SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { Settings } from "./settings";
@@ -83,6 +83,15 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // restore.from: a stack update that restores, waited for; a new id runs again, the same one does not.
+        const restore = s.restore.from
+            ? new HostCommand(
+                  `${name}-restore`,
+                  { instanceId: this.host.instance.id, region: s.region, command: `${RESTORE_BIN} ${s.restore.from}`, triggers: [s.restore.from], after: [verify.run, hostFiles.association], timeoutSeconds: 3600 },
+                  { parent: this },
+              )
+            : undefined;
+
         const endpoints = Object.fromEntries(
             published.map(({ service, port }) => [service, pulumi.interpolate`http://${this.host.publicIp}:${port.port}`]),
         );
@@ -93,6 +102,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             startStages: this.containers.stages,
             release: releaseOf(this.catalog, s.images),
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${this.backupBucket.prefix}/`,
+            ...(restore ? { lastRestore: restore.run.stdout.apply((out) => parseRestoreSummary(out) ?? { id: s.restore.from, result: "pending" }) } : {}),
         };
         this.registerOutputs(this.outputs);
     }

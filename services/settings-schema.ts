@@ -43,6 +43,17 @@ const images = z
 /** Redis needs headroom above maxmemory for the copy-on-write fork of BGSAVE and AOF rewrites. */
 const REDIS_FORK_HEADROOM = 0.75;
 
+const restore = z
+    .strictObject({
+        from: z
+            .string()
+            .regex(/^(latest|[A-Za-z0-9._-]+)$/, { error: 'expected a backup id (sofia-backup list) or "latest"' })
+            .optional()
+            .meta({ description: "Restore this backup (an id from `sofia-backup list`, or \"latest\") on the next `pulumi up`; the same id is not restored twice." }),
+        confirm: z.string().optional().meta({ description: "The stack's own name: required to restore into prod, a guard against restoring the wrong stack." }),
+    })
+    .prefault({});
+
 const redis = z
     .strictObject({
         maxmemoryMb: z.number().int().min(64).default(1536).meta({ description: `Redis maxmemory in MiB; at most ${REDIS_FORK_HEADROOM * 100}% of the container's limit, leaving room to fork for snapshots.` }),
@@ -157,6 +168,7 @@ export const settingsSchema = z
             .meta({ description: "EQUITY_PRIMARY for the equities puller; \"yahoo\" is the runbook's forced fallback. Unset: the app's own primary." }),
         redis,
         questdb,
+        restore,
         serviceEnv,
         backup,
         alarms,

@@ -109,6 +109,19 @@ function describeIssue(issue: z.core.$ZodIssue, given: unknown): string[] {
     return [`${key}: ${JSON.stringify(input)} is not allowed: ${allowed}`];
 }
 
+/** Stacks whose restores must be confirmed by naming the stack in `restore.confirm`. */
+export const CONFIRMED_RESTORE_STACKS = ["prod"];
+
+/** A restore into prod must name it; a confirmation must name the stack it is set on. */
+function restoreGuard(stack: string, r: PlainSettings["restore"]): string[] {
+    const key = `${NAMESPACE}:restore.confirm`;
+    if (r.confirm !== undefined && r.confirm !== stack) return [`${key}: ${JSON.stringify(r.confirm)} is not allowed: it must name this stack, "${stack}"`];
+    if (r.from !== undefined && CONFIRMED_RESTORE_STACKS.includes(stack) && r.confirm !== stack) {
+        return [`${key}: missing; restoring into ${stack} replaces its live data: also run pulumi config set --path restore.confirm ${stack}`];
+    }
+    return [];
+}
+
 /**
  * Validates a stack's config into `Settings`, or throws a `SettingsError` listing every problem.
  * Pure apart from wrapping secrets: tests call it with hand-made sources.
@@ -148,6 +161,7 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
     if (parsed.success && region && parsed.data.availabilityZone && !parsed.data.availabilityZone.startsWith(region)) {
         problems.push(`${NAMESPACE}:availabilityZone: ${JSON.stringify(parsed.data.availabilityZone)} is not allowed: it must be a zone of aws:region ${region}`);
     }
+    if (parsed.success) problems.push(...restoreGuard(stack, parsed.data.restore));
     if (problems.length > 0 || !parsed.success || !region) throw new SettingsError(stack, problems);
 
     return { ...parsed.data, project, stack, region, zone: parsed.data.availabilityZone ?? `${region}a`, secrets };

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { parseRestoreSummary } from "../services/backups";
+import { ofType, planStack } from "./helpers/plan";
+
+const restoreRun = (plan: Awaited<ReturnType<typeof planStack>>) => ofType(plan, "command:local:Command").find((c) => c.name === "sofia-restore-run");
+
+describe("restore as a stack update", () => {
+    it("declares no restore step unless restore.from is set", async () => {
+        expect(restoreRun(await planStack("staging"))).toBeUndefined();
+    });
+
+    it("runs sofia-restore on the host after verification, once per backup id", async () => {
+        const plan = await planStack("staging", ["restore.from=20261130T010000Z"]);
+        const run = restoreRun(plan)!;
+        expect(run.inputs.create).toMatch(/\.\/scripts\/ssm-run\.sh i-[0-9a-f]+ eu-central-1 \/usr\/local\/sbin\/sofia-restore 20261130T010000Z$/);
+        expect(run.inputs.triggers).toEqual(["20261130T010000Z"]);
+        expect(run.dependsOn.map((u) => u.split("::").pop())).toEqual(["sofia-verify-run", "sofia-host-files-association"]);
+        expect((run.inputs.environment as Record<string, string>).SSM_RUN_TIMEOUT).toBe("3600");
+        expect(plan.outputs.lastRestore).toEqual({ id: "20261130T010000Z", result: "pending" });
+        const other = restoreRun(await planStack("staging", ["restore.from=latest"]))!;
+        expect(other.inputs.triggers).toEqual(["latest"]);
+    });
+
+    it("installs sofia-restore on the host", async () => {
+        const plan = await planStack("staging");
+        const doc = ofType(plan, "aws:ssm/document:Document")[0];
+        expect(JSON.parse(doc.inputs.content as string).mainSteps[0].inputs.runCommand[0]).toContain('"$root/usr/local/sbin/sofia-restore"');
+    });
+
+    it("refuses to restore prod unless restore.confirm names it", async () => {
+        await expect(planStack("prod", ["restore.from=latest"])).rejects.toThrow(/sofia:restore\.confirm: missing; restoring into prod replaces its live data/);
+        await expect(planStack("prod", ["restore.from=latest", "restore.confirm=staging"])).rejects.toThrow(/sofia:restore\.confirm: "staging" is not allowed: it must name this stack, "prod"/);
+        const confirmed = await planStack("prod", ["restore.from=latest", "restore.confirm=prod"]);
+        expect(restoreRun(confirmed)).toBeDefined();
+    });
+
+    it("refuses a malformed backup id", async () => {
+        await expect(planStack("staging", ["restore.from=../etc"])).rejects.toThrow(/sofia:restore\.from: "\.\.\/etc" is not allowed: expected a backup id/);
+    });
+
+    it("reads the restore's summary line into the lastRestore output", () => {
+        const out = 'log line\n{"restore":{"id":"a","started":"s","ended":"e","seconds":12,"result":"ok"}}\n';
+        expect(parseRestoreSummary(out)).toEqual({ id: "a", started: "s", ended: "e", seconds: 12, result: "ok" });
+        expect(parseRestoreSummary("no summary here")).toBeUndefined();
+        expect(parseRestoreSummary(undefined)).toBeUndefined();
+    });
+});
