@@ -39,7 +39,12 @@ export interface ContainerServiceArgs {
     startAfter?: docker.Container[];
     /** Docker provider of the host. */
     provider: docker.Provider;
-    /** Log rotation: size of one json-file log in MiB. @default 50 */
+    /**
+     * Ship the output to this CloudWatch Logs group (awslogs driver, non-blocking); `docker logs`
+     * keeps working from a local, rotated cache. Unset: json-file logs on the host only.
+     */
+    logs?: { group: pulumi.Input<string>; region: string };
+    /** Log rotation: size of one local log file in MiB. @default 50 */
     logMaxSizeMb?: number;
     /** Log rotation: files kept. @default 5 */
     logMaxFiles?: number;
@@ -58,6 +63,26 @@ export function validateContainerServiceArgs(args: ContainerServiceArgs): void {
         if (seen.has(p.port)) throw new Error(`${where}: port ${p.port} is published twice`);
         seen.add(p.port);
     }
+}
+
+/** Log driver options: awslogs with a rotated local cache, or rotated json-file. */
+function logging(args: ContainerServiceArgs): { logDriver: string; logOpts: pulumi.Input<Record<string, pulumi.Input<string>>> } {
+    const size = `${args.logMaxSizeMb ?? 50}m`;
+    const files = String(args.logMaxFiles ?? 5);
+    if (!args.logs) return { logDriver: "json-file", logOpts: { "max-size": size, "max-file": files } };
+    return {
+        logDriver: "awslogs",
+        logOpts: {
+            "awslogs-region": args.logs.region,
+            "awslogs-group": args.logs.group,
+            "awslogs-stream": args.containerName,
+            // A CloudWatch hiccup must not block the service's writes to stdout.
+            mode: "non-blocking",
+            "max-buffer-size": "4m",
+            "cache-max-size": size,
+            "cache-max-file": files,
+        },
+    };
 }
 
 export class ContainerService extends pulumi.ComponentResource {
@@ -102,8 +127,7 @@ export class ContainerService extends pulumi.ComponentResource {
                 maxRetryCount: 0,
                 memory: args.memoryMb,
                 memorySwap: args.memoryMb,
-                logDriver: "json-file",
-                logOpts: { "max-size": `${args.logMaxSizeMb ?? 50}m`, "max-file": String(args.logMaxFiles ?? 5) },
+                ...logging(args),
                 privileged: false,
                 init: true,
                 stopSignal: "SIGTERM",

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "util";
 import { SettingsError } from "../services/settings";
-import { runOffline, Plan } from "./offline";
+import { KEEP_STACKS_ENV, runOffline, Plan } from "./offline";
 import { renderPlan } from "./render";
 import { applyOverride, projectName, readStackConfig } from "./stack-config";
 
@@ -72,7 +72,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
         io.out(args.json ? planJson(plan) + "\n" : renderPlan(plan));
         return 0;
     } catch (e) {
-        io.err(e instanceof SettingsError ? `${e.message}\n` : `offline plan of stack "${stack}" failed: ${(e as Error).stack ?? e}\n`);
+        const detail = (e as Error).stack ?? String(e);
+        const hint = process.env[KEEP_STACKS_ENV] ? "" : `\n(for the full stack trace: ${KEEP_STACKS_ENV}=1 npm run plan ...)`;
+        io.err(e instanceof SettingsError ? `${e.message}\n` : `offline plan of stack "${stack}" failed: ${detail}${hint}\n`);
         return 1;
     }
 }

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import { stagingPath } from "../components/host";
 import { hostScript } from "../components/project-root";
 import { CatalogEntry } from "./catalog";
-import { BACKUP_METRICS, METRICS_NAMESPACE, STACK_DIMENSION } from "./metrics";
+import { BACKUP_METRICS, METRICS_NAMESPACE } from "./metrics";
 import { Settings } from "./settings";
 import { containerName, passwordFile, volumeHostPath } from "./store-config";
 
@@ -159,14 +159,10 @@ export function parseRestoreSummary(stdout: string | undefined): RestoreSummary 
 export interface SofiaBackupsArgs {
     settings: Settings;
     instanceId: pulumi.Input<string>;
-    /** Where alarms notify; empty until escalation topics exist. */
-    alarmActions?: pulumi.Input<string>[];
 }
 
-/** The schedules and the alarms. */
+/** The schedules (the alarms on backups are with all the others, services/alarms.ts). */
 export class SofiaBackups extends pulumi.ComponentResource {
-    readonly ageAlarm: aws.cloudwatch.MetricAlarm;
-
     constructor(name: string, args: SofiaBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:backup:SofiaBackups", name, {}, opts);
         const s = args.settings;
@@ -187,49 +183,6 @@ export class SofiaBackups extends pulumi.ComponentResource {
         schedule("backup", s.backup.schedule, `${BACKUP_BIN} run`);
         if (s.backup.redisSchedule) schedule("backup-redis", s.backup.redisSchedule, `${BACKUP_BIN} run --only redis`);
 
-        const dimensions = { [STACK_DIMENSION]: s.stack };
-        this.ageAlarm = new aws.cloudwatch.MetricAlarm(
-            `${name}-age`,
-            {
-                name: `sofia-${s.stack}-backup-age`,
-                alarmDescription: `Level 2: no complete backup for ${s.alarms.backupMaxAgeHours}h (schedule ${s.backup.schedule}). Check: sofia-backup list; the last run's output in SSM.`,
-                namespace: METRICS_NAMESPACE,
-                metricName: BACKUP_METRICS.age,
-                dimensions,
-                statistic: "Maximum",
-                period: 900,
-                evaluationPeriods: 2,
-                datapointsToAlarm: 2,
-                threshold: s.alarms.backupMaxAgeHours,
-                comparisonOperator: "GreaterThanOrEqualToThreshold",
-                // Silence means the host is not publishing: that is no reason to believe backups are fine.
-                treatMissingData: "breaching",
-                alarmActions: args.alarmActions ?? [],
-                okActions: args.alarmActions ?? [],
-                tags: { Level: "2" },
-            },
-            { parent: this },
-        );
-        new aws.cloudwatch.MetricAlarm(
-            `${name}-failed`,
-            {
-                name: `sofia-${s.stack}-backup-failed`,
-                alarmDescription: "Level 2: a backup run failed (no COMPLETE marker was written). The run's output says what failed and what to do.",
-                namespace: METRICS_NAMESPACE,
-                metricName: BACKUP_METRICS.success,
-                dimensions,
-                statistic: "Minimum",
-                period: 300,
-                evaluationPeriods: 1,
-                threshold: 1,
-                comparisonOperator: "LessThanThreshold",
-                // No run in a period is not a failure; the age alarm covers runs that never happen.
-                treatMissingData: "notBreaching",
-                alarmActions: args.alarmActions ?? [],
-                tags: { Level: "2" },
-            },
-            { parent: this },
-        );
         this.registerOutputs({});
     }
 }

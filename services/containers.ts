@@ -19,6 +19,8 @@ export interface SofiaContainersArgs {
     settings: Settings;
     /** Docker provider of the host. */
     provider: docker.Provider;
+    /** CloudWatch Logs group per catalog entry. */
+    logGroups: Record<string, pulumi.Input<string>>;
 }
 
 /** Store-specific inputs beyond what the catalog says: configuration files and credentials. */
@@ -94,6 +96,7 @@ export class SofiaContainers extends pulumi.ComponentResource {
                         network: this.network.name,
                         volumes,
                         startAfter: entry.startsAfter.map((d) => this.containers[d]),
+                        logs: { group: args.logGroups[entry.name], region: s.region },
                         provider,
                     },
                     { parent: this },

@@ -15,3 +15,42 @@ export const BACKUP_METRICS = {
     /** Hours since the newest complete backup (published every 15 minutes, and 0 after a backup). */
     age: "BackupAgeHours",
 } as const;
+
+/** Published every minute by host/sofia-probe.sh. */
+export const PROBE_METRICS = {
+    /** 1 when a service's /health answered 200 within the timeout, else 0; dimension Service. */
+    healthy: "ServiceHealthy",
+    /** Redis used memory as a percentage of its maxmemory. */
+    redisMemory: "RedisMemoryPercent",
+} as const;
+
+/** Published by maintenance windows and deploys while they run: 1, else absent or 0. */
+export const MAINTENANCE_METRIC = "MaintenanceActive";
+
+/**
+ * What Sofia's metrics server exposes at /metrics (the contract with the app), scraped into the
+ * namespace by the CloudWatch agent.
+ */
+export const APP_METRICS = {
+    /** Share of instruments whose last tick is older than the freshness limit (runbook: < 0.1). */
+    staleRatio: "stale_ratio",
+    /** Websocket reconnects since the ingestor started (a counter). */
+    reconnects: "ws_reconnects_total",
+} as const;
+
+/** Host metrics from the CloudWatch agent. */
+export const HOST_METRICS = { memory: "mem_used_percent", disk: "disk_used_percent" } as const;
+
+/**
+ * Metrics from log filters. A filter cannot add a static Stack dimension, so these live in a
+ * namespace of their own per stack.
+ */
+export function logMetricsNamespace(stack: string): string {
+    return `${METRICS_NAMESPACE}/${stack}`;
+}
+export const LOG_METRICS = {
+    /** ERROR lines per service: `ErrorLines-<service>`. */
+    errorLines: (service: string) => `ErrorLines-${service}`,
+    /** The API's request latency from its JSON access log's duration_ms: one data point per request. */
+    apiLatency: "ApiLatencyMs",
+} as const;

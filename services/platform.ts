@@ -11,6 +11,7 @@ import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
 import { SofiaContainers } from "./containers";
 import { SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
+import { monitoringHostFiles, SofiaMonitoring } from "./monitoring";
 import { Settings } from "./settings";
 
 export interface SofiaPlatformArgs {
@@ -59,12 +60,16 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.containers = new SofiaContainers(`${name}-services`, { catalog: this.catalog, settings: s, provider: this.host.dockerProvider }, { parent: this });
-        const serviceFiles = sofiaHostFiles(this.catalog, s);
-        const backupFiles = backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH);
+        const monitoring = new SofiaMonitoring(`${name}-monitoring`, { catalog: this.catalog, settings: s, instanceId: this.host.instance.id, dataPath: DEFAULT_DATA_PATH, tags }, { parent: this });
+        this.containers = new SofiaContainers(
+            `${name}-services`,
+            { catalog: this.catalog, settings: s, provider: this.host.dockerProvider, logGroups: monitoring.logGroups },
+            { parent: this },
+        );
+        const installs = [sofiaHostFiles(this.catalog, s), backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH), monitoringHostFiles(this.catalog, s.stack, DEFAULT_DATA_PATH)];
         const hostFiles = new HostFiles(
             `${name}-host-files`,
-            { instanceId: this.host.instance.id, files: [...serviceFiles.files, ...backupFiles.files], then: [...serviceFiles.then, ...backupFiles.then], tags },
+            { instanceId: this.host.instance.id, files: installs.flatMap((i) => i.files), then: installs.flatMap((i) => i.then), tags },
             { parent: this },
         );
         new SofiaBackups(`${name}-backup`, { settings: s, instanceId: this.host.instance.id }, { parent: this });
@@ -100,6 +105,8 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             publicIp: this.host.publicIp,
             endpoints,
             startStages: this.containers.stages,
+            alarmTopics: { level2: monitoring.escalation.topics[2].arn, level3: monitoring.escalation.topics[3].arn },
+            dashboard: `sofia-${s.stack}`,
             release: releaseOf(this.catalog, s.images),
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${this.backupBucket.prefix}/`,
             ...(restore ? { lastRestore: restore.run.stdout.apply((out) => parseRestoreSummary(out) ?? { id: s.restore.from, result: "pending" }) } : {}),

@@ -141,6 +141,9 @@ const escalation = z
     })
     .prefault({});
 
+/** The retention periods CloudWatch Logs accepts. */
+const LOG_RETENTIONS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
 /** Every plain (non-secret) `sofia:` key. */
 export const settingsSchema = z
     .strictObject({
@@ -174,6 +177,11 @@ export const settingsSchema = z
         alarms,
         maintenance,
         escalation,
+        logRetentionDays: z
+            .number()
+            .refine((d) => (LOG_RETENTIONS as readonly number[]).includes(d), { error: `expected one of CloudWatch's retention periods: ${LOG_RETENTIONS.join(", ")}` })
+            .default(30)
+            .meta({ description: "Days the services' container logs are kept in CloudWatch Logs." }),
     })
     .superRefine((s, ctx) => {
         if (s.dockerAccess === "admin-ssh" && s.adminCidrs.length === 0) {

@@ -44,8 +44,12 @@ describe("containers in the staging plan", () => {
             expect(i.healthcheck.tests.length, e.name).toBeGreaterThan(1);
             expect(i.healthcheck.startPeriod, e.name).toBe(`${e.check.startPeriodSeconds}s`);
             expect(i.restart, e.name).toBe("on-failure");
-            expect(i.logDriver, e.name).toBe("json-file");
-            expect(i.logOpts, e.name).toEqual({ "max-size": "50m", "max-file": "5" });
+            // Shipped to the service's log group; `docker logs` reads a rotated local cache.
+            expect(i.logDriver, e.name).toBe("awslogs");
+            expect(i.logOpts, e.name).toEqual({
+                "awslogs-region": "eu-central-1", "awslogs-group": `/sofia/staging/${e.name}`, "awslogs-stream": `sofia-${e.name}`,
+                mode: "non-blocking", "max-buffer-size": "4m", "cache-max-size": "50m", "cache-max-file": "5",
+            });
             expect(i.memory, e.name).toBe(e.memoryMb);
             expect(i.memorySwap, e.name).toBe(e.memoryMb);
             expect(i.networksAdvanced.map((n: any) => n.name), e.name).toEqual(["sofia"]);

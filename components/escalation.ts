@@ -1,0 +1,169 @@
+/**
+ * Alarms and who they reach, by escalation level (the runbook's "Escalation"):
+ *   level 1: automatic (EC2 recover or reboot); pages nobody
+ *   level 2: pages on-call (an SNS topic, e.g. a PagerDuty HTTPS endpoint)
+ *   level 3: also notifies the senior and security contacts
+ * Each paging alarm is a raw metric alarm without actions plus a composite alarm that pages, with
+ * an actions suppressor: while the maintenance alarm is in ALARM, nobody is paged, and only then.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export type Level = 1 | 2 | 3;
+
+interface MetricRef {
+    namespace: string;
+    name: string;
+    dimensions: Record<string, pulumi.Input<string>>;
+}
+
+export interface AlarmSpec {
+    /** Short, unique; the alarm is named `<prefix>-<id>`. */
+    id: string;
+    level: Level;
+    /** What it means and what to do first; shown in every notification. */
+    description: string;
+    /** One metric with a statistic (or a percentile, which needs raw data points)... */
+    metric?: MetricRef & ({ statistic: string; extendedStatistic?: never } | { extendedStatistic: string; statistic?: never });
+    /** ...or a metric-math expression over metrics. */
+    expression?: { expression: string; label: string; metrics: (MetricRef & { id: string; statistic: string })[] };
+    comparison: "GreaterThanOrEqualToThreshold" | "GreaterThanThreshold" | "LessThanThreshold" | "LessThanOrEqualToThreshold";
+    threshold: number;
+    period: number;
+    evaluationPeriods: number;
+    datapointsToAlarm?: number;
+    /** Deliberate per alarm: does silence mean trouble? */
+    treatMissingData: "breaching" | "notBreaching" | "missing" | "ignore";
+    /** Level 1 only: what AWS does by itself. */
+    automatic?: "recover" | "reboot";
+}
+
+export interface EscalationArgs {
+    /** Alarm and topic names start with this (e.g. "sofia-prod"). */
+    prefix: string;
+    region: string;
+    alarms: AlarmSpec[];
+    /** Level 2: an HTTPS endpoint that pages on-call (secret). Unset: the topic has no subscriber yet. */
+    oncallEndpoint?: pulumi.Input<string>;
+    /** Level 3: e-mail addresses of senior engineers and security contacts. */
+    level3Emails: string[];
+    /** The metric that says a maintenance window or deploy is running (>= 1). */
+    maintenanceMetric: { namespace: string; name: string; dimensions: Record<string, string> };
+    /** Level 3 composites: name and rule over the raw alarms' names (e.g. several systems failing). */
+    level3Rules?: { id: string; description: string; rule: (rawNames: Record<string, string>) => string }[];
+    tags?: Record<string, string>;
+}
+
+/** Throws on alarm specs CloudWatch would reject or that could never page the right people. */
+export function validateAlarmSpecs(specs: AlarmSpec[]): void {
+    const ids = specs.map((s) => s.id);
+    const dup = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (dup.length) throw new Error(`alarms: ids used twice: ${dup.join(", ")}`);
+    for (const s of specs) {
+        if (!s.metric === !s.expression) throw new Error(`alarm ${s.id}: give either metric or expression`);
+        if ((s.level === 1) !== (s.automatic !== undefined)) throw new Error(`alarm ${s.id}: level 1 alarms, and only they, act automatically`);
+        if (s.datapointsToAlarm !== undefined && s.datapointsToAlarm > s.evaluationPeriods) throw new Error(`alarm ${s.id}: datapointsToAlarm ${s.datapointsToAlarm} > evaluationPeriods ${s.evaluationPeriods}`);
+        if (![10, 30].includes(s.period) && s.period % 60 !== 0) throw new Error(`alarm ${s.id}: period ${s.period} must be 10, 30 or a multiple of 60`);
+        if (s.period * s.evaluationPeriods > 86400) throw new Error(`alarm ${s.id}: period x evaluationPeriods exceeds one day`);
+    }
+}
+
+export class Escalation extends pulumi.ComponentResource {
+    readonly topics: Record<2 | 3, aws.sns.Topic>;
+    /** Raw metric alarms by spec id. */
+    readonly alarms: Record<string, aws.cloudwatch.MetricAlarm> = {};
+    readonly maintenance: aws.cloudwatch.MetricAlarm;
+
+    constructor(name: string, args: EscalationArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:monitoring:Escalation", name, {}, opts);
+        validateAlarmSpecs(args.alarms);
+        const child = { parent: this };
+        const tags = args.tags ?? {};
+
+        this.topics = {
+            2: new aws.sns.Topic(`${name}-level2`, { name: `${args.prefix}-level2-oncall`, displayName: "Sofia level 2: on-call", tags }, child),
+            3: new aws.sns.Topic(`${name}-level3`, { name: `${args.prefix}-level3-senior`, displayName: "Sofia level 3: senior and security", tags }, child),
+        };
+        if (args.oncallEndpoint) {
+            new aws.sns.TopicSubscription(`${name}-oncall`, { topic: this.topics[2].arn, protocol: "https", endpoint: args.oncallEndpoint, endpointAutoConfirms: true }, child);
+        }
+        args.level3Emails.forEach((email, i) => {
+            new aws.sns.TopicSubscription(`${name}-level3-email-${i}`, { topic: this.topics[3].arn, protocol: "email", endpoint: email }, child);
+        });
+
+        const m = args.maintenanceMetric;
+        this.maintenance = new aws.cloudwatch.MetricAlarm(
+            `${name}-maintenance`,
+            {
+                name: `${args.prefix}-maintenance-active`,
+                alarmDescription: "Not a problem: a maintenance window or deploy is running. While this is in ALARM, nobody is paged.",
+                namespace: m.namespace,
+                metricName: m.name,
+                dimensions: m.dimensions,
+                statistic: "Maximum",
+                period: 60,
+                evaluationPeriods: 1,
+                threshold: 1,
+                comparisonOperator: "GreaterThanOrEqualToThreshold",
+                treatMissingData: "notBreaching",
+                tags,
+            },
+            child,
+        );
+
+        const rawNames: Record<string, string> = {};
+        for (const spec of args.alarms) {
+            const alarmName = `${args.prefix}-${spec.id}`;
+            rawNames[spec.id] = alarmName;
+            const automatic = spec.automatic ? [`arn:aws:automate:${args.region}:ec2:${spec.automatic}`] : [];
+            this.alarms[spec.id] = new aws.cloudwatch.MetricAlarm(`${name}-${spec.id}`, { name: alarmName, ...this.metricArgs(spec), alarmActions: automatic, tags: { ...tags, Level: String(spec.level) } }, child);
+            if (spec.level >= 2) this.page(name, args, spec.id, spec.level as 2 | 3, spec.description, `ALARM("${alarmName}")`, [this.alarms[spec.id]]);
+        }
+        for (const rule of args.level3Rules ?? []) {
+            this.page(name, args, rule.id, 3, rule.description, rule.rule(rawNames), Object.values(this.alarms));
+        }
+        this.registerOutputs({ level2: this.topics[2].arn, level3: this.topics[3].arn });
+    }
+
+    private metricArgs(spec: AlarmSpec): Partial<aws.cloudwatch.MetricAlarmArgs> {
+        const common = {
+            alarmDescription: `Level ${spec.level}: ${spec.description}`,
+            comparisonOperator: spec.comparison,
+            threshold: spec.threshold,
+            evaluationPeriods: spec.evaluationPeriods,
+            datapointsToAlarm: spec.datapointsToAlarm,
+            treatMissingData: spec.treatMissingData,
+        };
+        if (spec.metric) {
+            const { namespace, name, dimensions, statistic, extendedStatistic } = spec.metric;
+            return { ...common, namespace, metricName: name, dimensions, period: spec.period, statistic, extendedStatistic };
+        }
+        const e = spec.expression!;
+        return {
+            ...common,
+            metricQueries: [
+                ...e.metrics.map((q) => ({ id: q.id, returnData: false, metric: { namespace: q.namespace, metricName: q.name, dimensions: q.dimensions, period: spec.period, stat: q.statistic } })),
+                { id: "e1", expression: e.expression, label: e.label, returnData: true },
+            ],
+        };
+    }
+
+    /** The composite that pages: level 2 reaches on-call, level 3 also the senior and security contacts. */
+    private page(name: string, args: EscalationArgs, id: string, level: 2 | 3, description: string, rule: string, after: pulumi.Resource[]): aws.cloudwatch.CompositeAlarm {
+        const topics = level === 3 ? [this.topics[2].arn, this.topics[3].arn] : [this.topics[2].arn];
+        return new aws.cloudwatch.CompositeAlarm(
+            `${name}-${id}-page`,
+            {
+                alarmName: `${args.prefix}-${id}-page`,
+                alarmDescription: `Level ${level}: ${description}`,
+                alarmRule: rule,
+                alarmActions: topics,
+                okActions: topics,
+                actionsSuppressor: { alarm: this.maintenance.name, waitPeriod: 120, extensionPeriod: 600 },
+                tags: { ...(args.tags ?? {}), Level: String(level) },
+            },
+            // The rule names alarms that must exist first.
+            { parent: this, dependsOn: after },
+        );
+    }
+}

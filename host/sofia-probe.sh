@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Publishes every minute (sofia-probe.timer) whether each of Sofia's services is healthy: its
+# /health where the catalog gives one, Docker's health status otherwise; and Redis' memory use as
+# a share of its maxmemory. One put-metric-data call per run.
+#
+#   sofia-probe            probe and publish
+#   sofia-probe --dry-run  probe and print the metric data instead of publishing it
+set -euo pipefail
+
+CATALOG=${SOFIA_CATALOG:-/etc/sofia/services.tsv}
+PROBE_ENV=${SOFIA_PROBE_ENV:-/etc/sofia/probe.env}
+TIMEOUT=${SOFIA_PROBE_TIMEOUT:-5}
+
+die() { printf 'sofia-probe: %s\n' "$*" >&2; exit 1; }
+[[ -r $CATALOG ]] || die "no catalog at $CATALOG; it is installed by the stack (pulumi up)"
+[[ -r $PROBE_ENV ]] || die "no configuration at $PROBE_ENV; it is installed by the stack (pulumi up)"
+# shellcheck source=/dev/null
+source "$PROBE_ENV"
+for var in METRICS_NAMESPACE METRIC_STACK METRIC_HEALTHY METRIC_REDIS_MEMORY REDIS_CONTAINER REDIS_PASSWORD_FILE; do
+  [[ -n ${!var:-} ]] || die "$PROBE_ENV does not set $var; run pulumi up to reinstall it"
+done
+
+datum() {  # name, value, unit, [service]
+  local dims="{\"Name\":\"Stack\",\"Value\":\"$METRIC_STACK\"}"
+  [[ -z ${4:-} ]] || dims+=",{\"Name\":\"Service\",\"Value\":\"$4\"}"
+  printf '{"MetricName":"%s","Dimensions":[%s],"Value":%s,"Unit":"%s"}' "$1" "$dims" "$2" "$3"
+}
+
+data=()
+pids=()
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+# Every /health at once: a hanging one costs the timeout, not the timeout per service.
+while IFS=$'\t' read -r _ name container _ health; do
+  [[ -z $name || $name == \#* ]] && continue
+  if [[ $health == - ]]; then
+    [[ $(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$container" 2>/dev/null) == healthy ]] && echo 1 >"$dir/$name" || echo 0 >"$dir/$name"
+  else
+    { curl -fsS --max-time "$TIMEOUT" -o /dev/null "$health" 2>/dev/null && echo 1 || echo 0; } >"$dir/$name" &
+    pids+=($!)
+  fi
+done <"$CATALOG"
+(( ${#pids[@]} == 0 )) || wait "${pids[@]}"
+for f in "$dir"/*; do
+  data+=("$(datum "$METRIC_HEALTHY" "$(cat "$f")" Count "$(basename "$f")")")
+done
+
+# Redis memory: used_memory / maxmemory, read inside the container (the host has no redis-cli).
+if pw=$(docker exec "$REDIS_CONTAINER" cat "$REDIS_PASSWORD_FILE" 2>/dev/null) &&
+  info=$(docker exec -e REDISCLI_AUTH="$pw" "$REDIS_CONTAINER" redis-cli INFO memory 2>/dev/null | tr -d '\r'); then
+  used=$(sed -n 's/^used_memory://p' <<<"$info")
+  max=$(sed -n 's/^maxmemory://p' <<<"$info")
+  if [[ $used =~ ^[0-9]+$ && $max =~ ^[1-9][0-9]*$ ]]; then
+    data+=("$(datum "$METRIC_REDIS_MEMORY" "$(awk -v u="$used" -v m="$max" 'BEGIN { printf "%.2f", 100 * u / m }')" Percent)")
+  fi
+fi
+
+payload="[$(IFS=,; echo "${data[*]}")]"
+if [[ ${1:-} == --dry-run ]]; then
+  echo "$payload"
+  exit 0
+fi
+aws cloudwatch put-metric-data --namespace "$METRICS_NAMESPACE" --metric-data "$payload" ||
+  die "could not publish to CloudWatch; the health alarms will treat the silence as failure"

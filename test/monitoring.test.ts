@@ -1,0 +1,220 @@
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { validateAlarmSpecs } from "../components/escalation";
+import { Moto, startMoto } from "../drill/moto";
+import type { Plan, PlannedResource } from "../plan/offline";
+import { severalSystemsRule } from "../services/alarms";
+import { sofiaCatalog } from "../services/catalog";
+import { servicesTable } from "../services/host-files";
+import { agentConfig, probeEnv, prometheusConfig } from "../services/monitoring";
+import { runAsync } from "./helpers/run";
+import { ofType, one, planStack } from "./helpers/plan";
+
+const catalog = sofiaCatalog("questdb");
+const METRIC = "aws:cloudwatch/metricAlarm:MetricAlarm";
+const COMPOSITE = "aws:cloudwatch/compositeAlarm:CompositeAlarm";
+
+function alarm(plan: Plan, id: string): PlannedResource {
+    const found = ofType(plan, METRIC).find((a) => a.inputs.name === `sofia-${plan.stack}-${id}`);
+    if (!found) throw new Error(`no alarm ${id}`);
+    return found;
+}
+function page(plan: Plan, id: string): PlannedResource {
+    const found = ofType(plan, COMPOSITE).find((a) => a.inputs.alarmName === `sofia-${plan.stack}-${id}-page`);
+    if (!found) throw new Error(`no paging alarm ${id}`);
+    return found;
+}
+
+describe("alarms in the staging plan", () => {
+    let plan: Plan;
+    beforeAll(async () => {
+        plan = await planStack("staging", [], ["oncallEndpoint=https://events.example.com/integration/very-secret"]);
+    });
+
+    it("has a health alarm for every catalog entry (adding a service adds its alarm)", () => {
+        for (const e of catalog) {
+            expect(alarm(plan, `health-${e.name}`).inputs, e.name).toMatchObject({
+                namespace: "Sofia", metricName: "ServiceHealthy", dimensions: { Stack: "staging", Service: e.name },
+                statistic: "Minimum", threshold: 1, comparisonOperator: "LessThanThreshold", period: 60, evaluationPeriods: 3, datapointsToAlarm: 2, treatMissingData: "breaching",
+            });
+        }
+        const withTs = ofType(plan, METRIC).filter((a) => String(a.inputs.name).startsWith("sofia-staging-health-")).length;
+        expect(withTs).toBe(catalog.length);
+    });
+
+    it("takes every threshold from settings, with the runbook's values as defaults", async () => {
+        expect(alarm(plan, "stale-ratio").inputs).toMatchObject({ metricName: "stale_ratio", statistic: "Maximum", threshold: 0.1, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "breaching" });
+        expect(alarm(plan, "api-latency-p95").inputs).toMatchObject({ namespace: "Sofia/staging", metricName: "ApiLatencyMs", extendedStatistic: "p95", threshold: 150, treatMissingData: "notBreaching" });
+        expect(alarm(plan, "api-latency-p95").inputs.statistic).toBeUndefined();
+        expect(alarm(plan, "redis-memory").inputs).toMatchObject({ metricName: "RedisMemoryPercent", threshold: 80 });
+        expect(alarm(plan, "disk-root").inputs).toMatchObject({ metricName: "disk_used_percent", dimensions: { Stack: "staging", path: "/" }, threshold: 80, treatMissingData: "breaching" });
+        expect(alarm(plan, "disk-data").inputs).toMatchObject({ dimensions: { Stack: "staging", path: "/data" } });
+        expect(alarm(plan, "errors-api").inputs).toMatchObject({ namespace: "Sofia/staging", metricName: "ErrorLines-api", statistic: "Sum", threshold: 10 });
+        expect(alarm(plan, "backup-age").inputs).toMatchObject({ metricName: "BackupAgeHours", threshold: 26, treatMissingData: "breaching" });
+        const tuned = await planStack("staging", ["alarms={staleRatio: 0.2, apiP95Ms: 300, redisMemoryPercent: 70, diskPercent: 90, errorLinesPerMinute: 3, reconnectsPerMinute: 9}"]);
+        expect(alarm(tuned, "stale-ratio").inputs.threshold).toBe(0.2);
+        expect(alarm(tuned, "api-latency-p95").inputs.threshold).toBe(300);
+        expect(alarm(tuned, "redis-memory").inputs.threshold).toBe(70);
+        expect(alarm(tuned, "disk-data").inputs.threshold).toBe(90);
+        expect(alarm(tuned, "errors-ui").inputs.threshold).toBe(3);
+        expect(alarm(tuned, "ws-reconnects").inputs.threshold).toBe(9);
+    });
+
+    it("computes the reconnect rate with metric math over the raw counter", () => {
+        const q = alarm(plan, "ws-reconnects").inputs.metricQueries as any[];
+        expect(q[0]).toMatchObject({ id: "m1", returnData: false, metric: { metricName: "ws_reconnects_total", stat: "Maximum", period: 60 } });
+        expect(q[1]).toMatchObject({ id: "e1", expression: "RATE(m1) * 60", returnData: true });
+    });
+
+    it("recovers and reboots the instance automatically at level 1, paging nobody", () => {
+        const system = alarm(plan, "ec2-system-check").inputs;
+        expect(system).toMatchObject({ namespace: "AWS/EC2", metricName: "StatusCheckFailed_System", alarmActions: ["arn:aws:automate:eu-central-1:ec2:recover"] });
+        expect((system.dimensions as any).InstanceId).toMatch(/^i-/);
+        expect(alarm(plan, "ec2-instance-check").inputs.alarmActions).toEqual(["arn:aws:automate:eu-central-1:ec2:reboot"]);
+        expect(ofType(plan, COMPOSITE).some((c) => String(c.inputs.alarmName).includes("ec2-"))).toBe(false);
+    });
+
+    it("pages through composites only, each naming its level, suppressed by the maintenance alarm", () => {
+        for (const a of ofType(plan, METRIC).filter((x) => !/ec2-|maintenance-active/.test(String(x.inputs.name)))) {
+            expect(a.inputs.alarmActions, String(a.inputs.name)).toEqual([]);
+            expect(a.inputs.alarmDescription).toMatch(/^Level [123]: /);
+        }
+        const api = page(plan, "health-api");
+        expect(api.inputs.alarmRule).toBe('ALARM("sofia-staging-health-api")');
+        expect((api.inputs.alarmActions as string[])).toHaveLength(1);
+        expect((api.inputs.alarmActions as string[])[0]).toMatch(/sofia-staging-level2-oncall|level2/);
+        expect(api.inputs.actionsSuppressor).toEqual({ alarm: "sofia-staging-maintenance-active", waitPeriod: 120, extensionPeriod: 600 });
+        expect(alarm(plan, "maintenance-active").inputs).toMatchObject({ metricName: "MaintenanceActive", threshold: 1, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "notBreaching" });
+        expect(alarm(plan, "maintenance-active").inputs.alarmActions).toBeUndefined();
+    });
+
+    it("escalates several systems failing to level 3: on-call plus senior and security", () => {
+        const l3 = page(plan, "several-systems-failing");
+        expect(l3.inputs.alarmDescription).toMatch(/^Level 3: /);
+        expect(l3.inputs.alarmActions as string[]).toHaveLength(2);
+        expect(String(l3.inputs.alarmRule)).toContain('(ALARM("sofia-staging-health-redis") AND ALARM("sofia-staging-health-questdb"))');
+        expect(severalSystemsRule(["a", "b", "c"])).toBe('(ALARM("a") AND ALARM("b")) OR (ALARM("a") AND ALARM("c")) OR (ALARM("b") AND ALARM("c"))');
+    });
+
+    it("subscribes the secret on-call endpoint (masked) and the level 3 e-mails", async () => {
+        const subs = ofType(plan, "aws:sns/topicSubscription:TopicSubscription");
+        const https = subs.find((x) => x.inputs.protocol === "https")!;
+        expect(https.inputs.endpoint).toBe("[secret]");
+        expect(JSON.stringify(plan)).not.toContain("very-secret");
+        expect(subs.filter((x) => x.inputs.protocol === "email").map((x) => x.inputs.endpoint)).toEqual(["security@company.com"]);
+        const prod = await planStack("prod");
+        expect(ofType(prod, "aws:sns/topicSubscription:TopicSubscription").map((x) => x.inputs.endpoint)).toEqual(["engineering@company.com", "security@company.com"]);
+    });
+
+    it("ships each service's logs to its own group with the retention setting, counting ERROR lines", async () => {
+        const groups = ofType(plan, "aws:cloudwatch/logGroup:LogGroup");
+        for (const e of catalog) expect(groups.find((g) => g.inputs.name === `/sofia/staging/${e.name}`)?.inputs.retentionInDays, e.name).toBe(30);
+        const filters = ofType(plan, "aws:cloudwatch/logMetricFilter:LogMetricFilter");
+        expect(filters.find((f) => (f.inputs.metricTransformation as any).name === "ErrorLines-api")!.inputs).toMatchObject({ logGroupName: "/sofia/staging/api", pattern: "ERROR", metricTransformation: { value: "1", defaultValue: "0" } });
+        expect(filters.find((f) => (f.inputs.metricTransformation as any).name === "ApiLatencyMs")!.inputs).toMatchObject({ pattern: "{ $.duration_ms = * }", metricTransformation: { value: "$.duration_ms" } });
+        const longer = await planStack("staging", ["logRetentionDays=90"]);
+        expect(ofType(longer, "aws:cloudwatch/logGroup:LogGroup")[0].inputs.retentionInDays).toBe(90);
+        await expect(planStack("staging", ["logRetentionDays=45"])).rejects.toThrow(/sofia:logRetentionDays: 45 is not allowed: expected one of CloudWatch's retention periods/);
+    });
+
+    it("draws the checklist on one dashboard", () => {
+        const body = JSON.parse(one(plan, "aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody as string);
+        expect(body.widgets.map((w: any) => w.properties.title)).toEqual([
+            "Health per service (1 = healthy)", "Data freshness: stale_ratio", "API latency p95 (ms)", "Redis memory (% of maxmemory)",
+            "Disk used (%)", "Backup age (hours)", "Websocket reconnects per minute", "ERROR lines per minute",
+        ]);
+        expect(body.widgets[0].properties.metrics).toHaveLength(catalog.length);
+    });
+
+    it("refuses alarm specs CloudWatch or the escalation could not honour", () => {
+        const base = { id: "x", level: 2 as const, description: "d", metric: { namespace: "n", name: "m", dimensions: {}, statistic: "Maximum" }, comparison: "GreaterThanThreshold" as const, threshold: 1, period: 60, evaluationPeriods: 1, treatMissingData: "missing" as const };
+        expect(() => validateAlarmSpecs([base, base])).toThrow(/ids used twice: x/);
+        expect(() => validateAlarmSpecs([{ ...base, automatic: "reboot" }])).toThrow(/level 1 alarms, and only they/);
+        expect(() => validateAlarmSpecs([{ ...base, datapointsToAlarm: 3 }])).toThrow(/datapointsToAlarm 3 > evaluationPeriods 1/);
+        expect(() => validateAlarmSpecs([{ ...base, period: 90 }])).toThrow(/period 90/);
+    });
+});
+
+describe("the CloudWatch agent's configuration", () => {
+    it("collects memory and disk of both volumes into the Sofia namespace with the stack as dimension", () => {
+        const c = agentConfig("staging", "/data") as any;
+        expect(c.metrics.namespace).toBe("Sofia");
+        expect(c.metrics.aggregation_dimensions).toEqual([["Stack"], ["Stack", "path"]]);
+        expect(c.metrics.metrics_collected.disk).toMatchObject({ measurement: ["used_percent"], resources: ["/", "/data"], append_dimensions: { Stack: "staging" } });
+        expect(c.metrics.metrics_collected.mem).toMatchObject({ measurement: ["mem_used_percent"], append_dimensions: { Stack: "staging" } });
+    });
+
+    it("scrapes the metrics server named in the catalog, keeping only the alarmed metrics", () => {
+        const c = agentConfig("staging", "/data") as any;
+        const decl = c.logs.metrics_collected.prometheus.emf_processor.metric_declaration[0];
+        expect(decl).toMatchObject({ label_matcher: "^sofia-metrics$", dimensions: [["Stack"]], metric_selectors: ["^stale_ratio$", "^ws_reconnects_total$"] });
+        expect(prometheusConfig(catalog, "staging")).toContain("- 127.0.0.1:8000");
+        expect(prometheusConfig(catalog, "staging")).toContain("Stack: staging");
+    });
+});
+
+describe("host/sofia-probe.sh, for real", () => {
+    let moto: Moto;
+    let dir: string;
+    const servers: net.Server[] = [];
+    const ports: Record<string, number> = {};
+
+    beforeAll(async () => {
+        moto = await startMoto();
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "probe-"));
+        const make = {
+            healthy: http.createServer((_q, r) => r.end("ok")),
+            failing: http.createServer((_q, r) => ((r.statusCode = 500), r.end("no"))),
+            hanging: net.createServer(() => undefined),
+        };
+        for (const [name, srv] of Object.entries(make)) {
+            await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+            ports[name] = (srv.address() as net.AddressInfo).port;
+            servers.push(srv);
+        }
+        // The real generated table, its /health pointed here: api healthy, ui failing, questdb hanging.
+        const table = servicesTable(catalog)
+            .replace("http://127.0.0.1:8013/health", `http://127.0.0.1:${ports.healthy}/health`)
+            .replace("http://127.0.0.1:8080/", `http://127.0.0.1:${ports.failing}/`)
+            .replace("http://127.0.0.1:9003/", `http://127.0.0.1:${ports.hanging}/`)
+            .replace("http://127.0.0.1:8000/health", `http://127.0.0.1:${ports.healthy}/health`);
+        fs.writeFileSync(path.join(dir, "services.tsv"), table);
+        fs.writeFileSync(path.join(dir, "probe.env"), probeEnv("probe"));
+        const state = path.join(dir, "state");
+        fs.mkdirSync(state);
+        // Docker's view of the containers without /health: all healthy but the news aggregator.
+        for (const e of catalog) fs.writeFileSync(path.join(state, `sofia-${e.name}.health`), e.name === "news" ? "unhealthy\n" : "healthy\n");
+    });
+    afterAll(async () => {
+        servers.forEach((s) => s.close());
+        await moto.stop();
+    });
+
+    it("publishes 1 for healthy services and 0 for failing, hanging and unhealthy ones, within the timeout", async () => {
+        const started = Date.now();
+        const r = await runAsync("bash", [path.join(__dirname, "..", "host", "sofia-probe.sh")], {
+            ...process.env, ...moto.env,
+            PATH: `${path.join(__dirname, "..", "drill", "doubles")}:${process.env.PATH}`,
+            DOCKER_LOG: path.join(dir, "docker.log"), DOCKER_STATE: path.join(dir, "state"),
+            SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "2",
+        });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(Date.now() - started).toBeLessThan(15_000);
+        const read = async (service: string) => {
+            const now = Date.now();
+            const q = await runAsync("aws", ["cloudwatch", "get-metric-statistics", "--namespace", "Sofia", "--metric-name", "ServiceHealthy", "--dimensions", "Name=Stack,Value=probe", `Name=Service,Value=${service}`, "--statistics", "Minimum", "--start-time", new Date(now - 600_000).toISOString(), "--end-time", new Date(now + 60_000).toISOString(), "--period", "60"], { ...process.env, ...moto.env });
+            return (JSON.parse(q.stdout).Datapoints as { Minimum: number }[]).map((d) => d.Minimum);
+        };
+        expect(await read("api")).toEqual([1]);
+        expect(await read("metrics")).toEqual([1]);
+        expect(await read("ui")).toEqual([0]);
+        expect(await read("questdb")).toEqual([0]);
+        expect(await read("redis")).toEqual([1]);
+        expect(await read("news")).toEqual([0]);
+    });
+});
