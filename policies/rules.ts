@@ -1,34 +1,60 @@
 /**
  * Sofia's CrossGuard policies, as plain data so that tests and `npm run policies` can run them on
  * the offline plan without the policy server. policies/index.ts packs them for `pulumi preview`.
+ * Default levels apply to staging; prod runs every policy as mandatory (policies/config.ts).
  */
 import * as aws from "@pulumi/aws";
-import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import * as docker from "@pulumi/docker";
+import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { isWorldCidr } from "../components/formats";
 import { sofiaCatalog } from "../services/catalog";
 
-/** Ports of the data stores, whichever time-series store a stack runs: never open to the world. */
+export type SofiaPolicy = ResourceValidationPolicy | StackValidationPolicy;
+
+/** Ports of the data stores, whichever time-series store a stack runs. */
 const DATA_STORE_PORTS = new Set([...sofiaCatalog("questdb"), ...sofiaCatalog("timescaledb")].filter((e) => e.kind === "store").flatMap((e) => e.ports.map((p) => p.port)));
+const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY)/i;
 
 function portsOf(rule: { fromPort?: number; toPort?: number; ipProtocol?: string }): (port: number) => boolean {
     if (rule.ipProtocol === "-1") return () => true;
     return (port) => rule.fromPort !== undefined && rule.toPort !== undefined && port >= rule.fromPort && port <= rule.toPort;
 }
 
-export const policies: ResourceValidationPolicy[] = [
+function statements(policy: unknown): { Effect?: string; Action?: string | string[]; Resource?: string | string[] }[] {
+    const doc = typeof policy === "string" ? (() => { try { return JSON.parse(policy); } catch { return {}; } })() : policy;
+    const s = (doc as { Statement?: unknown })?.Statement;
+    return Array.isArray(s) ? s : s ? [s as never] : [];
+}
+const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** A child (versioning, lifecycle, ...) belongs to a bucket when it names it or shares its component. */
+function belongsTo(child: PolicyResource, bucket: PolicyResource): boolean {
+    if (child.props.bucket && (child.props.bucket === bucket.props.bucket || child.props.bucket === bucket.props.id)) return true;
+    return child.parent !== undefined && child.parent?.urn === bucket.parent?.urn;
+}
+
+function bucketChildren(resources: PolicyResource[], type: string, report: (m: string, urn?: string) => void, what: string, ok: (child: PolicyResource) => boolean): void {
+    for (const b of resources.filter((r) => r.type === "aws:s3/bucket:Bucket")) {
+        const children = resources.filter((r) => r.type === type && belongsTo(r, b));
+        if (!children.some(ok)) report(`bucket ${b.name} has no ${what}.`, b.urn);
+    }
+}
+
+export const policies: SofiaPolicy[] = [
+    // --- EC2 and EBS ------------------------------------------------------------------------------
     {
         name: "ec2-imdsv2-required",
         description: "Instances require IMDSv2 session tokens: IMDSv1 lets any SSRF in Sofia's API read the host role's credentials.",
         enforcementLevel: "mandatory",
-        validateResource: validateResourceOfType(aws.ec2.Instance, (i, _args, report) => {
-            if (i.metadataOptions?.httpTokens !== "required") report("metadataOptions.httpTokens must be \"required\" (IMDSv2).");
+        validateResource: validateResourceOfType(aws.ec2.Instance, (i, _a, report) => {
+            if (i.metadataOptions?.httpTokens !== "required") report('metadataOptions.httpTokens must be "required" (IMDSv2).');
         }),
     },
     {
         name: "ec2-detailed-monitoring",
         description: "Instances have detailed (1-minute) monitoring: the runbook checks every 5 minutes, 5-minute data cannot alarm in time.",
-        enforcementLevel: "mandatory",
-        validateResource: validateResourceOfType(aws.ec2.Instance, (i, _args, report) => {
+        enforcementLevel: "advisory",
+        validateResource: validateResourceOfType(aws.ec2.Instance, (i, _a, report) => {
             if (i.monitoring !== true) report("monitoring must be true.");
         }),
     },
@@ -37,10 +63,10 @@ export const policies: ResourceValidationPolicy[] = [
         description: "Every EBS volume, root and data, is encrypted at rest: it holds market data, positions and credentials.",
         enforcementLevel: "mandatory",
         validateResource: [
-            validateResourceOfType(aws.ebs.Volume, (v, _args, report) => {
+            validateResourceOfType(aws.ebs.Volume, (v, _a, report) => {
                 if (v.encrypted !== true) report("encrypted must be true.");
             }),
-            validateResourceOfType(aws.ec2.Instance, (i, _args, report) => {
+            validateResourceOfType(aws.ec2.Instance, (i, _a, report) => {
                 if (i.rootBlockDevice?.encrypted !== true) report("rootBlockDevice.encrypted must be true.");
                 for (const d of i.ebsBlockDevices ?? []) if (d.encrypted !== true) report(`ebsBlockDevices ${d.deviceName}: encrypted must be true.`);
             }),
@@ -50,11 +76,10 @@ export const policies: ResourceValidationPolicy[] = [
         name: "sg-no-world-admin-or-data-ports",
         description: "No SSH or data-store port is open to the whole internet: admin access goes through SSM or admin CIDRs, stores stay on loopback.",
         enforcementLevel: "mandatory",
-        validateResource: validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (r, _args, report) => {
+        validateResource: validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (r, _a, report) => {
             const cidr = r.cidrIpv4 ?? r.cidrIpv6;
             if (!cidr || !isWorldCidr(cidr)) return;
-            const covers = portsOf(r);
-            const bad = [22, ...DATA_STORE_PORTS].filter(covers);
+            const bad = [22, ...DATA_STORE_PORTS].filter(portsOf(r));
             if (bad.length) report(`${cidr} may reach port(s) ${bad.join(", ")}.`);
         }),
     },
@@ -63,12 +88,236 @@ export const policies: ResourceValidationPolicy[] = [
         description: "Every security-group rule says why it exists, so a reviewer can tell an intended opening from a mistake.",
         enforcementLevel: "advisory",
         validateResource: [
-            validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (r, _args, report) => {
+            validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (r, _a, report) => {
                 if (!r.description?.trim()) report("description is empty.");
             }),
-            validateResourceOfType(aws.vpc.SecurityGroupEgressRule, (r, _args, report) => {
+            validateResourceOfType(aws.vpc.SecurityGroupEgressRule, (r, _a, report) => {
                 if (!r.description?.trim()) report("description is empty.");
             }),
         ],
+    },
+    // --- IAM ---------------------------------------------------------------------------------------
+    {
+        name: "iam-no-star-on-star",
+        description: "No policy allows every action on every resource: a leaked host credential must not be an account takeover.",
+        enforcementLevel: "mandatory",
+        validateResource: (args, report) => {
+            if (!["aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/userPolicy:UserPolicy"].includes(args.type)) return;
+            for (const s of statements(args.props.policy)) {
+                if (s.Effect === "Allow" && list(s.Action).some((a) => a === "*" || a === "*:*") && list(s.Resource).includes("*")) report("a statement allows Action * on Resource *.");
+            }
+        },
+    },
+    {
+        name: "iam-host-role-own-prefix",
+        description: "The host's role reaches only its own stack's prefix of the backup bucket: staging cannot read or overwrite prod's backups.",
+        enforcementLevel: "mandatory",
+        configSchema: { properties: { prefix: { type: "string", default: "" } } },
+        validateResource: validateResourceOfType(aws.iam.RolePolicy, (p, args, report) => {
+            const { prefix } = args.getConfig<{ prefix: string }>();
+            for (const s of statements(p.policy)) {
+                if (!list(s.Action).some((a) => a.startsWith("s3:"))) continue;
+                for (const r of list(s.Resource)) {
+                    const object = /^arn:aws[a-z-]*:s3:::[^/]+\/(.*)$/.exec(r);
+                    if (r === "*" || (object && (!prefix || !object[1].startsWith(`${prefix}/`)))) report(`S3 resource ${r} is not under the stack's prefix "${prefix}/".`);
+                }
+            }
+        }),
+    },
+    // --- S3 ----------------------------------------------------------------------------------------
+    {
+        name: "s3-versioning",
+        description: "Backup buckets keep versions: an overwritten or deleted backup can be recovered.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) =>
+            bucketChildren(args.resources, "aws:s3/bucketVersioning:BucketVersioning", report, "versioning enabled", (c) => (c.props.versioningConfiguration as { status?: string })?.status === "Enabled"),
+    },
+    {
+        name: "s3-encryption",
+        description: "Backup buckets encrypt by default (SSE-S3 or KMS): backups hold the whole of Sofia's data.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) =>
+            bucketChildren(args.resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", report, "default encryption", (c) =>
+                ((c.props.rules as { applyServerSideEncryptionByDefault?: { sseAlgorithm?: string } }[]) ?? []).some((r) => !!r.applyServerSideEncryptionByDefault?.sseAlgorithm),
+            ),
+    },
+    {
+        name: "s3-public-access-blocked",
+        description: "All four public-access-block flags are on: no ACL or policy mistake can publish a backup.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) =>
+            bucketChildren(args.resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", report, "public access block with all four flags", (c) =>
+                ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].every((f) => c.props[f] === true),
+            ),
+    },
+    {
+        name: "s3-tls-only",
+        description: "Backup buckets deny requests not made over TLS: backups never cross a network in the clear.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) =>
+            bucketChildren(args.resources, "aws:s3/bucketPolicy:BucketPolicy", report, "policy denying aws:SecureTransport false", (c) =>
+                statements(c.props.policy).some((s) => s.Effect === "Deny" && JSON.stringify(s).includes('"aws:SecureTransport":"false"')),
+            ),
+    },
+    {
+        name: "s3-lifecycle-expiration",
+        description: "Backups expire by lifecycle: the runbook's `find -mtime +30 -delete`, done by S3, never by a script that can fail silently.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) =>
+            bucketChildren(args.resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", report, "lifecycle rule with an expiration", (c) =>
+                ((c.props.rules as { expiration?: { days?: number } }[]) ?? []).some((r) => (r.expiration?.days ?? 0) > 0),
+            ),
+    },
+    {
+        name: "s3-retention-covers-backups",
+        description: "Lifecycle expiration is not shorter than the stack's backup retention: S3 must not delete backups the settings promise to keep.",
+        enforcementLevel: "mandatory",
+        configSchema: { properties: { retentionDays: { type: "number", default: 30 } } },
+        validateResource: validateResourceOfType(aws.s3.BucketLifecycleConfiguration, (l, args, report) => {
+            const { retentionDays } = args.getConfig<{ retentionDays: number }>();
+            for (const r of l.rules ?? []) {
+                const days = r.expiration?.days;
+                if (days !== undefined && days < retentionDays) report(`rule ${r.id} expires objects after ${days} days, below the backup retention of ${retentionDays}.`);
+            }
+        }),
+    },
+    // --- Containers --------------------------------------------------------------------------------
+    {
+        name: "container-health-check",
+        description: "Every container has a health check: start order, the watchdog and the alarms all depend on it.",
+        enforcementLevel: "mandatory",
+        validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
+            if (!c.healthcheck?.tests?.length) report("healthcheck.tests is empty.");
+        }),
+    },
+    {
+        name: "container-restart-policy",
+        description: "Every container restarts on failure (the runbook's level 1 'auto-restart on crash').",
+        enforcementLevel: "mandatory",
+        validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
+            if (!["on-failure", "unless-stopped", "always"].includes(c.restart ?? "no")) report(`restart is "${c.restart ?? "no"}".`);
+        }),
+    },
+    {
+        name: "container-log-rotation",
+        description: "Container logs are rotated: a chatty ingestor must not fill the data volume.",
+        enforcementLevel: "mandatory",
+        validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
+            const o = (c.logOpts ?? {}) as Record<string, string>;
+            const rotated = c.logDriver === "awslogs" ? !!o["cache-max-size"] && !!o["cache-max-file"] : c.logDriver === "json-file" || c.logDriver === "local" ? !!o["max-size"] && !!o["max-file"] : false;
+            if (!rotated) report(`log driver "${c.logDriver ?? "default"}" without a size and file-count limit.`);
+        }),
+    },
+    {
+        name: "container-memory-limit",
+        description: "Every container has a memory limit: one leaking service must not take the host (runbook 'Memory Leak Detection').",
+        enforcementLevel: "mandatory",
+        validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
+            if (!c.memory || c.memory <= 0) report("memory is not set.");
+        }),
+    },
+    {
+        name: "container-no-privilege",
+        description: "No container is privileged or on the host network: a compromised service stays in its container.",
+        enforcementLevel: "mandatory",
+        validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
+            if (c.privileged) report("privileged is true.");
+            if (c.networkMode === "host") report('networkMode is "host".');
+        }),
+    },
+    {
+        name: "container-image-digest",
+        description: "Images are pinned by digest, so prod runs exactly the bytes staging verified (a tag can be moved).",
+        enforcementLevel: "advisory",
+        validateResource: validateResourceOfType(docker.RemoteImage, (i, _a, report) => {
+            if (!/@sha256:[a-f0-9]{64}$/.test(i.name)) report(`image ${i.name} is not pinned by digest.`);
+        }),
+    },
+    {
+        name: "container-store-ports-loopback",
+        description: "Data-store ports are published on the host's loopback at most: nothing outside the host talks to Redis or QuestDB.",
+        enforcementLevel: "mandatory",
+        validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
+            for (const p of c.ports ?? []) if (DATA_STORE_PORTS.has(p.internal) && p.ip !== "127.0.0.1") report(`store port ${p.internal} is published on ${p.ip ?? "all addresses"}.`);
+        }),
+    },
+    {
+        name: "container-no-plaintext-secrets",
+        description: "No environment variable that looks like a secret holds a plain value: secrets reach containers as files (…_FILE).",
+        enforcementLevel: "mandatory",
+        validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
+            if (!Array.isArray(c.envs)) return; // a secret list is masked as a whole: fine
+            for (const kv of c.envs) {
+                const [name, value] = kv.split(/=(.*)/s, 2);
+                if (SECRET_NAME.test(name) && !name.endsWith("_FILE") && value) report(`env ${name} holds a value in plain text.`);
+            }
+        }),
+    },
+    {
+        name: "container-fixed-name-replaces-cleanly",
+        description: "A container with a fixed name is deleted before it is replaced: two containers cannot hold one name or port.",
+        enforcementLevel: "advisory",
+        validateResource: (args, report) => {
+            if (args.type === "docker:index/container:Container" && args.props.name && args.opts.deleteBeforeReplace !== true) report("deleteBeforeReplace is not set.");
+        },
+    },
+    // --- Operability -------------------------------------------------------------------------------
+    {
+        name: "health-alarm-per-service",
+        description: "Every container with a health check has a health alarm: a service nobody watches is a service nobody knows is down.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) => {
+            const watched = new Set(args.resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && r.props.metricName === "ServiceHealthy").map((r) => (r.props.dimensions as { Service?: string })?.Service));
+            for (const c of args.resources.filter((r) => r.type === "docker:index/container:Container" && (r.props.healthcheck as { tests?: string[] })?.tests?.length)) {
+                const service = String(c.props.name).replace(/^sofia-/, "");
+                if (!watched.has(service)) report(`container ${c.props.name} has no ServiceHealthy alarm.`, c.urn);
+            }
+        },
+    },
+    {
+        name: "alarm-has-action",
+        description: "Every alarm acts: it pages (directly or through a composite), acts on the instance, or suppresses pages. An alarm that does nothing is noise.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) => {
+            const composites = args.resources.filter((r) => r.type === "aws:cloudwatch/compositeAlarm:CompositeAlarm");
+            const paged = (name: string) => composites.some((c) => (c.props.alarmActions as string[] | undefined)?.length && String(c.props.alarmRule).includes(`"${name}"`));
+            const suppressor = (name: string) => composites.some((c) => (c.props.actionsSuppressor as { alarm?: string } | undefined)?.alarm === name);
+            for (const a of args.resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm")) {
+                const name = String(a.props.name);
+                if (!(a.props.alarmActions as string[] | undefined)?.length && !paged(name) && !suppressor(name)) report(`alarm ${name} has no action and no composite pages for it.`, a.urn);
+            }
+            for (const c of composites) if (!(c.props.alarmActions as string[] | undefined)?.length) report(`composite alarm ${c.props.alarmName} has no action.`, c.urn);
+        },
+    },
+    {
+        name: "log-groups-retention",
+        description: "Every log group has a retention: logs are kept as long as the settings say, not forever at a price.",
+        enforcementLevel: "advisory",
+        validateResource: validateResourceOfType(aws.cloudwatch.LogGroup, (g, _a, report) => {
+            if (!g.retentionInDays) report("retentionInDays is not set.");
+        }),
+    },
+    {
+        name: "maintenance-windows-utc-on-day",
+        description: "Maintenance windows run in UTC on the configured day (the runbook's Sunday 02:00-04:00 UTC), never on a trading day by a time-zone slip.",
+        enforcementLevel: "mandatory",
+        configSchema: { properties: { day: { type: "string", default: "SUN" } } },
+        validateResource: validateResourceOfType(aws.ssm.MaintenanceWindow, (w, args, report) => {
+            const { day } = args.getConfig<{ day: string }>();
+            if (w.scheduleTimezone && !["UTC", "Etc/UTC"].includes(w.scheduleTimezone)) report(`scheduleTimezone is ${w.scheduleTimezone}.`);
+            const dow = /^cron\(\S+ \S+ \S+ \S+ (\S+) \S+\)$/.exec(w.schedule)?.[1] ?? "";
+            if (!dow.startsWith(day)) report(`schedule ${w.schedule} is not on ${day}.`);
+        }),
+    },
+    {
+        name: "backup-schedule-exists",
+        description: "A backup is scheduled: the runbook's daily backup happens whether or not anyone remembers it.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) => {
+            const scheduled = args.resources.some(
+                (r) => r.type === "aws:ssm/association:Association" && !!r.props.scheduleExpression && JSON.stringify(r.props.parameters ?? {}).includes("sofia-backup run"),
+            );
+            if (!scheduled) report("no SSM association runs sofia-backup on a schedule.");
+        },
     },
 ];

@@ -121,7 +121,8 @@ const entries: CatalogEntry[] = [
         name: "redis",
         description: "Cache and live state (quotes, order books, paper-trading positions)",
         kind: "store",
-        defaultImage: "redis:7.4.2",
+        // Tag for the version, digest for the bytes (a moved tag cannot change what runs).
+        defaultImage: "redis:7.4.2@sha256:fbdbaea47b9ae4ecc2082ecdb4e1cea81e32176ffb1dcf643d422ad07427e5d9",
         ports: [{ name: "redis", port: 6379, publish: "loopback" }],
         // REDISCLI_AUTH carries the password, so it never sits on a command line. PING answers
         // LOADING until the dataset is in memory, which takes minutes for a large one: a long start
@@ -139,7 +140,7 @@ const entries: CatalogEntry[] = [
         description: "Time-series store (ticks table)",
         kind: "store",
         onlyWith: "questdb",
-        defaultImage: "questdb/questdb:9.0.3",
+        defaultImage: "questdb/questdb:9.3.5@sha256:22ad030544f45a396c743124c928ce33de11666c104f63f69ce4e66e07e7b968",
         ports: [
             { name: "http", port: 9000, publish: "loopback" },
             { name: "pg-wire", port: 8812, publish: "loopback" },

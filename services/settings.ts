@@ -109,14 +109,14 @@ function describeIssue(issue: z.core.$ZodIssue, given: unknown): string[] {
     return [`${key}: ${JSON.stringify(input)} is not allowed: ${allowed}`];
 }
 
-/** Stacks whose restores must be confirmed by naming the stack in `restore.confirm`. */
-export const CONFIRMED_RESTORE_STACKS = ["prod"];
+/** Production stacks: restores must be confirmed by naming them, every policy is mandatory. */
+export const PRODUCTION_STACKS = ["prod"];
 
 /** A restore into prod must name it; a confirmation must name the stack it is set on. */
 function restoreGuard(stack: string, r: PlainSettings["restore"]): string[] {
     const key = `${NAMESPACE}:restore.confirm`;
     if (r.confirm !== undefined && r.confirm !== stack) return [`${key}: ${JSON.stringify(r.confirm)} is not allowed: it must name this stack, "${stack}"`];
-    if (r.from !== undefined && CONFIRMED_RESTORE_STACKS.includes(stack) && r.confirm !== stack) {
+    if (r.from !== undefined && PRODUCTION_STACKS.includes(stack) && r.confirm !== stack) {
         return [`${key}: missing; restoring into ${stack} replaces its live data: also run pulumi config set --path restore.confirm ${stack}`];
     }
     return [];

@@ -113,8 +113,8 @@ describe("containers in the staging plan", () => {
     it("keeps store data on retained volumes, and pins the store images", () => {
         for (const v of ofType(plan, "docker:index/volume:Volume")) expect(v.options.retainOnDelete, v.name).toBe(true);
         const images = ofType(plan, "docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name as string);
-        expect(images).toContain("questdb/questdb:9.0.3");
-        expect(images).toContain("redis:7.4.2");
+        expect(images).toContain("questdb/questdb:9.3.5@sha256:22ad030544f45a396c743124c928ce33de11666c104f63f69ce4e66e07e7b968");
+        expect(images).toContain("redis:7.4.2@sha256:fbdbaea47b9ae4ecc2082ecdb4e1cea81e32176ffb1dcf643d422ad07427e5d9");
     });
 
     it("gives apps the connection env derived from the catalog and the runbook's API defaults", () => {

@@ -1,62 +1,173 @@
 import { describe, expect, it } from "vitest";
+import { PolicyConfig, policyConfig, scheduleDay } from "../policies/config";
 import { evaluate } from "../policies/evaluate";
 import { policies } from "../policies/rules";
-import { PlannedResource } from "../plan/offline";
+import { PlannedResource, RecordedOptions } from "../plan/offline";
 import { planStack } from "./helpers/plan";
+import { readStackConfig } from "../plan/stack-config";
+import { readSettings } from "../services/settings";
 
+let n = 0;
 /** A hand-built resource as the plan records it. */
-function resource(type: string, inputs: Record<string, unknown>, name = "r"): PlannedResource {
-    return { urn: `urn:pulumi:t::sofia::${type}::${name}`, type, name, dependsOn: [], options: {}, inputs, custom: true };
+function res(type: string, inputs: Record<string, unknown>, options: RecordedOptions = {}, parent?: string): PlannedResource {
+    const name = `r${++n}`;
+    return { urn: `urn:pulumi:t::sofia::${type}::${name}`, type, name, parent, dependsOn: [], options, inputs, custom: true };
 }
 
-const INSTANCE = "aws:ec2/instance:Instance";
-const VOLUME = "aws:ebs/volume:Volume";
-const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const T = {
+    instance: "aws:ec2/instance:Instance",
+    volume: "aws:ebs/volume:Volume",
+    ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    egress: "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    rolePolicy: "aws:iam/rolePolicy:RolePolicy",
+    bucket: "aws:s3/bucket:Bucket",
+    versioning: "aws:s3/bucketVersioning:BucketVersioning",
+    sse: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    pab: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
+    lifecycle: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    container: "docker:index/container:Container",
+    image: "docker:index/remoteImage:RemoteImage",
+    alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+    composite: "aws:cloudwatch/compositeAlarm:CompositeAlarm",
+    logGroup: "aws:cloudwatch/logGroup:LogGroup",
+    window: "aws:ssm/maintenanceWindow:MaintenanceWindow",
+    association: "aws:ssm/association:Association",
+};
+
 const goodInstance = { metadataOptions: { httpTokens: "required" }, monitoring: true, rootBlockDevice: { encrypted: true } };
+const goodContainer = {
+    name: "sofia-api", healthcheck: { tests: ["CMD", "true"] }, restart: "on-failure", memory: 512, privileged: false,
+    logDriver: "awslogs", logOpts: { "cache-max-size": "50m", "cache-max-file": "5" }, ports: [{ internal: 8013, ip: "0.0.0.0" }], envs: ["REDIS_PASSWORD_FILE=/run/secrets/redis-password", "WORKERS=4"],
+};
+const tlsPolicy = JSON.stringify({ Statement: [{ Effect: "Deny", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }] });
 
-async function violated(r: PlannedResource): Promise<string[]> {
-    return (await evaluate(policies, [r])).map((v) => v.policy).sort();
+/** A bucket and its children in one component, each child replaceable. */
+function bucketSet(over: Partial<Record<"versioning" | "sse" | "pab" | "bucketPolicy" | "lifecycle", Record<string, unknown> | null>> = {}): PlannedResource[] {
+    const parent = `urn:pulumi:t::sofia::sofia:backup:BackupBucket::b${++n}`;
+    const children: [keyof typeof over, string, Record<string, unknown>][] = [
+        ["versioning", T.versioning, { versioningConfiguration: { status: "Enabled" } }],
+        ["sse", T.sse, { rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] }],
+        ["pab", T.pab, { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }],
+        ["bucketPolicy", T.bucketPolicy, { policy: tlsPolicy }],
+        ["lifecycle", T.lifecycle, { rules: [{ id: "expire", expiration: { days: 30 } }] }],
+    ];
+    return [
+        res(T.bucket, { bucketPrefix: "sofia-backups-" }, {}, parent),
+        ...children.filter(([k]) => over[k] !== null).map(([k, type, inputs]) => res(type, over[k] ?? inputs, {}, parent)),
+    ];
 }
+
+async function violated(resources: PlannedResource[], config: PolicyConfig = {}): Promise<string[]> {
+    return [...new Set((await evaluate(policies, resources, config)).map((v) => v.policy))].sort();
+}
+
+const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
+    ["ec2-imdsv2-required", [res(T.instance, goodInstance)], [res(T.instance, { ...goodInstance, metadataOptions: { httpTokens: "optional" } })]],
+    ["ec2-detailed-monitoring", [res(T.instance, goodInstance)], [res(T.instance, { ...goodInstance, monitoring: false })]],
+    ["ebs-encrypted", [res(T.volume, { encrypted: true })], [res(T.volume, { encrypted: false })]],
+    ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "0.0.0.0/0", description: "api" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 6379, toPort: 6379, cidrIpv4: "0.0.0.0/0", description: "redis" })]],
+    ["sg-rules-described", [res(T.egress, { ipProtocol: "-1", cidrIpv4: "0.0.0.0/0", description: "out" })], [res(T.egress, { ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" })]],
+    ["iam-no-star-on-star", [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "*" }] }) })], [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }) })]],
+    [
+        "iam-host-role-own-prefix",
+        [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::b/staging/*"] }] }) })],
+        [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::b/*"] }] }) })],
+        { "iam-host-role-own-prefix": { prefix: "staging" } },
+    ],
+    ["s3-versioning", bucketSet(), bucketSet({ versioning: { versioningConfiguration: { status: "Suspended" } } })],
+    ["s3-encryption", bucketSet(), bucketSet({ sse: null })],
+    ["s3-public-access-blocked", bucketSet(), bucketSet({ pab: { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: false } })],
+    ["s3-tls-only", bucketSet(), bucketSet({ bucketPolicy: { policy: JSON.stringify({ Statement: [] }) } })],
+    ["s3-lifecycle-expiration", bucketSet(), bucketSet({ lifecycle: { rules: [{ id: "x", abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } }] } })],
+    ["s3-retention-covers-backups", [res(T.lifecycle, { rules: [{ id: "e", expiration: { days: 30 } }] })], [res(T.lifecycle, { rules: [{ id: "e", expiration: { days: 7 } }] })], { "s3-retention-covers-backups": { retentionDays: 14 } }],
+    ["container-health-check", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, healthcheck: undefined })]],
+    ["container-restart-policy", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, restart: "no" })]],
+    ["container-log-rotation", [res(T.container, { ...goodContainer, logDriver: "json-file", logOpts: { "max-size": "50m", "max-file": "5" } })], [res(T.container, { ...goodContainer, logDriver: "json-file", logOpts: {} })]],
+    ["container-memory-limit", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, memory: undefined })]],
+    ["container-no-privilege", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, networkMode: "host" })]],
+    ["container-image-digest", [res(T.image, { name: `a/b:1@sha256:${"a".repeat(64)}` })], [res(T.image, { name: "a/b:1" })]],
+    ["container-store-ports-loopback", [res(T.container, { ...goodContainer, ports: [{ internal: 6379, ip: "127.0.0.1" }] })], [res(T.container, { ...goodContainer, ports: [{ internal: 6379, ip: "0.0.0.0" }] })]],
+    ["container-no-plaintext-secrets", [res(T.container, { ...goodContainer, envs: "[secret]" })], [res(T.container, { ...goodContainer, envs: ["API_TOKEN=abc123"] })]],
+    ["container-fixed-name-replaces-cleanly", [res(T.container, goodContainer, { deleteBeforeReplace: true })], [res(T.container, goodContainer)]],
+    [
+        "health-alarm-per-service",
+        [res(T.container, goodContainer), res(T.alarm, { name: "h", metricName: "ServiceHealthy", dimensions: { Service: "api" }, alarmActions: ["arn:sns"] })],
+        [res(T.container, goodContainer), res(T.alarm, { name: "h", metricName: "ServiceHealthy", dimensions: { Service: "ui" }, alarmActions: ["arn:sns"] })],
+    ],
+    [
+        "alarm-has-action",
+        [res(T.alarm, { name: "raw", metricName: "X" }), res(T.composite, { alarmName: "page", alarmRule: 'ALARM("raw")', alarmActions: ["arn:sns"] })],
+        [res(T.alarm, { name: "raw", metricName: "X" }), res(T.composite, { alarmName: "page", alarmRule: 'ALARM("other")', alarmActions: ["arn:sns"] })],
+    ],
+    ["log-groups-retention", [res(T.logGroup, { name: "/x", retentionInDays: 30 })], [res(T.logGroup, { name: "/x" })]],
+    ["maintenance-windows-utc-on-day", [res(T.window, { schedule: "cron(0 2 ? * SUN *)", scheduleTimezone: "UTC" })], [res(T.window, { schedule: "cron(0 2 ? * MON *)" })], { "maintenance-windows-utc-on-day": { day: "SUN" } }],
+    [
+        "backup-schedule-exists",
+        [res(T.association, { scheduleExpression: "cron(0 1 * * ? *)", parameters: { commands: "/usr/local/sbin/sofia-backup run" } })],
+        [res(T.association, { parameters: { commands: "/usr/local/sbin/sofia-backup run" } })],
+    ],
+];
 
 describe("each policy on hand-built resources", () => {
-    const cases: [string, PlannedResource, PlannedResource][] = [
-        ["ec2-imdsv2-required", resource(INSTANCE, goodInstance), resource(INSTANCE, { ...goodInstance, metadataOptions: { httpTokens: "optional" } })],
-        ["ec2-detailed-monitoring", resource(INSTANCE, goodInstance), resource(INSTANCE, { ...goodInstance, monitoring: false })],
-        ["ebs-encrypted", resource(VOLUME, { encrypted: true }), resource(VOLUME, { encrypted: false })],
-        ["ebs-encrypted", resource(INSTANCE, goodInstance), resource(INSTANCE, { ...goodInstance, rootBlockDevice: {} })],
-        [
-            "sg-no-world-admin-or-data-ports",
-            resource(INGRESS, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "0.0.0.0/0", description: "api" }),
-            resource(INGRESS, { ipProtocol: "tcp", fromPort: 6379, toPort: 6379, cidrIpv4: "0.0.0.0/0", description: "redis" }),
-        ],
-        [
-            "sg-no-world-admin-or-data-ports",
-            resource(INGRESS, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "192.0.2.7/32", description: "admin" }),
-            resource(INGRESS, { ipProtocol: "-1", cidrIpv6: "::/0", description: "everything" }),
-        ],
-        ["sg-rules-described", resource(INGRESS, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "10.0.0.0/8", description: "api" }), resource(INGRESS, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "10.0.0.0/8" })],
-    ];
-    for (const [policy, good, bad] of cases) {
-        it(`${policy}: passes ${good.type.split(":").pop()} that complies, flags one that does not`, async () => {
-            expect(await violated(good)).not.toContain(policy);
-            expect(await violated(bad)).toContain(policy);
+    it("covers every policy of the pack, and the pack has at least 25", () => {
+        expect(policies.length).toBeGreaterThanOrEqual(25);
+        expect(cases.map((c) => c[0]).sort()).toEqual(policies.map((p) => p.name).sort());
+    });
+
+    for (const [policy, good, bad, config] of cases) {
+        it(`${policy}: passes what complies, flags what does not`, async () => {
+            expect(await violated(good, config)).not.toContain(policy);
+            expect(await violated(bad, config)).toContain(policy);
         });
     }
 
-    it("names every policy with a description and an enforcement level", () => {
+    it("names every policy with a description that says why and an enforcement level", () => {
         for (const p of policies) {
             expect(p.name).toMatch(/^[a-z0-9-]+$/);
-            expect(p.description.length).toBeGreaterThan(30);
-            expect(["advisory", "mandatory", "remediate"]).toContain(p.enforcementLevel);
+            expect(p.description.length, p.name).toBeGreaterThan(40);
+            expect(["advisory", "mandatory"], p.name).toContain(p.enforcementLevel);
         }
+    });
+});
+
+describe("enforcement per stack", () => {
+    it("makes every policy mandatory in prod, and keeps the defaults elsewhere", async () => {
+        const bad = [res(T.image, { name: "a/b:1" })];
+        const digest = async (config: PolicyConfig) => (await evaluate(policies, bad, config)).filter((v) => v.policy === "container-image-digest").map((v) => v.enforcementLevel);
+        expect(await digest({})).toEqual(["advisory"]);
+        expect(await digest({ all: "mandatory" })).toEqual(["mandatory"]);
+        expect(await digest({ all: "mandatory", "container-image-digest": "disabled" })).toEqual([]);
+    });
+
+    it("derives each stack's policy configuration from its settings", () => {
+        const settings = (stack: string) => readSettings("sofia", stack, new Map([...readStackConfig(stack)].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
+        expect(policyConfig(settings("prod"))).toEqual({
+            all: "mandatory",
+            "iam-host-role-own-prefix": { prefix: "prod" },
+            "s3-retention-covers-backups": { retentionDays: 30 },
+            "maintenance-windows-utc-on-day": { day: "SUN" },
+        });
+        expect(policyConfig(settings("staging"))).toMatchObject({ "s3-retention-covers-backups": { retentionDays: 14 } });
+        expect(policyConfig(settings("staging")).all).toBeUndefined();
+        expect(scheduleDay("cron(0 2 ? * SUN#1 *)")).toBe("SUN");
     });
 });
 
 describe("the pack on the real program", () => {
     for (const stack of ["staging", "prod"]) {
-        it(`${stack}: no violation`, async () => {
+        it(`${stack}: no mandatory violation`, async () => {
             const plan = await planStack(stack);
-            expect(await evaluate(policies, plan.resources)).toEqual([]);
+            const settings = readSettings("sofia", stack, new Map([...readStackConfig(stack)].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
+            const violations = await evaluate(policies, plan.resources, policyConfig(settings));
+            expect(violations.filter((v) => v.enforcementLevel === "mandatory")).toEqual([]);
         });
     }
+
+    it("catches a real regression: a prod image without a digest", async () => {
+        const plan = await planStack("prod", ["images.api=ghcr.io/sofia-v2/api:2026.11.4"]);
+        const settings = readSettings("sofia", "prod", new Map([...readStackConfig("prod")].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
+        const violations = await evaluate(policies, plan.resources, policyConfig(settings));
+        expect(violations.map((v) => `${v.policy}: ${v.message}`)).toEqual(["container-image-digest: image ghcr.io/sofia-v2/api:2026.11.4 is not pinned by digest."]);
+    });
 });

@@ -1,0 +1,23 @@
+/**
+ * The policy pack's configuration for a stack, from that stack's settings: the values some
+ * policies compare against, and in production every policy mandatory. The same object is the
+ * `--policy-pack-config` file `pulumi preview` gets (npm run policies -- --config-only).
+ */
+import { EnforcementLevel } from "@pulumi/policy";
+import { PRODUCTION_STACKS, Settings } from "../services/settings";
+
+export type PolicyConfig = { all?: EnforcementLevel } & Record<string, EnforcementLevel | Record<string, unknown> | undefined>;
+
+/** The day-of-week field of an AWS cron expression ("SUN" of "cron(0 2 ? * SUN *)"). */
+export function scheduleDay(expr: string): string {
+    return /^cron\(\S+ \S+ \S+ \S+ (\S+) \S+\)$/.exec(expr)?.[1].replace(/#.*|L$/, "") ?? "";
+}
+
+export function policyConfig(s: Settings): PolicyConfig {
+    return {
+        ...(PRODUCTION_STACKS.includes(s.stack) ? { all: "mandatory" as const } : {}),
+        "iam-host-role-own-prefix": { prefix: s.stack },
+        "s3-retention-covers-backups": { retentionDays: s.backup.retentionDays },
+        "maintenance-windows-utc-on-day": { day: scheduleDay(s.maintenance.weeklySchedule) },
+    };
+}

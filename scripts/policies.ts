@@ -1,0 +1,42 @@
+/**
+ * `npm run policies -- [--stack <name>] [--stack-file <path>] [--config-only]`
+ *
+ * Runs the policy pack on the resources the real program declares for a stack (the offline plan)
+ * with that stack's policy configuration; prints every violation and a final line
+ * `N policies, M violations (K mandatory)`. Exit 1 when any is mandatory. --config-only prints the
+ * `--policy-pack-config` JSON for `pulumi preview` instead.
+ */
+import { parseArgs } from "util";
+import program from "../index";
+import { runOffline } from "../plan/offline";
+import { projectName, readStackConfig } from "../plan/stack-config";
+import { policyConfig } from "../policies/config";
+import { evaluate } from "../policies/evaluate";
+import { policies } from "../policies/rules";
+import { readSettings, SettingsError } from "../services/settings";
+
+async function main(): Promise<number> {
+    const { values } = parseArgs({ options: { stack: { type: "string", default: "staging" }, "stack-file": { type: "string" }, "config-only": { type: "boolean", default: false } } });
+    const stack = values.stack as string;
+    const config = readStackConfig(stack, values["stack-file"] as string | undefined);
+    const settings = readSettings(projectName(), stack, new Map([...config].map(([k, v]) => [k, { value: v.secret ? undefined : v.value, secret: v.secret }])));
+    const pconfig = policyConfig(settings);
+    if (values["config-only"]) {
+        process.stdout.write(JSON.stringify(pconfig, null, 2) + "\n");
+        return 0;
+    }
+    const plan = await runOffline({ project: projectName(), stack, config, program: program as unknown as () => unknown });
+    const violations = await evaluate(policies, plan.resources, pconfig);
+    for (const v of violations) console.log(`${v.enforcementLevel.padEnd(9)} ${v.policy}: ${v.message}\n          ${v.urn}`);
+    const mandatory = violations.filter((v) => v.enforcementLevel === "mandatory").length;
+    console.log(`${policies.length} policies, ${violations.length} violations (${mandatory} mandatory)`);
+    return mandatory > 0 ? 1 : 0;
+}
+
+main().then(
+    (code) => (process.exitCode = code),
+    (e) => {
+        console.error(e instanceof SettingsError ? e.message : e?.stack ?? e);
+        process.exitCode = 1;
+    },
+);
