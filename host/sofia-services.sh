@@ -104,6 +104,8 @@ cmd_verify() {
   done
   (( ${#failed[@]} == 0 )) || die "verify: not healthy: ${failed[*]}; see docker logs --tail 50 sofia-<name>"
   log "verify: all healthy"
+  # Read by the stack (the verifiedRelease output): when this release was last seen healthy.
+  echo "verified-at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
 cmd_watchdog() {

@@ -97,6 +97,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
               )
             : undefined;
 
+        const release = releaseOf(this.catalog, s.images);
         const endpoints = Object.fromEntries(
             published.map(({ service, port }) => [service, pulumi.interpolate`http://${this.host.publicIp}:${port.port}`]),
         );
@@ -107,7 +108,9 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             startStages: this.containers.stages,
             alarmTopics: { level2: monitoring.escalation.topics[2].arn, level3: monitoring.escalation.topics[3].arn },
             dashboard: `sofia-${s.stack}`,
-            release: releaseOf(this.catalog, s.images),
+            release,
+            // What promotion reads: this release, and when verification last passed on the host.
+            verifiedRelease: verify.run.stdout.apply((out) => ({ release, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null })),
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${this.backupBucket.prefix}/`,
             ...(restore ? { lastRestore: restore.run.stdout.apply((out) => parseRestoreSummary(out) ?? { id: s.restore.from, result: "pending" }) } : {}),
         };
