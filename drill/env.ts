@@ -14,6 +14,7 @@ import { projectRoot } from "../components/project-root";
 import { backupEnv, backupItems, HOST_CONFIG_DIR, releaseOf } from "../services/backups";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { servicesTable } from "../services/host-files";
+import { probeEnv } from "../services/monitoring";
 import { METRICS_NAMESPACE, STACK_DIMENSION } from "../services/metrics";
 import { redisCommand, volumeHostPath } from "../services/store-config";
 import { settingsSchema } from "../services/settings-schema";
@@ -163,6 +164,7 @@ export class DrillEnv {
         fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "models"), "sentiment.onnx"), Buffer.alloc(128 * 1024, 3));
         fs.mkdirSync(volumeHostPath(this.dataPath, "ui-extensions"), { recursive: true });
         fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "ui-extensions"), "theme.json"), '{"theme":"sofia-dark"}');
+        fs.writeFileSync(path.join(this.configDir, "probe.env"), probeEnv(DRILL_STACK));
         // The catalog's services for sofia-services, their /health served here.
         fs.writeFileSync(path.join(this.configDir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
         // The docker double: every container runs and is healthy; sofia-redis is a real process.
@@ -203,6 +205,8 @@ export class DrillEnv {
             SOFIA_SERVICES: path.join(projectRoot(), "host", "sofia-services.sh"),
             SOFIA_CATALOG: path.join(this.configDir, "services.tsv"),
             SOFIA_STATE_DIR: path.join(this.dir, "var"),
+            SOFIA_PROBE_ENV: path.join(this.configDir, "probe.env"),
+            SOFIA_STAGING_DIR: path.join(this.dataPath, "backup-staging"),
             SOFIA_LOCK_FILE: path.join(this.dir, "services.lock"),
             SOFIA_POLL_SECONDS: "1",
             SOFIA_RESTORE_REDIS_PORT: String(this.restorePort),

@@ -16,7 +16,7 @@ die() { printf 'sofia-probe: %s\n' "$*" >&2; exit 1; }
 [[ -r $PROBE_ENV ]] || die "no configuration at $PROBE_ENV; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
 source "$PROBE_ENV"
-for var in METRICS_NAMESPACE METRIC_STACK METRIC_HEALTHY METRIC_REDIS_MEMORY REDIS_CONTAINER REDIS_PASSWORD_FILE; do
+for var in METRICS_NAMESPACE METRIC_STACK METRIC_HEALTHY METRIC_REDIS_MEMORY METRIC_MAINTENANCE REDIS_CONTAINER REDIS_PASSWORD_FILE; do
   [[ -n ${!var:-} ]] || die "$PROBE_ENV does not set $var; run pulumi up to reinstall it"
 done
 
@@ -53,6 +53,12 @@ if pw=$(docker exec "$REDIS_CONTAINER" cat "$REDIS_PASSWORD_FILE" 2>/dev/null) &
   if [[ $used =~ ^[0-9]+$ && $max =~ ^[1-9][0-9]*$ ]]; then
     data+=("$(datum "$METRIC_REDIS_MEMORY" "$(awk -v u="$used" -v m="$max" 'BEGIN { printf "%.2f", 100 * u / m }')" Percent)")
   fi
+fi
+
+# The maintenance signal: a deadline set by sofia-maintenance; published while it is ahead.
+deadline_file="${SOFIA_STATE_DIR:-/var/lib/sofia}/maintenance-until"
+if [[ -r $deadline_file ]] && (( $(cat "$deadline_file") > $(date +%s) )); then
+  data+=("$(datum "$METRIC_MAINTENANCE" 1 Count)")
 fi
 
 payload="[$(IFS=,; echo "${data[*]}")]"

@@ -8,7 +8,12 @@
 #   6. verifies against the manifest (Redis DBSIZE and sampled keys, QuestDB tables) and every /health
 # Any failure after step 2 puts the safety copy back, starts the services, and fails.
 #
-#   sofia-restore <backup-id|latest>
+#   sofia-restore <backup-id|latest>               the restore above
+#   sofia-restore --verify-only <backup-id|latest>  step 1 only, plus redis-check-rdb and every archive
+#                                                  listed: the weekly backup verification
+#   sofia-restore --scratch <backup-id|latest>      steps 1 and 4 into scratch space, never the live
+#                                                  data, verified and timed: the monthly DR test
+# The last two publish their result and duration as metrics.
 #
 # The last line printed is a JSON summary: {"restore": {"id", "started", "ended", "seconds", "result"}}.
 set -euo pipefail
@@ -22,7 +27,12 @@ load_backup_config
 SERVICES=${SOFIA_SERVICES:-/usr/local/sbin/sofia-services}
 TEMP_REDIS_PORT=${SOFIA_RESTORE_REDIS_PORT:-6390}
 
-[[ $# -eq 1 ]] || die "usage: sofia-restore <backup-id|latest>"
+mode=live
+case ${1:-} in
+  --verify-only) mode=verify; shift ;;
+  --scratch) mode=scratch; shift ;;
+esac
+[[ $# -eq 1 ]] || die "usage: sofia-restore [--verify-only | --scratch] <backup-id|latest>"
 requested=$1
 started=$(date +%s)
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -47,9 +57,19 @@ put_back() {
   "$SERVICES" start || echo "sofia-restore: the services did not come back healthy after putting the data back: sofia-services status" >&2
 }
 
+# The weekly verification and the monthly DR test report to CloudWatch, success or not.
+report() {  # 1 or 0
+  local seconds=$(( $(date +%s) - started ))
+  case $mode in
+    verify) put_metrics "$(datum "$METRIC_VERIFIED" "$1" Count)" || echo "sofia-restore: could not publish $METRIC_VERIFIED" >&2 ;;
+    scratch) put_metrics "$(datum "$METRIC_DR_SUCCESS" "$1" Count)" "$(datum "$METRIC_DR_SECONDS" "$seconds" Seconds)" || echo "sofia-restore: could not publish the DR test's metrics" >&2 ;;
+  esac
+}
+
 on_exit() {
   local rc=$?
   trap - EXIT
+  (( rc == 0 )) || report 0
   if (( rc != 0 )); then
     if (( touched )); then
       put_back
@@ -95,6 +115,21 @@ done < <(jq -r '.files[] | [.path, .size, .sha256] | @tsv' "$manifest")
 (( ${#bad[@]} == 0 )) || die "backup $id does not match its manifest (${bad[*]}): refusing it"
 log "backup $id verified: $(jq '.files | length' "$manifest") objects match the manifest"
 
+if [[ $mode == verify ]]; then
+  for rdb in "$stage"/*.rdb; do
+    [[ -e $rdb ]] || continue
+    redis_tool "$stage" redis-check-rdb "$rdb" >"$stage/.check" 2>&1 || die "backup $id: $(basename "$rdb") does not pass redis-check-rdb: $(tail -n 3 "$stage/.check")"
+  done
+  for archive in "$stage"/*.tar; do
+    [[ -e $archive ]] || continue
+    tar -tf "$archive" >/dev/null || die "backup $id: $(basename "$archive") is not a readable archive"
+  done
+  report 1
+  log "backup $id passes: manifest, checksums, redis-check-rdb, archives"
+  summary ok
+  exit 0
+fi
+
 # Refuse what cannot be put back before anything is stopped.
 declare -a NAME KIND SOURCE DETAIL DIR
 while IFS=$'\t' read -r name kind source detail dir; do
@@ -105,7 +140,13 @@ while IFS=$'\t' read -r name kind source detail dir; do
   NAME+=("$name"); KIND+=("$kind"); SOURCE+=("$source"); DETAIL+=("$detail"); DIR+=("$dir")
 done <"$SOFIA_BACKUP_ITEMS"
 
+if [[ $mode == scratch ]]; then
+  # The DR test: the same restore steps, into scratch directories; live data is never touched.
+  for i in "${!NAME[@]}"; do DIR[i]="$stage/scratch/${NAME[$i]}"; mkdir -p "${DIR[$i]}"; done
+fi
+
 # --- 2. and 3. stop, and move the live data aside ----------------------------------------------
+if [[ $mode == live ]]; then
 touched=1
 log "stopping the services (reverse catalog order)"
 "$SERVICES" stop
@@ -119,6 +160,7 @@ for i in "${!NAME[@]}"; do
   chmod --reference="$dir.before-restore" "$dir"
 done
 log "live data moved aside (kept until the restore is verified)"
+fi
 
 # --- 4. put each store back ----------------------------------------------------------------------
 # Redis ignores a copied dump.rdb when AOF is on, so: load the RDB in a temporary server with AOF
@@ -141,6 +183,10 @@ restore_redis() {  # name, data directory
   done
   [[ $reply == PONG ]] || die "$name: the temporary Redis did not load the snapshot (${reply:-no reply})"
   [[ $("${cli[@]}" DBSIZE) == "$(jq -r --arg n "$name" '.stores[$n].dbsize' "$manifest")" ]] || die "$name: the loaded snapshot does not have the manifest's DBSIZE"
+  while read -r key type; do
+    [[ -z $key ]] && continue
+    [[ $("${cli[@]}" TYPE "$key") == "$type" ]] || die "$name: key $key of the loaded snapshot is not the $type the backup sampled"
+  done < <(jq -r --arg n "$name" '.stores[$n].sample[]? | "\(.key) \(.type)"' "$manifest")
   "${cli[@]}" CONFIG SET appendonly yes >/dev/null
   for _ in $(seq 1 6000); do
     info=$("${cli[@]}" INFO persistence | tr -d '\r')
@@ -170,6 +216,14 @@ for i in "${!NAME[@]}"; do
       log "${NAME[$i]}: files restored" ;;
   esac
 done
+
+if [[ $mode == scratch ]]; then
+  [[ -d $stage/scratch/questdb ]] && { [[ -d $stage/scratch/questdb/db ]] || die "questdb: the restored root has no db directory"; }
+  report 1
+  log "DR test of $id passed: restored into scratch space and verified in $(( $(date +%s) - started ))s"
+  summary ok
+  exit 0
+fi
 
 # --- 5. and 6. start, then verify ------------------------------------------------------------------
 log "starting the services (catalog order, health-gated)"

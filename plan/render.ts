@@ -30,6 +30,8 @@ const KEY_FIELDS: Record<string, string[]> = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ["rules"],
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": ["rule.defaultRetention"],
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ["rule.objectOwnership"],
+    "aws:ssm/maintenanceWindow:MaintenanceWindow": ["schedule", "scheduleTimezone", "duration", "cutoff"],
+    "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": ["priority", "taskArn", "taskInvocationParameters.runCommandParameters.parameters"],
     "aws:cloudwatch/metricAlarm:MetricAlarm": ["metricName", "statistic", "comparisonOperator", "threshold", "period", "evaluationPeriods", "treatMissingData", "tags.Level"],
 };
 
@@ -78,7 +80,9 @@ export function renderPlan(plan: Plan): string {
         const settings = keySettings(r);
         const deps = r.dependsOn.map((u) => byUrn.get(u)?.name ?? u);
         lines.push(`${pad}${r.custom ? "+" : "▸"} ${r.name}  (${r.type})${settings ? `\n${pad}    ${settings}` : ""}${deps.length ? `\n${pad}    after: ${deps.join(", ")}` : ""}`);
-        for (const c of children.get(r.urn) ?? []) walk(c, depth + 1);
+        // Tasks and the like run by priority: list them in that order.
+        const kids = [...(children.get(r.urn) ?? [])].sort((a, b) => Number(a.inputs.priority ?? 0) - Number(b.inputs.priority ?? 0));
+        for (const c of kids) walk(c, depth + 1);
     };
     for (const root of children.get(undefined) ?? []) {
         // The stack itself is implied; start with what it contains.

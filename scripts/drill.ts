@@ -4,9 +4,10 @@
  */
 import { backupScenarios } from "../drill/backup-scenarios";
 import { DrillEnv } from "../drill/env";
+import { maintenanceScenarios } from "../drill/maintenance-scenarios";
 import { restoreScenarios } from "../drill/restore-scenarios";
 
-const scenarios = [...backupScenarios, ...restoreScenarios];
+const scenarios = [...backupScenarios, ...restoreScenarios, ...maintenanceScenarios];
 
 async function main(): Promise<number> {
     const started = Date.now();

@@ -14,6 +14,11 @@ export const BACKUP_METRICS = {
     duration: "BackupDurationSeconds",
     /** Hours since the newest complete backup (published every 15 minutes, and 0 after a backup). */
     age: "BackupAgeHours",
+    /** 1 when the weekly verification of the latest backup passed, else 0. */
+    verified: "BackupVerified",
+    /** The monthly disaster-recovery test: 1 or 0, and how long the restore into scratch took. */
+    drSuccess: "DrTestSuccess",
+    drSeconds: "DrTestSeconds",
 } as const;
 
 /** Published every minute by host/sofia-probe.sh. */

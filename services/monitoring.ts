@@ -78,6 +78,7 @@ export function probeEnv(stack: string): string {
         METRIC_STACK: stack,
         METRIC_HEALTHY: PROBE_METRICS.healthy,
         METRIC_REDIS_MEMORY: PROBE_METRICS.redisMemory,
+        METRIC_MAINTENANCE: MAINTENANCE_METRIC,
         REDIS_CONTAINER: containerName({ name: "redis" }),
         REDIS_PASSWORD_FILE: passwordFile("redis"),
     };

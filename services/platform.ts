@@ -11,7 +11,9 @@ import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
 import { SofiaContainers } from "./containers";
 import { SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
-import { monitoringHostFiles, SofiaMonitoring } from "./monitoring";
+import { MaintenanceWindows } from "../components/maintenance-window";
+import { maintenanceHostFiles, maintenancePlan } from "./maintenance";
+import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring";
 import { Settings } from "./settings";
 
 export interface SofiaPlatformArgs {
@@ -66,13 +68,31 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { catalog: this.catalog, settings: s, provider: this.host.dockerProvider, logGroups: monitoring.logGroups },
             { parent: this },
         );
-        const installs = [sofiaHostFiles(this.catalog, s), backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH), monitoringHostFiles(this.catalog, s.stack, DEFAULT_DATA_PATH)];
+        const installs = [
+            sofiaHostFiles(this.catalog, s),
+            backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH),
+            monitoringHostFiles(this.catalog, s.stack, DEFAULT_DATA_PATH),
+            maintenanceHostFiles(),
+        ];
         const hostFiles = new HostFiles(
             `${name}-host-files`,
             { instanceId: this.host.instance.id, files: installs.flatMap((i) => i.files), then: installs.flatMap((i) => i.then), tags },
             { parent: this },
         );
         new SofiaBackups(`${name}-backup`, { settings: s, instanceId: this.host.instance.id }, { parent: this });
+        new MaintenanceWindows(
+            `${name}-maintenance`,
+            {
+                prefix: `sofia-${s.stack}`,
+                instanceId: this.host.instance.id,
+                windows: maintenancePlan(s),
+                logGroupName: logGroupName(s.stack, "maintenance"),
+                logRetentionDays: s.logRetentionDays,
+                failureTopicArn: monitoring.escalation.topics[2].arn,
+                tags,
+            },
+            { parent: this },
+        );
 
         // The runbook's "Verify all running", after the last stage: every /health, from the host.
         const containers = Object.values(this.containers.containers);

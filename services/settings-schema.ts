@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { imageRefProblem, instanceTypeProblem, isWorldCidr, scheduleProblem } from "../components/formats";
 import { allServiceNames, defaultImages, memoryOf, releaseServiceNames } from "./catalog";
+import { windowsOverlap } from "./maintenance-rules";
 
 /** Turns a `(value) => problem | undefined` format check into a zod string schema. */
 function formatted(problem: (v: string) => string | undefined, format: string): z.ZodString {
@@ -127,11 +128,15 @@ const alarms = z
 const maintenance = z
     .strictObject({
         weeklySchedule: schedule.default("cron(0 2 ? * SUN *)").meta({ description: "Weekly window start (UTC): vacuum, logs, backup check, patches." }),
-        monthlySchedule: schedule.default("cron(0 2 ? * SUN#1 *)").meta({ description: "Monthly window start (UTC): full restart and disaster-recovery test." }),
+        monthlySchedule: schedule.default("cron(0 4 ? * SUN#1 *)").meta({ description: "Monthly window start (UTC): full restart and disaster-recovery test. On the first Sunday it follows the weekly window." }),
         durationHours: z.number().int().min(1).max(24).default(2).meta({ description: "Length of each window." }),
         cutoffHours: z.number().int().min(0).max(23).default(1).meta({ description: "No new task starts in the last hours of a window." }),
     })
     .refine((m) => m.cutoffHours < m.durationHours, { error: "cutoffHours must be less than durationHours", path: ["cutoffHours"] })
+    .superRefine((m, ctx) => {
+        const problem = windowsOverlap(m);
+        if (problem) ctx.addIssue({ code: "custom", path: ["monthlySchedule"], input: m.monthlySchedule, message: problem });
+    })
     .prefault({});
 
 const escalation = z

@@ -88,7 +88,10 @@ export const TICKS_TABLE = "ticks";
  * (the runbook's "Database Optimization").
  */
 export function tuningSql(store: Settings["timeseriesStore"], retentionDays: number): string[] {
-    if (store === "questdb") return [`ALTER TABLE ${TICKS_TABLE} DROP PARTITION WHERE timestamp < dateadd('d', -${retentionDays}, now())`];
+    if (store === "questdb") {
+        // VACUUM TABLE reclaims the space of replaced column versions and dropped partitions.
+        return [`ALTER TABLE ${TICKS_TABLE} DROP PARTITION WHERE timestamp < dateadd('d', -${retentionDays}, now())`, `VACUUM TABLE ${TICKS_TABLE}`];
+    }
     return [
         `ALTER TABLE ${TICKS_TABLE} SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')`,
         `SELECT add_compression_policy('${TICKS_TABLE}', INTERVAL '7 days', if_not_exists => true)`,

@@ -50,12 +50,12 @@ describe("the backup bucket in the plan", () => {
         const key = "arn:aws:kms:eu-central-1:123456789012:key/0b7f1c2d-aaaa-bbbb-cccc-1234567890ab";
         const plan = await planStack("staging", [`backup.kmsKeyArn=${key}`]);
         expect(one(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key }, bucketKeyEnabled: true }]);
-        const role = JSON.parse(one(plan, "aws:iam/rolePolicy:RolePolicy").inputs.policy as string);
+        const role = JSON.parse(ofType(plan, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "sofia-host-backups")!.inputs.policy as string);
         expect(role.Statement.at(-1)).toEqual({ Sid: "UseBackupKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [key] });
     });
 
     it("gives the host's role its own stack's prefix of this bucket, and no delete", () => {
-        const role = JSON.parse(one(staging, "aws:iam/rolePolicy:RolePolicy").inputs.policy as string);
+        const role = JSON.parse(ofType(staging, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "sofia-host-backups")!.inputs.policy as string);
         const bucketArn = JSON.parse(one(staging, "aws:s3/bucketPolicy:BucketPolicy").inputs.policy as string).Statement[0].Resource[0];
         expect(role).toEqual(JSON.parse(backupPrefixPolicy(bucketArn, "staging")));
         expect(role.Statement[1].Resource).toEqual([`${bucketArn}/staging/*`]);

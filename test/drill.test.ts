@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupScenarios } from "../drill/backup-scenarios";
 import { DrillEnv } from "../drill/env";
+import { maintenanceScenarios } from "../drill/maintenance-scenarios";
 import { restoreScenarios } from "../drill/restore-scenarios";
 
-describe("backup and restore drill", () => {
+describe("backup, restore and maintenance drill", () => {
     let env: DrillEnv;
     beforeAll(async () => {
         env = await DrillEnv.start();
@@ -15,7 +16,7 @@ describe("backup and restore drill", () => {
     afterAll(() => env?.close());
 
     // The scenarios share one environment and run in order, as `npm run drill` runs them.
-    for (const scenario of [...backupScenarios, ...restoreScenarios]) {
+    for (const scenario of [...backupScenarios, ...restoreScenarios, ...maintenanceScenarios]) {
         it(scenario.name, async () => {
             const checks = await scenario.run(env, () => undefined);
             const failed = checks.filter((c) => !c.ok).map((c) => `${c.what}: ${c.detail ?? ""}`);

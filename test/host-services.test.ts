@@ -209,7 +209,7 @@ describe("sofia-services tune (retention and compression)", () => {
     afterAll(() => questdb.close());
 
     function tune(store: "questdb" | "timescaledb"): Promise<RunResult> {
-        const table = tuningTable(sofiaCatalog(store), { timeseriesStore: store, questdb: { retentionDays: 30 } }).replace("http://127.0.0.1:9000", questdb.url);
+        const table = tuningTable(sofiaCatalog(store), { timeseriesStore: store, questdb: { retentionDays: 30 } }).replaceAll("http://127.0.0.1:9000", questdb.url);
         fs.writeFileSync(path.join(dir, "tuning.tsv"), table);
         return runAsync("bash", [SCRIPT, "tune"], env({ SOFIA_TUNING: path.join(dir, "tuning.tsv") }));
     }
@@ -218,7 +218,7 @@ describe("sofia-services tune (retention and compression)", () => {
         Object.assign(questdb, { queries: [], tableExists: true, alter: "ok" });
         const r = await tune("questdb");
         expect(r.status).toBe(0);
-        expect(questdb.queries).toEqual(["SELECT count() FROM tables() WHERE table_name = 'ticks'", "ALTER TABLE ticks DROP PARTITION WHERE timestamp < dateadd('d', -30, now())"]);
+        expect(questdb.queries.filter((q) => !q.startsWith("SELECT count()"))).toEqual(["ALTER TABLE ticks DROP PARTITION WHERE timestamp < dateadd('d', -30, now())", "VACUUM TABLE ticks"]);
     });
 
     it("treats 'no partitions matched' as nothing to do, and a missing table as not yet", async () => {
@@ -230,7 +230,7 @@ describe("sofia-services tune (retention and compression)", () => {
         const empty = await tune("questdb");
         expect(empty.status).toBe(0);
         expect(empty.stdout).toContain("ticks does not exist yet");
-        expect(questdb.queries).toHaveLength(1);
+        expect(questdb.queries.every((q) => q.startsWith("SELECT count()"))).toBe(true);
     });
 
     it("fails with QuestDB's own words when it refuses", async () => {

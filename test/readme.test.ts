@@ -1,7 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { withSettingsReference } from "../services/settings-doc";
+import { withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
+import { maintenanceTable } from "../services/maintenance";
+import { readSettings } from "../services/settings";
+import { readStackConfig } from "../plan/stack-config";
 import { NAMESPACE } from "../services/settings";
 import { projectName } from "../plan/stack-config";
 
@@ -11,6 +14,12 @@ const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
 describe("README", () => {
     it("has the settings reference exactly as the schema generates it (npm run docs)", () => {
         expect(readme).toBe(withSettingsReference(readme));
+    });
+
+    it("has the maintenance windows and tasks exactly as the code plans them (npm run docs)", () => {
+        const staging = readSettings("sofia", "staging", new Map([...readStackConfig("staging")].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
+        expect(readme).toBe(withMaintenanceTable(readme, maintenanceTable(staging)));
+        expect(readme).toContain("| 1. `signal-on` |");
     });
 
     it("has a two-command quick start whose test command is the one CI runs", () => {

@@ -40,7 +40,7 @@ describe("settings defaults", () => {
         expect(s.backup.retentionDays).toBe(30);
         expect(s.backup.schedule).toBe("cron(0 1 * * ? *)");
         expect(s.alarms).toMatchObject({ staleRatio: 0.1, apiP95Ms: 150, redisMemoryPercent: 80, diskPercent: 80, backupMaxAgeHours: 26 });
-        expect(s.maintenance).toMatchObject({ weeklySchedule: "cron(0 2 ? * SUN *)", monthlySchedule: "cron(0 2 ? * SUN#1 *)", durationHours: 2 });
+        expect(s.maintenance).toMatchObject({ weeklySchedule: "cron(0 2 ? * SUN *)", monthlySchedule: "cron(0 4 ? * SUN#1 *)", durationHours: 2 });
         expect(s.images.redis).toMatch(/^redis:\d/);
         expect(s.secrets).toEqual({});
     });

@@ -46,6 +46,7 @@ export async function startQuestDbDouble(): Promise<QuestDbDouble> {
             double.held = false;
             return reply(res, 200, { ddl: "OK" });
         }
+        if (/^vacuum table/i.test(query)) return reply(res, 200, { ddl: "OK" });
         if (/^alter/i.test(query)) {
             if (double.alter === "ok") return reply(res, 200, { ddl: "OK" });
             return reply(res, 400, { query, error: double.alter === "no-partitions" ? "no partitions matched WHERE clause" : "table busy", position: 0 });

@@ -1,0 +1,198 @@
+/**
+ * SSM maintenance windows on one instance: the window (UTC), its target, tasks run one after
+ * another by priority with their output in CloudWatch Logs, a service role that can do only what
+ * the tasks need, and a notification when any task fails.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { scheduleProblem } from "./formats";
+
+export interface WindowTask {
+    id: string;
+    title: string;
+    /** Shell commands (AWS-RunShellScript), or the patch baseline (AWS-RunPatchBaseline). */
+    run: { commands: string[] } | { patch: "Install" };
+}
+
+export interface WindowSpec {
+    id: string;
+    title: string;
+    /** `cron(...)` or `rate(...)`, in UTC. */
+    schedule: string;
+    durationHours: number;
+    /** No new task starts in the last `cutoffHours`. */
+    cutoffHours: number;
+    tasks: WindowTask[];
+}
+
+export interface MaintenanceWindowsArgs {
+    /** Names start with this (e.g. "sofia-prod"). */
+    prefix: string;
+    instanceId: pulumi.Input<string>;
+    windows: WindowSpec[];
+    /** Where task output goes. */
+    logGroupName: string;
+    logRetentionDays: number;
+    /** SNS topic told about a failed or timed-out task. */
+    failureTopicArn: pulumi.Input<string>;
+    tags?: Record<string, string>;
+}
+
+const SHELL = "AWS-RunShellScript";
+const PATCH = "AWS-RunPatchBaseline";
+
+export function validateWindows(windows: WindowSpec[]): void {
+    for (const w of windows) {
+        const problem = scheduleProblem(w.schedule);
+        if (problem) throw new Error(`maintenance window ${w.id}: schedule "${w.schedule}": ${problem}`);
+        if (w.cutoffHours >= w.durationHours) throw new Error(`maintenance window ${w.id}: cutoff ${w.cutoffHours} h must be shorter than its ${w.durationHours} h`);
+        const ids = w.tasks.map((t) => t.id);
+        const dup = ids.filter((id, i) => ids.indexOf(id) !== i);
+        if (dup.length) throw new Error(`maintenance window ${w.id}: task ids used twice: ${dup.join(", ")}`);
+    }
+}
+
+export class MaintenanceWindows extends pulumi.ComponentResource {
+    readonly windows: Record<string, aws.ssm.MaintenanceWindow> = {};
+    readonly logGroup: aws.cloudwatch.LogGroup;
+    readonly role: aws.iam.Role;
+
+    constructor(name: string, args: MaintenanceWindowsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:maintenance:MaintenanceWindows", name, {}, opts);
+        validateWindows(args.windows);
+        const child = { parent: this };
+        const tags = args.tags ?? {};
+        const account = aws.getCallerIdentityOutput({}, child).accountId;
+        const region = aws.getRegionOutput({}, child).name;
+
+        this.logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: args.logGroupName, retentionInDays: args.logRetentionDays, tags }, child);
+        this.role = this.createRole(name, args, account, region, tags);
+
+        for (const w of args.windows) {
+            const window = new aws.ssm.MaintenanceWindow(
+                `${name}-${w.id}`,
+                {
+                    name: `${args.prefix}-${w.id}`,
+                    description: w.title,
+                    schedule: w.schedule,
+                    scheduleTimezone: "UTC",
+                    duration: w.durationHours,
+                    cutoff: w.cutoffHours,
+                    allowUnassociatedTargets: false,
+                    tags,
+                },
+                child,
+            );
+            this.windows[w.id] = window;
+            const target = new aws.ssm.MaintenanceWindowTarget(
+                `${name}-${w.id}-target`,
+                { windowId: window.id, resourceType: "INSTANCE", targets: [{ key: "InstanceIds", values: [args.instanceId] }] },
+                { parent: window },
+            );
+            w.tasks.forEach((t, i) => {
+                const commands = "commands" in t.run ? t.run.commands : undefined;
+                new aws.ssm.MaintenanceWindowTask(
+                    `${name}-${w.id}-${t.id}`,
+                    {
+                        windowId: window.id,
+                        name: t.id,
+                        description: t.title,
+                        taskType: "RUN_COMMAND",
+                        taskArn: commands ? SHELL : PATCH,
+                        // One after another, in the order given.
+                        priority: i + 1,
+                        maxConcurrency: "1",
+                        maxErrors: "1",
+                        // A task that is running when the cutoff comes finishes; new ones do not start.
+                        cutoffBehavior: "CONTINUE_TASK",
+                        serviceRoleArn: this.role.arn,
+                        targets: [{ key: "WindowTargetIds", values: [target.id] }],
+                        taskInvocationParameters: {
+                            runCommandParameters: {
+                                comment: `${args.prefix} ${w.id}: ${t.title}`.slice(0, 100),
+                                timeoutSeconds: 3600,
+                                parameters: commands
+                                    ? [{ name: "commands", values: commands }]
+                                    : [{ name: "Operation", values: ["Install"] }, { name: "RebootOption", values: ["RebootIfNeeded"] }],
+                                cloudwatchConfig: { cloudwatchLogGroupName: this.logGroup.name, cloudwatchOutputEnabled: true },
+                            },
+                        },
+                    },
+                    { parent: window },
+                );
+            });
+        }
+        this.notifyFailures(name, args, tags);
+        this.registerOutputs({ logGroup: this.logGroup.name });
+    }
+
+    /** Only what the tasks need: send these two documents to this instance, and follow the commands. */
+    private createRole(name: string, args: MaintenanceWindowsArgs, account: pulumi.Output<string>, region: pulumi.Output<string>, tags: Record<string, string>): aws.iam.Role {
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: "Sofia maintenance windows: run their commands on the host, nothing else",
+                assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ssm.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+                tags,
+            },
+            { parent: this },
+        );
+        new aws.iam.RolePolicy(
+            `${name}-role-policy`,
+            {
+                role: role.id,
+                policy: pulumi.all([account, region, args.instanceId]).apply(([acct, reg, instance]) =>
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [
+                            {
+                                Sid: "RunTheTasks",
+                                Effect: "Allow",
+                                Action: ["ssm:SendCommand"],
+                                Resource: [`arn:aws:ec2:${reg}:${acct}:instance/${instance}`, `arn:aws:ssm:${reg}::document/${SHELL}`, `arn:aws:ssm:${reg}::document/${PATCH}`],
+                            },
+                            { Sid: "FollowTheTasks", Effect: "Allow", Action: ["ssm:CancelCommand", "ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation"], Resource: ["*"] },
+                        ],
+                    }),
+                ),
+            },
+            { parent: role },
+        );
+        return role;
+    }
+
+    /** A failed or timed-out task notifies the topic (EventBridge, no polling). */
+    private notifyFailures(name: string, args: MaintenanceWindowsArgs, tags: Record<string, string>): void {
+        const windowIds = Object.values(this.windows).map((w) => w.id);
+        const rule = new aws.cloudwatch.EventRule(
+            `${name}-task-failed`,
+            {
+                name: `${args.prefix}-maintenance-task-failed`,
+                description: "A Sofia maintenance window task failed or timed out",
+                eventPattern: pulumi.all(windowIds).apply((ids) =>
+                    JSON.stringify({
+                        source: ["aws.ssm"],
+                        "detail-type": ["Maintenance Window Task Execution State-change Notification"],
+                        detail: { "window-id": ids, status: ["FAILED", "TIMED_OUT"] },
+                    }),
+                ),
+                tags,
+            },
+            { parent: this },
+        );
+        new aws.cloudwatch.EventTarget(`${name}-task-failed-target`, { rule: rule.name, arn: args.failureTopicArn }, { parent: rule });
+        new aws.sns.TopicPolicy(
+            `${name}-events-may-publish`,
+            {
+                arn: args.failureTopicArn,
+                policy: pulumi.all([args.failureTopicArn, rule.arn]).apply(([topic, ruleArn]) =>
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [{ Sid: "MaintenanceFailures", Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sns:Publish", Resource: topic, Condition: { ArnEquals: { "aws:SourceArn": ruleArn } } }],
+                    }),
+                ),
+            },
+            { parent: rule },
+        );
+    }
+}

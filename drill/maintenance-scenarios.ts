@@ -1,0 +1,88 @@
+/**
+ * The maintenance drill: the weekly backup verification and the monthly disaster-recovery test
+ * (both sofia-restore modes that never touch live data), and the maintenance signal.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { BACKUP_METRICS, MAINTENANCE_METRIC } from "../services/metrics";
+import { Check, Scenario } from "./backup-scenarios";
+import { DRILL_BUCKET, DRILL_STACK, DrillEnv } from "./env";
+
+const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
+
+function stops(env: DrillEnv): number {
+    const file = path.join(env.dir, "docker.log");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("stop ")).length : 0;
+}
+
+/** A complete backup whose questdb.tar is then overwritten in S3. */
+async function corruptedBackup(env: DrillEnv, id: string): Promise<void> {
+    const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: id });
+    if (r.status !== 0) throw new Error(`drill: backup ${id} failed: ${r.stderr}`);
+    const bad = path.join(env.dir, "bad.tar");
+    fs.writeFileSync(bad, "not the archive the manifest describes");
+    env.aws(["s3", "cp", bad, `s3://${DRILL_BUCKET}/${DRILL_STACK}/${id}/questdb.tar`, "--only-show-errors"]);
+}
+
+export const maintenanceScenarios: Scenario[] = [
+    {
+        name: "weekly backup verification: the latest backup passes, a corrupted one fails, live data untouched",
+        async run(env, log) {
+            const good = await env.runHost("sofia-restore", ["--verify-only", "latest"]);
+            log(`sofia-restore --verify-only latest: exit ${good.status}`);
+            await corruptedBackup(env, "drill-verify-bad");
+            const before = env.digest();
+            const stopped = stops(env);
+            const bad = await env.runHost("sofia-restore", ["--verify-only", "drill-verify-bad"]);
+            log(`sofia-restore --verify-only drill-verify-bad (questdb.tar overwritten in S3): exit ${bad.status}`);
+            const verified = env.metricValues(BACKUP_METRICS.verified);
+            return [
+                check("the latest backup passes", good.status === 0 && /passes: manifest, checksums, redis-check-rdb, archives/.test(good.stdout), good.stderr),
+                check("the corrupted backup fails, naming the object", bad.status === 1 && /does not match its manifest \(questdb\.tar corrupted\)/.test(bad.stderr), bad.stderr),
+                check(`publishes ${BACKUP_METRICS.verified} 1 and 0`, verified.includes(1) && verified.includes(0), JSON.stringify(verified)),
+                check("stops no service and leaves live data as it was", stops(env) === stopped && env.digest() === before),
+            ];
+        },
+    },
+    {
+        name: "monthly DR test: the latest backup restored into scratch space, verified and timed; never the live data",
+        async run(env, log) {
+            const before = env.digest();
+            const stopped = stops(env);
+            const good = await env.runHost("sofia-restore", ["--scratch", "drill-restore-good"]);
+            const bad = await env.runHost("sofia-restore", ["--scratch", "drill-verify-bad"]);
+            const seconds = env.metricValues(BACKUP_METRICS.drSeconds);
+            log(`sofia-restore --scratch drill-restore-good: exit ${good.status}, DR test took ${seconds[0] ?? "?"}s; with a corrupted backup: exit ${bad.status}`);
+            const success = env.metricValues(BACKUP_METRICS.drSuccess);
+            return [
+                check("restores and verifies into scratch space", good.status === 0 && /DR test of drill-restore-good passed/.test(good.stdout), good.stderr.slice(-500)),
+                check("loaded the snapshot in a temporary Redis and checked DBSIZE and sampled keys", /snapshot loaded with AOF off/.test(good.stdout)),
+                check("fails on a corrupted backup", bad.status === 1),
+                check(`publishes ${BACKUP_METRICS.drSuccess} 1 and 0, and ${BACKUP_METRICS.drSeconds}`, success.includes(1) && success.includes(0) && seconds.length > 0, JSON.stringify({ success, seconds })),
+                check("stops no service and leaves live data as it was", stops(env) === stopped && env.digest() === before),
+                check("leaves no scratch space behind", !fs.readdirSync(path.join(env.dataPath, "backup-staging")).some((d) => d.startsWith("restore-"))),
+            ];
+        },
+    },
+    {
+        name: "maintenance signal: on suppresses pages, off resumes them, and it lapses by itself if off never runs",
+        async run(env, log) {
+            const probe = async () => (await env.runHost("sofia-probe", ["--dry-run"])).stdout;
+            await env.runHost("sofia-maintenance", ["signal", "on", "120"]);
+            const during = await probe();
+            await env.runHost("sofia-maintenance", ["signal", "off"]);
+            const after = await probe();
+            // A window whose clearing task failed: the deadline is the window's end, already past here.
+            await env.runHost("sofia-maintenance", ["signal", "on", "0"]);
+            const lapsed = await probe();
+            log("signal on 120, probe; signal off, probe; signal on 0 (a window already over), probe");
+            const published = env.metricValues(MAINTENANCE_METRIC);
+            return [
+                check(`the probe publishes ${MAINTENANCE_METRIC}=1 while the window runs`, during.includes(`"MetricName":"${MAINTENANCE_METRIC}"`), during),
+                check("and stops once it is cleared", !after.includes(MAINTENANCE_METRIC), after),
+                check("and stops when the window's time is up even if nothing clears it", !lapsed.includes(MAINTENANCE_METRIC), lapsed),
+                check("on and off reach CloudWatch at once", published.includes(1) && published.includes(0), JSON.stringify(published)),
+            ];
+        },
+    },
+];

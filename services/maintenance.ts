@@ -1,0 +1,88 @@
+/**
+ * The runbook's "Maintenance Windows" and the machine-doable checklist items, as data: which
+ * windows, when, and their tasks in order. components/maintenance-window.ts makes them SSM
+ * maintenance windows; the README's maintenance table is generated from the same data.
+ *
+ * The weekly and the monthly window share the first Sunday: the monthly one starts when the weekly
+ * one ends (04:00 UTC by default), so they never run into each other; settings that would make
+ * them overlap are refused.
+ */
+import * as fs from "fs";
+import { hostScript } from "../components/project-root";
+import { BACKUP_BIN, RESTORE_BIN } from "./backups";
+import { SERVICES_BIN } from "./host-files";
+import { Settings } from "./settings";
+
+export { windowsOverlap } from "./maintenance-rules";
+
+export const MAINTENANCE_BIN = "/usr/local/sbin/sofia-maintenance";
+
+export interface MaintenanceTask {
+    id: string;
+    /** One line for the plan and the README. */
+    title: string;
+    /** Shell commands run on the host (AWS-RunShellScript), or the patch baseline. */
+    run: { commands: string[] } | { patch: "Install" };
+}
+
+export interface MaintenanceWindowSpec {
+    id: "weekly" | "monthly";
+    title: string;
+    schedule: string;
+    durationHours: number;
+    cutoffHours: number;
+    /** In order: each task's priority is its position, so they run one after another. */
+    tasks: MaintenanceTask[];
+}
+
+export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
+    const minutes = s.maintenance.durationHours * 60;
+    const signalOn: MaintenanceTask = { id: "signal-on", title: "Raise the maintenance signal: pages are suppressed", run: { commands: [`${MAINTENANCE_BIN} signal on ${minutes}`] } };
+    const signalOff: MaintenanceTask = { id: "signal-off", title: "Clear the maintenance signal (it also lapses at the window's end)", run: { commands: [`${MAINTENANCE_BIN} signal off`] } };
+    return [
+        {
+            id: "weekly",
+            title: "Weekly care (runbook: Sunday 02:00-04:00 UTC)",
+            schedule: s.maintenance.weeklySchedule,
+            durationHours: s.maintenance.durationHours,
+            cutoffHours: s.maintenance.cutoffHours,
+            tasks: [
+                signalOn,
+                { id: "questdb-retention", title: `QuestDB retention (${s.questdb.retentionDays} days) and VACUUM TABLE`, run: { commands: [`${SERVICES_BIN} tune`] } },
+                { id: "tidy", title: "Prune old logs and Docker leftovers on the host", run: { commands: [`${MAINTENANCE_BIN} tidy`] } },
+                { id: "verify-backup", title: "Verify the latest backup: every object against its manifest, redis-check-rdb", run: { commands: [`${RESTORE_BIN} --verify-only latest`] } },
+                { id: "patch", title: "Security updates (AWS-RunPatchBaseline, reboot if needed)", run: { patch: "Install" } },
+                { id: "after-patch", title: "Services back in catalog order and healthy", run: { commands: [`${SERVICES_BIN} start`, `${SERVICES_BIN} verify`] } },
+                signalOff,
+            ],
+        },
+        {
+            id: "monthly",
+            title: "Monthly, first Sunday, after the weekly window",
+            schedule: s.maintenance.monthlySchedule,
+            durationHours: s.maintenance.durationHours,
+            cutoffHours: s.maintenance.cutoffHours,
+            tasks: [
+                signalOn,
+                { id: "full-restart", title: "Full restart: stop in reverse order, start in catalog order, verify every /health", run: { commands: [`${SERVICES_BIN} restart`, `${SERVICES_BIN} verify`] } },
+                { id: "dr-test", title: "Disaster-recovery test: restore the latest backup into scratch space, verify, time it", run: { commands: [`${RESTORE_BIN} --scratch latest`] } },
+                { id: "backup-after", title: "A fresh backup after the restart", run: { commands: [`${BACKUP_BIN} run`] } },
+                signalOff,
+            ],
+        },
+    ];
+}
+
+/** The maintenance helper on the host. */
+export function maintenanceHostFiles() {
+    return { files: [{ path: MAINTENANCE_BIN, content: fs.readFileSync(hostScript("sofia-maintenance.sh"), "utf8"), mode: "0755" }], then: [] as string[] };
+}
+
+/** The README's maintenance table, generated from the plan (checked by a test). */
+export function maintenanceTable(s: Settings): string {
+    const rows = maintenancePlan(s).flatMap((w) => [
+        `| **${w.id}** \`${w.schedule}\`, ${w.durationHours} h (no new task in the last ${w.cutoffHours} h) | ${w.title} |`,
+        ...w.tasks.map((t, i) => `| ${i + 1}. \`${t.id}\` | ${t.title} |`),
+    ]);
+    return ["| window / task | what |", "| --- | --- |", ...rows].join("\n");
+}
