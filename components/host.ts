@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import { isWorldCidr } from "./formats";
 import { HostCommand } from "./host-command";
+import { assumedBy } from "./iam";
 import { renderCloudConfig } from "./cloud-init";
 import { hostScript } from "./project-root";
 
@@ -203,7 +204,7 @@ export class Host extends pulumi.ComponentResource {
             `${name}-role`,
             {
                 description: "Sofia host: SSM, CloudWatch agent, its own backup prefix",
-                assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+                assumeRolePolicy: assumedBy("ec2.amazonaws.com"),
                 tags,
             },
             { parent: this },

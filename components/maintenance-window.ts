@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { scheduleProblem } from "./formats";
+import { assumedBy } from "./iam";
 
 export interface WindowTask {
     id: string;
@@ -132,7 +133,7 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
             `${name}-role`,
             {
                 description: "Sofia maintenance windows: run their commands on the host, nothing else",
-                assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ssm.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+                assumeRolePolicy: assumedBy("ssm.amazonaws.com"),
                 tags,
             },
             { parent: this },

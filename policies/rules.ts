@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { isWorldCidr } from "../components/formats";
 import { sofiaCatalog } from "../services/catalog";
+import { CONTAINER_PREFIX } from "../services/store-config";
 
 export type SofiaPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -269,7 +270,7 @@ export const policies: SofiaPolicy[] = [
         validateStack: (args, report) => {
             const watched = new Set(args.resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && r.props.metricName === "ServiceHealthy").map((r) => (r.props.dimensions as { Service?: string })?.Service));
             for (const c of args.resources.filter((r) => r.type === "docker:index/container:Container" && (r.props.healthcheck as { tests?: string[] })?.tests?.length)) {
-                const service = String(c.props.name).replace(/^sofia-/, "");
+                const service = String(c.props.name).replace(new RegExp(`^${CONTAINER_PREFIX}`), "");
                 if (!watched.has(service)) report(`container ${c.props.name} has no ServiceHealthy alarm.`, c.urn);
             }
         },

@@ -7,6 +7,7 @@ import { AlarmSpec } from "../components/escalation";
 import { CatalogEntry } from "./catalog";
 import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, LOG_METRICS, logMetricsNamespace, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { Settings } from "./settings";
+import { containerName, logGroupName } from "./store-config";
 
 /** The mount points whose disk use alarms: the root volume and the data volume. */
 export function alarmedPaths(dataPath: string): string[] {
@@ -23,7 +24,7 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
         ...catalog.map<AlarmSpec>((e) => ({
             id: `health-${e.name}`,
             level: 2,
-            description: `${e.name} unhealthy ${a.healthFailingMinutes} of ${a.healthWindowMinutes} minutes (${e.health ? `/health on ${e.health.port}` : "its container health check"}). On the host: sofia-services status; docker logs --tail 50 sofia-${e.name}`,
+            description: `${e.name} unhealthy ${a.healthFailingMinutes} of ${a.healthWindowMinutes} minutes (${e.health ? `/health on ${e.health.port}` : "its container health check"}). On the host: sofia-services status; docker logs --tail 50 ${containerName(e)}`,
             metric: { ...sofia(PROBE_METRICS.healthy, { Service: e.name }), statistic: "Minimum" },
             comparison: "LessThanThreshold",
             threshold: 1,
@@ -113,7 +114,7 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
         ...catalog.map<AlarmSpec>((e) => ({
             id: `errors-${e.name}`,
             level: 2,
-            description: `More than ${a.errorLinesPerMinute} ERROR lines a minute from ${e.name}. Its log group: /sofia/${s.stack}/${e.name}.`,
+            description: `More than ${a.errorLinesPerMinute} ERROR lines a minute from ${e.name}. Its log group: ${logGroupName(s.stack, e.name)}.`,
             metric: { namespace: logMetricsNamespace(s.stack), name: LOG_METRICS.errorLines(e.name), dimensions: {}, statistic: "Sum" },
             comparison: "GreaterThanThreshold",
             threshold: a.errorLinesPerMinute,

@@ -13,16 +13,13 @@ import { alarmedPaths, severalSystemsRule, sofiaAlarms } from "./alarms";
 import { CatalogEntry } from "./catalog";
 import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, LOG_METRICS, logMetricsNamespace, MAINTENANCE_METRIC, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { Settings } from "./settings";
-import { containerName, passwordFile } from "./store-config";
+import { containerName, logGroupName, passwordFile } from "./store-config";
+
+export { logGroupName };
 
 export const AGENT_DIR = "/opt/aws/amazon-cloudwatch-agent/etc";
 export const PROBE_BIN = "/usr/local/sbin/sofia-probe";
 export const PROBE_ENV = "/etc/sofia/probe.env";
-
-/** The log group of one service's container output. */
-export function logGroupName(stack: string, service: string): string {
-    return `/sofia/${stack}/${service}`;
-}
 
 /** Prometheus scrape of the metrics server, labelled with the stack (it becomes the dimension). */
 export function prometheusConfig(catalog: readonly CatalogEntry[], stack: string): string {
@@ -53,7 +50,7 @@ export function agentConfig(stack: string, dataPath: string): object {
             metrics_collected: {
                 prometheus: {
                     prometheus_config_path: `${AGENT_DIR}/prometheus.yaml`,
-                    log_group_name: `/sofia/${stack}/prometheus`,
+                    log_group_name: logGroupName(stack, "prometheus"),
                     emf_processor: {
                         metric_namespace: METRICS_NAMESPACE,
                         metric_declaration: [
@@ -185,7 +182,7 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
                 );
             }
         }
-        new aws.cloudwatch.LogGroup(`${name}-logs-prometheus`, { name: `/sofia/${s.stack}/prometheus`, retentionInDays: s.logRetentionDays, tags }, child);
+        new aws.cloudwatch.LogGroup(`${name}-logs-prometheus`, { name: logGroupName(s.stack, "prometheus"), retentionInDays: s.logRetentionDays, tags }, child);
 
         this.alarmSpecs = sofiaAlarms(catalog, s, args.instanceId, args.dataPath);
         const healthIds = this.alarmSpecs.filter((a) => a.id.startsWith("health-")).map((a) => a.id);

@@ -23,9 +23,17 @@ export function volumeHostPath(dataPath: string, volume: string): string {
     return `${dataPath}/docker/volumes/${dockerVolumeName(volume)}/_data`;
 }
 
+/** Container names are the catalog name behind this prefix. */
+export const CONTAINER_PREFIX = "sofia-";
+
 /** The fixed container name (and DNS name on the private network) of an entry. */
 export function containerName(entry: Pick<CatalogEntry, "name">): string {
-    return `sofia-${entry.name}`;
+    return `${CONTAINER_PREFIX}${entry.name}`;
+}
+
+/** The log group of one service's container output. */
+export function logGroupName(stack: string, service: string): string {
+    return `/sofia/${stack}/${service}`;
 }
 
 /**
