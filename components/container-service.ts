@@ -4,6 +4,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { looksLikeSecretName } from "./formats";
 
 /** Where a published port listens on the host. */
 export type Bind = "loopback" | "all";
@@ -56,7 +57,7 @@ export function validateContainerServiceArgs(args: ContainerServiceArgs): void {
     if (!/^[a-z0-9][a-z0-9_.-]*$/.test(args.containerName)) throw new Error(`${where}: containerName "${args.containerName}" is not a valid container name`);
     if (args.memoryMb < 6) throw new Error(`${where}: memoryMb ${args.memoryMb} is below Docker's 6 MiB minimum`);
     if (args.healthcheck.test.length === 0) throw new Error(`${where}: healthcheck.test is empty`);
-    const secretish = Object.keys(args.env ?? {}).filter((k) => /(PASSWORD|SECRET|TOKEN)$/.test(k));
+    const secretish = Object.keys(args.env ?? {}).filter(looksLikeSecretName);
     if (secretish.length) throw new Error(`${where}: env ${secretish.join(", ")} would hold a secret in plain text; use secretFiles`);
     const seen = new Set<number>();
     for (const p of args.ports ?? []) {

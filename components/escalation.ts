@@ -8,6 +8,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { repeated } from "./formats";
 
 export type Level = 1 | 2 | 3;
 
@@ -56,8 +57,7 @@ export interface EscalationArgs {
 
 /** Throws on alarm specs CloudWatch would reject or that could never page the right people. */
 export function validateAlarmSpecs(specs: AlarmSpec[]): void {
-    const ids = specs.map((s) => s.id);
-    const dup = ids.filter((id, i) => ids.indexOf(id) !== i);
+    const dup = repeated(specs.map((s) => s.id));
     if (dup.length) throw new Error(`alarms: ids used twice: ${dup.join(", ")}`);
     for (const s of specs) {
         if (!s.metric === !s.expression) throw new Error(`alarm ${s.id}: give either metric or expression`);

@@ -93,3 +93,22 @@ export function instanceTypeProblem(value: string): string | undefined {
 export function isWorldCidr(cidr: string): boolean {
     return /^0\.0\.0\.0\/0$/.test(cidr) || /^::\/0$/.test(cidr);
 }
+
+/**
+ * An env var name that would carry a secret in plain text. `…_FILE` names carry a path to a
+ * secret file, which is how Sofia passes secrets, so they do not count.
+ */
+export function looksLikeSecretName(name: string): boolean {
+    return /(PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY)/i.test(name) && !/_FILE$/i.test(name);
+}
+
+/** The values that occur more than once in a list, each once. */
+export function repeated<T>(xs: readonly T[]): T[] {
+    return [...new Set(xs.filter((x, i) => xs.indexOf(x) !== i))];
+}
+
+/** The six fields of an AWS `cron(...)` expression, or undefined for anything else. */
+export function cronFields(expr: string): { minute: string; hour: string; dayOfMonth: string; month: string; dayOfWeek: string; year: string } | undefined {
+    const f = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/.exec(expr);
+    return f ? { minute: f[1], hour: f[2], dayOfMonth: f[3], month: f[4], dayOfWeek: f[5], year: f[6] } : undefined;
+}

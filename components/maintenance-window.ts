@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { scheduleProblem } from "./formats";
+import { repeated, scheduleProblem } from "./formats";
 import { assumedBy } from "./iam";
 
 export interface WindowTask {
@@ -47,8 +47,7 @@ export function validateWindows(windows: WindowSpec[]): void {
         const problem = scheduleProblem(w.schedule);
         if (problem) throw new Error(`maintenance window ${w.id}: schedule "${w.schedule}": ${problem}`);
         if (w.cutoffHours >= w.durationHours) throw new Error(`maintenance window ${w.id}: cutoff ${w.cutoffHours} h must be shorter than its ${w.durationHours} h`);
-        const ids = w.tasks.map((t) => t.id);
-        const dup = ids.filter((id, i) => ids.indexOf(id) !== i);
+        const dup = repeated(w.tasks.map((t) => t.id));
         if (dup.length) throw new Error(`maintenance window ${w.id}: task ids used twice: ${dup.join(", ")}`);
     }
 }

@@ -112,31 +112,27 @@ export class DrillEnv {
      */
     loadRandomMiB(mib: number): number {
         const valueBytes = 4096;
-        const count = Math.ceil((mib * 1024 * 1024) / valueBytes);
-        const chunk = 4096;
-        for (let start = 0; start < count; start += chunk) {
-            const lines: string[] = [];
-            for (let i = start; i < Math.min(count, start + chunk); i++) lines.push(resp(["SET", `tick:${i}`, randomBytes((valueBytes * 3) / 4).toString("base64")]));
-            const r = this.redisCli(["--pipe"], lines.join(""));
-            if (r.status !== 0) throw new Error(`drill: loading Redis failed: ${r.stderr}`);
-        }
-        return Number(this.redisCli(["DBSIZE"]).stdout.trim());
+        return this.pipe(Math.ceil((mib * 1024 * 1024) / valueBytes), 4096, (i) => ["SET", `tick:${i}`, randomBytes((valueBytes * 3) / 4).toString("base64")]);
     }
 
     /** Loads `count` keys of several types; values are `valueBytes` long. Returns the key count. */
     loadRedis(count: number, valueBytes = 64): number {
-        const chunk = 20_000;
+        return this.pipe(count, 20_000, (i) => {
+            const v = `v${i}-`.padEnd(valueBytes, "x");
+            switch (i % 4) {
+                case 0: return ["SET", `quote:${i}`, v];
+                case 1: return ["HSET", `position:${i}`, "qty", String(i), "note", v];
+                case 2: return ["RPUSH", `trades:${i}`, v, v.slice(0, 8)];
+                default: return ["ZADD", `book:${i}`, String(i), v];
+            }
+        });
+    }
+
+    /** Sends `count` commands through redis-cli --pipe, `chunk` at a time; returns DBSIZE after. */
+    private pipe(count: number, chunk: number, command: (i: number) => string[]): number {
         for (let start = 0; start < count; start += chunk) {
             const lines: string[] = [];
-            for (let i = start; i < Math.min(count, start + chunk); i++) {
-                const v = `v${i}-`.padEnd(valueBytes, "x");
-                switch (i % 4) {
-                    case 0: lines.push(resp(["SET", `quote:${i}`, v])); break;
-                    case 1: lines.push(resp(["HSET", `position:${i}`, "qty", String(i), "note", v])); break;
-                    case 2: lines.push(resp(["RPUSH", `trades:${i}`, v, v.slice(0, 8)])); break;
-                    default: lines.push(resp(["ZADD", `book:${i}`, String(i), v])); break;
-                }
-            }
+            for (let i = start; i < Math.min(count, start + chunk); i++) lines.push(resp(command(i)));
             const r = this.redisCli(["--pipe"], lines.join(""));
             if (r.status !== 0) throw new Error(`drill: loading Redis failed: ${r.stderr}`);
         }

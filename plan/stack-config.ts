@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { projectRoot } from "../components/project-root";
-import { NAMESPACE, UNREADABLE_SECRET } from "../services/settings";
+import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../services/settings";
 import { RunConfigValue } from "./offline";
 
 export const PROJECT_DIR = projectRoot();
@@ -95,4 +95,9 @@ export function applyOverride(config: Map<string, RunConfigValue>, assignment: s
     }
     node[pathParts[pathParts.length - 1]] = value;
     config.set(fullKey, { value: JSON.stringify(root), secret: secret || (existing?.secret ?? false) });
+}
+
+/** A stack's validated settings straight from its stack file (for tools that need no program run). */
+export function stackSettings(stack: string, file?: string): Settings {
+    return readSettings(projectName(), stack, configSource(readStackConfig(stack, file)));
 }

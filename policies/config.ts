@@ -4,13 +4,14 @@
  * `--policy-pack-config` file `pulumi preview` gets (npm run policies -- --config-only).
  */
 import { EnforcementLevel } from "@pulumi/policy";
+import { cronFields } from "../components/formats";
 import { PRODUCTION_STACKS, Settings } from "../services/settings";
 
 export type PolicyConfig = { all?: EnforcementLevel } & Record<string, EnforcementLevel | Record<string, unknown> | undefined>;
 
 /** The day-of-week field of an AWS cron expression ("SUN" of "cron(0 2 ? * SUN *)"). */
 export function scheduleDay(expr: string): string {
-    return /^cron\(\S+ \S+ \S+ \S+ (\S+) \S+\)$/.exec(expr)?.[1].replace(/#.*|L$/, "") ?? "";
+    return cronFields(expr)?.dayOfWeek.replace(/#.*|L$/, "") ?? "";
 }
 
 export function policyConfig(s: Settings): PolicyConfig {

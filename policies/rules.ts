@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { isWorldCidr } from "../components/formats";
+import { cronFields, isWorldCidr, looksLikeSecretName } from "../components/formats";
 import { sofiaCatalog } from "../services/catalog";
 import { CONTAINER_PREFIX } from "../services/store-config";
 
@@ -14,7 +14,6 @@ export type SofiaPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
 /** Ports of the data stores, whichever time-series store a stack runs. */
 const DATA_STORE_PORTS = new Set([...sofiaCatalog("questdb"), ...sofiaCatalog("timescaledb")].filter((e) => e.kind === "store").flatMap((e) => e.ports.map((p) => p.port)));
-const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY)/i;
 
 function portsOf(rule: { fromPort?: number; toPort?: number; ipProtocol?: string }): (port: number) => boolean {
     if (rule.ipProtocol === "-1") return () => true;
@@ -250,7 +249,7 @@ export const policies: SofiaPolicy[] = [
             if (!Array.isArray(c.envs)) return; // a secret list is masked as a whole: fine
             for (const kv of c.envs) {
                 const [name, value] = kv.split(/=(.*)/s, 2);
-                if (SECRET_NAME.test(name) && !name.endsWith("_FILE") && value) report(`env ${name} holds a value in plain text.`);
+                if (looksLikeSecretName(name) && value) report(`env ${name} holds a value in plain text.`);
             }
         }),
     },
@@ -306,7 +305,7 @@ export const policies: SofiaPolicy[] = [
         validateResource: validateResourceOfType(aws.ssm.MaintenanceWindow, (w, args, report) => {
             const { day } = args.getConfig<{ day: string }>();
             if (w.scheduleTimezone && !["UTC", "Etc/UTC"].includes(w.scheduleTimezone)) report(`scheduleTimezone is ${w.scheduleTimezone}.`);
-            const dow = /^cron\(\S+ \S+ \S+ \S+ (\S+) \S+\)$/.exec(w.schedule)?.[1] ?? "";
+            const dow = cronFields(w.schedule)?.dayOfWeek ?? "";
             if (!dow.startsWith(day)) report(`schedule ${w.schedule} is not on ${day}.`);
         }),
     },

@@ -13,13 +13,13 @@ import { projectName, readStackConfig } from "../plan/stack-config";
 import { policyConfig } from "../policies/config";
 import { evaluate } from "../policies/evaluate";
 import { policies } from "../policies/rules";
-import { readSettings, SettingsError } from "../services/settings";
+import { configSource, readSettings, SettingsError } from "../services/settings";
 
 async function main(): Promise<number> {
     const { values } = parseArgs({ options: { stack: { type: "string", default: "staging" }, "stack-file": { type: "string" }, "config-only": { type: "boolean", default: false } } });
     const stack = values.stack as string;
     const config = readStackConfig(stack, values["stack-file"] as string | undefined);
-    const settings = readSettings(projectName(), stack, new Map([...config].map(([k, v]) => [k, { value: v.secret ? undefined : v.value, secret: v.secret }])));
+    const settings = readSettings(projectName(), stack, configSource(config));
     const pconfig = policyConfig(settings);
     if (values["config-only"]) {
         process.stdout.write(JSON.stringify(pconfig, null, 2) + "\n");

@@ -1,4 +1,5 @@
 /** The first-Sunday rule, on its own so that the settings schema can use it without a cycle. */
+import { cronFields } from "../components/formats";
 
 interface MaintenanceTimes {
     weeklySchedule: string;
@@ -8,8 +9,9 @@ interface MaintenanceTimes {
 
 /** The hour a "cron(m h ...)" schedule starts at, and its day-of-week field. */
 function startOf(expr: string): { hour: number; minute: number; dow: string } | undefined {
-    const m = /^cron\((\d+) (\d+) \S+ \S+ (\S+) \S+\)$/.exec(expr);
-    return m ? { minute: Number(m[1]), hour: Number(m[2]), dow: m[3] } : undefined;
+    const f = cronFields(expr);
+    // Only a window with one fixed start time can be compared.
+    return f && /^\d+$/.test(f.minute) && /^\d+$/.test(f.hour) ? { minute: Number(f.minute), hour: Number(f.hour), dow: f.dayOfWeek } : undefined;
 }
 
 /**

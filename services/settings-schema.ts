@@ -3,7 +3,7 @@
  * description that the README's settings reference is generated from (scripts/settings-doc.ts).
  */
 import { z } from "zod";
-import { imageRefProblem, instanceTypeProblem, isWorldCidr, scheduleProblem } from "../components/formats";
+import { imageRefProblem, instanceTypeProblem, isWorldCidr, looksLikeSecretName, scheduleProblem } from "../components/formats";
 import { allServiceNames, defaultImages, memoryOf, releaseServiceNames } from "./catalog";
 import { windowsOverlap } from "./maintenance-rules";
 
@@ -79,14 +79,11 @@ const questdb = z
     })
     .prefault({});
 
-/** Env var names that would carry a secret in plain text: those go through secret settings. */
-const SECRET_LOOKING = /(PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE)/i;
-
 const serviceEnv = z
     .partialRecord(
         z.enum(allServiceNames as [string, ...string[]]),
         z.record(
-            z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: "env var names are UPPER_SNAKE_CASE" }).refine((k) => !SECRET_LOOKING.test(k), { error: "looks like a secret: do not put it in plain stack config" }),
+            z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: "env var names are UPPER_SNAKE_CASE" }).refine((k) => !looksLikeSecretName(k), { error: "looks like a secret: do not put it in plain stack config" }),
             z.string(),
         ),
     )

@@ -173,15 +173,16 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
  */
 export const UNREADABLE_SECRET = "[secret: encrypted, not readable offline]";
 
+/** Config values as the engine (or the offline plan) passes them, with unreadable secrets as unknown. */
+export function configSource(values: Iterable<[string, { value: string; secret: boolean }]>): ConfigSource {
+    return new Map([...values].map(([key, { value, secret }]) => [key, { value: secret && value === UNREADABLE_SECRET ? undefined : value, secret }]));
+}
+
 /** The running stack's settings, from the engine's config (also under the offline plan's mocks). */
 export function loadSettings(): Settings {
     // `isConfigSecret` is marked internal in the SDK's typings but is what `Config` itself uses
     // to tell which keys the engine delivered as secrets.
     const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
-    const source = new Map<string, ConfigValue>();
-    for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
-        const secret = isConfigSecret(key);
-        source.set(key, { value: secret && value === UNREADABLE_SECRET ? undefined : value, secret });
-    }
-    return readSettings(pulumi.getProject(), pulumi.getStack(), source);
+    const values = Object.entries(pulumi.runtime.allConfig()).map(([key, value]) => [key, { value, secret: isConfigSecret(key) }] as [string, { value: string; secret: boolean }]);
+    return readSettings(pulumi.getProject(), pulumi.getStack(), configSource(values));
 }

@@ -2,6 +2,7 @@
  * The runbook's "Starting Services (Order Matters!)" as a graph: stages of entries that may start
  * together, each stage only after every entry it starts after is healthy. Stopping is the reverse.
  */
+import { repeated } from "../components/formats";
 import { CatalogEntry } from "./catalog";
 
 export class CatalogError extends Error {
@@ -14,8 +15,8 @@ export class CatalogError extends Error {
 /** Layers the catalog by `startsAfter`: stage 0 has no prerequisites, stage n waits for stage n-1. */
 export function startStages(catalog: readonly CatalogEntry[]): string[][] {
     const names = new Set(catalog.map((e) => e.name));
-    const duplicate = catalog.map((e) => e.name).filter((n, i, all) => all.indexOf(n) !== i);
-    if (duplicate.length) throw new CatalogError(`catalog: entries named twice: ${[...new Set(duplicate)].join(", ")}`);
+    const duplicate = repeated(catalog.map((e) => e.name));
+    if (duplicate.length) throw new CatalogError(`catalog: entries named twice: ${duplicate.join(", ")}`);
     const unknown = catalog.flatMap((e) => e.startsAfter.filter((d) => !names.has(d)).map((d) => `${e.name} starts after unknown entry "${d}"`));
     if (unknown.length) throw new CatalogError(`catalog: ${unknown.join("; ")}`);
 

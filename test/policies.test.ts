@@ -4,8 +4,7 @@ import { evaluate } from "../policies/evaluate";
 import { policies } from "../policies/rules";
 import { PlannedResource, RecordedOptions } from "../plan/offline";
 import { planStack } from "./helpers/plan";
-import { readStackConfig } from "../plan/stack-config";
-import { readSettings } from "../services/settings";
+import { stackSettings } from "../plan/stack-config";
 
 let n = 0;
 /** A hand-built resource as the plan records it. */
@@ -141,15 +140,14 @@ describe("enforcement per stack", () => {
     });
 
     it("derives each stack's policy configuration from its settings", () => {
-        const settings = (stack: string) => readSettings("sofia", stack, new Map([...readStackConfig(stack)].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
-        expect(policyConfig(settings("prod"))).toEqual({
+        expect(policyConfig(stackSettings("prod"))).toEqual({
             all: "mandatory",
             "iam-host-role-own-prefix": { prefix: "prod" },
             "s3-retention-covers-backups": { retentionDays: 30 },
             "maintenance-windows-utc-on-day": { day: "SUN" },
         });
-        expect(policyConfig(settings("staging"))).toMatchObject({ "s3-retention-covers-backups": { retentionDays: 14 } });
-        expect(policyConfig(settings("staging")).all).toBeUndefined();
+        expect(policyConfig(stackSettings("staging"))).toMatchObject({ "s3-retention-covers-backups": { retentionDays: 14 } });
+        expect(policyConfig(stackSettings("staging")).all).toBeUndefined();
         expect(scheduleDay("cron(0 2 ? * SUN#1 *)")).toBe("SUN");
     });
 });
@@ -158,16 +156,14 @@ describe("the pack on the real program", () => {
     for (const stack of ["staging", "prod"]) {
         it(`${stack}: no mandatory violation`, async () => {
             const plan = await planStack(stack);
-            const settings = readSettings("sofia", stack, new Map([...readStackConfig(stack)].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
-            const violations = await evaluate(policies, plan.resources, policyConfig(settings));
+            const violations = await evaluate(policies, plan.resources, policyConfig(stackSettings(stack)));
             expect(violations.filter((v) => v.enforcementLevel === "mandatory")).toEqual([]);
         });
     }
 
     it("catches a real regression: a prod image without a digest", async () => {
         const plan = await planStack("prod", ["images.api=ghcr.io/sofia-v2/api:2026.11.4"]);
-        const settings = readSettings("sofia", "prod", new Map([...readStackConfig("prod")].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
-        const violations = await evaluate(policies, plan.resources, policyConfig(settings));
+        const violations = await evaluate(policies, plan.resources, policyConfig(stackSettings("prod")));
         expect(violations.map((v) => `${v.policy}: ${v.message}`)).toEqual(["container-image-digest: image ghcr.io/sofia-v2/api:2026.11.4 is not pinned by digest."]);
     });
 });

@@ -3,8 +3,7 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
 import { maintenanceTable } from "../services/maintenance";
-import { readSettings } from "../services/settings";
-import { readStackConfig } from "../plan/stack-config";
+import { stackSettings } from "../plan/stack-config";
 import { NAMESPACE } from "../services/settings";
 import { projectName } from "../plan/stack-config";
 
@@ -17,7 +16,7 @@ describe("README", () => {
     });
 
     it("has the maintenance windows and tasks exactly as the code plans them (npm run docs)", () => {
-        const staging = readSettings("sofia", "staging", new Map([...readStackConfig("staging")].map(([k, v]) => [k, { value: v.value, secret: v.secret }])));
+        const staging = stackSettings("staging");
         expect(readme).toBe(withMaintenanceTable(readme, maintenanceTable(staging)));
         expect(readme).toContain("| 1. `signal-on` |");
     });
