@@ -6,8 +6,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { looksLikeSecretName } from "./formats";
 
-/** Where a published port listens on the host. */
-export type Bind = "loopback" | "all";
+/** Where a published port listens on the host: its loopback, every address, or one address. */
+export type Bind = "loopback" | "all" | { ip: pulumi.Input<string> };
 
 export interface ContainerServiceArgs {
     /** Fixed container name; also its DNS name on `network`. */
@@ -24,6 +24,10 @@ export interface ContainerServiceArgs {
      * in `command` or `env`, where reviewers can read it.
      */
     secretFiles?: { path: string; value: pulumi.Input<string> }[];
+    /** Plain files written into the container before it starts (configuration reviewers should read). */
+    files?: { path: string; content: string }[];
+    /** Host directories mounted into the container, read-only unless said otherwise. */
+    binds?: { hostPath: string; path: string; readOnly?: boolean }[];
     /** Ports published on the host; "loopback" keeps them on 127.0.0.1. Unlisted ports stay on the private network. */
     ports?: { port: number; bind: Bind }[];
     /** Docker health check; creation waits for "healthy", so dependents start only after it passes. */
@@ -38,6 +42,8 @@ export interface ContainerServiceArgs {
     volumes?: { volumeName: pulumi.Input<string>; path: string }[];
     /** Containers that must be healthy before this one is created. */
     startAfter?: docker.Container[];
+    /** Other steps that must be done first (a deploy's backup, say). */
+    waitFor?: pulumi.Resource[];
     /** Docker provider of the host. */
     provider: docker.Provider;
     /**
@@ -64,6 +70,11 @@ export function validateContainerServiceArgs(args: ContainerServiceArgs): void {
         if (seen.has(p.port)) throw new Error(`${where}: port ${p.port} is published twice`);
         seen.add(p.port);
     }
+}
+
+function hostIp(bind: Bind): pulumi.Input<string> {
+    if (bind === "loopback") return "127.0.0.1";
+    return bind === "all" ? "0.0.0.0" : bind.ip;
 }
 
 /** Log driver options: awslogs with a rotated local cache, or rotated json-file. */
@@ -103,6 +114,7 @@ export class ContainerService extends pulumi.ComponentResource {
         const uploads = [
             // 0444: images drop root before reading them (redis, postgres); the container is single-purpose.
             ...(args.secretFiles ?? []).map((s) => ({ file: s.path, content: pulumi.secret(s.value), permissions: "0444" })),
+            ...(args.files ?? []).map((f) => ({ file: f.path, content: f.content, permissions: "0444" })),
         ];
         return new docker.Container(
             `${name}-container`,
@@ -112,9 +124,12 @@ export class ContainerService extends pulumi.ComponentResource {
                 command: args.command,
                 envs: Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`),
                 uploads,
-                ports: (args.ports ?? []).map((p) => ({ internal: p.port, external: p.port, ip: p.bind === "loopback" ? "127.0.0.1" : "0.0.0.0" })),
+                ports: (args.ports ?? []).map((p) => ({ internal: p.port, external: p.port, ip: hostIp(p.bind) })),
                 networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
-                volumes: (args.volumes ?? []).map((v) => ({ volumeName: v.volumeName, containerPath: v.path })),
+                volumes: [
+                    ...(args.volumes ?? []).map((v) => ({ volumeName: v.volumeName, containerPath: v.path })),
+                    ...(args.binds ?? []).map((b) => ({ hostPath: b.hostPath, containerPath: b.path, readOnly: b.readOnly ?? true })),
+                ],
                 healthcheck: {
                     tests: hc.test,
                     startPeriod: `${hc.startPeriodSeconds}s`,
@@ -142,7 +157,7 @@ export class ContainerService extends pulumi.ComponentResource {
             {
                 parent: this,
                 provider: args.provider,
-                dependsOn: args.startAfter,
+                dependsOn: [...(args.startAfter ?? []), ...(args.waitFor ?? [])],
                 // Fixed names and ports cannot exist twice; the provider only waits for health on
                 // create, so a changed health check must create the container anew.
                 deleteBeforeReplace: true,

@@ -17,6 +17,8 @@ export interface HostCommandArgs {
     after?: pulumi.Input<pulumi.Resource>[];
     /** Seconds to wait for the command. @default 900 */
     timeoutSeconds?: number;
+    /** Printed after the host's own output when the command fails: what to do now. */
+    onFailure?: pulumi.Input<string>;
 }
 
 export class HostCommand extends pulumi.ComponentResource {
@@ -29,7 +31,11 @@ export class HostCommand extends pulumi.ComponentResource {
             {
                 // Relative: commands run in the project directory, wherever it is checked out.
                 create: pulumi.interpolate`./scripts/ssm-run.sh ${args.instanceId} ${args.region} ${args.command}`,
-                environment: { SSM_RUN_TIMEOUT: String(args.timeoutSeconds ?? 900) },
+                environment: {
+                    SSM_RUN_TIMEOUT: String(args.timeoutSeconds ?? 900),
+                    SSM_RUN_STEP: name,
+                    ...(args.onFailure ? { SSM_RUN_ON_FAILURE: args.onFailure } : {}),
+                },
                 triggers: args.triggers,
             },
             { parent: this, dependsOn: args.after },

@@ -61,6 +61,11 @@ if [[ -r $deadline_file ]] && (( $(cat "$deadline_file") > $(date +%s) )); then
   data+=("$(datum "$METRIC_MAINTENANCE" 1 Count)")
 fi
 
+# A deploy's maintenance page that outlived its deploy goes, whatever else failed above.
+if [[ -x ${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance} && ${1:-} != --dry-run ]]; then
+  "${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}" lapse || printf 'sofia-probe: could not check the maintenance page deadline\n' >&2
+fi
+
 payload="[$(IFS=,; echo "${data[*]}")]"
 if [[ ${1:-} == --dry-run ]]; then
   echo "$payload"

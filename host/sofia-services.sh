@@ -9,6 +9,8 @@
 #   sofia-services watchdog   restart a container that stays unhealthy (Docker never does)
 #   sofia-services tune       retention and compression SQL for the time-series store (idempotent)
 #   sofia-services status     one line per service
+#   sofia-services migrated <container>
+#                             a deploy's one-shot migration container exited 0; else its logs, and fail
 #
 # Used at boot (sofia-boot.service: Docker alone would start every container at once, in no
 # order), by the watchdog timer, by maintenance windows, and by `pulumi up` for verification.
@@ -21,6 +23,7 @@ LOCK_FILE=${SOFIA_LOCK_FILE:-/run/lock/sofia-services.lock}
 HEALTH_TIMEOUT=${SOFIA_HEALTH_TIMEOUT:-300}
 POLL_SECONDS=${SOFIA_POLL_SECONDS:-2}
 WATCHDOG_STRIKES=${SOFIA_WATCHDOG_STRIKES:-3}
+LOG_TAIL_LINES=${SOFIA_LOG_TAIL_LINES:-30}
 
 log() { printf '%s sofia-services: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf 'sofia-services: %s\n' "$*" >&2; exit 1; }
@@ -102,10 +105,34 @@ cmd_verify() {
       log "verify: ${NAME[$i]} NOT healthy (${HEALTH[$i]})"
     fi
   done
-  (( ${#failed[@]} == 0 )) || die "verify: not healthy: ${failed[*]}; see docker logs --tail 50 sofia-<name>"
+  if (( ${#failed[@]} > 0 )); then
+    for i in "${!NAME[@]}"; do
+      [[ " ${failed[*]} " == *" ${NAME[$i]} "* ]] && log_tail "${CONTAINER[$i]}"
+    done
+    die "verify: not healthy: ${failed[*]}; their last log lines are above"
+  fi
   log "verify: all healthy"
   # Read by the stack (the verifiedRelease output): when this release was last seen healthy.
   echo "verified-at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+# The last log lines of a container, on stderr, for a failure message.
+log_tail() {
+  printf -- '--- last %s log lines of %s ---\n' "$LOG_TAIL_LINES" "$1" >&2
+  docker logs --tail "$LOG_TAIL_LINES" "$1" >&2 2>&1 || printf '(no logs: %s does not exist)\n' "$1" >&2
+  printf -- '---\n' >&2
+}
+
+# A one-shot container (a deploy's migrations) that ran to completion: exit 0, or fail with its logs.
+cmd_migrated() {
+  local container=${1:-} code
+  [[ -n $container ]] || die "usage: sofia-services migrated <container>"
+  code=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$container" 2>/dev/null) || die "migrated: no container $container; did the deploy create it? (docker ps -a)"
+  case $code in
+    "exited 0") log "migrated: $container finished (exit 0)" ;;
+    exited\ *) log_tail "$container"; die "migrated: $container exited ${code#exited }; the previous release keeps running; its last log lines are above" ;;
+    *) log_tail "$container"; die "migrated: $container is ${code% *}, not finished" ;;
+  esac
 }
 
 cmd_watchdog() {
@@ -197,6 +224,7 @@ case ${1:-} in
   watchdog) with_lock watchdog; cmd_watchdog ;;
   verify) cmd_verify ;;
   tune) cmd_tune ;;
+  migrated) cmd_migrated "${2:-}" ;;
   status) cmd_status ;;
-  *) die "usage: sofia-services start|stop|restart|verify|watchdog|tune|status" ;;
+  *) die "usage: sofia-services start|stop|restart|verify|watchdog|tune|status|migrated <container>" ;;
 esac

@@ -8,7 +8,7 @@ import { parseArgs } from "util";
 import { SettingsError } from "../services/settings";
 import { KEEP_STACKS_ENV, runOffline, Plan } from "./offline";
 import { renderPlan } from "./render";
-import { applyOverride, projectName, readStackConfig } from "./stack-config";
+import { applyOverride, lastDeployFromFile, projectName, readStackConfig } from "./stack-config";
 
 export const DEFAULT_STACK = "staging";
 
@@ -17,7 +17,9 @@ const USAGE = `usage: npm run plan -- [--stack <name>] [--stack-file <path>] [--
   --stack-file  plan this file instead of Pulumi.<stack>.yaml (a proposed change, a fork's stack)
   --json        one JSON document: {stack, resources: [{urn, type, name, parent, dependsOn, inputs}], outputs}
   --set         override a setting for this plan only (sofia: namespace by default; dotted keys set nested fields)
-  --set-secret  the same, as a secret value`;
+  --set-secret  the same, as a secret value
+  --first-deploy  plan the stack's first deploy (default: the release in the stack file is taken
+                as deployed and verified, so only --set images.<name>=... makes a release deploy)`;
 
 export interface Io {
     out: (s: string) => void;
@@ -48,6 +50,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
                 json: { type: "boolean", default: false },
                 set: { type: "string", multiple: true, default: [] },
                 "set-secret": { type: "string", multiple: true, default: [] },
+                "first-deploy": { type: "boolean", default: false },
                 help: { type: "boolean", default: false },
             },
             strict: true,
@@ -63,12 +66,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     const stack = args.stack as string;
     try {
-        const config = readStackConfig(stack, args["stack-file"] as string | undefined);
+        const file = args["stack-file"] as string | undefined;
+        const config = readStackConfig(stack, file);
+        const lastOutputs = args["first-deploy"] ? {} : lastDeployFromFile(stack, file);
         for (const s of args.set as string[]) applyOverride(config, s);
         for (const s of args["set-secret"] as string[]) applyOverride(config, s, true);
         // Loaded here, not at the top: the SDK must see the mock runtime before the program loads.
         const program = (await import("../index")).default as unknown as () => unknown;
-        const plan = await runOffline({ project: projectName(), stack, config, program });
+        const plan = await runOffline({ project: projectName(), stack, config, program, lastOutputs });
         io.out(args.json ? planJson(plan) + "\n" : renderPlan(plan));
         return 0;
     } catch (e) {

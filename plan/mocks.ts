@@ -10,6 +10,7 @@ import { createHash } from "crypto";
 export const OFFLINE_ACCOUNT = "123456789012";
 /** TEST-NET-3 address: documentation-only, never routable. */
 export const OFFLINE_PUBLIC_IP = "203.0.113.10";
+export const OFFLINE_PRIVATE_IP = "10.0.0.10";
 
 function hex(seed: string, length: number): string {
     return createHash("sha256").update(seed).digest("hex").slice(0, length);
@@ -30,7 +31,14 @@ function serviceOf(type: string): string {
 }
 
 export class OfflineMocks implements pulumi.runtime.Mocks {
-    constructor(private readonly region: string) {}
+    /**
+     * @param lastOutputs the stack's outputs from its last update, as a StackReference to itself
+     * reads them (services/deploy.ts); empty: the stack was never deployed.
+     */
+    constructor(
+        private readonly region: string,
+        private readonly lastOutputs: Record<string, unknown> = {},
+    ) {}
 
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
         const { type, name, inputs } = args;
@@ -48,7 +56,7 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         }
         switch (type) {
             case "aws:ec2/instance:Instance":
-                Object.assign(state, { publicIp: OFFLINE_PUBLIC_IP, privateIp: "10.0.0.10", availabilityZone: `${this.region}a`, instanceState: "running" });
+                Object.assign(state, { publicIp: OFFLINE_PUBLIC_IP, privateIp: OFFLINE_PRIVATE_IP, availabilityZone: `${this.region}a`, instanceState: "running" });
                 break;
             case "aws:iam/role:Role":
             case "aws:iam/instanceProfile:InstanceProfile":
@@ -60,6 +68,9 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
             case "random:index/randomPassword:RandomPassword":
                 // The provider marks `result` secret, so this placeholder only ever shows as [secret].
                 state.result = `offline-${hex(name, 24)}`;
+                break;
+            case "pulumi:pulumi:StackReference":
+                Object.assign(state, { outputs: this.lastOutputs, secretOutputNames: [] });
                 break;
             case "docker:index/remoteImage:RemoteImage":
                 state.imageId = `sha256:${hex(String(inputs.name), 64)}`;

@@ -10,6 +10,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { OfflineMocks } from "./mocks";
 
+/** What the Pulumi CLI calls the organization of a self-managed (DIY) backend. */
+export const OFFLINE_ORGANIZATION = "organization";
+
 // Internal SDK modules: the monitor instance and RPC (de)serialisation are not re-exported.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const sdkSettings = require("@pulumi/pulumi/runtime/settings");
@@ -65,6 +68,8 @@ export interface OfflineRun {
     config: ReadonlyMap<string, RunConfigValue>;
     /** The program: what `index.ts` exports. */
     program: () => unknown;
+    /** The stack's outputs from its last update (see OfflineMocks); empty or absent: never deployed. */
+    lastOutputs?: Record<string, unknown>;
 }
 
 /** Replaces every secret (serialized or `Output`-wrapped) by the mask, recursively. */
@@ -109,7 +114,7 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
             if (secret) secretKeys.push(key);
         }
         pulumi.runtime.setAllConfig(config, secretKeys);
-        await pulumi.runtime.setMocks(new OfflineMocks(run.config.get("aws:region")?.value ?? "us-east-1"), run.project, run.stack, false);
+        await pulumi.runtime.setMocks(new OfflineMocks(run.config.get("aws:region")?.value ?? "us-east-1", run.lastOutputs), run.project, run.stack, false, OFFLINE_ORGANIZATION);
 
         const registered = new Map<string, Omit<PlannedResource, "dependsOn" | "options">>();
         const monitor = sdkSettings.getMonitor();

@@ -3,6 +3,7 @@
  * each with the few inputs that matter for review, then the stack outputs.
  */
 import { Plan, PlannedResource } from "./offline";
+import { DEPLOY_STEPS } from "../services/deploy";
 import { renderStartOrder } from "./start-graph";
 
 /** Inputs worth showing per type (dotted paths). Types not listed show their short scalar inputs. */
@@ -64,6 +65,20 @@ function flatten(prefix: string, v: unknown, out: string[]): void {
     }
 }
 
+/** The deployment checklist this update runs (services/deploy.ts), or why it runs none. */
+function renderDeploy(plan: Plan): string[] {
+    const d = plan.outputs.deploy as { kind: string; steps: string[]; changes: string[] } | undefined;
+    if (!d) return [];
+    if (d.steps.length === 0) return ["Deploy checklist: none (the release is unchanged: no backup, maintenance page, migrations or verification)", ""];
+    const what = d.kind === "first" ? "the stack's first release" : "the release changes";
+    return [
+        `Deploy checklist (${what}), in this order:`,
+        ...d.changes.map((c) => `    ${c}`),
+        ...d.steps.map((id, i) => `  ${i + 1}. ${id}: ${DEPLOY_STEPS.find((s) => s.id === id)?.title ?? ""}`),
+        "",
+    ];
+}
+
 export function renderPlan(plan: Plan): string {
     const children = new Map<string | undefined, PlannedResource[]>();
     for (const r of plan.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
@@ -89,7 +104,7 @@ export function renderPlan(plan: Plan): string {
         for (const c of root.type === "pulumi:pulumi:Stack" ? children.get(root.urn) ?? [] : [root]) walk(c, 0);
     }
 
-    lines.push("", ...renderStartOrder(plan), "Outputs:");
+    lines.push("", ...renderDeploy(plan), ...renderStartOrder(plan), "Outputs:");
     flatten("", plan.outputs, lines);
     return lines.join("\n") + "\n";
 }

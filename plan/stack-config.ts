@@ -7,6 +7,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { projectRoot } from "../components/project-root";
+import { releaseOf } from "../services/backups";
+import { sofiaCatalog } from "../services/catalog";
+import { imagesOf, VerifiedRelease } from "../services/deploy";
 import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../services/settings";
 import { RunConfigValue } from "./offline";
 
@@ -100,4 +103,20 @@ export function applyOverride(config: Map<string, RunConfigValue>, assignment: s
 /** A stack's validated settings straight from its stack file (for tools that need no program run). */
 export function stackSettings(stack: string, file?: string): Settings {
     return readSettings(projectName(), stack, configSource(readStackConfig(stack, file)));
+}
+
+/**
+ * What the offline plan takes as the stack's last deploy: the release its stack file holds, as if
+ * deployed and verified. A plan with `--set images.<name>=…` then shows a release deploy; one that
+ * changes anything else shows none.
+ */
+export function lastDeployFromFile(stack: string, file?: string): Record<string, unknown> {
+    const s = stackSettings(stack, file);
+    const catalog = sofiaCatalog(s.timeseriesStore);
+    const verifiedRelease: VerifiedRelease = {
+        release: releaseOf(catalog, s.images),
+        images: imagesOf(catalog.map((e) => e.name), s.images),
+        verifiedAt: `(as in ${path.basename(file ?? stackFile(stack))})`,
+    };
+    return { verifiedRelease };
 }

@@ -18,7 +18,8 @@ function containerName(r: PlannedResource): string {
 }
 
 export function startGraph(plan: Plan): StartGraph {
-    const containers = plan.resources.filter((r) => r.type === CONTAINER_TYPE);
+    // Long-running services only: a one-shot container (a deploy's migrations) is a deploy step.
+    const containers = plan.resources.filter((r) => r.type === CONTAINER_TYPE && r.inputs.attach !== true);
     const byUrn = new Map(containers.map((c) => [c.urn, c]));
     const edges: [string, string][] = containers.flatMap((c) => c.dependsOn.filter((u) => byUrn.has(u)).map((u) => [containerName(byUrn.get(u)!), containerName(c)] as [string, string]));
     const stages: string[][] = [];

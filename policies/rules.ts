@@ -184,18 +184,20 @@ export const policies: SofiaPolicy[] = [
     // --- Containers --------------------------------------------------------------------------------
     {
         name: "container-health-check",
-        description: "Every container has a health check: start order, the watchdog and the alarms all depend on it.",
+        description: "Every long-running container has a health check: start order, the watchdog and the alarms all depend on it. A one-shot container (attach: a deploy's migrations) runs to its exit instead.",
         enforcementLevel: "mandatory",
         validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
-            if (!c.healthcheck?.tests?.length) report("healthcheck.tests is empty.");
+            if (!c.attach && !c.healthcheck?.tests?.length) report("healthcheck.tests is empty.");
         }),
     },
     {
         name: "container-restart-policy",
-        description: "Every container restarts on failure (the runbook's level 1 'auto-restart on crash').",
+        description: "Every long-running container restarts on failure (the runbook's level 1 'auto-restart on crash'); a one-shot container (attach) must not.",
         enforcementLevel: "mandatory",
         validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
-            if (!["on-failure", "unless-stopped", "always"].includes(c.restart ?? "no")) report(`restart is "${c.restart ?? "no"}".`);
+            const restarts = ["on-failure", "unless-stopped", "always"].includes(c.restart ?? "no");
+            if (c.attach && restarts) report(`one-shot container restarts ("${c.restart}"): a failed migration would run again and again.`);
+            if (!c.attach && !restarts) report(`restart is "${c.restart ?? "no"}".`);
         }),
     },
     {

@@ -5,6 +5,8 @@
 #
 #   scripts/ssm-run.sh <instance-id> <region> <command...>
 #
+# SSM_RUN_STEP names the step in failure messages; SSM_RUN_ON_FAILURE is printed when it fails
+# (a deploy step's exact rollback command).
 # Needs the aws CLI and credentials allowed ssm:SendCommand and ssm:GetCommandInvocation.
 set -euo pipefail
 
@@ -16,6 +18,14 @@ command="$*"
 timeout=${SSM_RUN_TIMEOUT:-900}
 poll=${SSM_RUN_POLL:-3}
 [[ $instance =~ ^(i|mi)-[0-9a-f]+$ ]] || { echo "ssm-run: '$instance' is not an instance id" >&2; exit 64; }
+step=${SSM_RUN_STEP:-$command}
+
+# Every failure ends with the step's name and, when given, what to do about it.
+failed() {
+  echo "ssm-run: step failed: $step" >&2
+  [[ -z ${SSM_RUN_ON_FAILURE:-} ]] || printf '%s\n' "$SSM_RUN_ON_FAILURE" >&2
+  exit 1
+}
 
 json_string() {
   local s=${1//\\/\\\\}
@@ -31,7 +41,7 @@ until command_id=$(aws ssm send-command --region "$region" --instance-ids "$inst
   --query Command.CommandId --output text 2>/dev/null); do
   if (( waited >= timeout )); then
     echo "ssm-run: could not send '$command' to $instance for ${timeout}s; is its SSM agent online? (aws ssm describe-instance-information --region $region)" >&2
-    exit 1
+    failed
   fi
   (( waited % 30 == 0 )) && echo "ssm-run: waiting for $instance to accept commands (${waited}s)"
   sleep "$poll"
@@ -49,7 +59,7 @@ while :; do
   esac
   if (( waited >= timeout )); then
     echo "ssm-run: '$command' on $instance still $status after ${timeout}s; see: aws ssm list-command-invocations --command-id $command_id --details" >&2
-    exit 1
+    failed
   fi
   sleep "$poll"
   waited=$((waited + poll))
@@ -63,5 +73,5 @@ errors=$(aws ssm get-command-invocation --region "$region" --command-id "$comman
 
 if [[ $status != Success ]]; then
   echo "ssm-run: '$command' on $instance ended $status (command $command_id)" >&2
-  exit 1
+  failed
 fi

@@ -12,7 +12,11 @@ export type Publish =
     | "private"
     /** The host's loopback too (host scripts, the CloudWatch agent); never beyond the host. */
     | "loopback"
-    /** The configured client CIDRs, through the host's security group. */
+    /**
+     * The configured client CIDRs, through the host's security group and the front proxy: the
+     * proxy owns the port for clients (maintenance page, TLS); the service itself listens on it
+     * on the host's loopback only, for the host's own checks.
+     */
     | "clients";
 
 export interface PortSpec {
@@ -52,8 +56,11 @@ export interface CatalogEntry {
     name: string;
     /** One line for the plan and the generated docs. */
     description: string;
-    /** Data stores hold state that backups and restores care about; apps are stateless. */
-    kind: "store" | "app";
+    /**
+     * Data stores hold state that backups and restores care about; apps are stateless and their
+     * images are the release; the edge is the front proxy between clients and the apps.
+     */
+    kind: "store" | "app" | "edge";
     /**
      * A pinned upstream image for stores, so a stack needs no setting for them. Apps have no
      * default: their image references are the release and come from stack settings.
@@ -82,6 +89,11 @@ export interface CatalogEntry {
     memoryMb: number;
     /** Only present in the catalog when the stack's `timeseriesStore` setting selects it. */
     onlyWith?: TimeseriesStore;
+    /**
+     * The one-shot command of this entry's image that migrates the stores' schema. A deploy that
+     * changes the release runs it from the new image, to completion, before any app starts.
+     */
+    migration?: string[];
 }
 
 /**
@@ -110,6 +122,8 @@ function listening(port: number, startPeriodSeconds: number): ContainerCheck {
 }
 
 const API_PORT = 8013;
+/** The proxy's own health listener, inside its container only. */
+const PROXY_HEALTH_PORT = 8099;
 const QUESTDB_HEALTH_PORT = 9003;
 const UI_PORT = 8080;
 
@@ -245,6 +259,8 @@ const entries: CatalogEntry[] = [
         // The runbook backs up models/ ("AI models"); the API loads them.
         volumes: [{ name: "models", path: "/app/models" }],
         backup: { kind: "files", volume: "models" },
+        // Assumed contract of the API image: an idempotent schema migration (see README, Release).
+        migration: ["python", "-m", "src.db.migrate"],
         startsAfter: ["news", "whale-alerts"],
         stopGraceSeconds: 20,
         memoryMb: 1024,
@@ -262,6 +278,20 @@ const entries: CatalogEntry[] = [
         startsAfter: ["api"],
         stopGraceSeconds: 10,
         memoryMb: 256,
+    },
+    {
+        // Up with the stores, before any app: while apps restart it answers clients with the
+        // maintenance page instead of refused connections. Its client ports are the "clients"
+        // ports of the entries above (see proxiedPorts); services/proxy-config.ts is its nginx.conf.
+        name: "proxy",
+        description: "Front proxy (nginx): clients' way in to the API and UI; 503 maintenance page during deploys; TLS when a certificate is set",
+        kind: "edge",
+        defaultImage: "nginx:1.27.3-alpine@sha256:41523187cf7d7a2f2677a80609d9caa14388bf5c1fbca9c410ba3de602aaaab4",
+        ports: [{ name: "health", port: PROXY_HEALTH_PORT, publish: "private" }],
+        check: listening(PROXY_HEALTH_PORT, 10),
+        startsAfter: [],
+        stopGraceSeconds: 10,
+        memoryMb: 128,
     },
 ];
 
@@ -290,7 +320,19 @@ export function sofiaCatalog(store: TimeseriesStore): CatalogEntry[] {
         .map((e) => ({ ...e, startsAfter: e.startsAfter.map((n) => (n === TS ? store : n)) }));
 }
 
-/** Ports that the host's security group opens to the client CIDRs. */
+/** The front proxy's entry in a catalog. */
+export function proxyEntry(catalog: readonly CatalogEntry[]): CatalogEntry {
+    const proxy = catalog.find((e) => e.kind === "edge");
+    if (!proxy) throw new Error("catalog has no edge entry (the front proxy)");
+    return proxy;
+}
+
+/** The entry whose image migrates the stores, if any. */
+export function migrationEntry(catalog: readonly CatalogEntry[]): CatalogEntry | undefined {
+    return catalog.find((e) => e.migration);
+}
+
+/** Ports that the host's security group opens to the client CIDRs (the proxy serves them). */
 export function clientPorts(catalog: readonly CatalogEntry[]): { service: string; port: PortSpec }[] {
     return catalog.flatMap((e) => e.ports.filter((p) => p.publish === "clients").map((port) => ({ service: e.name, port })));
 }

@@ -7,7 +7,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ContainerService, ContainerServiceArgs } from "../components/container-service";
-import { CatalogEntry } from "./catalog";
+import { CatalogEntry, clientPorts } from "./catalog";
+import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyHealthPort, proxyRoutes } from "./proxy-config";
 import { Settings } from "./settings";
 import { CatalogError, startStages } from "./start-order";
 import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
@@ -21,6 +22,35 @@ export interface SofiaContainersArgs {
     provider: docker.Provider;
     /** CloudWatch Logs group per catalog entry. */
     logGroups: Record<string, pulumi.Input<string>>;
+    /** The host's private address: the front proxy takes the client ports there. */
+    hostPrivateIp: pulumi.Input<string>;
+    /** A release deploy's steps that every container waits for (backup, maintenance page). */
+    before?: pulumi.Resource[];
+    /** A release deploy's steps that only the apps wait for (migrations), given the stores. */
+    beforeApps?: (stores: docker.Container[], migration: ContainerServiceArgs) => pulumi.Resource[];
+}
+
+/** The proxy's configuration, pages, flag directory and TLS, from the catalog and settings. */
+function proxyExtras(catalog: readonly CatalogEntry[], s: Settings): Partial<ContainerServiceArgs> {
+    const tls = s.proxy.tlsCertificate && s.secrets.proxyTlsKey ? { certificate: PROXY_TLS_CERT, key: PROXY_TLS_KEY } : undefined;
+    const conf = proxyConfig({
+        routes: proxyRoutes(catalog),
+        healthPort: proxyHealthPort(catalog),
+        retryAfterSeconds: s.deploy.retryAfterSeconds,
+        flagDir: MAINTENANCE_PAGE_DIR,
+        pagesDir: PROXY_PAGES_DIR,
+        stateDir: "/var/cache/nginx",
+        tls,
+    });
+    return {
+        files: [
+            { path: PROXY_CONF_PATH, content: conf },
+            ...Object.entries(maintenancePages(s.deploy.retryAfterSeconds)).map(([f, content]) => ({ path: `${PROXY_PAGES_DIR}/${f}`, content })),
+            ...(tls && s.proxy.tlsCertificate ? [{ path: PROXY_TLS_CERT, content: s.proxy.tlsCertificate }] : []),
+        ],
+        secretFiles: tls && s.secrets.proxyTlsKey ? [{ path: PROXY_TLS_KEY, value: s.secrets.proxyTlsKey }] : [],
+        binds: [{ hostPath: MAINTENANCE_PAGE_HOST_DIR, path: MAINTENANCE_PAGE_DIR }],
+    };
 }
 
 /** Store-specific inputs beyond what the catalog says: configuration files and credentials. */
@@ -65,39 +95,62 @@ export class SofiaContainers extends pulumi.ComponentResource {
         const storeSecrets = Object.entries(passwords).map(([store, pw]) => ({ path: passwordFile(store), value: pw.result }));
         const appEnv = connectionEnv(catalog, s.timeseriesStore);
 
+        const proxied = new Set(clientPorts(catalog).map((p) => p.port.port));
+        const argsOf = (entry: CatalogEntry): Omit<ContainerServiceArgs, "volumes" | "startAfter"> => {
+            const extras = entry.kind === "store" ? storeExtras(entry, s, passwords[entry.name].result) : entry.kind === "edge" ? proxyExtras(catalog, s) : {};
+            // Apps' client ports stay on loopback (host checks); the proxy takes them for clients.
+            const ports =
+                entry.kind === "edge"
+                    ? [...proxied].map((port) => ({ port, bind: { ip: args.hostPrivateIp } }))
+                    : entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: "loopback" as const }));
+            return {
+                containerName: containerName(entry),
+                image: s.images[entry.name],
+                command: entry.command,
+                healthcheck: entry.check,
+                ...extras,
+                env: {
+                    ...(entry.kind === "app" ? appEnv : {}),
+                    ...entry.env,
+                    ...extras.env,
+                    ...(entry.name === "equities" && s.equityPrimary ? { EQUITY_PRIMARY: s.equityPrimary } : {}),
+                    ...s.serviceEnv[entry.name],
+                },
+                // A store sees its own password file; apps see every store's; the proxy none.
+                secretFiles: [
+                    ...(entry.kind === "app" ? storeSecrets : storeSecrets.filter((x) => x.path === passwordFile(entry.name))),
+                    ...(extras.secretFiles ?? []),
+                ],
+                ports,
+                memoryMb: entry.memoryMb,
+                stopGraceSeconds: entry.stopGraceSeconds,
+                network: this.network.name,
+                logs: { group: args.logGroups[entry.name], region: s.region },
+                provider,
+            };
+        };
+
+        let appGate: pulumi.Resource[] = [];
         for (const stage of this.stages) {
-            for (const entryName of stage) {
-                const entry = byName.get(entryName) as CatalogEntry;
+            const entries = stage.map((n) => byName.get(n) as CatalogEntry);
+            // Migrations run once every store is up and before the first app starts.
+            if (args.beforeApps && appGate.length === 0 && entries.some((e) => e.kind === "app")) {
+                const stores = catalog.filter((e) => e.kind === "store").map((e) => this.containers[e.name]);
+                const migrator = catalog.find((e) => e.migration);
+                if (migrator?.migration) appGate = args.beforeApps(stores, { ...argsOf(migrator), command: migrator.migration, ports: [], volumes: [] });
+            }
+            for (const entry of entries) {
                 const volumes = (entry.volumes ?? []).map((v) => ({
                     volumeName: new docker.Volume(`${name}-${v.name}`, { name: dockerVolumeName(v.name) }, { ...child, retainOnDelete: true }).name,
                     path: v.path,
                 }));
-                const extras = entry.kind === "store" ? storeExtras(entry, s, passwords[entry.name].result) : {};
                 const service = new ContainerService(
                     `${name}-${entry.name}`,
                     {
-                        containerName: containerName(entry),
-                        image: s.images[entry.name],
-                        command: entry.command,
-                        healthcheck: entry.check,
-                        ...extras,
-                        env: {
-                            ...(entry.kind === "app" ? appEnv : {}),
-                            ...entry.env,
-                            ...extras.env,
-                            ...(entry.name === "equities" && s.equityPrimary ? { EQUITY_PRIMARY: s.equityPrimary } : {}),
-                            ...s.serviceEnv[entry.name],
-                        },
-                        // A store sees its own password file; apps see every store's.
-                        secretFiles: [...(entry.kind === "app" ? storeSecrets : storeSecrets.filter((x) => x.path === passwordFile(entry.name))), ...(extras.secretFiles ?? [])],
-                        ports: entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: p.publish === "clients" ? "all" : "loopback" })),
-                        memoryMb: entry.memoryMb,
-                        stopGraceSeconds: entry.stopGraceSeconds,
-                        network: this.network.name,
+                        ...argsOf(entry),
                         volumes,
                         startAfter: entry.startsAfter.map((d) => this.containers[d]),
-                        logs: { group: args.logGroups[entry.name], region: s.region },
-                        provider,
+                        waitFor: [...(args.before ?? []), ...(entry.kind === "app" ? appGate : [])],
                     },
                     { parent: this },
                 );

@@ -9,6 +9,7 @@ import { HostCommand } from "../components/host-command";
 import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
+import { DeployChecklist, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
 import { SofiaContainers } from "./containers";
 import { SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { MaintenanceWindows } from "../components/maintenance-window";
@@ -19,6 +20,8 @@ import { Settings } from "./settings";
 export interface SofiaPlatformArgs {
     /** Validated stack settings (services/settings.ts). */
     settings: Settings;
+    /** What this stack last deployed and verified (its own outputs); undefined before its first deploy. */
+    previous: VerifiedRelease | undefined;
 }
 
 export class SofiaPlatform extends pulumi.ComponentResource {
@@ -63,11 +66,6 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         );
 
         const monitoring = new SofiaMonitoring(`${name}-monitoring`, { catalog: this.catalog, settings: s, instanceId: this.host.instance.id, dataPath: DEFAULT_DATA_PATH, tags }, { parent: this });
-        this.containers = new SofiaContainers(
-            `${name}-services`,
-            { catalog: this.catalog, settings: s, provider: this.host.dockerProvider, logGroups: monitoring.logGroups },
-            { parent: this },
-        );
         const installs = [
             sofiaHostFiles(this.catalog, s),
             backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH),
@@ -79,6 +77,31 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { instanceId: this.host.instance.id, files: installs.flatMap((i) => i.files), then: installs.flatMap((i) => i.then), tags },
             { parent: this },
         );
+
+        // The deployment checklist, when (and only when) the release changes: services/deploy.ts.
+        const images = imagesOf(this.catalog.map((e) => e.name), s.images);
+        const release = releaseOf(this.catalog, s.images);
+        const kind = deployKind(args.previous, images);
+        const deploy = new DeployChecklist(
+            `${name}-deploy`,
+            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.association, images },
+            { parent: this },
+        );
+        this.containers = new SofiaContainers(
+            `${name}-services`,
+            {
+                catalog: this.catalog,
+                settings: s,
+                provider: this.host.dockerProvider,
+                logGroups: monitoring.logGroups,
+                hostPrivateIp: this.host.instance.privateIp,
+                before: deploy.before,
+                beforeApps: deploy.migrate,
+            },
+            { parent: this },
+        );
+        const containers = Object.values(this.containers.containers);
+        const verifiedRelease = deploy.finish(containers, release);
         new SofiaBackups(`${name}-backup`, { settings: s, instanceId: this.host.instance.id }, { parent: this });
         new MaintenanceWindows(
             `${name}-maintenance`,
@@ -94,17 +117,10 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        // The runbook's "Verify all running", after the last stage: every /health, from the host.
-        const containers = Object.values(this.containers.containers);
-        const verify = new HostCommand(
-            `${name}-verify`,
-            { instanceId: this.host.instance.id, region: s.region, command: `${SERVICES_BIN} verify`, triggers: containers.map((c) => c.id), after: [...containers, hostFiles.association] },
-            { parent: this },
-        );
         // Retention and compression, again whenever the tuning changes (idempotent; waits for the table).
         new HostCommand(
             `${name}-tune`,
-            { instanceId: this.host.instance.id, region: s.region, command: `${SERVICES_BIN} tune`, triggers: [tuningTable(this.catalog, s)], after: [verify.run] },
+            { instanceId: this.host.instance.id, region: s.region, command: `${SERVICES_BIN} tune`, triggers: [tuningTable(this.catalog, s)], after: [...containers, hostFiles.association, ...deploy.last] },
             { parent: this },
         );
 
@@ -112,12 +128,11 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const restore = s.restore.from
             ? new HostCommand(
                   `${name}-restore`,
-                  { instanceId: this.host.instance.id, region: s.region, command: `${RESTORE_BIN} ${s.restore.from}`, triggers: [s.restore.from], after: [verify.run, hostFiles.association], timeoutSeconds: 3600 },
+                  { instanceId: this.host.instance.id, region: s.region, command: `${RESTORE_BIN} ${s.restore.from}`, triggers: [s.restore.from], after: [...containers, hostFiles.association, ...deploy.last], timeoutSeconds: 3600 },
                   { parent: this },
               )
             : undefined;
 
-        const release = releaseOf(this.catalog, s.images);
         const endpoints = Object.fromEntries(
             published.map(({ service, port }) => [service, pulumi.interpolate`http://${this.host.publicIp}:${port.port}`]),
         );
@@ -129,8 +144,10 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             alarmTopics: { level2: monitoring.escalation.topics[2].arn, level3: monitoring.escalation.topics[3].arn },
             dashboard: `sofia-${s.stack}`,
             release,
-            // What promotion reads: this release, and when verification last passed on the host.
-            verifiedRelease: verify.run.stdout.apply((out) => ({ release, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null })),
+            // What promotion reads, and the next update compares with: the release verified, and when.
+            verifiedRelease,
+            // What this update does beyond the resources: the deployment checklist's steps, in order.
+            deploy: { kind, steps: deployStepsFor(kind).map((step) => step.id), changes: releaseChanges(args.previous, images) },
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${this.backupBucket.prefix}/`,
             ...(restore ? { lastRestore: restore.run.stdout.apply((out) => parseRestoreSummary(out) ?? { id: s.restore.from, result: "pending" }) } : {}),
         };

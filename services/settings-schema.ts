@@ -34,7 +34,7 @@ const images = z
                 name,
                 releaseServiceNames.includes(name)
                     ? imageRef.meta({ description: `Image of the ${name} service (part of the release).` })
-                    : imageRef.default(defaultImages[name]).meta({ description: `Image of the ${name} store, pinned upstream.` }),
+                    : imageRef.default(defaultImages[name]).meta({ description: `Image of the ${name} service, pinned upstream.` }),
             ]),
         ),
     )
@@ -143,6 +143,38 @@ const escalation = z
     })
     .prefault({});
 
+const deploy = z
+    .strictObject({
+        maintenanceMinutes: z
+            .number()
+            .int()
+            .min(10)
+            .max(360)
+            .default(60)
+            .meta({ description: "Longest a release deploy may keep the maintenance page up and pages suppressed; both lapse by themselves after it if the deploy dies." }),
+        retryAfterSeconds: z.number().int().min(5).max(3600).default(120).meta({ description: "Retry-After that the maintenance page (HTTP 503) gives clients." }),
+        soakMinutes: z
+            .number()
+            .int()
+            .min(0)
+            .max(7 * 24 * 60)
+            .default(30)
+            .meta({ description: "Promotion into this stack waits until staging has run the release this long since verification, with no level 2 or 3 alarm (runbook: \"Monitor metrics for 30 minutes\")." }),
+    })
+    .prefault({});
+
+const PEM_CERT = /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n?(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n?)*$/;
+
+const proxy = z
+    .strictObject({
+        tlsCertificate: z
+            .string()
+            .regex(PEM_CERT, { error: "expected a PEM certificate chain (-----BEGIN CERTIFICATE----- ...)" })
+            .optional()
+            .meta({ description: "PEM certificate (chain) the front proxy serves TLS with on every client port; its key is the proxyTlsKey secret. Unset: plain HTTP." }),
+    })
+    .prefault({});
+
 /** The retention periods CloudWatch Logs accepts. */
 const LOG_RETENTIONS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
@@ -179,6 +211,8 @@ export const settingsSchema = z
         alarms,
         maintenance,
         escalation,
+        deploy,
+        proxy,
         logRetentionDays: z
             .number()
             .refine((d) => (LOG_RETENTIONS as readonly number[]).includes(d), { error: `expected one of CloudWatch's retention periods: ${LOG_RETENTIONS.join(", ")}` })
@@ -199,6 +233,10 @@ export const secretSettings = {
     oncallEndpoint: {
         description: "Level 2 paging endpoint (HTTPS, e.g. a PagerDuty integration URL) subscribed to the on-call topic.",
         problem: (v: string) => (/^https:\/\/[^\s/]+\.[^\s/]+(\/\S*)?$/.test(v) ? undefined : "expected an https:// URL"),
+    },
+    proxyTlsKey: {
+        description: "PEM private key of proxy.tlsCertificate (set both, or neither).",
+        problem: (v: string) => (/^-----BEGIN (RSA |EC )?PRIVATE KEY-----\n[\s\S]+\n-----END (RSA |EC )?PRIVATE KEY-----\n?$/.test(v) ? undefined : "expected a PEM private key (-----BEGIN PRIVATE KEY----- ...)"),
     },
 } as const;
 

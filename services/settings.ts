@@ -162,6 +162,11 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
         problems.push(`${NAMESPACE}:availabilityZone: ${JSON.stringify(parsed.data.availabilityZone)} is not allowed: it must be a zone of aws:region ${region}`);
     }
     if (parsed.success) problems.push(...restoreGuard(stack, parsed.data.restore));
+    // A certificate without its key (or the reverse) would fail inside nginx, on the host.
+    const hasKey = source.has(`${NAMESPACE}:proxyTlsKey`);
+    if (parsed.success && (parsed.data.proxy.tlsCertificate !== undefined) !== hasKey) {
+        problems.push(hasKey ? `${NAMESPACE}:proxy.tlsCertificate: missing; proxyTlsKey is set, so the proxy needs its certificate too` : `${NAMESPACE}:proxyTlsKey: missing; proxy.tlsCertificate is set: pulumi config set --secret proxyTlsKey < key.pem`);
+    }
     if (problems.length > 0 || !parsed.success || !region) throw new SettingsError(stack, problems);
 
     return { ...parsed.data, project, stack, region, zone: parsed.data.availabilityZone ?? `${region}a`, secrets };

@@ -20,20 +20,20 @@ async function runCheck(test: string[]): Promise<number | null> {
 }
 
 describe("start order from the catalog", () => {
-    it("follows the runbook: stores, metrics, ingestors, writer, news and alerts, API, UI", () => {
-        expect(startStages(catalog)).toEqual([["redis", "questdb"], ["metrics"], ["crypto-ws", "equities"], ["ts-writer"], ["news", "whale-alerts"], ["api"], ["ui"]]);
+    it("follows the runbook: stores (and the front proxy), metrics, ingestors, writer, news and alerts, API, UI", () => {
+        expect(startStages(catalog)).toEqual([["redis", "questdb", "proxy"], ["metrics"], ["crypto-ws", "equities"], ["ts-writer"], ["news", "whale-alerts"], ["api"], ["ui"]]);
     });
 
     it("waits for whichever time-series store the stack chose", () => {
         const ts = sofiaCatalog("timescaledb");
         expect(ts.map((e) => e.name)).not.toContain("questdb");
-        expect(startStages(ts)[0]).toEqual(["redis", "timescaledb"]);
+        expect(startStages(ts)[0]).toEqual(["redis", "timescaledb", "proxy"]);
         expect(ts.find((e) => e.name === "metrics")!.startsAfter).toEqual(["redis", "timescaledb"]);
     });
 
-    it("stops in the reverse order: API first, data stores last", () => {
+    it("stops in the reverse order: API first, data stores and the proxy last", () => {
         expect(stopStages(catalog)[0]).toEqual(["ui"]);
-        expect(stopStages(catalog).at(-1)).toEqual(["redis", "questdb"]);
+        expect(stopStages(catalog).at(-1)).toEqual(["redis", "questdb", "proxy"]);
     });
 
     it("names the entries of a cycle", () => {

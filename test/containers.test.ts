@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../plan/offline";
+import { OFFLINE_PRIVATE_IP } from "../plan/mocks";
 import { startGraph } from "../plan/start-graph";
 import { sofiaCatalog } from "../services/catalog";
 import { ofType, one, planStack } from "./helpers/plan";
@@ -35,7 +36,7 @@ describe("containers in the staging plan", () => {
             expect(c.inputs.wait, e.name).toBe(true);
             expect(c.inputs.waitTimeout as number, e.name).toBeGreaterThan(e.check.startPeriodSeconds);
         }
-        expect(startGraph(plan).stages).toEqual([["sofia-questdb", "sofia-redis"], ["sofia-metrics"], ["sofia-crypto-ws", "sofia-equities"], ["sofia-ts-writer"], ["sofia-news", "sofia-whale-alerts"], ["sofia-api"], ["sofia-ui"]]);
+        expect(startGraph(plan).stages).toEqual([["sofia-proxy", "sofia-questdb", "sofia-redis"], ["sofia-metrics"], ["sofia-crypto-ws", "sofia-equities"], ["sofia-ts-writer"], ["sofia-news", "sofia-whale-alerts"], ["sofia-api"], ["sofia-ui"]]);
     });
 
     it("gives every container a health check, restart policy, log rotation, memory limit, private network, no privilege", () => {
@@ -67,16 +68,20 @@ describe("containers in the staging plan", () => {
         }
     });
 
-    it("binds data-store ports to loopback, publishes only the API and UI beyond it, and keeps ILP private", () => {
+    it("binds every service to loopback, lets only the front proxy take the API and UI ports for clients, and keeps ILP private", () => {
         const published = ofType(plan, CONTAINER).flatMap((c) => (c.inputs.ports as any[]).map((p) => `${c.inputs.name}:${p.internal}@${p.ip}`)).sort();
+        // The proxy binds the host's private address (clients reach it through the security
+        // group); the API and UI keep the same ports on loopback for the host's own checks.
         expect(published).toEqual([
-            "sofia-api:8013@0.0.0.0",
+            "sofia-api:8013@127.0.0.1",
             "sofia-metrics:8000@127.0.0.1",
+            `sofia-proxy:8013@${OFFLINE_PRIVATE_IP}`,
+            `sofia-proxy:8080@${OFFLINE_PRIVATE_IP}`,
             "sofia-questdb:8812@127.0.0.1",
             "sofia-questdb:9000@127.0.0.1",
             "sofia-questdb:9003@127.0.0.1",
             "sofia-redis:6379@127.0.0.1",
-            "sofia-ui:8080@0.0.0.0",
+            "sofia-ui:8080@127.0.0.1",
         ]);
     });
 
@@ -85,9 +90,11 @@ describe("containers in the staging plan", () => {
         for (const e of catalog) {
             const c = container(plan, e.name);
             for (const [k, v] of Object.entries(env(c))) expect(`${k}=${v}`).not.toMatch(/PASSWORD=|SECRET=|TOKEN=/);
-            // Every container gets at least one password file, so its upload list is secret as a whole.
-            expect(c.inputs.uploads, e.name).toBe("[secret]");
+            // Every store and app gets at least one password file, so its upload list is secret as a whole.
+            if (e.kind !== "edge") expect(c.inputs.uploads, e.name).toBe("[secret]");
         }
+        // The proxy gets no password: its configuration stays readable for review.
+        expect((container(plan, "proxy").inputs.uploads as { file: string }[]).map((u) => u.file).sort()).toEqual(["/etc/nginx/nginx.conf", "/etc/nginx/sofia/503.html", "/etc/nginx/sofia/503.json"]);
         expect(env(container(plan, "api")).REDIS_PASSWORD_FILE).toBe("/run/secrets/redis-password");
         expect(env(container(plan, "api")).QUESTDB_PASSWORD_FILE).toBe("/run/secrets/questdb-password");
     });
@@ -124,18 +131,12 @@ describe("containers in the staging plan", () => {
         });
     });
 
-    it("verifies every /health after the last container, and waits for the host files", () => {
-        const verify = ofType(plan, "command:local:Command").find((c) => c.name === "sofia-verify-run")!;
-        expect(verify.inputs.create).toMatch(/^\.\/scripts\/ssm-run\.sh i-[0-9a-f]+ eu-central-1 \/usr\/local\/sbin\/sofia-services verify$/);
-        const after = verify.dependsOn.map((u) => u.split("::").pop());
-        for (const e of catalog) expect(after).toContain(`sofia-services-${e.name}-container`);
-        expect(after).toContain("sofia-host-files-association");
-    });
-
-    it("applies the store tuning after verification, again when the retention changes", async () => {
+    it("applies the store tuning once every container is up and the host files are installed, again when the retention changes", async () => {
         const tune = (p: Plan) => ofType(p, "command:local:Command").find((c) => c.name === "sofia-tune-run")!;
         expect(tune(plan).inputs.create).toMatch(/\/usr\/local\/sbin\/sofia-services tune$/);
-        expect(tune(plan).dependsOn.map((u) => u.split("::").pop())).toEqual(["sofia-verify-run"]);
+        const after = tune(plan).dependsOn.map((u) => u.split("::").pop());
+        for (const e of catalog) expect(after).toContain(`sofia-services-${e.name}-container`);
+        expect(after).toContain("sofia-host-files-association");
         expect(JSON.stringify(tune(plan).inputs.triggers)).toContain("dateadd('d', -30, now())");
         const shorter = await planStack("staging", ["questdb.retentionDays=14"]);
         expect(JSON.stringify(tune(shorter).inputs.triggers)).toContain("dateadd('d', -14, now())");
@@ -182,7 +183,7 @@ describe("settings that change containers", () => {
         const plan = await planStack("staging", ["timeseriesStore=timescaledb"]);
         expect(ofType(plan, CONTAINER).map((c) => c.inputs.name)).not.toContain("sofia-questdb");
         expect(env(container(plan, "timescaledb")).POSTGRES_PASSWORD_FILE).toBe("/run/secrets/timescaledb-password");
-        expect(startGraph(plan).stages[0]).toEqual(["sofia-redis", "sofia-timescaledb"]);
+        expect(startGraph(plan).stages[0]).toEqual(["sofia-proxy", "sofia-redis", "sofia-timescaledb"]);
         expect(startGraph(plan).stages[1]).toEqual(["sofia-metrics"]);
         expect(env(container(plan, "api")).TIMESERIES_STORE).toBe("timescaledb");
     });

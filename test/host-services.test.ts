@@ -59,7 +59,7 @@ describe("sofia-services start (the ordered boot)", () => {
         expect(r.status).toBe(0);
         const calls = log();
         const starts = calls.filter((c) => c.startsWith("start ")).map((c) => c.replace("start sofia-", ""));
-        expect(starts).toEqual(["redis", "questdb", "metrics", "crypto-ws", "equities", "ts-writer", "news", "whale-alerts", "api", "ui"]);
+        expect(starts).toEqual(["redis", "questdb", "proxy", "metrics", "crypto-ws", "equities", "ts-writer", "news", "whale-alerts", "api", "ui"]);
         // Every container is health-checked after its own start and before any later stage starts.
         const at = (call: string) => calls.indexOf(call);
         const stages = [["redis", "questdb"], ["metrics"], ["crypto-ws", "equities"], ["ts-writer"], ["news", "whale-alerts"], ["api"], ["ui"]];
@@ -114,7 +114,7 @@ describe("sofia-services stop", () => {
         const r = run(["stop"]);
         expect(r.status).toBe(0);
         const stops = log().filter((c) => c.startsWith("stop "));
-        expect(stops).toEqual(["stop -t 10 sofia-ui", "stop -t 20 sofia-api", "stop -t 10 sofia-news", "stop -t 10 sofia-whale-alerts", "stop -t 30 sofia-ts-writer", "stop -t 15 sofia-crypto-ws", "stop -t 15 sofia-equities", "stop -t 10 sofia-metrics", "stop -t 30 sofia-redis", "stop -t 60 sofia-questdb"]);
+        expect(stops).toEqual(["stop -t 10 sofia-ui", "stop -t 20 sofia-api", "stop -t 10 sofia-news", "stop -t 10 sofia-whale-alerts", "stop -t 30 sofia-ts-writer", "stop -t 15 sofia-crypto-ws", "stop -t 15 sofia-equities", "stop -t 10 sofia-metrics", "stop -t 30 sofia-redis", "stop -t 60 sofia-questdb", "stop -t 10 sofia-proxy"]);
     });
 });
 
@@ -278,7 +278,7 @@ describe("installing the host files", () => {
 
     it("writes a catalog table the script reads: one row per entry, stages as the catalog orders them", () => {
         const rows = servicesTable(catalog).split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
-        expect(rows.map((r) => `${r[0]}:${r[1]}`)).toEqual(["0:redis", "0:questdb", "1:metrics", "2:crypto-ws", "2:equities", "3:ts-writer", "4:news", "4:whale-alerts", "5:api", "6:ui"]);
+        expect(rows.map((r) => `${r[0]}:${r[1]}`)).toEqual(["0:redis", "0:questdb", "0:proxy", "1:metrics", "2:crypto-ws", "2:equities", "3:ts-writer", "4:news", "4:whale-alerts", "5:api", "6:ui"]);
         expect(rows.find((r) => r[1] === "api")!.slice(2)).toEqual(["sofia-api", "20", "http://127.0.0.1:8013/health"]);
         expect(rows.find((r) => r[1] === "crypto-ws")![4]).toBe("-");
     });

@@ -39,6 +39,8 @@ const goodContainer = {
     name: "sofia-api", healthcheck: { tests: ["CMD", "true"] }, restart: "on-failure", memory: 512, privileged: false,
     logDriver: "awslogs", logOpts: { "cache-max-size": "50m", "cache-max-file": "5" }, ports: [{ internal: 8013, ip: "0.0.0.0" }], envs: ["REDIS_PASSWORD_FILE=/run/secrets/redis-password", "WORKERS=4"],
 };
+/** A deploy's migration container: runs once to its exit (attach), no health check, no restarts. */
+const oneShot = { ...goodContainer, name: "sofia-api-migrate", healthcheck: undefined, restart: "no", attach: true, ports: [] };
 const tlsPolicy = JSON.stringify({ Statement: [{ Effect: "Deny", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }] });
 
 /** A bucket and its children in one component, each child replaceable. */
@@ -80,8 +82,8 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["s3-tls-only", bucketSet(), bucketSet({ bucketPolicy: { policy: JSON.stringify({ Statement: [] }) } })],
     ["s3-lifecycle-expiration", bucketSet(), bucketSet({ lifecycle: { rules: [{ id: "x", abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } }] } })],
     ["s3-retention-covers-backups", [res(T.lifecycle, { rules: [{ id: "e", expiration: { days: 30 } }] })], [res(T.lifecycle, { rules: [{ id: "e", expiration: { days: 7 } }] })], { "s3-retention-covers-backups": { retentionDays: 14 } }],
-    ["container-health-check", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, healthcheck: undefined })]],
-    ["container-restart-policy", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, restart: "no" })]],
+    ["container-health-check", [res(T.container, goodContainer), res(T.container, { ...oneShot, healthcheck: undefined })], [res(T.container, { ...goodContainer, healthcheck: undefined })]],
+    ["container-restart-policy", [res(T.container, goodContainer), res(T.container, oneShot)], [res(T.container, { ...goodContainer, restart: "no" })]],
     ["container-log-rotation", [res(T.container, { ...goodContainer, logDriver: "json-file", logOpts: { "max-size": "50m", "max-file": "5" } })], [res(T.container, { ...goodContainer, logDriver: "json-file", logOpts: {} })]],
     ["container-memory-limit", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, memory: undefined })]],
     ["container-no-privilege", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, networkMode: "host" })]],
@@ -112,6 +114,10 @@ describe("each policy on hand-built resources", () => {
     it("covers every policy of the pack, and the pack has at least 25", () => {
         expect(policies.length).toBeGreaterThanOrEqual(25);
         expect(cases.map((c) => c[0]).sort()).toEqual(policies.map((p) => p.name).sort());
+    });
+
+    it("container-restart-policy: flags a one-shot container that would restart", async () => {
+        expect(await violated([res(T.container, { ...oneShot, restart: "on-failure" })])).toContain("container-restart-policy");
     });
 
     for (const [policy, good, bad, config] of cases) {
@@ -161,9 +167,10 @@ describe("the pack on the real program", () => {
         });
     }
 
-    it("catches a real regression: a prod image without a digest", async () => {
+    it("catches a real regression: a prod image without a digest (the API and, in this release deploy, its migrations)", async () => {
         const plan = await planStack("prod", ["images.api=ghcr.io/sofia-v2/api:2026.11.4"]);
         const violations = await evaluate(policies, plan.resources, policyConfig(stackSettings("prod")));
-        expect(violations.map((v) => `${v.policy}: ${v.message}`)).toEqual(["container-image-digest: image ghcr.io/sofia-v2/api:2026.11.4 is not pinned by digest."]);
+        const message = "container-image-digest: image ghcr.io/sofia-v2/api:2026.11.4 is not pinned by digest.";
+        expect(violations.map((v) => `${v.policy}: ${v.message}`)).toEqual([message, message]);
     });
 });

@@ -9,16 +9,22 @@ describe("restore as a stack update", () => {
         expect(restoreRun(await planStack("staging"))).toBeUndefined();
     });
 
-    it("runs sofia-restore on the host after verification, once per backup id", async () => {
+    it("runs sofia-restore on the host once every container is up, once per backup id", async () => {
         const plan = await planStack("staging", ["restore.from=20261130T010000Z"]);
         const run = restoreRun(plan)!;
         expect(run.inputs.create).toMatch(/\.\/scripts\/ssm-run\.sh i-[0-9a-f]+ eu-central-1 \/usr\/local\/sbin\/sofia-restore 20261130T010000Z$/);
         expect(run.inputs.triggers).toEqual(["20261130T010000Z"]);
-        expect(run.dependsOn.map((u) => u.split("::").pop())).toEqual(["sofia-verify-run", "sofia-host-files-association"]);
+        const after = run.dependsOn.map((u) => u.split("::").pop());
+        expect(after).toContain("sofia-services-redis-container");
+        expect(after).toContain("sofia-services-ui-container");
+        expect(after).toContain("sofia-host-files-association");
         expect((run.inputs.environment as Record<string, string>).SSM_RUN_TIMEOUT).toBe("3600");
         expect(plan.outputs.lastRestore).toEqual({ id: "20261130T010000Z", result: "pending" });
         const other = restoreRun(await planStack("staging", ["restore.from=latest"]))!;
         expect(other.inputs.triggers).toEqual(["latest"]);
+        // With a release in the same update: after its checklist, so it restores into the verified release.
+        const withRelease = restoreRun(await planStack("staging", ["restore.from=latest", `images.ui=ghcr.io/sofia-v2/ui:2026.12.1@sha256:${"1".repeat(64)}`]))!;
+        expect(withRelease.dependsOn.map((u) => u.split("::").pop())).toContain("sofia-deploy-page-off-run");
     });
 
     it("installs sofia-restore on the host", async () => {

@@ -1,0 +1,50 @@
+/**
+ * A container that runs one command to completion (a deploy's migrations): created, attached to
+ * until it exits, its logs kept. The Docker provider records the exit code without failing on
+ * it, so whoever needs "exit 0" checks it (host/sofia-services.sh `migrated`).
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ContainerServiceArgs } from "./container-service";
+
+export type OneShotArgs = Pick<ContainerServiceArgs, "containerName" | "image" | "command" | "env" | "secretFiles" | "memoryMb" | "network" | "provider" | "logs"> & {
+    /** What must be done first (the stores it migrates). */
+    waitFor: pulumi.Resource[];
+};
+
+export class OneShotContainer extends pulumi.ComponentResource {
+    readonly container: docker.Container;
+
+    constructor(name: string, args: OneShotArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:container:OneShotContainer", name, {}, opts);
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this, provider: args.provider });
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                name: args.containerName,
+                image: image.imageId,
+                command: args.command,
+                envs: Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`),
+                uploads: (args.secretFiles ?? []).map((s) => ({ file: s.path, content: pulumi.secret(s.value), permissions: "0444" })),
+                networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
+                memory: args.memoryMb,
+                memorySwap: args.memoryMb,
+                // Runs once: attach waits for the exit; no restart, and it stays for its logs.
+                attach: true,
+                logs: true,
+                mustRun: false,
+                restart: "no",
+                rm: false,
+                init: true,
+                ...(args.logs
+                    ? {
+                          logDriver: "awslogs",
+                          logOpts: { "awslogs-region": args.logs.region, "awslogs-group": args.logs.group, "awslogs-stream": args.containerName, mode: "non-blocking", "cache-max-size": "10m", "cache-max-file": "2" },
+                      }
+                    : { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "2" } }),
+            },
+            { parent: this, provider: args.provider, dependsOn: args.waitFor, deleteBeforeReplace: true },
+        );
+        this.registerOutputs({ containerName: this.container.name });
+    }
+}

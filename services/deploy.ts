@@ -1,0 +1,171 @@
+/**
+ * The runbook's "Deployment Checklist" as resources that exist only in an update that changes the
+ * release (the set of image references), in this order:
+ *
+ *   backup → maintenance page on → (stores) → migrations → (apps, in catalog order) → verify
+ *   → maintenance page off, and the verified release recorded with its time.
+ *
+ * Whether the release changes is known before any resource is declared: the stack reads its own
+ * last outputs (a StackReference to itself) and compares the images it verified with the
+ * settings'. A change that is not a release (a threshold, say) declares none of these steps, and
+ * the verified release is carried over.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { isDeepStrictEqual } from "util";
+import { HostCommand } from "../components/host-command";
+import { OneShotContainer, OneShotArgs } from "../components/one-shot-container";
+import { ContainerServiceArgs } from "../components/container-service";
+import { BACKUP_BIN } from "./backups";
+import { SERVICES_BIN } from "./host-files";
+import { MAINTENANCE_BIN } from "./maintenance";
+import { Settings } from "./settings";
+
+/** What a deploy records (the `verifiedRelease` output), and what the next one compares with. */
+export interface VerifiedRelease {
+    /** App images: what promotion moves to prod. */
+    release: Record<string, string>;
+    /** Every image reference of the stack: what decides whether an update is a release. */
+    images: Record<string, string>;
+    /** When verification last passed on the host, ISO 8601 UTC. */
+    verifiedAt: string | null;
+}
+
+export type DeployKind = "none" | "first" | "release";
+
+export interface DeployStepSpec {
+    id: "backup" | "page-on" | "migrate" | "verify" | "page-off";
+    title: string;
+    /** Deploys that run it: a first deploy has nothing to back up and no clients to hold off. */
+    on: DeployKind[];
+}
+
+/** The checklist, in order; the README's Release section is generated from it. */
+export const DEPLOY_STEPS: readonly DeployStepSpec[] = [
+    { id: "backup", title: "Backup first: an on-demand run of the backup job, waited for; if it fails nothing is changed", on: ["release"] },
+    { id: "page-on", title: "Maintenance page on: clients get HTTP 503 with Retry-After from the front proxy; pages are suppressed", on: ["release"] },
+    { id: "migrate", title: "Migrations: a one-shot container of the new API image runs to completion after the stores and before any app", on: ["first", "release"] },
+    { id: "verify", title: "Verify: every /health from the host, after the last start stage", on: ["first", "release"] },
+    { id: "page-off", title: "Maintenance page off, pages back on; the verified release is recorded with its time (verifiedRelease)", on: ["release"] },
+];
+
+export function deployStepsFor(kind: DeployKind): DeployStepSpec[] {
+    return DEPLOY_STEPS.filter((s) => s.on.includes(kind));
+}
+
+/** Every image reference by catalog name, sorted, so that order never counts as a change. */
+export function imagesOf(names: readonly string[], images: Record<string, string>): Record<string, string> {
+    return Object.fromEntries([...names].sort().map((n) => [n, images[n]]));
+}
+
+export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>): DeployKind {
+    if (!previous?.verifiedAt || !previous.images) return "first";
+    return isDeepStrictEqual(previous.images, images) ? "none" : "release";
+}
+
+/** Image references that differ, as "name: old -> new" (for the plan and the update's log). */
+export function releaseChanges(previous: VerifiedRelease | undefined, images: Record<string, string>): string[] {
+    return Object.keys(images)
+        .filter((n) => previous?.images?.[n] !== images[n])
+        .map((n) => `${n}: ${previous?.images?.[n] ?? "(none)"} -> ${images[n]}`);
+}
+
+/**
+ * The exact command that puts the previous verified release back: promotion of it into this
+ * stack's file (the same path as prod's promotions), then an update.
+ */
+export function rollbackCommand(stack: string, previous: VerifiedRelease | undefined): string {
+    if (!previous?.verifiedAt) return `Roll back: none possible, this is the first release of stack ${stack}; fix the cause and run pulumi up --stack ${stack} again.`;
+    // Sorted: the same release always gives the same command, whatever order it was read in.
+    const release = Object.fromEntries(Object.entries(previous.release).sort(([a], [b]) => a.localeCompare(b)));
+    const outputs = JSON.stringify({ verifiedRelease: { release, verifiedAt: previous.verifiedAt } });
+    return [
+        `Roll back to the release verified at ${previous.verifiedAt}:`,
+        `  npm run promote -- --prod-file Pulumi.${stack}.yaml --from-file <(echo '${outputs}') && git commit -m "Roll back ${stack} to the release verified at ${previous.verifiedAt}" Pulumi.${stack}.yaml && pulumi up --stack ${stack}`,
+    ].join("\n");
+}
+
+/** This stack's own last outputs: the release it verified, if any (a first deploy has none). */
+export async function previouslyVerified(parent?: pulumi.Resource): Promise<VerifiedRelease | undefined> {
+    const self = new pulumi.StackReference(
+        "sofia-last-deploy",
+        { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` },
+        { parent },
+    );
+    const details = await self.getOutputDetails("verifiedRelease");
+    const v = (details.value ?? details.secretValue) as VerifiedRelease | undefined;
+    return v && typeof v === "object" && v.images && v.release ? v : undefined;
+}
+
+export interface DeployChecklistArgs {
+    settings: Settings;
+    kind: DeployKind;
+    previous: VerifiedRelease | undefined;
+    instanceId: pulumi.Input<string>;
+    /** The host scripts must be installed first. */
+    hostReady: pulumi.Resource;
+    /** Every image reference: a new set runs the steps again where they already exist. */
+    images: Record<string, string>;
+}
+
+/**
+ * The steps around the containers. Usage: `before` and `migrate` go to the containers; `finish`
+ * is called with them all once they exist.
+ */
+export class DeployChecklist extends pulumi.ComponentResource {
+    /** Every container waits for these (backup, maintenance page). */
+    readonly before: pulumi.Resource[] = [];
+    private verify?: HostCommand;
+    private pageOff?: HostCommand;
+    private readonly args: DeployChecklistArgs;
+    private readonly name: string;
+    private readonly runs: Set<DeployStepSpec["id"]>;
+
+    constructor(name: string, args: DeployChecklistArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:deploy:DeployChecklist", name, {}, opts);
+        this.args = args;
+        this.name = name;
+        this.runs = new Set(deployStepsFor(args.kind).map((s) => s.id));
+        if (this.runs.has("backup")) {
+            const backup = this.step("backup", `${BACKUP_BIN} run`, [args.hostReady], 3600);
+            const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes}`, [backup.run]);
+            this.before.push(pageOn.run);
+        }
+        this.registerOutputs({ kind: args.kind });
+    }
+
+    private step(id: DeployStepSpec["id"], command: string, after: pulumi.Resource[], timeoutSeconds = 900): HostCommand {
+        const { settings: s, instanceId, previous } = this.args;
+        return new HostCommand(
+            `${this.name}-${id}`,
+            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images)], after, timeoutSeconds, onFailure: rollbackCommand(s.stack, previous) },
+            { parent: this },
+        );
+    }
+
+    /** Migrations, for the containers: run after the stores, before any app; apps wait for the result. */
+    readonly migrate = (stores: pulumi.Resource[], migration: ContainerServiceArgs): pulumi.Resource[] => {
+        if (!this.runs.has("migrate")) return [];
+        const oneShot: OneShotArgs = { ...migration, containerName: `${migration.containerName}-migrate`, waitFor: [...this.before, ...stores] };
+        const run = new OneShotContainer(`${this.name}-migrations`, oneShot, { parent: this });
+        const check = this.step("migrate", `${SERVICES_BIN} migrated ${oneShot.containerName}`, [run.container]);
+        return [check.run];
+    };
+
+    /** Verify and lift the page, after every container; the verified release as the stack records it. */
+    finish(containers: pulumi.Resource[], release: Record<string, string>): pulumi.Output<VerifiedRelease | null> {
+        const images = this.args.images;
+        if (!this.runs.has("verify")) return pulumi.output(this.args.previous ?? null);
+        this.verify = this.step("verify", `${SERVICES_BIN} verify`, [...containers, this.args.hostReady]);
+        let done: pulumi.Output<string> = this.verify.run.stdout;
+        if (this.runs.has("page-off")) {
+            this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off`, [this.verify.run]);
+            done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);
+        }
+        return done.apply((out) => ({ release, images, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null }));
+    }
+
+    /** The last step that ran, for what must follow the deploy (tuning, a restore). */
+    get last(): pulumi.Resource[] {
+        return [this.pageOff?.run ?? this.verify?.run].filter((r): r is NonNullable<typeof r> => r !== undefined);
+    }
+}

@@ -1,0 +1,151 @@
+/**
+ * The front proxy's nginx.conf and maintenance pages, from the catalog: one server per client
+ * port, forwarding to its service on Sofia's private network. Clients get HTTP 503 with a
+ * Retry-After hint, JSON or HTML as they accept, instead of refused connections:
+ *   - while the maintenance flag file exists (a deploy raises it: sofia-maintenance page on), and
+ *   - whenever the service cannot be reached (it is being replaced, or down).
+ * The same renderer produces the test configuration that a real nginx checks (`nginx -t`) and
+ * serves in test/proxy.test.ts, with loopback ports and a temporary directory instead.
+ */
+import { CatalogEntry, proxyEntry } from "./catalog";
+import { containerName } from "./store-config";
+
+/** Where the host keeps the flag, and where the proxy container sees it (read-only). */
+export const MAINTENANCE_PAGE_HOST_DIR = "/var/lib/sofia/maintenance-page";
+export const MAINTENANCE_PAGE_DIR = "/run/sofia-maintenance";
+export const MAINTENANCE_FLAG = "on";
+/** Inside the proxy container. */
+export const PROXY_CONF_PATH = "/etc/nginx/nginx.conf";
+export const PROXY_PAGES_DIR = "/etc/nginx/sofia";
+export const PROXY_TLS_CERT = "/etc/nginx/tls/cert.pem";
+export const PROXY_TLS_KEY = "/run/secrets/proxy-tls-key.pem";
+/** Docker's embedded DNS: upstreams are resolved per request, so a replaced container is found again. */
+const DOCKER_DNS = "127.0.0.11";
+
+export interface ProxyRoute {
+    /** The service behind it (for the page and the log). */
+    service: string;
+    /** Port the proxy listens on for clients. */
+    listen: number;
+    /** host:port of the service. */
+    upstream: string;
+}
+
+export interface ProxyConfigOptions {
+    routes: ProxyRoute[];
+    /** The proxy's health listener (loopback inside its container). */
+    healthPort: number;
+    /** Seconds clients are told to wait (Retry-After). */
+    retryAfterSeconds: number;
+    /** Directory where the maintenance flag file appears. */
+    flagDir: string;
+    /** Directory holding the maintenance pages (503.json, 503.html). */
+    pagesDir: string;
+    /** nginx's temporary files (request bodies, proxy buffers). */
+    stateDir: string;
+    /** Serve TLS on every client port with this certificate and key file. */
+    tls?: { certificate: string; key: string };
+}
+
+/** Routes from the catalog: every "clients" port of every service, to that service by name. */
+export function proxyRoutes(catalog: readonly CatalogEntry[]): ProxyRoute[] {
+    return catalog
+        .filter((e) => e.kind !== "edge")
+        .flatMap((e) => e.ports.filter((p) => p.publish === "clients").map((p) => ({ service: e.name, listen: p.port, upstream: `${containerName(e)}:${p.port}` })));
+}
+
+/** The proxy's health port, from its catalog entry. */
+export function proxyHealthPort(catalog: readonly CatalogEntry[]): number {
+    const port = proxyEntry(catalog).ports.find((p) => p.name === "health");
+    if (!port) throw new Error("catalog: the proxy needs a health port");
+    return port.port;
+}
+
+export function proxyConfig(o: ProxyConfigOptions): string {
+    if (o.routes.length === 0) throw new Error("proxy: no client ports to serve");
+    const listen = (port: number) => (o.tls ? `${port} ssl` : String(port));
+    const tls = o.tls
+        ? [
+              `        ssl_certificate ${o.tls.certificate};`,
+              `        ssl_certificate_key ${o.tls.key};`,
+              "        ssl_protocols TLSv1.2 TLSv1.3;",
+              "        ssl_session_cache shared:sofia_tls:10m;",
+          ]
+        : [];
+    const servers = o.routes.map((r) =>
+        [
+            `    # ${r.service}`,
+            "    server {",
+            `        listen ${listen(r.listen)};`,
+            ...tls,
+            // nginx's own 502/504 (the service is gone or hangs) become the maintenance answer.
+            "        error_page 502 503 504 =503 $sofia_maintenance_page;",
+            "        location / {",
+            `            if (-f ${o.flagDir}/${MAINTENANCE_FLAG}) { return 503; }`,
+            `            set $sofia_upstream http://${r.upstream};`,
+            "            proxy_pass $sofia_upstream;",
+            "            proxy_http_version 1.1;",
+            // Websockets pass through (the UI's live updates).
+            "            proxy_set_header Upgrade $http_upgrade;",
+            "            proxy_set_header Connection $sofia_connection;",
+            "            proxy_set_header Host $host;",
+            "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+            "            proxy_set_header X-Forwarded-Proto $scheme;",
+            "            proxy_connect_timeout 3s;",
+            "        }",
+            "        location /_sofia_maintenance/ {",
+            "            internal;",
+            `            alias ${o.pagesDir}/;`,
+            `            add_header Retry-After ${o.retryAfterSeconds} always;`,
+            '            add_header Cache-Control "no-store" always;',
+            "        }",
+            "    }",
+        ].join("\n"),
+    );
+    return [
+        "# Generated by sofia-infra (services/proxy-config.ts) from the service catalog; do not edit.",
+        "worker_processes 1;",
+        "error_log /dev/stderr warn;",
+        "events { worker_connections 1024; }",
+        "http {",
+        "    types { application/json json; text/html html; }",
+        "    default_type application/octet-stream;",
+        "    access_log /dev/stdout;",
+        "    server_tokens off;",
+        `    resolver ${DOCKER_DNS} valid=10s ipv6=off;`,
+        `    client_body_temp_path ${o.stateDir}/body;`,
+        `    proxy_temp_path ${o.stateDir}/proxy;`,
+        `    fastcgi_temp_path ${o.stateDir}/fastcgi;`,
+        `    uwsgi_temp_path ${o.stateDir}/uwsgi;`,
+        `    scgi_temp_path ${o.stateDir}/scgi;`,
+        "    map $http_accept $sofia_maintenance_page {",
+        "        default /_sofia_maintenance/503.json;",
+        '        "~*text/html" /_sofia_maintenance/503.html;',
+        "    }",
+        "    map $http_upgrade $sofia_connection {",
+        "        default upgrade;",
+        "        '' '';",
+        "    }",
+        "    server {",
+        `        listen 127.0.0.1:${o.healthPort};`,
+        "        location = /healthz { return 200 'ok'; }",
+        "    }",
+        ...servers,
+        "}",
+        "",
+    ].join("\n");
+}
+
+/** The maintenance answers, by file name under the pages directory. */
+export function maintenancePages(retryAfterSeconds: number): Record<string, string> {
+    return {
+        "503.json": JSON.stringify({ status: "maintenance", message: "Sofia is being updated; please retry shortly.", retryAfterSeconds }) + "\n",
+        "503.html": [
+            "<!doctype html>",
+            '<html lang="en"><head><meta charset="utf-8"><title>Sofia: maintenance</title>',
+            `<meta http-equiv="refresh" content="${retryAfterSeconds}"></head>`,
+            `<body><h1>Sofia is being updated</h1><p>Please retry in about ${retryAfterSeconds} seconds; this page reloads by itself.</p></body></html>`,
+            "",
+        ].join("\n"),
+    };
+}

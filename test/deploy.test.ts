@@ -1,0 +1,143 @@
+/**
+ * The deployment checklist (services/deploy.ts) in the real program under mocks: its steps exist
+ * only when the release changes, in the checklist's order, and say how to roll back.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Plan, PlannedResource } from "../plan/offline";
+import { lastDeployFromFile } from "../plan/stack-config";
+import { sofiaCatalog } from "../services/catalog";
+import { DEPLOY_STEPS, deployKind, rollbackCommand, VerifiedRelease } from "../services/deploy";
+import { promote } from "../services/promote";
+import { releaseServiceNames } from "../services/catalog";
+import { ofType, planStack } from "./helpers/plan";
+
+const NEW_API = `ghcr.io/sofia-v2/api:2026.12.1@sha256:${"1".repeat(64)}`;
+const NEW_REDIS = `redis:7.4.3@sha256:${"2".repeat(64)}`;
+const catalog = sofiaCatalog("questdb");
+
+const short = (urn: string) => urn.split("::").pop() as string;
+const byName = (plan: Plan, name: string): PlannedResource | undefined => plan.resources.find((r) => r.name === name);
+/** Every resource a deploy step declares (the checklist component itself is always there, empty). */
+const deploySteps = (plan: Plan) => plan.resources.filter((r) => r.name.startsWith("sofia-deploy-"));
+const after = (plan: Plan, name: string) => (byName(plan, name)?.dependsOn ?? []).map(short);
+const env = (r: PlannedResource) => r.inputs.environment as Record<string, string>;
+
+describe("a change that is not a release", () => {
+    it("declares none of the steps: same release, a new alarm threshold, more log retention", async () => {
+        for (const overrides of [[], ["alarms.apiP95Ms=200"], ["logRetentionDays=90"]]) {
+            const plan = await planStack("staging", overrides);
+            expect(deploySteps(plan), overrides.join(" ")).toEqual([]);
+            expect(plan.outputs.deploy, overrides.join(" ")).toEqual({ kind: "none", steps: [], changes: [] });
+        }
+    });
+
+    it("carries the verified release over from the last deploy", async () => {
+        const plan = await planStack("staging", ["alarms.apiP95Ms=200"]);
+        expect(plan.outputs.verifiedRelease).toEqual(lastDeployFromFile("staging").verifiedRelease);
+    });
+});
+
+describe("a release deploy (a new API image)", () => {
+    let plan: Plan;
+    beforeAll(async () => {
+        plan = await planStack("staging", [`images.api=${NEW_API}`]);
+    });
+
+    it("runs backup, maintenance page, migrations, verification and page off, in that order", () => {
+        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(DEPLOY_STEPS.map((s) => s.id));
+        expect(after(plan, "sofia-deploy-backup-run")).toEqual(["sofia-host-files-association"]);
+        expect(after(plan, "sofia-deploy-page-on-run")).toEqual(["sofia-deploy-backup-run"]);
+        expect(after(plan, "sofia-deploy-migrations-container").sort()).toEqual(["sofia-deploy-page-on-run", "sofia-services-questdb-container", "sofia-services-redis-container"]);
+        expect(after(plan, "sofia-deploy-migrate-run")).toEqual(["sofia-deploy-migrations-container"]);
+        const verify = after(plan, "sofia-deploy-verify-run");
+        for (const e of catalog) expect(verify).toContain(`sofia-services-${e.name}-container`);
+        expect(after(plan, "sofia-deploy-page-off-run")).toEqual(["sofia-deploy-verify-run"]);
+        const commands = ["backup", "page-on", "migrate", "verify", "page-off"].map((s) => String(byName(plan, `sofia-deploy-${s}-run`)!.inputs.create).split(" eu-central-1 ")[1]);
+        expect(commands).toEqual([
+            "/usr/local/sbin/sofia-backup run",
+            "/usr/local/sbin/sofia-maintenance page on 60",
+            "/usr/local/sbin/sofia-services migrated sofia-api-migrate",
+            "/usr/local/sbin/sofia-services verify",
+            "/usr/local/sbin/sofia-maintenance page off",
+        ]);
+    });
+
+    it("changes no container before the backup and the page: every container waits for them", () => {
+        for (const e of catalog) expect(after(plan, `sofia-services-${e.name}-container`), e.name).toContain("sofia-deploy-page-on-run");
+    });
+
+    it("migrates with the new API image after the stores, before any app; the apps wait for its exit code", () => {
+        const migrations = byName(plan, "sofia-deploy-migrations-container")!;
+        const image = ofType(plan, "docker:index/remoteImage:RemoteImage").find((i) => i.name === "sofia-deploy-migrations-image")!;
+        expect(image.inputs.name).toBe(NEW_API);
+        expect(migrations.inputs).toMatchObject({ name: "sofia-api-migrate", command: ["python", "-m", "src.db.migrate"], attach: true, restart: "no", mustRun: false });
+        expect(migrations.inputs.ports).toBeUndefined();
+        // It reaches the stores as the API does: same network, same connection env, password files.
+        const envs = migrations.inputs.envs as string[];
+        expect(envs).toContain("REDIS_PASSWORD_FILE=/run/secrets/redis-password");
+        expect(migrations.inputs.uploads).toBe("[secret]");
+        for (const e of catalog.filter((x) => x.kind === "app")) expect(after(plan, `sofia-services-${e.name}-container`), e.name).toContain("sofia-deploy-migrate-run");
+        for (const e of catalog.filter((x) => x.kind !== "app")) expect(after(plan, `sofia-services-${e.name}-container`), e.name).not.toContain("sofia-deploy-migrate-run");
+    });
+
+    it("runs every step again for the next release, and each names itself and the exact rollback on failure", () => {
+        const previous = lastDeployFromFile("staging").verifiedRelease as VerifiedRelease;
+        for (const step of ["backup", "page-on", "migrate", "verify", "page-off"]) {
+            const run = byName(plan, `sofia-deploy-${step}-run`)!;
+            expect(JSON.parse((run.inputs.triggers as string[])[0]).api, step).toBe(NEW_API);
+            expect(env(run).SSM_RUN_STEP, step).toBe(`sofia-deploy-${step}`);
+            expect(env(run).SSM_RUN_ON_FAILURE, step).toBe(rollbackCommand("staging", previous));
+        }
+        expect(env(byName(plan, "sofia-deploy-backup-run")!).SSM_RUN_TIMEOUT).toBe("3600");
+    });
+
+    it("records the new release as verified, after the page is off", () => {
+        const v = plan.outputs.verifiedRelease as VerifiedRelease;
+        expect(v.release.api).toBe(NEW_API);
+        expect(v.images.api).toBe(NEW_API);
+        expect(v.images.redis).toBe(catalog.find((e) => e.name === "redis")!.defaultImage);
+        // The mocks run no command: the host's verified-at line is what fills this in.
+        expect(v.verifiedAt).toBeNull();
+    });
+});
+
+describe("which updates are releases", () => {
+    it("a store's image is part of the release too: a new Redis is backed up first", async () => {
+        const plan = await planStack("staging", [`images.redis=${NEW_REDIS}`]);
+        expect((plan.outputs.deploy as { steps: string[]; changes: string[] }).steps).toEqual(DEPLOY_STEPS.map((s) => s.id));
+        expect((plan.outputs.deploy as { changes: string[] }).changes).toEqual([`redis: ${catalog.find((e) => e.name === "redis")!.defaultImage} -> ${NEW_REDIS}`]);
+    });
+
+    it("a first deploy migrates and verifies, with nothing to back up and no clients to hold off", async () => {
+        const plan = await planStack("staging", [], [], {});
+        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["migrate", "verify"]);
+        expect(byName(plan, "sofia-deploy-backup-run")).toBeUndefined();
+        expect(byName(plan, "sofia-deploy-page-on-run")).toBeUndefined();
+        expect(env(byName(plan, "sofia-deploy-verify-run")!).SSM_RUN_ON_FAILURE).toMatch(/none possible, this is the first release of stack staging/);
+    });
+
+    it("a last deploy that never verified counts as none: the next update runs the whole first-deploy checklist", () => {
+        const images = { api: NEW_API };
+        expect(deployKind({ release: images, images, verifiedAt: null }, images)).toBe("first");
+        expect(deployKind({ release: images, images, verifiedAt: "2026-11-30T10:00:00Z" }, images)).toBe("none");
+        expect(deployKind({ release: images, images, verifiedAt: "2026-11-30T10:00:00Z" }, { api: "x" })).toBe("release");
+    });
+});
+
+describe("the rollback command", () => {
+    it("promotes the previous verified release back into the stack file, and only that", () => {
+        const file = fs.readFileSync(path.join(__dirname, "..", "Pulumi.staging.yaml"), "utf8");
+        const previous = lastDeployFromFile("staging").verifiedRelease as VerifiedRelease;
+        const command = rollbackCommand("staging", previous);
+        expect(command).toContain("npm run promote -- --prod-file Pulumi.staging.yaml --from-file <(echo '");
+        expect(command).toContain("pulumi up --stack staging");
+        // The outputs the command feeds to promotion, against a stack file that moved on to a new API.
+        const outputs = JSON.parse(/echo '(.*?)'\)/.exec(command)![1]);
+        const moved = file.replace(previous.release.api, NEW_API);
+        const result = promote(moved, outputs, releaseServiceNames);
+        expect(result.changes).toEqual([{ service: "api", from: NEW_API, to: previous.release.api }]);
+        expect(result.text).toBe(file);
+    });
+});
