@@ -42,6 +42,8 @@ export interface Run {
 export class DrillEnv {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-drill-"));
     readonly dataPath = path.join(this.dir, "data");
+    /** Where sofia-maintenance raises a deploy's maintenance page (the proxy's flag file). */
+    readonly pageFlag = path.join(this.dir, "var", "maintenance-page", "on");
     readonly configDir = path.join(this.dir, "etc-sofia");
     readonly state = path.join(this.dir, "docker-state");
     redisPort = 0;
@@ -202,6 +204,8 @@ export class DrillEnv {
             SOFIA_CATALOG: path.join(this.configDir, "services.tsv"),
             SOFIA_STATE_DIR: path.join(this.dir, "var"),
             SOFIA_PROBE_ENV: path.join(this.configDir, "probe.env"),
+            SOFIA_PAGE_FLAG: this.pageFlag,
+            SOFIA_MAINTENANCE_BIN: path.join(projectRoot(), "host", "sofia-maintenance.sh"),
             SOFIA_STAGING_DIR: path.join(this.dataPath, "backup-staging"),
             SOFIA_LOCK_FILE: path.join(this.dir, "services.lock"),
             SOFIA_POLL_SECONDS: "1",

@@ -85,4 +85,29 @@ export const maintenanceScenarios: Scenario[] = [
             ];
         },
     },
+    {
+        name: "a deploy's maintenance page: on holds clients off and suppresses pages, off lets them back; a page its deploy left lapses",
+        async run(env, log) {
+            const probe = async () => (await env.runHost("sofia-probe", ["--dry-run"])).stdout;
+            const on = await env.runHost("sofia-maintenance", ["page", "on", "60"]);
+            const flagDuring = fs.existsSync(env.pageFlag);
+            const during = await probe();
+            const off = await env.runHost("sofia-maintenance", ["page", "off"]);
+            const flagAfter = fs.existsSync(env.pageFlag);
+            const after = await probe();
+            // A deploy that died with the page up: its minutes are over, the probe's next run lifts it.
+            await env.runHost("sofia-maintenance", ["page", "on", "0"]);
+            const left = fs.existsSync(env.pageFlag);
+            const lapse = await env.runHost("sofia-probe", []);
+            const bad = await env.runHost("sofia-maintenance", ["page", "on", "soon"]);
+            log(`page on 60: exit ${on.status}; page off: exit ${off.status}; page on 0 then the probe: ${lapse.stdout.trim() || lapse.stderr.trim()}`);
+            return [
+                check("page on writes the flag the proxy checks, with its deadline", on.status === 0 && flagDuring && /maintenance page on for at most 60 minutes/.test(on.stdout), on.stderr),
+                check(`and raises the maintenance signal (${MAINTENANCE_METRIC}=1)`, during.includes(`"MetricName":"${MAINTENANCE_METRIC}"`), during),
+                check("page off removes the flag and clears the signal", off.status === 0 && !flagAfter && !after.includes(MAINTENANCE_METRIC), off.stderr + after),
+                check("a page left by a dead deploy is lifted by the probe once its minutes are up", left && !fs.existsSync(env.pageFlag) && /maintenance page lapsed/.test(lapse.stdout), lapse.stdout + lapse.stderr),
+                check("a bad duration is refused with the usage", bad.status === 1 && /usage: sofia-maintenance page on <minutes>/.test(bad.stderr), bad.stderr),
+            ];
+        },
+    },
 ];

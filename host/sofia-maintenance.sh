@@ -30,7 +30,7 @@ source "$PROBE_ENV"
 for var in METRICS_NAMESPACE METRIC_STACK METRIC_MAINTENANCE MAINTENANCE_PAGE_FLAG; do
   [[ -n ${!var:-} ]] || die "$PROBE_ENV does not set $var; run pulumi up to reinstall it"
 done
-PAGE_FLAG=$MAINTENANCE_PAGE_FLAG
+PAGE_FLAG=${SOFIA_PAGE_FLAG:-$MAINTENANCE_PAGE_FLAG}
 
 publish() {
   aws cloudwatch put-metric-data --namespace "$METRICS_NAMESPACE" \

@@ -62,8 +62,9 @@ if [[ -r $deadline_file ]] && (( $(cat "$deadline_file") > $(date +%s) )); then
 fi
 
 # A deploy's maintenance page that outlived its deploy goes, whatever else failed above.
-if [[ -x ${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance} && ${1:-} != --dry-run ]]; then
-  "${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}" lapse || printf 'sofia-probe: could not check the maintenance page deadline\n' >&2
+MAINTENANCE_BIN=${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}
+if [[ -f $MAINTENANCE_BIN ]]; then
+  bash "$MAINTENANCE_BIN" lapse || printf 'sofia-probe: could not check the maintenance page deadline\n' >&2
 fi
 
 payload="[$(IFS=,; echo "${data[*]}")]"

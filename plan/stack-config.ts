@@ -77,14 +77,16 @@ function splitKey(key: string): [string, string[]] {
 
 /**
  * Applies `key=value` overrides like `pulumi config set [--path] [--secret]`: the value is read as
- * YAML (so `30`, `true`, `[a, b]` keep their types) and a dotted key sets a nested field.
+ * YAML (so `30`, `true`, `[a, b]` keep their types), multi-line text as it is, and a dotted key
+ * sets a nested field.
  */
 export function applyOverride(config: Map<string, RunConfigValue>, assignment: string, secret = false): void {
     const eq = assignment.indexOf("=");
     if (eq <= 0) throw new Error(`--set expects key=value, got "${assignment}"`);
     const [fullKey, pathParts] = splitKey(assignment.slice(0, eq));
     const text = assignment.slice(eq + 1);
-    const value: unknown = secret ? text : parse(text);
+    // Multi-line text (a PEM certificate) is a string as given: YAML would fold its lines.
+    const value: unknown = secret || text.includes("\n") ? text : parse(text);
     if (pathParts.length === 0) {
         config.set(fullKey, { value: asConfigString(value), secret: secret || (config.get(fullKey)?.secret ?? false) });
         return;

@@ -11,6 +11,8 @@ const NEEDED = [
   { command: "redis-server", pkg: "redis-server", why: "backup and restore drills run a real Redis" },
   { command: "curl", pkg: "curl", why: "host scripts call /health endpoints" },
   { command: "flock", pkg: "util-linux", why: "host scripts serialise on a lock" },
+  { command: "nginx", pkg: "nginx-light", why: "the front proxy's configuration is checked and served by a real nginx" },
+  { command: "openssl", pkg: "openssl", why: "a throwaway certificate for the proxy's TLS configuration" },
   // Not in Debian 12: these come from PyPI (pip install 'moto[server]' awscli), preinstalled here.
   { command: "moto_server", pkg: null, why: "the S3/CloudWatch/SSM emulator the drills talk to" },
   { command: "aws", pkg: null, why: "host scripts call AWS through the aws CLI" },
@@ -34,13 +36,20 @@ if (!canInstall) {
 }
 console.error(`prereqs: installing ${pkgs.join(" ")} with apt-get`);
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+// Packages with a service (nginx) must not start it here: the tests run their own, on free ports.
+const fs = require("fs");
+const POLICY = "/usr/sbin/policy-rc.d";
+const ownPolicy = !fs.existsSync(POLICY);
+if (ownPolicy) fs.writeFileSync(POLICY, "#!/bin/sh\n# sofia-infra prereqs: no service starts during this install\nexit 101\n", { mode: 0o755 });
 for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", ...pkgs]]) {
   const r = spawnSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env });
+  if (r.status !== 0 && ownPolicy) fs.rmSync(POLICY, { force: true });
   if (r.status !== 0) {
     console.error(`prereqs: apt-get ${args.join(" ")} failed (exit ${r.status}); run it by hand to see why`);
     process.exit(1);
   }
 }
+if (ownPolicy) fs.rmSync(POLICY, { force: true });
 const still = missing.filter((m) => !has(m.command));
 if (still.length) {
   console.error(`prereqs: still missing after install: ${still.map((m) => m.command).join(", ")}`);

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ContainerService, ContainerServiceArgs } from "../components/container-service";
 import { CatalogEntry, clientPorts } from "./catalog";
-import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyHealthPort, proxyRoutes } from "./proxy-config";
+import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, stackProxyOptions } from "./proxy-config";
 import { Settings } from "./settings";
 import { CatalogError, startStages } from "./start-order";
 import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
@@ -32,23 +32,15 @@ export interface SofiaContainersArgs {
 
 /** The proxy's configuration, pages, flag directory and TLS, from the catalog and settings. */
 function proxyExtras(catalog: readonly CatalogEntry[], s: Settings): Partial<ContainerServiceArgs> {
-    const tls = s.proxy.tlsCertificate && s.secrets.proxyTlsKey ? { certificate: PROXY_TLS_CERT, key: PROXY_TLS_KEY } : undefined;
-    const conf = proxyConfig({
-        routes: proxyRoutes(catalog),
-        healthPort: proxyHealthPort(catalog),
-        retryAfterSeconds: s.deploy.retryAfterSeconds,
-        flagDir: MAINTENANCE_PAGE_DIR,
-        pagesDir: PROXY_PAGES_DIR,
-        stateDir: "/var/cache/nginx",
-        tls,
-    });
+    const options = stackProxyOptions(catalog, s);
+    const tls = options.tls && s.proxy.tlsCertificate && s.secrets.proxyTlsKey ? { certificate: s.proxy.tlsCertificate, key: s.secrets.proxyTlsKey } : undefined;
     return {
         files: [
-            { path: PROXY_CONF_PATH, content: conf },
+            { path: PROXY_CONF_PATH, content: proxyConfig(options) },
             ...Object.entries(maintenancePages(s.deploy.retryAfterSeconds)).map(([f, content]) => ({ path: `${PROXY_PAGES_DIR}/${f}`, content })),
-            ...(tls && s.proxy.tlsCertificate ? [{ path: PROXY_TLS_CERT, content: s.proxy.tlsCertificate }] : []),
+            ...(tls ? [{ path: PROXY_TLS_CERT, content: tls.certificate }] : []),
         ],
-        secretFiles: tls && s.secrets.proxyTlsKey ? [{ path: PROXY_TLS_KEY, value: s.secrets.proxyTlsKey }] : [],
+        secretFiles: tls ? [{ path: PROXY_TLS_KEY, value: tls.key }] : [],
         binds: [{ hostPath: MAINTENANCE_PAGE_HOST_DIR, path: MAINTENANCE_PAGE_DIR }],
     };
 }

@@ -134,7 +134,8 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             : undefined;
 
         const endpoints = Object.fromEntries(
-            published.map(({ service, port }) => [service, pulumi.interpolate`http://${this.host.publicIp}:${port.port}`]),
+            // Through the front proxy: HTTPS on the same ports once a certificate is set.
+            published.map(({ service, port }) => [service, pulumi.interpolate`${s.proxy.tlsCertificate ? "https" : "http"}://${this.host.publicIp}:${port.port}`]),
         );
         this.outputs = {
             instanceId: this.host.instance.id,

@@ -8,6 +8,7 @@
  * serves in test/proxy.test.ts, with loopback ports and a temporary directory instead.
  */
 import { CatalogEntry, proxyEntry } from "./catalog";
+import { Settings } from "./settings";
 import { containerName } from "./store-config";
 
 /** Where the host keeps the flag, and where the proxy container sees it (read-only). */
@@ -59,6 +60,19 @@ export function proxyHealthPort(catalog: readonly CatalogEntry[]): number {
     const port = proxyEntry(catalog).ports.find((p) => p.name === "health");
     if (!port) throw new Error("catalog: the proxy needs a health port");
     return port.port;
+}
+
+/** The proxy of a stack, as it runs in its container. */
+export function stackProxyOptions(catalog: readonly CatalogEntry[], s: Pick<Settings, "deploy" | "proxy" | "secrets">): ProxyConfigOptions {
+    return {
+        routes: proxyRoutes(catalog),
+        healthPort: proxyHealthPort(catalog),
+        retryAfterSeconds: s.deploy.retryAfterSeconds,
+        flagDir: MAINTENANCE_PAGE_DIR,
+        pagesDir: PROXY_PAGES_DIR,
+        stateDir: "/var/cache/nginx",
+        tls: s.proxy.tlsCertificate && s.secrets.proxyTlsKey ? { certificate: PROXY_TLS_CERT, key: PROXY_TLS_KEY } : undefined,
+    };
 }
 
 export function proxyConfig(o: ProxyConfigOptions): string {

@@ -197,7 +197,53 @@ describe("sofia-services verify, against real HTTP endpoints", () => {
         table([["api", ports.healthy], ["metrics", ports.failing], ["ui", ports.hanging]]);
         const r = await verify();
         expect(r.status).toBe(1);
-        expect(r.stderr).toMatch(/verify: not healthy: metrics ui;/);
+        expect(r.stderr).toMatch(/verify: not healthy: metrics ui; their last log lines are above/);
+    });
+
+    it("prints the last log lines of every failing service, for the failed deploy's output", async () => {
+        table([["api", ports.healthy], ["metrics", ports.failing]]);
+        container("metrics", ["unhealthy"], true);
+        container("api", ["healthy"], true);
+        const lines = Array.from({ length: 40 }, (_, i) => `metrics line ${i + 1}`);
+        fs.writeFileSync(path.join(state(), "sofia-metrics.logs"), lines.join("\n") + "\n");
+        fs.writeFileSync(path.join(state(), "sofia-api.logs"), "api says nothing is wrong\n");
+        const r = await runAsync("bash", [SCRIPT, "verify"], env({ SOFIA_LOG_TAIL_LINES: "5" }));
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("--- last 5 log lines of sofia-metrics ---\nmetrics line 36\nmetrics line 37\nmetrics line 38\nmetrics line 39\nmetrics line 40\n---");
+        expect(r.stderr).not.toContain("metrics line 35\n");
+        expect(r.stderr).not.toContain("api says");
+    });
+});
+
+describe("sofia-services migrated (a deploy's one-shot migration container)", () => {
+    const migrated = () => runAsync("bash", [SCRIPT, "migrated", "sofia-api-migrate"], env());
+
+    it("passes when the container exited 0", async () => {
+        container("api-migrate", ["none"]);
+        fs.writeFileSync(path.join(state(), "sofia-api-migrate.state"), "exited 0\n");
+        const r = await migrated();
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("migrated: sofia-api-migrate finished (exit 0)");
+    });
+
+    it("fails with the exit code and the container's last log lines; the previous release keeps running", async () => {
+        container("api-migrate", ["none"]);
+        fs.writeFileSync(path.join(state(), "sofia-api-migrate.state"), "exited 3\n");
+        fs.writeFileSync(path.join(state(), "sofia-api-migrate.logs"), "applying 0042_positions\nERROR: column already exists\n");
+        const r = await migrated();
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("ERROR: column already exists");
+        expect(r.stderr).toMatch(/migrated: sofia-api-migrate exited 3; the previous release keeps running/);
+    });
+
+    it("fails when the container is still running or was never created, saying which", async () => {
+        container("api-migrate", ["none"]);
+        fs.writeFileSync(path.join(state(), "sofia-api-migrate.state"), "running 0\n");
+        expect((await migrated()).stderr).toMatch(/migrated: sofia-api-migrate is running, not finished/);
+        fs.rmSync(path.join(state(), "sofia-api-migrate.health"));
+        const gone = await migrated();
+        expect(gone.status).toBe(1);
+        expect(gone.stderr).toMatch(/migrated: no container sofia-api-migrate; did the deploy create it\?/);
     });
 });
 

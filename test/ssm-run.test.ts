@@ -34,6 +34,16 @@ describe("scripts/ssm-run.sh", () => {
         expect(fs.readFileSync(log, "utf8")).toContain('--parameters {"commands":["sofia-services verify"]}');
     });
 
+    it("ends a failed deploy step with the step's name and its rollback command, after the host's output", async () => {
+        const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ssm-")), "aws.log");
+        const hint = "Roll back to the release verified at 2026-11-30T10:00:00Z:\n  npm run promote -- --prod-file Pulumi.staging.yaml ...";
+        const env = { ...process.env, PATH: `${path.join(__dirname, "..", "drill", "doubles", "ssm-failed")}:${process.env.PATH}`, AWS_LOG: log, SSM_RUN_POLL: "0", SSM_RUN_STEP: "sofia-deploy-verify", SSM_RUN_ON_FAILURE: hint };
+        const r = await run(["i-0123456789abcdef0", "eu-central-1", "sofia-services verify"], env);
+        expect(r.status).toBe(1);
+        expect(r.stderr.indexOf("sofia-services: verify: not healthy: metrics")).toBeLessThan(r.stderr.indexOf("ssm-run: step failed: sofia-deploy-verify"));
+        expect(r.stderr.trimEnd().endsWith(`ssm-run: step failed: sofia-deploy-verify\n${hint}`)).toBe(true);
+    });
+
     it("gives up sending after its timeout when the instance never accepts commands", async () => {
         const r = await run(["i-0123456789abcdef0", "eu-central-1", "true"], { ...process.env, AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x", AWS_MAX_ATTEMPTS: "1", SSM_RUN_TIMEOUT: "0" });
         expect(r.status).toBe(1);
