@@ -1,19 +1,46 @@
 /**
- * `npm run promote -- [--from-file <outputs.json>] [--prod-file <path>] [--check]`
+ * `npm run promote -- [--from-file <outputs.json>] [--prod-file <path>] [--check] [--rollback]`
  *
  * Moves the release staging verified into Pulumi.prod.yaml. Staging's outputs come from the
  * Automation API when the Pulumi CLI is installed, or from `pulumi stack output --json` saved to a
- * file (--from-file). Refuses an unverified release, a change beyond the release, and local edits
- * in the prod file. --check prints the change without writing. Rollback: --from-file with an
- * earlier verified release's outputs.
+ * file (--from-file). Refuses an unverified release, a change beyond the release, local edits in
+ * the prod file, and a release that has not soaked in staging: the target stack's
+ * deploy.soakMinutes since verification with no level 2 or 3 alarm (read from CloudWatch with the
+ * aws CLI). --check prints the change and how long the soak has left, without writing.
+ * --rollback puts an earlier verified release back (--from-file with its outputs): it soaked when
+ * it was new, so no soak is asked of it.
  */
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
+import { DEFAULT_DATA_PATH } from "../components/host";
 import { projectRoot } from "../components/project-root";
-import { releaseServiceNames } from "../services/catalog";
+import { stackSettings } from "../plan/stack-config";
+import { pagingAlarmNames } from "../services/alarms";
+import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { promote, PromotionError, StagingOutputs } from "../services/promote";
+import { describeSoak, readAlarms, soakVerdict } from "../services/soak";
+
+const STAGING = "staging";
+
+/** The soak rule for promoting a release verified at `verifiedAt` into the stack of `prodFile`. */
+function soak(prodFile: string, verifiedAt: string): { ok: boolean; line: string } {
+    const target = /^Pulumi\.(.+)\.yaml$/.exec(path.basename(prodFile))?.[1];
+    if (!target) throw new PromotionError(`${prodFile} is not named Pulumi.<stack>.yaml: cannot tell which stack's soak setting applies`);
+    const soakMinutes = stackSettings(target, prodFile).deploy.soakMinutes;
+    const staging = stackSettings(STAGING);
+    const alarms = pagingAlarmNames(sofiaCatalog(staging.timeseriesStore), staging, DEFAULT_DATA_PATH);
+    let read;
+    try {
+        read = readAlarms(alarms, staging.region, verifiedAt);
+    } catch (e) {
+        const why = String((e as { stderr?: string }).stderr ?? e).trim().split("\n").pop();
+        throw new PromotionError(`cannot read staging's alarms from CloudWatch (${why}); the soak cannot be checked: run with AWS credentials for staging`);
+    }
+    const verdict = soakVerdict({ verifiedAt, now: new Date(), soakMinutes, alarms, ...read });
+    return { ok: verdict.ok, line: describeSoak(verdict, soakMinutes) };
+}
 
 async function stagingOutputs(fromFile: string | undefined): Promise<StagingOutputs> {
     if (fromFile) return JSON.parse(fs.readFileSync(fromFile, "utf8"));
@@ -35,7 +62,7 @@ function assertClean(file: string): void {
 }
 
 async function main(): Promise<number> {
-    const { values } = parseArgs({ options: { "from-file": { type: "string" }, "prod-file": { type: "string" }, check: { type: "boolean", default: false } } });
+    const { values } = parseArgs({ options: { "from-file": { type: "string" }, "prod-file": { type: "string" }, check: { type: "boolean", default: false }, rollback: { type: "boolean", default: false } } });
     const prodFile = path.resolve((values["prod-file"] as string | undefined) ?? path.join(projectRoot(), "Pulumi.prod.yaml"));
     try {
         assertClean(prodFile);
@@ -45,6 +72,13 @@ async function main(): Promise<number> {
             return 0;
         }
         for (const c of result.changes) console.log(`${c.service}: ${c.from ?? "(none)"}\n  -> ${c.to}`);
+        if (values.rollback) {
+            console.log(`rollback to the release verified at ${result.verifiedAt}: no soak asked of it`);
+        } else {
+            const soaked = soak(prodFile, result.verifiedAt);
+            console.log(soaked.line);
+            if (!soaked.ok) throw new PromotionError(`the release has not soaked in staging: ${soaked.line}. npm run promote -- --check says how long is left`);
+        }
         if (values.check) {
             console.log(`${result.changes.length} image(s) would change in ${path.basename(prodFile)} (verified in staging at ${result.verifiedAt}); --check wrote nothing`);
             return 0;

@@ -9,6 +9,22 @@ import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, LOG_METRICS, logMetricsNames
 import { Settings } from "./settings";
 import { containerName, logGroupName } from "./store-config";
 
+/** Every alarm of a stack is named `<prefix>-<id>`. */
+export function alarmPrefix(stack: string): string {
+    return `sofia-${stack}`;
+}
+
+/**
+ * The names of a stack's raw alarms that page (level 2 and 3): what the soak before promotion
+ * watches. The level 3 composites are made of these, so they add nothing.
+ */
+export function pagingAlarmNames(catalog: readonly CatalogEntry[], s: Settings, dataPath: string): string[] {
+    // The instance id only fills the EC2 alarms' dimensions, and those are level 1.
+    return sofiaAlarms(catalog, s, "i-any", dataPath)
+        .filter((a) => a.level >= 2)
+        .map((a) => `${alarmPrefix(s.stack)}-${a.id}`);
+}
+
 /** The mount points whose disk use alarms: the root volume and the data volume. */
 export function alarmedPaths(dataPath: string): string[] {
     return ["/", dataPath];

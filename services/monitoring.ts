@@ -9,7 +9,7 @@ import * as fs from "fs";
 import { stringify } from "yaml";
 import { AlarmSpec, Escalation } from "../components/escalation";
 import { hostScript } from "../components/project-root";
-import { alarmedPaths, severalSystemsRule, sofiaAlarms } from "./alarms";
+import { alarmedPaths, alarmPrefix, severalSystemsRule, sofiaAlarms } from "./alarms";
 import { CatalogEntry } from "./catalog";
 import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, LOG_METRICS, logMetricsNamespace, MAINTENANCE_METRIC, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { MAINTENANCE_FLAG, MAINTENANCE_PAGE_HOST_DIR } from "./proxy-config";
@@ -192,7 +192,7 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
         this.escalation = new Escalation(
             `${name}-escalation`,
             {
-                prefix: `sofia-${s.stack}`,
+                prefix: alarmPrefix(s.stack),
                 region: s.region,
                 alarms: this.alarmSpecs,
                 oncallEndpoint: s.secrets.oncallEndpoint,

@@ -62,7 +62,9 @@ describe("promotion", () => {
 
 describe("npm run promote (the command, in a scratch git repository)", () => {
     let dir: string;
-    const run = (args: string[]) => runAsync("node", [path.join(ROOT, "scripts", "run-ts.js"), "scripts/promote.ts", ...args]);
+    // The file handling, with no soak asked (--rollback): the soak is test/soak.test.ts's subject,
+    // against moto's CloudWatch.
+    const run = (args: string[]) => runAsync("node", [path.join(ROOT, "scripts", "run-ts.js"), "scripts/promote.ts", "--rollback", ...args]);
     beforeEach(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "promote-"));
         fs.copyFileSync(path.join(ROOT, "Pulumi.prod.yaml"), path.join(dir, "Pulumi.prod.yaml"));
