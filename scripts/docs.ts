@@ -4,11 +4,11 @@ import * as path from "path";
 import { projectRoot } from "../components/project-root";
 import { stackSettings } from "../plan/stack-config";
 import { maintenanceTable } from "../services/maintenance";
-import { withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
+import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
 
 const readme = path.join(projectRoot(), "README.md");
 const before = fs.readFileSync(readme, "utf8");
 const staging = stackSettings("staging");
-const after = withMaintenanceTable(withSettingsReference(before), maintenanceTable(staging));
+const after = withDeployChecklist(withMaintenanceTable(withSettingsReference(before), maintenanceTable(staging)));
 fs.writeFileSync(readme, after);
-console.log(before === after ? "README.md is up to date" : "README.md settings reference regenerated");
+console.log(before === after ? "README.md is up to date" : "README.md generated sections regenerated");

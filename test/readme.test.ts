@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
+import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
 import { maintenanceTable } from "../services/maintenance";
 import { stackSettings } from "../plan/stack-config";
 import { NAMESPACE } from "../services/settings";
@@ -19,6 +19,11 @@ describe("README", () => {
         const staging = stackSettings("staging");
         expect(readme).toBe(withMaintenanceTable(readme, maintenanceTable(staging)));
         expect(readme).toContain("| 1. `signal-on` |");
+    });
+
+    it("describes what a release deploy does, step by step, exactly as services/deploy.ts orders it (npm run docs)", () => {
+        expect(readme).toBe(withDeployChecklist(readme));
+        expect(readme).toContain("1. **backup**:");
     });
 
     it("has a two-command quick start whose test command is the one CI runs", () => {
