@@ -53,6 +53,8 @@ export interface Plan {
     resources: PlannedResource[];
     /** Stack outputs, secrets replaced by `[secret]`. */
     outputs: Record<string, unknown>;
+    /** What the program logged (pulumi.log), as the engine would show it during the update. */
+    messages: string[];
 }
 
 /** One config value for the run, as the engine would pass it (strings; objects as JSON text). */
@@ -105,6 +107,7 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
     if (running) throw new Error("runOffline: one offline run at a time (the Pulumi runtime is process-global)");
     running = true;
     const stackLimit = Error.stackTraceLimit;
+    const print = { log: console.log, warn: console.warn };
     if (!process.env[KEEP_STACKS_ENV]) Error.stackTraceLimit = 0;
     try {
         const config: Record<string, string> = {};
@@ -149,6 +152,15 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
         // The program's own error (say, invalid settings) is caught inside the stack and rethrown
         // after it: thrown through the stack, it would also reject promises nobody awaits.
         let programError: { error: unknown } | undefined;
+        // Without an engine the SDK prints pulumi.log messages on stdout; they belong in the plan.
+        const messages: string[] = [];
+        const capture = (write: (...a: unknown[]) => void) => (...a: unknown[]) => {
+            const m = typeof a[0] === "string" ? /^(info|warning): \[runtime\] ([\s\S]*)$/.exec(a[0]) : null;
+            if (m) messages.push(`${m[1]}: ${m[2]}`);
+            else write(...a);
+        };
+        console.log = capture(print.log);
+        console.warn = capture(print.warn);
         await pulumi.runtime.runInPulumiStack(async () => {
             pulumi.runtime.registerStackTransformation((args) => {
                 const opts = args.opts as Record<string, unknown>;
@@ -164,6 +176,7 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
             }
         });
         await sdkSettings.waitForRPCs();
+        Object.assign(console, print);
         if (programError) throw programError.error;
         const byUrn = new Map(
             await Promise.all(options.map(async (o) => [(await (o.resource.urn as any).promise()) as string, { dependsOn: await urnsOf(o.dependsOn), options: o.recorded }] as const)),
@@ -171,8 +184,9 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
 
         const resources = [...registered.values()].map((r) => ({ ...r, dependsOn: byUrn.get(r.urn)?.dependsOn ?? [], options: byUrn.get(r.urn)?.options ?? {} }));
         const stack = resources.find((r) => r.type === "pulumi:pulumi:Stack");
-        return { project: run.project, stack: run.stack, resources, outputs: (stack && outputs.get(stack.urn)) ?? {} };
+        return { project: run.project, stack: run.stack, resources, outputs: (stack && outputs.get(stack.urn)) ?? {}, messages };
     } finally {
+        Object.assign(console, print);
         Error.stackTraceLimit = stackLimit;
         running = false;
     }

@@ -104,7 +104,8 @@ export function renderPlan(plan: Plan): string {
         for (const c of root.type === "pulumi:pulumi:Stack" ? children.get(root.urn) ?? [] : [root]) walk(c, 0);
     }
 
-    lines.push("", ...renderDeploy(plan), ...renderStartOrder(plan), "Outputs:");
+    const messages = plan.messages.length ? ["Messages from the program (shown during the update too):", ...plan.messages.map((m) => `  ${m}`), ""] : [];
+    lines.push("", ...renderDeploy(plan), ...messages, ...renderStartOrder(plan), "Outputs:");
     flatten("", plan.outputs, lines);
     return lines.join("\n") + "\n";
 }

@@ -125,6 +125,11 @@ export class DeployChecklist extends pulumi.ComponentResource {
         this.args = args;
         this.name = name;
         this.runs = new Set(deployStepsFor(args.kind).map((s) => s.id));
+        if (args.kind !== "none") {
+            // In the update's log from the start: a container that never turns healthy fails the
+            // update in the Docker provider, before any step of ours could say this.
+            pulumi.log.info(`Release deploy (${deployStepsFor(args.kind).map((s) => s.id).join(", ")}). If it fails: ${rollbackCommand(args.settings.stack, args.previous)}`, this);
+        }
         if (this.runs.has("backup")) {
             const backup = this.step("backup", `${BACKUP_BIN} run`, [args.hostReady], 3600);
             const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes}`, [backup.run]);

@@ -30,6 +30,7 @@ describe("a change that is not a release", () => {
             const plan = await planStack("staging", overrides);
             expect(deploySteps(plan), overrides.join(" ")).toEqual([]);
             expect(plan.outputs.deploy, overrides.join(" ")).toEqual({ kind: "none", steps: [], changes: [] });
+            expect(plan.messages, overrides.join(" ")).toEqual([]);
         }
     });
 
@@ -91,6 +92,9 @@ describe("a release deploy (a new API image)", () => {
             expect(env(run).SSM_RUN_ON_FAILURE, step).toBe(rollbackCommand("staging", previous));
         }
         expect(env(byName(plan, "sofia-deploy-backup-run")!).SSM_RUN_TIMEOUT).toBe("3600");
+        // Also in the update's log from its start: a container that never turns healthy fails
+        // the update inside the Docker provider, where no step of ours speaks.
+        expect(plan.messages).toEqual([`info: Release deploy (backup, page-on, migrate, verify, page-off). If it fails: ${rollbackCommand("staging", previous)}`]);
     });
 
     it("records the new release as verified, after the page is off", () => {
