@@ -24,8 +24,8 @@ import { Settings } from "./settings";
 export interface VerifiedRelease {
     /** App images: what promotion moves to prod. */
     release: Record<string, string>;
-    /** Every image reference of the stack: what decides whether an update is a release. */
-    images: Record<string, string>;
+    /** Every image reference of the stack: what decides whether an update is a release (absent in outputs of older versions). */
+    images?: Record<string, string>;
     /** When verification last passed on the host, ISO 8601 UTC. */
     verifiedAt: string | null;
 }
@@ -58,7 +58,9 @@ export function imagesOf(names: readonly string[], images: Record<string, string
 }
 
 export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>): DeployKind {
-    if (!previous?.verifiedAt || !previous.images) return "first";
+    if (!previous?.verifiedAt) return "first";
+    // Recorded before outputs carried every image (the app release only): cannot tell, so back up.
+    if (!previous.images) return "release";
     return isDeepStrictEqual(previous.images, images) ? "none" : "release";
 }
 
@@ -93,7 +95,7 @@ export async function previouslyVerified(parent?: pulumi.Resource): Promise<Veri
     );
     const details = await self.getOutputDetails("verifiedRelease");
     const v = (details.value ?? details.secretValue) as VerifiedRelease | undefined;
-    return v && typeof v === "object" && v.images && v.release ? v : undefined;
+    return v && typeof v === "object" && v.release ? v : undefined;
 }
 
 export interface DeployChecklistArgs {

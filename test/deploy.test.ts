@@ -100,8 +100,8 @@ describe("a release deploy (a new API image)", () => {
     it("records the new release as verified, after the page is off", () => {
         const v = plan.outputs.verifiedRelease as VerifiedRelease;
         expect(v.release.api).toBe(NEW_API);
-        expect(v.images.api).toBe(NEW_API);
-        expect(v.images.redis).toBe(catalog.find((e) => e.name === "redis")!.defaultImage);
+        expect(v.images!.api).toBe(NEW_API);
+        expect(v.images!.redis).toBe(catalog.find((e) => e.name === "redis")!.defaultImage);
         // The mocks run no command: the host's verified-at line is what fills this in.
         expect(v.verifiedAt).toBeNull();
     });
@@ -127,6 +127,8 @@ describe("which updates are releases", () => {
         expect(deployKind({ release: images, images, verifiedAt: null }, images)).toBe("first");
         expect(deployKind({ release: images, images, verifiedAt: "2026-11-30T10:00:00Z" }, images)).toBe("none");
         expect(deployKind({ release: images, images, verifiedAt: "2026-11-30T10:00:00Z" }, { api: "x" })).toBe("release");
+        // A stack last deployed by a version that recorded only the app release: backed up first.
+        expect(deployKind({ release: images, verifiedAt: "2026-11-30T10:00:00Z" }, images)).toBe("release");
     });
 });
 
