@@ -72,13 +72,22 @@ export function validateContainerServiceArgs(args: ContainerServiceArgs): void {
     }
 }
 
+/** Files written into a container before it starts: secrets (kept secret) and plain configuration. */
+export function uploadsOf(args: Pick<ContainerServiceArgs, "secretFiles" | "files">) {
+    return [
+        // 0444: images drop root before reading them (redis, postgres); the container is single-purpose.
+        ...(args.secretFiles ?? []).map((s) => ({ file: s.path, content: pulumi.secret(s.value), permissions: "0444" })),
+        ...(args.files ?? []).map((f) => ({ file: f.path, content: f.content, permissions: "0444" })),
+    ];
+}
+
 function hostIp(bind: Bind): pulumi.Input<string> {
     if (bind === "loopback") return "127.0.0.1";
     return bind === "all" ? "0.0.0.0" : bind.ip;
 }
 
 /** Log driver options: awslogs with a rotated local cache, or rotated json-file. */
-function logging(args: ContainerServiceArgs): { logDriver: string; logOpts: pulumi.Input<Record<string, pulumi.Input<string>>> } {
+export function logging(args: Pick<ContainerServiceArgs, "containerName" | "logs" | "logMaxSizeMb" | "logMaxFiles">): { logDriver: string; logOpts: pulumi.Input<Record<string, pulumi.Input<string>>> } {
     const size = `${args.logMaxSizeMb ?? 50}m`;
     const files = String(args.logMaxFiles ?? 5);
     if (!args.logs) return { logDriver: "json-file", logOpts: { "max-size": size, "max-file": files } };
@@ -111,11 +120,7 @@ export class ContainerService extends pulumi.ComponentResource {
 
     private createContainer(name: string, args: ContainerServiceArgs): docker.Container {
         const hc = args.healthcheck;
-        const uploads = [
-            // 0444: images drop root before reading them (redis, postgres); the container is single-purpose.
-            ...(args.secretFiles ?? []).map((s) => ({ file: s.path, content: pulumi.secret(s.value), permissions: "0444" })),
-            ...(args.files ?? []).map((f) => ({ file: f.path, content: f.content, permissions: "0444" })),
-        ];
+        const uploads = uploadsOf(args);
         return new docker.Container(
             `${name}-container`,
             {

@@ -5,7 +5,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ContainerServiceArgs } from "./container-service";
+import { ContainerServiceArgs, logging, uploadsOf } from "./container-service";
 
 export type OneShotArgs = Pick<ContainerServiceArgs, "containerName" | "image" | "command" | "env" | "secretFiles" | "memoryMb" | "network" | "provider" | "logs"> & {
     /** What must be done first (the stores it migrates). */
@@ -25,7 +25,7 @@ export class OneShotContainer extends pulumi.ComponentResource {
                 image: image.imageId,
                 command: args.command,
                 envs: Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`),
-                uploads: (args.secretFiles ?? []).map((s) => ({ file: s.path, content: pulumi.secret(s.value), permissions: "0444" })),
+                uploads: uploadsOf(args),
                 networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
                 memory: args.memoryMb,
                 memorySwap: args.memoryMb,
@@ -36,12 +36,8 @@ export class OneShotContainer extends pulumi.ComponentResource {
                 restart: "no",
                 rm: false,
                 init: true,
-                ...(args.logs
-                    ? {
-                          logDriver: "awslogs",
-                          logOpts: { "awslogs-region": args.logs.region, "awslogs-group": args.logs.group, "awslogs-stream": args.containerName, mode: "non-blocking", "cache-max-size": "10m", "cache-max-file": "2" },
-                      }
-                    : { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "2" } }),
+                // It runs once: a small local log cache is plenty for `docker logs --tail`.
+                ...logging({ ...args, logMaxSizeMb: 10, logMaxFiles: 2 }),
             },
             { parent: this, provider: args.provider, dependsOn: args.waitFor, deleteBeforeReplace: true },
         );

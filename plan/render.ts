@@ -18,7 +18,7 @@ const KEY_FIELDS: Record<string, string[]> = {
     "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName"],
     "pulumi:providers:docker": ["host"],
     "docker:index/remoteImage:RemoteImage": ["name"],
-    "docker:index/container:Container": ["name", "memory", "restart", "stopTimeout", "ports", "healthcheck.startPeriod", "wait"],
+    "docker:index/container:Container": ["name", "command", "memory", "restart", "attach", "stopTimeout", "ports", "healthcheck.startPeriod", "wait"],
     "docker:index/volume:Volume": ["name"],
     "docker:index/network:Network": ["name", "driver"],
     "aws:ssm/association:Association": ["name", "documentVersion", "scheduleExpression", "parameters.commands", "waitForSuccessTimeoutSeconds"],

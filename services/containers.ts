@@ -7,8 +7,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ContainerService, ContainerServiceArgs } from "../components/container-service";
-import { CatalogEntry, clientPorts } from "./catalog";
-import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, stackProxyOptions } from "./proxy-config";
+import { CatalogEntry } from "./catalog";
+import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, stackProxyOptions } from "./proxy-config";
 import { Settings } from "./settings";
 import { CatalogError, startStages } from "./start-order";
 import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
@@ -87,13 +87,13 @@ export class SofiaContainers extends pulumi.ComponentResource {
         const storeSecrets = Object.entries(passwords).map(([store, pw]) => ({ path: passwordFile(store), value: pw.result }));
         const appEnv = connectionEnv(catalog, s.timeseriesStore);
 
-        const proxied = new Set(clientPorts(catalog).map((p) => p.port.port));
+        const proxied = proxyRoutes(catalog).map((r) => r.listen);
         const argsOf = (entry: CatalogEntry): Omit<ContainerServiceArgs, "volumes" | "startAfter"> => {
             const extras = entry.kind === "store" ? storeExtras(entry, s, passwords[entry.name].result) : entry.kind === "edge" ? proxyExtras(catalog, s) : {};
             // Apps' client ports stay on loopback (host checks); the proxy takes them for clients.
             const ports =
                 entry.kind === "edge"
-                    ? [...proxied].map((port) => ({ port, bind: { ip: args.hostPrivateIp } }))
+                    ? proxied.map((port) => ({ port, bind: { ip: args.hostPrivateIp } }))
                     : entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: "loopback" as const }));
             return {
                 containerName: containerName(entry),

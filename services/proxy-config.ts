@@ -7,7 +7,7 @@
  * The same renderer produces the test configuration that a real nginx checks (`nginx -t`) and
  * serves in test/proxy.test.ts, with loopback ports and a temporary directory instead.
  */
-import { CatalogEntry, proxyEntry } from "./catalog";
+import { CatalogEntry, clientPorts, proxyEntry } from "./catalog";
 import { Settings } from "./settings";
 import { containerName } from "./store-config";
 
@@ -50,9 +50,7 @@ export interface ProxyConfigOptions {
 
 /** Routes from the catalog: every "clients" port of every service, to that service by name. */
 export function proxyRoutes(catalog: readonly CatalogEntry[]): ProxyRoute[] {
-    return catalog
-        .filter((e) => e.kind !== "edge")
-        .flatMap((e) => e.ports.filter((p) => p.publish === "clients").map((p) => ({ service: e.name, listen: p.port, upstream: `${containerName(e)}:${p.port}` })));
+    return clientPorts(catalog).map(({ service, port }) => ({ service, listen: port.port, upstream: `${containerName({ name: service })}:${port.port}` }));
 }
 
 /** The proxy's health port, from its catalog entry. */
