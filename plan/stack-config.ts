@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import { projectRoot } from "../components/project-root";
 import { releaseOf } from "../services/backups";
 import { sofiaCatalog } from "../services/catalog";
-import { imagesOf, VerifiedRelease } from "../services/deploy";
+import { containerFingerprint, imagesOf, VerifiedRelease } from "../services/deploy";
 import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../services/settings";
 import { RunConfigValue } from "./offline";
 
@@ -118,6 +118,7 @@ export function lastDeployFromFile(stack: string, file?: string): Record<string,
     const verifiedRelease: VerifiedRelease = {
         release: releaseOf(catalog, s.images),
         images: imagesOf(catalog.map((e) => e.name), s.images),
+        containers: containerFingerprint(catalog, s),
         verifiedAt: `(as in ${path.basename(file ?? stackFile(stack))})`,
     };
     return { verifiedRelease };

@@ -8,14 +8,18 @@
  * Whether the release changes is known before any resource is declared: the stack reads its own
  * last outputs (a StackReference to itself) and compares the images it verified with the
  * settings'. A change that is not a release (a threshold, say) declares none of these steps, and
- * the verified release is carried over.
+ * the verified release is carried over. A change to the containers' configuration that is not a
+ * release (say, an environment variable) only verifies: its containers are replaced, and every
+ * /health is checked again afterwards.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import { isDeepStrictEqual } from "util";
 import { HostCommand } from "../components/host-command";
 import { OneShotContainer, OneShotArgs } from "../components/one-shot-container";
 import { ContainerServiceArgs } from "../components/container-service";
 import { BACKUP_BIN } from "./backups";
+import { CatalogEntry } from "./catalog";
 import { SERVICES_BIN } from "./host-files";
 import { MAINTENANCE_BIN } from "./maintenance";
 import { Settings } from "./settings";
@@ -26,11 +30,13 @@ export interface VerifiedRelease {
     release: Record<string, string>;
     /** Every image reference of the stack: what decides whether an update is a release (absent in outputs of older versions). */
     images?: Record<string, string>;
+    /** Fingerprint of what shapes the containers (containerFingerprint): a change verifies again. */
+    containers?: string;
     /** When verification last passed on the host, ISO 8601 UTC. */
     verifiedAt: string | null;
 }
 
-export type DeployKind = "none" | "first" | "release";
+export type DeployKind = "none" | "config" | "first" | "release";
 
 export interface DeployStepSpec {
     id: "backup" | "page-on" | "migrate" | "verify" | "page-off";
@@ -44,7 +50,7 @@ export const DEPLOY_STEPS: readonly DeployStepSpec[] = [
     { id: "backup", title: "Backup first: an on-demand run of the backup job, waited for; if it fails nothing is changed", on: ["release"] },
     { id: "page-on", title: "Maintenance page on: clients get HTTP 503 with Retry-After from the front proxy; pages are suppressed", on: ["release"] },
     { id: "migrate", title: "Migrations: a one-shot container of the new API image runs to completion after the stores and before any app", on: ["first", "release"] },
-    { id: "verify", title: "Verify: every /health from the host, after the last start stage", on: ["first", "release"] },
+    { id: "verify", title: "Verify: every /health from the host, after the last start stage", on: ["first", "release", "config"] },
     { id: "page-off", title: "Maintenance page off, pages back on; the verified release is recorded with its time (verifiedRelease)", on: ["release"] },
 ];
 
@@ -57,11 +63,22 @@ export function imagesOf(names: readonly string[], images: Record<string, string
     return Object.fromEntries([...names].sort().map((n) => [n, images[n]]));
 }
 
-export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>): DeployKind {
+export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string): DeployKind {
     if (!previous?.verifiedAt) return "first";
     // Recorded before outputs carried every image (the app release only): cannot tell, so back up.
-    if (!previous.images) return "release";
-    return isDeepStrictEqual(previous.images, images) ? "none" : "release";
+    if (!previous.images || !isDeepStrictEqual(previous.images, images)) return "release";
+    return previous.containers === containers ? "none" : "config";
+}
+
+/**
+ * What shapes the containers besides their images: the catalog and the settings the containers
+ * are made from. Values only known at deploy time (generated passwords, addresses) do not change
+ * between updates of a stack, so they are not part of it.
+ */
+export function containerFingerprint(catalog: readonly CatalogEntry[], s: Settings): string {
+    const { images: _images, serviceEnv, redis, equityPrimary, timeseriesStore, proxy, deploy, region } = s;
+    const shaping = { catalog, serviceEnv, redis, equityPrimary, timeseriesStore, proxy, retryAfterSeconds: deploy.retryAfterSeconds, region };
+    return createHash("sha256").update(JSON.stringify(shaping)).digest("hex").slice(0, 16);
 }
 
 /** Image references that differ, as "name: old -> new" (for the plan and the update's log). */
@@ -107,6 +124,8 @@ export interface DeployChecklistArgs {
     hostReady: pulumi.Resource;
     /** Every image reference: a new set runs the steps again where they already exist. */
     images: Record<string, string>;
+    /** containerFingerprint: a new one runs verification again where it already exists. */
+    containers: string;
 }
 
 /**
@@ -127,7 +146,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
         this.args = args;
         this.name = name;
         this.runs = new Set(deployStepsFor(args.kind).map((s) => s.id));
-        if (args.kind !== "none") {
+        if (args.kind === "first" || args.kind === "release") {
             // In the update's log from the start: a container that never turns healthy fails the
             // update in the Docker provider, before any step of ours could say this.
             pulumi.log.info(`Release deploy (${deployStepsFor(args.kind).map((s) => s.id).join(", ")}). If it fails: ${rollbackCommand(args.settings.stack, args.previous)}`, this);
@@ -144,7 +163,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
         const { settings: s, instanceId, previous } = this.args;
         return new HostCommand(
             `${this.name}-${id}`,
-            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images)], after, timeoutSeconds, onFailure: rollbackCommand(s.stack, previous) },
+            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images), this.args.containers], after, timeoutSeconds, onFailure: rollbackCommand(s.stack, previous) },
             { parent: this },
         );
     }
@@ -160,7 +179,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
 
     /** Verify and lift the page, after every container; the verified release as the stack records it. */
     finish(containers: pulumi.Resource[], release: Record<string, string>): pulumi.Output<VerifiedRelease | null> {
-        const images = this.args.images;
+        const { images, containers: fingerprint } = this.args;
         if (!this.runs.has("verify")) return pulumi.output(this.args.previous ?? null);
         this.verify = this.step("verify", `${SERVICES_BIN} verify`, [...containers, this.args.hostReady]);
         let done: pulumi.Output<string> = this.verify.run.stdout;
@@ -168,7 +187,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
             this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off`, [this.verify.run]);
             done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);
         }
-        return done.apply((out) => ({ release, images, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null }));
+        return done.apply((out) => ({ release, images, containers: fingerprint, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null }));
     }
 
     /** The last step that ran, for what must follow the deploy (tuning, a restore). */

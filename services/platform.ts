@@ -9,7 +9,7 @@ import { HostCommand } from "../components/host-command";
 import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
-import { DeployChecklist, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
+import { containerFingerprint, DeployChecklist, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
 import { SofiaContainers } from "./containers";
 import { SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { MaintenanceWindows } from "../components/maintenance-window";
@@ -81,10 +81,11 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         // The deployment checklist, when (and only when) the release changes: services/deploy.ts.
         const images = imagesOf(this.catalog.map((e) => e.name), s.images);
         const release = releaseOf(this.catalog, s.images);
-        const kind = deployKind(args.previous, images);
+        const containersFingerprint = containerFingerprint(this.catalog, s);
+        const kind = deployKind(args.previous, images, containersFingerprint);
         const deploy = new DeployChecklist(
             `${name}-deploy`,
-            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.association, images },
+            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.association, images, containers: containersFingerprint },
             { parent: this },
         );
         this.containers = new SofiaContainers(

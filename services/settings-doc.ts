@@ -84,7 +84,9 @@ export const DEPLOY_END = "<!-- deploy:end -->";
 
 /** The deployment checklist's steps, in order, and which deploys run them. */
 export function deployChecklist(): string {
-    return DEPLOY_STEPS.map((s, i) => `${i + 1}. **${s.id}**: ${s.title}.${s.on.includes("first") ? "" : " (Not on a stack's first deploy.)"}`).join("\n");
+    const when = (s: (typeof DEPLOY_STEPS)[number]) =>
+        [s.on.includes("first") ? "" : " (Not on a stack's first deploy.)", s.on.includes("config") ? " (Also, alone, in an update that changes the containers' configuration but not the release.)" : ""].join("");
+    return DEPLOY_STEPS.map((s, i) => `${i + 1}. **${s.id}**: ${s.title}.${when(s)}`).join("\n");
 }
 
 export function withDeployChecklist(readme: string): string {

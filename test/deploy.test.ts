@@ -124,11 +124,29 @@ describe("which updates are releases", () => {
 
     it("a last deploy that never verified counts as none: the next update runs the whole first-deploy checklist", () => {
         const images = { api: NEW_API };
-        expect(deployKind({ release: images, images, verifiedAt: null }, images)).toBe("first");
-        expect(deployKind({ release: images, images, verifiedAt: "2026-11-30T10:00:00Z" }, images)).toBe("none");
-        expect(deployKind({ release: images, images, verifiedAt: "2026-11-30T10:00:00Z" }, { api: "x" })).toBe("release");
+        const at = "2026-11-30T10:00:00Z";
+        expect(deployKind({ release: images, images, containers: "c1", verifiedAt: null }, images, "c1")).toBe("first");
+        expect(deployKind({ release: images, images, containers: "c1", verifiedAt: at }, images, "c1")).toBe("none");
+        expect(deployKind({ release: images, images, containers: "c1", verifiedAt: at }, { api: "x" }, "c1")).toBe("release");
+        expect(deployKind({ release: images, images, containers: "c1", verifiedAt: at }, images, "c2")).toBe("config");
         // A stack last deployed by a version that recorded only the app release: backed up first.
-        expect(deployKind({ release: images, verifiedAt: "2026-11-30T10:00:00Z" }, images)).toBe("release");
+        expect(deployKind({ release: images, verifiedAt: at }, images, "c1")).toBe("release");
+    });
+
+    it("a change to the containers that is not a release only verifies, after the replaced containers", async () => {
+        for (const overrides of [["serviceEnv={api: {WORKERS: '8'}}"], ["equityPrimary=yahoo"], ["redis.maxmemoryMb=1024"]]) {
+            const plan = await planStack("staging", overrides);
+            const what = overrides.join(" ");
+            expect(plan.outputs.deploy, what).toEqual({ kind: "config", steps: ["verify"], changes: [] });
+            expect(deploySteps(plan).map((r) => r.name).sort(), what).toEqual(["sofia-deploy-verify", "sofia-deploy-verify-run"]);
+            const verify = after(plan, "sofia-deploy-verify-run");
+            for (const e of catalog) expect(verify, what).toContain(`sofia-services-${e.name}-container`);
+            // The release stays; what was verified now includes the new container configuration.
+            const v = plan.outputs.verifiedRelease as VerifiedRelease;
+            expect(v.release, what).toEqual((lastDeployFromFile("staging").verifiedRelease as VerifiedRelease).release);
+            expect(v.containers, what).not.toBe((lastDeployFromFile("staging").verifiedRelease as VerifiedRelease).containers);
+            expect(plan.messages, what).toEqual([]);
+        }
     });
 });
 
