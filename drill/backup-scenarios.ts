@@ -6,7 +6,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { BACKUP_METRICS } from "../services/metrics";
 import { stagingPath } from "../components/host";
 import { DRILL_STACK, DrillEnv, Run } from "./env";
@@ -128,6 +128,26 @@ export const backupScenarios: Scenario[] = [
             env.questdb.checkpoint = "ok";
             log(`sofia-backup run with QuestDB refusing CHECKPOINT CREATE: exit ${r.status}`);
             return failedCleanly(env, "drill-qdb-refused", r, /QuestDB refused CHECKPOINT CREATE: .*checkpoint is already in progress/);
+        },
+    },
+    {
+        name: "a deploy's backup behind a running one: it waits for the lock with --wait, and fails at once without",
+        async run(env, log) {
+            const lock = path.join(env.dir, "backup.lock");
+            // Another run holding the lock for two seconds (flock, as sofia-backup takes it).
+            const holder = spawn("flock", [lock, "sleep", "2"], { stdio: "ignore" });
+            await new Promise((r) => setTimeout(r, 300));
+            const refused = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "drill-locked" });
+            const started = Date.now();
+            const waited = await env.runHost("sofia-backup", ["run", "--only", "redis", "--wait", "30"], { SOFIA_BACKUP_ID: "drill-waited" });
+            const seconds = (Date.now() - started) / 1000;
+            await new Promise((r) => (holder.exitCode === null ? holder.once("exit", r) : r(null)));
+            log(`while another run holds the lock: without --wait exit ${refused.status}; with --wait 30 exit ${waited.status} after ${seconds.toFixed(1)}s`);
+            return [
+                check("without --wait: refused at once, naming the lock", refused.status === 1 && /another sofia-backup run holds .*backup\.lock; wait for it/.test(refused.stderr), refused.stderr),
+                check("with --wait: says it waits, then completes the backup", waited.status === 0 && /waiting up to 30s for it to finish/.test(waited.stdout) && env.keys(`${DRILL_STACK}/drill-waited/`).some((k) => k.endsWith("/COMPLETE")), waited.stderr.slice(-300)),
+                check("and really waited for the other run", seconds >= 1.2, `${seconds}s`),
+            ];
         },
     },
 ];

@@ -3,7 +3,10 @@
 # verified against a manifest, and only then marked complete. A backup without its COMPLETE marker
 # does not exist for restore.
 #
-#   sofia-backup run [--only NAME...]   take a backup (all items, or only the named ones)
+#   sofia-backup run [--only NAME...] [--wait SECONDS]
+#                                       take a backup (all items, or only the named ones); with
+#                                       --wait, wait that long for a running backup to finish
+#                                       (a deploy's backup behind the nightly one) instead of failing
 #   sofia-backup list                   complete backups, newest first
 #   sofia-backup age                    publish the age of the newest complete backup (hours)
 #
@@ -194,11 +197,14 @@ verify_upload() {  # manifest file
 }
 
 cmd_run() {
-  local only=() name kind source detail total _
+  local only=() wait=0 name kind source detail total _
   while (( $# )); do
     case $1 in
       --only) only+=("$2"); shift 2 ;;
-      *) die "run: unknown option $1 (usage: sofia-backup run [--only NAME...])" ;;
+      --wait)
+        [[ ${2:-} =~ ^[0-9]+$ ]] || die "run: --wait needs a number of seconds, not '${2:-}'"
+        wait=$2; shift 2 ;;
+      *) die "run: unknown option $1 (usage: sofia-backup run [--only NAME...] [--wait SECONDS])" ;;
     esac
   done
   [[ -r $SOFIA_BACKUP_ITEMS ]] || die "no item list at $SOFIA_BACKUP_ITEMS; it is installed by the stack (pulumi up)"
@@ -208,7 +214,11 @@ cmd_run() {
   local lock=${SOFIA_BACKUP_LOCK:-/run/lock/sofia-backup.lock}
   mkdir -p "$(dirname "$lock")"
   exec 8>"$lock"
-  flock -n 8 || die "another sofia-backup run holds $lock; wait for it (or check: pgrep -af sofia-backup)"
+  if ! flock -n 8; then
+    (( wait > 0 )) || die "another sofia-backup run holds $lock; wait for it (or check: pgrep -af sofia-backup)"
+    log "another sofia-backup run holds $lock; waiting up to ${wait}s for it to finish"
+    flock -w "$wait" 8 || die "another sofia-backup run still held $lock after ${wait}s; check it: pgrep -af sofia-backup"
+  fi
   stage="$STAGING_DIR/$id"
   [[ ! -e $stage ]] || die "staging directory $stage already exists; is backup $id running? remove it if not"
   mkdir -p "$stage"

@@ -152,7 +152,8 @@ export class DeployChecklist extends pulumi.ComponentResource {
             pulumi.log.info(`Release deploy (${deployStepsFor(args.kind).map((s) => s.id).join(", ")}). If it fails: ${rollbackCommand(args.settings.stack, args.previous)}`, this);
         }
         if (this.runs.has("backup")) {
-            const backup = this.step("backup", `${BACKUP_BIN} run`, [args.hostReady], 3600);
+            // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
+            const backup = this.step("backup", `${BACKUP_BIN} run --wait 1800`, [args.hostReady], 5400);
             const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes}`, [backup.run]);
             this.before.push(pageOn.run);
         }

@@ -57,7 +57,7 @@ describe("a release deploy (a new API image)", () => {
         expect(after(plan, "sofia-deploy-page-off-run")).toEqual(["sofia-deploy-verify-run"]);
         const commands = ["backup", "page-on", "migrate", "verify", "page-off"].map((s) => String(byName(plan, `sofia-deploy-${s}-run`)!.inputs.create).split(" eu-central-1 ")[1]);
         expect(commands).toEqual([
-            "/usr/local/sbin/sofia-backup run",
+            "/usr/local/sbin/sofia-backup run --wait 1800",
             "/usr/local/sbin/sofia-maintenance page on 60",
             "/usr/local/sbin/sofia-services migrated sofia-api-migrate",
             "/usr/local/sbin/sofia-services verify",
@@ -91,7 +91,8 @@ describe("a release deploy (a new API image)", () => {
             expect(env(run).SSM_RUN_STEP, step).toBe(`sofia-deploy-${step}`);
             expect(env(run).SSM_RUN_ON_FAILURE, step).toBe(rollbackCommand("staging", previous));
         }
-        expect(env(byName(plan, "sofia-deploy-backup-run")!).SSM_RUN_TIMEOUT).toBe("3600");
+        // Up to 30 minutes behind a running scheduled backup, then the backup itself.
+        expect(env(byName(plan, "sofia-deploy-backup-run")!).SSM_RUN_TIMEOUT).toBe("5400");
         // Also in the update's log from its start: a container that never turns healthy fails
         // the update inside the Docker provider, where no step of ours speaks.
         expect(plan.messages).toEqual([`info: Release deploy (backup, page-on, migrate, verify, page-off). If it fails: ${rollbackCommand("staging", previous)}`]);
