@@ -161,10 +161,15 @@ export class DeployChecklist extends pulumi.ComponentResource {
     }
 
     private step(id: DeployStepSpec["id"], command: string, after: pulumi.Resource[], timeoutSeconds = 900): HostCommand {
-        const { settings: s, instanceId, previous } = this.args;
+        const { settings: s, instanceId, previous, kind } = this.args;
+        // Only a release can be rolled back by promotion; a configuration change is reverted.
+        const onFailure =
+            kind === "config"
+                ? `The release did not change: revert the configuration change (git revert it in Pulumi.${s.stack}.yaml or the catalog) and run pulumi up --stack ${s.stack}.`
+                : rollbackCommand(s.stack, previous);
         return new HostCommand(
             `${this.name}-${id}`,
-            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images), this.args.containers], after, timeoutSeconds, onFailure: rollbackCommand(s.stack, previous) },
+            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images), this.args.containers], after, timeoutSeconds, onFailure },
             { parent: this },
         );
     }

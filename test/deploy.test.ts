@@ -147,6 +147,7 @@ describe("which updates are releases", () => {
             expect(v.release, what).toEqual((lastDeployFromFile("staging").verifiedRelease as VerifiedRelease).release);
             expect(v.containers, what).not.toBe((lastDeployFromFile("staging").verifiedRelease as VerifiedRelease).containers);
             expect(plan.messages, what).toEqual([]);
+            expect(env(byName(plan, "sofia-deploy-verify-run")!).SSM_RUN_ON_FAILURE, what).toMatch(/^The release did not change: revert the configuration change/);
         }
     });
 });
