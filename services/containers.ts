@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ContainerService, ContainerServiceArgs } from "../components/container-service";
 import { CatalogEntry } from "./catalog";
-import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, stackProxyOptions } from "./proxy-config";
+import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, stackProxyOptions } from "./proxy-config";
 import { Settings } from "./settings";
 import { CatalogError, startStages } from "./start-order";
 import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
@@ -33,7 +33,7 @@ export interface SofiaContainersArgs {
 /** The proxy's configuration, pages, flag directory and TLS, from the catalog and settings. */
 function proxyExtras(catalog: readonly CatalogEntry[], s: Settings): Partial<ContainerServiceArgs> {
     const options = stackProxyOptions(catalog, s);
-    const tls = options.tls && s.proxy.tlsCertificate && s.secrets.proxyTlsKey ? { certificate: s.proxy.tlsCertificate, key: s.secrets.proxyTlsKey } : undefined;
+    const tls = proxyTls(s);
     return {
         files: [
             { path: PROXY_CONF_PATH, content: proxyConfig(options) },

@@ -76,8 +76,8 @@ export function deployKind(previous: VerifiedRelease | undefined, images: Record
  * between updates of a stack, so they are not part of it.
  */
 export function containerFingerprint(catalog: readonly CatalogEntry[], s: Settings): string {
-    const { images: _images, serviceEnv, redis, equityPrimary, timeseriesStore, proxy, deploy, region } = s;
-    const shaping = { catalog, serviceEnv, redis, equityPrimary, timeseriesStore, proxy, retryAfterSeconds: deploy.retryAfterSeconds, region };
+    // Images are left out: they are the release, compared on their own.
+    const shaping = { catalog, serviceEnv: s.serviceEnv, redis: s.redis, equityPrimary: s.equityPrimary, timeseriesStore: s.timeseriesStore, proxy: s.proxy, retryAfterSeconds: s.deploy.retryAfterSeconds, region: s.region };
     return createHash("sha256").update(JSON.stringify(shaping)).digest("hex").slice(0, 16);
 }
 

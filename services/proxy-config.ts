@@ -60,6 +60,13 @@ export function proxyHealthPort(catalog: readonly CatalogEntry[]): number {
     return port.port;
 }
 
+/** The stack's certificate and its secret key, when both are set (settings refuse one alone). */
+export function proxyTls(s: Pick<Settings, "proxy" | "secrets">) {
+    const { tlsCertificate } = s.proxy;
+    const key = s.secrets.proxyTlsKey;
+    return tlsCertificate && key ? { certificate: tlsCertificate, key } : undefined;
+}
+
 /** The proxy of a stack, as it runs in its container. */
 export function stackProxyOptions(catalog: readonly CatalogEntry[], s: Pick<Settings, "deploy" | "proxy" | "secrets">): ProxyConfigOptions {
     return {
@@ -69,7 +76,7 @@ export function stackProxyOptions(catalog: readonly CatalogEntry[], s: Pick<Sett
         flagDir: MAINTENANCE_PAGE_DIR,
         pagesDir: PROXY_PAGES_DIR,
         stateDir: "/var/cache/nginx",
-        tls: s.proxy.tlsCertificate && s.secrets.proxyTlsKey ? { certificate: PROXY_TLS_CERT, key: PROXY_TLS_KEY } : undefined,
+        tls: proxyTls(s) ? { certificate: PROXY_TLS_CERT, key: PROXY_TLS_KEY } : undefined,
     };
 }
 

@@ -7,10 +7,9 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../plan/offline";
 import { lastDeployFromFile } from "../plan/stack-config";
-import { sofiaCatalog } from "../services/catalog";
+import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { DEPLOY_STEPS, deployKind, rollbackCommand, VerifiedRelease } from "../services/deploy";
 import { promote } from "../services/promote";
-import { releaseServiceNames } from "../services/catalog";
 import { ofType, planStack } from "./helpers/plan";
 
 const NEW_API = `ghcr.io/sofia-v2/api:2026.12.1@sha256:${"1".repeat(64)}`;

@@ -14,7 +14,7 @@ import { DEFAULT_DATA_PATH } from "../components/host";
 import { Moto, startMoto } from "../drill/moto";
 import { stackSettings } from "../plan/stack-config";
 import { pagingAlarmNames } from "../services/alarms";
-import { sofiaCatalog } from "../services/catalog";
+import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { AlarmState, describeSoak, readAlarms, soakVerdict } from "../services/soak";
 import { runAsync } from "./helpers/run";
 
@@ -132,7 +132,7 @@ describe("against alarm states recorded in moto_server's CloudWatch", () => {
         /** A release verified now: staging's, moved on to 2026.12.1 (or as it is, for a rollback). */
         const outputs = (version = "2026.12.1") => {
             const release = stackSettings("staging").images;
-            const apps = Object.fromEntries(Object.entries(release).filter(([n]) => !["redis", "questdb", "timescaledb", "proxy"].includes(n)));
+            const apps = Object.fromEntries(Object.entries(release).filter(([n]) => releaseServiceNames.includes(n)));
             const bumped = Object.fromEntries(Object.entries(apps).map(([n, ref]) => [n, ref.replace("2026.11.3", version)]));
             return { verifiedRelease: { release: bumped, verifiedAt: new Date().toISOString() } };
         };
