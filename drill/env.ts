@@ -244,6 +244,14 @@ export class DrillEnv {
         return body;
     }
 
+    putObject(key: string, body: Buffer): void {
+        const file = path.join(this.dir, `put-${Date.now()}-${Math.random()}`);
+        fs.writeFileSync(file, body);
+        const r = this.aws(["s3api", "put-object", "--bucket", DRILL_BUCKET, "--key", key, "--body", file]);
+        fs.rmSync(file);
+        if (r.status !== 0) throw new Error(`drill: put ${key}: ${r.stderr}`);
+    }
+
     /** Values of one of Sofia's metrics published to moto's CloudWatch in the last hour. */
     metricValues(name: string): number[] {
         const now = new Date();

@@ -2,6 +2,7 @@
  * The restore drill: the real host/sofia-restore.sh against real Redis (stopped and started through
  * the docker double like a container) and moto. Datasets are compared whole, by DEBUG DIGEST.
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { volumeHostPath } from "../services/store-config";
@@ -58,12 +59,42 @@ export const restoreScenarios: Scenario[] = [
                 check("the data really had changed before the restore", mutated !== original),
                 check(`every key is back as it was (DEBUG DIGEST, ${keys} keys)`, afterRestore === original, `${afterRestore} vs ${original}`),
                 check("still every key after Redis restarts from its AOF", afterRestart === original, `${afterRestart} vs ${original}`),
-                check("Redis runs with AOF on, from a rewritten AOF", env.redisCli(["CONFIG", "GET", "appendonly"]).stdout.includes("yes") && fs.existsSync(path.join(env.redisDir, "appendonlydir"))),
+                check("Redis runs with AOF on, from the snapshot as the AOF's base", env.redisCli(["CONFIG", "GET", "appendonly"]).stdout.includes("yes") && fs.existsSync(path.join(env.redisDir, "appendonlydir", "appendonly.aof.1.base.rdb"))),
                 check("the models volume is back", models.length === 128 * 1024 && models[0] === 3),
                 check("QuestDB's root is back with its _restore trigger", fs.existsSync(path.join(qdbRoot, "_restore")) && fs.existsSync(path.join(qdbRoot, "db", "ticks", "_meta"))),
                 check("stopped the services in reverse order and started them in catalog order", ordered(r.stdout), r.stdout),
                 check("the safety copy is removed once verified", !fs.existsSync(`${env.redisDir}.before-restore`)),
                 check('prints a summary line {"restore": {id, started, ended, seconds, result: "ok"}}', s.result === "ok" && s.id === "drill-restore-base" && typeof s.seconds === "number"),
+            ];
+        },
+    },
+    {
+        name: "a backup from manifest format 1 (the RDB followed by redis-cli's end-of-transfer mark) still restores",
+        async run(env, log) {
+            env.loadRedis(500);
+            const original = env.digest();
+            await backup(env, "drill-format-1");
+            // Rewrite the backup as the previous backup script stored it: mark after the RDB, format 1.
+            const base = `${DRILL_STACK}/drill-format-1`;
+            const rdb = env.getObject(`${base}/redis.rdb`);
+            const old = Buffer.concat([rdb, Buffer.from("0123456789abcdef0123456789abcdef01234567")]);
+            const manifest = JSON.parse(env.getObject(`${base}/manifest.json`).toString("utf8"));
+            manifest.format = 1;
+            const entry = manifest.files.find((f: { path: string }) => f.path === "redis.rdb");
+            entry.size = old.length;
+            entry.sha256 = createHash("sha256").update(old).digest("hex");
+            const manifestText = JSON.stringify(manifest);
+            const complete = { ...JSON.parse(env.getObject(`${base}/COMPLETE`).toString("utf8")), manifest_sha256: createHash("sha256").update(manifestText).digest("hex") };
+            env.putObject(`${base}/redis.rdb`, old);
+            env.putObject(`${base}/manifest.json`, Buffer.from(manifestText));
+            env.putObject(`${base}/COMPLETE`, Buffer.from(JSON.stringify(complete)));
+            mutate(env);
+            const r = await env.runHost("sofia-restore", ["drill-format-1"]);
+            log(`sofia-restore of a format-1 backup: exit ${r.status}`);
+            return [
+                check("the backup as stored today is the RDB alone (ends in its checksum, no mark)", !/^[0-9a-f]{40}$/.test(rdb.subarray(-40).toString("latin1")) && rdb[rdb.length - 9] === 0xff),
+                check("exits 0, saying it cut the mark", r.status === 0 && /cut the end-of-transfer mark/.test(r.stdout), r.stderr.slice(-600)),
+                check("every key is back as it was", env.digest() === original),
             ];
         },
     },

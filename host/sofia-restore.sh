@@ -3,7 +3,8 @@
 #   1. checks the backup before touching anything (marker, manifest, every object's SHA-256)
 #   2. stops the services in reverse catalog order
 #   3. moves the live data aside (the safety copy, kept until the restore is verified)
-#   4. puts each store back correctly (Redis with AOF handled, QuestDB with its _restore trigger)
+#   4. puts each store back correctly (Redis' snapshot as the base of its AOF, QuestDB with its
+#      _restore trigger)
 #   5. starts the services in catalog order, health-gated
 #   6. verifies against the manifest (Redis DBSIZE and sampled keys, QuestDB tables) and every /health
 # Any failure after step 2 puts the safety copy back, starts the services, and fails.
@@ -91,26 +92,32 @@ if [[ $requested == latest ]]; then
 else
   [[ $requested =~ ^[A-Za-z0-9._-]+$ ]] || die "'$requested' is not a backup id"
   id=$requested
-  if ! aws s3api head-object --bucket "$BACKUP_BUCKET" --key "$BACKUP_PREFIX/$id/COMPLETE" >/dev/null 2>&1; then
-    recent=$(complete_backups | head -n 5 | cut -f1 | paste -sd, - | sed 's/,/, /g')
-    if aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$BACKUP_PREFIX/$id/" --max-items 1 --query 'Contents[].Key' --output text 2>/dev/null | grep -qv None; then
-      die "backup $id has no COMPLETE marker (it never finished, or failed verification): refusing it. Most recent complete backups: ${recent:-none}"
-    fi
-    die "there is no backup $id under $S3_BASE/. Most recent complete backups: ${recent:-none}"
-  fi
 fi
 stage="$STAGING_DIR/restore-$id"
 rm -rf "$stage"
 mkdir -p "$stage"
 log "downloading backup $id"
+# The marker is looked for in what was downloaded: COMPLETE is written after every other object, so
+# a listing that has it has them all. (A backup without it costs a download before it is refused;
+# one that does not exist costs nothing.)
 aws s3 cp "$S3_BASE/$id/" "$stage/" --recursive --only-show-errors || die "could not download $S3_BASE/$id/"
+if [[ ! -f $stage/COMPLETE ]]; then
+  recent=$(complete_backups | head -n 5 | cut -f1 | paste -sd, - | sed 's/,/, /g')
+  [[ -z $(ls -A "$stage") ]] || die "backup $id has no COMPLETE marker (it never finished, or failed verification): refusing it. Most recent complete backups: ${recent:-none}"
+  die "there is no backup $id under $S3_BASE/. Most recent complete backups: ${recent:-none}"
+fi
 manifest="$stage/manifest.json"
-[[ $(sha256sum "$manifest" | cut -d' ' -f1) == "$(jq -r .manifest_sha256 "$stage/COMPLETE")" ]] ||
+[[ -f $manifest && $(sha256_of "$manifest") == "$(jq -r .manifest_sha256 "$stage/COMPLETE")" ]] ||
   die "backup $id: manifest.json does not match the SHA-256 its COMPLETE marker names: refusing it"
+# Every object's SHA-256, the large ones side by side.
+declare -A digest=()
+while read -r sum path; do digest[${path#\*}]=$sum; done < <(
+  jq -r '.files[].path' "$manifest" | while read -r path; do [[ -f $stage/$path ]] && printf '%s\0' "$stage/$path"; done |
+    xargs -0 -r -n 1 -P "$(nproc)" openssl dgst -sha256 -r)
 bad=()
 while IFS=$'\t' read -r path size sha; do
   if [[ ! -f $stage/$path ]]; then bad+=("$path missing"); continue; fi
-  [[ $(stat -c %s "$stage/$path") == "$size" && $(sha256sum "$stage/$path" | cut -d' ' -f1) == "$sha" ]] || bad+=("$path corrupted")
+  [[ $(stat -c %s "$stage/$path") == "$size" && ${digest[$stage/$path]:-} == "$sha" ]] || bad+=("$path corrupted")
 done < <(jq -r '.files[] | [.path, .size, .sha256] | @tsv' "$manifest")
 (( ${#bad[@]} == 0 )) || die "backup $id does not match its manifest (${bad[*]}): refusing it"
 log "backup $id verified: $(jq '.files | length' "$manifest") objects match the manifest"
@@ -163,17 +170,35 @@ log "live data moved aside (kept until the restore is verified)"
 fi
 
 # --- 4. put each store back ----------------------------------------------------------------------
-# Redis ignores a copied dump.rdb when AOF is on, so: load the RDB in a temporary server with AOF
-# off, switch AOF on (Redis rewrites it from memory), and shut down; sofia-redis then loads the AOF.
+# Redis ignores a copied dump.rdb when AOF is on. Redis 7 keeps its AOF as a directory: a base file
+# (an RDB, as aof-use-rdb-preamble writes it), increments, and a manifest naming them. Loading the
+# snapshot with AOF off and having Redis rewrite the AOF would write exactly such a base from it;
+# putting the snapshot there directly gives the same files without loading the dataset twice.
+# sofia-redis loads it when it starts, with AOF on as always, and opens a fresh increment.
 restore_redis() {  # name, data directory
-  local name=$1 dir=$2 reply info
-  cp "$stage/$name.rdb" "$dir/dump.rdb"
-  chown --reference="$dir" "$dir/dump.rdb"
+  local name=$1 dir=$2 aof="$2/$REDIS_AOF_DIR"
+  # Manifest format 1 stored redis-cli's 40-byte end-of-transfer mark after the RDB; as an AOF
+  # base those bytes would not load.
+  if (( $(jq -r '.format // 1' "$manifest") < 2 )) && tail -c 40 "$stage/$name.rdb" | grep -Eqx '[0-9a-f]{40}'; then
+    truncate -s -40 "$stage/$name.rdb"
+    log "$name: cut the end-of-transfer mark a format-1 backup stored after the RDB"
+  fi
+  mkdir -p "$aof"
+  mv "$stage/$name.rdb" "$aof/$REDIS_AOF_FILE.1.base.rdb"
+  printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$aof/$REDIS_AOF_FILE.manifest"
+  chown -R --reference="$dir" "$aof"
+  log "$name: snapshot in place as the base of Redis' AOF ($REDIS_AOF_DIR/)"
+}
+
+# The DR test starts no service: a temporary Redis loads the restored AOF and answers for it.
+check_redis_scratch() {  # name, data directory
+  local name=$1 dir=$2 reply
   if [[ -n ${REDIS_IMAGE:-} ]]; then
-    docker run -d --rm --name sofia-redis-restore --network host -v "$dir:$dir" "$REDIS_IMAGE" \
-      redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly no --save "" >/dev/null
+    # As the directory's owner: Redis opens a fresh AOF increment in it.
+    docker run -d --rm --name sofia-redis-restore --network host --user "$(stat -c %u:%g "$dir")" -v "$dir:$dir" "$REDIS_IMAGE" \
+      redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" >/dev/null
   else
-    redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly no --save "" --daemonize yes --pidfile "$stage/redis-restore.pid" >/dev/null
+    redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" --daemonize yes --pidfile "$stage/redis-restore.pid" >/dev/null
   fi
   local cli=(redis_tool "$dir" redis-cli -h 127.0.0.1 -p "$TEMP_REDIS_PORT")
   for _ in $(seq 1 600); do
@@ -181,26 +206,23 @@ restore_redis() {  # name, data directory
     [[ $reply == PONG ]] && break
     sleep 0.1
   done
-  [[ $reply == PONG ]] || die "$name: the temporary Redis did not load the snapshot (${reply:-no reply})"
-  [[ $("${cli[@]}" DBSIZE) == "$(jq -r --arg n "$name" '.stores[$n].dbsize' "$manifest")" ]] || die "$name: the loaded snapshot does not have the manifest's DBSIZE"
+  [[ $reply == PONG ]] || die "$name: a temporary Redis did not load the restored AOF (${reply:-no reply})"
+  check_redis_facts "$name" "${cli[@]}"
+  "${cli[@]}" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+  log "$name: the restored AOF loads in a temporary Redis, with the manifest's DBSIZE and sampled keys"
+}
+
+# The manifest's DBSIZE and sampled keys (with their types), asked of a Redis through "$@".
+check_redis_facts() {  # name, redis-cli command...
+  local name=$1 want got key type
+  shift
+  want=$(jq -r --arg n "$name" '.stores[$n].dbsize' "$manifest")
+  got=$("$@" DBSIZE)
+  [[ $got == "$want" ]] || die "verify: $name has $got keys, the manifest $want"
   while read -r key type; do
     [[ -z $key ]] && continue
-    [[ $("${cli[@]}" TYPE "$key") == "$type" ]] || die "$name: key $key of the loaded snapshot is not the $type the backup sampled"
+    [[ $("$@" TYPE "$key") == "$type" ]] || die "verify: $name key $key is not the $type the backup sampled"
   done < <(jq -r --arg n "$name" '.stores[$n].sample[]? | "\(.key) \(.type)"' "$manifest")
-  "${cli[@]}" CONFIG SET appendonly yes >/dev/null
-  for _ in $(seq 1 6000); do
-    info=$("${cli[@]}" INFO persistence | tr -d '\r')
-    if grep -q '^aof_enabled:1' <<<"$info" && grep -q '^aof_rewrite_in_progress:0' <<<"$info" && grep -q '^aof_rewrite_scheduled:0' <<<"$info"; then break; fi
-    sleep 0.1
-  done
-  grep -q '^aof_last_bgrewrite_status:ok' <<<"$info" || die "$name: rewriting the AOF from the snapshot failed"
-  "${cli[@]}" SHUTDOWN >/dev/null 2>&1 || true
-  for _ in $(seq 1 300); do
-    "${cli[@]}" PING >/dev/null 2>&1 || break
-    sleep 0.1
-  done
-  rm -f "$dir/dump.rdb"
-  log "$name: snapshot loaded with AOF off, AOF rewritten from it"
 }
 
 for i in "${!NAME[@]}"; do
@@ -218,6 +240,9 @@ for i in "${!NAME[@]}"; do
 done
 
 if [[ $mode == scratch ]]; then
+  for i in "${!NAME[@]}"; do
+    [[ ${KIND[$i]} != redis ]] || check_redis_scratch "${NAME[$i]}" "${DIR[$i]}"
+  done
   [[ -d $stage/scratch/questdb ]] && { [[ -d $stage/scratch/questdb/db ]] || die "questdb: the restored root has no db directory"; }
   report 1
   log "DR test of $id passed: restored into scratch space and verified in $(( $(date +%s) - started ))s"
@@ -234,15 +259,8 @@ for i in "${!NAME[@]}"; do
       host=${SOURCE[$i]%:*} port=${SOURCE[$i]##*:} container=${DETAIL[$i]%%:*} pwfile=${DETAIL[$i]#*:}
       REDISCLI_AUTH=$(docker exec "$container" cat "$pwfile")
       export REDISCLI_AUTH
-      cli=(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning)
-      want=$(jq -r --arg n "${NAME[$i]}" '.stores[$n].dbsize' "$manifest")
-      got=$("${cli[@]}" DBSIZE)
-      [[ $got == "$want" ]] || die "verify: ${NAME[$i]} has $got keys, the manifest $want"
-      while read -r key type; do
-        [[ -z $key ]] && continue
-        [[ $("${cli[@]}" TYPE "$key") == "$type" ]] || die "verify: ${NAME[$i]} key $key is not the $type the backup sampled"
-      done < <(jq -r --arg n "${NAME[$i]}" '.stores[$n].sample[]? | "\(.key) \(.type)"' "$manifest")
-      log "verify: ${NAME[$i]} has the manifest's $want keys and its sampled keys" ;;
+      check_redis_facts "${NAME[$i]}" redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning
+      log "verify: ${NAME[$i]} has the manifest's DBSIZE and its sampled keys" ;;
     questdb)
       tables=$(curl -sS -G --max-time 60 --data-urlencode "query=SELECT table_name FROM tables()" "${SOURCE[$i]}/exec" | jq -c '[.dataset[][0]]') ||
         die "verify: could not list QuestDB's tables"

@@ -11,7 +11,7 @@ import { hostScript } from "../components/project-root";
 import { CatalogEntry } from "./catalog";
 import { BACKUP_METRICS, METRICS_NAMESPACE } from "./metrics";
 import { Settings } from "./settings";
-import { containerName, passwordFile, volumeHostPath } from "./store-config";
+import { containerName, passwordFile, REDIS_AOF, volumeHostPath } from "./store-config";
 
 export const BACKUP_BIN = "/usr/local/sbin/sofia-backup";
 export const RESTORE_BIN = "/usr/local/sbin/sofia-restore";
@@ -84,6 +84,8 @@ export function backupEnv(t: BackupTarget): string {
         STAGING_DIR: stagingPath(t.dataPath),
         SSE: t.kms ? "aws:kms" : "AES256",
         REDIS_IMAGE: t.redisImage,
+        REDIS_AOF_DIR: REDIS_AOF.dir,
+        REDIS_AOF_FILE: REDIS_AOF.file,
     };
     const bad = Object.entries(values).filter(([, v]) => /['\n]/.test(v));
     if (bad.length) throw new Error(`backup configuration: ${bad.map(([k]) => k).join(", ")} cannot contain quotes or newlines`);

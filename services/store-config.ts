@@ -74,6 +74,12 @@ export function redisCommand(s: Settings["redis"], dataDir: string): string[] {
     ];
 }
 
+/**
+ * Where Redis 7 keeps its multi-part AOF inside --dir: Redis' own defaults, which redisCommand
+ * leaves as they are. A restore puts a snapshot there as the AOF's base (host/sofia-restore.sh).
+ */
+export const REDIS_AOF = { dir: "appendonlydir", file: "appendonly.aof" } as const;
+
 /** The secret config file that carries Redis' `requirepass`. */
 export const REDIS_AUTH_CONF = `${SECRETS_DIR}/redis-auth.conf`;
 
