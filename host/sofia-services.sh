@@ -42,8 +42,10 @@ LAST_STAGE=$(printf '%s\n' "${STAGE[@]}" | sort -n | tail -n 1)
 health_of() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1" 2>/dev/null || echo missing; }
 
 # Waits until every container of a stage is healthy; fails naming the first one that is not.
+# Looks again after 0.1 s, then twice as long each time up to POLL_SECONDS: most containers are
+# healthy within a second or two, and a fixed poll would add its whole interval to every stage.
 wait_healthy() {
-  local stage=$1 waited=0 pending i status
+  local stage=$1 start=$SECONDS pause=0.1 next_log=0 waited pending i status
   while :; do
     pending=()
     for i in "${!NAME[@]}"; do
@@ -57,12 +59,16 @@ wait_healthy() {
       esac
     done
     (( ${#pending[@]} == 0 )) && return 0
+    waited=$(( SECONDS - start ))
     if (( waited >= HEALTH_TIMEOUT )); then
       die "stage $stage: ${pending[*]} not healthy after ${HEALTH_TIMEOUT}s; see docker logs; later stages were not started"
     fi
-    (( waited % 30 == 0 )) && log "stage $stage: waiting for ${pending[*]} (${waited}s)"
-    sleep "$POLL_SECONDS"
-    waited=$((waited + POLL_SECONDS))
+    if (( waited >= next_log )); then
+      log "stage $stage: waiting for ${pending[*]} (${waited}s)"
+      next_log=$(( waited + 30 ))
+    fi
+    sleep "$pause"
+    pause=$(awk -v p="$pause" -v max="$POLL_SECONDS" 'BEGIN { p *= 2; print (p > max ? max : p) }')
   done
 }
 
@@ -83,14 +89,18 @@ cmd_start() {
   done
 }
 
+# The containers of one stage stop together (each with its own grace period); stages one after another.
 cmd_stop() {
-  local stage i
+  local stage i pids
   for stage in $(seq "$LAST_STAGE" -1 0); do
+    pids=()
     for i in "${!NAME[@]}"; do
       [[ ${STAGE[$i]} == "$stage" ]] || continue
       log "stage $stage: stopping ${NAME[$i]} (grace ${GRACE[$i]}s)"
-      docker stop -t "${GRACE[$i]}" "${CONTAINER[$i]}" >/dev/null || log "stage $stage: ${NAME[$i]} was not running"
+      { docker stop -t "${GRACE[$i]}" "${CONTAINER[$i]}" >/dev/null || log "stage $stage: ${NAME[$i]} was not running"; } &
+      pids+=("$!")
     done
+    (( ${#pids[@]} == 0 )) || wait "${pids[@]}"
   done
 }
 

@@ -110,11 +110,16 @@ describe("sofia-services start (the ordered boot)", () => {
 });
 
 describe("sofia-services stop", () => {
-    it("stops in reverse order, each with its catalog grace period", () => {
+    it("stops in reverse stage order, a stage's containers together, each with its catalog grace period", () => {
         const r = run(["stop"]);
         expect(r.status).toBe(0);
         const stops = log().filter((c) => c.startsWith("stop "));
-        expect(stops).toEqual(["stop -t 10 sofia-ui", "stop -t 20 sofia-api", "stop -t 10 sofia-news", "stop -t 10 sofia-whale-alerts", "stop -t 30 sofia-ts-writer", "stop -t 15 sofia-crypto-ws", "stop -t 15 sofia-equities", "stop -t 10 sofia-metrics", "stop -t 30 sofia-redis", "stop -t 60 sofia-questdb", "stop -t 10 sofia-proxy"]);
+        // One stage after another; within a stage the stops run at once, in any order.
+        const stages = [["stop -t 10 sofia-ui"], ["stop -t 20 sofia-api"], ["stop -t 10 sofia-news", "stop -t 10 sofia-whale-alerts"], ["stop -t 30 sofia-ts-writer"], ["stop -t 15 sofia-crypto-ws", "stop -t 15 sofia-equities"], ["stop -t 10 sofia-metrics"], ["stop -t 10 sofia-proxy", "stop -t 30 sofia-redis", "stop -t 60 sofia-questdb"]];
+        let at = 0;
+        const grouped = stages.map((g) => stops.slice(at, (at += g.length)).sort());
+        expect(grouped).toEqual(stages);
+        expect(stops).toHaveLength(at);
     });
 });
 
