@@ -48,9 +48,13 @@ export const restoreScenarios: Scenario[] = [
             const s = summary(r);
             log(`sofia-restore drill-restore-base: exit ${r.status}, recovery time ${s.seconds ?? "?"}s (${r.seconds.toFixed(1)}s measured)`);
             const afterRestore = env.digest();
-            // Restart Redis: a restore that only copied dump.rdb would come back empty here (AOF on).
+            // A write after the restore goes to the AOF's new increment; then restart Redis: a
+            // restore that only copied dump.rdb would come back empty here (AOF on).
+            env.redisCli(["SET", "written-after-the-restore", "kept"]);
             await env.stopRedis();
             await env.startRedis();
+            const kept = env.redisCli(["GET", "written-after-the-restore"]).stdout.trim();
+            env.redisCli(["DEL", "written-after-the-restore"]);
             const afterRestart = env.digest();
             const models = fs.readFileSync(path.join(volumeHostPath(env.dataPath, "models"), "sentiment.onnx"));
             const qdbRoot = volumeHostPath(env.dataPath, "questdb-data");
@@ -59,6 +63,7 @@ export const restoreScenarios: Scenario[] = [
                 check("the data really had changed before the restore", mutated !== original),
                 check(`every key is back as it was (DEBUG DIGEST, ${keys} keys)`, afterRestore === original, `${afterRestore} vs ${original}`),
                 check("still every key after Redis restarts from its AOF", afterRestart === original, `${afterRestart} vs ${original}`),
+                check("a write after the restore survives the restart (the AOF is live, not only its base)", kept === "kept", kept),
                 check("Redis runs with AOF on, from the snapshot as the AOF's base", env.redisCli(["CONFIG", "GET", "appendonly"]).stdout.includes("yes") && fs.existsSync(path.join(env.redisDir, "appendonlydir", "appendonly.aof.1.base.rdb"))),
                 check("the models volume is back", models.length === 128 * 1024 && models[0] === 3),
                 check("QuestDB's root is back with its _restore trigger", fs.existsSync(path.join(qdbRoot, "_restore")) && fs.existsSync(path.join(qdbRoot, "db", "ticks", "_meta"))),
