@@ -4,7 +4,7 @@
  * configuration pointing at them. Everything lives in one temporary directory.
  */
 import { spawn, spawnSync } from "child_process";
-import { randomBytes } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
@@ -250,6 +250,43 @@ export class DrillEnv {
         const r = this.aws(["s3api", "put-object", "--bucket", DRILL_BUCKET, "--key", key, "--body", file]);
         fs.rmSync(file);
         if (r.status !== 0) throw new Error(`drill: put ${key}: ${r.stderr}`);
+    }
+
+    /** True once nothing accepts connections on the loopback port (waits up to 3 s for a server to go). */
+    async portIsFree(port: number): Promise<boolean> {
+        const refused = () =>
+            new Promise<boolean>((resolve) => {
+                const socket = net.connect(port, "127.0.0.1");
+                socket.once("connect", () => (socket.destroy(), resolve(false)));
+                socket.once("error", () => resolve(true));
+            });
+        for (let i = 0; i < 30; i++) {
+            if (await refused()) return true;
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        return false;
+    }
+
+    /**
+     * Rewrites a complete backup as if it had been stored so: `edit` changes the manifest (and may
+     * replace objects, by name); sizes and SHA-256s of replaced objects and the COMPLETE marker's
+     * manifest digest are brought in line, so only what `edit` changed differs.
+     */
+    rewriteBackup(id: string, edit: (manifest: any) => Record<string, Buffer>): void {
+        const base = `${DRILL_STACK}/${id}`;
+        const manifest = JSON.parse(this.getObject(`${base}/manifest.json`).toString("utf8"));
+        const replaced = edit(manifest);
+        for (const [name, body] of Object.entries(replaced)) {
+            const entry = manifest.files.find((f: { path: string }) => f.path === name);
+            entry.size = body.length;
+            entry.sha256 = createHash("sha256").update(body).digest("hex");
+            this.putObject(`${base}/${name}`, body);
+        }
+        const text = JSON.stringify(manifest);
+        const complete = JSON.parse(this.getObject(`${base}/COMPLETE`).toString("utf8"));
+        complete.manifest_sha256 = createHash("sha256").update(text).digest("hex");
+        this.putObject(`${base}/manifest.json`, Buffer.from(text));
+        this.putObject(`${base}/COMPLETE`, Buffer.from(JSON.stringify(complete)));
     }
 
     /** Values of one of Sofia's metrics published to moto's CloudWatch in the last hour. */

@@ -51,6 +51,15 @@ export const maintenanceScenarios: Scenario[] = [
             const stopped = stops(env);
             const good = await env.runHost("sofia-restore", ["--scratch", "drill-restore-good"]);
             const bad = await env.runHost("sofia-restore", ["--scratch", "drill-verify-bad"]);
+            // A backup whose manifest promises one key more than its snapshot holds: the temporary
+            // Redis starts, the check fails, and the Redis must not be left running.
+            await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-dr-dbsize" });
+            env.rewriteBackup("drill-dr-dbsize", (manifest) => {
+                manifest.stores.redis.dbsize += 1;
+                return {};
+            });
+            const mismatch = await env.runHost("sofia-restore", ["--scratch", "drill-dr-dbsize"]);
+            const portFree = await env.portIsFree(env.restorePort);
             const seconds = env.metricValues(BACKUP_METRICS.drSeconds);
             log(`sofia-restore --scratch drill-restore-good: exit ${good.status}, DR test took ${seconds[0] ?? "?"}s; with a corrupted backup: exit ${bad.status}`);
             const success = env.metricValues(BACKUP_METRICS.drSuccess);
@@ -58,6 +67,7 @@ export const maintenanceScenarios: Scenario[] = [
                 check("restores and verifies into scratch space", good.status === 0 && /DR test of drill-restore-good passed/.test(good.stdout), good.stderr.slice(-500)),
                 check("loaded the restored AOF in a temporary Redis and checked DBSIZE and sampled keys", /the restored AOF loads in a temporary Redis/.test(good.stdout), good.stdout.slice(-800)),
                 check("fails on a corrupted backup", bad.status === 1),
+                check("fails when the restored Redis does not have the manifest's DBSIZE, and stops its temporary Redis", mismatch.status === 1 && /verify: redis has \d+ keys, the manifest \d+/.test(mismatch.stderr) && portFree, `${mismatch.stderr.slice(-400)} port free: ${portFree}`),
                 check(`publishes ${BACKUP_METRICS.drSuccess} 1 and 0, and ${BACKUP_METRICS.drSeconds}`, success.includes(1) && success.includes(0) && seconds.length > 0, JSON.stringify({ success, seconds })),
                 check("stops no service and leaves live data as it was", stops(env) === stopped && env.digest() === before),
                 check("leaves no scratch space behind", !fs.readdirSync(path.join(env.dataPath, "backup-staging")).some((d) => d.startsWith("restore-"))),

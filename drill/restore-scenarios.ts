@@ -2,7 +2,6 @@
  * The restore drill: the real host/sofia-restore.sh against real Redis (stopped and started through
  * the docker double like a container) and moto. Datasets are compared whole, by DEBUG DIGEST.
  */
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { volumeHostPath } from "../services/store-config";
@@ -80,19 +79,11 @@ export const restoreScenarios: Scenario[] = [
             const original = env.digest();
             await backup(env, "drill-format-1");
             // Rewrite the backup as the previous backup script stored it: mark after the RDB, format 1.
-            const base = `${DRILL_STACK}/drill-format-1`;
-            const rdb = env.getObject(`${base}/redis.rdb`);
-            const old = Buffer.concat([rdb, Buffer.from("0123456789abcdef0123456789abcdef01234567")]);
-            const manifest = JSON.parse(env.getObject(`${base}/manifest.json`).toString("utf8"));
-            manifest.format = 1;
-            const entry = manifest.files.find((f: { path: string }) => f.path === "redis.rdb");
-            entry.size = old.length;
-            entry.sha256 = createHash("sha256").update(old).digest("hex");
-            const manifestText = JSON.stringify(manifest);
-            const complete = { ...JSON.parse(env.getObject(`${base}/COMPLETE`).toString("utf8")), manifest_sha256: createHash("sha256").update(manifestText).digest("hex") };
-            env.putObject(`${base}/redis.rdb`, old);
-            env.putObject(`${base}/manifest.json`, Buffer.from(manifestText));
-            env.putObject(`${base}/COMPLETE`, Buffer.from(JSON.stringify(complete)));
+            const rdb = env.getObject(`${DRILL_STACK}/drill-format-1/redis.rdb`);
+            env.rewriteBackup("drill-format-1", (manifest) => {
+                manifest.format = 1;
+                return { "redis.rdb": Buffer.concat([rdb, Buffer.from("0123456789abcdef0123456789abcdef01234567")]) };
+            });
             mutate(env);
             const r = await env.runHost("sofia-restore", ["drill-format-1"]);
             log(`sofia-restore of a format-1 backup: exit ${r.status}`);

@@ -41,6 +41,7 @@ id=""
 stage=""
 touched=0
 moved=()  # live directories moved aside, for putting back
+temp_redis=0  # the DR test's temporary Redis is running
 
 summary() {
   jq -cn --arg id "${id:-$requested}" --arg s "$started_at" --arg e "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson t $(( $(date +%s) - started )) --arg r "$1" \
@@ -80,6 +81,7 @@ on_exit() {
     fi
     summary failed
   fi
+  (( temp_redis == 0 )) || stop_temp_redis
   [[ -n $stage && -d $stage ]] && rm -rf "$stage"
   exit "$rc"
 }
@@ -190,6 +192,17 @@ restore_redis() {  # name, data directory
   log "$name: snapshot in place as the base of Redis' AOF ($REDIS_AOF_DIR/)"
 }
 
+# Stops the DR test's temporary Redis, also when its check failed: left running, it would hold its
+# port and fail the next DR test.
+stop_temp_redis() {
+  if [[ -n ${REDIS_IMAGE:-} ]]; then
+    docker rm -f sofia-redis-restore >/dev/null 2>&1 || true
+  elif [[ -f $stage/redis-restore.pid ]]; then
+    kill "$(cat "$stage/redis-restore.pid")" 2>/dev/null || true
+  fi
+  temp_redis=0
+}
+
 # The DR test starts no service: a temporary Redis loads the restored AOF and answers for it.
 check_redis_scratch() {  # name, data directory
   local name=$1 dir=$2 reply
@@ -200,6 +213,7 @@ check_redis_scratch() {  # name, data directory
   else
     redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" --daemonize yes --pidfile "$stage/redis-restore.pid" >/dev/null
   fi
+  temp_redis=1
   local cli=(redis_tool "$dir" redis-cli -h 127.0.0.1 -p "$TEMP_REDIS_PORT")
   for _ in $(seq 1 600); do
     reply=$("${cli[@]}" PING 2>&1 || true)
@@ -208,7 +222,7 @@ check_redis_scratch() {  # name, data directory
   done
   [[ $reply == PONG ]] || die "$name: a temporary Redis did not load the restored AOF (${reply:-no reply})"
   check_redis_facts "$name" "${cli[@]}"
-  "${cli[@]}" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+  stop_temp_redis
   log "$name: the restored AOF loads in a temporary Redis, with the manifest's DBSIZE and sampled keys"
 }
 
