@@ -59,11 +59,20 @@ on_exit() {
 PART_MB=16
 
 # Reads the item on stdin, uploads it as <name>, appends its manifest entry to $stage/files.jsonl.
-# With a third argument, also keeps a local copy there (for checks that need the file).
+# Further arguments name a check and give its command, which reads the same stream on its stdin
+# (redis-check-rdb): it runs alongside, and the item fails when it does. Nothing is kept on the
+# staging disk.
 store_stream() {
-  local name=$1 what=$2 keep=${3:-} dir="$stage/.$1" rc
+  local name=$1 what=$2 dir="$stage/.$1" rc check=() check_name=${3:-} p4=""
+  shift 2
   mkdir -p "$dir"
   mkfifo "$dir/sha" "$dir/parts" "$dir/size"
+  if (( $# )); then
+    shift
+    mkfifo "$dir/check"
+    "$@" <"$dir/check" >"$dir/check.out" 2>&1 & p4=$!
+    check=("$dir/check")
+  fi
   openssl dgst -sha256 -r <"$dir/sha" >"$dir/sha256" & local p1=$!
   if [[ $SSE == AES256 ]]; then
     split -b "${PART_MB}M" --filter='md5sum' <"$dir/parts" >"$dir/part-digests" & local p2=$!
@@ -74,11 +83,13 @@ store_stream() {
   local extra=()
   [[ $SSE == AES256 ]] || extra=(--checksum-algorithm SHA256)
   set +e
-  tee "$dir/sha" "$dir/parts" "$dir/size" ${keep:+"$keep"} |
+  # -p: a check that stops reading early (it found the stream broken) must not cut the upload short.
+  tee -p "$dir/sha" "$dir/parts" "$dir/size" "${check[@]}" |
     AWS_CONFIG_FILE="$stage/.aws-config" aws s3 cp - "$S3_BASE/$id/$name" --only-show-errors "${extra[@]}"
   rc=$?
   set -e
   wait "$p1" "$p2" "$p3" || die "$name: hashing the stream failed"
+  [[ -z $p4 ]] || wait "$p4" || die "$what: the stream does not pass $check_name, so nothing is marked complete: $(tail -n 3 "$dir/check.out")"
   (( rc == 0 )) || die "upload of $name to $S3_BASE/$id/ failed or was interrupted; the objects already there are ignored without a COMPLETE marker"
   jq -cn --arg p "$name" --arg what "$what" --argjson z "$(<"$dir/bytes")" --arg s "$(cut -d' ' -f1 "$dir/sha256")" \
     --arg d "$(stored_digest "$dir/part-digests")" '{path: $p, item: $what, size: $z, sha256: $s, stored_digest: $d}' >>"$stage/files.jsonl"
@@ -118,15 +129,13 @@ backup_redis() {  # name, source (host:port), detail (container:password file)
   local diskless mark=0 reported stored
   diskless=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning CONFIG GET repl-diskless-sync | tail -n 1)
   [[ $diskless == yes ]] && mark=40
-  redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning --rdb - 2>"$stage/.rdb-$name.err" | head -c "-$mark" | store_stream "$name.rdb" "$name" "$stage/$name.rdb"
+  redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning --rdb - 2>"$stage/.rdb-$name.err" | head -c "-$mark" |
+    store_stream "$name.rdb" "$name" redis-check-rdb redis_tool "$stage" redis-check-rdb /dev/stdin
   [[ ${PIPESTATUS[0]} == 0 ]] || die "Redis at $host:$port did not deliver a snapshot ($(tail -n 1 "$stage/.rdb-$name.err")); is sofia-redis healthy? (sofia-services status)"
   stored=$(jq -r --arg p "$name.rdb" 'select(.path == $p) | .size' "$stage/files.jsonl")
   reported=$(sed -n 's/.*finished with success after \([0-9]*\) bytes.*/\1/p' "$stage/.rdb-$name.err")
   [[ $reported == "$stored" ]] ||
     die "$name: redis-cli reported a ${reported:-?}-byte snapshot but $stored bytes were stored (repl-diskless-sync: ${diskless:-?}); the snapshot's framing is not what this script expects: $(cat "$stage/.rdb-$name.err")"
-  # Checked while the rest of the backup proceeds; no marker is written before it passes.
-  redis_tool "$stage" redis-check-rdb "$stage/$name.rdb" >"$stage/.check-$name" 2>&1 &
-  checks+=("$!:$name")
   # Keys without a TTL, sampled so that a restore can check they came back with their type.
   local sample
   sample=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning EVAL \
@@ -164,15 +173,6 @@ backup_files() {  # name, source (directory)
   [[ -d $dir ]] || die "$name: $dir does not exist; is the volume there? (docker volume ls)"
   tar -C "$dir" -cf - . | store_stream "$name.tar" "$name"
   [[ ${PIPESTATUS[0]} == 0 ]] || die "$name: archiving $dir failed"
-}
-
-# Waits for the background snapshot checks; dies naming the first that failed.
-wait_checks() {
-  local c
-  for c in "${checks[@]}"; do
-    wait "${c%%:*}" || die "${c#*:}: the snapshot does not pass redis-check-rdb: $(tail -n 3 "$stage/.check-${c#*:}")"
-  done
-  checks=()
 }
 
 # Uploads a small file in one PUT and checks the digest S3 reports for what it stored.
@@ -240,7 +240,6 @@ cmd_run() {
   log "backup $id to $S3_BASE/$id/"
 
   facts=()
-  checks=()
   local taken=()
   while IFS=$'\t' read -r name kind source detail _; do
     [[ -z $name || $name == \#* ]] && continue
@@ -272,7 +271,6 @@ cmd_run() {
   local manifest_upload=$!
   verify_upload "$manifest"
   wait "$manifest_upload" || die "manifest.json did not reach $S3_BASE/$id/ intact"
-  wait_checks
   log "verified every object against the manifest"
 
   # The marker makes the backup exist; the metrics go out alongside it.

@@ -44,7 +44,8 @@ redis_tool() {
   shift
   if [[ -n ${REDIS_IMAGE:-} ]]; then
     # Host network: the store publishes on the host's loopback only.
-    docker run --rm --network host -e REDISCLI_AUTH -v "$dir:$dir" "$REDIS_IMAGE" "$@"
+    # -i: some tools read a stream on stdin (redis-check-rdb /dev/stdin).
+    docker run --rm -i --network host -e REDISCLI_AUTH -v "$dir:$dir" "$REDIS_IMAGE" "$@"
   else
     "$@"
   fi
