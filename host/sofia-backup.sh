@@ -130,7 +130,7 @@ backup_redis() {  # name, source (host:port), detail (container:password file)
   diskless=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning CONFIG GET repl-diskless-sync | tail -n 1)
   [[ $diskless == yes ]] && mark=40
   redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning --rdb - 2>"$stage/.rdb-$name.err" | head -c "-$mark" |
-    store_stream "$name.rdb" "$name" redis-check-rdb redis_tool "$stage" redis-check-rdb /dev/stdin
+    store_stream "$name.rdb" "$name" redis-check-rdb redis_tool --stdin "$stage" redis-check-rdb /dev/stdin
   [[ ${PIPESTATUS[0]} == 0 ]] || die "Redis at $host:$port did not deliver a snapshot ($(tail -n 1 "$stage/.rdb-$name.err")); is sofia-redis healthy? (sofia-services status)"
   stored=$(jq -r --arg p "$name.rdb" 'select(.path == $p) | .size' "$stage/files.jsonl")
   reported=$(sed -n 's/.*finished with success after \([0-9]*\) bytes.*/\1/p' "$stage/.rdb-$name.err")

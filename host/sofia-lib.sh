@@ -38,14 +38,18 @@ complete_backups() {
 
 # Redis tools run from the pinned Redis image (the host has none, and an older redis-check-rdb
 # cannot read a newer RDB); with REDIS_IMAGE empty they run from PATH (drills, benchmarks).
-# $1 is a directory the tool must see at the same path.
+#   redis_tool [--stdin] <dir> <tool> [args...]
+# <dir> is a directory the tool must see at the same path. --stdin passes this shell's stdin to
+# the tool (redis-check-rdb /dev/stdin); without it the container gets none, so that a tool called
+# inside a `while read` loop cannot swallow the loop's input.
 redis_tool() {
+  local interactive=()
+  if [[ $1 == --stdin ]]; then interactive=(-i); shift; fi
   local dir=$1
   shift
   if [[ -n ${REDIS_IMAGE:-} ]]; then
     # Host network: the store publishes on the host's loopback only.
-    # -i: some tools read a stream on stdin (redis-check-rdb /dev/stdin).
-    docker run --rm -i --network host -e REDISCLI_AUTH -v "$dir:$dir" "$REDIS_IMAGE" "$@"
+    docker run --rm "${interactive[@]}" --network host -e REDISCLI_AUTH -v "$dir:$dir" "$REDIS_IMAGE" "$@"
   else
     "$@"
   fi

@@ -363,3 +363,20 @@ describe("host scripts", () => {
         expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|tune|status");
     });
 });
+
+describe("sofia-lib redis_tool", () => {
+    it("gives the pinned image's tool this shell's stdin only when asked (--stdin), so loops keep their input", () => {
+        const script = [
+            `source ${path.join(ROOT, "host", "sofia-lib.sh")}`,
+            "REDIS_IMAGE=redis:pinned",
+            "redis_tool --stdin /stage redis-check-rdb /dev/stdin || true",
+            "redis_tool /stage redis-cli PING || true",
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { env: env(), encoding: "utf8" });
+        expect(r.status).toBe(0);
+        expect(log()).toEqual([
+            "run --rm -i --network host -e REDISCLI_AUTH -v /stage:/stage redis:pinned redis-check-rdb /dev/stdin",
+            "run --rm --network host -e REDISCLI_AUTH -v /stage:/stage redis:pinned redis-cli PING",
+        ]);
+    });
+});
