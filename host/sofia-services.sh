@@ -3,7 +3,7 @@
 # (services/host-files.ts renders it from services/catalog.ts); nothing here lists services itself.
 #
 #   sofia-services start      start stage by stage, each stage only once the previous is healthy
-#   sofia-services stop       stop in reverse stage order, each container with its grace period
+#   sofia-services stop       stop in reverse stage order, a stage's containers together, each with its grace period
 #   sofia-services restart    stop, then start
 #   sofia-services verify     call every /health; fail naming the services that are not healthy
 #   sofia-services watchdog   restart a container that stays unhealthy (Docker never does)
