@@ -25,6 +25,7 @@ export async function backupComparison(log: (s: string) => void): Promise<{ comp
         floor: { label: "aws s3 cp", argv: ["aws", "s3", "cp", rdb, `s3://${DRILL_BUCKET}/floor/redis.rdb`, "--only-show-errors"], env: direct },
         floorIs: "aws s3 cp of the same RDB bytes to the same emulator",
         target: 1.3,
+        servers: () => env.serverPids(),
         reset: () => {
             // Every backup needs its own id.
             direct.SOFIA_BACKUP_ID = `bench-${++run}`;

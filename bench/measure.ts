@@ -1,5 +1,7 @@
 /** Shared timing for the benchmarks: interleaved runs of a subject and its floor, medians, ratio. */
 import { spawn } from "child_process";
+import * as os from "os";
+import { parseTimes, serversCpu, withTimes } from "./cpu";
 
 export interface Command {
     label: string;
@@ -18,6 +20,26 @@ export interface Comparison {
     target: number;
     /** Runs before each timed subject or floor run (e.g. to undo what the last one did); not timed. */
     reset?: () => void;
+    /** Processes outside the commands that do their work (the emulator, the store): their CPU counts with them. */
+    servers?: () => number[];
+}
+
+/** One timed run: wall milliseconds and CPU seconds (the command's, and the servers' meanwhile). */
+export interface Sample {
+    ms: number;
+    cpu: number;
+}
+
+export interface Result {
+    subject: number;
+    floor: number;
+    ratio: number;
+    ok: boolean;
+    subjectCpu: number;
+    floorCpu: number;
+    /** The wall time the subject's median CPU needs at the least on this machine's cores. */
+    subjectCpuBoundMs: number;
+    cores: number;
 }
 
 export function median(xs: number[]): number {
@@ -27,31 +49,39 @@ export function median(xs: number[]): number {
 }
 
 // Asynchronous: the doubles some commands talk to are served by this very process.
-async function timeOnce(c: Command, reset?: () => void): Promise<number> {
+async function timeOnce(c: Command, servers: number[], reset?: () => void): Promise<Sample> {
     reset?.();
+    const cpuBefore = serversCpu(servers);
     const start = process.hrtime.bigint();
-    const child = spawn(c.argv[0], c.argv.slice(1), { cwd: c.cwd, env: c.env, stdio: ["ignore", "ignore", "pipe"] });
+    const argv = withTimes(c.argv);
+    const child = spawn(argv[0], argv.slice(1), { cwd: c.cwd, env: c.env, stdio: ["ignore", "ignore", "pipe", "pipe"] });
     let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
+    let times = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    child.stdio[3]!.on("data", (d) => (times += d));
     const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     if (status !== 0) throw new Error(`${c.label} failed (exit ${status}): ${stderr}`);
-    return ms;
+    return { ms, cpu: parseTimes(times) + serversCpu(servers) - cpuBefore };
 }
 
 /** Runs subject and floor alternately (so both see the same machine state), `runs` times each after a warm-up. */
-export async function compare(c: Comparison, runs: number, log: (s: string) => void): Promise<{ subject: number; floor: number; ratio: number; ok: boolean }> {
-    await timeOnce(c.subject, c.reset);
-    await timeOnce(c.floor, c.reset);
-    const s: number[] = [];
-    const f: number[] = [];
+export async function compare(c: Comparison, runs: number, log: (s: string) => void): Promise<Result> {
+    const servers = c.servers?.() ?? [];
+    await timeOnce(c.subject, servers, c.reset);
+    await timeOnce(c.floor, servers, c.reset);
+    const s: Sample[] = [];
+    const f: Sample[] = [];
+    const show = (x: Sample) => `${x.ms.toFixed(0)} ms (cpu ${x.cpu.toFixed(2)} s)`;
     for (let i = 0; i < runs; i++) {
-        s.push(await timeOnce(c.subject, c.reset));
-        f.push(await timeOnce(c.floor, c.reset));
-        log(`  run ${i + 1}/${runs}: ${c.subject.label} ${s[i].toFixed(0)} ms, ${c.floor.label} ${f[i].toFixed(0)} ms`);
+        s.push(await timeOnce(c.subject, servers, c.reset));
+        f.push(await timeOnce(c.floor, servers, c.reset));
+        log(`  run ${i + 1}/${runs}: ${c.subject.label} ${show(s[i])}, ${c.floor.label} ${show(f[i])}`);
     }
-    const subject = median(s);
-    const floor = median(f);
+    const subject = median(s.map((x) => x.ms));
+    const floor = median(f.map((x) => x.ms));
     const ratio = subject / floor;
-    return { subject, floor, ratio, ok: ratio <= c.target };
+    const subjectCpu = median(s.map((x) => x.cpu));
+    const cores = os.availableParallelism();
+    return { subject, floor, ratio, ok: ratio <= c.target, subjectCpu, floorCpu: median(f.map((x) => x.cpu)), subjectCpuBoundMs: (subjectCpu / cores) * 1000, cores };
 }

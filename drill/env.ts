@@ -99,6 +99,12 @@ export class DrillEnv {
         spawnSync(path.join(projectRoot(), "drill", "doubles", "docker"), ["stop", "-t", "10", "sofia-redis"], { env: this.scriptEnv() });
     }
 
+    /** The servers a host script's work runs in besides its own processes: moto_server and "sofia-redis". */
+    serverPids(): number[] {
+        const redis = Number(fs.readFileSync(path.join(this.state, "sofia-redis.pid"), "utf8").trim());
+        return [this.moto.pid, redis];
+    }
+
     /** DEBUG DIGEST: one hash of the whole dataset, to compare two states of Redis. */
     digest(): string {
         return this.redisCli(["DEBUG", "DIGEST"]).stdout.trim();

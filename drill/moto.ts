@@ -4,6 +4,8 @@ import * as net from "net";
 
 export interface Moto {
     endpoint: string;
+    /** moto_server's process (the benchmarks count its CPU). */
+    pid: number;
     /** Environment for the aws CLI (and SDKs) to talk to this emulator only. */
     env: Record<string, string>;
     stop(): Promise<void>;
@@ -41,6 +43,7 @@ export async function startMoto(region = "eu-central-1"): Promise<Moto> {
     const endpoint = `http://127.0.0.1:${port}`;
     return {
         endpoint,
+        pid: child.pid!,
         env: { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: region, AWS_REGION: region, AWS_PAGER: "" },
         stop: () =>
             new Promise((resolve) => {

@@ -40,6 +40,10 @@ async function main(): Promise<number> {
             const r = await compare(c, runs, log);
             const line = `${c.name}: median ${r.subject.toFixed(0)} ms, floor median ${r.floor.toFixed(0)} ms, ratio ${r.ratio.toFixed(2)}x (target <= ${c.target}x) ${r.ok ? "OK" : "OVER TARGET"}`;
             console.log(line);
+            console.log(
+                `  cpu medians: ${r.subjectCpu.toFixed(2)} s against the floor's ${r.floorCpu.toFixed(2)} s (${(r.subjectCpu / r.floorCpu).toFixed(2)}x);` +
+                    ` on ${r.cores} cores the subject's CPU alone takes at least ${r.subjectCpuBoundMs.toFixed(0)} ms (${(r.subjectCpuBoundMs / r.floor).toFixed(2)}x the floor's wall time)`,
+            );
             summary.push(line);
             if (!r.ok) failures++;
         } finally {
