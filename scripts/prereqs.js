@@ -12,7 +12,7 @@ const NEEDED = [
   { command: "curl", pkg: "curl", why: "host scripts call /health endpoints" },
   { command: "flock", pkg: "util-linux", why: "host scripts serialise on a lock" },
   { command: "nginx", pkg: "nginx-light", why: "the front proxy's configuration is checked and served by a real nginx" },
-  { command: "openssl", pkg: "openssl", why: "a throwaway certificate for the proxy's TLS configuration" },
+  { command: "openssl", pkg: "openssl", why: "SHA-256 in the backup and restore scripts; a throwaway certificate for the proxy's TLS" },
   // Not in Debian 12: these come from PyPI (pip install 'moto[server]' awscli), preinstalled here.
   { command: "moto_server", pkg: null, why: "the S3/CloudWatch/SSM emulator the drills talk to" },
   { command: "aws", pkg: null, why: "host scripts call AWS through the aws CLI" },
