@@ -22,6 +22,12 @@ export interface Comparison {
     reset?: () => void;
     /** Processes outside the commands that do their work (the emulator, the store): their CPU counts with them. */
     servers?: () => number[];
+    /**
+     * The least any subject doing what the issue requires could cost with the same tools: the floor's
+     * work plus only the steps that must follow it. Measured in the same run, it shows whether the
+     * target lies within reach at all.
+     */
+    bound?: Command & { is: string };
 }
 
 /** One timed run: wall milliseconds and CPU seconds (the command's, and the servers' meanwhile). */
@@ -40,6 +46,8 @@ export interface Result {
     /** The wall time the subject's median CPU needs at the least on this machine's cores. */
     subjectCpuBoundMs: number;
     cores: number;
+    /** The bound's median wall time and its ratio to the floor, when the comparison has one. */
+    bound?: { ms: number; ratio: number };
 }
 
 export function median(xs: number[]): number {
@@ -65,23 +73,30 @@ async function timeOnce(c: Command, servers: number[], reset?: () => void): Prom
     return { ms, cpu: parseTimes(times) + serversCpu(servers) - cpuBefore };
 }
 
-/** Runs subject and floor alternately (so both see the same machine state), `runs` times each after a warm-up. */
+/**
+ * Runs subject, floor (and bound) in turn, so that all see the same machine state, `runs` times each
+ * after a warm-up. Each round starts with a different one: whatever a run leaves behind (the
+ * emulator's garbage, Redis' forked child exiting) does not always fall on the same command.
+ */
 export async function compare(c: Comparison, runs: number, log: (s: string) => void): Promise<Result> {
     const servers = c.servers?.() ?? [];
-    await timeOnce(c.subject, servers, c.reset);
-    await timeOnce(c.floor, servers, c.reset);
-    const s: Sample[] = [];
-    const f: Sample[] = [];
+    const commands = [c.subject, c.floor, ...(c.bound ? [c.bound] : [])];
+    for (const command of commands) await timeOnce(command, servers, c.reset);
+    const samples: Sample[][] = commands.map(() => []);
     const show = (x: Sample) => `${x.ms.toFixed(0)} ms (cpu ${x.cpu.toFixed(2)} s)`;
     for (let i = 0; i < runs; i++) {
-        s.push(await timeOnce(c.subject, servers, c.reset));
-        f.push(await timeOnce(c.floor, servers, c.reset));
-        log(`  run ${i + 1}/${runs}: ${c.subject.label} ${show(s[i])}, ${c.floor.label} ${show(f[i])}`);
+        for (let j = 0; j < commands.length; j++) {
+            const k = (i + j) % commands.length;
+            samples[k].push(await timeOnce(commands[k], servers, c.reset));
+        }
+        log(`  run ${i + 1}/${runs}: ${commands.map((command, k) => `${command.label} ${show(samples[k][i])}`).join(", ")}`);
     }
+    const [s, f, b] = samples;
     const subject = median(s.map((x) => x.ms));
     const floor = median(f.map((x) => x.ms));
     const ratio = subject / floor;
     const subjectCpu = median(s.map((x) => x.cpu));
     const cores = os.availableParallelism();
-    return { subject, floor, ratio, ok: ratio <= c.target, subjectCpu, floorCpu: median(f.map((x) => x.cpu)), subjectCpuBoundMs: (subjectCpu / cores) * 1000, cores };
+    const bound = b && { ms: median(b.map((x) => x.ms)), ratio: median(b.map((x) => x.ms)) / floor };
+    return { subject, floor, ratio, ok: ratio <= c.target, subjectCpu, floorCpu: median(f.map((x) => x.cpu)), subjectCpuBoundMs: (subjectCpu / cores) * 1000, cores, bound };
 }
