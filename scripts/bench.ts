@@ -44,6 +44,10 @@ async function main(): Promise<number> {
                 `  cpu medians: ${r.subjectCpu.toFixed(2)} s against the floor's ${r.floorCpu.toFixed(2)} s (${(r.subjectCpu / r.floorCpu).toFixed(2)}x);` +
                     ` on ${r.cores} cores the subject's CPU alone takes at least ${r.subjectCpuBoundMs.toFixed(0)} ms (${(r.subjectCpuBoundMs / r.floor).toFixed(2)}x the floor's wall time)`,
             );
+            if (r.bound && c.bound) {
+                const reach = r.bound.ratio > c.target ? `above the ${c.target}x target: with these tools nothing that does these steps meets it on this machine` : `within the ${c.target}x target`;
+                console.log(`  least possible, ${c.bound.is}: median ${r.bound.ms.toFixed(0)} ms, ${r.bound.ratio.toFixed(2)}x the floor, ${reach}`);
+            }
             summary.push(line);
             if (!r.ok) failures++;
         } finally {
