@@ -3,13 +3,14 @@
  * backup can fail. Every scenario returns named checks; `npm run drill` prints them and the test
  * suite asserts them.
  */
-import { createHash } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { BACKUP_METRICS } from "../services/metrics";
 import { stagingPath } from "../components/host";
-import { DRILL_STACK, DrillEnv, Run } from "./env";
+import { volumeHostPath } from "../services/store-config";
+import { DRILL_BUCKET, DRILL_STACK, DrillEnv, Run } from "./env";
 
 export interface Check {
     what: string;
@@ -73,7 +74,31 @@ export const backupScenarios: Scenario[] = [
                 check("the stored RDB passes redis-check-rdb", spawnSync("redis-check-rdb", [rdb]).status === 0),
                 check("QuestDB: CHECKPOINT CREATE, then RELEASE", JSON.stringify(q) === JSON.stringify(["CHECKPOINT CREATE", "CHECKPOINT RELEASE"]), JSON.stringify(q)),
                 check(`publishes ${BACKUP_METRICS.success}=1, bytes and age 0`, env.metricValues(BACKUP_METRICS.success).includes(1) && env.metricValues(BACKUP_METRICS.bytes).length > 0 && env.metricValues(BACKUP_METRICS.age).includes(0)),
+                check("uploads items of this size in 16 MiB parts", manifest.files.every((f: { part_mib: number }) => f.part_mib === 16), JSON.stringify(manifest.files.map((f: { part_mib: number }) => f.part_mib))),
                 check("cleans its staging space", !fs.existsSync(path.join(stagingPath(env.dataPath), id))),
+            ];
+        },
+    },
+    {
+        // S3 allows 10,000 parts; the drill lowers that to 2 rather than upload 10,000.
+        name: "an item too big for S3's part limit in 16 MiB parts: larger parts, verified as usual",
+        async run(env, log) {
+            const big = path.join(volumeHostPath(env.dataPath, "models"), "big.bin");
+            fs.writeFileSync(big, randomBytes(40 * 1024 * 1024));
+            const id = "drill-big-parts";
+            const r = await env.runHost("sofia-backup", ["run", "--only", "models"], { SOFIA_BACKUP_ID: id, SOFIA_BACKUP_MAX_PARTS: "2" });
+            fs.rmSync(big);
+            log(`sofia-backup run --only models with a 40 MiB file and at most 2 parts: exit ${r.status}`);
+            const prefix = `${DRILL_STACK}/${id}/`;
+            if (r.status !== 0) return [check("exits 0", false, r.stderr)];
+            const entry = JSON.parse(env.getObject(`${prefix}manifest.json`).toString()).files.find((f: { path: string }) => f.path === "models.tar");
+            const etag = env.aws(["s3api", "head-object", "--bucket", DRILL_BUCKET, "--key", `${prefix}models.tar`, "--query", "ETag", "--output", "text"]).stdout.trim().replace(/"/g, "");
+            const body = env.getObject(`${prefix}models.tar`);
+            return [
+                check("exits 0 and marks the backup complete", env.keys(prefix).some((k) => k.endsWith("/COMPLETE"))),
+                check("chooses 32 MiB parts (40 MiB and a quarter do not fit in two of 16 MiB)", entry?.part_mib === 32, JSON.stringify(entry)),
+                check("S3 stored it in 2 parts, with the digest the manifest expected", etag.endsWith("-2") && etag === entry?.stored_digest, `${etag} vs ${entry?.stored_digest}`),
+                check("the stored object matches the manifest's size and SHA-256", body.length === entry?.size && sha256(body) === entry?.sha256),
             ];
         },
     },

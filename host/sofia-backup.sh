@@ -56,15 +56,32 @@ on_exit() {
 # S3 it is hashed (SHA-256 for the manifest) and cut into the same parts the upload uses, whose
 # MD5s (or SHA-256s with KMS) give the digest S3 must report for the stored object. Nothing waits
 # for a staging copy, and nothing needs the staging disk to hold the data twice.
+#
+# S3 takes at most 10,000 parts per object, and a stream's size is not known before it ends: each
+# item's part size comes from an estimate of its size, PART_MB unless a quarter more than the
+# estimate would not fit (a QuestDB root past 125 GiB, on prod's 500 GiB volume). The aws CLI holds
+# six parts in memory while it uploads from a pipe, so parts stay as small as the limit allows.
+# SOFIA_BACKUP_MAX_PARTS lowers the limit for the drill, which cannot upload 10,000 parts.
 PART_MB=16
+MAX_PARTS=${SOFIA_BACKUP_MAX_PARTS:-10000}
+
+part_mib_for() {  # estimated bytes
+  local want=$(( $1 + $1 / 4 )) mib=$PART_MB
+  while (( mib * 1048576 * MAX_PARTS < want )); do mib=$(( mib * 2 )); done
+  (( mib <= 4096 )) || die "an item of about $1 bytes needs parts over S3's 5 GiB limit; split it into several items"
+  echo "$mib"
+}
 
 # Reads the item on stdin, uploads it as <name>, appends its manifest entry to $stage/files.jsonl.
-# Further arguments name a check and give its command, which reads the same stream on its stdin
+# <estimate> is about how many bytes the stream will have (it sets the part size). Further
+# arguments name a check and give its command, which reads the same stream on its stdin
 # (redis-check-rdb): it runs alongside, and the item fails when it does. Nothing is kept on the
 # staging disk.
 store_stream() {
-  local name=$1 what=$2 dir="$stage/.$1" rc check=() check_name=${3:-} p4=""
-  shift 2
+  local name=$1 what=$2 estimate=$3 dir="$stage/.$1" rc check=() check_name=${4:-} p4="" part
+  shift 3
+  [[ $estimate =~ ^[0-9]+$ ]] || die "$what: no size estimate (got '$estimate'); cannot choose a part size"
+  part=$(part_mib_for "$estimate")
   mkdir -p "$dir"
   mkfifo "$dir/sha" "$dir/parts" "$dir/size"
   if (( $# )); then
@@ -73,11 +90,13 @@ store_stream() {
     "$@" <"$dir/check" >"$dir/check.out" 2>&1 & p4=$!
     check=("$dir/check")
   fi
+  # The upload cuts the stream exactly as the hashing below does.
+  printf '[default]\ns3 =\n  multipart_threshold = %sMB\n  multipart_chunksize = %sMB\n  max_concurrent_requests = 8\n' "$part" "$part" >"$dir/aws-config"
   openssl dgst -sha256 -r <"$dir/sha" >"$dir/sha256" & local p1=$!
   if [[ $SSE == AES256 ]]; then
-    split -b "${PART_MB}M" --filter='md5sum' <"$dir/parts" >"$dir/part-digests" & local p2=$!
+    split -b "${part}M" --filter='md5sum' <"$dir/parts" >"$dir/part-digests" & local p2=$!
   else
-    split -b "${PART_MB}M" --filter='openssl dgst -sha256 -r' <"$dir/parts" >"$dir/part-digests" & local p2=$!
+    split -b "${part}M" --filter='openssl dgst -sha256 -r' <"$dir/parts" >"$dir/part-digests" & local p2=$!
   fi
   wc -c <"$dir/size" >"$dir/bytes" & local p3=$!
   local extra=()
@@ -85,14 +104,14 @@ store_stream() {
   set +e
   # -p: a check that stops reading early (it found the stream broken) must not cut the upload short.
   tee -p "$dir/sha" "$dir/parts" "$dir/size" "${check[@]}" |
-    AWS_CONFIG_FILE="$stage/.aws-config" aws s3 cp - "$S3_BASE/$id/$name" --only-show-errors "${extra[@]}"
+    AWS_CONFIG_FILE="$dir/aws-config" aws s3 cp - "$S3_BASE/$id/$name" --only-show-errors "${extra[@]}"
   rc=$?
   set -e
   wait "$p1" "$p2" "$p3" || die "$name: hashing the stream failed"
   [[ -z $p4 ]] || wait "$p4" || die "$what: the stream does not pass $check_name, so nothing is marked complete: $(tail -n 3 "$dir/check.out")"
   (( rc == 0 )) || die "upload of $name to $S3_BASE/$id/ failed or was interrupted; the objects already there are ignored without a COMPLETE marker"
   jq -cn --arg p "$name" --arg what "$what" --argjson z "$(<"$dir/bytes")" --arg s "$(cut -d' ' -f1 "$dir/sha256")" \
-    --arg d "$(stored_digest "$dir/part-digests")" '{path: $p, item: $what, size: $z, sha256: $s, stored_digest: $d}' >>"$stage/files.jsonl"
+    --arg d "$(stored_digest "$dir/part-digests")" --argjson m "$part" '{path: $p, item: $what, size: $z, sha256: $s, stored_digest: $d, part_mib: $m}' >>"$stage/files.jsonl"
   rm -rf "$dir"
 }
 
@@ -120,7 +139,11 @@ backup_redis() {  # name, source (host:port), detail (container:password file)
   if [[ ! $dbsize =~ ^[0-9]+$ ]]; then
     die "Redis at $host:$port did not answer DBSIZE (${dbsize:-no reply}); is sofia-redis healthy? (sofia-services status)"
   fi
-  log "$name: snapshot of $dbsize keys"
+  # An RDB is smaller than the memory its dataset takes.
+  local memory
+  memory=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p') || true
+  [[ $memory =~ ^[0-9]+$ ]] || die "Redis at $host:$port did not report its used_memory (INFO memory); is sofia-redis healthy? (sofia-services status)"
+  log "$name: snapshot of $dbsize keys (Redis uses $memory bytes)"
   # --rdb has the server fork a snapshot and stream it: consistent, and AOF does not matter here.
   # With diskless replication (Redis 7's default) the stream ends in a 40-byte end-of-transfer
   # mark, which redis-cli cuts off a file but not off its stdout: head holds it back, so what is
@@ -130,7 +153,7 @@ backup_redis() {  # name, source (host:port), detail (container:password file)
   diskless=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning CONFIG GET repl-diskless-sync | tail -n 1)
   [[ $diskless == yes ]] && mark=40
   redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning --rdb - 2>"$stage/.rdb-$name.err" | head -c "-$mark" |
-    store_stream "$name.rdb" "$name" redis-check-rdb redis_tool --stdin "$stage" redis-check-rdb /dev/stdin
+    store_stream "$name.rdb" "$name" "$memory" redis-check-rdb redis_tool --stdin "$stage" redis-check-rdb /dev/stdin
   [[ ${PIPESTATUS[0]} == 0 ]] || die "Redis at $host:$port did not deliver a snapshot ($(tail -n 1 "$stage/.rdb-$name.err")); is sofia-redis healthy? (sofia-services status)"
   stored=$(jq -r --arg p "$name.rdb" 'select(.path == $p) | .size' "$stage/files.jsonl")
   reported=$(sed -n 's/.*finished with success after \([0-9]*\) bytes.*/\1/p' "$stage/.rdb-$name.err")
@@ -153,7 +176,7 @@ backup_questdb() {  # name, source (HTTP URL), detail (root directory on the hos
   fi
   checkpoint_url=$url
   log "$name: checkpoint created, copying $root"
-  tar -C "$root" -cf - . | store_stream "$name.tar" "$name"
+  tar -C "$root" -cf - . | store_stream "$name.tar" "$name" "$(du -sb "$root" | cut -f1)"
   [[ ${PIPESTATUS[0]} == 0 ]] || die "$name: copying $root failed"
   release_checkpoint
   local tables
@@ -163,15 +186,18 @@ backup_questdb() {  # name, source (HTTP URL), detail (root directory on the hos
 }
 
 backup_pg_dump() {  # name, source (container)
-  local name=$1 container=$2
-  docker exec "$container" pg_dump -U postgres -Fc postgres | store_stream "$name.dump" "$name"
+  local name=$1 container=$2 size
+  # The compressed dump is smaller than the database.
+  size=$(docker exec "$container" psql -U postgres -Atc "SELECT pg_database_size('postgres')") ||
+    die "$name: could not ask $container for the database's size; is it running? (sofia-services status)"
+  docker exec "$container" pg_dump -U postgres -Fc postgres | store_stream "$name.dump" "$name" "$size"
   [[ ${PIPESTATUS[0]} == 0 ]] || die "$name: pg_dump in $container failed"
 }
 
 backup_files() {  # name, source (directory)
   local name=$1 dir=$2
   [[ -d $dir ]] || die "$name: $dir does not exist; is the volume there? (docker volume ls)"
-  tar -C "$dir" -cf - . | store_stream "$name.tar" "$name"
+  tar -C "$dir" -cf - . | store_stream "$name.tar" "$name" "$(du -sb "$dir" | cut -f1)"
   [[ ${PIPESTATUS[0]} == 0 ]] || die "$name: archiving $dir failed"
 }
 
@@ -234,8 +260,6 @@ cmd_run() {
   [[ ! -e $stage ]] || die "staging directory $stage already exists; is backup $id running? remove it if not"
   mkdir -p "$stage"
   trap on_exit EXIT
-  # Parts of PART_MB: the hashing in store_stream cuts the stream exactly as the upload does.
-  printf '[default]\ns3 =\n  multipart_threshold = %sMB\n  multipart_chunksize = %sMB\n  max_concurrent_requests = 8\n' "$PART_MB" "$PART_MB" >"$stage/.aws-config"
   : >"$stage/files.jsonl"
   log "backup $id to $S3_BASE/$id/"
 
@@ -260,8 +284,8 @@ cmd_run() {
   release=$(cat "$RELEASE_FILE" 2>/dev/null || echo '{}')
   jq -n --arg id "$id" --arg stack "$METRIC_STACK" --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson items "$(printf '%s\n' "${taken[@]}" | jq -R . | jq -s .)" \
     --slurpfile files "$stage/files.jsonl" --argjson release "$release" --argjson facts "$(printf '%s\n' "${facts[@]:-}" | jq -s 'add // {}')" \
-    --arg tar "$(tar --version | head -n 1)" --arg bash "$BASH_VERSION" --argjson part "$PART_MB" \
-    '{format: 2, backup_id: $id, stack: $stack, created_at: $at, items: $items, files: $files, part_mib: $part, release: $release, stores: $facts, tools: {tar: $tar, bash: $bash}}' \
+    --arg tar "$(tar --version | head -n 1)" --arg bash "$BASH_VERSION" \
+    '{format: 2, backup_id: $id, stack: $stack, created_at: $at, items: $items, files: $files, release: $release, stores: $facts, tools: {tar: $tar, bash: $bash}}' \
     >"$manifest"
   total=$(jq '[.files[].size] | add' "$manifest")
   log "manifest: $(jq '.files | length' "$manifest") objects, $total bytes"
