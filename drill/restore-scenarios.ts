@@ -146,6 +146,23 @@ export const restoreScenarios: Scenario[] = [
         },
     },
     {
+        name: "too little room to unpack the archives: refused before anything is stopped",
+        async run(env, log) {
+            const before = env.digest();
+            const stops = countStops(env);
+            // No volume here is small enough to fill; asking for an exabyte to stay free is the same to the check.
+            const r = await env.runHost("sofia-restore", ["drill-restore-good"], { SOFIA_RESTORE_MIN_FREE_BYTES: String(2 ** 60) });
+            log(`sofia-restore drill-restore-good with 1 EiB to keep free: exit ${r.status}`);
+            return [
+                check("exits non-zero", r.status === 1, `exit ${r.status}`),
+                check("says what needs how much room where, and what to do", /: unpacking needs \d+ MiB free where \S+ is, and \d+ MiB are: free space there \(or grow the data volume, sofia:dataVolumeGb\)/.test(r.stderr), r.stderr),
+                check("says nothing was changed", /refused; nothing was changed/.test(r.stderr), r.stderr),
+                check("did not stop any service", countStops(env) === stops),
+                check("live data unchanged", env.digest() === before),
+            ];
+        },
+    },
+    {
         name: "a failure in the middle of the restore: the data from before is put back",
         async run(env, log) {
             mutate(env);

@@ -154,6 +154,18 @@ if [[ $mode == scratch ]]; then
   for i in "${!NAME[@]}"; do DIR[i]="$stage/scratch/${NAME[$i]}"; mkdir -p "${DIR[$i]}"; done
 fi
 
+# Unpacking an archive needs its size again beside the download (each archive goes once unpacked),
+# and the live data is only moved aside, not freed: refuse now, not with the volume full half-way.
+# SOFIA_RESTORE_MIN_FREE_BYTES is what must stay free afterwards, for the services to write.
+reserve=${SOFIA_RESTORE_MIN_FREE_BYTES:-1073741824}
+[[ $reserve =~ ^[0-9]+$ ]] || die "SOFIA_RESTORE_MIN_FREE_BYTES must be a number of bytes, not '$reserve'"
+for i in "${!NAME[@]}"; do
+  [[ ${KIND[$i]} != redis ]] || continue  # the snapshot is moved into place, not copied
+  size=$(jq -r --arg p "${NAME[$i]}.tar" '[.files[] | select(.path == $p) | .size] | add // 0' "$manifest")
+  free=$(df -B1 --output=avail "${DIR[$i]}" | tail -n 1)
+  (( free >= size + reserve )) || die "${NAME[$i]}: unpacking needs $(( (size + reserve) >> 20 )) MiB free where ${DIR[$i]} is, and $(( free >> 20 )) MiB are: free space there (or grow the data volume, sofia:dataVolumeGb) and run again"
+done
+
 # --- 2. and 3. stop, and move the live data aside ----------------------------------------------
 if [[ $mode == live ]]; then
 touched=1
@@ -244,11 +256,13 @@ for i in "${!NAME[@]}"; do
     redis) restore_redis "${NAME[$i]}" "${DIR[$i]}" ;;
     questdb)
       tar -xf "$stage/${NAME[$i]}.tar" -C "${DIR[$i]}"
+      rm "$stage/${NAME[$i]}.tar"
       # QuestDB restores from the checkpoint copy at its next start when this file exists.
       touch "${DIR[$i]}/_restore"
       log "${NAME[$i]}: root restored, _restore trigger in place" ;;
     files)
       tar -xf "$stage/${NAME[$i]}.tar" -C "${DIR[$i]}"
+      rm "$stage/${NAME[$i]}.tar"
       log "${NAME[$i]}: files restored" ;;
   esac
 done
