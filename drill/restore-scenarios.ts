@@ -146,6 +146,21 @@ export const restoreScenarios: Scenario[] = [
         },
     },
     {
+        name: "S3 out of reach: the download fails, says where it was going and how much room is there",
+        async run(env, log) {
+            const before = env.digest();
+            const stops = countStops(env);
+            const r = await env.runHost("sofia-restore", ["drill-restore-good"], { AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_MAX_ATTEMPTS: "1" });
+            log(`sofia-restore drill-restore-good with S3 out of reach: exit ${r.status}`);
+            return [
+                check("exits non-zero", r.status === 1, `exit ${r.status}`),
+                check("says what it could not download, where to, and the room there", /could not download s3:\/\/\S+\/drill-restore-good\/ into \S+ \(the aws CLI's error is above; [\d.,]+[KMGTP]? free there\)/.test(r.stderr), r.stderr),
+                check("did not stop any service", countStops(env) === stops),
+                check("live data unchanged", env.digest() === before),
+            ];
+        },
+    },
+    {
         name: "too little room to unpack the archives: refused before anything is stopped",
         async run(env, log) {
             const before = env.digest();

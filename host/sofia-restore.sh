@@ -102,7 +102,8 @@ log "downloading backup $id"
 # The marker is looked for in what was downloaded: COMPLETE is written after every other object, so
 # a listing that has it has them all. (A backup without it costs a download before it is refused;
 # one that does not exist costs nothing.)
-aws s3 cp "$S3_BASE/$id/" "$stage/" --recursive --only-show-errors || die "could not download $S3_BASE/$id/"
+aws s3 cp "$S3_BASE/$id/" "$stage/" --recursive --only-show-errors ||
+  die "could not download $S3_BASE/$id/ into $stage (the aws CLI's error is above; $(df -h --output=avail "$STAGING_DIR" | tail -n 1 | tr -d ' ') free there)"
 if [[ ! -f $stage/COMPLETE ]]; then
   recent=$(complete_backups | head -n 5 | cut -f1 | paste -sd, - | sed 's/,/, /g')
   [[ -z $(ls -A "$stage") ]] || die "backup $id has no COMPLETE marker (it never finished, or failed verification): refusing it. Most recent complete backups: ${recent:-none}"
