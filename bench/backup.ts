@@ -10,8 +10,8 @@ import { Comparison } from "./measure";
 
 export const BACKUP_BENCH_MIB = 256;
 
-// The three steps #4 orders, each one aws CLI run and each waiting on the one before: upload, read
-// back what S3 stored to verify it, and only then the COMPLETE marker. Nothing else: no snapshot,
+// The three steps every verified backup takes in order, each one aws CLI run waiting on the one
+// before: upload, read back what S3 stored to verify it, and only then the COMPLETE marker. Nothing else: no snapshot,
 // check or hash, and the manifest's upload left out (the backup sends it beside the verification).
 const LEAST_BACKUP = `set -euo pipefail
 key="bound/$SOFIA_BACKUP_ID"
