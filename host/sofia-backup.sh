@@ -60,7 +60,7 @@ on_exit() {
 # S3 takes at most 10,000 parts per object, and a stream's size is not known before it ends: each
 # item's part size comes from an estimate of its size, PART_MB unless a quarter more than the
 # estimate would not fit (a QuestDB root past 125 GiB, on prod's 500 GiB volume). The aws CLI holds
-# six parts in memory while it uploads from a pipe, so parts stay as small as the limit allows.
+# a few parts in memory while it uploads from a pipe (six in v1), so parts stay as small as they may.
 # SOFIA_BACKUP_MAX_PARTS lowers the limit for the drill, which cannot upload 10,000 parts.
 PART_MB=16
 MAX_PARTS=${SOFIA_BACKUP_MAX_PARTS:-10000}
