@@ -97,6 +97,7 @@ export async function compare(c: Comparison, runs: number, log: (s: string) => v
     const ratio = subject / floor;
     const subjectCpu = median(s.map((x) => x.cpu));
     const cores = os.availableParallelism();
-    const bound = b && { ms: median(b.map((x) => x.ms)), ratio: median(b.map((x) => x.ms)) / floor };
+    const boundMs = b && median(b.map((x) => x.ms));
+    const bound = boundMs === undefined ? undefined : { ms: boundMs, ratio: boundMs / floor };
     return { subject, floor, ratio, ok: ratio <= c.target, subjectCpu, floorCpu: median(f.map((x) => x.cpu)), subjectCpuBoundMs: (subjectCpu / cores) * 1000, cores, bound };
 }
