@@ -163,7 +163,7 @@ reserve=${SOFIA_RESTORE_MIN_FREE_BYTES:-1073741824}
 for i in "${!NAME[@]}"; do
   [[ ${KIND[$i]} != redis ]] || continue  # the snapshot is moved into place, not copied
   size=$(jq -r --arg p "${NAME[$i]}.tar" '[.files[] | select(.path == $p) | .size] | add // 0' "$manifest")
-  free=$(df -B1 --output=avail "${DIR[$i]}" | tail -n 1)
+  free=$(df -B1 --output=avail "${DIR[$i]}" | tail -n 1) || die "${NAME[$i]}: cannot see the free space where ${DIR[$i]} is; is the volume there? (docker volume ls)"
   (( free >= size + reserve )) || die "${NAME[$i]}: unpacking needs $(( (size + reserve) >> 20 )) MiB free where ${DIR[$i]} is, and $(( free >> 20 )) MiB are: free space there (or grow the data volume, sofia:dataVolumeGb) and run again"
 done
 
