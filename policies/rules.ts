@@ -9,6 +9,7 @@ import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, valida
 import { cronFields, isWorldCidr, looksLikeSecretName } from "../components/formats";
 import { sofiaCatalog } from "../services/catalog";
 import { CONTAINER_PREFIX } from "../services/store-config";
+import { limitPolicies } from "./limits";
 
 export type SofiaPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -322,4 +323,6 @@ export const policies: SofiaPolicy[] = [
             if (!scheduled) report("no SSM association runs sofia-backup on a schedule.");
         },
     },
+    // --- AWS's size and count limits (policies/limits.ts) -------------------------------------------
+    ...limitPolicies,
 ];

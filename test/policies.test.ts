@@ -32,6 +32,11 @@ const T = {
     logGroup: "aws:cloudwatch/logGroup:LogGroup",
     window: "aws:ssm/maintenanceWindow:MaintenanceWindow",
     association: "aws:ssm/association:Association",
+    document: "aws:ssm/document:Document",
+    role: "aws:iam/role:Role",
+    dashboard: "aws:cloudwatch/dashboard:Dashboard",
+    task: "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
+    topic: "aws:sns/topic:Topic",
 };
 
 const goodInstance = { metadataOptions: { httpTokens: "required" }, monitoring: true, rootBlockDevice: { encrypted: true } };
@@ -107,6 +112,18 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
         "backup-schedule-exists",
         [res(T.association, { scheduleExpression: "cron(0 1 * * ? *)", parameters: { commands: "/usr/local/sbin/sofia-backup run" } })],
         [res(T.association, { parameters: { commands: "/usr/local/sbin/sofia-backup run" } })],
+    ],
+    ["aws-limit-ssm-document-size", [res(T.document, { content: "x".repeat(65_536) })], [res(T.document, { content: "x".repeat(65_537) })]],
+    ["aws-limit-user-data-size", [res(T.instance, { ...goodInstance, userData: "#cloud-config\n" })], [res(T.instance, { ...goodInstance, userData: "#".repeat(16_385) })]],
+    ["aws-limit-iam-policy-size", [res(T.rolePolicy, { role: "r", policy: "a".repeat(10_240) })], [res(T.rolePolicy, { role: "r", policy: "a".repeat(6_000) }), res(T.rolePolicy, { role: "r", policy: "a".repeat(4_241) })]],
+    ["aws-limit-alarms", [res(T.composite, { alarmName: "p", alarmRule: 'ALARM("a")', alarmActions: ["arn:sns"] })], [res(T.composite, { alarmName: "p", alarmRule: 'ALARM("a")', alarmActions: ["arn:sns"], alarmDescription: "d".repeat(1_025) })]],
+    ["aws-limit-dashboard", [res(T.dashboard, { dashboardBody: JSON.stringify({ widgets: [{ properties: { metrics: [["N", "m"]] } }] }) })], [res(T.dashboard, { dashboardBody: JSON.stringify({ widgets: [{ properties: { metrics: Array(501).fill(["N", "m"]) } }] }) })]],
+    ["aws-limit-maintenance-windows", [res(T.task, { windowId: "w", description: "ok" })], [res(T.task, { windowId: "w", description: "d".repeat(129) })]],
+    ["aws-limit-tags", [res(T.topic, { tags: { Project: "sofia" } })], [res(T.topic, { tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, "v"])) })]],
+    [
+        "aws-limit-security-group-rules",
+        Array.from({ length: 60 }, (_, i) => res(T.ingress, { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: `10.0.${i}.0/24`, description: "c" })),
+        Array.from({ length: 61 }, (_, i) => res(T.ingress, { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: `10.0.${i}.0/24`, description: "c" })),
     ],
 ];
 
