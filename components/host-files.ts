@@ -1,10 +1,18 @@
 /**
  * Files installed on an EC2 host through SSM (no SSH): an SSM command document that writes them
  * and runs follow-up commands, and an association that runs it on the instance whenever the
- * document changes. `pulumi up` waits for the association to succeed.
+ * document changes.
+ *
+ * An SSM document holds at most 64 KB, and the provider does not wait for an association to run
+ * again after an update. So the files travel compressed (gzip, base64) with each one's SHA-256,
+ * and the script writes a digest of the whole set to `marker` as its last act: whoever needs this
+ * version of the files waits for that digest (HostCommand's `requires`), not for the association.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import { gzipSync } from "zlib";
+import { AWS_LIMITS, bytesOf } from "./aws-limits";
 
 export interface HostFile<C = string> {
     /** Absolute path on the host. */
@@ -21,55 +29,128 @@ export interface HostFilesArgs {
     files: HostFile<pulumi.Input<string>>[];
     /** Shell commands run after every file is in place (e.g. `systemctl daemon-reload`). */
     then?: string[];
-    /** Seconds `pulumi up` waits for the installation to succeed. @default 600 */
+    /** Where the script writes the digest of what it installed, last (an absolute path on the host). */
+    marker: string;
+    /** What must be done before the first run (the host's own setup: the tools `then` calls). */
+    after?: pulumi.Input<pulumi.Resource>[];
+    /** Seconds `pulumi up` waits for the first installation to succeed. @default 600 */
     waitSeconds?: number;
     tags?: Record<string, string>;
 }
 
-const EOF_MARK = "SOFIA_HOST_FILE_EOF";
+const sha256 = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
+
+/** Checks a file's path and mode; returns the mode. */
+function checked(f: HostFile): string {
+    if (!/^\/[A-Za-z0-9._@/-]+$/.test(f.path)) throw new Error(`HostFiles: path "${f.path}" is not absolute, or has characters other than letters, digits and ._@/-`);
+    const mode = f.mode ?? "0644";
+    if (!/^0[0-7]{3}$/.test(mode)) throw new Error(`HostFiles: mode "${mode}" of ${f.path} is not an octal mode like 0644`);
+    return mode;
+}
+
+/** gzip, level 9, the same bytes from any machine (gzip's header names the OS that compressed it: fixed). */
+export function gzipFixed(data: Buffer): Buffer {
+    const gz = gzipSync(data, { level: 9 });
+    gz[9] = 3;
+    return gz;
+}
+
+/** One digest of everything the script installs and runs: what the marker holds once it is done. */
+export function filesDigest(files: HostFile[], then: string[] = []): string {
+    return sha256(JSON.stringify({ files: files.map((f) => [f.path, checked(f), sha256(f.content)]), then }));
+}
 
 /**
- * The bash script the document runs. Files are written under `$SOFIA_ROOT` when it is set, and
- * follow-up commands skipped, so tests can run the very same script in a scratch directory.
+ * The bash script the document runs. Every file travels in one gzip stream (scripts share most of
+ * their words, so together they compress far better than one by one), in base64. The script
+ * unpacks them all and checks each one's SHA-256 before it puts any in place, so a damaged
+ * document installs nothing. Files are written under `$SOFIA_ROOT` when it is set, and follow-up
+ * commands skipped, so tests can run the very same script in a scratch directory. Each file is
+ * written beside its place and renamed over it: a script that is running while it is replaced
+ * keeps reading the old one (bash reads scripts as it goes).
  */
-export function installScript(files: HostFile[], then: string[] = []): string {
-    const lines = ["#!/usr/bin/env bash", "set -euo pipefail", 'root="${SOFIA_ROOT:-}"'];
-    for (const f of files) {
-        if (!f.path.startsWith("/")) throw new Error(`HostFiles: path "${f.path}" is not absolute`);
-        if (f.content.split("\n").includes(EOF_MARK)) throw new Error(`HostFiles: ${f.path} contains the line ${EOF_MARK}`);
-        const mode = f.mode ?? "0644";
-        if (!/^0[0-7]{3}$/.test(mode)) throw new Error(`HostFiles: mode "${mode}" of ${f.path} is not an octal mode like 0644`);
-        const body = f.content.endsWith("\n") ? f.content : `${f.content}\n`;
-        lines.push(`install -D -m ${mode} /dev/stdin "$root${f.path}" <<'${EOF_MARK}'`, body + EOF_MARK);
-        lines.push(`echo "installed ${f.path}"`);
-    }
+export function installScript(files: HostFile[], then: string[] = [], marker = "/var/lib/host-files.sha256"): string {
+    const blobs = files.map((f) => Buffer.from(f.content, "utf8"));
+    let offset = 0;
+    const rows = files.map((f, i) => {
+        const row = `${f.path} ${checked(f)} ${sha256(blobs[i])} ${offset} ${blobs[i].length}`;
+        offset += blobs[i].length;
+        return row;
+    });
+    // 76 characters a line, a multiple of 4: no line of base64 can be the 3-character end mark.
+    const archive = gzipFixed(Buffer.concat(blobs)).toString("base64").replace(/.{1,76}/g, "$&\n");
+    const lines = [
+        "#!/usr/bin/env bash",
+        "set -euo pipefail",
+        'root="${SOFIA_ROOT:-}"',
+        "tmp=$(mktemp -d)",
+        "trap 'rm -rf \"$tmp\"' EXIT",
+        "# Every file, one after another, gzip in base64.",
+        'base64 -d >"$tmp/all.gz" <<\'EOF\'',
+        archive + "EOF",
+        'gunzip -c "$tmp/all.gz" >"$tmp/all"',
+        "# path, mode, SHA-256, offset and length in the stream: all checked before any is installed.",
+        "files=(",
+        ...rows.map((r) => `  "${r}"`),
+        ")",
+        "n=0",
+        'for row in "${files[@]}"; do',
+        '  read -r path mode sum offset length <<<"$row"',
+        '  dd if="$tmp/all" of="$tmp/$n" bs=64K iflag=skip_bytes,count_bytes skip="$offset" count="$length" status=none',
+        '  [[ $(sha256sum "$tmp/$n" | cut -d" " -f1) == "$sum" ]] || { echo "host-files: $path does not have the SHA-256 it was sent with; nothing was installed: run the association again (pulumi up)" >&2; exit 1; }',
+        "  n=$((n + 1))",
+        "done",
+        "n=0",
+        'for row in "${files[@]}"; do',
+        '  read -r path mode _ <<<"$row"',
+        '  install -D -m "$mode" "$tmp/$n" "$root$path.sofia-new"',
+        '  mv -f "$root$path.sofia-new" "$root$path"',
+        '  echo "installed $path"',
+        "  n=$((n + 1))",
+        "done",
+    ];
     if (then.length) lines.push('if [[ -z $root ]]; then', ...then.map((c) => `  ${c}`), "fi");
+    lines.push(
+        "# Last: whoever needs this version of the files waits for this digest.",
+        `mkdir -p "$(dirname "$root${marker}")"`,
+        `echo ${filesDigest(files, then)} >"$root${marker}.sofia-new"`,
+        `mv -f "$root${marker}.sofia-new" "$root${marker}"`,
+    );
     return lines.join("\n") + "\n";
+}
+
+/** The document's content, refused here (with each file's share) when AWS would refuse it. */
+export function documentContent(files: HostFile[], then: string[], marker: string): string {
+    const content = JSON.stringify({
+        schemaVersion: "2.2",
+        description: `Install ${files.length} host files (digest ${filesDigest(files, then).slice(0, 12)})`,
+        mainSteps: [{ action: "aws:runShellScript", name: "install", inputs: { runCommand: [installScript(files, then, marker)], timeoutSeconds: "300" } }],
+    });
+    const { max } = AWS_LIMITS.ssmDocumentBytes;
+    if (bytesOf(content) > max) {
+        const shares = files
+            .map((f) => ({ path: f.path, bytes: gzipFixed(Buffer.from(f.content)).length }))
+            .sort((a, b) => b.bytes - a.bytes)
+            .map((x) => `${x.path} ${x.bytes}`);
+        throw new Error(`HostFiles: the installer document is ${bytesOf(content)} bytes, over SSM's limit of ${max}; compressed sizes alone, largest first: ${shares.join(", ")}. Split the files over two HostFiles, or ship the largest another way.`);
+    }
+    return content;
 }
 
 export class HostFiles extends pulumi.ComponentResource {
     readonly document: aws.ssm.Document;
     readonly association: aws.ssm.Association;
+    /** Where the installed version's digest is written on the host, and the digest this update installs. */
+    readonly installed: { marker: string; digest: pulumi.Output<string> };
 
     constructor(name: string, args: HostFilesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:host:HostFiles", name, {}, opts);
-        const script = pulumi
-            .all(args.files.map((f) => f.content))
-            .apply((contents) => installScript(args.files.map((f, i) => ({ ...f, content: contents[i] })), args.then));
+        const then = args.then ?? [];
+        const resolved = pulumi.all(args.files.map((f) => f.content)).apply((contents) => args.files.map((f, i) => ({ ...f, content: contents[i] })));
+        this.installed = { marker: args.marker, digest: resolved.apply((files) => filesDigest(files, then)) };
         this.document = new aws.ssm.Document(
             `${name}-document`,
-            {
-                documentType: "Command",
-                documentFormat: "JSON",
-                content: script.apply((runCommand) =>
-                    JSON.stringify({
-                        schemaVersion: "2.2",
-                        description: `Install ${args.files.map((f) => f.path).join(", ")}`,
-                        mainSteps: [{ action: "aws:runShellScript", name: "install", inputs: { runCommand: [runCommand], timeoutSeconds: "300" } }],
-                    }),
-                ),
-                tags: args.tags,
-            },
+            { documentType: "Command", documentFormat: "JSON", content: resolved.apply((files) => documentContent(files, then, args.marker)), tags: args.tags },
             { parent: this },
         );
         this.association = new aws.ssm.Association(
@@ -82,8 +163,9 @@ export class HostFiles extends pulumi.ComponentResource {
                 waitForSuccessTimeoutSeconds: args.waitSeconds ?? 600,
                 tags: args.tags,
             },
-            { parent: this },
+            // Not before the host has the tools the follow-up commands call (cloud-init installs them).
+            { parent: this, dependsOn: args.after },
         );
-        this.registerOutputs({ documentName: this.document.name });
+        this.registerOutputs({ documentName: this.document.name, digest: this.installed.digest });
     }
 }

@@ -122,6 +122,8 @@ export interface DeployChecklistArgs {
     instanceId: pulumi.Input<string>;
     /** The host scripts must be installed first. */
     hostReady: pulumi.Resource;
+    /** The version of the host scripts this update installs: each step waits for it on the host. */
+    hostFiles: { marker: string; digest: pulumi.Input<string> };
     /** Every image reference: a new set runs the steps again where they already exist. */
     images: Record<string, string>;
     /** containerFingerprint: a new one runs verification again where it already exists. */
@@ -169,7 +171,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
                 : rollbackCommand(s.stack, previous);
         return new HostCommand(
             `${this.name}-${id}`,
-            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images), this.args.containers], after, timeoutSeconds, onFailure },
+            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images), this.args.containers], requires: this.args.hostFiles, after, timeoutSeconds, onFailure },
             { parent: this },
         );
     }

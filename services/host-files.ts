@@ -13,6 +13,8 @@ import { containerName, TICKS_TABLE, tuningSql } from "./store-config";
 export const SERVICES_BIN = "/usr/local/sbin/sofia-services";
 export const CATALOG_TABLE = "/etc/sofia/services.tsv";
 export const TUNING_TABLE = "/etc/sofia/tuning.tsv";
+/** The digest of the host files installed last (components/host-files.ts): steps wait for theirs. */
+export const HOST_FILES_MARKER = "/etc/sofia/host-files.sha256";
 
 /** The catalog as host/sofia-services.sh reads it: stage, name, container, grace, health URL. */
 export function servicesTable(catalog: readonly CatalogEntry[]): string {

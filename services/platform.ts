@@ -11,7 +11,7 @@ import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
 import { containerFingerprint, DeployChecklist, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
 import { SofiaContainers } from "./containers";
-import { SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
+import { HOST_FILES_MARKER, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { MaintenanceWindows } from "../components/maintenance-window";
 import { maintenanceHostFiles, maintenancePlan } from "./maintenance";
 import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring";
@@ -74,7 +74,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         ];
         const hostFiles = new HostFiles(
             `${name}-host-files`,
-            { instanceId: this.host.instance.id, files: installs.flatMap((i) => i.files), then: installs.flatMap((i) => i.then), tags },
+            { instanceId: this.host.instance.id, files: installs.flatMap((i) => i.files), then: installs.flatMap((i) => i.then), marker: HOST_FILES_MARKER, after: [this.host.ready.run], tags },
             { parent: this },
         );
 
@@ -85,7 +85,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const kind = deployKind(args.previous, images, containersFingerprint);
         const deploy = new DeployChecklist(
             `${name}-deploy`,
-            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.association, images, containers: containersFingerprint },
+            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.association, hostFiles: hostFiles.installed, images, containers: containersFingerprint },
             { parent: this },
         );
         this.containers = new SofiaContainers(
@@ -121,15 +121,32 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         // Retention and compression, again whenever the tuning changes (idempotent; waits for the table).
         new HostCommand(
             `${name}-tune`,
-            { instanceId: this.host.instance.id, region: s.region, command: `${SERVICES_BIN} tune`, triggers: [tuningTable(this.catalog, s)], after: [...containers, hostFiles.association, ...deploy.last] },
+            {
+                instanceId: this.host.instance.id,
+                region: s.region,
+                command: `${SERVICES_BIN} tune`,
+                // A new host (same data) is tuned again; a script change alone does not tune again.
+                triggers: [tuningTable(this.catalog, s), this.host.instance.id],
+                requires: hostFiles.installed,
+                after: [...containers, hostFiles.association, ...deploy.last],
+            },
             { parent: this },
         );
 
-        // restore.from: a stack update that restores, waited for; a new id runs again, the same one does not.
+        // restore.from: a stack update that restores, waited for. Only a new id runs it again: never a
+        // replaced host over the kept data volume, a changed script or any other input.
         const restore = s.restore.from
             ? new HostCommand(
                   `${name}-restore`,
-                  { instanceId: this.host.instance.id, region: s.region, command: `${RESTORE_BIN} ${s.restore.from}`, triggers: [s.restore.from], after: [...containers, hostFiles.association, ...deploy.last], timeoutSeconds: 3600 },
+                  {
+                      instanceId: this.host.instance.id,
+                      region: s.region,
+                      command: `${RESTORE_BIN} ${s.restore.from}`,
+                      triggers: [s.restore.from],
+                      requires: hostFiles.installed,
+                      after: [...containers, hostFiles.association, ...deploy.last],
+                      timeoutSeconds: 3600,
+                  },
                   { parent: this },
               )
             : undefined;

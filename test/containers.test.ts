@@ -3,7 +3,7 @@ import type { Plan, PlannedResource } from "../plan/offline";
 import { OFFLINE_PRIVATE_IP } from "../plan/mocks";
 import { startGraph } from "../plan/start-graph";
 import { sofiaCatalog } from "../services/catalog";
-import { ofType, one, planStack } from "./helpers/plan";
+import { installedFiles, ofType, one, planStack } from "./helpers/plan";
 
 const CONTAINER = "docker:index/container:Container";
 const catalog = sofiaCatalog("questdb");
@@ -145,12 +145,13 @@ describe("containers in the staging plan", () => {
     it("installs the ordered boot and the watchdog on the host, and waits for them", () => {
         const doc = JSON.parse(one(plan, "aws:ssm/document:Document").inputs.content as string);
         const script = doc.mainSteps[0].inputs.runCommand[0] as string;
-        for (const path of ["/etc/sofia/services.tsv", "/usr/local/sbin/sofia-services", "/etc/systemd/system/sofia-boot.service", "/etc/systemd/system/sofia-watchdog.timer"]) {
-            expect(script).toContain(`"$root${path}"`);
-        }
+        expect(installedFiles(plan).map((f) => f.path)).toEqual(expect.arrayContaining(["/etc/sofia/services.tsv", "/usr/local/sbin/sofia-services", "/etc/systemd/system/sofia-boot.service", "/etc/systemd/system/sofia-watchdog.timer"]));
+        expect(installedFiles(plan).find((f) => f.path === "/usr/local/sbin/sofia-services")!.mode).toBe("0755");
         expect(script).toContain("systemctl enable sofia-boot.service");
         const install = ofType(plan, "aws:ssm/association:Association").find((a) => a.name === "sofia-host-files-association")!;
         expect(install.inputs.waitForSuccessTimeoutSeconds).toBe(600);
+        // Not before cloud-init has installed what the follow-up commands call (the CloudWatch agent).
+        expect(install.dependsOn).toEqual([ofType(plan, "command:local:Command").find((c) => c.name === "sofia-host-ready-run")!.urn]);
     });
 
     it("reaches Docker only once the host is ready (cloud-init done)", () => {

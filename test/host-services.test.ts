@@ -5,9 +5,8 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { installScript } from "../components/host-files";
 import { sofiaCatalog } from "../services/catalog";
-import { servicesTable, sofiaHostFiles, tuningTable } from "../services/host-files";
+import { servicesTable, tuningTable } from "../services/host-files";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { RunResult, runAsync } from "./helpers/run";
 
@@ -307,37 +306,12 @@ describe("sofia-services tune (retention and compression)", () => {
     });
 });
 
-describe("installing the host files", () => {
-    it("writes every file with its mode under a scratch root, and runs no systemctl there", () => {
-        const { files, then } = sofiaHostFiles(catalog, { timeseriesStore: "questdb", questdb: { retentionDays: 30 } });
-        const script = path.join(dir, "install.sh");
-        fs.writeFileSync(script, installScript(files, then));
-        expect(spawnSync("shellcheck", [script]).status).toBe(0);
-        const root = path.join(dir, "root");
-        const r = spawnSync("bash", [script], { env: { ...process.env, SOFIA_ROOT: root, PATH: "/usr/bin:/bin" }, encoding: "utf8" });
-        expect(r.stderr).toBe("");
-        expect(r.status).toBe(0);
-        for (const f of files) {
-            const written = path.join(root, f.path);
-            expect(fs.readFileSync(written, "utf8")).toBe(f.content.endsWith("\n") ? f.content : `${f.content}\n`);
-            expect((fs.statSync(written).mode & 0o777).toString(8)).toBe((f.mode ?? "0644").replace(/^0/, ""));
-        }
-        expect(fs.readFileSync(path.join(root, "usr/local/sbin/sofia-services"), "utf8")).toBe(fs.readFileSync(SCRIPT, "utf8"));
-        // Running it twice is harmless.
-        expect(spawnSync("bash", [script], { env: { ...process.env, SOFIA_ROOT: root } }).status).toBe(0);
-    });
-
-    it("writes a catalog table the script reads: one row per entry, stages as the catalog orders them", () => {
+describe("the catalog table", () => {
+    it("has one row per entry that sofia-services reads, stages as the catalog orders them", () => {
         const rows = servicesTable(catalog).split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
         expect(rows.map((r) => `${r[0]}:${r[1]}`)).toEqual(["0:redis", "0:questdb", "0:proxy", "1:metrics", "2:crypto-ws", "2:equities", "3:ts-writer", "4:news", "4:whale-alerts", "5:api", "6:ui"]);
         expect(rows.find((r) => r[1] === "api")!.slice(2)).toEqual(["sofia-api", "20", "http://127.0.0.1:8013/health"]);
         expect(rows.find((r) => r[1] === "crypto-ws")![4]).toBe("-");
-    });
-
-    it("refuses a relative path, a bad mode, or content that would end the heredoc early", () => {
-        expect(() => installScript([{ path: "etc/x", content: "" }])).toThrow(/not absolute/);
-        expect(() => installScript([{ path: "/etc/x", content: "", mode: "755" }])).toThrow(/not an octal mode/);
-        expect(() => installScript([{ path: "/etc/x", content: "a\nSOFIA_HOST_FILE_EOF\nb" }])).toThrow(/contains the line/);
     });
 });
 

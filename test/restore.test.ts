@@ -1,6 +1,8 @@
+import { spawnSync } from "child_process";
 import { describe, expect, it } from "vitest";
+import { KEEP_LAST_OUTPUT } from "../components/host-command";
 import { parseRestoreSummary } from "../services/backups";
-import { ofType, planStack } from "./helpers/plan";
+import { installedFiles, ofType, planStack } from "./helpers/plan";
 
 const restoreRun = (plan: Awaited<ReturnType<typeof planStack>>) => ofType(plan, "command:local:Command").find((c) => c.name === "sofia-restore-run");
 
@@ -27,10 +29,32 @@ describe("restore as a stack update", () => {
         expect(withRelease.dependsOn.map((u) => u.split("::").pop())).toContain("sofia-deploy-page-off-run");
     });
 
+    it("runs again only for a new id: a replaced host, a changed script or anything else updates without running", async () => {
+        const run = restoreRun(await planStack("staging", ["restore.from=20261130T010000Z"]))!;
+        // The engine replaces the command (and so runs it) only when a trigger changes; every other
+        // input change is an update, and the update command runs nothing but keeps the summary.
+        expect(run.options.replaceOnChanges).toContain("triggers");
+        expect(run.inputs.update).toBe(KEEP_LAST_OUTPUT);
+        const summary = '{"restore":{"id":"20261130T010000Z","result":"ok"}}';
+        const kept = spawnSync("sh", ["-c", KEEP_LAST_OUTPUT], { env: { PATH: process.env.PATH, PULUMI_COMMAND_STDOUT: `restored\n${summary}` }, encoding: "utf8" });
+        expect(kept.stdout).toBe(`restored\n${summary}`);
+        expect(parseRestoreSummary(kept.stdout)?.result).toBe("ok");
+        // A new host keeps the triggers: a different zone's subnet gives another instance, same id.
+        const moved = restoreRun(await planStack("staging", ["restore.from=20261130T010000Z", "instanceType=m6i.large"]))!;
+        expect(moved.inputs.triggers).toEqual(run.inputs.triggers);
+    });
+
+    it("waits on the host for the scripts this update installs before it restores", async () => {
+        const plan = await planStack("staging", ["restore.from=20261130T010000Z"]);
+        const env = restoreRun(plan)!.inputs.environment as Record<string, string>;
+        expect(env.SSM_RUN_REQUIRE_FILE).toBe("/etc/sofia/host-files.sha256");
+        const doc = JSON.parse(ofType(plan, "aws:ssm/document:Document")[0].inputs.content as string);
+        expect(doc.description).toContain(`(digest ${env.SSM_RUN_REQUIRE_DIGEST.slice(0, 12)})`);
+    });
+
     it("installs sofia-restore on the host", async () => {
         const plan = await planStack("staging");
-        const doc = ofType(plan, "aws:ssm/document:Document")[0];
-        expect(JSON.parse(doc.inputs.content as string).mainSteps[0].inputs.runCommand[0]).toContain('"$root/usr/local/sbin/sofia-restore"');
+        expect(installedFiles(plan)).toContainEqual({ path: "/usr/local/sbin/sofia-restore", mode: "0755" });
     });
 
     it("refuses to restore prod unless restore.confirm names it", async () => {

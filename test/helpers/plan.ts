@@ -23,3 +23,10 @@ export function one(plan: Plan, type: string): PlannedResource {
     if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
     return found[0];
 }
+
+/** The host files the plan's installer document would write: path and mode of each. */
+export function installedFiles(plan: Plan): { path: string; mode: string }[] {
+    const doc = one(plan, "aws:ssm/document:Document");
+    const script = JSON.parse(doc.inputs.content as string).mainSteps[0].inputs.runCommand[0] as string;
+    return [...script.matchAll(/^ {2}"(\/\S+) (0[0-7]{3}) [0-9a-f]{64} \d+ \d+"$/gm)].map((m) => ({ path: m[1], mode: m[2] }));
+}
