@@ -77,6 +77,18 @@ export function imageRefProblem(ref: string): string | undefined {
     return undefined;
 }
 
+/**
+ * The registry an image reference pulls from, as Docker reads it: a first path component with a
+ * dot or a port (or "localhost") names the registry; anything else is Docker Hub.
+ */
+export function registryOf(ref: string): string {
+    const first = ref.split("/")[0];
+    if (ref.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")) {
+        return ["index.docker.io", "registry-1.docker.io"].includes(first) ? "docker.io" : first;
+    }
+    return "docker.io";
+}
+
 /** True when an image reference is pinned by content digest. */
 export function isPinnedByDigest(ref: string): boolean {
     return /@sha256:[a-f0-9]{64}$/.test(ref);

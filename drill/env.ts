@@ -30,6 +30,7 @@ const REDIS_PASSWORD = "drill-redis-password";
 const settingsForDrill = settingsSchema.parse({
     sshPublicKey: "ssh-ed25519 AAAA drill",
     images: Object.fromEntries(releaseServiceNames.map((n) => [n, `ghcr.io/sofia-v2/${n}:drill`])),
+    registry: { address: "ghcr.io", username: "drill" },
 });
 
 export interface Run {

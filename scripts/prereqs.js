@@ -12,13 +12,15 @@ const NEEDED = [
   { command: "curl", pkg: "curl", why: "host scripts call /health endpoints" },
   { command: "flock", pkg: "util-linux", why: "host scripts serialise on a lock" },
   { command: "nginx", pkg: "nginx-light", why: "the front proxy's configuration is checked and served by a real nginx" },
+  { command: "sshd", pkg: "openssh-server", why: "the host's sshd drop-in is read by the real sshd" },
   { command: "openssl", pkg: "openssl", why: "SHA-256 in the backup and restore scripts; a throwaway certificate for the proxy's TLS" },
   // Not in Debian 12: these come from PyPI (pip install 'moto[server]' awscli), preinstalled here.
   { command: "moto_server", pkg: null, why: "the S3/CloudWatch/SSM emulator the drills talk to" },
   { command: "aws", pkg: null, why: "host scripts call AWS through the aws CLI" },
 ];
 
-const has = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+// sbin too: sshd lives there, off a non-root PATH.
+const has = (cmd) => spawnSync("sh", ["-c", `PATH="$PATH:/usr/sbin:/sbin" command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 const missing = NEEDED.filter((n) => !has(n.command));
 if (missing.length === 0) process.exit(0);
 

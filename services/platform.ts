@@ -59,6 +59,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 dockerAccess: s.dockerAccess,
                 sshPublicKey: s.sshPublicKey,
                 backupBucket: { arn: this.backupBucket.bucket.arn, prefix: this.backupBucket.prefix, kmsKeyArn: s.backup.kmsKeyArn },
+                registries: s.registry.address && s.registry.username ? [{ address: s.registry.address, username: s.registry.username, password: s.secrets.registryPassword }] : [],
                 dataPath: DEFAULT_DATA_PATH,
                 tags,
             },

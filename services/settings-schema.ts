@@ -3,8 +3,8 @@
  * description that the README's settings reference is generated from (scripts/settings-doc.ts).
  */
 import { z } from "zod";
-import { imageRefProblem, instanceTypeProblem, isWorldCidr, looksLikeSecretName, scheduleProblem } from "../components/formats";
-import { allServiceNames, defaultImages, memoryOf, releaseServiceNames } from "./catalog";
+import { imageRefProblem, instanceTypeProblem, isWorldCidr, looksLikeSecretName, registryOf, scheduleProblem } from "../components/formats";
+import { allServiceNames, defaultImages, memoryOf, releaseServiceNames, sofiaCatalog } from "./catalog";
 import { windowsOverlap } from "./maintenance-rules";
 
 /** Turns a `(value) => problem | undefined` format check into a zod string schema. */
@@ -163,6 +163,17 @@ const deploy = z
     })
     .prefault({});
 
+/** A registry host as image references name it: `ghcr.io`, `registry.example.com:5000`. */
+const registryHost = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/, { error: 'expected a registry host like "ghcr.io"' });
+
+const registry = z
+    .strictObject({
+        address: registryHost.optional().meta({ description: "The private registry the release's images come from (e.g. ghcr.io); the Docker provider logs in to it to pull." }),
+        username: z.string().min(1).max(256).regex(/^\S+$/, { error: "expected a user name without spaces" }).optional().meta({ description: "The user it logs in as; the password is the registryPassword secret (or DOCKER_REGISTRY_PASS where pulumi runs)." }),
+    })
+    .refine((r) => (r.address === undefined) === (r.username === undefined), { error: "set registry.address and registry.username together", path: ["username"] })
+    .prefault({});
+
 const PEM_CERT = /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n?(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n?)*$/;
 
 const proxy = z
@@ -198,6 +209,11 @@ export const settingsSchema = z
             .meta({ description: "Public key of the deploy user that Pulumi's Docker provider logs in as (the private key stays with the operator or CI)." }),
         timeseriesStore: z.enum(["questdb", "timescaledb"]).default("questdb").meta({ description: "Which time-series store runs (the runbook allows either)." }),
         images,
+        registry,
+        publicRegistries: z
+            .array(registryHost)
+            .default(["docker.io"])
+            .meta({ description: "Registries whose images are pulled without logging in (Docker Hub: the stores' and proxy's pinned images). Any other registry an image names must be sofia:registry." }),
         equityPrimary: z
             .string()
             .regex(/^[a-z][a-z0-9_-]*$/, { error: 'expected a data source name like "yahoo"' })
@@ -223,6 +239,24 @@ export const settingsSchema = z
         if (s.dockerAccess === "admin-ssh" && s.adminCidrs.length === 0) {
             ctx.addIssue({ code: "custom", path: ["adminCidrs"], input: s.adminCidrs, message: "dockerAccess is admin-ssh, so at least one admin CIDR is needed" });
         }
+        // Pulls through the Docker provider carry only the credentials it was given: an image from
+        // a registry it cannot log in to fails in the middle of an update, after the backup.
+        const byHost = new Map<string, string[]>();
+        for (const { name } of sofiaCatalog(s.timeseriesStore)) {
+            const ref = s.images[name];
+            const host = ref === undefined ? undefined : registryOf(ref);
+            if (host === undefined || host === s.registry.address || s.publicRegistries.includes(host)) continue;
+            byHost.set(host, [...(byHost.get(host) ?? []), name]);
+        }
+        for (const [host, [first, ...others]] of byHost) {
+            const also = others.length ? ` (so do ${others.map((n) => `sofia:images.${n}`).join(", ")})` : "";
+            ctx.addIssue({
+                code: "custom",
+                path: ["images", first],
+                input: s.images[first],
+                message: `it comes from ${host}${also}, which has no credentials: set sofia:registry.address ${host} and sofia:registry.username (the password as the secret sofia:registryPassword, or DOCKER_REGISTRY_PASS where pulumi runs), or list ${host} in sofia:publicRegistries if it needs no login`,
+            });
+        }
     });
 
 /**
@@ -233,6 +267,10 @@ export const secretSettings = {
     oncallEndpoint: {
         description: "Level 2 paging endpoint (HTTPS, e.g. a PagerDuty integration URL) subscribed to the on-call topic.",
         problem: (v: string) => (/^https:\/\/[^\s/]+\.[^\s/]+(\/\S*)?$/.test(v) ? undefined : "expected an https:// URL"),
+    },
+    registryPassword: {
+        description: "Password or token of registry.username (e.g. a GitHub token with read:packages). Unset: the Docker provider reads DOCKER_REGISTRY_PASS where pulumi runs.",
+        problem: (v: string) => (v.length > 0 && v.length <= 4096 && !/\s/.test(v) ? undefined : "expected a token without white space"),
     },
     proxyTlsKey: {
         description: "PEM private key of proxy.tlsCertificate (set both, or neither).",

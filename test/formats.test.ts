@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { imageRefProblem, instanceTypeProblem, isPinnedByDigest, isWorldCidr, scheduleProblem } from "../components/formats";
+import { imageRefProblem, instanceTypeProblem, isPinnedByDigest, isWorldCidr, registryOf, scheduleProblem } from "../components/formats";
 
 const DIGEST = "sha256:" + "a".repeat(64);
 
@@ -61,5 +61,20 @@ describe("small formats", () => {
         expect(isWorldCidr("0.0.0.0/0")).toBe(true);
         expect(isWorldCidr("::/0")).toBe(true);
         expect(isWorldCidr("10.0.0.0/8")).toBe(false);
+    });
+});
+
+describe("registryOf (where Docker pulls an image reference from)", () => {
+    it.each([
+        ["redis:7.4.2", "docker.io"],
+        ["questdb/questdb:9.3.5", "docker.io"],
+        ["docker.io/library/nginx:1.27", "docker.io"],
+        ["index.docker.io/library/nginx:1.27", "docker.io"],
+        ["ghcr.io/sofia-v2/api:1.0.0", "ghcr.io"],
+        ["registry.example.com:5000/team/app@" + DIGEST, "registry.example.com:5000"],
+        ["localhost/app:1", "localhost"],
+        ["localhost:5000/app:1", "localhost:5000"],
+    ])("%s comes from %s", (ref, host) => {
+        expect(registryOf(ref)).toBe(host);
     });
 });

@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { architectureOf, backupPrefixPolicy, Host, hostUserData, validateHostArgs } from "../components/host";
+import { parse } from "yaml";
+import { architectureOf, backupPrefixPolicy, CONTROL_OPTS, Host, hostUserData, SSHD_DEPLOY_CONF, validateHostArgs } from "../components/host";
 import { runOffline } from "../plan/offline";
 import { clientPorts, sofiaCatalog } from "../services/catalog";
 import { ofType, one, planStack } from "./helpers/plan";
@@ -76,6 +77,43 @@ describe("the host in the staging plan", () => {
         expect(p.host).toMatch(/^ssh:\/\/sofia-deploy@i-[0-9a-f]+$/);
         expect(JSON.stringify(p.sshOpts)).toContain("AWS-StartSSHSession");
         expect(ingress(plan).some((r) => r.startsWith("tcp/22-"))).toBe(false);
+    });
+
+    it("reuses one SSH connection for every Docker call, which the host's sshd lets run side by side", () => {
+        const p = one(plan, "pulumi:providers:docker").inputs as any;
+        const opts = JSON.parse(p.sshOpts) as string[];
+        for (const o of CONTROL_OPTS) expect(opts).toContain(o);
+        const userData = one(plan, "aws:ec2/instance:Instance").inputs.userData as string;
+        const doc = parse(userData) as { write_files: { path: string; content: string }[]; runcmd: string[][] };
+        expect(doc.write_files.find((f) => f.path === "/etc/ssh/sshd_config.d/60-sofia-deploy.conf")?.content).toBe(SSHD_DEPLOY_CONF);
+        expect(doc.runcmd).toContainEqual(["systemctl", "reload", "sshd"]);
+    });
+
+    it("logs the Docker provider in to the release's registry (the password from the secret, or DOCKER_REGISTRY_PASS)", async () => {
+        const p = one(plan, "pulumi:providers:docker").inputs as any;
+        expect(JSON.parse(p.registryAuth)).toEqual([{ address: "ghcr.io", username: "sofia-v2-staging-pull" }]);
+        const withSecret = one(await planStack("staging", [], ["registryPassword=ghp_token123"]), "pulumi:providers:docker").inputs as any;
+        expect(withSecret.registryAuth).toBe("[secret]");
+    });
+});
+
+describe("the host's sshd drop-in, read by the real sshd", () => {
+    it("raises MaxSessions and MaxStartups above the Docker provider's parallel calls", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sshd-"));
+        // sshd refuses to even parse without its privilege separation directory (made by its service at start).
+        fs.mkdirSync("/run/sshd", { recursive: true });
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host-key")]);
+        fs.mkdirSync(path.join(dir, "sshd_config.d"));
+        fs.writeFileSync(path.join(dir, "sshd_config.d", "60-sofia-deploy.conf"), SSHD_DEPLOY_CONF);
+        // As on Amazon Linux 2023: the main file includes the drop-in directory first.
+        fs.writeFileSync(path.join(dir, "sshd_config"), `Include ${dir}/sshd_config.d/*.conf\nHostKey ${dir}/host-key\n`);
+        const sshd = (conf: string) => spawnSync("sshd", ["-T", "-f", conf, "-C", "user=sofia-deploy,host=runner,addr=192.0.2.1"], { encoding: "utf8", env: { PATH: `/usr/sbin:/sbin:${process.env.PATH}` } });
+        const effective = sshd(path.join(dir, "sshd_config"));
+        expect(effective.stderr).toBe("");
+        expect(effective.stdout).toMatch(/^maxsessions 64$/m);
+        expect(effective.stdout).toMatch(/^maxstartups 64:30:128$/m);
+        fs.writeFileSync(path.join(dir, "sshd_config.d", "60-sofia-deploy.conf"), "MaxSessions many\n");
+        expect(sshd(path.join(dir, "sshd_config")).status).not.toBe(0);
     });
 });
 

@@ -7,6 +7,10 @@ import { stackSettings } from "../plan/stack-config";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKRiw9uK4mRIBIf1ZLvaCONfaETTv0o7k3j1UY7K+fbE test";
 
+const releaseImages = Object.fromEntries(releaseServiceNames.map((n) => [n, `ghcr.io/sofia-v2/${n}:1.0.0`]));
+/** The release plus these image references, as the `sofia:images` config value. */
+const imagesWith = (extra: Record<string, string>) => JSON.stringify({ ...releaseImages, ...extra });
+
 /** A minimal valid config; `extra` adds or replaces keys (values are config strings, as the engine passes them). */
 function source(extra: Record<string, string | ConfigValue> = {}, drop: string[] = []): Map<string, ConfigValue> {
     const images = Object.fromEntries(releaseServiceNames.map((n) => [n, `ghcr.io/sofia-v2/${n}:1.0.0`]));
@@ -14,6 +18,7 @@ function source(extra: Record<string, string | ConfigValue> = {}, drop: string[]
         "aws:region": "eu-central-1",
         "sofia:sshPublicKey": KEY,
         "sofia:images": JSON.stringify(images),
+        "sofia:registry": JSON.stringify({ address: "ghcr.io", username: "ci" }),
         ...extra,
     };
     for (const d of drop) delete base[d];
@@ -64,6 +69,12 @@ describe("settings defaults", () => {
         expect(s.alarms.staleRatio).toBe(0.1);
     });
 
+    it("pulls from Docker Hub without a login, and from any registry listed as public", () => {
+        expect(readSettings("sofia", "test", source({ "sofia:images": imagesWith({ redis: "redis:7.4.2", proxy: "docker.io/library/nginx:1.27" }) })).images.redis).toBe("redis:7.4.2");
+        const open = readSettings("sofia", "test", source({ "sofia:publicRegistries": '["docker.io", "ghcr.io"]' }, ["sofia:registry"]));
+        expect(open.registry).toEqual({});
+    });
+
     it("accepts both committed stack files", () => {
         for (const stack of ["staging", "prod"]) expect(stackSettings(stack).stack).toBe(stack);
     });
@@ -90,6 +101,10 @@ describe("settings errors name the key, the value and what is allowed", () => {
         ["cross-field rule", { "sofia:dockerAccess": "admin-ssh" }, /^sofia:adminCidrs: \[\] is not allowed: dockerAccess is admin-ssh/],
         ["bad e-mail", { "sofia:escalation": '{"seniorEmails": ["not-mail"]}' }, /^sofia:escalation\.seniorEmails\[0\]: "not-mail" is not allowed: expected an e-mail address/],
         ["secret given in plain text", { "sofia:oncallEndpoint": "https://events.example.com/x" }, /^sofia:oncallEndpoint: must be set as a secret/],
+        ["a private registry without credentials", {}, /^sofia:images\.metrics: "ghcr\.io\/sofia-v2\/metrics:1\.0\.0" is not allowed: it comes from ghcr\.io \(so do sofia:images\.crypto-ws, .*sofia:images\.ui\), which has no credentials: set sofia:registry\.address ghcr\.io and sofia:registry\.username/, ["sofia:registry"]],
+        ["an image from a second private registry", { "sofia:images": imagesWith({ redis: "quay.io/org/redis:7.4.2" }) }, /^sofia:images\.redis: "quay\.io\/org\/redis:7\.4\.2" is not allowed: it comes from quay\.io, which has no credentials/],
+        ["a registry without its user", { "sofia:registry": '{"address": "ghcr.io"}' }, /^sofia:registry\.username: .*set registry\.address and registry\.username together/],
+        ["a registry that is not a host", { "sofia:registry": '{"address": "https://ghcr.io", "username": "ci"}' }, /^sofia:registry\.address: "https:\/\/ghcr\.io" is not allowed: expected a registry host/],
         ["plain setting given as a secret", { "sofia:instanceType": { value: "t3.large", secret: true } }, /^sofia:instanceType: is not a secret setting/],
     ];
     for (const [what, extra, expected, drop] of cases) {
