@@ -50,6 +50,11 @@ export interface EscalationArgs {
     level3Emails: string[];
     /** The metric that says a maintenance window or deploy is running (>= 1). */
     maintenanceMetric: { namespace: string; name: string; dimensions: Record<string, string> };
+    /**
+     * What the paging composites are created after: while it runs (a first deploy's maintenance
+     * signal) a host that is still starting pages nobody. @default nothing
+     */
+    pagesAfter?: pulumi.Resource[];
     /** Level 3 composites: name and rule over the raw alarms' names (e.g. several systems failing). */
     level3Rules?: { id: string; description: string; rule: (rawNames: Record<string, string>) => string }[];
     tags?: Record<string, string>;
@@ -163,7 +168,7 @@ export class Escalation extends pulumi.ComponentResource {
                 tags: { ...(args.tags ?? {}), Level: String(level) },
             },
             // The rule names alarms that must exist first.
-            { parent: this, dependsOn: after },
+            { parent: this, dependsOn: [...after, ...(args.pagesAfter ?? [])] },
         );
     }
 }

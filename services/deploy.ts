@@ -39,7 +39,7 @@ export interface VerifiedRelease {
 export type DeployKind = "none" | "config" | "first" | "release";
 
 export interface DeployStepSpec {
-    id: "backup" | "page-on" | "migrate" | "verify" | "page-off";
+    id: "backup" | "page-on" | "migrate" | "verify" | "first-backup" | "page-off";
     title: string;
     /** Deploys that run it: a first deploy has nothing to back up and no clients to hold off. */
     on: DeployKind[];
@@ -48,10 +48,15 @@ export interface DeployStepSpec {
 /** The checklist, in order; the README's Release section is generated from it. */
 export const DEPLOY_STEPS: readonly DeployStepSpec[] = [
     { id: "backup", title: "Backup first: an on-demand run of the backup job, waited for; if it fails nothing is changed", on: ["release"] },
-    { id: "page-on", title: "Maintenance page on: clients get HTTP 503 with Retry-After from the front proxy; pages are suppressed", on: ["release"] },
+    {
+        id: "page-on",
+        title: "Maintenance page on: clients get HTTP 503 with Retry-After from the front proxy; pages are suppressed (on a first deploy too: a host that is still starting is not an outage)",
+        on: ["first", "release"],
+    },
     { id: "migrate", title: "Migrations: a one-shot container of the new API image runs to completion after the stores and before any app", on: ["first", "release"] },
     { id: "verify", title: "Verify: every /health from the host, after the last start stage", on: ["first", "release", "config"] },
-    { id: "page-off", title: "Maintenance page off, pages back on; the verified release is recorded with its time (verifiedRelease)", on: ["release"] },
+    { id: "first-backup", title: "First backup: taken as soon as a new stack verifies, so backup age and staging's soak count from its first deploy, not from the first night", on: ["first"] },
+    { id: "page-off", title: "Maintenance page off, pages back on; the verified release is recorded with its time (verifiedRelease)", on: ["first", "release"] },
 ];
 
 export function deployStepsFor(kind: DeployKind): DeployStepSpec[] {
@@ -137,6 +142,8 @@ export interface DeployChecklistArgs {
 export class DeployChecklist extends pulumi.ComponentResource {
     /** Every container waits for these (backup, maintenance page). */
     readonly before: pulumi.Resource[] = [];
+    /** What the paging alarms wait for: on a first deploy the page, so a host still starting pages nobody. */
+    readonly pagesAfter: pulumi.Resource[] = [];
     private verify?: HostCommand;
     private pageOff?: HostCommand;
     private readonly args: DeployChecklistArgs;
@@ -153,11 +160,12 @@ export class DeployChecklist extends pulumi.ComponentResource {
             // update in the Docker provider, before any step of ours could say this.
             pulumi.log.info(`Release deploy (${deployStepsFor(args.kind).map((s) => s.id).join(", ")}). If it fails: ${rollbackCommand(args.settings.stack, args.previous)}`, this);
         }
-        if (this.runs.has("backup")) {
-            // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
-            const backup = this.step("backup", `${BACKUP_BIN} run --wait 1800`, [args.hostReady], 5400);
-            const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes}`, [backup.run]);
+        // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
+        const backup = this.runs.has("backup") ? this.step("backup", `${BACKUP_BIN} run --wait 1800`, [args.hostReady], 5400) : undefined;
+        if (this.runs.has("page-on")) {
+            const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes}`, [backup?.run ?? args.hostReady]);
             this.before.push(pageOn.run);
+            if (args.kind === "first") this.pagesAfter.push(pageOn.run);
         }
         this.registerOutputs({ kind: args.kind });
     }
@@ -191,8 +199,9 @@ export class DeployChecklist extends pulumi.ComponentResource {
         if (!this.runs.has("verify")) return pulumi.output(this.args.previous ?? null);
         this.verify = this.step("verify", `${SERVICES_BIN} verify`, [...containers, this.args.hostReady]);
         let done: pulumi.Output<string> = this.verify.run.stdout;
+        const firstBackup = this.runs.has("first-backup") ? this.step("first-backup", `${BACKUP_BIN} run --wait 1800`, [this.verify.run], 5400) : undefined;
         if (this.runs.has("page-off")) {
-            this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off`, [this.verify.run]);
+            this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off`, [firstBackup?.run ?? this.verify.run]);
             done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);
         }
         return done.apply((out) => ({ release, images, containers: fingerprint, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null }));

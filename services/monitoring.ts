@@ -152,6 +152,8 @@ export interface SofiaMonitoringArgs {
     settings: Settings;
     instanceId: pulumi.Input<string>;
     dataPath: string;
+    /** What the paging (composite) alarms wait for: a first deploy's maintenance page. @default nothing */
+    pagesAfter?: pulumi.Resource[];
     tags: Record<string, string>;
 }
 
@@ -198,6 +200,7 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
                 oncallEndpoint: s.secrets.oncallEndpoint,
                 level3Emails: [...s.escalation.seniorEmails, ...s.escalation.securityEmails],
                 maintenanceMetric: { namespace: METRICS_NAMESPACE, name: MAINTENANCE_METRIC, dimensions: { [STACK_DIMENSION]: s.stack } },
+                pagesAfter: args.pagesAfter,
                 level3Rules: [
                     {
                         id: "several-systems-failing",

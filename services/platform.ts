@@ -66,7 +66,6 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const monitoring = new SofiaMonitoring(`${name}-monitoring`, { catalog: this.catalog, settings: s, instanceId: this.host.instance.id, dataPath: DEFAULT_DATA_PATH, tags }, { parent: this });
         const installs = [
             sofiaHostFiles(this.catalog, s),
             backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH),
@@ -87,6 +86,12 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const deploy = new DeployChecklist(
             `${name}-deploy`,
             { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.association, hostFiles: hostFiles.installed, images, containers: containersFingerprint },
+            { parent: this },
+        );
+        // After the checklist: on a first deploy the paging alarms wait for the maintenance page.
+        const monitoring = new SofiaMonitoring(
+            `${name}-monitoring`,
+            { catalog: this.catalog, settings: s, instanceId: this.host.instance.id, dataPath: DEFAULT_DATA_PATH, pagesAfter: deploy.pagesAfter, tags },
             { parent: this },
         );
         this.containers = new SofiaContainers(

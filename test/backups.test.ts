@@ -4,7 +4,7 @@ import { backupPrefixPolicy } from "../components/host";
 import type { Plan } from "../plan/offline";
 import { backupEnv, backupItems } from "../services/backups";
 import { sofiaCatalog } from "../services/catalog";
-import { ofType, one, planStack } from "./helpers/plan";
+import { installedFiles, ofType, one, planStack } from "./helpers/plan";
 
 describe("the backup bucket in the plan", () => {
     let staging: Plan;
@@ -81,11 +81,11 @@ describe("the backup bucket in the plan", () => {
     });
 
     it("installs the backup job with its configuration, item list and release on the host", () => {
-        const doc = JSON.parse(one(staging, "aws:ssm/document:Document").inputs.content as string);
-        const script = doc.mainSteps[0].inputs.runCommand[0] as string;
-        for (const path of ["/usr/local/sbin/sofia-backup", "/etc/sofia/backup.env", "/etc/sofia/backup.tsv", "/etc/sofia/release.json", "/etc/systemd/system/sofia-backup-age.timer"]) expect(script).toContain(`"$root${path}"`);
-        expect(script).toMatch(/BACKUP_BUCKET='sofia-backups-[0-9a-f]+'/);
-        expect(script).toContain("BACKUP_PREFIX='staging'");
+        const files = installedFiles(staging);
+        for (const path of ["/usr/local/sbin/sofia-backup", "/etc/sofia/backup.env", "/etc/sofia/backup.tsv", "/etc/sofia/release.json", "/etc/systemd/system/sofia-backup-age.timer"]) expect(files.map((f) => f.path)).toContain(path);
+        const env = files.find((f) => f.path === "/etc/sofia/backup.env")!.content;
+        expect(env).toMatch(/BACKUP_BUCKET='sofia-backups-[0-9a-f]+'/);
+        expect(env).toContain("BACKUP_PREFIX='staging'");
     });
 });
 

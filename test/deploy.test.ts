@@ -46,7 +46,7 @@ describe("a release deploy (a new API image)", () => {
     });
 
     it("runs backup, maintenance page, migrations, verification and page off, in that order", () => {
-        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(DEPLOY_STEPS.map((s) => s.id));
+        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["backup", "page-on", "migrate", "verify", "page-off"]);
         expect(after(plan, "sofia-deploy-backup-run")).toEqual(["sofia-host-files-association"]);
         expect(after(plan, "sofia-deploy-page-on-run")).toEqual(["sofia-deploy-backup-run"]);
         expect(after(plan, "sofia-deploy-migrations-container").sort()).toEqual(["sofia-deploy-page-on-run", "sofia-services-questdb-container", "sofia-services-redis-container"]);
@@ -110,16 +110,30 @@ describe("a release deploy (a new API image)", () => {
 describe("which updates are releases", () => {
     it("a store's image is part of the release too: a new Redis is backed up first", async () => {
         const plan = await planStack("staging", [`images.redis=${NEW_REDIS}`]);
-        expect((plan.outputs.deploy as { steps: string[]; changes: string[] }).steps).toEqual(DEPLOY_STEPS.map((s) => s.id));
+        expect((plan.outputs.deploy as { steps: string[]; changes: string[] }).steps).toEqual(DEPLOY_STEPS.filter((s) => s.on.includes("release")).map((s) => s.id));
         expect((plan.outputs.deploy as { changes: string[] }).changes).toEqual([`redis: ${catalog.find((e) => e.name === "redis")!.defaultImage} -> ${NEW_REDIS}`]);
     });
 
-    it("a first deploy migrates and verifies, with nothing to back up and no clients to hold off", async () => {
+    it("a first deploy is quiet and ready to promote: page on, migrate, verify, its first backup, page off; nothing pages before the page is up", async () => {
         const plan = await planStack("staging", [], [], {});
-        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["migrate", "verify"]);
+        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["page-on", "migrate", "verify", "first-backup", "page-off"]);
+        // Nothing to back up before it; the page goes up as soon as the host scripts are there.
         expect(byName(plan, "sofia-deploy-backup-run")).toBeUndefined();
-        expect(byName(plan, "sofia-deploy-page-on-run")).toBeUndefined();
+        expect(after(plan, "sofia-deploy-page-on-run")).toEqual(["sofia-host-files-association"]);
+        // The first backup after verification: backup age and the soak count from this deploy.
+        expect(after(plan, "sofia-deploy-first-backup-run")).toEqual(["sofia-deploy-verify-run"]);
+        expect(String(byName(plan, "sofia-deploy-first-backup-run")!.inputs.create)).toMatch(/ \/usr\/local\/sbin\/sofia-backup run --wait 1800$/);
+        expect(after(plan, "sofia-deploy-page-off-run")).toEqual(["sofia-deploy-first-backup-run"]);
+        // Every paging alarm is created only once the signal is up: a host still starting pages nobody.
+        const composites = ofType(plan, "aws:cloudwatch/compositeAlarm:CompositeAlarm");
+        expect(composites.length).toBeGreaterThan(10);
+        for (const c of composites) expect(after(plan, c.name), c.name).toContain("sofia-deploy-page-on-run");
         expect(env(byName(plan, "sofia-deploy-verify-run")!).SSM_RUN_ON_FAILURE).toMatch(/none possible, this is the first release of stack staging/);
+    });
+
+    it("a later release does not hold the paging alarms back", async () => {
+        const plan = await planStack("staging", [`images.api=${NEW_API}`]);
+        for (const c of ofType(plan, "aws:cloudwatch/compositeAlarm:CompositeAlarm")) expect(after(plan, c.name), c.name).not.toContain("sofia-deploy-page-on-run");
     });
 
     it("a last deploy that never verified counts as none: the next update runs the whole first-deploy checklist", () => {

@@ -1,4 +1,5 @@
 /** Runs the real program offline for a stack, with optional overrides, as `npm run plan` does. */
+import { gunzipSync } from "zlib";
 import program from "../../index";
 import { Plan, PlannedResource, runOffline } from "../../plan/offline";
 import { applyOverride, lastDeployFromFile, projectName, readStackConfig } from "../../plan/stack-config";
@@ -24,9 +25,14 @@ export function one(plan: Plan, type: string): PlannedResource {
     return found[0];
 }
 
-/** The host files the plan's installer document would write: path and mode of each. */
-export function installedFiles(plan: Plan): { path: string; mode: string }[] {
+/** The host files the plan's installer document would write: path, mode and content of each. */
+export function installedFiles(plan: Plan): { path: string; mode: string; content: string }[] {
     const doc = one(plan, "aws:ssm/document:Document");
     const script = JSON.parse(doc.inputs.content as string).mainSteps[0].inputs.runCommand[0] as string;
-    return [...script.matchAll(/^ {2}"(\/\S+) (0[0-7]{3}) [0-9a-f]{64} \d+ \d+"$/gm)].map((m) => ({ path: m[1], mode: m[2] }));
+    const all = gunzipSync(Buffer.from(/<<'EOF'\n([\s\S]*?)EOF/.exec(script)![1].replace(/\n/g, ""), "base64"));
+    return [...script.matchAll(/^ {2}"(\/\S+) (0[0-7]{3}) [0-9a-f]{64} (\d+) (\d+)"$/gm)].map((m) => ({
+        path: m[1],
+        mode: m[2],
+        content: all.subarray(Number(m[3]), Number(m[3]) + Number(m[4])).toString("utf8"),
+    }));
 }
