@@ -63,6 +63,12 @@ export function stagingPath(dataPath: string): string {
     return `${dataPath}/backup-staging`;
 }
 
+/** AWS's managed policies the host role attaches (the deploy role may attach these and no others). */
+export const HOST_MANAGED_POLICIES = {
+    ssm: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    cloudwatch: "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+} as const;
+
 /** The user Pulumi's Docker provider logs in as; member of the `docker` group only. */
 export const DEPLOY_USER = "sofia-deploy";
 
@@ -235,8 +241,8 @@ export class Host extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        for (const [suffix, policy] of [["ssm", "AmazonSSMManagedInstanceCore"], ["cloudwatch", "CloudWatchAgentServerPolicy"]]) {
-            new aws.iam.RolePolicyAttachment(`${name}-${suffix}`, { role: role.name, policyArn: `arn:aws:iam::aws:policy/${policy}` }, { parent: role });
+        for (const [suffix, policyArn] of Object.entries(HOST_MANAGED_POLICIES)) {
+            new aws.iam.RolePolicyAttachment(`${name}-${suffix}`, { role: role.name, policyArn }, { parent: role });
         }
         if (args.backupBucket) {
             const { arn, prefix, kmsKeyArn } = args.backupBucket;
