@@ -3,6 +3,7 @@
  * no more; its roles trust only their GitHub subjects and fit IAM's limits; `npm run bootstrap`
  * runs its steps in order, again without harm, and prints the GitHub side the workflows read.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AWS_LIMITS, iamChars } from "../components/aws-limits";
 import { HOST_MANAGED_POLICIES } from "../components/host";
 import { Moto, startMoto } from "../drill/moto";
+import { GITHUB_SCRIPT } from "../bootstrap/cli";
 import { DEPLOY_SESSION_SECONDS, GITHUB_SECRETS, oidcSubjects } from "../bootstrap/github";
 import bootstrapProgram from "../bootstrap/index";
 import { asManagedPolicies, deployStatements, isRead, previewStatements, Scope, TYPE_GRANTS, uncovered } from "../bootstrap/permissions";
@@ -169,7 +171,31 @@ describe("npm run bootstrap", () => {
         expect(r.stdout).toContain("bootstrap: AWS account 123456789012, region eu-central-1, repository acme/sofia-infra");
         for (const s of GITHUB_SECRETS) expect(r.stdout).toContain(`gh secret set ${s.name} --repo acme/sofia-infra${s.environment ? ` --env ${s.environment}` : ""}`);
         expect(r.stdout).toContain("gh secret set AWS_DEPLOY_ROLE_ARN --repo acme/sofia-infra --env production --body arn:aws:iam::123456789012:role/github-deploy-sofia");
-        expect(r.stdout).toContain("gh api -X PUT repos/acme/sofia-infra/environments/production");
+        expect(r.stdout).toContain("gh api --silent -X PUT repos/acme/sofia-infra/environments/production");
+    });
+
+    it("writes the GitHub side as a script that sets everything once and keeps deploy keys on a second run", async () => {
+        const script = path.join(ROOT, GITHUB_SCRIPT);
+        expect(spawnSync("shellcheck", [script], { encoding: "utf8" }).stdout).toBe("");
+        const gh = { ...process.env, PATH: `${path.join(ROOT, "drill", "doubles")}:${process.env.PATH}`, GH_LOG: path.join(dir, "gh.log"), PULUMI_LOG: path.join(dir, "pulumi.log") };
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), "gh-setup-"));
+        // The script asks for each token on stdin (gh secret set without --body).
+        const first = spawnSync("bash", [script], { cwd: work, env: gh, input: "token-one\ntoken-two\n", encoding: "utf8" });
+        expect(first.stderr).toBe("");
+        expect(first.status).toBe(0);
+        const secrets = () => fs.readFileSync(path.join(dir, "gh.log.secrets"), "utf8").trim().split("\n").sort();
+        expect(secrets()).toEqual(GITHUB_SECRETS.map((x) => `repo=acme/sofia-infra ${x.environment ? `env=${x.environment} ` : ""}|${x.name}`).sort());
+        const keys = fs.readFileSync(path.join(dir, "pulumi.log"), "utf8").split("\n").filter((l) => l.includes("sofia:sshPublicKey"));
+        expect(keys).toHaveLength(2);
+        expect(keys[0]).toMatch(/config set --stack staging sofia:sshPublicKey ssh-ed25519 AAAA\S+ sofia-deploy-staging$/);
+        // Nothing private is left behind.
+        expect(fs.readdirSync(path.join(work, ".scratch")).sort()).toEqual(["sofia-deploy-prod.pub", "sofia-deploy-staging.pub"]);
+        const again = spawnSync("bash", [script], { cwd: work, env: gh, input: "", encoding: "utf8" });
+        expect(again.status).toBe(0);
+        // Only the role ARNs are set again (to the same values); tokens and keys stay.
+        expect(secrets().length).toBe(GITHUB_SECRETS.length + GITHUB_SECRETS.filter((x) => x.name.endsWith("_ROLE_ARN")).length);
+        expect(fs.readFileSync(path.join(dir, "pulumi.log"), "utf8").split("\n").filter((l) => l.includes("sofia:sshPublicKey"))).toHaveLength(2);
+        expect(fs.readFileSync(path.join(dir, "gh.log"), "utf8")).toContain("branches/main/protection");
     });
 
     it("is safe to run again: the stacks it made are selected, not made twice", async () => {

@@ -5,6 +5,7 @@ import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from
 import { maintenanceTable } from "../services/maintenance";
 import { stackSettings } from "../plan/stack-config";
 import { NAMESPACE } from "../services/settings";
+import { GITHUB_SCRIPT } from "../bootstrap/cli";
 import { projectName } from "../plan/stack-config";
 
 const ROOT = path.join(__dirname, "..");
@@ -31,6 +32,17 @@ describe("README", () => {
         const commands = quick.split("\n").filter((l) => l.trim()).map((l) => l.replace(/\s+#.*$/, "").trim());
         expect(commands).toEqual(["npm ci && npm run plan", "npm test"]);
         expect(fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8")).toMatch(/^npm test$/m);
+    });
+
+    it("walks a fresh account to a verified staging in numbered steps, each a command that exists here", () => {
+        const section = /## First deploy[^\n]*\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? "";
+        const steps = [...section.matchAll(/^(\d+)\. `([^`]+)`/gm)];
+        expect(steps.map((m) => Number(m[1]))).toEqual([1, 2, 3, 4, 5]);
+        const commands = steps.map((m) => m[2]);
+        const scripts = Object.keys(JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts);
+        for (const c of commands.filter((x) => x.startsWith("npm run "))) expect(scripts).toContain(c.split(" ")[2]);
+        expect(commands).toContain(`bash ${GITHUB_SCRIPT}`);
+        expect(section.split("\n").filter((l) => /^\d+\. /.test(l) && !/^\d+\. `/.test(l))).toEqual([]);
     });
 
     it("documents the config namespace the settings module reads (the project name)", () => {
