@@ -54,7 +54,7 @@ describe("restore as a stack update", () => {
 
     it("installs sofia-restore on the host", async () => {
         const plan = await planStack("staging");
-        expect(installedFiles(plan)).toContainEqual({ path: "/usr/local/sbin/sofia-restore", mode: "0755" });
+        expect(installedFiles(plan).map(({ path, mode }) => ({ path, mode }))).toContainEqual({ path: "/usr/local/sbin/sofia-restore", mode: "0755" });
     });
 
     it("refuses to restore prod unless restore.confirm names it", async () => {
