@@ -4,7 +4,7 @@
  */
 import * as path from "path";
 import { projectRoot } from "../components/project-root";
-import { DRILL_BUCKET, DRILL_STACK, DrillEnv } from "../drill/env";
+import { backupPrefix, DRILL_BUCKET, DrillEnv } from "../drill/env";
 import { freePort } from "../drill/moto";
 import { BACKUP_BENCH_MIB } from "./backup";
 import { Comparison } from "./measure";
@@ -22,7 +22,7 @@ export async function restoreComparison(log: (s: string) => void): Promise<{ com
     const floorScript = [
         "set -euo pipefail",
         `rm -rf ${floorDir} && mkdir -p ${floorDir}`,
-        `aws s3 cp s3://${DRILL_BUCKET}/${DRILL_STACK}/bench-base/redis.rdb ${floorDir}/dump.rdb --only-show-errors`,
+        `aws s3 cp s3://${DRILL_BUCKET}/${backupPrefix("bench-base")}redis.rdb ${floorDir}/dump.rdb --only-show-errors`,
         `redis-server --dir ${floorDir} --port ${port} --bind 127.0.0.1 --save '' --daemonize yes --pidfile ${floorDir}/pid`,
         `until [[ $(redis-cli -p ${port} PING 2>/dev/null) == PONG ]]; do sleep 0.05; done`,
         `redis-cli -p ${port} SHUTDOWN NOSAVE >/dev/null 2>&1 || true`,

@@ -20,11 +20,11 @@ export interface HostCommandArgs {
     /** Resources that must exist first (a component's own `dependsOn` does not hold back its children). */
     after?: pulumi.Input<pulumi.Resource>[];
     /**
-     * The host files this command needs: before running it, the host waits (bounded) until `marker`
-     * holds `digest`, i.e. until the version of the scripts this update installs is in place.
+     * The host files this command needs: before running it, the host waits (bounded) until each
+     * `marker` holds its `digest`, i.e. until the version of the scripts this update installs is in place.
      * @default no wait
      */
-    requires?: { marker: string; digest: pulumi.Input<string> };
+    requires?: { marker: string; digest: pulumi.Input<string> }[];
     /** Seconds to wait for the command; also its execution timeout on the host. @default 900 */
     timeoutSeconds?: number;
     /** Printed after the host's own output when the command fails: what to do now. */
@@ -50,7 +50,7 @@ export class HostCommand extends pulumi.ComponentResource {
                     SSM_RUN_TIMEOUT: String(args.timeoutSeconds ?? 900),
                     SSM_RUN_STEP: name,
                     ...(args.onFailure ? { SSM_RUN_ON_FAILURE: args.onFailure } : {}),
-                    ...(args.requires ? { SSM_RUN_REQUIRE_FILE: args.requires.marker, SSM_RUN_REQUIRE_DIGEST: args.requires.digest } : {}),
+                    ...(args.requires?.length ? { SSM_RUN_REQUIRE: pulumi.all(args.requires.map((r) => pulumi.interpolate`${r.marker}=${r.digest}`)).apply((xs) => xs.join(" ")) } : {}),
                 },
                 triggers: args.triggers,
             },

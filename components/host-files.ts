@@ -1,12 +1,13 @@
 /**
- * Files installed on an EC2 host through SSM (no SSH): an SSM command document that writes them
- * and runs follow-up commands, and an association that runs it on the instance whenever the
- * document changes.
+ * Files installed on an EC2 host through SSM (no SSH), in parts: per part an SSM command document
+ * that writes its files and runs its follow-up commands, and an association that runs it on the
+ * instance whenever the document changes.
  *
  * An SSM document holds at most 64 KB, and the provider does not wait for an association to run
- * again after an update. So the files travel compressed (gzip, base64) with each one's SHA-256,
- * and the script writes a digest of the whole set to `marker` as its last act: whoever needs this
- * version of the files waits for that digest (HostCommand's `requires`), not for the association.
+ * again after an update. So each part's files travel compressed (gzip, base64) with each one's
+ * SHA-256, a part that would not fit is refused here, and each part's script writes a digest of
+ * what it installed to its marker as its last act: whoever needs this version of the files waits
+ * for those digests (HostCommand's `requires`), not for the associations.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -22,15 +23,23 @@ export interface HostFile<C = string> {
     mode?: string;
 }
 
+/** Files that travel (and are installed) together, with the commands that activate them. */
+export interface HostFilesPart {
+    /** Names the part's document, association and marker: letters, digits and "-". */
+    name: string;
+    /** Contents may be outputs of other resources (a bucket name); never secrets: documents are readable. */
+    files: HostFile<pulumi.Input<string>>[];
+    /** Shell commands run after the part's files are in place (e.g. `systemctl daemon-reload`). */
+    then?: string[];
+}
+
 export interface HostFilesArgs {
     /** The instance to install on. */
     instanceId: pulumi.Input<string>;
-    /** Contents may be outputs of other resources (a bucket name); never secrets: documents are readable. */
-    files: HostFile<pulumi.Input<string>>[];
-    /** Shell commands run after every file is in place (e.g. `systemctl daemon-reload`). */
-    then?: string[];
-    /** Where the script writes the digest of what it installed, last (an absolute path on the host). */
-    marker: string;
+    /** The parts, each one document within SSM's 64 KB (a part that would not fit is refused). */
+    parts: HostFilesPart[];
+    /** Where each part's script writes the digest of what it installed, last: `<markerDir>/<part>.sha256`. */
+    markerDir: string;
     /** What must be done before the first run (the host's own setup: the tools `then` calls). */
     after?: pulumi.Input<pulumi.Resource>[];
     /** Seconds `pulumi up` waits for the first installation to succeed. @default 600 */
@@ -138,34 +147,43 @@ export function documentContent(files: HostFile[], then: string[], marker: strin
 }
 
 export class HostFiles extends pulumi.ComponentResource {
-    readonly document: aws.ssm.Document;
-    readonly association: aws.ssm.Association;
-    /** Where the installed version's digest is written on the host, and the digest this update installs. */
-    readonly installed: { marker: string; digest: pulumi.Output<string> };
+    readonly documents: aws.ssm.Document[] = [];
+    readonly associations: aws.ssm.Association[] = [];
+    /** Per part: where its installed version's digest is written on the host, and the digest this update installs. */
+    readonly installed: { marker: string; digest: pulumi.Output<string> }[] = [];
 
     constructor(name: string, args: HostFilesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:host:HostFiles", name, {}, opts);
-        const then = args.then ?? [];
-        const resolved = pulumi.all(args.files.map((f) => f.content)).apply((contents) => args.files.map((f, i) => ({ ...f, content: contents[i] })));
-        this.installed = { marker: args.marker, digest: resolved.apply((files) => filesDigest(files, then)) };
-        this.document = new aws.ssm.Document(
-            `${name}-document`,
-            { documentType: "Command", documentFormat: "JSON", content: resolved.apply((files) => documentContent(files, then, args.marker)), tags: args.tags },
-            { parent: this },
-        );
-        this.association = new aws.ssm.Association(
-            `${name}-association`,
-            {
-                name: this.document.name,
-                // A new document version changes this input, so the association runs again.
-                documentVersion: this.document.latestVersion,
-                targets: [{ key: "InstanceIds", values: [args.instanceId] }],
-                waitForSuccessTimeoutSeconds: args.waitSeconds ?? 600,
-                tags: args.tags,
-            },
-            // Not before the host has the tools the follow-up commands call (cloud-init installs them).
-            { parent: this, dependsOn: args.after },
-        );
-        this.registerOutputs({ documentName: this.document.name, digest: this.installed.digest });
+        const names = args.parts.map((p) => p.name);
+        const bad = names.filter((n, i) => !/^[a-z0-9][a-z0-9-]*$/.test(n) || names.indexOf(n) !== i);
+        if (bad.length) throw new Error(`HostFiles: part names must be distinct, of lower-case letters, digits and "-": ${bad.join(", ")}`);
+        for (const part of args.parts) {
+            const then = part.then ?? [];
+            const marker = `${args.markerDir}/${part.name}.sha256`;
+            const resolved = pulumi.all(part.files.map((f) => f.content)).apply((contents) => part.files.map((f, i) => ({ ...f, content: contents[i] })));
+            this.installed.push({ marker, digest: resolved.apply((files) => filesDigest(files, then)) });
+            const document = new aws.ssm.Document(
+                `${name}-${part.name}-document`,
+                { documentType: "Command", documentFormat: "JSON", content: resolved.apply((files) => documentContent(files, then, marker)), tags: args.tags },
+                { parent: this },
+            );
+            this.documents.push(document);
+            this.associations.push(
+                new aws.ssm.Association(
+                    `${name}-${part.name}-association`,
+                    {
+                        name: document.name,
+                        // A new document version changes this input, so the association runs again.
+                        documentVersion: document.latestVersion,
+                        targets: [{ key: "InstanceIds", values: [args.instanceId] }],
+                        waitForSuccessTimeoutSeconds: args.waitSeconds ?? 600,
+                        tags: args.tags,
+                    },
+                    // Not before the host has the tools the follow-up commands call (cloud-init installs them).
+                    { parent: this, dependsOn: args.after },
+                ),
+            );
+        }
+        this.registerOutputs({ digests: this.installed.map((i) => i.digest) });
     }
 }

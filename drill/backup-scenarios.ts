@@ -10,7 +10,7 @@ import { spawn, spawnSync } from "child_process";
 import { BACKUP_METRICS } from "../services/metrics";
 import { stagingPath } from "../components/host";
 import { volumeHostPath } from "../services/store-config";
-import { DRILL_BUCKET, DRILL_STACK, DrillEnv, Run } from "./env";
+import { backupPrefix, DRILL_BUCKET, DRILL_STACK, DrillEnv, Run } from "./env";
 
 export interface Check {
     what: string;
@@ -32,11 +32,17 @@ function failedCleanly(env: DrillEnv, id: string, r: Run, reason: RegExp): Check
         check("exits non-zero", r.status !== 0 && r.status !== null, `exit ${r.status}`),
         check(`says what failed (${reason.source})`, reason.test(r.stderr), r.stderr.slice(-400)),
         check("says what to do next", /sofia-services status|rerun: sofia-backup run/.test(r.stderr), r.stderr.slice(-200)),
-        check("writes no COMPLETE marker", !env.keys(`${DRILL_STACK}/${id}/`).some((k) => k.endsWith("/COMPLETE")), env.keys(`${DRILL_STACK}/${id}/`).join(", ")),
+        check("writes no COMPLETE marker", !env.keys(backupPrefix(id)).some((k) => k.endsWith("/COMPLETE")), env.keys(backupPrefix(id)).join(", ")),
         check("holds no QuestDB checkpoint afterwards", !env.questdb.held),
         check(`publishes ${BACKUP_METRICS.success}=0`, env.metricValues(BACKUP_METRICS.success).includes(0), JSON.stringify(env.metricValues(BACKUP_METRICS.success))),
-        check("cleans its staging space", !fs.existsSync(path.join(stagingPath(env.dataPath), id))),
+        check("cleans its staging space", stagingRuns(env).length === 0, stagingRuns(env).join(", ")),
     ];
+}
+
+/** Staging directories of runs (sofia-ops.sh: run.*) still on the data volume. */
+export function stagingRuns(env: DrillEnv): string[] {
+    const dir = stagingPath(env.dataPath);
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => d.startsWith("run.")) : [];
 }
 
 export const backupScenarios: Scenario[] = [
@@ -48,7 +54,7 @@ export const backupScenarios: Scenario[] = [
             const id = "drill-good";
             const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: id });
             log(`sofia-backup run: exit ${r.status} in ${r.seconds.toFixed(1)}s`);
-            const prefix = `${DRILL_STACK}/${id}/`;
+            const prefix = backupPrefix(id);
             const stored = env.keys(prefix).map((k) => k.slice(prefix.length)).sort();
             const checks = [
                 check("exits 0", r.status === 0, r.stderr),
@@ -75,7 +81,8 @@ export const backupScenarios: Scenario[] = [
                 check("QuestDB: CHECKPOINT CREATE, then RELEASE", JSON.stringify(q) === JSON.stringify(["CHECKPOINT CREATE", "CHECKPOINT RELEASE"]), JSON.stringify(q)),
                 check(`publishes ${BACKUP_METRICS.success}=1, bytes and age 0`, env.metricValues(BACKUP_METRICS.success).includes(1) && env.metricValues(BACKUP_METRICS.bytes).length > 0 && env.metricValues(BACKUP_METRICS.age).includes(0)),
                 check("uploads items of this size in 16 MiB parts", manifest.files.every((f: { part_mib: number }) => f.part_mib === 16), JSON.stringify(manifest.files.map((f: { part_mib: number }) => f.part_mib))),
-                check("cleans its staging space", !fs.existsSync(path.join(stagingPath(env.dataPath), id))),
+                check("cleans its staging space", stagingRuns(env).length === 0, stagingRuns(env).join(", ")),
+                check("indexes it as the newest full backup", env.keys(`${DRILL_STACK}/full/index/`).some((k) => k.endsWith(`-${id}`)), env.keys(`${DRILL_STACK}/full/index/`).join(", ")),
             ];
         },
     },
@@ -86,10 +93,10 @@ export const backupScenarios: Scenario[] = [
             const big = path.join(volumeHostPath(env.dataPath, "models"), "big.bin");
             fs.writeFileSync(big, randomBytes(40 * 1024 * 1024));
             const id = "drill-big-parts";
-            const r = await env.runHost("sofia-backup", ["run", "--only", "models"], { SOFIA_BACKUP_ID: id, SOFIA_BACKUP_MAX_PARTS: "2" });
+            const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: id, SOFIA_BACKUP_MAX_PARTS: "2" });
             fs.rmSync(big);
-            log(`sofia-backup run --only models with a 40 MiB file and at most 2 parts: exit ${r.status}`);
-            const prefix = `${DRILL_STACK}/${id}/`;
+            log(`sofia-backup run with a 40 MiB model file and at most 2 parts an object: exit ${r.status}`);
+            const prefix = backupPrefix(id);
             if (r.status !== 0) return [check("exits 0", false, r.stderr)];
             const entry = JSON.parse(env.getObject(`${prefix}manifest.json`).toString()).files.find((f: { path: string }) => f.path === "models.tar");
             const etag = env.aws(["s3api", "head-object", "--bucket", DRILL_BUCKET, "--key", `${prefix}models.tar`, "--query", "ETag", "--output", "text"]).stdout.trim().replace(/"/g, "");
@@ -138,7 +145,7 @@ export const backupScenarios: Scenario[] = [
             const r = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-corrupt" });
             env.proxy.fault = { kind: "none" };
             log(`sofia-backup run with one byte of questdb.tar flipped in transit (${env.proxy.hits} times): exit ${r.status}`);
-            const stored = env.keys(`${DRILL_STACK}/drill-corrupt/`);
+            const stored = env.keys(backupPrefix("drill-corrupt"));
             return [
                 ...failedCleanly(env, "drill-corrupt", r, /verification failed, not marking drill-corrupt complete: questdb\.tar: stored MD5/),
                 check("the corrupted object really was stored (so only verification caught it)", stored.some((k) => k.endsWith("/questdb.tar"))),
@@ -156,22 +163,24 @@ export const backupScenarios: Scenario[] = [
         },
     },
     {
-        name: "a deploy's backup behind a running one: it waits for the lock with --wait, and fails at once without",
+        name: "a deploy's backup behind a running operation: it waits for the host lock with --wait, and fails at once without, naming the holder",
         async run(env, log) {
-            const lock = path.join(env.dir, "backup.lock");
-            // Another run holding the lock for two seconds (flock, as sofia-backup takes it).
+            const lock = path.join(env.dir, "ops.lock");
+            fs.writeFileSync(`${lock}.holder`, "sofia-backup run drill-nightly (pid 4242) since 2026-12-02T01:00:00Z\n");
+            // Another operation holding the lock for two seconds (flock, as sofia-ops.sh takes it).
             const holder = spawn("flock", [lock, "sleep", "2"], { stdio: "ignore" });
             await new Promise((r) => setTimeout(r, 300));
-            const refused = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "drill-locked" });
+            const refused = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "drill-locked-redis" });
             const started = Date.now();
-            const waited = await env.runHost("sofia-backup", ["run", "--only", "redis", "--wait", "30"], { SOFIA_BACKUP_ID: "drill-waited" });
+            const waited = await env.runHost("sofia-backup", ["run", "--only", "redis", "--wait", "30"], { SOFIA_BACKUP_ID: "drill-waited-redis" });
             const seconds = (Date.now() - started) / 1000;
             await new Promise((r) => (holder.exitCode === null ? holder.once("exit", r) : r(null)));
-            log(`while another run holds the lock: without --wait exit ${refused.status}; with --wait 30 exit ${waited.status} after ${seconds.toFixed(1)}s`);
+            log(`while another operation holds the lock: without --wait exit ${refused.status}; with --wait 30 exit ${waited.status} after ${seconds.toFixed(1)}s`);
             return [
-                check("without --wait: refused at once, naming the lock", refused.status === 1 && /another sofia-backup run holds .*backup\.lock; wait for it/.test(refused.stderr), refused.stderr),
-                check("with --wait: says it waits, then completes the backup", waited.status === 0 && /waiting up to 30s for it to finish/.test(waited.stdout) && env.keys(`${DRILL_STACK}/drill-waited/`).some((k) => k.endsWith("/COMPLETE")), waited.stderr.slice(-300)),
-                check("and really waited for the other run", seconds >= 1.2, `${seconds}s`),
+                check("without --wait: refused at once, naming who holds the lock since when", refused.status === 1 && /another Sofia operation holds the host lock: sofia-backup run drill-nightly \(pid 4242\) since 2026-12-02T01:00:00Z/.test(refused.stderr), refused.stderr),
+                check("with --wait: says it waits, then completes the backup", waited.status === 0 && /waiting up to 30s for the host lock, held by sofia-backup run drill-nightly/.test(waited.stdout) && env.keys(backupPrefix("drill-waited-redis")).some((k) => k.endsWith("/COMPLETE")), waited.stderr.slice(-300)),
+                check("and really waited for the other operation", seconds >= 1.2, `${seconds}s`),
+                check("a Redis-only backup is indexed as such, not as the newest full one", env.keys(`${DRILL_STACK}/redis/index/`).some((k) => k.endsWith("-drill-waited-redis")) && !env.keys(`${DRILL_STACK}/full/index/`).some((k) => k.includes("drill-waited"))),
             ];
         },
     },

@@ -13,7 +13,7 @@ import * as path from "path";
 import { projectRoot } from "../components/project-root";
 import { backupEnv, backupItems, HOST_CONFIG_DIR, releaseOf } from "../services/backups";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { servicesTable } from "../services/host-files";
+import { hostEnv, hostLayout, servicesTable } from "../services/host-files";
 import { probeEnv } from "../services/monitoring";
 import { METRICS_NAMESPACE, STACK_DIMENSION } from "../services/metrics";
 import { redisCommand, volumeHostPath } from "../services/store-config";
@@ -23,6 +23,11 @@ import { freePort, Moto, startMoto } from "./moto";
 import { FaultProxy, startFaultProxy } from "./proxy";
 
 export const DRILL_STACK = "drill";
+
+/** Where a backup's objects are (host/sofia-lib.sh: <stack>/<kind>/<id>/; Redis-only ids end in -redis). */
+export function backupPrefix(id: string): string {
+    return `${DRILL_STACK}/${id.endsWith("-redis") ? "redis" : "full"}/${id}/`;
+}
 export const DRILL_BUCKET = "sofia-drill-backups";
 const REGION = "eu-central-1";
 const REDIS_PASSWORD = "drill-redis-password";
@@ -158,7 +163,7 @@ export class DrillEnv {
             .replace(`\t${HOST_CONFIG_DIR}\t`, `\t${this.configDir}\t`);
         fs.writeFileSync(path.join(this.configDir, "backup.tsv"), items);
         // Redis tools run from PATH here: REDIS_IMAGE is empty.
-        fs.writeFileSync(path.join(this.configDir, "backup.env"), backupEnv({ bucket: DRILL_BUCKET, prefix: DRILL_STACK, region: REGION, stack: DRILL_STACK, kms: false, redisImage: "", dataPath: this.dataPath }));
+        fs.writeFileSync(path.join(this.configDir, "backup.env"), backupEnv({ bucket: DRILL_BUCKET, prefix: DRILL_STACK, region: REGION, stack: DRILL_STACK, kms: false, redisImage: "", redisScheduled: true }));
         fs.writeFileSync(path.join(this.configDir, "release.json"), JSON.stringify(releaseOf(catalog, settingsForDrill.images)));
         // What the volumes hold on a host: a QuestDB root, models, UI extensions.
         const qdb = volumeHostPath(this.dataPath, "questdb-data");
@@ -170,6 +175,8 @@ export class DrillEnv {
         fs.mkdirSync(volumeHostPath(this.dataPath, "ui-extensions"), { recursive: true });
         fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "ui-extensions"), "theme.json"), '{"theme":"sofia-dark"}');
         fs.writeFileSync(path.join(this.configDir, "probe.env"), probeEnv(DRILL_STACK));
+        // The host's layout, as the stack writes it, with the data volume and the lock here.
+        fs.writeFileSync(path.join(this.configDir, "host.env"), hostEnv({ ...hostLayout(this.dataPath), SOFIA_OPS_LOCK: path.join(this.dir, "ops.lock"), SOFIA_STATE_DIR: path.join(this.dir, "var") }));
         // The catalog's services for sofia-services, their /health served here.
         fs.writeFileSync(path.join(this.configDir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
         // The docker double: every container runs and is healthy; sofia-redis is a real process.
@@ -205,16 +212,14 @@ export class DrillEnv {
             SOFIA_BACKUP_ENV: path.join(this.configDir, "backup.env"),
             SOFIA_BACKUP_ITEMS: path.join(this.configDir, "backup.tsv"),
             SOFIA_RELEASE: path.join(this.configDir, "release.json"),
-            SOFIA_BACKUP_LOCK: path.join(this.dir, "backup.lock"),
+            SOFIA_HOST_ENV: path.join(this.configDir, "host.env"),
+            SOFIA_OPS_LIB: path.join(projectRoot(), "host", "sofia-ops.sh"),
             SOFIA_LIB: path.join(projectRoot(), "host", "sofia-lib.sh"),
             SOFIA_SERVICES: path.join(projectRoot(), "host", "sofia-services.sh"),
             SOFIA_CATALOG: path.join(this.configDir, "services.tsv"),
-            SOFIA_STATE_DIR: path.join(this.dir, "var"),
             SOFIA_PROBE_ENV: path.join(this.configDir, "probe.env"),
             SOFIA_PAGE_FLAG: this.pageFlag,
             SOFIA_MAINTENANCE_BIN: path.join(projectRoot(), "host", "sofia-maintenance.sh"),
-            SOFIA_STAGING_DIR: path.join(this.dataPath, "backup-staging"),
-            SOFIA_LOCK_FILE: path.join(this.dir, "services.lock"),
             SOFIA_POLL_SECONDS: "1",
             SOFIA_RESTORE_REDIS_PORT: String(this.restorePort),
             ...extra,
@@ -280,7 +285,7 @@ export class DrillEnv {
      * manifest digest are brought in line, so only what `edit` changed differs.
      */
     rewriteBackup(id: string, edit: (manifest: any) => Record<string, Buffer>): void {
-        const base = `${DRILL_STACK}/${id}`;
+        const base = backupPrefix(id).replace(/\/$/, "");
         const manifest = JSON.parse(this.getObject(`${base}/manifest.json`).toString("utf8"));
         const replaced = edit(manifest);
         for (const [name, body] of Object.entries(replaced)) {

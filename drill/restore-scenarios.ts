@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { volumeHostPath } from "../services/store-config";
 import { Check, Scenario } from "./backup-scenarios";
-import { DRILL_BUCKET, DRILL_STACK, DrillEnv, Run } from "./env";
+import { backupPrefix, DRILL_BUCKET, DrillEnv, Run } from "./env";
 
 const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
 
@@ -79,7 +79,7 @@ export const restoreScenarios: Scenario[] = [
             const original = env.digest();
             await backup(env, "drill-format-1");
             // Rewrite the backup as the previous backup script stored it: mark after the RDB, format 1.
-            const rdb = env.getObject(`${DRILL_STACK}/drill-format-1/redis.rdb`);
+            const rdb = env.getObject(`${backupPrefix("drill-format-1")}redis.rdb`);
             env.rewriteBackup("drill-format-1", (manifest) => {
                 manifest.format = 1;
                 return { "redis.rdb": Buffer.concat([rdb, Buffer.from("0123456789abcdef0123456789abcdef01234567")]) };
@@ -102,13 +102,13 @@ export const restoreScenarios: Scenario[] = [
             // Overwrite the stored RDB behind the backup's back.
             const bad = path.join(env.dir, "garbage.rdb");
             fs.writeFileSync(bad, "not an rdb at all");
-            env.aws(["s3", "cp", bad, `s3://${DRILL_BUCKET}/${DRILL_STACK}/drill-restore-base/redis.rdb`, "--only-show-errors"]);
+            env.aws(["s3", "cp", bad, `s3://${DRILL_BUCKET}/${backupPrefix("drill-restore-base")}redis.rdb`, "--only-show-errors"]);
             const stops = countStops(env);
             const r = await env.runHost("sofia-restore", ["drill-restore-base"]);
             log(`sofia-restore of a backup whose redis.rdb was overwritten in S3: exit ${r.status}`);
             return [
                 check("exits non-zero", r.status === 1, `exit ${r.status}`),
-                check("says which object does not match its manifest", /backup drill-restore-base does not match its manifest \(redis\.rdb corrupted\): refusing it/.test(r.stderr), r.stderr),
+                check("says which object does not match its manifest", /backup drill-restore-base does not match its manifest \(redis\.rdb corrupted: 17 bytes, .*\): refusing it/.test(r.stderr), r.stderr),
                 check("says nothing was changed", /refused; nothing was changed/.test(r.stderr), r.stderr),
                 check("did not stop any service", countStops(env) === stops),
                 check("live data unchanged", env.digest() === before),
@@ -127,7 +127,7 @@ export const restoreScenarios: Scenario[] = [
             const r = await env.runHost("sofia-restore", ["drill-unfinished"]);
             log(`sofia-restore of a backup whose upload was cut off: exit ${r.status}`);
             return [
-                check("the unfinished backup has objects but no marker", env.keys(`${DRILL_STACK}/drill-unfinished/`).length > 0 && !env.keys(`${DRILL_STACK}/drill-unfinished/`).some((k) => k.endsWith("COMPLETE"))),
+                check("the unfinished backup has objects but no marker", env.keys(backupPrefix("drill-unfinished")).length > 0 && !env.keys(backupPrefix("drill-unfinished")).some((k) => k.endsWith("COMPLETE"))),
                 check("exits non-zero", r.status === 1),
                 check("says it has no COMPLETE marker and names complete ones", /backup drill-unfinished has no COMPLETE marker .* Most recent complete backups: .*drill-restore-good/.test(r.stderr), r.stderr),
                 check("live data unchanged", env.digest() === before),
@@ -146,7 +146,7 @@ export const restoreScenarios: Scenario[] = [
         },
     },
     {
-        name: "S3 out of reach: the download fails, says where it was going and how much room is there",
+        name: "S3 out of reach: refused before anything is touched, saying what could not be read",
         async run(env, log) {
             const before = env.digest();
             const stops = countStops(env);
@@ -154,14 +154,14 @@ export const restoreScenarios: Scenario[] = [
             log(`sofia-restore drill-restore-good with S3 out of reach: exit ${r.status}`);
             return [
                 check("exits non-zero", r.status === 1, `exit ${r.status}`),
-                check("says what it could not download, where to, and the room there", /could not download s3:\/\/\S+\/drill-restore-good\/ into \S+ \(the aws CLI's error is above; [\d.,]+[KMGTP]? free there\)/.test(r.stderr), r.stderr),
+                check("says what it could not read, with the aws CLI's words", /could not read s3:\/\/\S+\/full\/drill-restore-good\/COMPLETE: .*Could not connect/.test(r.stderr), r.stderr),
                 check("did not stop any service", countStops(env) === stops),
                 check("live data unchanged", env.digest() === before),
             ];
         },
     },
     {
-        name: "too little room to unpack the archives: refused before anything is stopped",
+        name: "too little room for the backup: refused before anything is downloaded or stopped",
         async run(env, log) {
             const before = env.digest();
             const stops = countStops(env);
@@ -170,7 +170,7 @@ export const restoreScenarios: Scenario[] = [
             log(`sofia-restore drill-restore-good with 1 EiB to keep free: exit ${r.status}`);
             return [
                 check("exits non-zero", r.status === 1, `exit ${r.status}`),
-                check("says what needs how much room where, and what to do", /: unpacking needs \d+ MiB free where \S+ is, and \d+ MiB are: free space there \(or grow the data volume, sofia:dataVolumeGb\)/.test(r.stderr), r.stderr),
+                check("says how much room it needs, for what, how much there is, and what to do", /backup drill-restore-good needs \d+ MiB free on the data volume \(\d+ MiB of backup, \d+ MiB kept free for the stores\), and \d+ MiB are: free space there \(or grow the data volume, sofia:dataVolumeGb\)/.test(r.stderr), r.stderr),
                 check("says nothing was changed", /refused; nothing was changed/.test(r.stderr), r.stderr),
                 check("did not stop any service", countStops(env) === stops),
                 check("live data unchanged", env.digest() === before),
@@ -191,7 +191,7 @@ export const restoreScenarios: Scenario[] = [
                 check("exits non-zero", r.status === 1),
                 check("says what failed", /api \(sofia-api\) is unhealthy/.test(r.stderr), r.stderr),
                 check("says the data from before is back", /FAILED; the data from before it is back in place/.test(r.stderr), r.stderr),
-                check("chose the newest complete backup for latest", /downloading backup drill-restore-good/.test(r.stdout), r.stdout),
+                check("chose the newest complete full backup for latest", /backup drill-restore-good \(live\)/.test(r.stdout), r.stdout),
                 check("data equal to before the attempt", env.digest() === before),
                 check("Redis serves again after the put-back", env.redisCli(["GET", "written-after-the-backup"]).stdout.trim() === "must survive the failed restore"),
                 check("no safety copy left behind", !fs.existsSync(`${env.redisDir}.before-restore`)),

@@ -12,7 +12,7 @@ load_backup_config() {
   # shellcheck source=/dev/null
   source "$SOFIA_BACKUP_ENV"
   local var
-  for var in BACKUP_BUCKET BACKUP_PREFIX METRICS_NAMESPACE METRIC_STACK STAGING_DIR SSE METRIC_SUCCESS METRIC_BYTES METRIC_DURATION METRIC_AGE REDIS_AOF_DIR REDIS_AOF_FILE; do
+  for var in BACKUP_BUCKET BACKUP_PREFIX METRICS_NAMESPACE METRIC_STACK SSE METRIC_SUCCESS METRIC_BYTES METRIC_DURATION METRIC_AGE REDIS_AOF_DIR REDIS_AOF_FILE; do
     [[ -n ${!var:-} ]] || die "$SOFIA_BACKUP_ENV does not set $var; run pulumi up to reinstall it"
   done
   command -v openssl >/dev/null || die "openssl is not installed; install it (dnf install -y openssl) and run again"
@@ -26,15 +26,36 @@ sha256_of() { openssl dgst -sha256 -r "$1" | cut -d' ' -f1; }
 
 # One metric datum as CloudWatch JSON, with the stack as its dimension.
 datum() { printf '{"MetricName":"%s","Dimensions":[{"Name":"Stack","Value":"%s"}],"Value":%s,"Unit":"%s"}' "$1" "$METRIC_STACK" "$2" "$3"; }
+# The same with the kind of backup (full, redis) as a second dimension: the age is per kind.
+datum_kind() { printf '{"MetricName":"%s","Dimensions":[{"Name":"Stack","Value":"%s"},{"Name":"Kind","Value":"%s"}],"Value":%s,"Unit":"%s"}' "$1" "$METRIC_STACK" "$4" "$2" "$3"; }
 put_metrics() { aws cloudwatch put-metric-data --namespace "$METRICS_NAMESPACE" --metric-data "[$(IFS=,; echo "$*")]"; }
 
-# Complete backups as "id<TAB>completed" lines, newest first. A backup is complete when its
-# COMPLETE marker exists; nothing else counts.
-complete_backups() {
-  aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$BACKUP_PREFIX/" \
-    --query "Contents[?ends_with(Key, '/COMPLETE')].[Key, LastModified]" --output text |
-    awk -F'\t' 'NF == 2 { n = split($1, p, "/"); print p[n-1] "\t" $2 }' | sort -t$'\t' -k2,2r
+# The bucket's layout, under the stack's prefix, per kind of backup ("full": every item; "redis":
+# Redis alone, on its own, more frequent schedule, kept for less time):
+#   <prefix>/<kind>/<id>/...            the objects, the manifest, and COMPLETE (written last)
+#   <prefix>/<kind>/index/<inv>-<id>    one entry per complete backup, written after COMPLETE;
+#                                       <inv> counts down with time, so S3's ascending listing
+#                                       gives the newest first: "latest" is one request, whatever
+#                                       the number of backups.
+# A Redis-only backup's id ends in "-redis"; any other id is a full backup's.
+kind_of() { if [[ $1 == *-redis ]]; then echo redis; else echo full; fi; }
+objects_of() { echo "$BACKUP_PREFIX/$(kind_of "$1")/$1"; }
+index_key() {  # id, start time (epoch seconds)
+  printf '%s/%s/index/%010d-%s' "$BACKUP_PREFIX" "$(kind_of "$1")" $(( 9999999999 - $2 )) "$1"
 }
+
+# The newest complete backups of a kind as "id<TAB>completed" lines, newest first, at most <limit>
+# (0: all, page by page). No pipe is cut short, so pipefail never trips on a long listing.
+complete_backups() {  # kind [limit]
+  local kind=$1 limit=${2:-0} args=()
+  (( limit == 0 )) || args=(--max-items "$limit")
+  aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$BACKUP_PREFIX/$kind/index/" "${args[@]}" \
+    --query "Contents[].[Key, LastModified]" --output text |
+    awk -F'\t' 'NF == 2 { n = split($1, p, "/"); k = p[n]; sub(/^[0-9]+-/, "", k); print k "\t" $2 }'
+}
+
+# The id of the newest complete backup of a kind, or nothing.
+newest_backup() { complete_backups "$1" 1 | cut -f1; }
 
 # Redis tools run from the pinned Redis image (the host has none, and an older redis-check-rdb
 # cannot read a newer RDB); with REDIS_IMAGE empty they run from PATH (drills, benchmarks).

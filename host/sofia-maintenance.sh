@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
 # Maintenance-window helpers on the host.
 #
-#   sofia-maintenance signal on <minutes>   pages are suppressed until off, or until <minutes> pass
-#   sofia-maintenance signal off            pages resume
-#   sofia-maintenance page on <minutes>     a deploy: the front proxy answers clients with its
-#                                           maintenance page (503), and the signal is raised
-#   sofia-maintenance page off              clients reach the services again; the signal is cleared
-#   sofia-maintenance lapse                 drop a page whose minutes are up (sofia-probe, every minute)
-#   sofia-maintenance tidy                  prune old logs, unused images, backup staging leftovers
+#   sofia-maintenance signal on <minutes> [owner]   pages are suppressed for this owner until off,
+#                                                   or until <minutes> pass
+#   sofia-maintenance signal off [owner]            this owner's suppression ends
+#   sofia-maintenance page on <minutes> [owner]     the front proxy answers clients with its
+#                                                   maintenance page (503), and the signal is raised
+#   sofia-maintenance page off [owner]              this owner's page (and signal) ends
+#   sofia-maintenance active                        prints 1 while any owner's signal is ahead, else 0
+#   sofia-maintenance status                        each owner's signal and page, with its deadline
+#   sofia-maintenance lapse                         drop what is past its deadline (sofia-probe, every minute)
+#   sofia-maintenance tidy                          prune old logs, unused images, backup staging leftovers
 #
-# The signal is a deadline, not a switch: sofia-probe publishes MaintenanceActive=1 every minute
-# while the deadline is ahead. If the task that clears it never runs (a failed window, a cutoff),
-# the signal lapses by itself at the window's end. The page is a flag file the proxy checks on
-# every request; it holds its own deadline, and `lapse` removes it once that has passed, so a
-# deploy that dies never leaves clients shut out.
+# Owners (a window, a deploy, a restore; "manual" when none is named) hold the signal and the page
+# each with their own deadline: both stay while any owner's deadline is ahead, so a deploy inside a
+# window cannot end the window's signal, nor a window's end lift a deploy's page. A deadline, not a
+# switch: if the task that clears it never runs (a failed window, a killed deploy), it lapses by
+# itself. sofia-probe publishes MaintenanceActive=1 every minute while the signal is on; the proxy
+# shows the page while its flag file exists.
 set -euo pipefail
 
 PROBE_ENV=${SOFIA_PROBE_ENV:-/etc/sofia/probe.env}
-STATE_DIR=${SOFIA_STATE_DIR:-/var/lib/sofia}
-STAGING_DIR=${SOFIA_STAGING_DIR:-/data/backup-staging}
-DEADLINE="$STATE_DIR/maintenance-until"
+SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
 
 log() { printf '%s sofia-maintenance: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf 'sofia-maintenance: %s\n' "$*" >&2; exit 1; }
+
+[[ -r $SOFIA_HOST_ENV ]] || die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
+# shellcheck source=/dev/null
+source "$SOFIA_HOST_ENV"
+STATE_DIR=$SOFIA_STATE_DIR
+STAGING_DIR=$SOFIA_STAGING_DIR
+OWNERS="$STATE_DIR/maintenance"
 
 [[ -r $PROBE_ENV ]] || die "no configuration at $PROBE_ENV; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
@@ -37,49 +46,116 @@ publish() {
     --metric-data "[{\"MetricName\":\"$METRIC_MAINTENANCE\",\"Dimensions\":[{\"Name\":\"Stack\",\"Value\":\"$METRIC_STACK\"}],\"Value\":$1,\"Unit\":\"Count\"}]"
 }
 
+# Every change under one lock: two owners at once must not lose each other's deadline.
+mkdir -p "$OWNERS"
+exec 6>>"$OWNERS/.lock"
+flock -w 30 6 || die "another sofia-maintenance holds $OWNERS/.lock for 30s"
+
+owner_of() {
+  local owner=${1:-manual}
+  [[ $owner =~ ^[a-z0-9][a-z0-9-]{0,40}$ ]] || die "owner '$owner' must be lower-case letters, digits and '-'"
+  echo "$owner"
+}
+minutes_of() { [[ ${1:-} =~ ^[0-9]+$ ]] || die "usage: sofia-maintenance $2 on <minutes> [owner]"; echo "$1"; }
+
+# Owners of a kind (signal or page) whose deadline is ahead, as "owner deadline" lines.
+ahead() {
+  local f until now
+  now=$(date +%s)
+  for f in "$OWNERS/$1".*; do
+    [[ -e $f ]] || continue
+    until=$(cat "$f" 2>/dev/null || echo 0)
+    [[ $until =~ ^[0-9]+$ ]] || until=0
+    (( until > now )) && echo "${f##*/"$1".} $until"
+  done
+  return 0
+}
+
+# The proxy's flag: present, holding the latest deadline, while any page owner is ahead.
+sync_page_flag() {
+  local latest
+  latest=$(ahead page | awk '$2 > max { max = $2 } END { if (max) print max }')
+  if [[ -n $latest ]]; then
+    mkdir -p "$(dirname "$PAGE_FLAG")"
+    # Written whole, then renamed: the proxy never sees a half-written flag.
+    echo "$latest" >"$PAGE_FLAG.tmp"
+    mv -f "$PAGE_FLAG.tmp" "$PAGE_FLAG"
+  else
+    rm -f "$PAGE_FLAG"
+  fi
+}
+
+hold() {  # kind owner minutes
+  echo $(( $(date +%s) + $3 * 60 )) >"$OWNERS/$1.$2.tmp"
+  mv -f "$OWNERS/$1.$2.tmp" "$OWNERS/$1.$2"
+}
+
 signal() {
+  local minutes owner
   case ${1:-} in
     on)
-      [[ ${2:-} =~ ^[0-9]+$ ]] || die "usage: sofia-maintenance signal on <minutes>"
-      mkdir -p "$STATE_DIR"
-      echo $(( $(date +%s) + $2 * 60 )) >"$DEADLINE"
+      minutes=$(minutes_of "${2:-}" signal); owner=$(owner_of "${3:-}")
+      hold signal "$owner" "$minutes"
       publish 1 || die "could not publish $METRIC_MAINTENANCE; pages are NOT suppressed"
-      log "maintenance signal on for $2 minutes: pages suppressed" ;;
+      log "maintenance signal on for $minutes minutes ($owner): pages suppressed" ;;
     off)
-      rm -f "$DEADLINE"
-      publish 0 || log "could not publish $METRIC_MAINTENANCE=0; the signal lapses within a minute anyway"
-      log "maintenance signal off: pages resume" ;;
-    *) die "usage: sofia-maintenance signal on <minutes> | off" ;;
+      owner=$(owner_of "${2:-}")
+      rm -f "$OWNERS/signal.$owner"
+      if [[ -n $(ahead signal) ]]; then
+        log "maintenance signal of $owner off; still on for: $(ahead signal | cut -d' ' -f1 | paste -sd, -)"
+      else
+        publish 0 || log "could not publish $METRIC_MAINTENANCE=0; the signal lapses within a minute anyway"
+        log "maintenance signal off ($owner): pages resume"
+      fi ;;
+    *) die "usage: sofia-maintenance signal on <minutes> [owner] | off [owner]" ;;
   esac
 }
 
 page() {
+  local minutes owner
   case ${1:-} in
     on)
-      [[ ${2:-} =~ ^[0-9]+$ ]] || die "usage: sofia-maintenance page on <minutes>"
-      signal on "$2"
-      mkdir -p "$(dirname "$PAGE_FLAG")"
-      # Written whole, then renamed: the proxy never sees a half-written flag.
-      echo $(( $(date +%s) + $2 * 60 )) >"$PAGE_FLAG.tmp"
-      mv -f "$PAGE_FLAG.tmp" "$PAGE_FLAG"
-      log "maintenance page on for at most $2 minutes: clients get 503 with Retry-After" ;;
+      minutes=$(minutes_of "${2:-}" page); owner=$(owner_of "${3:-}")
+      signal on "$minutes" "$owner"
+      hold page "$owner" "$minutes"
+      sync_page_flag
+      log "maintenance page on for at most $minutes minutes ($owner): clients get 503 with Retry-After" ;;
     off)
-      rm -f "$PAGE_FLAG"
-      log "maintenance page off: clients reach the services"
-      signal off ;;
-    *) die "usage: sofia-maintenance page on <minutes> | off" ;;
+      owner=$(owner_of "${2:-}")
+      rm -f "$OWNERS/page.$owner"
+      sync_page_flag
+      if [[ -f $PAGE_FLAG ]]; then log "maintenance page of $owner off; still up for: $(ahead page | cut -d' ' -f1 | paste -sd, -)"; else log "maintenance page off ($owner): clients reach the services"; fi
+      signal off "$owner" ;;
+    *) die "usage: sofia-maintenance page on <minutes> [owner] | off [owner]" ;;
   esac
 }
 
 lapse() {
-  [[ -f $PAGE_FLAG ]] || return 0
-  local until
-  until=$(cat "$PAGE_FLAG" 2>/dev/null || echo 0)
-  [[ $until =~ ^[0-9]+$ ]] || until=0
-  if (( until <= $(date +%s) )); then
-    rm -f "$PAGE_FLAG"
-    log "maintenance page lapsed (its deploy never turned it off): clients reach the services again"
-  fi
+  local f until now had_flag=0 kind
+  now=$(date +%s)
+  [[ ! -f $PAGE_FLAG ]] || had_flag=1
+  for f in "$OWNERS"/signal.* "$OWNERS"/page.*; do
+    [[ -e $f && $f != *.tmp ]] || continue
+    until=$(cat "$f" 2>/dev/null || echo 0)
+    [[ $until =~ ^[0-9]+$ ]] || until=0
+    if (( until <= now )); then
+      rm -f "$f"
+      kind=${f##*/}
+      log "the maintenance ${kind%%.*} of ${kind#*.} lapsed: its owner never ended it"
+    fi
+  done
+  sync_page_flag
+  if (( had_flag )) && [[ ! -f $PAGE_FLAG ]]; then log "maintenance page lapsed: clients reach the services again"; fi
+}
+
+status() {
+  local kind line
+  for kind in signal page; do
+    while read -r line; do
+      [[ -n $line ]] && printf '%s %s until %s\n' "$kind" "${line% *}" "$(date -u -d "@${line#* }" +%Y-%m-%dT%H:%M:%SZ)"
+    done < <(ahead "$kind")
+  done
+  return 0
 }
 
 tidy() {
@@ -96,7 +172,9 @@ tidy() {
 case ${1:-} in
   signal) shift; signal "$@" ;;
   page) shift; page "$@" ;;
+  active) if [[ -n $(ahead signal) ]]; then echo 1; else echo 0; fi ;;
+  status) status ;;
   lapse) lapse ;;
   tidy) tidy ;;
-  *) die "usage: sofia-maintenance signal on <minutes> | signal off | page on <minutes> | page off | lapse | tidy" ;;
+  *) die "usage: sofia-maintenance signal on <minutes> [owner] | signal off [owner] | page on <minutes> [owner] | page off [owner] | active | status | lapse | tidy" ;;
 esac

@@ -55,16 +55,14 @@ if pw=$(docker exec "$REDIS_CONTAINER" cat "$REDIS_PASSWORD_FILE" 2>/dev/null) &
   fi
 fi
 
-# The maintenance signal: a deadline set by sofia-maintenance; published while it is ahead.
-deadline_file="${SOFIA_STATE_DIR:-/var/lib/sofia}/maintenance-until"
-if [[ -r $deadline_file ]] && (( $(cat "$deadline_file") > $(date +%s) )); then
-  data+=("$(datum "$METRIC_MAINTENANCE" 1 Count)")
-fi
-
-# A deploy's maintenance page that outlived its deploy goes, whatever else failed above.
+# The maintenance signal and page (sofia-maintenance): what is past its deadline goes, whatever
+# else failed above; the signal is published while any owner's deadline is ahead.
 MAINTENANCE_BIN=${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}
 if [[ -f $MAINTENANCE_BIN ]]; then
-  bash "$MAINTENANCE_BIN" lapse || printf 'sofia-probe: could not check the maintenance page deadline\n' >&2
+  bash "$MAINTENANCE_BIN" lapse || printf 'sofia-probe: could not check the maintenance deadlines\n' >&2
+  if [[ $(bash "$MAINTENANCE_BIN" active 2>/dev/null) == 1 ]]; then
+    data+=("$(datum "$METRIC_MAINTENANCE" 1 Count)")
+  fi
 fi
 
 payload="[$(IFS=,; echo "${data[*]}")]"

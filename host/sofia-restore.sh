@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # Restores a complete backup, in the runbook's order but safely:
-#   1. checks the backup before touching anything (marker, manifest, every object's SHA-256)
-#   2. stops the services in reverse catalog order
-#   3. moves the live data aside (the safety copy, kept until the restore is verified)
-#   4. puts each store back correctly (Redis' snapshot as the base of its AOF, QuestDB with its
-#      _restore trigger)
-#   5. starts the services in catalog order, health-gated
-#   6. verifies against the manifest (Redis DBSIZE and sampled keys, QuestDB tables) and every /health
-# Any failure after step 2 puts the safety copy back, starts the services, and fails.
+#   1. takes the host lock (one restore, backup, verification, DR test or restart at a time) and
+#      recovers whatever an interrupted operation left (sofia-ops.sh)
+#   2. checks the backup and the room it needs before downloading anything, then downloads every
+#      object into this run's staging, checking its size and SHA-256 as it streams past, and
+#      unpacks it there (Redis' snapshot becomes the base of its AOF, QuestDB gets its _restore
+#      trigger): nothing live is touched until every byte is checked
+#   3. raises the maintenance page and signal (owner "restore"), stops the services in reverse
+#      catalog order, and swaps each store's directory for the restored one by renaming, keeping
+#      the live one beside it as the safety copy; every phase is journalled first
+#   4. starts the services in catalog order, verifies against the manifest (Redis DBSIZE and
+#      sampled keys, QuestDB tables) and every /health, and only then drops the safety copies
+# Any failure, or TERM/INT/HUP, after the services were stopped puts the safety copies back and
+# starts the services. A KILL or a reboot leaves the journal: the next Sofia command, boot or
+# `pulumi up` (every entry point recovers first) puts the data from before back, or, when the
+# restore was verified, finishes it. A safety copy is never removed before verification.
 #
-#   sofia-restore <backup-id|latest>               the restore above
-#   sofia-restore --verify-only <backup-id|latest>  step 1 only, plus redis-check-rdb and every archive
-#                                                  listed: the weekly backup verification
-#   sofia-restore --scratch <backup-id|latest>      steps 1 and 4 into scratch space, never the live
-#                                                  data, verified and timed: the monthly DR test
+#   sofia-restore <backup-id|latest>               the restore above ("latest": the newest full backup)
+#   sofia-restore --verify-only <backup-id|latest>  every object streamed and checked (SHA-256,
+#                                                  redis-check-rdb, archives listed), nothing stored:
+#                                                  the weekly backup verification
+#   sofia-restore --scratch <backup-id|latest>      steps 2 into scratch space, never the live data,
+#                                                  verified and timed: the monthly DR test. It needs
+#                                                  room beyond what the stores keep free.
 # The last two publish their result and duration as metrics.
 #
-# The last line printed is a JSON summary: {"restore": {"id", "started", "ended", "seconds", "result"}}.
+# The last line printed, whatever the outcome, is a JSON summary: {"restore": {"id", "started",
+# "ended", "seconds", "result"}}.
 set -euo pipefail
 
 log() { printf '%s sofia-restore: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
@@ -24,9 +34,14 @@ die() { printf 'sofia-restore: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=/dev/null
 source "${SOFIA_LIB:-/usr/local/lib/sofia/sofia-lib.sh}"
+# shellcheck source=/dev/null
+source "${SOFIA_OPS_LIB:-/usr/local/lib/sofia/sofia-ops.sh}"
 load_backup_config
-SERVICES=${SOFIA_SERVICES:-/usr/local/sbin/sofia-services}
+SERVICES=$SOFIA_SERVICES
+MAINTENANCE=${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}
 TEMP_REDIS_PORT=${SOFIA_RESTORE_REDIS_PORT:-6390}
+# Longest the page stays up if this restore is killed and nothing takes it down (it then lapses).
+PAGE_MINUTES=${SOFIA_RESTORE_PAGE_MINUTES:-90}
 
 mode=live
 case ${1:-} in
@@ -35,28 +50,18 @@ case ${1:-} in
 esac
 [[ $# -eq 1 ]] || die "usage: sofia-restore [--verify-only | --scratch] <backup-id|latest>"
 requested=$1
+[[ $requested == latest || $requested =~ ^[A-Za-z0-9._-]+$ ]] || die "'$requested' is not a backup id"
 started=$(date +%s)
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 id=""
-stage=""
-touched=0
-moved=()  # live directories moved aside, for putting back
-temp_redis=0  # the DR test's temporary Redis is running
+run=""
+page_up=0
+temp_redis=0
+done_ok=0
 
 summary() {
   jq -cn --arg id "${id:-$requested}" --arg s "$started_at" --arg e "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson t $(( $(date +%s) - started )) --arg r "$1" \
     '{restore: {id: $id, started: $s, ended: $e, seconds: $t, result: $r}}'
-}
-
-put_back() {
-  local dir
-  log "putting the data from before the restore back"
-  "$SERVICES" stop || log "stopping the services failed; continuing to put the data back"
-  for dir in "${moved[@]}"; do
-    rm -rf "$dir"
-    mv "$dir.before-restore" "$dir"
-  done
-  "$SERVICES" start || echo "sofia-restore: the services did not come back healthy after putting the data back: sofia-services status" >&2
 }
 
 # The weekly verification and the monthly DR test report to CloudWatch, success or not.
@@ -71,76 +76,58 @@ report() {  # 1 or 0
 on_exit() {
   local rc=$?
   trap - EXIT
+  # Putting the data back must not be cut short by a second signal (SSM follows TERM with KILL,
+  # which only the journal survives).
+  trap '' TERM INT HUP
+  (( done_ok )) && rc=0
   (( rc == 0 )) || report 0
+  (( temp_redis == 0 )) || stop_temp_redis
+  local outcome=ok
   if (( rc != 0 )); then
-    if (( touched )); then
-      put_back
+    outcome=failed
+    if [[ $mode == live && $(journal_get op) == restore ]]; then
+      # The journal is this restore's: the recovery puts the data from before back and starts the services.
+      ( ops_recover ) || echo "sofia-restore: putting the data back did not finish; the next sofia-services start (or boot) finishes it" >&2
       echo "sofia-restore: restore of ${id:-$requested} FAILED; the data from before it is back in place" >&2
     else
       echo "sofia-restore: restore of ${id:-$requested} refused; nothing was changed" >&2
     fi
-    summary failed
   fi
-  (( temp_redis == 0 )) || stop_temp_redis
-  [[ -n $stage && -d $stage ]] && rm -rf "$stage"
+  (( page_up == 0 )) || "$MAINTENANCE" page off restore || echo "sofia-restore: could not take the maintenance page down; it lapses within $PAGE_MINUTES minutes (sofia-maintenance page off restore)" >&2
+  [[ -z $run || ! -d $run ]] || rm -rf "$run"
+  summary "$outcome"
   exit "$rc"
 }
 trap on_exit EXIT
+# SSM's timeout and cancel send TERM: a failure like any other, with the data put back.
+trap 'echo "sofia-restore: stopped by a signal" >&2; exit 1' TERM INT HUP
 
-# --- 1. the backup, checked before anything is touched --------------------------------------
+# --- 1. one operation at a time, and nothing left half done ---------------------------------------
+ops_begin "sofia-restore$([[ $mode == live ]] || echo " --$mode") $requested" "${SOFIA_OPS_WAIT:-1800}"
+
+# --- 2. the backup, checked, then fetched into staging ----------------------------------------------
 if [[ $requested == latest ]]; then
-  id=$(complete_backups | head -n 1 | cut -f1) || die "could not list $S3_BASE/"
-  [[ -n $id ]] || die "there is no complete backup under $S3_BASE/"
+  id=$(newest_backup full) || die "could not list $S3_BASE/full/"
+  [[ -n $id ]] || die "there is no complete full backup under $S3_BASE/full/"
 else
-  [[ $requested =~ ^[A-Za-z0-9._-]+$ ]] || die "'$requested' is not a backup id"
   id=$requested
 fi
-stage="$STAGING_DIR/restore-$id"
-rm -rf "$stage"
-mkdir -p "$stage"
-log "downloading backup $id"
-# The marker is looked for in what was downloaded: COMPLETE is written after every other object, so
-# a listing that has it has them all. (A backup without it costs a download before it is refused;
-# one that does not exist costs nothing.)
-aws s3 cp "$S3_BASE/$id/" "$stage/" --recursive --only-show-errors ||
-  die "could not download $S3_BASE/$id/ into $stage (the aws CLI's error is above; $(df -h --output=avail "$STAGING_DIR" | tail -n 1 | tr -d ' ') free there)"
-if [[ ! -f $stage/COMPLETE ]]; then
-  recent=$(complete_backups | head -n 5 | cut -f1 | paste -sd, - | sed 's/,/, /g')
-  [[ -z $(ls -A "$stage") ]] || die "backup $id has no COMPLETE marker (it never finished, or failed verification): refusing it. Most recent complete backups: ${recent:-none}"
-  die "there is no backup $id under $S3_BASE/. Most recent complete backups: ${recent:-none}"
+base="s3://$BACKUP_BUCKET/$(objects_of "$id")"
+run=$(ops_run_dir)
+log "backup $id ($mode)"
+recent() { complete_backups full 5 | cut -f1 | paste -sd, - | sed 's/,/, /g'; }
+if ! aws s3 cp "$base/COMPLETE" "$run/COMPLETE" --only-show-errors 2>"$run/.err"; then
+  grep -qE '\(404\)|Not Found|NoSuchKey' "$run/.err" || die "could not read $base/COMPLETE: $(tail -n 1 "$run/.err")"
+  [[ -z $(aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$(objects_of "$id")/" --max-items 1 --query 'Contents[].Key' --output text | grep -v '^None$' || true) ]] ||
+    die "backup $id has no COMPLETE marker (it never finished, or failed verification): refusing it. Most recent complete backups: $(recent)"
+  die "there is no backup $id under $S3_BASE/. Most recent complete backups: $(recent)"
 fi
-manifest="$stage/manifest.json"
-[[ -f $manifest && $(sha256_of "$manifest") == "$(jq -r .manifest_sha256 "$stage/COMPLETE")" ]] ||
+aws s3 cp "$base/manifest.json" "$run/manifest.json" --only-show-errors || die "backup $id: could not download manifest.json"
+manifest="$run/manifest.json"
+[[ $(sha256_of "$manifest") == "$(jq -r .manifest_sha256 "$run/COMPLETE")" ]] ||
   die "backup $id: manifest.json does not match the SHA-256 its COMPLETE marker names: refusing it"
-# Every object's SHA-256, the large ones side by side.
-declare -A digest=()
-while read -r sum path; do digest[${path#\*}]=$sum; done < <(
-  jq -r '.files[].path' "$manifest" | while read -r path; do [[ -f $stage/$path ]] && printf '%s\0' "$stage/$path"; done |
-    xargs -0 -r -n 1 -P "$(nproc)" openssl dgst -sha256 -r)
-bad=()
-while IFS=$'\t' read -r path size sha; do
-  if [[ ! -f $stage/$path ]]; then bad+=("$path missing"); continue; fi
-  [[ $(stat -c %s "$stage/$path") == "$size" && ${digest[$stage/$path]:-} == "$sha" ]] || bad+=("$path corrupted")
-done < <(jq -r '.files[] | [.path, .size, .sha256] | @tsv' "$manifest")
-(( ${#bad[@]} == 0 )) || die "backup $id does not match its manifest (${bad[*]}): refusing it"
-log "backup $id verified: $(jq '.files | length' "$manifest") objects match the manifest"
 
-if [[ $mode == verify ]]; then
-  for rdb in "$stage"/*.rdb; do
-    [[ -e $rdb ]] || continue
-    redis_tool "$stage" redis-check-rdb "$rdb" >"$stage/.check" 2>&1 || die "backup $id: $(basename "$rdb") does not pass redis-check-rdb: $(tail -n 3 "$stage/.check")"
-  done
-  for archive in "$stage"/*.tar; do
-    [[ -e $archive ]] || continue
-    tar -tf "$archive" >/dev/null || die "backup $id: $(basename "$archive") is not a readable archive"
-  done
-  report 1
-  log "backup $id passes: manifest, checksums, redis-check-rdb, archives"
-  summary ok
-  exit 0
-fi
-
-# Refuse what cannot be put back before anything is stopped.
+# What is put back where: the items of the backup that the stack restores.
 declare -a NAME KIND SOURCE DETAIL DIR
 while IFS=$'\t' read -r name kind source detail dir; do
   [[ -z $name || $name == \#* ]] && continue
@@ -149,95 +136,116 @@ while IFS=$'\t' read -r name kind source detail dir; do
   [[ $kind != pg-dump ]] || die "$name: restoring a pg_dump is not supported yet: restore it by hand with pg_restore"
   NAME+=("$name"); KIND+=("$kind"); SOURCE+=("$source"); DETAIL+=("$detail"); DIR+=("$dir")
 done <"$SOFIA_BACKUP_ITEMS"
+item_of_path() { local i; for i in "${!NAME[@]}"; do [[ $1 != "${NAME[$i]}".* ]] || { echo "$i"; return; }; done; echo -1; }
 
-if [[ $mode == scratch ]]; then
-  # The DR test: the same restore steps, into scratch directories; live data is never touched.
-  for i in "${!NAME[@]}"; do DIR[i]="$stage/scratch/${NAME[$i]}"; mkdir -p "${DIR[$i]}"; done
-fi
-
-# Unpacking an archive needs its size again beside the download (each archive goes once unpacked),
-# and the live data is only moved aside, not freed: refuse now, not with the volume full half-way.
-# SOFIA_RESTORE_MIN_FREE_BYTES is what must stay free afterwards, for the services to write.
-reserve=${SOFIA_RESTORE_MIN_FREE_BYTES:-1073741824}
-[[ $reserve =~ ^[0-9]+$ ]] || die "SOFIA_RESTORE_MIN_FREE_BYTES must be a number of bytes, not '$reserve'"
-for i in "${!NAME[@]}"; do
-  [[ ${KIND[$i]} != redis ]] || continue  # the snapshot is moved into place, not copied
-  size=$(jq -r --arg p "${NAME[$i]}.tar" '[.files[] | select(.path == $p) | .size] | add // 0' "$manifest")
-  free=$(df -B1 --output=avail "${DIR[$i]}" | tail -n 1) || die "${NAME[$i]}: cannot see the free space where ${DIR[$i]} is; is the volume there? (docker volume ls)"
-  (( free >= size + reserve )) || die "${NAME[$i]}: unpacking needs $(( (size + reserve) >> 20 )) MiB free where ${DIR[$i]} is, and $(( free >> 20 )) MiB are: free space there (or grow the data volume, sofia:dataVolumeGb) and run again"
-done
-
-# --- 2. and 3. stop, and move the live data aside ----------------------------------------------
-if [[ $mode == live ]]; then
-touched=1
-log "stopping the services (reverse catalog order)"
-"$SERVICES" stop
-for i in "${!NAME[@]}"; do
-  dir=${DIR[$i]}
-  rm -rf "$dir.before-restore"
-  mv "$dir" "$dir.before-restore"
-  moved+=("$dir")
-  mkdir -p "$dir"
-  chown --reference="$dir.before-restore" "$dir"
-  chmod --reference="$dir.before-restore" "$dir"
-done
-log "live data moved aside (kept until the restore is verified)"
-fi
-
-# --- 4. put each store back ----------------------------------------------------------------------
-# Redis ignores a copied dump.rdb when AOF is on. Redis 7 keeps its AOF as a directory: a base file
-# (an RDB, as aof-use-rdb-preamble writes it), increments, and a manifest naming them. Loading the
-# snapshot with AOF off and having Redis rewrite the AOF would write exactly such a base from it;
-# putting the snapshot there directly gives the same files without loading the dataset twice.
-# sofia-redis loads it when it starts, with AOF on as always, and opens a fresh increment.
-restore_redis() {  # name, data directory
-  local name=$1 dir=$2 aof="$2/$REDIS_AOF_DIR"
-  # Manifest format 1 stored redis-cli's 40-byte end-of-transfer mark after the RDB; as an AOF
-  # base those bytes would not load.
-  if (( $(jq -r '.format // 1' "$manifest") < 2 )) && tail -c 40 "$stage/$name.rdb" | grep -Eqx '[0-9a-f]{40}'; then
-    truncate -s -40 "$stage/$name.rdb"
-    log "$name: cut the end-of-transfer mark a format-1 backup stored after the RDB"
+# Room before work, for the whole job: every object lands once (unpacked archives are about their
+# size), and the stores must keep room to write. The DR test keeps a larger share free: it runs
+# beside live services for as long as it takes.
+if [[ $mode != verify ]]; then
+  reserve=${SOFIA_RESTORE_MIN_FREE_BYTES:-1073741824}
+  [[ $reserve =~ ^[0-9]+$ ]] || die "SOFIA_RESTORE_MIN_FREE_BYTES must be a number of bytes, not '$reserve'"
+  if [[ $mode == scratch ]]; then
+    share=$(( $(df -B1 --output=size "$run" | tail -n 1) * ${SOFIA_SCRATCH_KEEP_FREE_PERCENT:-20} / 100 ))
+    (( share <= reserve )) || reserve=$share
   fi
-  mkdir -p "$aof"
-  mv "$stage/$name.rdb" "$aof/$REDIS_AOF_FILE.1.base.rdb"
-  printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$aof/$REDIS_AOF_FILE.manifest"
-  chown -R --reference="$dir" "$aof"
-  log "$name: snapshot in place as the base of Redis' AOF ($REDIS_AOF_DIR/)"
-}
-
-# Stops the DR test's temporary Redis, also when its check failed: left running, it would hold its
-# port and fail the next DR test.
-stop_temp_redis() {
-  if [[ -n ${REDIS_IMAGE:-} ]]; then
-    docker rm -f sofia-redis-restore >/dev/null 2>&1 || true
-  elif [[ -f $stage/redis-restore.pid ]]; then
-    kill "$(cat "$stage/redis-restore.pid")" 2>/dev/null || true
-  fi
-  temp_redis=0
-}
-
-# The DR test starts no service: a temporary Redis loads the restored AOF and answers for it.
-check_redis_scratch() {  # name, data directory
-  local name=$1 dir=$2 reply
-  if [[ -n ${REDIS_IMAGE:-} ]]; then
-    # As the directory's owner: Redis opens a fresh AOF increment in it.
-    docker run -d --rm --name sofia-redis-restore --network host --user "$(stat -c %u:%g "$dir")" -v "$dir:$dir" "$REDIS_IMAGE" \
-      redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" >/dev/null
-  else
-    redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" --daemonize yes --pidfile "$stage/redis-restore.pid" >/dev/null
-  fi
-  temp_redis=1
-  local cli=(redis_tool "$dir" redis-cli -h 127.0.0.1 -p "$TEMP_REDIS_PORT")
-  for _ in $(seq 1 600); do
-    reply=$("${cli[@]}" PING 2>&1 || true)
-    [[ $reply == PONG ]] && break
-    sleep 0.1
+  need=$(jq '[.files[].size] | add // 0' "$manifest")
+  free=$(df -B1 --output=avail "$run" | tail -n 1)
+  (( free >= need + reserve )) ||
+    die "backup $id needs $(( (need + reserve) >> 20 )) MiB free on the data volume ($(( need >> 20 )) MiB of backup, $(( reserve >> 20 )) MiB kept free for the stores), and $(( free >> 20 )) MiB are: free space there (or grow the data volume, sofia:dataVolumeGb) and run again"
+  for i in "${!NAME[@]}"; do
+    [[ $mode == scratch ]] && break
+    [[ -d ${DIR[$i]} ]] || die "${NAME[$i]}: its live directory ${DIR[$i]} is not there; is the volume there? (docker volume ls)"
+    [[ $(stat -c %d "${DIR[$i]}") == "$(stat -c %d "$run")" ]] || die "${NAME[$i]}: ${DIR[$i]} is not on the same file system as the staging $SOFIA_STAGING_DIR, so it cannot be swapped in at once"
+    [[ ! -e ${DIR[$i]}.before-restore ]] || die "${DIR[$i]}.before-restore exists, and no journal says whose it is: it may be the only copy of earlier data. Look at it, move it away, and run again"
   done
-  [[ $reply == PONG ]] || die "$name: a temporary Redis did not load the restored AOF (${reply:-no reply})"
-  check_redis_facts "$name" "${cli[@]}"
-  stop_temp_redis
-  log "$name: the restored AOF loads in a temporary Redis, with the manifest's DBSIZE and sampled keys"
+fi
+
+# Streams one object from S3 into a sink command, checking its size and SHA-256 against the
+# manifest on the way; a broken download, a full disk or a failing sink stops here, with nothing live touched.
+fetch() {  # path, sink command...
+  local path=$1 d="$run/.fetch" st want_size want_sha
+  shift
+  rm -rf "$d"; mkdir -p "$d"; mkfifo "$d/sha" "$d/size"
+  openssl dgst -sha256 -r <"$d/sha" >"$d/sha256" & local hashing=$!
+  wc -c <"$d/size" >"$d/bytes" & local counting=$!
+  set +e
+  # -p: a sink that stops reading early (a broken archive, a full disk) does not cut the hashing short.
+  aws s3 cp "$base/$path" - --only-show-errors 2>"$d/err" | tee -p "$d/sha" "$d/size" | "$@" 2>"$d/sink"
+  st=("${PIPESTATUS[@]}")
+  set -e
+  wait "$hashing" "$counting" || true
+  local room
+  room="$(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume"
+  (( st[0] == 0 )) || die "could not download $base/$path: $(tail -n 1 "$d/err") ($room)"
+  want_size=$(jq -r --arg p "$path" '.files[] | select(.path == $p) | .size' "$manifest")
+  want_sha=$(jq -r --arg p "$path" '.files[] | select(.path == $p) | .sha256' "$manifest")
+  [[ $(cat "$d/bytes") == "$want_size" && $(cut -d' ' -f1 "$d/sha256") == "$want_sha" ]] ||
+    die "backup $id does not match its manifest ($path corrupted: $(cat "$d/bytes") bytes, SHA-256 $(cut -c1-12 "$d/sha256"), manifest $want_size bytes, ${want_sha:0:12}): refusing it"
+  (( st[2] == 0 )) || die "$path: $1 failed: $(tail -n 2 "$d/sink" | paste -sd' ' -) ($room)"
+  (( st[1] == 0 )) || die "$path: the download could not be passed on ($room)"
 }
+
+# Redis ignores a copied dump.rdb when AOF is on. Redis 7 keeps its AOF as a directory: a base file
+# (an RDB, as aof-use-rdb-preamble writes it), increments, and a manifest naming them. Putting the
+# snapshot there as the base gives what loading it with AOF off and rewriting would, without
+# loading the dataset twice; sofia-redis loads it at start, with AOF on as always.
+redis_into() {  # dir: reads the RDB on stdin
+  local aof="$1/$REDIS_AOF_DIR"
+  mkdir -p "$aof"
+  cat >"$aof/$REDIS_AOF_FILE.1.base.rdb"
+  printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$aof/$REDIS_AOF_FILE.manifest"
+}
+
+format=$(jq -r '.format // 1' "$manifest")
+mkdir -p "$run/new"
+while IFS=$'\t' read -r path; do
+  i=$(item_of_path "$path")
+  if [[ $mode == verify ]]; then
+    case $path in
+      *.rdb) fetch "$path" redis_tool --stdin "$run" redis-check-rdb /dev/stdin ;;
+      *.tar) fetch "$path" tar -tf - ;;
+      *) fetch "$path" cat ;;
+    esac >/dev/null
+    log "$path: matches the manifest$([[ $path == *.rdb ]] && echo ", passes redis-check-rdb")$([[ $path == *.tar ]] && echo ", a readable archive")"
+    continue
+  fi
+  if (( i < 0 )); then fetch "$path" cat >/dev/null; continue; fi
+  new="$run/new/${NAME[$i]}"
+  mkdir -p "$new"
+  case ${KIND[$i]} in
+    redis)
+      fetch "$path" redis_into "$new"
+      # Manifest format 1 stored redis-cli's 40-byte end-of-transfer mark after the RDB; as an
+      # AOF base those bytes would not load.
+      base_rdb="$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.1.base.rdb"
+      if (( format < 2 )) && tail -c 40 "$base_rdb" | grep -Eqx '[0-9a-f]{40}'; then
+        truncate -s -40 "$base_rdb"
+        log "${NAME[$i]}: cut the end-of-transfer mark a format-1 backup stored after the RDB"
+      fi
+      log "${NAME[$i]}: snapshot checked and in place as the base of Redis' AOF ($REDIS_AOF_DIR/)" ;;
+    questdb)
+      fetch "$path" tar -xf - -C "$new"
+      # QuestDB restores from the checkpoint copy at its next start when this file exists.
+      touch "$new/_restore"
+      log "${NAME[$i]}: root checked and unpacked, _restore trigger in place" ;;
+    files)
+      fetch "$path" tar -xf - -C "$new"
+      log "${NAME[$i]}: files checked and unpacked" ;;
+  esac
+  if [[ $mode == live ]]; then
+    chown --reference="${DIR[$i]}" "$new"
+    chmod --reference="${DIR[$i]}" "$new"
+    [[ ${KIND[$i]} != redis ]] || chown -R --reference="${DIR[$i]}" "$new/$REDIS_AOF_DIR"
+  fi
+done < <(jq -r '.files[].path' "$manifest")
+log "backup $id: $(jq '.files | length' "$manifest") objects match the manifest"
+
+if [[ $mode == verify ]]; then
+  report 1
+  log "backup $id passes: manifest, checksums, redis-check-rdb, archives"
+  done_ok=1
+  exit 0
+fi
 
 # The manifest's DBSIZE and sampled keys (with their types), asked of a Redis through "$@".
 check_redis_facts() {  # name, redis-cli command...
@@ -252,34 +260,69 @@ check_redis_facts() {  # name, redis-cli command...
   done < <(jq -r --arg n "$name" '.stores[$n].sample[]? | "\(.key) \(.type)"' "$manifest")
 }
 
-for i in "${!NAME[@]}"; do
-  case ${KIND[$i]} in
-    redis) restore_redis "${NAME[$i]}" "${DIR[$i]}" ;;
-    questdb)
-      tar -xf "$stage/${NAME[$i]}.tar" -C "${DIR[$i]}"
-      rm "$stage/${NAME[$i]}.tar"
-      # QuestDB restores from the checkpoint copy at its next start when this file exists.
-      touch "${DIR[$i]}/_restore"
-      log "${NAME[$i]}: root restored, _restore trigger in place" ;;
-    files)
-      tar -xf "$stage/${NAME[$i]}.tar" -C "${DIR[$i]}"
-      rm "$stage/${NAME[$i]}.tar"
-      log "${NAME[$i]}: files restored" ;;
-  esac
-done
+# The DR test's temporary Redis: stopped also when its check fails, or it would hold its port.
+stop_temp_redis() {
+  if [[ -n ${REDIS_IMAGE:-} ]]; then
+    docker rm -f "$TEMP_REDIS_CONTAINER" >/dev/null 2>&1 || true
+  elif [[ -f $TEMP_REDIS_PIDFILE ]]; then
+    kill "$(cat "$TEMP_REDIS_PIDFILE")" 2>/dev/null || true
+    rm -f "$TEMP_REDIS_PIDFILE"
+  fi
+  temp_redis=0
+}
+
+# The DR test starts no service: a temporary Redis loads the restored AOF and answers for it.
+check_redis_scratch() {  # name, data directory
+  local name=$1 dir=$2 reply
+  mkdir -p "$(dirname "$TEMP_REDIS_PIDFILE")"
+  temp_redis=1
+  if [[ -n ${REDIS_IMAGE:-} ]]; then
+    docker run -d --rm --name "$TEMP_REDIS_CONTAINER" --network host --user "$(stat -c %u:%g "$dir")" -v "$dir:$dir" "$REDIS_IMAGE" \
+      redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" >/dev/null
+  else
+    redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" --daemonize yes --pidfile "$TEMP_REDIS_PIDFILE" >/dev/null
+  fi
+  local cli=(redis_tool "$dir" redis-cli -h 127.0.0.1 -p "$TEMP_REDIS_PORT")
+  for _ in $(seq 1 600); do
+    reply=$("${cli[@]}" PING 2>&1 || true)
+    [[ $reply == PONG ]] && break
+    sleep 0.1
+  done
+  [[ $reply == PONG ]] || die "$name: a temporary Redis did not load the restored AOF (${reply:-no reply})"
+  check_redis_facts "$name" "${cli[@]}"
+  stop_temp_redis
+  log "$name: the restored AOF loads in a temporary Redis, with the manifest's DBSIZE and sampled keys"
+}
 
 if [[ $mode == scratch ]]; then
   for i in "${!NAME[@]}"; do
-    [[ ${KIND[$i]} != redis ]] || check_redis_scratch "${NAME[$i]}" "${DIR[$i]}"
+    case ${KIND[$i]} in
+      redis) check_redis_scratch "${NAME[$i]}" "$run/new/${NAME[$i]}" ;;
+      questdb) [[ -d $run/new/${NAME[$i]}/db ]] || die "${NAME[$i]}: the restored root has no db directory" ;;
+    esac
   done
-  [[ -d $stage/scratch/questdb ]] && { [[ -d $stage/scratch/questdb/db ]] || die "questdb: the restored root has no db directory"; }
   report 1
   log "DR test of $id passed: restored into scratch space and verified in $(( $(date +%s) - started ))s"
-  summary ok
+  done_ok=1
   exit 0
 fi
 
-# --- 5. and 6. start, then verify ------------------------------------------------------------------
+# --- 3. the swap: page up, services down, renames, each phase journalled first --------------------
+"$MAINTENANCE" page on "$PAGE_MINUTES" restore || die "could not raise the maintenance page; nothing was changed"
+page_up=1
+journal_set "op=restore" "id=$id" "phase=stopping" "started=$started_at" "${DIR[@]/#/dir=}"
+log "stopping the services (reverse catalog order)"
+"$SERVICES" stop
+journal_set "phase=swapping"
+for i in "${!NAME[@]}"; do
+  mv "${DIR[$i]}" "${DIR[$i]}.before-restore"
+  mv "$run/new/${NAME[$i]}" "${DIR[$i]}"
+done
+sync -f "$run"
+journal_set "phase=swapped"
+log "restored data swapped in; the data from before is kept beside it until the restore is verified"
+
+# --- 4. start, then verify ----------------------------------------------------------------------------
 log "starting the services (catalog order, health-gated)"
 "$SERVICES" start
 for i in "${!NAME[@]}"; do
@@ -288,7 +331,7 @@ for i in "${!NAME[@]}"; do
       host=${SOURCE[$i]%:*} port=${SOURCE[$i]##*:} container=${DETAIL[$i]%%:*} pwfile=${DETAIL[$i]#*:}
       REDISCLI_AUTH=$(docker exec "$container" cat "$pwfile")
       export REDISCLI_AUTH
-      check_redis_facts "${NAME[$i]}" redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning
+      check_redis_facts "${NAME[$i]}" redis_tool "$run" redis-cli -h "$host" -p "$port" --no-auth-warning
       log "verify: ${NAME[$i]} has the manifest's DBSIZE and its sampled keys" ;;
     questdb)
       tables=$(curl -sS -G --max-time 60 --data-urlencode "query=SELECT table_name FROM tables()" "${SOURCE[$i]}/exec" | jq -c '[.dataset[][0]]') ||
@@ -300,8 +343,9 @@ for i in "${!NAME[@]}"; do
 done
 "$SERVICES" verify
 
-# --- verified: the safety copy can go -------------------------------------------------------------
-for dir in "${moved[@]}"; do rm -rf "$dir.before-restore"; done
-touched=0
+# --- verified: from here the restored data stays, whatever happens; the safety copies can go --------
+journal_set "phase=verified"
+for i in "${!NAME[@]}"; do rm -rf "${DIR[$i]}.before-restore"; done
+journal_clear
 log "restore of $id complete in $(( $(date +%s) - started ))s"
-summary ok
+done_ok=1

@@ -18,8 +18,6 @@ set -euo pipefail
 
 CATALOG=${SOFIA_CATALOG:-/etc/sofia/services.tsv}
 TUNING=${SOFIA_TUNING:-/etc/sofia/tuning.tsv}
-STATE_DIR=${SOFIA_STATE_DIR:-/var/lib/sofia}
-LOCK_FILE=${SOFIA_LOCK_FILE:-/run/lock/sofia-services.lock}
 HEALTH_TIMEOUT=${SOFIA_HEALTH_TIMEOUT:-300}
 POLL_SECONDS=${SOFIA_POLL_SECONDS:-2}
 WATCHDOG_STRIKES=${SOFIA_WATCHDOG_STRIKES:-3}
@@ -27,6 +25,13 @@ LOG_TAIL_LINES=${SOFIA_LOG_TAIL_LINES:-30}
 
 log() { printf '%s sofia-services: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf 'sofia-services: %s\n' "$*" >&2; exit 1; }
+
+# The host lock and the recovery of interrupted operations (sofia-ops.sh).
+# shellcheck source=/dev/null
+source "${SOFIA_OPS_LIB:-/usr/local/lib/sofia/sofia-ops.sh}"
+STATE_DIR=$SOFIA_STATE_DIR
+# How long start, stop and restart wait for another operation (a backup, a restore) to finish.
+OPS_WAIT=${SOFIA_OPS_WAIT:-1800}
 
 [[ -r $CATALOG ]] || die "no catalog at $CATALOG; it is installed by the stack (pulumi up), check the sofia host-files SSM association"
 
@@ -215,23 +220,32 @@ cmd_status() {
   done
 }
 
-# One of start/stop/restart/watchdog at a time: the watchdog must not restart a container that an
-# ordered start or a maintenance window is working on, so it skips rather than waits.
-with_lock() {
-  mkdir -p "$(dirname "$LOCK_FILE")"
-  exec 9>"$LOCK_FILE"
-  if [[ $1 == watchdog ]]; then
-    flock -n 9 || { log "watchdog: another sofia-services run holds the lock, skipping"; exit 0; }
-  else
-    flock 9
-  fi
+# Start, stop and restart take the host lock (and first recover what an interrupted operation left):
+# the data under the containers must not change while they start or stop. The watchdog only
+# looks: while any operation holds the lock it skips its round rather than restart a container
+# that operation is working on.
+watchdog_may_run() {
+  [[ -z ${SOFIA_OPS_HELD_BY:-} ]] || return 1
+  mkdir -p "$(dirname "$SOFIA_OPS_LOCK")"
+  exec 7>>"$SOFIA_OPS_LOCK"
+  flock -n 7 || { log "watchdog: $(cat "$SOFIA_OPS_LOCK.holder" 2>/dev/null || echo "another operation") holds the host lock, skipping"; return 1; }
+}
+
+cmd_restart() {
+  # Recorded: a restart stopped half-way is finished by the next command or boot. Inside another
+  # operation (which has its own journal) that operation's recovery covers it.
+  local own=0
+  if [[ ! -f $SOFIA_JOURNAL ]]; then journal_set "op=restart" "phase=stopping" "started=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; own=1; fi
+  cmd_stop
+  cmd_start
+  (( own == 0 )) || journal_clear
 }
 
 case ${1:-} in
-  start) with_lock start; cmd_start ;;
-  stop) with_lock stop; cmd_stop ;;
-  restart) with_lock restart; cmd_stop; cmd_start ;;
-  watchdog) with_lock watchdog; cmd_watchdog ;;
+  start) ops_begin "sofia-services start" "$OPS_WAIT"; cmd_start ;;
+  stop) ops_begin "sofia-services stop" "$OPS_WAIT"; cmd_stop ;;
+  restart) ops_begin "sofia-services restart" "$OPS_WAIT"; cmd_restart ;;
+  watchdog) if watchdog_may_run; then cmd_watchdog; fi ;;
   verify) cmd_verify ;;
   tune) cmd_tune ;;
   migrated) cmd_migrated "${2:-}" ;;

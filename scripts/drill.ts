@@ -18,7 +18,9 @@ async function main(): Promise<number> {
     try {
         for (const scenario of scenarios) {
             console.log(`\ndrill: ${scenario.name}`);
+            const t0 = Date.now();
             const checks = await scenario.run(env, (line) => console.log(`  ${line}`));
+            console.log(`  (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
             for (const c of checks) {
                 console.log(`  ${c.ok ? "ok  " : "FAIL"} ${c.what}${c.ok ? "" : `\n       ${c.detail ?? ""}`}`);
                 if (c.ok) passed++;

@@ -11,8 +11,8 @@
 # of a step beside the first.
 # SSM_RUN_STEP names the step in failure messages; SSM_RUN_ON_FAILURE is printed when it fails
 # (a deploy step's exact rollback command).
-# SSM_RUN_REQUIRE_FILE and SSM_RUN_REQUIRE_DIGEST: the host first waits (SSM_RUN_REQUIRE_WAIT
-# seconds, default 600) until that file holds that digest: the host files this step needs.
+# SSM_RUN_REQUIRE ("<file>=<sha256> ...", space-separated): the host first waits (SSM_RUN_REQUIRE_WAIT
+# seconds, default 600) until each file holds its digest: the host files this step needs.
 # Needs the aws CLI and credentials allowed ssm:SendCommand, ssm:GetCommandInvocation and
 # ssm:CancelCommand.
 set -euo pipefail
@@ -29,15 +29,20 @@ poll=${SSM_RUN_POLL:-3}
 step=${SSM_RUN_STEP:-$command}
 
 remote=$command
-if [[ -n ${SSM_RUN_REQUIRE_DIGEST:-} ]]; then
-  marker=${SSM_RUN_REQUIRE_FILE:-}
-  digest=$SSM_RUN_REQUIRE_DIGEST
+if [[ -n ${SSM_RUN_REQUIRE:-} ]]; then
   wait_s=${SSM_RUN_REQUIRE_WAIT:-600}
-  [[ $digest =~ ^[0-9a-f]{64}$ ]] || { echo "ssm-run: SSM_RUN_REQUIRE_DIGEST '$digest' is not a SHA-256" >&2; exit 64; }
-  [[ $marker =~ ^/[A-Za-z0-9._/-]+$ ]] || { echo "ssm-run: SSM_RUN_REQUIRE_FILE '$marker' is not an absolute path" >&2; exit 64; }
   [[ $wait_s =~ ^[0-9]+$ ]] || { echo "ssm-run: SSM_RUN_REQUIRE_WAIT must be a number of seconds" >&2; exit 64; }
+  ready="true"
+  files=""
+  for pair in $SSM_RUN_REQUIRE; do
+    marker=${pair%%=*} digest=${pair#*=}
+    [[ $digest =~ ^[0-9a-f]{64}$ ]] || { echo "ssm-run: SSM_RUN_REQUIRE: '$digest' is not a SHA-256" >&2; exit 64; }
+    [[ $marker =~ ^/[A-Za-z0-9._/-]+$ ]] || { echo "ssm-run: SSM_RUN_REQUIRE: '$marker' is not an absolute path" >&2; exit 64; }
+    ready+=" && [ \"\$(cat $marker 2>/dev/null)\" = $digest ]"
+    files+=" $marker=${digest:0:12}"
+  done
   # POSIX sh: AWS-RunShellScript runs the commands with sh.
-  remote="n=0; until [ \"\$(cat $marker 2>/dev/null)\" = $digest ]; do if [ \$n -ge $wait_s ]; then echo \"ssm-run: the host files this step needs (digest ${digest:0:12}) are not installed after ${wait_s}s (installed: \$(cat $marker 2>/dev/null || echo none)); see the host-files association: aws ssm list-associations\" >&2; exit 1; fi; sleep 5; n=\$((n + 5)); done; $command"
+  remote="n=0; until $ready; do if [ \$n -ge $wait_s ]; then { echo \"ssm-run: the host files this step needs are not installed after ${wait_s}s; see the host-files associations (aws ssm list-associations):\"; for w in$files; do echo \"  \${w%%=*}: wanted \${w#*=}, installed \$(cut -c1-12 \${w%%=*} 2>/dev/null || echo none)\"; done; } >&2; exit 1; fi; sleep 5; n=\$((n + 5)); done; $command"
 fi
 
 # Every failure ends with the step's name and, when given, what to do about it.

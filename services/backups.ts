@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
-import { stagingPath } from "../components/host";
+import { HostFilesPart } from "../components/host-files";
 import { hostScript } from "../components/project-root";
 import { CatalogEntry } from "./catalog";
 import { BACKUP_METRICS, METRICS_NAMESPACE } from "./metrics";
@@ -62,7 +62,8 @@ export interface BackupTarget {
     stack: string;
     kms: boolean;
     redisImage: string;
-    dataPath: string;
+    /** Redis-only backups run on a schedule of their own: their age is published (and alarmed) too. */
+    redisScheduled: boolean;
 }
 
 /** host/sofia-backup.sh's configuration, as shell assignments. */
@@ -81,7 +82,7 @@ export function backupEnv(t: BackupTarget): string {
         METRIC_VERIFIED: BACKUP_METRICS.verified,
         METRIC_DR_SUCCESS: BACKUP_METRICS.drSuccess,
         METRIC_DR_SECONDS: BACKUP_METRICS.drSeconds,
-        STAGING_DIR: stagingPath(t.dataPath),
+        REDIS_BACKUPS_SCHEDULED: t.redisScheduled ? "yes" : "no",
         SSE: t.kms ? "aws:kms" : "AES256",
         REDIS_IMAGE: t.redisImage,
         REDIS_AOF_DIR: REDIS_AOF.dir,
@@ -117,15 +118,16 @@ export const backupAgeUnits = {
         { path: "/etc/systemd/system/sofia-backup-age.service", content: AGE_SERVICE },
         { path: "/etc/systemd/system/sofia-backup-age.timer", content: AGE_TIMER },
     ],
-    then: ["systemctl enable --now sofia-backup-age.timer"],
+    then: ["systemctl daemon-reload", "systemctl enable --now sofia-backup-age.timer"],
 };
 
 /** Every backup file the host gets; the bucket name is only known once the bucket exists. */
-export function backupHostFiles(catalog: readonly CatalogEntry[], s: Settings, bucket: pulumi.Input<string>, dataPath: string) {
+export function backupHostFiles(catalog: readonly CatalogEntry[], s: Settings, bucket: pulumi.Input<string>, dataPath: string): HostFilesPart {
     const target = (b: string): BackupTarget => ({
-        bucket: b, prefix: s.stack, region: s.region, stack: s.stack, kms: s.backup.kmsKeyArn !== undefined, redisImage: s.images.redis, dataPath,
+        bucket: b, prefix: s.stack, region: s.region, stack: s.stack, kms: s.backup.kmsKeyArn !== undefined, redisImage: s.images.redis, redisScheduled: s.backup.redisSchedule !== undefined,
     });
     return {
+        name: "backups",
         files: [
             { path: SOFIA_LIB, content: fs.readFileSync(hostScript("sofia-lib.sh"), "utf8") },
             { path: BACKUP_BIN, content: fs.readFileSync(hostScript("sofia-backup.sh"), "utf8"), mode: "0755" },

@@ -36,6 +36,9 @@ export interface VerifiedRelease {
     verifiedAt: string | null;
 }
 
+/** The deploy's name as an owner of the maintenance page and signal (windows and restores own theirs). */
+export const DEPLOY_OWNER = "deploy";
+
 export type DeployKind = "none" | "config" | "first" | "release";
 
 export interface DeployStepSpec {
@@ -125,10 +128,10 @@ export interface DeployChecklistArgs {
     kind: DeployKind;
     previous: VerifiedRelease | undefined;
     instanceId: pulumi.Input<string>;
-    /** The host scripts must be installed first. */
-    hostReady: pulumi.Resource;
+    /** The host scripts must be installed first (their associations). */
+    hostReady: pulumi.Resource[];
     /** The version of the host scripts this update installs: each step waits for it on the host. */
-    hostFiles: { marker: string; digest: pulumi.Input<string> };
+    hostFiles: { marker: string; digest: pulumi.Input<string> }[];
     /** Every image reference: a new set runs the steps again where they already exist. */
     images: Record<string, string>;
     /** containerFingerprint: a new one runs verification again where it already exists. */
@@ -161,9 +164,9 @@ export class DeployChecklist extends pulumi.ComponentResource {
             pulumi.log.info(`Release deploy (${deployStepsFor(args.kind).map((s) => s.id).join(", ")}). If it fails: ${rollbackCommand(args.settings.stack, args.previous)}`, this);
         }
         // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
-        const backup = this.runs.has("backup") ? this.step("backup", `${BACKUP_BIN} run --wait 1800`, [args.hostReady], 5400) : undefined;
+        const backup = this.runs.has("backup") ? this.step("backup", `${BACKUP_BIN} run --wait 1800`, args.hostReady, 5400) : undefined;
         if (this.runs.has("page-on")) {
-            const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes}`, [backup?.run ?? args.hostReady]);
+            const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes} ${DEPLOY_OWNER}`, backup ? [backup.run] : args.hostReady);
             this.before.push(pageOn.run);
             if (args.kind === "first") this.pagesAfter.push(pageOn.run);
         }
@@ -197,11 +200,11 @@ export class DeployChecklist extends pulumi.ComponentResource {
     finish(containers: pulumi.Resource[], release: Record<string, string>): pulumi.Output<VerifiedRelease | null> {
         const { images, containers: fingerprint } = this.args;
         if (!this.runs.has("verify")) return pulumi.output(this.args.previous ?? null);
-        this.verify = this.step("verify", `${SERVICES_BIN} verify`, [...containers, this.args.hostReady]);
+        this.verify = this.step("verify", `${SERVICES_BIN} verify`, [...containers, ...this.args.hostReady]);
         let done: pulumi.Output<string> = this.verify.run.stdout;
         const firstBackup = this.runs.has("first-backup") ? this.step("first-backup", `${BACKUP_BIN} run --wait 1800`, [this.verify.run], 5400) : undefined;
         if (this.runs.has("page-off")) {
-            this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off`, [firstBackup?.run ?? this.verify.run]);
+            this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}`, [firstBackup?.run ?? this.verify.run]);
             done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);
         }
         return done.apply((out) => ({ release, images, containers: fingerprint, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null }));

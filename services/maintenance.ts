@@ -8,6 +8,7 @@
  * them overlap are refused.
  */
 import * as fs from "fs";
+import { HostFilesPart } from "../components/host-files";
 import { hostScript } from "../components/project-root";
 import { BACKUP_BIN, RESTORE_BIN } from "./backups";
 import { SERVICES_BIN } from "./host-files";
@@ -37,8 +38,9 @@ export interface MaintenanceWindowSpec {
 
 export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
     const minutes = s.maintenance.durationHours * 60;
-    const signalOn: MaintenanceTask = { id: "signal-on", title: "Raise the maintenance signal: pages are suppressed", run: { commands: [`${MAINTENANCE_BIN} signal on ${minutes}`] } };
-    const signalOff: MaintenanceTask = { id: "signal-off", title: "Clear the maintenance signal (it also lapses at the window's end)", run: { commands: [`${MAINTENANCE_BIN} signal off`] } };
+    // Each window owns its signal: a deploy or restore inside it keeps its own, and ending one ends only that one.
+    const signalOn = (window: string): MaintenanceTask => ({ id: "signal-on", title: "Raise the maintenance signal: pages are suppressed", run: { commands: [`${MAINTENANCE_BIN} signal on ${minutes} window-${window}`] } });
+    const signalOff = (window: string): MaintenanceTask => ({ id: "signal-off", title: "Clear the window's maintenance signal (it also lapses at the window's end)", run: { commands: [`${MAINTENANCE_BIN} signal off window-${window}`] } });
     return [
         {
             id: "weekly",
@@ -47,13 +49,13 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
             durationHours: s.maintenance.durationHours,
             cutoffHours: s.maintenance.cutoffHours,
             tasks: [
-                signalOn,
+                signalOn("weekly"),
                 { id: "questdb-retention", title: `QuestDB retention (${s.questdb.retentionDays} days) and VACUUM TABLE`, run: { commands: [`${SERVICES_BIN} tune`] } },
                 { id: "tidy", title: "Prune old logs and Docker leftovers on the host", run: { commands: [`${MAINTENANCE_BIN} tidy`] } },
                 { id: "verify-backup", title: "Verify the latest backup: every object against its manifest, redis-check-rdb", run: { commands: [`${RESTORE_BIN} --verify-only latest`] } },
                 { id: "patch", title: "Security updates (AWS-RunPatchBaseline, reboot if needed)", run: { patch: "Install" } },
                 { id: "after-patch", title: "Services back in catalog order and healthy", run: { commands: [`${SERVICES_BIN} start`, `${SERVICES_BIN} verify`] } },
-                signalOff,
+                signalOff("weekly"),
             ],
         },
         {
@@ -63,19 +65,19 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
             durationHours: s.maintenance.durationHours,
             cutoffHours: s.maintenance.cutoffHours,
             tasks: [
-                signalOn,
+                signalOn("monthly"),
                 { id: "full-restart", title: "Full restart: stop in reverse order, start in catalog order, verify every /health", run: { commands: [`${SERVICES_BIN} restart`, `${SERVICES_BIN} verify`] } },
                 { id: "dr-test", title: "Disaster-recovery test: restore the latest backup into scratch space, verify, time it", run: { commands: [`${RESTORE_BIN} --scratch latest`] } },
                 { id: "backup-after", title: "A fresh backup after the restart", run: { commands: [`${BACKUP_BIN} run`] } },
-                signalOff,
+                signalOff("monthly"),
             ],
         },
     ];
 }
 
 /** The maintenance helper on the host. */
-export function maintenanceHostFiles() {
-    return { files: [{ path: MAINTENANCE_BIN, content: fs.readFileSync(hostScript("sofia-maintenance.sh"), "utf8"), mode: "0755" }], then: [] as string[] };
+export function maintenanceHostFiles(): HostFilesPart {
+    return { name: "maintenance", files: [{ path: MAINTENANCE_BIN, content: fs.readFileSync(hostScript("sofia-maintenance.sh"), "utf8"), mode: "0755" }], then: [] };
 }
 
 /** The README's maintenance table, generated from the plan (checked by a test). */

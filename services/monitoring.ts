@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import { stringify } from "yaml";
 import { AlarmSpec, Escalation } from "../components/escalation";
+import { HostFilesPart } from "../components/host-files";
 import { hostScript } from "../components/project-root";
 import { alarmedPaths, alarmPrefix, severalSystemsRule, sofiaAlarms } from "./alarms";
 import { CatalogEntry } from "./catalog";
@@ -106,8 +107,9 @@ WantedBy=timers.target
 `;
 
 /** The probe, its timer, and the CloudWatch agent's configuration, with the commands that load them. */
-export function monitoringHostFiles(catalog: readonly CatalogEntry[], stack: string, dataPath: string) {
+export function monitoringHostFiles(catalog: readonly CatalogEntry[], stack: string, dataPath: string): HostFilesPart {
     return {
+        name: "monitoring",
         files: [
             { path: PROBE_BIN, content: fs.readFileSync(hostScript("sofia-probe.sh"), "utf8"), mode: "0755" },
             { path: PROBE_ENV, content: probeEnv(stack) },
@@ -117,6 +119,7 @@ export function monitoringHostFiles(catalog: readonly CatalogEntry[], stack: str
             { path: `${AGENT_DIR}/prometheus.yaml`, content: prometheusConfig(catalog, stack) },
         ],
         then: [
+            "systemctl daemon-reload",
             "systemctl enable --now sofia-probe.timer",
             `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${AGENT_DIR}/amazon-cloudwatch-agent.json`,
         ],

@@ -11,7 +11,7 @@ import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
 import { containerFingerprint, DeployChecklist, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
 import { SofiaContainers } from "./containers";
-import { HOST_FILES_MARKER, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
+import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { MaintenanceWindows } from "../components/maintenance-window";
 import { maintenanceHostFiles, maintenancePlan } from "./maintenance";
 import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring";
@@ -67,14 +67,14 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         );
 
         const installs = [
-            sofiaHostFiles(this.catalog, s),
+            sofiaHostFiles(this.catalog, s, DEFAULT_DATA_PATH),
             backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH),
             monitoringHostFiles(this.catalog, s.stack, DEFAULT_DATA_PATH),
             maintenanceHostFiles(),
         ];
         const hostFiles = new HostFiles(
             `${name}-host-files`,
-            { instanceId: this.host.instance.id, files: installs.flatMap((i) => i.files), then: installs.flatMap((i) => i.then), marker: HOST_FILES_MARKER, after: [this.host.ready.run], tags },
+            { instanceId: this.host.instance.id, parts: installs, markerDir: HOST_FILES_MARKERS, after: [this.host.ready.run], tags },
             { parent: this },
         );
 
@@ -85,7 +85,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const kind = deployKind(args.previous, images, containersFingerprint);
         const deploy = new DeployChecklist(
             `${name}-deploy`,
-            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.association, hostFiles: hostFiles.installed, images, containers: containersFingerprint },
+            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint },
             { parent: this },
         );
         // After the checklist: on a first deploy the paging alarms wait for the maintenance page.
@@ -134,7 +134,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 // A new host (same data) is tuned again; a script change alone does not tune again.
                 triggers: [tuningTable(this.catalog, s), this.host.instance.id],
                 requires: hostFiles.installed,
-                after: [...containers, hostFiles.association, ...deploy.last],
+                after: [...containers, ...hostFiles.associations, ...deploy.last],
             },
             { parent: this },
         );
@@ -150,7 +150,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                       command: `${RESTORE_BIN} ${s.restore.from}`,
                       triggers: [s.restore.from],
                       requires: hostFiles.installed,
-                      after: [...containers, hostFiles.association, ...deploy.last],
+                      after: [...containers, ...hostFiles.associations, ...deploy.last],
                       timeoutSeconds: 3600,
                   },
                   { parent: this },

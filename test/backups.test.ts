@@ -103,7 +103,7 @@ describe("backup configuration from the catalog", () => {
     });
 
     it("refuses configuration values that would break the shell file", () => {
-        const t = { bucket: "b'x", prefix: "p", region: "r", stack: "s", kms: false, redisImage: "redis:7", dataPath: "/data" };
+        const t = { bucket: "b'x", prefix: "p", region: "r", stack: "s", kms: false, redisImage: "redis:7", redisScheduled: false };
         expect(() => backupEnv(t)).toThrow(/BACKUP_BUCKET cannot contain quotes/);
         expect(backupEnv({ ...t, bucket: "b" })).toContain("SSE='AES256'");
         expect(backupEnv({ ...t, bucket: "b", kms: true })).toContain("SSE='aws:kms'");

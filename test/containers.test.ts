@@ -136,19 +136,19 @@ describe("containers in the staging plan", () => {
         expect(tune(plan).inputs.create).toMatch(/\/usr\/local\/sbin\/sofia-services tune$/);
         const after = tune(plan).dependsOn.map((u) => u.split("::").pop());
         for (const e of catalog) expect(after).toContain(`sofia-services-${e.name}-container`);
-        expect(after).toContain("sofia-host-files-association");
+        for (const part of ["services", "backups", "monitoring", "maintenance"]) expect(after).toContain(`sofia-host-files-${part}-association`);
         expect(JSON.stringify(tune(plan).inputs.triggers)).toContain("dateadd('d', -30, now())");
         const shorter = await planStack("staging", ["questdb.retentionDays=14"]);
         expect(JSON.stringify(tune(shorter).inputs.triggers)).toContain("dateadd('d', -14, now())");
     });
 
     it("installs the ordered boot and the watchdog on the host, and waits for them", () => {
-        const doc = JSON.parse(one(plan, "aws:ssm/document:Document").inputs.content as string);
+        const doc = JSON.parse(ofType(plan, "aws:ssm/document:Document").find((d) => d.name === "sofia-host-files-services-document")!.inputs.content as string);
         const script = doc.mainSteps[0].inputs.runCommand[0] as string;
         expect(installedFiles(plan).map((f) => f.path)).toEqual(expect.arrayContaining(["/etc/sofia/services.tsv", "/usr/local/sbin/sofia-services", "/etc/systemd/system/sofia-boot.service", "/etc/systemd/system/sofia-watchdog.timer"]));
         expect(installedFiles(plan).find((f) => f.path === "/usr/local/sbin/sofia-services")!.mode).toBe("0755");
         expect(script).toContain("systemctl enable sofia-boot.service");
-        const install = ofType(plan, "aws:ssm/association:Association").find((a) => a.name === "sofia-host-files-association")!;
+        const install = ofType(plan, "aws:ssm/association:Association").find((a) => a.name === "sofia-host-files-services-association")!;
         expect(install.inputs.waitForSuccessTimeoutSeconds).toBe(600);
         // Not before cloud-init has installed what the follow-up commands call (the CloudWatch agent).
         expect(install.dependsOn).toEqual([ofType(plan, "command:local:Command").find((c) => c.name === "sofia-host-ready-run")!.urn]);

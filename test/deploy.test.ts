@@ -15,6 +15,8 @@ import { ofType, planStack } from "./helpers/plan";
 const NEW_API = `ghcr.io/sofia-v2/api:2026.12.1@sha256:${"1".repeat(64)}`;
 const NEW_REDIS = `redis:7.4.3@sha256:${"2".repeat(64)}`;
 const catalog = sofiaCatalog("questdb");
+/** Every part of the host files: each step waits for them all to be installed. */
+const HOST_FILES = ["services", "backups", "monitoring", "maintenance"].map((p) => `sofia-host-files-${p}-association`);
 
 const short = (urn: string) => urn.split("::").pop() as string;
 const byName = (plan: Plan, name: string): PlannedResource | undefined => plan.resources.find((r) => r.name === name);
@@ -47,7 +49,7 @@ describe("a release deploy (a new API image)", () => {
 
     it("runs backup, maintenance page, migrations, verification and page off, in that order", () => {
         expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["backup", "page-on", "migrate", "verify", "page-off"]);
-        expect(after(plan, "sofia-deploy-backup-run")).toEqual(["sofia-host-files-association"]);
+        expect(after(plan, "sofia-deploy-backup-run")).toEqual(HOST_FILES);
         expect(after(plan, "sofia-deploy-page-on-run")).toEqual(["sofia-deploy-backup-run"]);
         expect(after(plan, "sofia-deploy-migrations-container").sort()).toEqual(["sofia-deploy-page-on-run", "sofia-services-questdb-container", "sofia-services-redis-container"]);
         expect(after(plan, "sofia-deploy-migrate-run")).toEqual(["sofia-deploy-migrations-container"]);
@@ -57,10 +59,10 @@ describe("a release deploy (a new API image)", () => {
         const commands = ["backup", "page-on", "migrate", "verify", "page-off"].map((s) => String(byName(plan, `sofia-deploy-${s}-run`)!.inputs.create).split(" eu-central-1 ")[1]);
         expect(commands).toEqual([
             "/usr/local/sbin/sofia-backup run --wait 1800",
-            "/usr/local/sbin/sofia-maintenance page on 60",
+            "/usr/local/sbin/sofia-maintenance page on 60 deploy",
             "/usr/local/sbin/sofia-services migrated sofia-api-migrate",
             "/usr/local/sbin/sofia-services verify",
-            "/usr/local/sbin/sofia-maintenance page off",
+            "/usr/local/sbin/sofia-maintenance page off deploy",
         ]);
     });
 
@@ -119,7 +121,7 @@ describe("which updates are releases", () => {
         expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["page-on", "migrate", "verify", "first-backup", "page-off"]);
         // Nothing to back up before it; the page goes up as soon as the host scripts are there.
         expect(byName(plan, "sofia-deploy-backup-run")).toBeUndefined();
-        expect(after(plan, "sofia-deploy-page-on-run")).toEqual(["sofia-host-files-association"]);
+        expect(after(plan, "sofia-deploy-page-on-run")).toEqual(HOST_FILES);
         // The first backup after verification: backup age and the soak count from this deploy.
         expect(after(plan, "sofia-deploy-first-backup-run")).toEqual(["sofia-deploy-verify-run"]);
         expect(String(byName(plan, "sofia-deploy-first-backup-run")!.inputs.create)).toMatch(/ \/usr\/local\/sbin\/sofia-backup run --wait 1800$/);

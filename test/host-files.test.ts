@@ -10,8 +10,8 @@ import * as path from "path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { AWS_LIMITS, bytesOf } from "../components/aws-limits";
 import { documentContent, filesDigest, gzipFixed, HostFile, installScript } from "../components/host-files";
-import { HOST_FILES_MARKER } from "../services/host-files";
-import { planStack, one } from "./helpers/plan";
+import { HOST_FILES_MARKERS } from "../services/host-files";
+import { ofType, planStack } from "./helpers/plan";
 
 const ROOT = path.join(__dirname, "..");
 let dir: string;
@@ -19,11 +19,12 @@ beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-files-"));
 });
 
-/** The files and follow-up commands the staging stack installs, as the document carries them. */
-async function stackFiles(): Promise<{ content: string; script: string }> {
-    const doc = one(await planStack("staging"), "aws:ssm/document:Document");
-    const content = doc.inputs.content as string;
-    return { content, script: JSON.parse(content).mainSteps[0].inputs.runCommand[0] };
+/** The parts of the staging stack's host files, as their documents carry them. */
+async function stackParts(): Promise<{ part: string; content: string; script: string }[]> {
+    return ofType(await planStack("staging"), "aws:ssm/document:Document").map((doc) => {
+        const content = doc.inputs.content as string;
+        return { part: doc.name.replace(/^sofia-host-files-|-document$/g, ""), content, script: JSON.parse(content).mainSteps[0].inputs.runCommand[0] };
+    });
 }
 
 function install(script: string, root: string) {
@@ -33,24 +34,27 @@ function install(script: string, root: string) {
 }
 
 describe("the host files' installer", () => {
-    it("installs every file of the real stack exactly, with its mode, then the digest marker; twice is harmless", async () => {
-        const { script } = await stackFiles();
-        const file = path.join(dir, "install.sh");
-        fs.writeFileSync(file, script);
-        expect(spawnSync("shellcheck", [file], { encoding: "utf8" }).stdout).toBe("");
+    it("installs every file of the real stack exactly, with its mode, then each part's digest marker; twice is harmless", async () => {
+        const parts = await stackParts();
+        expect(parts.map((p) => p.part).sort()).toEqual(["backups", "maintenance", "monitoring", "services"]);
         const root = path.join(dir, "root");
-        const r = install(script, root);
-        expect(r.stderr).toBe("");
-        expect(r.status).toBe(0);
+        for (const { part, script } of parts) {
+            const file = path.join(dir, `install-${part}.sh`);
+            fs.writeFileSync(file, script);
+            expect(spawnSync("shellcheck", [file], { encoding: "utf8" }).stdout, part).toBe("");
+            const r = install(script, root);
+            expect(r.stderr, part).toBe("");
+            expect(r.status, part).toBe(0);
+            expect(r.stdout.trim().split("\n").every((l) => l.startsWith("installed /")), part).toBe(true);
+            expect(fs.readFileSync(path.join(root, HOST_FILES_MARKERS, `${part}.sha256`), "utf8").trim(), part).toMatch(/^[0-9a-f]{64}$/);
+            expect(install(script, root).status, part).toBe(0);
+        }
         expect(fs.readFileSync(path.join(root, "usr/local/sbin/sofia-services"), "utf8")).toBe(fs.readFileSync(path.join(ROOT, "host", "sofia-services.sh"), "utf8"));
         expect(fs.readFileSync(path.join(root, "usr/local/sbin/sofia-restore"), "utf8")).toBe(fs.readFileSync(path.join(ROOT, "host", "sofia-restore.sh"), "utf8"));
+        expect(fs.readFileSync(path.join(root, "usr/local/lib/sofia/sofia-ops.sh"), "utf8")).toBe(fs.readFileSync(path.join(ROOT, "host", "sofia-ops.sh"), "utf8"));
         expect((fs.statSync(path.join(root, "usr/local/sbin/sofia-backup")).mode & 0o777).toString(8)).toBe("755");
         expect((fs.statSync(path.join(root, "etc/sofia/services.tsv")).mode & 0o777).toString(8)).toBe("644");
-        expect(r.stdout.trim().split("\n").every((l) => l.startsWith("installed /"))).toBe(true);
-        const marker = fs.readFileSync(path.join(root, HOST_FILES_MARKER), "utf8").trim();
-        expect(marker).toMatch(/^[0-9a-f]{64}$/);
         expect(fs.readdirSync(path.join(root, "etc/sofia")).filter((f) => f.endsWith(".sofia-new"))).toEqual([]);
-        expect(install(script, root).status).toBe(0);
     });
 
     it("writes the digest of exactly what it installs: another file set, another digest", () => {
@@ -68,7 +72,7 @@ describe("the host files' installer", () => {
         const good = installScript([{ path: "/etc/a", content: "a\n" }, { path: "/etc/b", content: "b\n" }], [], "/m");
         // The same number of bytes, one changed: /etc/b no longer has the SHA-256 it was sent with.
         const damaged = gzipFixed(Buffer.from("a\nc\n")).toString("base64");
-        const r = install(good.replace(/(<<'EOF'\n)[\s\S]*?EOF/, `$1${damaged}\nEOF`), root);
+        const r = install(good.replace(/(<<'EOF'\n)[\s\S]*?\nEOF\n/, `$1${damaged}\nEOF\n`), root);
         expect(r.status).toBe(1);
         expect(r.stderr).toContain("host-files: /etc/b does not have the SHA-256 it was sent with; nothing was installed");
         expect(fs.existsSync(path.join(root, "etc/a"))).toBe(false);
@@ -99,10 +103,11 @@ describe("the host files' installer", () => {
 });
 
 describe("the installer document within SSM's 64 KB", () => {
-    it("carries the real stack's files compressed, with room to grow", async () => {
-        const { content } = await stackFiles();
-        expect(bytesOf(content)).toBeLessThan(AWS_LIMITS.ssmDocumentBytes.max * 0.6);
-        expect(JSON.parse(content).description).toMatch(/^Install \d+ host files \(digest [0-9a-f]{12}\)$/);
+    it("carries each part of the real stack's files compressed, each with room to grow", async () => {
+        for (const { part, content } of await stackParts()) {
+            expect(bytesOf(content), part).toBeLessThan(AWS_LIMITS.ssmDocumentBytes.max * 0.6);
+            expect(JSON.parse(content).description, part).toMatch(/^Install \d+ host files \(digest [0-9a-f]{12}\)$/);
+        }
     });
 
     it("is refused before anything is declared when the files would not fit, naming the largest", () => {
@@ -118,7 +123,7 @@ describe("the installer document within SSM's 64 KB", () => {
     it("is the same from any machine: no time or OS in the compressed bytes", () => {
         const files: HostFile[] = [{ path: "/etc/a", content: "same\n" }];
         expect(installScript(files)).toBe(installScript(files));
-        const b64 = /<<'EOF'\n([\s\S]*?)EOF/.exec(installScript(files))![1].replace(/\n/g, "");
+        const b64 = /<<'EOF'\n([\s\S]*?)\nEOF\n/.exec(installScript(files))![1].replace(/\n/g, "");
         const gz = Buffer.from(b64, "base64");
         expect(gz.readUInt32LE(4)).toBe(0);
         expect(gz[9]).toBe(3);

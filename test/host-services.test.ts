@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sofiaCatalog } from "../services/catalog";
-import { servicesTable, tuningTable } from "../services/host-files";
+import { hostEnv, hostLayout, servicesTable, tuningTable } from "../services/host-files";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { RunResult, runAsync } from "./helpers/run";
 
@@ -33,7 +33,12 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
         DOCKER_STATE: state(),
         SOFIA_CATALOG: path.join(dir, "services.tsv"),
         SOFIA_STATE_DIR: path.join(dir, "var"),
-        SOFIA_LOCK_FILE: path.join(dir, "lock"),
+        SOFIA_OPS_LIB: path.join(ROOT, "host", "sofia-ops.sh"),
+        SOFIA_OPS_LOCK: path.join(dir, "lock"),
+        SOFIA_JOURNAL: path.join(dir, "data", "sofia-ops.journal"),
+        SOFIA_STAGING_DIR: path.join(dir, "data", "backup-staging"),
+        SOFIA_SERVICES: SCRIPT,
+        SOFIA_HOST_ENV: path.join(dir, "host.env"),
         SOFIA_POLL_SECONDS: "0",
         SOFIA_HEALTH_TIMEOUT: "5",
         ...extra,
@@ -48,6 +53,7 @@ beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-services-"));
     fs.mkdirSync(state());
     fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog));
+    fs.writeFileSync(path.join(dir, "host.env"), hostEnv(hostLayout(path.join(dir, "data"))));
     for (const e of catalog) container(e.name, ["healthy"]);
 });
 
@@ -146,14 +152,15 @@ describe("sofia-services watchdog", () => {
         expect(log().filter((c) => c.startsWith("restart"))).toEqual([]);
     });
 
-    it("skips its round while an ordered start or stop holds the lock", async () => {
+    it("skips its round while an operation (an ordered start, a restore) holds the host lock, naming it", async () => {
         container("api", ["unhealthy"], true);
+        fs.writeFileSync(path.join(dir, "lock.holder"), "sofia-restore 20261130T010000Z (pid 4242) since 2026-12-02T03:00:00Z\n");
         const holder = spawn("flock", [path.join(dir, "lock"), "sleep", "5"]);
         try {
             await new Promise((r) => setTimeout(r, 300));
             const r = run(["watchdog"], { SOFIA_WATCHDOG_STRIKES: "1" });
             expect(r.status).toBe(0);
-            expect(r.stdout).toContain("holds the lock, skipping");
+            expect(r.stdout).toContain("watchdog: sofia-restore 20261130T010000Z (pid 4242) since 2026-12-02T03:00:00Z holds the host lock, skipping");
             expect(log().filter((c) => c.startsWith("restart"))).toEqual([]);
         } finally {
             holder.kill();

@@ -34,23 +34,23 @@ describe("maintenance windows in the staging plan", () => {
         const tasks = tasksOf(plan, weekly);
         expect(tasks.map((t) => t.inputs.priority)).toEqual([1, 2, 3, 4, 5, 6, 7]);
         expect(tasks.map(commandOf)).toEqual([
-            "/usr/local/sbin/sofia-maintenance signal on 120",
+            "/usr/local/sbin/sofia-maintenance signal on 120 window-weekly",
             "/usr/local/sbin/sofia-services tune",
             "/usr/local/sbin/sofia-maintenance tidy",
             "/usr/local/sbin/sofia-restore --verify-only latest",
             "patch Operation=Install RebootOption=RebootIfNeeded",
             "/usr/local/sbin/sofia-services start && /usr/local/sbin/sofia-services verify",
-            "/usr/local/sbin/sofia-maintenance signal off",
+            "/usr/local/sbin/sofia-maintenance signal off window-weekly",
         ]);
     });
 
     it("runs the monthly restart and DR test between raising and clearing the signal", () => {
         expect(tasksOf(plan, monthly).map(commandOf)).toEqual([
-            "/usr/local/sbin/sofia-maintenance signal on 120",
+            "/usr/local/sbin/sofia-maintenance signal on 120 window-monthly",
             "/usr/local/sbin/sofia-services restart && /usr/local/sbin/sofia-services verify",
             "/usr/local/sbin/sofia-restore --scratch latest",
             "/usr/local/sbin/sofia-backup run",
-            "/usr/local/sbin/sofia-maintenance signal off",
+            "/usr/local/sbin/sofia-maintenance signal off window-monthly",
         ]);
     });
 
@@ -87,7 +87,7 @@ describe("maintenance windows in the staging plan", () => {
         const moved = await planStack("staging", ["maintenance={weeklySchedule: 'cron(30 1 ? * SUN *)', monthlySchedule: 'cron(0 6 ? * SUN#1 *)', durationHours: 3, cutoffHours: 1}"]);
         const w = ofType(moved, WINDOW).find((x) => x.inputs.name === "sofia-staging-weekly")!;
         expect(w.inputs).toMatchObject({ schedule: "cron(30 1 ? * SUN *)", duration: 3 });
-        expect(commandOf(tasksOf(moved, w)[0])).toBe("/usr/local/sbin/sofia-maintenance signal on 180");
+        expect(commandOf(tasksOf(moved, w)[0])).toBe("/usr/local/sbin/sofia-maintenance signal on 180 window-weekly");
     });
 });
 

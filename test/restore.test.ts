@@ -19,7 +19,7 @@ describe("restore as a stack update", () => {
         const after = run.dependsOn.map((u) => u.split("::").pop());
         expect(after).toContain("sofia-services-redis-container");
         expect(after).toContain("sofia-services-ui-container");
-        expect(after).toContain("sofia-host-files-association");
+        expect(after).toContain("sofia-host-files-backups-association");
         expect((run.inputs.environment as Record<string, string>).SSM_RUN_TIMEOUT).toBe("3600");
         expect(plan.outputs.lastRestore).toEqual({ id: "20261130T010000Z", result: "pending" });
         const other = restoreRun(await planStack("staging", ["restore.from=latest"]))!;
@@ -47,9 +47,12 @@ describe("restore as a stack update", () => {
     it("waits on the host for the scripts this update installs before it restores", async () => {
         const plan = await planStack("staging", ["restore.from=20261130T010000Z"]);
         const env = restoreRun(plan)!.inputs.environment as Record<string, string>;
-        expect(env.SSM_RUN_REQUIRE_FILE).toBe("/etc/sofia/host-files.sha256");
-        const doc = JSON.parse(ofType(plan, "aws:ssm/document:Document")[0].inputs.content as string);
-        expect(doc.description).toContain(`(digest ${env.SSM_RUN_REQUIRE_DIGEST.slice(0, 12)})`);
+        const wanted = Object.fromEntries(env.SSM_RUN_REQUIRE.split(" ").map((p) => p.split("=")));
+        expect(Object.keys(wanted).sort()).toEqual(["backups", "maintenance", "monitoring", "services"].map((p) => `/etc/sofia/host-files.d/${p}.sha256`));
+        for (const doc of ofType(plan, "aws:ssm/document:Document")) {
+            const part = doc.name.replace(/^sofia-host-files-|-document$/g, "");
+            expect(JSON.parse(doc.inputs.content as string).description).toContain(`(digest ${wanted[`/etc/sofia/host-files.d/${part}.sha256`].slice(0, 12)})`);
+        }
     });
 
     it("installs sofia-restore on the host", async () => {

@@ -86,7 +86,10 @@ describe("scripts/ssm-run.sh", () => {
             const log = path.join(dir, "aws.log");
             const file = path.join(dir, "host-files.sha256");
             if (marker !== undefined) fs.writeFileSync(file, `${marker}\n`);
-            await run(["i-0123456789abcdef0", "eu-central-1", "echo", "the step ran"], { ...process.env, PATH: `${DOUBLE}:${process.env.PATH}`, AWS_LOG: log, SSM_RUN_POLL: "0", SSM_RUN_REQUIRE_FILE: file, SSM_RUN_REQUIRE_DIGEST: digest, SSM_RUN_REQUIRE_WAIT: wait });
+            // Two parts: the step needs both; the second is always in place here.
+            const other = path.join(dir, "other.sha256");
+            fs.writeFileSync(other, `${"c".repeat(64)}\n`);
+            await run(["i-0123456789abcdef0", "eu-central-1", "echo", "the step ran"], { ...process.env, PATH: `${DOUBLE}:${process.env.PATH}`, AWS_LOG: log, SSM_RUN_POLL: "0", SSM_RUN_REQUIRE: `${file}=${digest} ${other}=${"c".repeat(64)}`, SSM_RUN_REQUIRE_WAIT: wait });
             const sent = /--parameters (\{.*\}) --query/.exec(fs.readFileSync(log, "utf8"))![1];
             return runAsync("sh", ["-c", JSON.parse(sent).commands[0]]);
         }
@@ -101,20 +104,22 @@ describe("scripts/ssm-run.sh", () => {
             const r = await remote("b".repeat(64), "0");
             expect(r.status).toBe(1);
             expect(r.stdout).toBe("");
-            expect(r.stderr).toContain(`the host files this step needs (digest aaaaaaaaaaaa) are not installed after 0s (installed: ${"b".repeat(64)})`);
+            expect(r.stderr).toContain("the host files this step needs are not installed after 0s");
+            expect(r.stderr).toMatch(/host-files\.sha256: wanted aaaaaaaaaaaa, installed bbbbbbbbbbbb\n/);
+            expect(r.stderr).toMatch(/other\.sha256: wanted cccccccccccc, installed cccccccccccc\n/);
         });
 
         it("fails the same way before anything was ever installed", async () => {
             const r = await remote(undefined, "0");
             expect(r.status).toBe(1);
-            expect(r.stderr).toContain("(installed: none)");
+            expect(r.stderr).toMatch(/host-files\.sha256: wanted aaaaaaaaaaaa, installed none\n/);
         });
 
         it("refuses a digest or marker path that is not one", async () => {
-            const r = await run(["i-0123456789abcdef0", "eu-central-1", "true"], { ...process.env, SSM_RUN_REQUIRE_FILE: "/etc/x; rm -rf /", SSM_RUN_REQUIRE_DIGEST: digest });
+            const r = await run(["i-0123456789abcdef0", "eu-central-1", "true"], { ...process.env, SSM_RUN_REQUIRE: `/etc/x;reboot=${digest}` });
             expect(r.status).toBe(64);
             expect(r.stderr).toContain("is not an absolute path");
-            const bad = await run(["i-0123456789abcdef0", "eu-central-1", "true"], { ...process.env, SSM_RUN_REQUIRE_FILE: "/etc/x", SSM_RUN_REQUIRE_DIGEST: "$(reboot)" });
+            const bad = await run(["i-0123456789abcdef0", "eu-central-1", "true"], { ...process.env, SSM_RUN_REQUIRE: "/etc/x=$(reboot)" });
             expect(bad.status).toBe(64);
             expect(bad.stderr).toContain("is not a SHA-256");
         });

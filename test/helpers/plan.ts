@@ -25,14 +25,16 @@ export function one(plan: Plan, type: string): PlannedResource {
     return found[0];
 }
 
-/** The host files the plan's installer document would write: path, mode and content of each. */
-export function installedFiles(plan: Plan): { path: string; mode: string; content: string }[] {
-    const doc = one(plan, "aws:ssm/document:Document");
-    const script = JSON.parse(doc.inputs.content as string).mainSteps[0].inputs.runCommand[0] as string;
-    const all = gunzipSync(Buffer.from(/<<'EOF'\n([\s\S]*?)EOF/.exec(script)![1].replace(/\n/g, ""), "base64"));
-    return [...script.matchAll(/^ {2}"(\/\S+) (0[0-7]{3}) [0-9a-f]{64} (\d+) (\d+)"$/gm)].map((m) => ({
-        path: m[1],
-        mode: m[2],
-        content: all.subarray(Number(m[3]), Number(m[3]) + Number(m[4])).toString("utf8"),
-    }));
+/** The host files the plan's installer documents would write: path, mode and content of each, and its part. */
+export function installedFiles(plan: Plan): { path: string; mode: string; content: string; part: string }[] {
+    return ofType(plan, "aws:ssm/document:Document").flatMap((doc) => {
+        const script = JSON.parse(doc.inputs.content as string).mainSteps[0].inputs.runCommand[0] as string;
+        const all = gunzipSync(Buffer.from(/<<'EOF'\n([\s\S]*?)\nEOF\n/.exec(script)![1].replace(/\n/g, ""), "base64"));
+        return [...script.matchAll(/^ {2}"(\/\S+) (0[0-7]{3}) [0-9a-f]{64} (\d+) (\d+)"$/gm)].map((m) => ({
+            path: m[1],
+            mode: m[2],
+            content: all.subarray(Number(m[3]), Number(m[3]) + Number(m[4])).toString("utf8"),
+            part: doc.name.replace(/^sofia-host-files-|-document$/g, ""),
+        }));
+    });
 }
