@@ -27,7 +27,7 @@ export interface Comparison {
      * work plus only the steps that must follow it. Measured in the same run, it shows whether the
      * target lies within reach at all.
      */
-    bound?: Command & { is: string };
+    bound?: Command & { is: string; /** The subject may cost at most this many times the bound. @default no target */ target?: number };
 }
 
 /** One timed run: wall milliseconds and CPU seconds (the command's, and the servers' meanwhile). */
@@ -46,8 +46,8 @@ export interface Result {
     /** The wall time the subject's median CPU needs at the least on this machine's cores. */
     subjectCpuBoundMs: number;
     cores: number;
-    /** The bound's median wall time and its ratio to the floor, when the comparison has one. */
-    bound?: { ms: number; ratio: number };
+    /** The bound's median wall time, its ratio to the floor, and the subject's ratio to it, when the comparison has one. */
+    bound?: { ms: number; ratio: number; subjectRatio: number; ok: boolean };
 }
 
 export function median(xs: number[]): number {
@@ -98,6 +98,6 @@ export async function compare(c: Comparison, runs: number, log: (s: string) => v
     const subjectCpu = median(s.map((x) => x.cpu));
     const cores = os.availableParallelism();
     const boundMs = b && median(b.map((x) => x.ms));
-    const bound = boundMs === undefined ? undefined : { ms: boundMs, ratio: boundMs / floor };
-    return { subject, floor, ratio, ok: ratio <= c.target, subjectCpu, floorCpu: median(f.map((x) => x.cpu)), subjectCpuBoundMs: (subjectCpu / cores) * 1000, cores, bound };
+    const bound = boundMs === undefined ? undefined : { ms: boundMs, ratio: boundMs / floor, subjectRatio: subject / boundMs, ok: c.bound?.target === undefined || subject / boundMs <= c.bound.target };
+    return { subject, floor, ratio, ok: ratio <= c.target && (bound?.ok ?? true), subjectCpu, floorCpu: median(f.map((x) => x.cpu)), subjectCpuBoundMs: (subjectCpu / cores) * 1000, cores, bound };
 }

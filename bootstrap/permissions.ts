@@ -131,6 +131,10 @@ export const TYPE_GRANTS: Record<string, Grant> = {
         actions: ["ssm:CreateAssociation", "ssm:UpdateAssociation", "ssm:DeleteAssociation", "ssm:DescribeAssociation", "ssm:ListAssociations", "ssm:DescribeAssociationExecutions", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource"],
         resources: ANY,
     },
+    "aws:scheduler/schedule:Schedule": {
+        actions: ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"],
+        resources: (s) => [`arn:${s.partition}:scheduler:${s.region}:${s.account}:schedule/default/sofia-*`],
+    },
     "aws:ssm/maintenanceWindow:MaintenanceWindow": {
         actions: ["ssm:CreateMaintenanceWindow", "ssm:UpdateMaintenanceWindow", "ssm:DeleteMaintenanceWindow", "ssm:GetMaintenanceWindow", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource"],
         resources: WINDOWS,
@@ -185,10 +189,10 @@ export const OPERATIONS: Operation[] = [
     },
     {
         sid: "PassHostAndWindowRoles",
-        why: "the host's instance profile (to EC2) and the maintenance windows' service role (to SSM)",
+        why: "the host's instance profile (to EC2), the maintenance windows' service role (to SSM), the Redis schedule's role (to EventBridge Scheduler)",
         actions: ["iam:PassRole"],
         resources: ROLES,
-        condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com"] } },
+        condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com"] } },
     },
     {
         sid: "AlarmEc2Actions",

@@ -6,13 +6,14 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface BackupBucketArgs {
-    /** Days a backup is kept; objects expire after this. */
-    retentionDays: number;
-    /** Key prefix the backups of this stack live under (the lifecycle applies to it). */
-    prefix: string;
+    /**
+     * How long what lives under each prefix is kept (one lifecycle rule each; prefixes must not
+     * overlap, or S3 would apply the shorter rule to both).
+     */
+    retention: { prefix: string; days: number }[];
     /** KMS key for SSE-KMS. @default SSE-S3 (AES256) */
     kmsKeyArn?: string;
-    /** Object Lock in governance mode, retention = `retentionDays`. Can only be turned on at creation. @default false */
+    /** Object Lock in governance mode, retention = the longest of `retention`. Can only be turned on at creation. @default false */
     objectLock?: boolean;
     /** Days a replaced or deleted object version is kept. @default 7 */
     noncurrentVersionDays?: number;
@@ -21,8 +22,14 @@ export interface BackupBucketArgs {
 
 /** Throws on arguments that would keep backups shorter than promised. */
 export function validateBackupBucketArgs(args: BackupBucketArgs): void {
-    if (!Number.isInteger(args.retentionDays) || args.retentionDays < 1) throw new Error(`BackupBucketArgs.retentionDays: ${args.retentionDays} must be a whole number of days >= 1`);
-    if (!/^[a-z0-9][a-z0-9._-]*$/.test(args.prefix)) throw new Error(`BackupBucketArgs.prefix: "${args.prefix}" must be a plain key prefix (no slashes)`);
+    if (args.retention.length === 0) throw new Error("BackupBucketArgs.retention: give at least one prefix and its days");
+    for (const { prefix, days } of args.retention) {
+        if (!Number.isInteger(days) || days < 1) throw new Error(`BackupBucketArgs.retention: ${days} days for "${prefix}" must be a whole number of days >= 1`);
+        if (!/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/.test(prefix)) throw new Error(`BackupBucketArgs.retention: "${prefix}" must be a key prefix like "prod/full" (no leading or trailing slash)`);
+    }
+    const prefixes = args.retention.map((r) => `${r.prefix}/`);
+    const overlap = prefixes.filter((p, i) => prefixes.some((q, j) => i !== j && q.startsWith(p)));
+    if (overlap.length) throw new Error(`BackupBucketArgs.retention: the prefixes ${overlap.join(", ")} contain others; S3 would apply the shorter rule to both`);
     if (args.kmsKeyArn !== undefined && !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/.test(args.kmsKeyArn)) throw new Error(`BackupBucketArgs.kmsKeyArn: "${args.kmsKeyArn}" is not a KMS key ARN`);
 }
 
@@ -45,12 +52,11 @@ export function tlsOnlyPolicy(bucketArn: string): string {
 
 export class BackupBucket extends pulumi.ComponentResource {
     readonly bucket: aws.s3.Bucket;
-    readonly prefix: string;
 
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:backup:BackupBucket", name, {}, opts);
         validateBackupBucketArgs(args);
-        this.prefix = args.prefix;
+        const lockDays = Math.max(...args.retention.map((r) => r.days));
         const child = { parent: this };
 
         this.bucket = new aws.s3.Bucket(
@@ -85,13 +91,13 @@ export class BackupBucket extends pulumi.ComponentResource {
             {
                 bucket,
                 rules: [
-                    {
-                        id: "expire-backups",
+                    ...args.retention.map(({ prefix, days }) => ({
+                        id: `expire-${prefix.replace(/\//g, "-")}`,
                         status: "Enabled",
-                        filter: { prefix: `${args.prefix}/` },
-                        expiration: { days: args.retentionDays },
+                        filter: { prefix: `${prefix}/` },
+                        expiration: { days },
                         noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays ?? 7 },
-                    },
+                    })),
                     { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
                 ],
             },
@@ -101,7 +107,7 @@ export class BackupBucket extends pulumi.ComponentResource {
         if (args.objectLock) {
             new aws.s3.BucketObjectLockConfiguration(
                 `${name}-object-lock`,
-                { bucket, objectLockEnabled: "Enabled", rule: { defaultRetention: { mode: "GOVERNANCE", days: args.retentionDays } } },
+                { bucket, objectLockEnabled: "Enabled", rule: { defaultRetention: { mode: "GOVERNANCE", days: lockDays } } },
                 { ...child, dependsOn: [versioning] },
             );
         }

@@ -1,3 +1,5 @@
+import { CronExpressionParser } from "cron-parser";
+
 /**
  * Pure checks of the string formats AWS and Docker accept. Each returns `undefined` when the
  * value is fine, or a sentence saying what is allowed; callers attach the key that held it.
@@ -62,6 +64,55 @@ export function scheduleProblem(expr: string): string | undefined {
         if (problem) return problem;
     }
     return undefined;
+}
+
+/** The years an AWS cron year field allows ("*", "2027", "2026-2028", "2026/2", lists), within AWS's 1970-2199. */
+function yearsOf(field: string): (year: number) => boolean {
+    if (field === "*" || field === "?") return () => true;
+    const parts = field.split(",").map((part) => {
+        const [range, step] = part.split("/");
+        const [lo, hi] = range === "*" ? [1970, 2199] : range.includes("-") ? range.split("-").map(Number) : [Number(range), step ? 2199 : Number(range)];
+        const by = step ? Number(step) : 1;
+        return (y: number) => y >= lo && y <= hi && (y - lo) % by === 0;
+    });
+    return (y) => parts.some((p) => p(y));
+}
+
+/**
+ * Undefined when a valid schedule fires at some time after `now`; else why it never will (a day
+ * no month has, like February 30th; only years already past). Rates always fire. Checked with the
+ * maintained cron-parser: AWS's fields are mapped to its own (AWS counts weekdays 1-7 from Sunday,
+ * cron-parser 0-6; a "W" day fires near that day, so it fires when that day exists).
+ */
+export function scheduleNeverFires(expr: string, now: Date): string | undefined {
+    const f = cronFields(expr);
+    if (!f) return undefined;
+    // Only the weekdays themselves are renumbered: not the "#n" of an nth weekday, nor a step.
+    const day = (t?: string) => (t && /^[1-7]$/.test(t) ? String(Number(t) - 1) : (t ?? ""));
+    const dow = f.dayOfWeek
+        .split(",")
+        .map((part) => part.replace(/^(\w+)(?:-(\w+))?((?:#\d|L)?(?:\/\d+)?)$/, (_m, a: string, b: string | undefined, rest: string) => `${day(a)}${b ? `-${day(b)}` : ""}${rest}`))
+        .join(",");
+    const dom = f.dayOfMonth.replace(/W$/, "").replace(/^LW$/, "L") || "L";
+    let it;
+    try {
+        it = CronExpressionParser.parse(`0 ${f.minute} ${f.hour} ${dom} ${f.month} ${dow}`, { currentDate: now, tz: "UTC" });
+    } catch (e) {
+        return `it never fires: ${(e as Error).message.replace(/^Invalid explicit day of month definition$/, "no month has that day")}`;
+    }
+    const allowed = yearsOf(f.year);
+    // Enough fire times to cross every allowed year of a sparse schedule (one a year, for the 200 years AWS allows).
+    for (let i = 0; i < 2000; i++) {
+        let next: Date;
+        try {
+            next = it.next().toDate();
+        } catch {
+            break;
+        }
+        if (next.getUTCFullYear() > 2199) break;
+        if (allowed(next.getUTCFullYear())) return undefined;
+    }
+    return `it never fires after ${now.toISOString().slice(0, 10)} (no time matches every field in a year it allows)`;
 }
 
 /**

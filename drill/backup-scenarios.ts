@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
-import { BACKUP_METRICS } from "../services/metrics";
+import { BACKUP_METRICS, KIND_DIMENSION } from "../services/metrics";
 import { stagingPath } from "../components/host";
 import { volumeHostPath } from "../services/store-config";
 import { backupPrefix, DRILL_BUCKET, DRILL_STACK, DrillEnv, Run } from "./env";
@@ -45,6 +45,48 @@ export function stagingRuns(env: DrillEnv): string[] {
     return fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => d.startsWith("run.")) : [];
 }
 
+/**
+ * Thousands of backups in the bucket (older than the real ones, as months of Redis-only backups
+ * every 15 minutes would be): latest, the list and the age stay right, and each is one listing
+ * request per kind, however many there are. A pipe cut short (sort into head) would fail here.
+ */
+export function manyBackups(count: number): Scenario {
+    return {
+        name: `${count.toLocaleString("en")} backups in the bucket: latest, list and age stay right, one listing request each`,
+        async run(env, log) {
+            const year = Math.floor(Date.now() / 1000) - 365 * 86400;
+            const keys = Array.from({ length: count }, (_, i) => {
+                const at = year - i * 900;
+                const id = `${new Date(at * 1000).toISOString().replace(/[-:]|\.\d+/g, "")}-redis`;
+                return `${DRILL_STACK}/redis/index/${String(9999999999 - at).padStart(10, "0")}-${id}`;
+            });
+            const firstRedis = (out: string) => out.split("\n").find((l) => /-redis\t/.test(l));
+            // One real Redis-only backup, newer than all of them.
+            const real = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: `drill-many-${count}-redis` });
+            if (real.status !== 0) throw new Error(`drill: a Redis-only backup failed: ${real.stderr}`);
+            const newestBefore = firstRedis((await env.runHost("sofia-backup", ["list", "--kind", "redis", "--limit", "1"])).stdout);
+            const t0 = Date.now();
+            env.bulkPut(keys);
+            log(`wrote ${count} index entries of year-old Redis-only backups in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+            env.proxy.requests.length = 0;
+            const age = await env.runHost("sofia-backup", ["age"]);
+            const ageLists = env.proxy.requests.filter((r) => r.startsWith("GET ") && r.includes("list-type=2")).length;
+            env.proxy.requests.length = 0;
+            const list = await env.runHost("sofia-backup", ["list", "--limit", "3"]);
+            const listLists = env.proxy.requests.filter((r) => r.includes("list-type=2")).length;
+            const all = await env.runHost("sofia-backup", ["list", "--kind", "redis", "--limit", "0"]);
+            const rows = all.stdout.split("\n").filter((l) => /-redis\t/.test(l));
+            const published = env.metricValues(BACKUP_METRICS.age, { [KIND_DIMENSION]: "redis" });
+            return [
+                check("the age publisher succeeds with one listing request per kind", age.status === 0 && ageLists === 2, `exit ${age.status}, ${ageLists} list requests: ${age.stderr}`),
+                check("and publishes a Redis-only age of minutes, not of the year-old ones", published.length > 0 && Math.min(...published) < 1, JSON.stringify(published)),
+                check("the list still shows the newest first, with one listing request per kind", list.status === 0 && listLists === 2 && newestBefore !== undefined && firstRedis(list.stdout) === newestBefore, `${listLists} requests, newest before: ${newestBefore}:\n${list.stdout}`),
+                check(`the whole list has every one of them (${count} and the real ones), paged through without a broken pipe`, all.status === 0 && rows.length >= count, `exit ${all.status}, ${rows.length} rows: ${all.stderr}`),
+            ];
+        },
+    };
+}
+
 export const backupScenarios: Scenario[] = [
     {
         name: "a good backup is complete, verified and described by its manifest",
@@ -79,7 +121,7 @@ export const backupScenarios: Scenario[] = [
                 check("the manifest records the release and tool versions", typeof manifest.release?.api === "string" && typeof manifest.tools?.tar === "string"),
                 check("the stored RDB passes redis-check-rdb", spawnSync("redis-check-rdb", [rdb]).status === 0),
                 check("QuestDB: CHECKPOINT CREATE, then RELEASE", JSON.stringify(q) === JSON.stringify(["CHECKPOINT CREATE", "CHECKPOINT RELEASE"]), JSON.stringify(q)),
-                check(`publishes ${BACKUP_METRICS.success}=1, bytes and age 0`, env.metricValues(BACKUP_METRICS.success).includes(1) && env.metricValues(BACKUP_METRICS.bytes).length > 0 && env.metricValues(BACKUP_METRICS.age).includes(0)),
+                check(`publishes ${BACKUP_METRICS.success}=1, bytes and age 0`, env.metricValues(BACKUP_METRICS.success).includes(1) && env.metricValues(BACKUP_METRICS.bytes).length > 0 && env.metricValues(BACKUP_METRICS.age, { [KIND_DIMENSION]: "full" }).includes(0)),
                 check("uploads items of this size in 16 MiB parts", manifest.files.every((f: { part_mib: number }) => f.part_mib === 16), JSON.stringify(manifest.files.map((f: { part_mib: number }) => f.part_mib))),
                 check("cleans its staging space", stagingRuns(env).length === 0, stagingRuns(env).join(", ")),
                 check("indexes it as the newest full backup", env.keys(`${DRILL_STACK}/full/index/`).some((k) => k.endsWith(`-${id}`)), env.keys(`${DRILL_STACK}/full/index/`).join(", ")),
@@ -184,4 +226,5 @@ export const backupScenarios: Scenario[] = [
             ];
         },
     },
+    manyBackups(2_500),
 ];

@@ -53,6 +53,8 @@ export class DrillEnv {
     readonly configDir = path.join(this.dir, "etc-sofia");
     readonly state = path.join(this.dir, "docker-state");
     redisPort = 0;
+    /** The drill Redis' password (a drill's, never a real one): peers that call redis-cli themselves need it. */
+    readonly redisPassword = REDIS_PASSWORD;
     restorePort = 0;
     moto!: Moto;
     proxy!: FaultProxy;
@@ -264,6 +266,16 @@ export class DrillEnv {
         if (r.status !== 0) throw new Error(`drill: put ${key}: ${r.stderr}`);
     }
 
+    /**
+     * Writes many small objects straight into moto (one boto3 client, not one aws CLI run per
+     * object): the drill's way to fill the bucket with thousands of backups' index entries.
+     */
+    bulkPut(keys: string[]): void {
+        const script = "import boto3, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name=sys.argv[2])\nfor key in sys.stdin.read().split():\n    s3.put_object(Bucket=sys.argv[3], Key=key, Body=b'{}')\n";
+        const r = spawnSync("python3", ["-c", script, this.moto.endpoint, REGION, DRILL_BUCKET], { env: { ...process.env, ...this.moto.env }, input: keys.join("\n"), encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`drill: could not write ${keys.length} objects into moto (python3 with boto3, which moto brings): ${r.stderr}`);
+    }
+
     /** True once nothing accepts connections on the loopback port (waits up to 3 s for a server to go). */
     async portIsFree(port: number): Promise<boolean> {
         const refused = () =>
@@ -301,12 +313,12 @@ export class DrillEnv {
         this.putObject(`${base}/COMPLETE`, Buffer.from(JSON.stringify(complete)));
     }
 
-    /** Values of one of Sofia's metrics published to moto's CloudWatch in the last hour. */
-    metricValues(name: string): number[] {
+    /** Values of one of Sofia's metrics published to moto's CloudWatch in the last hour (with these dimensions besides the stack). */
+    metricValues(name: string, dimensions: Record<string, string> = {}): number[] {
         const now = new Date();
         const r = this.aws([
             "cloudwatch", "get-metric-statistics", "--namespace", METRICS_NAMESPACE, "--metric-name", name,
-            "--dimensions", `Name=${STACK_DIMENSION},Value=${DRILL_STACK}`, "--statistics", "Minimum", "Maximum", "SampleCount",
+            "--dimensions", `Name=${STACK_DIMENSION},Value=${DRILL_STACK}`, ...Object.entries(dimensions).map(([k, v]) => `Name=${k},Value=${v}`), "--statistics", "Minimum", "Maximum", "SampleCount",
             "--start-time", new Date(now.getTime() - 3600_000).toISOString(), "--end-time", new Date(now.getTime() + 60_000).toISOString(), "--period", "60",
         ]);
         const points = (JSON.parse(r.stdout || "{}").Datapoints ?? []) as { Minimum: number; Maximum: number }[];

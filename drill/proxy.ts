@@ -12,13 +12,16 @@ export interface FaultProxy {
     fault: Fault;
     /** How many requests the fault was applied to. */
     hits: number;
+    /** Every request passed on, as "METHOD path?query": what a script asked S3 for, and how often. */
+    requests: string[];
     close(): Promise<void>;
 }
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const upstream = new URL(target);
-    const state: Omit<FaultProxy, "endpoint" | "close"> = { fault: { kind: "none" }, hits: 0 };
+    const state: Omit<FaultProxy, "endpoint" | "close"> = { fault: { kind: "none" }, hits: 0, requests: [] };
     const server = http.createServer((req, res) => {
+        state.requests.push(`${req.method} ${req.url}`);
         const path = (req.url ?? "").split("?")[0];
         const f = state.fault;
         const matches = f.kind !== "none" && req.method === "PUT" && path.endsWith(f.pathEndsWith);

@@ -123,7 +123,10 @@ store_stream() {
   if (( $# )); then
     shift
     mkfifo "$dir/check"
-    "$@" <"$dir/check" >"$dir/check.out" 2>&1 & p4=$!
+    # Through cat, so the check's stdin is a pipe: redis-check-rdb opens /dev/stdin by name, and
+    # opening a FIFO by name waits for a writer, which a short stream may already have closed.
+    # shellcheck disable=SC2002 # the cat is the point: it turns the FIFO into a pipe
+    cat "$dir/check" | "$@" >"$dir/check.out" 2>&1 & p4=$!
     check=("$dir/check")
   fi
   # The upload cuts the stream exactly as the hashing below does.
@@ -207,7 +210,7 @@ backup_redis() {  # name, source (host:port), detail (container:password file)
   local sample
   sample=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning EVAL \
     "local r = {} for i = 1, 100 do local k = redis.call('RANDOMKEY') if not k then break end if redis.call('TTL', k) == -1 then r[#r + 1] = k .. ' ' .. redis.call('TYPE', k).ok end if #r >= 20 then break end end return r" 0 |
-    sort -u | jq -R 'split(" ") | {key: .[0], type: .[1]}' | jq -s .)
+    sort -u | jq -R 'select(length > 0) | split(" ") | {key: .[0], type: .[1]}' | jq -s .)  # an empty dataset: an empty line, no sample
   facts+=("$(jq -n --arg n "$name" --argjson k "$dbsize" --argjson s "$sample" --arg v "$(redis_tool "$stage" redis-cli --version)" '{($n): {dbsize: $k, sample: $s, tool: $v}}')")
 }
 
@@ -221,6 +224,7 @@ backup_questdb() {  # name, source (HTTP URL), detail (root directory on the hos
   checkpoint_url=$url
   # Journalled: a backup killed now leaves QuestDB in checkpoint mode, which the next command ends.
   journal_set "checkpoint=$url"
+  fault_point checkpoint-held
   log "$name: checkpoint created, copying $root"
   local st
   set +e
@@ -371,6 +375,7 @@ cmd_run() {
     '{backup_id: $id, completed_at: $at, manifest_sha256: $m}' >"$stage/COMPLETE"
   put_verified "$stage/COMPLETE" COMPLETE
   journal_set "phase=complete"
+  fault_point complete
   jq -n --arg id "$id" --argjson bytes "$total" '{backup_id: $id, bytes: $bytes}' >"$stage/index"
   aws s3 cp "$stage/index" "s3://$BACKUP_BUCKET/$(journal_get index)" --only-show-errors || die "backup $id is complete but could not be indexed; the next run indexes it"
   wait "$metrics" || echo "sofia-backup: backup $id is complete, but its metrics were not published: $(cat "$stage/.metrics.log")" >&2
@@ -398,7 +403,8 @@ cmd_list() {
 # Hours since the newest complete backup of each kind; "never" reads as far past any threshold.
 cmd_age() {
   local kind newest age data=()
-  settle_unfinished
+  # Settle what a dead backup left (only when no operation is running: its journal is its own).
+  if ops_try "sofia-backup age"; then settle_unfinished; fi
   for kind in full redis; do
     newest=$(complete_backups "$kind" 1 | cut -f2) || die "could not list $S3_BASE/$kind/"
     # Redis-only backups are alarmed only where they are scheduled.

@@ -12,7 +12,7 @@ load_backup_config() {
   # shellcheck source=/dev/null
   source "$SOFIA_BACKUP_ENV"
   local var
-  for var in BACKUP_BUCKET BACKUP_PREFIX METRICS_NAMESPACE METRIC_STACK SSE METRIC_SUCCESS METRIC_BYTES METRIC_DURATION METRIC_AGE REDIS_AOF_DIR REDIS_AOF_FILE; do
+  for var in BACKUP_BUCKET BACKUP_PREFIX PREFIX_FULL PREFIX_REDIS METRICS_NAMESPACE METRIC_STACK STACK_DIMENSION KIND_DIMENSION SSE METRIC_SUCCESS METRIC_BYTES METRIC_DURATION METRIC_AGE REDIS_AOF_DIR REDIS_AOF_FILE; do
     [[ -n ${!var:-} ]] || die "$SOFIA_BACKUP_ENV does not set $var; run pulumi up to reinstall it"
   done
   command -v openssl >/dev/null || die "openssl is not installed; install it (dnf install -y openssl) and run again"
@@ -25,9 +25,9 @@ load_backup_config() {
 sha256_of() { openssl dgst -sha256 -r "$1" | cut -d' ' -f1; }
 
 # One metric datum as CloudWatch JSON, with the stack as its dimension.
-datum() { printf '{"MetricName":"%s","Dimensions":[{"Name":"Stack","Value":"%s"}],"Value":%s,"Unit":"%s"}' "$1" "$METRIC_STACK" "$2" "$3"; }
+datum() { printf '{"MetricName":"%s","Dimensions":[{"Name":"%s","Value":"%s"}],"Value":%s,"Unit":"%s"}' "$1" "$STACK_DIMENSION" "$METRIC_STACK" "$2" "$3"; }
 # The same with the kind of backup (full, redis) as a second dimension: the age is per kind.
-datum_kind() { printf '{"MetricName":"%s","Dimensions":[{"Name":"Stack","Value":"%s"},{"Name":"Kind","Value":"%s"}],"Value":%s,"Unit":"%s"}' "$1" "$METRIC_STACK" "$4" "$2" "$3"; }
+datum_kind() { printf '{"MetricName":"%s","Dimensions":[{"Name":"%s","Value":"%s"},{"Name":"%s","Value":"%s"}],"Value":%s,"Unit":"%s"}' "$1" "$STACK_DIMENSION" "$METRIC_STACK" "$KIND_DIMENSION" "$4" "$2" "$3"; }
 put_metrics() { aws cloudwatch put-metric-data --namespace "$METRICS_NAMESPACE" --metric-data "[$(IFS=,; echo "$*")]"; }
 
 # The bucket's layout, under the stack's prefix, per kind of backup ("full": every item; "redis":
@@ -39,9 +39,10 @@ put_metrics() { aws cloudwatch put-metric-data --namespace "$METRICS_NAMESPACE" 
 #                                       the number of backups.
 # A Redis-only backup's id ends in "-redis"; any other id is a full backup's.
 kind_of() { if [[ $1 == *-redis ]]; then echo redis; else echo full; fi; }
-objects_of() { echo "$BACKUP_PREFIX/$(kind_of "$1")/$1"; }
+prefix_of_kind() { if [[ $1 == redis ]]; then echo "$PREFIX_REDIS"; else echo "$PREFIX_FULL"; fi; }
+objects_of() { echo "$(prefix_of_kind "$(kind_of "$1")")/$1"; }
 index_key() {  # id, start time (epoch seconds)
-  printf '%s/%s/index/%010d-%s' "$BACKUP_PREFIX" "$(kind_of "$1")" $(( 9999999999 - $2 )) "$1"
+  printf '%s/index/%010d-%s' "$(prefix_of_kind "$(kind_of "$1")")" $(( 9999999999 - $2 )) "$1"
 }
 
 # The newest complete backups of a kind as "id<TAB>completed" lines, newest first, at most <limit>
@@ -49,7 +50,7 @@ index_key() {  # id, start time (epoch seconds)
 complete_backups() {  # kind [limit]
   local kind=$1 limit=${2:-0} args=()
   (( limit == 0 )) || args=(--max-items "$limit")
-  aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$BACKUP_PREFIX/$kind/index/" "${args[@]}" \
+  aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$(prefix_of_kind "$kind")/index/" "${args[@]}" \
     --query "Contents[].[Key, LastModified]" --output text |
     awk -F'\t' 'NF == 2 { n = split($1, p, "/"); k = p[n]; sub(/^[0-9]+-/, "", k); print k "\t" $2 }'
 }

@@ -52,6 +52,18 @@ ops_begin() {
   ops_recover
 }
 
+# For commands that only look (the age publisher): recovers what a dead operation left if the lock
+# is free, and otherwise leaves the journal to its living owner. Returns 1 when the lock is busy.
+ops_try() {
+  if [[ -n ${SOFIA_OPS_HELD_BY:-} ]]; then return 0; fi
+  mkdir -p "$(dirname "$SOFIA_OPS_LOCK")"
+  exec 7>>"$SOFIA_OPS_LOCK"
+  flock -n 7 || return 1
+  printf '%s (pid %s) since %s\n' "$1" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$SOFIA_OPS_LOCK.holder"
+  export SOFIA_OPS_HELD_BY="$1"
+  ops_recover
+}
+
 # The journal: key=value lines, replaced whole and flushed to disk before the step it announces.
 journal_get() { if [[ -f $SOFIA_JOURNAL ]]; then sed -n "s/^$1=//p" "$SOFIA_JOURNAL" | sed -n 1p; fi; }
 journal_all() { if [[ -f $SOFIA_JOURNAL ]]; then sed -n "s/^$1=//p" "$SOFIA_JOURNAL"; fi; }
@@ -81,6 +93,12 @@ journal_clear() {
   sync "$(dirname "$SOFIA_JOURNAL")"
 }
 
+# An interrupted restore's maintenance page would otherwise hold clients off until it lapses.
+lower_restore_page() {
+  "${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}" page off restore >/dev/null ||
+    ops_log "could not take the interrupted restore's maintenance page down; it lapses by itself (sofia-maintenance page off restore)"
+}
+
 # Puts back what a restore moved aside, newest state first; safe to run again at any line.
 rollback_dirs() {
   local dir
@@ -108,6 +126,7 @@ ops_recover() {
         while IFS= read -r dir; do [[ -z $dir ]] || rm -rf "$dir.before-restore"; done < <(journal_all dir)
         journal_clear
         ops_log "the restore of $id was verified before it was interrupted: its safety copies are removed, the restored data stays"
+        lower_restore_page
       else
         ops_log "the restore of $id was interrupted ($phase): putting the data from before it back"
         SOFIA_OPS_HELD_BY=recovery "$SOFIA_SERVICES" stop || ops_log "stopping the services failed; putting the data back anyway"
@@ -115,6 +134,7 @@ ops_recover() {
         journal_clear
         SOFIA_OPS_HELD_BY=recovery "$SOFIA_SERVICES" start || ops_die "the data from before the interrupted restore of $id is back, but the services did not start healthy: sofia-services status"
         ops_log "the data from before the interrupted restore of $id is live again, services running"
+        lower_restore_page
       fi
       ;;
     restart)
@@ -131,10 +151,15 @@ ops_recover() {
           ops_log "could not release the QuestDB checkpoint of the interrupted backup $id at $url (QuestDB down? it releases it when it restarts)"
         fi
       fi
+      # For sofia-backup to settle (it has the bucket and the metrics): index it if it was complete, else report it.
       mkdir -p "$SOFIA_STATE_DIR"
-      echo "$id" >>"$SOFIA_STATE_DIR/backups-unreported"
+      printf '%s\t%s\t%s\n' "$id" "$phase" "$(journal_get index)" >>"$SOFIA_STATE_DIR/backups-unfinished"
       journal_clear
-      ops_log "backup $id was interrupted: it is not complete, and its failure will be published"
+      if [[ $phase == complete ]]; then
+        ops_log "backup $id was interrupted after its COMPLETE marker: the next backup command indexes it"
+      else
+        ops_log "backup $id was interrupted: it is not complete, and the next backup command publishes its failure"
+      fi
       ;;
     *) ops_die "the journal $SOFIA_JOURNAL names an operation this script does not know ('$op'); look at it, and remove it by hand once the data is checked" ;;
   esac
@@ -158,6 +183,22 @@ stop_temp_redis_left() {
     docker rm -f "$TEMP_REDIS_CONTAINER" >/dev/null 2>&1 || true
     ops_log "removed the temporary Redis container an interrupted DR test left running"
   fi
+}
+
+# Fault injection, for the drill only (npm run drill; never set on a host): SOFIA_FAULT=<point>:<how>
+# stops the operation the first time it reaches <point>, and writes <point> to SOFIA_FAULT_MARK.
+#   TERM  as SSM's timeout or cancel would stop it: its traps run
+#   HOLD  it waits there until the mark is removed, so that the drill can kill the whole process
+#         tree (SSM's kill, a reboot) or run another operation beside it
+fault_point() {
+  [[ -n ${SOFIA_FAULT:-} && ${SOFIA_FAULT%%:*} == "$1" && ! -e ${SOFIA_FAULT_MARK:?SOFIA_FAULT needs SOFIA_FAULT_MARK}.fired ]] || return 0
+  touch "$SOFIA_FAULT_MARK.fired"
+  echo "$1" >"$SOFIA_FAULT_MARK"
+  case ${SOFIA_FAULT#*:} in
+    TERM) kill -TERM $$ ;;
+    HOLD) while [[ -e $SOFIA_FAULT_MARK ]]; do sleep 0.1; done ;;
+    *) ops_die "SOFIA_FAULT: '${SOFIA_FAULT#*:}' is not TERM or HOLD" ;;
+  esac
 }
 
 # A staging directory of this run's own, on the data volume (removed by the next run's recovery

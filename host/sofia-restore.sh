@@ -55,9 +55,12 @@ started=$(date +%s)
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 id=""
 run=""
+bookkeeping=""
 page_up=0
 temp_redis=0
 done_ok=0
+# Set once this run holds the host lock: only then is the journal its own to act on.
+locked=0
 
 summary() {
   jq -cn --arg id "${id:-$requested}" --arg s "$started_at" --arg e "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson t $(( $(date +%s) - started )) --arg r "$1" \
@@ -83,9 +86,15 @@ on_exit() {
   (( rc == 0 )) || report 0
   (( temp_redis == 0 )) || stop_temp_redis
   local outcome=ok
+  if (( rc != 0 && locked )) && [[ $mode == live && $(journal_get op) == restore && $(journal_get phase) == verified ]]; then
+    # Stopped after its verification, while removing the safety copies: the restored data stays.
+    ( ops_recover ) || echo "sofia-restore: removing the safety copies did not finish; the next Sofia command finishes it" >&2
+    log "restore of $id was stopped after it was verified: the restored data stays"
+    rc=0
+  fi
   if (( rc != 0 )); then
     outcome=failed
-    if [[ $mode == live && $(journal_get op) == restore ]]; then
+    if (( locked )) && [[ $mode == live && $(journal_get op) == restore ]]; then
       # The journal is this restore's: the recovery puts the data from before back and starts the services.
       ( ops_recover ) || echo "sofia-restore: putting the data back did not finish; the next sofia-services start (or boot) finishes it" >&2
       echo "sofia-restore: restore of ${id:-$requested} FAILED; the data from before it is back in place" >&2
@@ -95,6 +104,7 @@ on_exit() {
   fi
   (( page_up == 0 )) || "$MAINTENANCE" page off restore || echo "sofia-restore: could not take the maintenance page down; it lapses within $PAGE_MINUTES minutes (sofia-maintenance page off restore)" >&2
   [[ -z $run || ! -d $run ]] || rm -rf "$run"
+  [[ -z ${bookkeeping:-} ]] || rm -rf "$bookkeeping"
   summary "$outcome"
   exit "$rc"
 }
@@ -104,6 +114,7 @@ trap 'echo "sofia-restore: stopped by a signal" >&2; exit 1' TERM INT HUP
 
 # --- 1. one operation at a time, and nothing left half done ---------------------------------------
 ops_begin "sofia-restore$([[ $mode == live ]] || echo " --$mode") $requested" "${SOFIA_OPS_WAIT:-1800}"
+locked=1
 
 # --- 2. the backup, checked, then fetched into staging ----------------------------------------------
 if [[ $requested == latest ]]; then
@@ -114,6 +125,9 @@ else
 fi
 base="s3://$BACKUP_BUCKET/$(objects_of "$id")"
 run=$(ops_run_dir)
+# The downloads' own hashes and counts, off the data volume: a data volume that fills up must not
+# make a good object look corrupted.
+bookkeeping=$(mktemp -d)
 log "backup $id ($mode)"
 recent() { complete_backups full 5 | cut -f1 | paste -sd, - | sed 's/,/, /g'; }
 if ! aws s3 cp "$base/COMPLETE" "$run/COMPLETE" --only-show-errors 2>"$run/.err"; then
@@ -163,7 +177,7 @@ fi
 # Streams one object from S3 into a sink command, checking its size and SHA-256 against the
 # manifest on the way; a broken download, a full disk or a failing sink stops here, with nothing live touched.
 fetch() {  # path, sink command...
-  local path=$1 d="$run/.fetch" st want_size want_sha
+  local path=$1 d="$bookkeeping/fetch" st want_size want_sha
   shift
   rm -rf "$d"; mkdir -p "$d"; mkfifo "$d/sha" "$d/size"
   openssl dgst -sha256 -r <"$d/sha" >"$d/sha256" & local hashing=$!
@@ -209,6 +223,7 @@ while IFS=$'\t' read -r path; do
     log "$path: matches the manifest$([[ $path == *.rdb ]] && echo ", passes redis-check-rdb")$([[ $path == *.tar ]] && echo ", a readable archive")"
     continue
   fi
+  fault_point fetching
   if (( i < 0 )); then fetch "$path" cat >/dev/null; continue; fi
   new="$run/new/${NAME[$i]}"
   mkdir -p "$new"
@@ -280,7 +295,8 @@ check_redis_scratch() {  # name, data directory
     docker run -d --rm --name "$TEMP_REDIS_CONTAINER" --network host --user "$(stat -c %u:%g "$dir")" -v "$dir:$dir" "$REDIS_IMAGE" \
       redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" >/dev/null
   else
-    redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" --daemonize yes --pidfile "$TEMP_REDIS_PIDFILE" >/dev/null
+    # Without the host lock's descriptor: a daemon left holding it would hold the lock for good.
+    redis-server --dir "$dir" --port "$TEMP_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --save "" --daemonize yes --pidfile "$TEMP_REDIS_PIDFILE" >/dev/null 7>&-
   fi
   local cli=(redis_tool "$dir" redis-cli -h 127.0.0.1 -p "$TEMP_REDIS_PORT")
   for _ in $(seq 1 600); do
@@ -313,9 +329,11 @@ page_up=1
 journal_set "op=restore" "id=$id" "phase=stopping" "started=$started_at" "${DIR[@]/#/dir=}"
 log "stopping the services (reverse catalog order)"
 "$SERVICES" stop
+fault_point stopped
 journal_set "phase=swapping"
 for i in "${!NAME[@]}"; do
   mv "${DIR[$i]}" "${DIR[$i]}.before-restore"
+  fault_point swapping
   mv "$run/new/${NAME[$i]}" "${DIR[$i]}"
 done
 sync -f "$run"
@@ -325,6 +343,7 @@ log "restored data swapped in; the data from before is kept beside it until the 
 # --- 4. start, then verify ----------------------------------------------------------------------------
 log "starting the services (catalog order, health-gated)"
 "$SERVICES" start
+fault_point verifying
 for i in "${!NAME[@]}"; do
   case ${KIND[$i]} in
     redis)
@@ -345,6 +364,7 @@ done
 
 # --- verified: from here the restored data stays, whatever happens; the safety copies can go --------
 journal_set "phase=verified"
+fault_point verified
 for i in "${!NAME[@]}"; do rm -rf "${DIR[$i]}.before-restore"; done
 journal_clear
 log "restore of $id complete in $(( $(date +%s) - started ))s"

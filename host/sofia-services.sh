@@ -91,6 +91,7 @@ cmd_start() {
     done
     wait_healthy "$stage"
     log "stage $stage: healthy"
+    fault_point "started-stage-$stage"
   done
 }
 

@@ -5,6 +5,7 @@
  */
 import { EnforcementLevel } from "@pulumi/policy";
 import { cronFields } from "../components/formats";
+import { backupRetention } from "../services/backups";
 import { PRODUCTION_STACKS, Settings } from "../services/settings";
 
 export type PolicyConfig = { all?: EnforcementLevel } & Record<string, EnforcementLevel | Record<string, unknown> | undefined>;
@@ -18,7 +19,7 @@ export function policyConfig(s: Settings): PolicyConfig {
     return {
         ...(PRODUCTION_STACKS.includes(s.stack) ? { all: "mandatory" as const } : {}),
         "iam-host-role-own-prefix": { prefix: s.stack },
-        "s3-retention-covers-backups": { retentionDays: s.backup.retentionDays },
+        "s3-retention-covers-backups": { retention: Object.fromEntries(backupRetention(s).map((r) => [`${r.prefix}/`, r.days])) },
         "maintenance-windows-utc-on-day": { day: scheduleDay(s.maintenance.weeklySchedule) },
     };
 }

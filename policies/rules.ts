@@ -171,16 +171,20 @@ export const policies: SofiaPolicy[] = [
     },
     {
         name: "s3-retention-covers-backups",
-        description: "Lifecycle expiration is not shorter than the stack's backup retention: S3 must not delete backups the settings promise to keep.",
+        description: "Each kind of backup has a lifecycle rule that keeps it at least as long as the stack's settings promise: S3 must not delete backups early, nor keep a kind forever for want of a rule.",
         enforcementLevel: "mandatory",
-        configSchema: { properties: { retentionDays: { type: "number", default: 30 } } },
-        validateResource: validateResourceOfType(aws.s3.BucketLifecycleConfiguration, (l, args, report) => {
-            const { retentionDays } = args.getConfig<{ retentionDays: number }>();
-            for (const r of l.rules ?? []) {
-                const days = r.expiration?.days;
-                if (days !== undefined && days < retentionDays) report(`rule ${r.id} expires objects after ${days} days, below the backup retention of ${retentionDays}.`);
+        configSchema: { properties: { retention: { type: "object", default: {} } } },
+        validateStack: (args, report) => {
+            const { retention } = args.getConfig<{ retention: Record<string, number> }>();
+            const rules = args.resources
+                .filter((r) => r.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+                .flatMap((l) => ((l.props.rules as { id?: string; filter?: { prefix?: string }; expiration?: { days?: number } }[]) ?? []).map((r) => ({ ...r, urn: l.urn })));
+            for (const [prefix, promised] of Object.entries(retention)) {
+                const rule = rules.find((r) => r.filter?.prefix === prefix);
+                if (!rule) report(`no lifecycle rule expires ${prefix}: the settings keep it ${promised} days, S3 would keep it forever.`);
+                else if ((rule.expiration?.days ?? Infinity) < promised) report(`rule ${rule.id} expires ${prefix} after ${rule.expiration?.days} days, below the ${promised} days the settings promise.`, rule.urn);
             }
-        }),
+        },
     },
     // --- Containers --------------------------------------------------------------------------------
     {

@@ -2,21 +2,45 @@
  * `npm run drill`: the host scripts against real redis-server and moto_server, every scenario,
  * each check printed, then one summary line. Exit 0 only when every check passed.
  */
-import { backupScenarios } from "../drill/backup-scenarios";
+import { parseArgs } from "util";
+import { backupScenarios, manyBackups } from "../drill/backup-scenarios";
 import { DrillEnv } from "../drill/env";
+import { faultScenarios } from "../drill/fault-scenarios";
 import { maintenanceScenarios } from "../drill/maintenance-scenarios";
 import { restoreScenarios } from "../drill/restore-scenarios";
 
-const scenarios = [...backupScenarios, ...restoreScenarios, ...maintenanceScenarios];
+// The campaign's last case: the bucket as months of 15-minute Redis backups leave it.
+const scenarios = [...backupScenarios, ...restoreScenarios, ...maintenanceScenarios, ...faultScenarios, manyBackups(10_000)];
+
+const USAGE = `usage: npm run drill -- [--only <text>]
+  runs every scenario (backup, restore, maintenance, the fault campaign) against a real redis-server
+  and moto_server; --only runs those whose name matches <text> (a regular expression)`;
 
 async function main(): Promise<number> {
+    let only: string | undefined;
+    try {
+        const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: "string" }, help: { type: "boolean", default: false } }, strict: true, allowPositionals: false });
+        if (values.help) {
+            console.log(USAGE);
+            return 0;
+        }
+        only = values.only;
+    } catch (e) {
+        console.error(`drill: ${(e as Error).message}\n${USAGE}`);
+        return 2;
+    }
+    const chosen = scenarios.filter((s) => only === undefined || new RegExp(only).test(s.name));
+    if (chosen.length === 0) {
+        console.error(`drill: no scenario's name contains "${only}"`);
+        return 2;
+    }
     const started = Date.now();
     console.log("drill: starting redis-server, moto_server, the QuestDB double");
     const env = await DrillEnv.start();
     let passed = 0;
     let failed = 0;
     try {
-        for (const scenario of scenarios) {
+        for (const scenario of chosen) {
             console.log(`\ndrill: ${scenario.name}`);
             const t0 = Date.now();
             const checks = await scenario.run(env, (line) => console.log(`  ${line}`));
@@ -30,7 +54,7 @@ async function main(): Promise<number> {
     } finally {
         await env.close();
     }
-    console.log(`\ndrill: ${scenarios.length} scenarios in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    console.log(`\ndrill: ${chosen.length} scenarios in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     console.log(`${passed} passed, ${failed} failed`);
     return failed === 0 ? 0 : 1;
 }

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AlarmSpec } from "../components/escalation";
 import { CatalogEntry } from "./catalog";
-import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, LOG_METRICS, logMetricsNamespace, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
+import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, logMetricsNamespace, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { Settings } from "./settings";
 import { containerName, logGroupName } from "./store-config";
 
@@ -143,8 +143,8 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
         {
             id: "backup-age",
             level: 2,
-            description: `No complete backup for ${a.backupMaxAgeHours}h (schedule ${s.backup.schedule}). sofia-backup list; the last run's output in SSM.`,
-            metric: { ...sofia(BACKUP_METRICS.age), statistic: "Maximum" },
+            description: `No complete full backup for ${a.backupMaxAgeHours}h (schedule ${s.backup.schedule}). sofia-backup list; the last run's output in SSM.`,
+            metric: { ...sofia(BACKUP_METRICS.age, { [KIND_DIMENSION]: "full" }), statistic: "Maximum" },
             comparison: "GreaterThanOrEqualToThreshold",
             threshold: a.backupMaxAgeHours,
             period: 900,
@@ -153,6 +153,22 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             // Silence means the host is not publishing: no reason to believe backups are fine.
             treatMissingData: "breaching",
         },
+        ...(s.backup.redisSchedule
+            ? [
+                  {
+                      id: "backup-age-redis",
+                      level: 2 as const,
+                      description: `No complete Redis-only backup for ${a.redisBackupMaxAgeMinutes} minutes (schedule ${s.backup.redisSchedule}): Redis' recent writes are only on the host. sofia-backup list --kind redis; the schedule's runs in SSM.`,
+                      metric: { ...sofia(BACKUP_METRICS.age, { [KIND_DIMENSION]: "redis" }), statistic: "Maximum" },
+                      comparison: "GreaterThanOrEqualToThreshold" as const,
+                      threshold: a.redisBackupMaxAgeMinutes / 60,
+                      period: 900,
+                      evaluationPeriods: 1,
+                      // Published every 15 minutes with the full backup's age: silence is the host gone.
+                      treatMissingData: "breaching" as const,
+                  },
+              ]
+            : []),
         {
             id: "backup-failed",
             level: 2,

@@ -7,9 +7,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import { HostFilesPart } from "../components/host-files";
+import { assumedBy } from "../components/iam";
 import { hostScript } from "../components/project-root";
 import { CatalogEntry } from "./catalog";
-import { BACKUP_METRICS, METRICS_NAMESPACE } from "./metrics";
+import { BACKUP_METRICS, KIND_DIMENSION, METRICS_NAMESPACE, STACK_DIMENSION } from "./metrics";
 import { Settings } from "./settings";
 import { containerName, passwordFile, REDIS_AOF, volumeHostPath } from "./store-config";
 
@@ -22,6 +23,24 @@ export const BACKUP_ITEMS = "/etc/sofia/backup.tsv";
 export const RELEASE_FILE = "/etc/sofia/release.json";
 /** The host's generated configuration (tables, release): backed up as "config", the runbook's `.env`. */
 export const HOST_CONFIG_DIR = "/etc/sofia";
+
+/**
+ * Where each kind of backup lives in the bucket, under the stack's prefix: full backups, and
+ * Redis-only ones (kept for less time). host/sofia-lib.sh reads these from backup.env.
+ */
+export const BACKUP_KINDS = ["full", "redis"] as const;
+export type BackupKind = (typeof BACKUP_KINDS)[number];
+export function kindPrefix(stack: string, kind: BackupKind): string {
+    return `${stack}/${kind}`;
+}
+
+/** The bucket's lifecycle per kind of backup, from the settings. */
+export function backupRetention(s: Pick<Settings, "stack" | "backup">): { prefix: string; days: number }[] {
+    return [
+        { prefix: kindPrefix(s.stack, "full"), days: s.backup.retentionDays },
+        { prefix: kindPrefix(s.stack, "redis"), days: s.backup.redisRetentionDays },
+    ];
+}
 
 /** The release: the image of every app, by catalog name. */
 export function releaseOf(catalog: readonly CatalogEntry[], images: Settings["images"]): Record<string, string> {
@@ -71,10 +90,14 @@ export function backupEnv(t: BackupTarget): string {
     const values: Record<string, string> = {
         BACKUP_BUCKET: t.bucket,
         BACKUP_PREFIX: t.prefix,
+        PREFIX_FULL: kindPrefix(t.prefix, "full"),
+        PREFIX_REDIS: kindPrefix(t.prefix, "redis"),
         AWS_REGION: t.region,
         AWS_DEFAULT_REGION: t.region,
         METRICS_NAMESPACE,
         METRIC_STACK: t.stack,
+        STACK_DIMENSION,
+        KIND_DIMENSION,
         METRIC_SUCCESS: BACKUP_METRICS.success,
         METRIC_BYTES: BACKUP_METRICS.bytes,
         METRIC_DURATION: BACKUP_METRICS.duration,
@@ -168,28 +191,83 @@ export interface SofiaBackupsArgs {
     instanceId: pulumi.Input<string>;
 }
 
-/** The schedules (the alarms on backups are with all the others, services/alarms.ts). */
+/** How long a scheduled backup may wait for the host lock (a restore, a DR test) before it fails. */
+export const SCHEDULED_BACKUP_WAIT_SECONDS = 3600;
+
+/**
+ * The schedules (the alarms on backups are with all the others, services/alarms.ts): the full
+ * backup as a State Manager association; Redis-only backups through EventBridge Scheduler, since an
+ * association runs at most every 30 minutes and production's Redis must be off the host within 15.
+ */
 export class SofiaBackups extends pulumi.ComponentResource {
     constructor(name: string, args: SofiaBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:backup:SofiaBackups", name, {}, opts);
         const s = args.settings;
-        const schedule = (suffix: string, expression: string, command: string) =>
-            new aws.ssm.Association(
-                `${name}-${suffix}`,
-                {
-                    associationName: `sofia-${s.stack}-${suffix}`,
-                    name: "AWS-RunShellScript",
-                    targets: [{ key: "InstanceIds", values: [args.instanceId] }],
-                    scheduleExpression: expression,
-                    // Only on schedule: creating or updating the association must not start a backup.
-                    applyOnlyAtCronInterval: true,
-                    parameters: { commands: command, executionTimeout: "7200" },
-                },
-                { parent: this },
-            );
-        schedule("backup", s.backup.schedule, `${BACKUP_BIN} run`);
-        if (s.backup.redisSchedule) schedule("backup-redis", s.backup.redisSchedule, `${BACKUP_BIN} run --only redis`);
-
+        new aws.ssm.Association(
+            `${name}-backup`,
+            {
+                associationName: `sofia-${s.stack}-backup`,
+                name: "AWS-RunShellScript",
+                targets: [{ key: "InstanceIds", values: [args.instanceId] }],
+                scheduleExpression: s.backup.schedule,
+                // Only on schedule: creating or updating the association must not start a backup.
+                applyOnlyAtCronInterval: true,
+                parameters: { commands: `${BACKUP_BIN} run --wait ${SCHEDULED_BACKUP_WAIT_SECONDS}`, executionTimeout: "7200" },
+            },
+            { parent: this },
+        );
+        if (s.backup.redisSchedule) this.redisSchedule(name, s, args.instanceId);
         this.registerOutputs({});
+    }
+
+    private redisSchedule(name: string, s: Settings, instanceId: pulumi.Input<string>): void {
+        const child = { parent: this };
+        const account = aws.getCallerIdentityOutput({}, child).accountId;
+        const region = aws.getRegionOutput({}, child).name;
+        const role = new aws.iam.Role(
+            `${name}-redis-schedule-role`,
+            { description: "Sofia: EventBridge Scheduler sends the Redis-only backup to the host, nothing else", assumeRolePolicy: assumedBy("scheduler.amazonaws.com") },
+            child,
+        );
+        new aws.iam.RolePolicy(
+            `${name}-redis-schedule-policy`,
+            {
+                role: role.id,
+                policy: pulumi.all([account, region, instanceId]).apply(([acct, reg, instance]) =>
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [{ Sid: "SendTheBackup", Effect: "Allow", Action: ["ssm:SendCommand"], Resource: [`arn:aws:ec2:${reg}:${acct}:instance/${instance}`, `arn:aws:ssm:${reg}::document/AWS-RunShellScript`] }],
+                    }),
+                ),
+            },
+            { parent: role },
+        );
+        new aws.scheduler.Schedule(
+            `${name}-backup-redis`,
+            {
+                name: `sofia-${s.stack}-backup-redis`,
+                description: "Redis-only backup: production's Redis off the host within minutes",
+                scheduleExpression: s.backup.redisSchedule!,
+                scheduleExpressionTimezone: "UTC",
+                flexibleTimeWindow: { mode: "OFF" },
+                target: {
+                    // The universal target: SSM SendCommand, as a State Manager association would send it.
+                    arn: "arn:aws:scheduler:::aws-sdk:ssm:sendCommand",
+                    roleArn: role.arn,
+                    input: pulumi.output(instanceId).apply((id) =>
+                        JSON.stringify({
+                            DocumentName: "AWS-RunShellScript",
+                            InstanceIds: [id],
+                            Comment: `sofia-${s.stack}: Redis-only backup`,
+                            // Behind a full backup or a restore it waits; no longer than its own interval would allow.
+                            Parameters: { commands: [`${BACKUP_BIN} run --only redis --wait 600`], executionTimeout: ["1800"] },
+                        }),
+                    ),
+                    // A missed run is not retried: the next one is minutes away, and the age alarm watches.
+                    retryPolicy: { maximumRetryAttempts: 0 },
+                },
+            },
+            child,
+        );
     }
 }

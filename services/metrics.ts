@@ -12,7 +12,7 @@ export const BACKUP_METRICS = {
     success: "BackupSuccess",
     bytes: "BackupBytes",
     duration: "BackupDurationSeconds",
-    /** Hours since the newest complete backup (published every 15 minutes, and 0 after a backup). */
+    /** Hours since the newest complete backup of a kind (dimension Kind: full, redis), every 15 minutes and 0 after a backup. */
     age: "BackupAgeHours",
     /** 1 when the weekly verification of the latest backup passed, else 0. */
     verified: "BackupVerified",
@@ -20,6 +20,9 @@ export const BACKUP_METRICS = {
     drSuccess: "DrTestSuccess",
     drSeconds: "DrTestSeconds",
 } as const;
+
+/** The second dimension of the backup age: which kind of backup (services/backups.ts BACKUP_KINDS). */
+export const KIND_DIMENSION = "Kind";
 
 /** Published every minute by host/sofia-probe.sh. */
 export const PROBE_METRICS = {

@@ -12,7 +12,8 @@ import { HostFilesPart } from "../components/host-files";
 import { hostScript } from "../components/project-root";
 import { alarmedPaths, alarmPrefix, severalSystemsRule, sofiaAlarms } from "./alarms";
 import { CatalogEntry } from "./catalog";
-import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, LOG_METRICS, logMetricsNamespace, MAINTENANCE_METRIC, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
+import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, logMetricsNamespace, MAINTENANCE_METRIC, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
+import { BACKUP_KINDS } from "./backups";
 import { MAINTENANCE_FLAG, MAINTENANCE_PAGE_HOST_DIR } from "./proxy-config";
 import { Settings } from "./settings";
 import { containerName, logGroupName, passwordFile } from "./store-config";
@@ -143,7 +144,7 @@ export function dashboardBody(catalog: readonly CatalogEntry[], s: Settings, reg
             widget("API latency p95 (ms)", [[logs, LOG_METRICS.apiLatency]], "p95", { period: 300, annotations: { horizontal: [{ value: s.alarms.apiP95Ms, label: "alarm" }] } }),
             widget("Redis memory (% of maxmemory)", [[METRICS_NAMESPACE, PROBE_METRICS.redisMemory, ...stack]], "Maximum", { annotations: { horizontal: [{ value: s.alarms.redisMemoryPercent, label: "alarm" }] } }),
             widget("Disk used (%)", alarmedPaths(dataPath).map((p) => [METRICS_NAMESPACE, HOST_METRICS.disk, ...stack, "path", p]), "Maximum", { annotations: { horizontal: [{ value: s.alarms.diskPercent, label: "alarm" }] } }),
-            widget("Backup age (hours)", [[METRICS_NAMESPACE, BACKUP_METRICS.age, ...stack]], "Maximum", { period: 900, annotations: { horizontal: [{ value: s.alarms.backupMaxAgeHours, label: "alarm" }] } }),
+            widget("Backup age (hours)", BACKUP_KINDS.map((k) => [METRICS_NAMESPACE, BACKUP_METRICS.age, ...stack, KIND_DIMENSION, k]), "Maximum", { period: 900, annotations: { horizontal: [{ value: s.alarms.backupMaxAgeHours, label: "alarm (full)" }] } }),
             widget("Websocket reconnects per minute", [[{ expression: "RATE(m1) * 60", label: "reconnects/min", id: "e1" }], [METRICS_NAMESPACE, APP_METRICS.reconnects, ...stack, { id: "m1", visible: false }]]),
             widget("ERROR lines per minute", catalog.map((e) => [logs, LOG_METRICS.errorLines(e.name)]), "Sum"),
         ],

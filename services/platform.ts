@@ -8,7 +8,7 @@ import { DEFAULT_DATA_PATH, Host } from "../components/host";
 import { HostCommand } from "../components/host-command";
 import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
-import { backupHostFiles, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
+import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
 import { containerFingerprint, DeployChecklist, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
 import { SofiaContainers } from "./containers";
 import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
@@ -40,7 +40,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
 
         this.backupBucket = new BackupBucket(
             `${name}-backups`,
-            { retentionDays: s.backup.retentionDays, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, tags },
+            { retention: backupRetention(s), kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, tags },
             { parent: this },
         );
 
@@ -58,7 +58,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 adminCidrs: s.adminCidrs,
                 dockerAccess: s.dockerAccess,
                 sshPublicKey: s.sshPublicKey,
-                backupBucket: { arn: this.backupBucket.bucket.arn, prefix: this.backupBucket.prefix, kmsKeyArn: s.backup.kmsKeyArn },
+                backupBucket: { arn: this.backupBucket.bucket.arn, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn },
                 registries: s.registry.address && s.registry.username ? [{ address: s.registry.address, username: s.registry.username, password: s.secrets.registryPassword }] : [],
                 dataPath: DEFAULT_DATA_PATH,
                 tags,
@@ -173,7 +173,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             verifiedRelease,
             // What this update does beyond the resources: the deployment checklist's steps, in order.
             deploy: { kind, steps: deployStepsFor(kind).map((step) => step.id), changes: releaseChanges(args.previous, images) },
-            backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${this.backupBucket.prefix}/`,
+            backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${s.stack}/`,
             ...(restore ? { lastRestore: restore.run.stdout.apply((out) => parseRestoreSummary(out) ?? { id: s.restore.from, result: "pending" }) } : {}),
         };
         this.registerOutputs(this.outputs);

@@ -3,7 +3,7 @@
  * description that the README's settings reference is generated from (scripts/settings-doc.ts).
  */
 import { z } from "zod";
-import { imageRefProblem, instanceTypeProblem, isWorldCidr, looksLikeSecretName, registryOf, scheduleProblem } from "../components/formats";
+import { imageRefProblem, instanceTypeProblem, isWorldCidr, looksLikeSecretName, registryOf, scheduleNeverFires, scheduleProblem } from "../components/formats";
 import { allServiceNames, defaultImages, memoryOf, releaseServiceNames, sofiaCatalog } from "./catalog";
 import { windowsOverlap } from "./maintenance-rules";
 
@@ -22,7 +22,8 @@ const cidr = z
     })
     .meta({ format: "cidr" });
 
-const schedule = formatted(scheduleProblem, "aws-schedule");
+// A schedule must be well formed and fire at some time still to come (not February 30th, not only in a year gone by).
+const schedule = formatted((v) => scheduleProblem(v) ?? scheduleNeverFires(v, new Date()), "aws-schedule");
 const imageRef = formatted(imageRefProblem, "image-ref");
 const percent = z.number().gt(0).lte(100);
 
@@ -94,7 +95,10 @@ const backup = z
     .strictObject({
         retentionDays: z.number().int().min(1).max(3650).default(30).meta({ description: "Days a backup is kept (the runbook keeps 30)." }),
         schedule: schedule.default("cron(0 1 * * ? *)").meta({ description: "When the full backup runs (UTC)." }),
-        redisSchedule: schedule.optional().meta({ description: "Extra Redis-only backups, if Redis should be saved more often than daily." }),
+        redisSchedule: schedule
+            .optional()
+            .meta({ description: "Redis-only backups between full ones (an EventBridge schedule: rate(15 minutes) is allowed). Unset: none, except in prod, where it is rate(15 minutes)." }),
+        redisRetentionDays: z.number().int().min(1).max(3650).default(7).meta({ description: "Days a Redis-only backup is kept (at most retentionDays): they are many, and the full backups keep the long history." }),
         kmsKeyArn: z
             .string()
             .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/, { error: "expected a KMS key ARN" })
@@ -102,6 +106,7 @@ const backup = z
             .meta({ description: "Encrypt backups with this KMS key (SSE-KMS). Unset: SSE-S3." }),
         objectLock: z.boolean().default(false).meta({ description: "Object Lock (governance mode, retention = retentionDays). Only takes effect when the bucket is created." }),
     })
+    .refine((b) => b.redisRetentionDays <= b.retentionDays, { error: "redisRetentionDays cannot be longer than retentionDays", path: ["redisRetentionDays"] })
     .prefault({});
 
 const alarms = z
@@ -114,7 +119,8 @@ const alarms = z
         diskPercent: percent.default(80).meta({ description: "Disk used on the root and data volumes." }),
         reconnectsPerMinute: z.number().positive().default(5).meta({ description: "Websocket reconnects per minute before alarming." }),
         errorLinesPerMinute: z.number().positive().default(10).meta({ description: "ERROR log lines per minute, per service, before alarming." }),
-        backupMaxAgeHours: z.number().positive().max(24 * 14).default(26).meta({ description: "Alarm when the last good backup is older than this." }),
+        backupMaxAgeHours: z.number().positive().max(24 * 14).default(26).meta({ description: "Alarm when the last good full backup is older than this." }),
+        redisBackupMaxAgeMinutes: z.number().int().min(30).max(24 * 60).default(60).meta({ description: "Where Redis-only backups are scheduled: alarm when the newest is older than this." }),
     })
     .refine((a) => a.healthFailingMinutes <= a.healthWindowMinutes, {
         error: "healthFailingMinutes cannot be larger than healthWindowMinutes",

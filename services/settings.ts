@@ -112,6 +112,9 @@ function describeIssue(issue: z.core.$ZodIssue, given: unknown): string[] {
 /** Production stacks: restores must be confirmed by naming them, every policy is mandatory. */
 export const PRODUCTION_STACKS = ["prod"];
 
+/** Production's Redis is off the host within 15 minutes unless its settings say otherwise. */
+export const PRODUCTION_REDIS_SCHEDULE = "rate(15 minutes)";
+
 /** A restore into prod must name it; a confirmation must name the stack it is set on. */
 function restoreGuard(stack: string, r: PlainSettings["restore"]): string[] {
     const key = `${NAMESPACE}:restore.confirm`;
@@ -169,7 +172,8 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
     }
     if (problems.length > 0 || !parsed.success || !region) throw new SettingsError(stack, problems);
 
-    return { ...parsed.data, project, stack, region, zone: parsed.data.availabilityZone ?? `${region}a`, secrets };
+    const backup = { ...parsed.data.backup, redisSchedule: parsed.data.backup.redisSchedule ?? (PRODUCTION_STACKS.includes(stack) ? PRODUCTION_REDIS_SCHEDULE : undefined) };
+    return { ...parsed.data, backup, project, stack, region, zone: parsed.data.availabilityZone ?? `${region}a`, secrets };
 }
 
 /**

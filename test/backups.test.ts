@@ -32,12 +32,13 @@ describe("the backup bucket in the plan", () => {
         expect(policy.Statement[0]).toMatchObject({ Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [arn, `${arn}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } });
     });
 
-    it("expires backups after the retention (the stack's setting), old versions and abandoned uploads after 7 days", () => {
+    it("expires each kind of backup after its retention (full: the stack's setting, Redis-only: shorter), old versions and abandoned uploads after 7 days", () => {
         const rules = one(staging, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as any[];
-        expect(rules[0]).toMatchObject({ filter: { prefix: "staging/" }, expiration: { days: 14 }, noncurrentVersionExpiration: { noncurrentDays: 7 } });
-        expect(rules[1]).toMatchObject({ abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } });
+        expect(rules[0]).toMatchObject({ id: "expire-staging-full", filter: { prefix: "staging/full/" }, expiration: { days: 14 }, noncurrentVersionExpiration: { noncurrentDays: 7 } });
+        expect(rules[1]).toMatchObject({ id: "expire-staging-redis", filter: { prefix: "staging/redis/" }, expiration: { days: 7 } });
+        expect(rules[2]).toMatchObject({ abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } });
         const prodRules = one(prod, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as any[];
-        expect(prodRules[0].expiration).toEqual({ days: 30 });
+        expect(prodRules.map((r) => [r.filter.prefix, r.expiration?.days])).toEqual([["prod/full/", 30], ["prod/redis/", 7], ["", undefined]]);
     });
 
     it("locks objects in prod (governance, retention = backup retention), not in staging", () => {
@@ -62,18 +63,30 @@ describe("the backup bucket in the plan", () => {
         expect(JSON.stringify(role)).not.toContain("Delete");
     });
 
-    it("schedules the backup from the settings, only at the schedule", async () => {
+    it("schedules the full backup from the settings, only at the schedule, waiting for a running operation", () => {
         const backup = ofType(staging, "aws:ssm/association:Association").find((a) => a.name === "sofia-backup-backup")!;
-        expect(backup.inputs).toMatchObject({ scheduleExpression: "cron(0 1 * * ? *)", applyOnlyAtCronInterval: true, parameters: { commands: "/usr/local/sbin/sofia-backup run" } });
-        const withRedis = await planStack("staging", ["backup.redisSchedule=rate(1 hour)"]);
-        const redis = ofType(withRedis, "aws:ssm/association:Association").find((a) => a.name === "sofia-backup-backup-redis")!;
-        expect(redis.inputs).toMatchObject({ scheduleExpression: "rate(1 hour)", parameters: { commands: "/usr/local/sbin/sofia-backup run --only redis" } });
+        expect(backup.inputs).toMatchObject({ scheduleExpression: "cron(0 1 * * ? *)", applyOnlyAtCronInterval: true, parameters: { commands: "/usr/local/sbin/sofia-backup run --wait 3600" } });
+        expect(ofType(staging, "aws:scheduler/schedule:Schedule")).toEqual([]);
+    });
+
+    it("takes prod's Redis off the host every 15 minutes (EventBridge Scheduler: associations run at most every 30), alarmed an hour late", () => {
+        const schedule = one(prod, "aws:scheduler/schedule:Schedule");
+        expect(schedule.inputs).toMatchObject({ name: "sofia-prod-backup-redis", scheduleExpression: "rate(15 minutes)", scheduleExpressionTimezone: "UTC", flexibleTimeWindow: { mode: "OFF" } });
+        const target = schedule.inputs.target as any;
+        expect(target.arn).toBe("arn:aws:scheduler:::aws-sdk:ssm:sendCommand");
+        const input = JSON.parse(target.input);
+        expect(input).toMatchObject({ DocumentName: "AWS-RunShellScript", InstanceIds: [expect.stringMatching(/^i-/)], Parameters: { commands: ["/usr/local/sbin/sofia-backup run --only redis --wait 600"] } });
+        // Its role may send that one document to that one instance, nothing else.
+        const policy = JSON.parse(ofType(prod, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "sofia-backup-redis-schedule-policy")!.inputs.policy as string);
+        expect(policy.Statement).toEqual([{ Sid: "SendTheBackup", Effect: "Allow", Action: ["ssm:SendCommand"], Resource: [expect.stringMatching(new RegExp(`:instance/${input.InstanceIds[0]}$`)), "arn:aws:ssm:eu-central-1::document/AWS-RunShellScript"] }]);
+        const age = ofType(prod, "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.name === "sofia-prod-backup-age-redis")!;
+        expect(age.inputs).toMatchObject({ metricName: "BackupAgeHours", dimensions: { Stack: "prod", Kind: "redis" }, threshold: 1, period: 900, treatMissingData: "breaching" });
     });
 
     it("alarms when no good backup completed within the schedule plus margin, and when a run fails", async () => {
         const alarms = ofType(staging, "aws:cloudwatch/metricAlarm:MetricAlarm");
         const age = alarms.find((a) => a.inputs.metricName === "BackupAgeHours")!;
-        expect(age.inputs).toMatchObject({ namespace: "Sofia", dimensions: { Stack: "staging" }, statistic: "Maximum", threshold: 26, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "breaching" });
+        expect(age.inputs).toMatchObject({ namespace: "Sofia", dimensions: { Stack: "staging", Kind: "full" }, statistic: "Maximum", threshold: 26, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "breaching" });
         const failed = alarms.find((a) => a.inputs.metricName === "BackupSuccess")!;
         expect(failed.inputs).toMatchObject({ statistic: "Minimum", threshold: 1, comparisonOperator: "LessThanThreshold", treatMissingData: "notBreaching" });
         const tighter = await planStack("staging", ["alarms.backupMaxAgeHours=8"]);
@@ -110,8 +123,10 @@ describe("backup configuration from the catalog", () => {
     });
 
     it("validates the bucket's arguments", () => {
-        expect(() => validateBackupBucketArgs({ retentionDays: 0, prefix: "p" })).toThrow(/retentionDays: 0/);
-        expect(() => validateBackupBucketArgs({ retentionDays: 30, prefix: "a/b" })).toThrow(/prefix: "a\/b"/);
-        expect(() => validateBackupBucketArgs({ retentionDays: 30, prefix: "p", kmsKeyArn: "alias/x" })).toThrow(/kmsKeyArn/);
+        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "p/full", days: 0 }] })).toThrow(/0 days for "p\/full"/);
+        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "/p/", days: 30 }] })).toThrow(/"\/p\/" must be a key prefix/);
+        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "p", days: 30 }, { prefix: "p/redis", days: 7 }] })).toThrow(/the prefixes p\/ contain others/);
+        expect(() => validateBackupBucketArgs({ retention: [] })).toThrow(/at least one prefix/);
+        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "p/full", days: 30 }], kmsKeyArn: "alias/x" })).toThrow(/kmsKeyArn/);
     });
 });

@@ -19,7 +19,7 @@ import { evaluate } from "../policies/evaluate";
 import { limitPolicies } from "../policies/limits";
 import { Plan, runOffline } from "../plan/offline";
 import { planStack } from "./helpers/plan";
-import { runAsync } from "./helpers/run";
+import { runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");
 const SCOPE: Scope = { partition: "aws", account: "123456789012", region: "eu-central-1" };
@@ -68,7 +68,7 @@ describe("the deploy role's permissions, from the program's resource types", () 
         // Only the managed policies the host uses may be attached; AdministratorAccess may not.
         const attach = statements.find((s) => s.Action.includes("iam:AttachRolePolicy"))!;
         expect(attach.Condition).toEqual({ ArnEquals: { "iam:PolicyARN": Object.values(HOST_MANAGED_POLICIES) } });
-        expect(statements.find((s) => s.Action.includes("iam:PassRole"))!.Condition).toEqual({ StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com"] } });
+        expect(statements.find((s) => s.Action.includes("iam:PassRole"))!.Condition).toEqual({ StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com"] } });
         expect(all).not.toContain("*");
         expect(all.filter((a) => a.includes("*"))).toEqual([]);
         const policies = asManagedPolicies(statements);

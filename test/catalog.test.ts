@@ -3,7 +3,7 @@ import * as http from "http";
 import * as net from "net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CatalogEntry, clientPorts, sofiaCatalog } from "../services/catalog";
-import { runAsync } from "./helpers/run";
+import { runAsync } from "../drill/run";
 import { CatalogError, startStages, stopStages } from "../services/start-order";
 
 const catalog = sofiaCatalog("questdb");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { imageRefProblem, instanceTypeProblem, isPinnedByDigest, isWorldCidr, registryOf, scheduleProblem } from "../components/formats";
+import { imageRefProblem, instanceTypeProblem, isPinnedByDigest, isWorldCidr, registryOf, scheduleNeverFires, scheduleProblem } from "../components/formats";
 
 const DIGEST = "sha256:" + "a".repeat(64);
 
@@ -76,5 +76,33 @@ describe("registryOf (where Docker pulls an image reference from)", () => {
         ["localhost:5000/app:1", "localhost:5000"],
     ])("%s comes from %s", (ref, host) => {
         expect(registryOf(ref)).toBe(host);
+    });
+});
+
+describe("scheduleNeverFires (a schedule that AWS accepts but that will never run)", () => {
+    const now = new Date("2026-12-02T12:00:00Z");
+    it.each([
+        ["cron(0 1 * * ? *)"],
+        ["cron(0 2 ? * SUN *)"],
+        ["cron(0 4 ? * SUN#1 *)"],
+        ["cron(0 4 ? * 1#1 *)"],
+        ["cron(0 1 L * ? *)"],
+        ["cron(0 1 15W * ? *)"],
+        ["cron(0 1 29 2 ? *)"],
+        ["cron(0 1 * * ? 2027)"],
+        ["cron(0 1 * * ? 2020-2030)"],
+        ["cron(0 1 ? * 5#5 *)"],
+        ["rate(15 minutes)"],
+    ])("%s fires", (expr) => {
+        expect(scheduleNeverFires(expr, now)).toBeUndefined();
+    });
+    it.each([
+        ["cron(0 1 30 2 ? *)", /no month has that day/],
+        ["cron(0 1 31 4,6,9,11 ? *)", /no month has that day/],
+        ["cron(0 1 * * ? 2020)", /never fires after 2026-12-02/],
+        ["cron(0 1 29 2 ? 2027)", /never fires after 2026-12-02/],
+        ["cron(0 1 1 1 ? 2026)", /never fires after 2026-12-02/],
+    ])("%s never fires", (expr, why) => {
+        expect(scheduleNeverFires(expr, now)).toMatch(why);
     });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sofiaCatalog } from "../services/catalog";
 import { hostEnv, hostLayout, servicesTable, tuningTable } from "../services/host-files";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
-import { RunResult, runAsync } from "./helpers/run";
+import { RunResult, runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");
 const SCRIPT = path.join(ROOT, "host", "sofia-services.sh");

@@ -11,7 +11,7 @@ import { severalSystemsRule } from "../services/alarms";
 import { sofiaCatalog } from "../services/catalog";
 import { servicesTable } from "../services/host-files";
 import { agentConfig, probeEnv, prometheusConfig } from "../services/monitoring";
-import { runAsync } from "./helpers/run";
+import { runAsync } from "../drill/run";
 import { ofType, one, planStack } from "./helpers/plan";
 
 const catalog = sofiaCatalog("questdb");

@@ -86,7 +86,12 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["s3-public-access-blocked", bucketSet(), bucketSet({ pab: { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: false } })],
     ["s3-tls-only", bucketSet(), bucketSet({ bucketPolicy: { policy: JSON.stringify({ Statement: [] }) } })],
     ["s3-lifecycle-expiration", bucketSet(), bucketSet({ lifecycle: { rules: [{ id: "x", abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } }] } })],
-    ["s3-retention-covers-backups", [res(T.lifecycle, { rules: [{ id: "e", expiration: { days: 30 } }] })], [res(T.lifecycle, { rules: [{ id: "e", expiration: { days: 7 } }] })], { "s3-retention-covers-backups": { retentionDays: 14 } }],
+    [
+        "s3-retention-covers-backups",
+        [res(T.lifecycle, { rules: [{ id: "f", filter: { prefix: "s/full/" }, expiration: { days: 30 } }, { id: "r", filter: { prefix: "s/redis/" }, expiration: { days: 7 } }] })],
+        [res(T.lifecycle, { rules: [{ id: "f", filter: { prefix: "s/full/" }, expiration: { days: 7 } }, { id: "r", filter: { prefix: "s/redis/" }, expiration: { days: 7 } }] })],
+        { "s3-retention-covers-backups": { retention: { "s/full/": 14, "s/redis/": 7 } } },
+    ],
     ["container-health-check", [res(T.container, goodContainer), res(T.container, { ...oneShot, healthcheck: undefined })], [res(T.container, { ...goodContainer, healthcheck: undefined })]],
     ["container-restart-policy", [res(T.container, goodContainer), res(T.container, oneShot)], [res(T.container, { ...goodContainer, restart: "no" })]],
     ["container-log-rotation", [res(T.container, { ...goodContainer, logDriver: "json-file", logOpts: { "max-size": "50m", "max-file": "5" } })], [res(T.container, { ...goodContainer, logDriver: "json-file", logOpts: {} })]],
@@ -133,6 +138,12 @@ describe("each policy on hand-built resources", () => {
         expect(cases.map((c) => c[0]).sort()).toEqual(policies.map((p) => p.name).sort());
     });
 
+    it("s3-retention-covers-backups: flags a kind of backup no rule expires", async () => {
+        const onlyFull = [res(T.lifecycle, { rules: [{ id: "f", filter: { prefix: "s/full/" }, expiration: { days: 30 } }] })];
+        const found = await evaluate(policies, onlyFull, { "s3-retention-covers-backups": { retention: { "s/full/": 30, "s/redis/": 7 } } });
+        expect(found.filter((v) => v.policy === "s3-retention-covers-backups").map((v) => v.message)).toEqual(["no lifecycle rule expires s/redis/: the settings keep it 7 days, S3 would keep it forever."]);
+    });
+
     it("container-restart-policy: flags a one-shot container that would restart", async () => {
         expect(await violated([res(T.container, { ...oneShot, restart: "on-failure" })])).toContain("container-restart-policy");
     });
@@ -166,10 +177,10 @@ describe("enforcement per stack", () => {
         expect(policyConfig(stackSettings("prod"))).toEqual({
             all: "mandatory",
             "iam-host-role-own-prefix": { prefix: "prod" },
-            "s3-retention-covers-backups": { retentionDays: 30 },
+            "s3-retention-covers-backups": { retention: { "prod/full/": 30, "prod/redis/": 7 } },
             "maintenance-windows-utc-on-day": { day: "SUN" },
         });
-        expect(policyConfig(stackSettings("staging"))).toMatchObject({ "s3-retention-covers-backups": { retentionDays: 14 } });
+        expect(policyConfig(stackSettings("staging"))).toMatchObject({ "s3-retention-covers-backups": { retention: { "staging/full/": 14, "staging/redis/": 7 } } });
         expect(policyConfig(stackSettings("staging")).all).toBeUndefined();
         expect(scheduleDay("cron(0 2 ? * SUN#1 *)")).toBe("SUN");
     });

@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { releaseServiceNames } from "../services/catalog";
 import { promote, StagingOutputs } from "../services/promote";
-import { runAsync } from "./helpers/run";
+import { runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");
 const prodYaml = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");

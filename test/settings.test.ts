@@ -75,6 +75,13 @@ describe("settings defaults", () => {
         expect(open.registry).toEqual({});
     });
 
+    it("backs prod's Redis up every 15 minutes unless its settings say otherwise; other stacks only when asked", () => {
+        expect(readSettings("sofia", "prod", source({ "sofia:restore": "{}" })).backup.redisSchedule).toBe("rate(15 minutes)");
+        expect(readSettings("sofia", "prod", source({ "sofia:backup": '{"redisSchedule": "rate(5 minutes)"}' })).backup.redisSchedule).toBe("rate(5 minutes)");
+        expect(readSettings("sofia", "test", source()).backup.redisSchedule).toBeUndefined();
+        expect(stackSettings("prod").backup).toMatchObject({ redisSchedule: "rate(15 minutes)", redisRetentionDays: 7 });
+    });
+
     it("accepts both committed stack files", () => {
         for (const stack of ["staging", "prod"]) expect(stackSettings(stack).stack).toBe(stack);
     });
@@ -105,6 +112,9 @@ describe("settings errors name the key, the value and what is allowed", () => {
         ["an image from a second private registry", { "sofia:images": imagesWith({ redis: "quay.io/org/redis:7.4.2" }) }, /^sofia:images\.redis: "quay\.io\/org\/redis:7\.4\.2" is not allowed: it comes from quay\.io, which has no credentials/],
         ["a registry without its user", { "sofia:registry": '{"address": "ghcr.io"}' }, /^sofia:registry\.username: .*set registry\.address and registry\.username together/],
         ["a registry that is not a host", { "sofia:registry": '{"address": "https://ghcr.io", "username": "ci"}' }, /^sofia:registry\.address: "https:\/\/ghcr\.io" is not allowed: expected a registry host/],
+        ["a schedule on a day no month has", { "sofia:backup": '{"schedule": "cron(0 1 30 2 ? *)"}' }, /^sofia:backup\.schedule: "cron\(0 1 30 2 \? \*\)" is not allowed: it never fires: no month has that day/],
+        ["a schedule only in a year gone by", { "sofia:maintenance": '{"weeklySchedule": "cron(0 2 ? * SUN 2020)"}' }, /^sofia:maintenance\.weeklySchedule: .*is not allowed: it never fires after/],
+        ["Redis-only backups kept longer than full ones", { "sofia:backup": '{"retentionDays": 14, "redisRetentionDays": 30}' }, /^sofia:backup\.redisRetentionDays: 30 is not allowed: redisRetentionDays cannot be longer than retentionDays/],
         ["plain setting given as a secret", { "sofia:instanceType": { value: "t3.large", secret: true } }, /^sofia:instanceType: is not a secret setting/],
     ];
     for (const [what, extra, expected, drop] of cases) {

@@ -16,7 +16,7 @@ import { stackSettings } from "../plan/stack-config";
 import { pagingAlarmNames } from "../services/alarms";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { AlarmState, describeSoak, readAlarms, soakVerdict } from "../services/soak";
-import { runAsync } from "./helpers/run";
+import { runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");
 const staging = stackSettings("staging");

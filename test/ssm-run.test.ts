@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Moto, startMoto } from "../drill/moto";
-import { runAsync } from "./helpers/run";
+import { runAsync } from "../drill/run";
 
 const SCRIPT = path.join(__dirname, "..", "scripts", "ssm-run.sh");
 /** The aws CLI double for what moto cannot play: a command that fails, or never finishes. */
