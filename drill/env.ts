@@ -21,6 +21,7 @@ import { settingsSchema } from "../services/settings-schema";
 import { QuestDbDouble, startQuestDbDouble } from "./doubles/questdb-http";
 import { freePort, Moto, startMoto } from "./moto";
 import { FaultProxy, startFaultProxy } from "./proxy";
+import { mountPointOf } from "./run";
 
 export const DRILL_STACK = "drill";
 
@@ -178,7 +179,7 @@ export class DrillEnv {
         fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "ui-extensions"), "theme.json"), '{"theme":"sofia-dark"}');
         fs.writeFileSync(path.join(this.configDir, "probe.env"), probeEnv(DRILL_STACK));
         // The host's layout, as the stack writes it, with the data volume and the lock here.
-        fs.writeFileSync(path.join(this.configDir, "host.env"), hostEnv({ ...hostLayout(this.dataPath), SOFIA_OPS_LOCK: path.join(this.dir, "ops.lock"), SOFIA_STATE_DIR: path.join(this.dir, "var") }));
+        fs.writeFileSync(path.join(this.configDir, "host.env"), hostEnv({ ...hostLayout(this.dataPath), SOFIA_DATA_MOUNT: mountPointOf(this.dir), SOFIA_OPS_LOCK: path.join(this.dir, "ops.lock"), SOFIA_STATE_DIR: path.join(this.dir, "var") }));
         // The catalog's services for sofia-services, their /health served here.
         fs.writeFileSync(path.join(this.configDir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
         // The docker double: every container runs and is healthy; sofia-redis is a real process.

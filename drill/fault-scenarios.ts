@@ -190,7 +190,7 @@ function backupKilled(how: "TERM" | "KILL"): Scenario {
                 ...(how === "KILL"
                     ? [
                           check("killed, it left the checkpoint held (nothing could release it)", heldAfterKill),
-                          check("the next command released it, saying so", boot!.status === 0 && /released the QuestDB checkpoint an interrupted backup \(drill-killed-kill\) held/.test(boot!.stdout), boot!.stdout.slice(-500) + boot!.stderr),
+                          check("the next command released it, saying so", boot!.status === 0 && /released the QuestDB checkpoint a backup \(drill-killed-kill\) left held/.test(boot!.stdout), boot!.stdout.slice(-500) + boot!.stderr),
                           check("the next backup command published the failure", age!.status === 0 && /backup drill-killed-kill was interrupted before it was complete: its failure \(BackupSuccess=0\) is published now/.test(age!.stdout), age!.stdout + age!.stderr),
                       ]
                     : [check("its trap published the failure, saying what to do", r.status === 1 && /backup drill-killed-term FAILED/.test(r.stderr), r.stderr.slice(-400))]),
@@ -201,22 +201,74 @@ function backupKilled(how: "TERM" | "KILL"): Scenario {
     };
 }
 
-const backupKilledComplete: Scenario = {
-    name: "a backup killed between its COMPLETE marker and its index entry: the next backup command indexes it",
+/** A backup stopped between its COMPLETE marker and its index entry (its own trap runs for TERM; not for KILL). */
+function backupStoppedComplete(how: "TERM" | "KILL"): Scenario {
+    return {
+        name: `a backup ${how === "TERM" ? "stopped by TERM" : "killed"} between its COMPLETE marker and its index entry: the next backup command indexes it`,
+        async run(env, log) {
+            const id = `drill-${how.toLowerCase()}-complete-redis`;
+            const h = runHeld(env, "sofia-backup", ["run", "--only", "redis"], `complete:${how === "TERM" ? "TERM" : "HOLD"}`, { SOFIA_BACKUP_ID: id });
+            const got = await reached(h);
+            if (how === "KILL") await killTree(h);
+            const r = await h.done;
+            const indexedBefore = env.keys(`${DRILL_STACK}/redis/index/`).some((k) => k.endsWith(`-${id}`));
+            const next = await env.runHost("sofia-backup", ["age"]);
+            const list = await env.runHost("sofia-backup", ["list", "--kind", "redis"]);
+            log(`${how} after COMPLETE: indexed then: ${indexedBefore}; sofia-backup age: exit ${next.status}`);
+            return [
+                check("it reached its marker", got),
+                check(`${how === "TERM" ? "stopped" : "killed"} there, it is complete but not yet indexed`, !indexedBefore && env.keys(backupPrefix(id)).some((k) => k.endsWith("/COMPLETE"))),
+                ...(how === "TERM"
+                    ? [check("its trap says it is complete and will be indexed, not that it failed", /backup drill-term-complete-redis is complete \(its COMPLETE marker is written\) but not yet indexed/.test(r.stderr) && !/FAILED/.test(r.stderr), r.stderr.slice(-500))]
+                    : []),
+                check("the next backup command indexes it, saying so", next.status === 0 && new RegExp(`backup ${id} was complete when it was interrupted: indexed now`).test(next.stdout), next.stdout + next.stderr),
+                check("and it is listed among the Redis-only backups", new RegExp(id).test(list.stdout), list.stdout),
+            ];
+        },
+    };
+}
+const backupKilledComplete = backupStoppedComplete("KILL");
+
+const releaseRefused: Scenario = {
+    name: "QuestDB refuses to release the checkpoint: the record stays, and the next command releases it",
     async run(env, log) {
-        const id = "drill-killed-complete";
-        const h = runHeld(env, "sofia-backup", ["run", "--only", "redis"], "complete:HOLD", { SOFIA_BACKUP_ID: `${id}-redis` });
-        const got = await reached(h);
-        await killTree(h);
-        const indexedBefore = env.keys(`${DRILL_STACK}/redis/index/`).some((k) => k.endsWith(`-${id}-redis`));
-        const next = await env.runHost("sofia-backup", ["age"]);
-        const list = await env.runHost("sofia-backup", ["list", "--kind", "redis"]);
-        log(`killed after COMPLETE: indexed then: ${indexedBefore}; sofia-backup age: exit ${next.status}`);
+        const before = dataState(env);
+        env.questdb.release = "error";
+        const b = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-release-refused" });
+        const heldAfter = env.questdb.held;
+        env.questdb.release = "ok";
+        const next = await env.runHost("sofia-services", ["start"]);
+        log(`backup with QuestDB refusing RELEASE: exit ${b.status}, held after: ${heldAfter}; the next command: exit ${next.status}`);
         return [
-            check("it reached its marker", got),
-            check("killed there, it is complete but not yet indexed", !indexedBefore && env.keys(backupPrefix(`${id}-redis`)).some((k) => k.endsWith("/COMPLETE"))),
-            check("the next backup command indexes it, saying so", next.status === 0 && /backup drill-killed-complete-redis was complete when it was interrupted: indexed now/.test(next.stdout), next.stdout + next.stderr),
-            check("and it is listed among the Redis-only backups", new RegExp(`${id}-redis`).test(list.stdout), list.stdout),
+            check("the backup says the checkpoint could not be released, and that the next command tries again", /could not release the QuestDB checkpoint; the next Sofia command tries again/.test(b.stderr), b.stderr.slice(-500)),
+            check("QuestDB still held it", heldAfter),
+            check("the next command released it, naming the backup", next.status === 0 && /released the QuestDB checkpoint a backup \(drill-release-refused\) left held/.test(next.stdout), next.stdout.slice(-500) + next.stderr),
+            ...invariantChecks(env, before, undefined),
+        ];
+    },
+};
+
+const stuckContainer: Scenario = {
+    name: "a container that does not stop: nothing is renamed under it, the journal stays; once it stops, the next command puts everything back",
+    async run(env, log) {
+        await ensureBase(env);
+        diverge(env, "stuck");
+        const before = dataState(env);
+        const stuck = path.join(env.state, "sofia-redis.stuck");
+        fs.writeFileSync(stuck, "");
+        const r = await env.runHost("sofia-restore", [BASE]);
+        const renamed = fs.readdirSync(path.dirname(env.redisDir)).some((d) => d.endsWith(".before-restore"));
+        const journalKept = fs.existsSync(path.join(env.dataPath, "sofia-ops.journal"));
+        fs.rmSync(stuck);
+        const next = await env.runHost("sofia-services", ["start"]);
+        log(`restore with sofia-redis stuck: exit ${r.status}; the next start, once it stops: exit ${next.status}`);
+        return [
+            check("the restore fails, naming the container that would not stop", r.status === 1 && /sofia-redis still running after docker stop/.test(r.stderr), r.stderr.slice(-600)),
+            check("and says the data from before could not be put back yet, the journal staying", /putting the data from before it back did not finish \(above\); its journal stays/.test(r.stderr), r.stderr.slice(-600)),
+            check("nothing was renamed under the running store", !renamed),
+            check("the journal stays while it runs", journalKept),
+            check("the next command recovers and starts every service", next.status === 0, next.stdout.slice(-500) + next.stderr),
+            ...invariantChecks(env, before, undefined),
         ];
     },
 };
@@ -293,8 +345,11 @@ export const faultScenarios: Scenario[] = [
     diskFills,
     backupKilled("TERM"),
     backupKilledHard,
+    backupStoppedComplete("TERM"),
     backupKilledComplete,
+    releaseRefused,
+    stuckContainer,
 ];
 
 /** The cases the test command runs (the whole campaign is npm run drill's): one of each kind of fault. */
-export const faultSubset: Scenario[] = [rebootWhileSwapping, termWhileVerifying, killAfterVerified, twoRestores, backupKilledHard];
+export const faultSubset: Scenario[] = [rebootWhileSwapping, termWhileVerifying, killAfterVerified, twoRestores, backupKilledHard, stuckContainer];

@@ -67,7 +67,7 @@ export const maintenanceScenarios: Scenario[] = [
                 check("restores and verifies into scratch space", good.status === 0 && /DR test of drill-restore-good passed/.test(good.stdout), good.stderr.slice(-500)),
                 check("loaded the restored AOF in a temporary Redis and checked DBSIZE and sampled keys", /the restored AOF loads in a temporary Redis/.test(good.stdout), good.stdout.slice(-800)),
                 check("fails on a corrupted backup", bad.status === 1),
-                check("fails when the restored Redis does not have the manifest's DBSIZE, and stops its temporary Redis", mismatch.status === 1 && /verify: redis has \d+ keys, the manifest \d+/.test(mismatch.stderr) && portFree, `${mismatch.stderr.slice(-400)} port free: ${portFree}`),
+                check("fails when the restored Redis does not have the manifest's DBSIZE, and stops its temporary Redis", mismatch.status === 1 && /verify: redis has \d+ keys; the backup's snapshot has \d+/.test(mismatch.stderr) && /the DR test of drill-dr-dbsize FAILED; nothing live was touched/.test(mismatch.stderr) && portFree, `${mismatch.stderr.slice(-400)} port free: ${portFree}`),
                 check(`publishes ${BACKUP_METRICS.drSuccess} 1 and 0, and ${BACKUP_METRICS.drSeconds}`, success.includes(1) && success.includes(0) && seconds.length > 0, JSON.stringify({ success, seconds })),
                 check("stops no service and leaves live data as it was", stops(env) === stopped && env.digest() === before),
                 check("leaves no scratch space behind", stagingRuns(env).length === 0, stagingRuns(env).join(", ")),
@@ -92,6 +92,31 @@ export const maintenanceScenarios: Scenario[] = [
                 check("and stops once it is cleared", !after.includes(MAINTENANCE_METRIC), after),
                 check("and stops when the window's time is up even if nothing clears it", !lapsed.includes(MAINTENANCE_METRIC), lapsed),
                 check("on and off reach CloudWatch at once", published.includes(1) && published.includes(0), JSON.stringify(published)),
+            ];
+        },
+    },
+    {
+        name: "a page its owner could not raise leaves nothing up; a deadline a killed `on` half wrote is nobody's",
+        async run(env, log) {
+            const owners = path.join(env.dir, "var", "maintenance");
+            const failed = await env.runHost("sofia-maintenance", ["page", "on", "90", "restore"], { AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_MAX_ATTEMPTS: "1" });
+            const left = fs.existsSync(owners) ? fs.readdirSync(owners).filter((f) => /restore/.test(f)) : [];
+            const flag = fs.existsSync(env.pageFlag);
+            // A killed `page on` between writing its deadline and renaming it into place.
+            fs.mkdirSync(owners, { recursive: true });
+            const tmp = path.join(owners, "page.deploy.tmp");
+            fs.writeFileSync(tmp, `${Math.floor(Date.now() / 1000) + 3600}\n`);
+            const active = (await env.runHost("sofia-maintenance", ["active"])).stdout.trim();
+            const status = (await env.runHost("sofia-maintenance", ["status"])).stdout.trim();
+            const old = new Date(Date.now() - 5 * 60_000);
+            fs.utimesSync(tmp, old, old);
+            await env.runHost("sofia-maintenance", ["lapse"]);
+            log(`page on with CloudWatch out of reach: exit ${failed.status}; left: ${left.join(", ") || "nothing"}; with a half-written deadline, active: ${active}`);
+            return [
+                check("raising it fails, saying pages are not suppressed", failed.status === 1 && /pages are NOT suppressed/.test(failed.stderr), failed.stderr.slice(-300)),
+                check("and leaves no deadline of its owner and no page behind", left.length === 0 && !flag, left.join(", ")),
+                check("a half-written deadline counts as no owner (active 0, status empty)", active === "0" && status === "", `${active} / ${status}`),
+                check("and the next lapse removes it", !fs.existsSync(tmp)),
             ];
         },
     },

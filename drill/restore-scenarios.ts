@@ -117,6 +117,83 @@ export const restoreScenarios: Scenario[] = [
         },
     },
     {
+        name: "a manifest carrying code or values of the wrong shape (whoever can write the bucket writes it): refused before anything runs or stops",
+        async run(env, log) {
+            await backup(env, "drill-hostile");
+            const original = JSON.parse(env.getObject(`${backupPrefix("drill-hostile")}manifest.json`).toString("utf8"));
+            const ran = path.join(env.dir, "hostile-ran");
+            // One case end to end (test/restore.test.ts refuses every other shape at the check itself).
+            const hostile: Record<string, (m: any) => void> = {
+                "format as an array subscript with a command": (m) => (m.format = `BASH_VERSINFO[$(touch ${ran})]`),
+                "a size that is arithmetic with a command": (m) => (m.files[0].size = `0 + $(touch ${ran})`),
+            };
+            const before = env.digest();
+            const stops = countStops(env);
+            const results: Check[] = [];
+            for (const [what, edit] of Object.entries(hostile)) {
+                env.rewriteBackup("drill-hostile", (m) => {
+                    for (const k of Object.keys(m)) delete m[k];
+                    Object.assign(m, structuredClone(original));
+                    edit(m);
+                    return {};
+                });
+                const r = await env.runHost("sofia-restore", ["drill-hostile"]);
+                results.push(check(`${what}: refused as not shaped as a Sofia manifest, nothing changed`, r.status === 1 && /manifest\.json is not shaped as a Sofia manifest/.test(r.stderr) && /refused; nothing was changed/.test(r.stderr), r.stderr.slice(-400)));
+            }
+            log(`${Object.keys(hostile).length} hostile manifests, each with a matching COMPLETE marker`);
+            return [
+                ...results,
+                check("no command in them ran", !fs.existsSync(ran)),
+                check("no service was stopped", countStops(env) === stops),
+                check("live data unchanged", env.digest() === before),
+            ];
+        },
+    },
+    {
+        name: "a backup whose manifest lists an item none of its objects holds: refused before any service stops",
+        async run(env, log) {
+            await backup(env, "drill-missing-item");
+            let dropped = "";
+            env.rewriteBackup("drill-missing-item", (m) => {
+                dropped = m.items.find((i: string) => i !== "redis");
+                m.files = m.files.filter((f: { item: string }) => f.item !== dropped);
+                return {};
+            });
+            const before = env.digest();
+            const stops = countStops(env);
+            const r = await env.runHost("sofia-restore", ["drill-missing-item"]);
+            log(`sofia-restore of a backup whose manifest lists ${dropped} with no object for it: exit ${r.status}`);
+            return [
+                check("exits non-zero, naming the item", r.status === 1 && new RegExp(`lists ${dropped} among its items, but none of its objects holds it: refusing it`).test(r.stderr), r.stderr.slice(-400)),
+                check("says nothing was changed", /refused; nothing was changed/.test(r.stderr), r.stderr.slice(-400)),
+                check("no service was stopped", countStops(env) === stops),
+                check("live data unchanged", env.digest() === before),
+            ];
+        },
+    },
+    {
+        name: "keys with spaces or binary names, and keys that expire between the backup and the restore: the restore verifies",
+        async run(env, log) {
+            env.redisCli(["SET", "a key with spaces", "1"]);
+            env.redisCli(["SET", "tab\tkey", "2"]);
+            env.redisCli(["SET", "\u00ff\u00febinary", "3"]);
+            for (let i = 0; i < 50; i++) env.redisCli(["SET", `ephemeral:${i}`, "x", "PX", "2500"]);
+            await backup(env, "drill-odd-keys");
+            const manifest = JSON.parse(env.getObject(`${backupPrefix("drill-odd-keys")}manifest.json`).toString("utf8"));
+            const facts = manifest.stores.redis;
+            await new Promise((r) => setTimeout(r, 3000));
+            const r = await env.runHost("sofia-restore", ["drill-odd-keys"]);
+            const got = Number(env.redisCli(["DBSIZE"]).stdout.trim());
+            log(`backup of ${facts.dbsize} keys (${facts.expires} with a TTL, ${facts.sample.length} sampled); restored after the TTLs passed: exit ${r.status}, ${got} keys`);
+            return [
+                check("the manifest counts the snapshot's keys and those with a TTL", facts.expires >= 50 && facts.dbsize >= 53, JSON.stringify({ dbsize: facts.dbsize, expires: facts.expires })),
+                check("the sample holds only keys of printable characters without spaces, and none with a TTL", facts.sample.length > 0 && facts.sample.every((k: { key: string }) => /^[!-~]+$/.test(k.key) && !k.key.startsWith("ephemeral:")), JSON.stringify(facts.sample)),
+                check("the restore verifies and completes", r.status === 0, r.stderr.slice(-600)),
+                check("the expired keys are gone, every other key is back", got === facts.dbsize - 50 && env.redisCli(["GET", "a key with spaces"]).stdout.trim() === "1", `${got} keys`),
+            ];
+        },
+    },
+    {
         name: "a backup without its COMPLETE marker: refused",
         async run(env, log) {
             env.proxy.fault = { kind: "cut", pathEndsWith: "/questdb.tar" };

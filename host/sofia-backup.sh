@@ -38,13 +38,14 @@ stage=""
 checkpoint_url=""
 started=$(date +%s)
 
+# The checkpoint's record (sofia-ops.sh) stays until QuestDB has released it: the next command
+# tries again.
 release_checkpoint() {
   [[ -n $checkpoint_url ]] || return 0
-  if curl -fsS -G --max-time 60 --data-urlencode "query=CHECKPOINT RELEASE" "$checkpoint_url/exec" >/dev/null; then
+  if checkpoint_release; then
     log "questdb: checkpoint released"
-    journal_set "checkpoint="
   else
-    echo "sofia-backup: could not release the QuestDB checkpoint; run: curl -G --data-urlencode 'query=CHECKPOINT RELEASE' $checkpoint_url/exec" >&2
+    echo "sofia-backup: could not release the QuestDB checkpoint; the next Sofia command tries again (or run: curl -G --data-urlencode 'query=CHECKPOINT RELEASE' $checkpoint_url/exec)" >&2
   fi
   checkpoint_url=""
 }
@@ -62,30 +63,51 @@ on_exit() {
   trap '' TERM INT HUP
   release_checkpoint
   [[ -n $stage && -d $stage ]] && rm -rf "$stage"
-  if (( rc != 0 )) && [[ $mode == run ]]; then
+  if (( rc != 0 && journalled )) && [[ $(journal_get phase) == complete ]]; then
+    # Its COMPLETE marker is written: it exists for restore, and only its index entry is missing.
+    if note_unfinished_backup "$id" complete "$(journal_get index)"; then
+      echo "sofia-backup: backup $id is complete (its COMPLETE marker is written) but not yet indexed; the next backup command indexes it" >&2
+      journal_clear || true
+    else
+      echo "sofia-backup: backup $id is complete but not indexed, and could not be recorded as such; the journal stays for the next command" >&2
+    fi
+  elif (( rc != 0 )) && [[ $mode == run ]]; then
     publish_failure "backup ${id:-?} FAILED (no COMPLETE marker written, so restore will not use it). Fix the cause above and rerun: sofia-backup run"
+    (( journalled == 0 )) || journal_clear || true
+  elif (( journalled )); then
+    journal_clear || true
   fi
-  (( journalled == 0 )) || journal_clear
   exit "$rc"
 }
 
 # What an earlier run left that only this script can settle: a backup killed before it was complete
 # (its failure is published now), or one killed between its marker and its index entry (indexed now).
+# What cannot be settled now (S3 or CloudWatch unreachable) stays recorded for the next run, and
+# does not stop this one.
 settle_unfinished() {
-  local file="$SOFIA_STATE_DIR/backups-unfinished" bid phase key
+  local file="$SOFIA_STATE_DIR/backups-unfinished" bid phase key left=()
   [[ -f $file ]] || return 0
   while IFS=$'\t' read -r bid phase key; do
     [[ -n $bid ]] || continue
     if [[ $phase == complete && -n $key ]]; then
-      jq -n --arg id "$bid" '{backup_id: $id, indexed_late: true}' | aws s3 cp - "s3://$BACKUP_BUCKET/$key" --only-show-errors ||
-        die "could not index backup $bid (complete, killed before its index entry); run again"
-      log "backup $bid was complete when it was interrupted: indexed now"
-    else
-      put_metrics "$(datum "$METRIC_SUCCESS" 0 Count)" || die "could not publish the failure of the interrupted backup $bid; run again"
+      if jq -n --arg id "$bid" '{backup_id: $id, indexed_late: true}' | aws s3 cp - "s3://$BACKUP_BUCKET/$key" --only-show-errors; then
+        log "backup $bid was complete when it was interrupted: indexed now"
+      else
+        left+=("$bid"$'\t'"$phase"$'\t'"$key")
+        echo "sofia-backup: could not index backup $bid (complete, interrupted before its index entry); the next backup command tries again" >&2
+      fi
+    elif put_metrics "$(datum "$METRIC_SUCCESS" 0 Count)"; then
       log "backup $bid was interrupted before it was complete: its failure ($METRIC_SUCCESS=0) is published now"
+    else
+      left+=("$bid"$'\t'"$phase"$'\t'"$key")
+      echo "sofia-backup: could not publish the failure of the interrupted backup $bid; the next backup command tries again" >&2
     fi
   done <"$file"
-  rm -f "$file"
+  if (( ${#left[@]} )); then
+    printf '%s\n' "${left[@]}" >"$file.new" && sync "$file.new" && mv -f "$file.new" "$file"
+  else
+    rm -f "$file"
+  fi
 }
 
 # Every item is a stream (a snapshot, a tar, a dump) uploaded as it is produced: while it flows to
@@ -150,6 +172,8 @@ store_stream() {
   local p
   for p in "$p1" "$p2" "$p3"; do wait "$p" || die "$name: hashing the stream failed (a process of its pipeline exited non-zero)"; done
   [[ -z $p4 ]] || wait "$p4" || die "$what: the stream does not pass $check_name, so nothing is marked complete: $(tail -n 3 "$dir/check.out")"
+  # What the check found out about the stream, for the manifest (redis-check-rdb counts the keys).
+  [[ -z $p4 ]] || cp "$dir/check.out" "$stage/.$name.check"
   (( rc == 0 )) || die "upload of $name to s3://$BACKUP_BUCKET/$objects/ failed or was interrupted; the objects already there are ignored without a COMPLETE marker"
   jq -cn --arg p "$name" --arg what "$what" --argjson z "$(<"$dir/bytes")" --arg s "$(cut -d' ' -f1 "$dir/sha256")" \
     --arg d "$(stored_digest "$dir/part-digests")" --argjson m "$part" '{path: $p, item: $what, size: $z, sha256: $s, stored_digest: $d, part_mib: $m}' >>"$stage/files.jsonl"
@@ -172,26 +196,34 @@ stored_digest() {
 
 hex_to_base64_stdin() { hex_to_base64 "$(cat)"; }
 
+# Keys sampled so that a restore can check they came back with their type: only keys without a
+# TTL (they cannot expire before the restore), of printable characters without spaces (they pass
+# through redis-cli and the manifest unchanged), and present with the same type both before the
+# snapshot and after it (a key written or deleted meanwhile may or may not be in it).
+SAMPLE_LUA="local r = {} for i = 1, 100 do local k = redis.call('RANDOMKEY') if not k then break end if string.find(k, '^[%w%p]+$') and redis.call('TTL', k) == -1 then r[#r + 1] = k .. ' ' .. redis.call('TYPE', k).ok end if #r >= 20 then break end end return r"
+RECHECK_LUA="local r = {} for i = 1, #KEYS do if redis.call('TYPE', KEYS[i]).ok == ARGV[i] and redis.call('TTL', KEYS[i]) == -1 then r[#r + 1] = KEYS[i] .. ' ' .. ARGV[i] end end return r"
+
 backup_redis() {  # name, source (host:port), detail (container:password file)
-  local name=$1 host=${2%:*} port=${2##*:} container=${3%%:*} pwfile=${3#*:} dbsize
+  local name=$1 host=${2%:*} port=${2##*:} container=${3%%:*} pwfile=${3#*:} ping
   REDISCLI_AUTH=$(docker exec "$container" cat "$pwfile") || die "could not read the Redis password from $container; is it running? (sofia-services status)"
   export REDISCLI_AUTH
-  dbsize=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning DBSIZE 2>&1) || true
-  if [[ ! $dbsize =~ ^[0-9]+$ ]]; then
-    die "Redis at $host:$port did not answer DBSIZE (${dbsize:-no reply}); is sofia-redis healthy? (sofia-services status)"
-  fi
+  local cli=(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning)
+  ping=$("${cli[@]}" PING 2>&1) || true
+  [[ $ping == PONG ]] || die "Redis at $host:$port did not answer (${ping:-no reply}); is sofia-redis healthy? (sofia-services status)"
   # An RDB is smaller than the memory its dataset takes.
   local memory
-  memory=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p') || true
+  memory=$("${cli[@]}" INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p') || true
   [[ $memory =~ ^[0-9]+$ ]] || die "Redis at $host:$port did not report its used_memory (INFO memory); is sofia-redis healthy? (sofia-services status)"
-  log "$name: snapshot of $dbsize keys (Redis uses $memory bytes)"
+  local before
+  before=$("${cli[@]}" EVAL "$SAMPLE_LUA" 0 | sed '/^$/d' | sort -u) || die "$name: Redis refused the sampling script"
+  log "$name: snapshot (Redis uses $memory bytes)"
   # --rdb has the server fork a snapshot and stream it: consistent, and AOF does not matter here.
   # With diskless replication (Redis 7's default) the stream ends in a 40-byte end-of-transfer
   # mark, which redis-cli cuts off a file but not off its stdout: head holds it back, so what is
   # stored is the RDB alone (a restore makes it the base of Redis' AOF, where stray bytes would not
   # load). The payload size redis-cli reports at the end must be what was stored.
   local diskless mark=0 reported stored
-  diskless=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning CONFIG GET repl-diskless-sync | tail -n 1)
+  diskless=$("${cli[@]}" CONFIG GET repl-diskless-sync | tail -n 1)
   [[ $diskless == yes ]] && mark=40
   local st
   set +e
@@ -206,24 +238,36 @@ backup_redis() {  # name, source (host:port), detail (container:password file)
   reported=$(sed -n 's/.*finished with success after \([0-9]*\) bytes.*/\1/p' "$stage/.rdb-$name.err")
   [[ $reported == "$stored" ]] ||
     die "$name: redis-cli reported a ${reported:-?}-byte snapshot but $stored bytes were stored (repl-diskless-sync: ${diskless:-?}); the snapshot's framing is not what this script expects: $(cat "$stage/.rdb-$name.err")"
-  # Keys without a TTL, sampled so that a restore can check they came back with their type.
-  local sample
-  sample=$(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning EVAL \
-    "local r = {} for i = 1, 100 do local k = redis.call('RANDOMKEY') if not k then break end if redis.call('TTL', k) == -1 then r[#r + 1] = k .. ' ' .. redis.call('TYPE', k).ok end if #r >= 20 then break end end return r" 0 |
-    sort -u | jq -R 'select(length > 0) | split(" ") | {key: .[0], type: .[1]}' | jq -s .)  # an empty dataset: an empty line, no sample
-  facts+=("$(jq -n --arg n "$name" --argjson k "$dbsize" --argjson s "$sample" --arg v "$(redis_tool "$stage" redis-cli --version)" '{($n): {dbsize: $k, sample: $s, tool: $v}}')")
+  # The snapshot's own key counts, as redis-check-rdb read them from the stored stream: keys with a
+  # TTL may expire before a restore loads them, so a restore expects between keys - expires and keys.
+  local keys expires
+  keys=$(sed -n 's/^\[info\] \([0-9]*\) keys read$/\1/p' "$stage/.$name.rdb.check")
+  expires=$(sed -n 's/^\[info\] \([0-9]*\) expires$/\1/p' "$stage/.$name.rdb.check")
+  [[ $keys =~ ^[0-9]+$ && $expires =~ ^[0-9]+$ ]] ||
+    die "$name: redis-check-rdb did not report the snapshot's key counts ('[info] N keys read', '[info] N expires'): $(tail -n 3 "$stage/.$name.rdb.check")"
+  local sample=() line
+  while read -r line; do sample+=("$line"); done <<<"$before"
+  local ks=() ts=() kept
+  for line in "${sample[@]}"; do [[ -z $line ]] || { ks+=("${line% *}"); ts+=("${line#* }"); }; done
+  kept=$("${cli[@]}" EVAL "$RECHECK_LUA" "${#ks[@]}" "${ks[@]}" "${ts[@]}" | sed '/^$/d' | sort -u) || die "$name: Redis refused the sampling script"
+  log "$name: $keys keys in the snapshot ($expires with a TTL), $(grep -c . <<<"$kept" || true) sampled"
+  facts+=("$(jq -n --arg n "$name" --argjson k "$keys" --argjson e "$expires" --arg s "$kept" --arg v "$(redis_tool "$stage" redis-cli --version)" \
+    '{($n): {dbsize: $k, expires: $e, sample: [$s | split("\n")[] | select(length > 0) | split(" ") | {key: .[0], type: .[1]}], tool: $v}}')")
 }
 
 backup_questdb() {  # name, source (HTTP URL), detail (root directory on the host)
   local name=$1 url=$2 root=$3 out
   [[ -d $root ]] || die "$name: QuestDB root $root does not exist"
+  # One an earlier backup could not release would make CREATE fail.
+  checkpoint_release || die "$name: QuestDB still holds the checkpoint of an interrupted backup and did not release it; is sofia-questdb healthy? (sofia-services status)"
+  # Recorded before it is asked for: a backup killed while QuestDB takes it (or any time after)
+  # leaves the record, and the next command releases it.
+  checkpoint_held "$url" "$id"
+  checkpoint_url=$url
   out=$(curl -sS -G --max-time 120 --data-urlencode "query=CHECKPOINT CREATE" "$url/exec" 2>&1) || true
   if [[ -z $out || $out == *'"error"'* || $out == curl:* ]]; then
     die "$name: QuestDB refused CHECKPOINT CREATE: ${out:-no reply}"
   fi
-  checkpoint_url=$url
-  # Journalled: a backup killed now leaves QuestDB in checkpoint mode, which the next command ends.
-  journal_set "checkpoint=$url"
   fault_point checkpoint-held
   log "$name: checkpoint created, copying $root"
   local st
@@ -282,7 +326,8 @@ verify_upload() {  # manifest file
     die "could not list s3://$BACKUP_BUCKET/$objects/ to verify the upload"
   while IFS=$'\t' read -r path size digest; do
     key="$objects/$path"
-    read -r got_size etag < <(awk -F'\t' -v k="$key" '$1 == k { print $2, $3 }' <<<"$listing")
+    got_size="" etag=""
+    read -r got_size etag < <(awk -F'\t' -v k="$key" '$1 == k { print $2, $3 }' <<<"$listing") || true
     etag=${etag//\"/}
     if [[ -z ${got_size:-} ]]; then bad+=("$path: missing"); continue; fi
     if [[ $got_size != "$size" ]]; then bad+=("$path: size $got_size, manifest $size"); continue; fi

@@ -45,6 +45,22 @@ index_key() {  # id, start time (epoch seconds)
   printf '%s/index/%010d-%s' "$(prefix_of_kind "$(kind_of "$1")")" $(( 9999999999 - $2 )) "$1"
 }
 
+# Whoever can write the bucket writes a manifest and its COMPLETE marker: before a restore uses any
+# value of it (in arithmetic, paths, commands), each must have the shape the scripts expect.
+manifest_shaped() {  # manifest file
+  jq -e '
+    def count: type == "number" and . >= 0 and . == floor;
+    (.format // 1 | count) and
+    (.items | type == "array" and all(.[]; type == "string" and test("^[A-Za-z0-9][A-Za-z0-9_-]*$"))) and
+    (.files | type == "array" and all(.[];
+      (.path | type == "string" and test("^[A-Za-z0-9][A-Za-z0-9._-]*$")) and (.size | count) and
+      (.sha256 | type == "string" and test("^[0-9a-f]{64}$")))) and
+    ((.stores // {}) | type == "object" and all(.[];
+      type == "object" and ((.dbsize // 0) | count) and ((.expires // 0) | count) and
+      ((.sample // []) | type == "array" and all(.[]; (.key | type == "string" and test("^[!-~]+$")) and (.type | type == "string" and test("^[a-z]+$")))) and
+      ((.tables // []) | type == "array" and all(.[]; type == "string"))))' "$1" >/dev/null
+}
+
 # The newest complete backups of a kind as "id<TAB>completed" lines, newest first, at most <limit>
 # (0: all, page by page). No pipe is cut short, so pipefail never trips on a long listing.
 complete_backups() {  # kind [limit]

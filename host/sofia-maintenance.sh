@@ -10,7 +10,7 @@
 #   sofia-maintenance active                        prints 1 while any owner's signal is ahead, else 0
 #   sofia-maintenance status                        each owner's signal and page, with its deadline
 #   sofia-maintenance lapse                         drop what is past its deadline (sofia-probe, every minute)
-#   sofia-maintenance tidy                          prune old logs, unused images, backup staging leftovers
+#   sofia-maintenance tidy                          prune old logs and unused images
 #
 # Owners (a window, a deploy, a restore; "manual" when none is named) hold the signal and the page
 # each with their own deadline: both stay while any owner's deadline is ahead, so a deploy inside a
@@ -30,7 +30,6 @@ die() { printf 'sofia-maintenance: %s\n' "$*" >&2; exit 1; }
 # shellcheck source=/dev/null
 source "$SOFIA_HOST_ENV"
 STATE_DIR=$SOFIA_STATE_DIR
-STAGING_DIR=$SOFIA_STAGING_DIR
 OWNERS="$STATE_DIR/maintenance"
 
 [[ -r $PROBE_ENV ]] || die "no configuration at $PROBE_ENV; it is installed by the stack (pulumi up)"
@@ -63,7 +62,7 @@ ahead() {
   local f until now
   now=$(date +%s)
   for f in "$OWNERS/$1".*; do
-    [[ -e $f ]] || continue
+    [[ -e $f && $f != *.tmp ]] || continue
     until=$(cat "$f" 2>/dev/null || echo 0)
     [[ $until =~ ^[0-9]+$ ]] || until=0
     (( until > now )) && echo "${f##*/"$1".} $until"
@@ -95,12 +94,13 @@ signal() {
   case ${1:-} in
     on)
       minutes=$(minutes_of "${2:-}" signal); owner=$(owner_of "${3:-}")
-      hold signal "$owner" "$minutes"
+      # Published before it is held: an owner that could not raise it leaves nothing to lapse.
       publish 1 || die "could not publish $METRIC_MAINTENANCE; pages are NOT suppressed"
+      hold signal "$owner" "$minutes"
       log "maintenance signal on for $minutes minutes ($owner): pages suppressed" ;;
     off)
       owner=$(owner_of "${2:-}")
-      rm -f "$OWNERS/signal.$owner"
+      rm -f "$OWNERS/signal.$owner" "$OWNERS/signal.$owner.tmp"
       if [[ -n $(ahead signal) ]]; then
         log "maintenance signal of $owner off; still on for: $(ahead signal | cut -d' ' -f1 | paste -sd, -)"
       else
@@ -122,7 +122,7 @@ page() {
       log "maintenance page on for at most $minutes minutes ($owner): clients get 503 with Retry-After" ;;
     off)
       owner=$(owner_of "${2:-}")
-      rm -f "$OWNERS/page.$owner"
+      rm -f "$OWNERS/page.$owner" "$OWNERS/page.$owner.tmp"
       sync_page_flag
       if [[ -f $PAGE_FLAG ]]; then log "maintenance page of $owner off; still up for: $(ahead page | cut -d' ' -f1 | paste -sd, -)"; else log "maintenance page off ($owner): clients reach the services"; fi
       signal off "$owner" ;;
@@ -134,6 +134,8 @@ lapse() {
   local f until now had_flag=0 kind
   now=$(date +%s)
   [[ ! -f $PAGE_FLAG ]] || had_flag=1
+  # A deadline half written by a killed `on` is nobody's.
+  find "$OWNERS" -maxdepth 1 -name '*.tmp' -mmin +1 -delete
   for f in "$OWNERS"/signal.* "$OWNERS"/page.*; do
     [[ -e $f && $f != *.tmp ]] || continue
     until=$(cat "$f" 2>/dev/null || echo 0)
@@ -163,10 +165,9 @@ tidy() {
   find /var/log -name '*.gz' -mtime +30 -delete 2>/dev/null || true
   # Images no container uses, older than a week; never containers or volumes.
   docker image prune -af --filter "until=168h" >/dev/null || die "docker image prune failed"
-  if [[ -d $STAGING_DIR ]]; then
-    find "$STAGING_DIR" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf {} + -print | sed 's/^/removed leftover /'
-  fi
-  log "tidy: logs, unused images and backup staging leftovers pruned"
+  # Staging is left alone: it belongs to whoever holds the host lock, and every operation that
+  # takes the lock removes what a dead one left there (sofia-ops.sh).
+  log "tidy: logs and unused images pruned"
 }
 
 case ${1:-} in

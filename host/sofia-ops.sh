@@ -2,21 +2,28 @@
 # Host operations that must never overlap or be left half done, shared by sofia-services,
 # sofia-backup and sofia-restore (sourced, not run):
 #
-#   ops_begin <who> <wait-seconds>   take the one host lock (restore, backup, verification, DR
-#                                    test, full restart), say who holds it, then recover whatever
-#                                    an earlier operation left unfinished
+#   ops_begin <who> <wait-seconds> [may-find-down]
+#                                    take the one host lock (restore, backup, verification, DR
+#                                    test, full restart, tuning), say who holds it, then recover
+#                                    whatever an earlier operation left unfinished
+#   ops_try <who>                    the same without waiting; returns 1 while the lock is busy
 #   journal_set <key=value>...       record what the current operation has done, durably, before
 #                                    its next irreversible step
+#   journal_new <key=value>...       the same, starting a journal of the operation's own
 #   journal_clear                    the operation is over
 #   ops_run_dir                      a staging directory of this run's own
 #
 # The journal lives on the data volume, beside the data, so it survives what the data survives
 # (a reboot, a killed process). The recovery every entry point runs first reads it:
-#   restore, not yet verified   the safety copies are put back (the partial restore removed),
-#                               services started: the data from before is live
+#   restore, not yet verified   the services stopped, the safety copies put back (the partial
+#                               restore removed), the phase "rolled-back" journalled, the services
+#                               started: the data from before is live
 #   restore, verified           only its safety copies were left to remove: removed
 #   restart                     services started
-#   backup                      QuestDB's checkpoint released; the failure left to sofia-backup to report
+#   backup                      recorded for sofia-backup to settle (index it, or report its failure)
+# and, whatever the journal, releases a QuestDB checkpoint a killed backup held. The journal is
+# cleared only once the services run again: a recovery that fails at any step keeps it, and the
+# next command (or boot) takes it up again.
 # The lock is flock(2): released by the kernel when its holder dies, whatever killed it; processes
 # an operation starts (sofia-services from sofia-restore) inherit it rather than wait for it.
 set -euo pipefail
@@ -34,11 +41,30 @@ for var in SOFIA_OPS_LOCK SOFIA_JOURNAL SOFIA_STATE_DIR SOFIA_STAGING_DIR; do
 done
 SOFIA_SERVICES=${SOFIA_SERVICES:-/usr/local/sbin/sofia-services}
 
+# An operation started by another (sofia-services from sofia-restore, the recovery's start) runs
+# under its parent's lock: SOFIA_OPS_HELD_BY says so, and descriptor 7 must really be that lock,
+# held (flock on the same open file succeeds), or the variable alone would walk past the lock.
+held_by_parent() {
+  [[ -n ${SOFIA_OPS_HELD_BY:-} ]] || return 1
+  if [[ /proc/self/fd/7 -ef $SOFIA_OPS_LOCK ]] && flock -n 7; then return 0; fi
+  ops_die "SOFIA_OPS_HELD_BY is set ($SOFIA_OPS_HELD_BY), but this process does not hold the host lock $SOFIA_OPS_LOCK; unset it and run again"
+}
+
+# The journal is on the data volume: without it mounted, an absent journal would read as "nothing
+# to recover", and the data would be written onto the root volume.
+data_mounted() {
+  [[ -z ${SOFIA_DATA_MOUNT:-} ]] || mountpoint -q "$SOFIA_DATA_MOUNT" ||
+    ops_die "the data volume is not mounted at $SOFIA_DATA_MOUNT; nothing was done (see: systemctl status docker; journalctl -b | grep sofia-mount-data)"
+}
+
 # Takes the host lock (or finds it held by the operation that started this one), then recovers.
+# With "may-find-down", an operation that starts the services itself (a restore) goes on when the
+# recovery could not start them: the journal stays until they do start.
 ops_begin() {
   local who=$1 wait=${2:-0} holder
-  if [[ -n ${SOFIA_OPS_HELD_BY:-} ]]; then return 0; fi
+  if held_by_parent; then return 0; fi
   [[ $wait =~ ^[0-9]+$ ]] || ops_die "the lock wait must be a number of seconds, not '$wait'"
+  data_mounted
   mkdir -p "$(dirname "$SOFIA_OPS_LOCK")"
   exec 7>>"$SOFIA_OPS_LOCK"
   if ! flock -n 7; then
@@ -49,27 +75,32 @@ ops_begin() {
   fi
   printf '%s (pid %s) since %s\n' "$who" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$SOFIA_OPS_LOCK.holder"
   export SOFIA_OPS_HELD_BY="$who"
-  ops_recover
+  OPS_MAY_FIND_DOWN=$([[ ${3:-} == may-find-down ]] && echo 1 || echo 0)
+  ops_recover || ops_die "$who: what an interrupted operation left could not be recovered (above); nothing was done"
 }
 
-# For commands that only look (the age publisher): recovers what a dead operation left if the lock
-# is free, and otherwise leaves the journal to its living owner. Returns 1 when the lock is busy.
+# For commands that only look (the age publisher, the watchdog): recovers what a dead operation
+# left if the lock is free, and otherwise leaves the journal to its living owner. Returns 1 when
+# the lock is busy.
 ops_try() {
-  if [[ -n ${SOFIA_OPS_HELD_BY:-} ]]; then return 0; fi
+  if held_by_parent; then return 0; fi
+  data_mounted
   mkdir -p "$(dirname "$SOFIA_OPS_LOCK")"
   exec 7>>"$SOFIA_OPS_LOCK"
   flock -n 7 || return 1
   printf '%s (pid %s) since %s\n' "$1" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$SOFIA_OPS_LOCK.holder"
   export SOFIA_OPS_HELD_BY="$1"
-  ops_recover
+  OPS_MAY_FIND_DOWN=0
+  ops_recover || ops_die "$1: what an interrupted operation left could not be recovered (above)"
 }
 
 # The journal: key=value lines, replaced whole and flushed to disk before the step it announces.
 journal_get() { if [[ -f $SOFIA_JOURNAL ]]; then sed -n "s/^$1=//p" "$SOFIA_JOURNAL" | sed -n 1p; fi; }
 journal_all() { if [[ -f $SOFIA_JOURNAL ]]; then sed -n "s/^$1=//p" "$SOFIA_JOURNAL"; fi; }
+# Every step checked: the recovery calls these where `set -e` does not hold.
 journal_set() {
   local tmp="$SOFIA_JOURNAL.new" line key
-  mkdir -p "$(dirname "$SOFIA_JOURNAL")"
+  mkdir -p "$(dirname "$SOFIA_JOURNAL")" || return 1
   {
     [[ ! -f $SOFIA_JOURNAL ]] || cat "$SOFIA_JOURNAL"
     printf '%s\n' "$@"
@@ -83,13 +114,16 @@ journal_set() {
       if [[ -n ${seen[$key]:-} ]]; then out[${seen[$key]}]=$line; else seen[$key]=${#out[@]}; out+=("$line"); fi
     done
     printf '%s\n' "${out[@]}"
-  } >"$tmp"
-  sync "$tmp"
-  mv -f "$tmp" "$SOFIA_JOURNAL"
+  } >"$tmp" || return 1
+  sync "$tmp" || return 1
+  mv -f "$tmp" "$SOFIA_JOURNAL" || return 1
   sync "$(dirname "$SOFIA_JOURNAL")"
 }
+# A journal of a new operation's own, whatever an earlier one left (a recovery whose services
+# would not start leaves its journal for a restore to take over).
+journal_new() { journal_clear && journal_set "$@"; }
 journal_clear() {
-  rm -f "$SOFIA_JOURNAL" "$SOFIA_JOURNAL.new"
+  rm -f "$SOFIA_JOURNAL" "$SOFIA_JOURNAL.new" || return 1
   sync "$(dirname "$SOFIA_JOURNAL")"
 }
 
@@ -99,61 +133,75 @@ lower_restore_page() {
     ops_log "could not take the interrupted restore's maintenance page down; it lapses by itself (sofia-maintenance page off restore)"
 }
 
-# Puts back what a restore moved aside, newest state first; safe to run again at any line.
+# Puts back what a restore moved aside; safe to run again at any line. Every step is checked
+# explicitly: this runs where `set -e` does not hold (inside `||`, `if`), and a directory that
+# could not be removed must not swallow the safety copy (mv -T never moves into a directory).
 rollback_dirs() {
   local dir
   while IFS= read -r dir; do
-    [[ -n $dir ]] || continue
-    if [[ -e $dir.before-restore ]]; then
-      rm -rf "$dir"
-      mv "$dir.before-restore" "$dir"
-    fi
+    [[ -n $dir && -e $dir.before-restore ]] || continue
+    rm -rf "$dir" || { ops_log "could not remove the partly restored $dir"; return 1; }
+    [[ ! -e $dir ]] || { ops_log "$dir is still there after removing it (is a process writing into it? fuser -vm $dir)"; return 1; }
+    mv -T "$dir.before-restore" "$dir" || { ops_log "could not move $dir.before-restore back to $dir"; return 1; }
   done < <(journal_all dir)
   sync -f "$(dirname "$SOFIA_JOURNAL")"
 }
 
+# Starts the services after a recovery. The journal stays until they are healthy, so that a start
+# that fails (or is killed) is tried again by the next command or boot. When they do not start, an
+# operation begun with "may-find-down" goes on (it starts them itself); any other stops here.
+recovery_start() {  # what was recovered
+  if SOFIA_OPS_HELD_BY=recovery "$SOFIA_SERVICES" start; then
+    journal_clear || return 1
+    ops_log "$1: services running"
+    return 0
+  fi
+  if (( ${OPS_MAY_FIND_DOWN:-0} )); then
+    ops_log "$1, but the services did not start healthy; this operation goes on and starts them itself (the journal stays until they do)"
+    return 0
+  fi
+  ops_log "$1, but the services did not start healthy; the journal stays, and the next Sofia command (or boot) starts them again: sofia-services status"
+  return 1
+}
+
+# Returns non-zero, journal kept, when any step fails; never relies on `set -e`.
 ops_recover() {
-  local op phase id url
-  # A run's staging (downloads, temporary stores) is nobody's once the lock is ours.
-  if [[ -d $SOFIA_STAGING_DIR ]]; then find "$SOFIA_STAGING_DIR" -mindepth 1 -maxdepth 1 -name 'run.*' -exec rm -rf {} + ; fi
+  local op phase id dir
+  # Staging (downloads, temporary stores) is nobody's once the lock is ours.
+  if [[ -d $SOFIA_STAGING_DIR ]]; then find "$SOFIA_STAGING_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} + || return 1; fi
   stop_temp_redis_left
+  release_checkpoint_left
 
   [[ -f $SOFIA_JOURNAL ]] || return 0
   op=$(journal_get op) phase=$(journal_get phase) id=$(journal_get id)
   case $op in
     restore)
       if [[ $phase == verified ]]; then
-        while IFS= read -r dir; do [[ -z $dir ]] || rm -rf "$dir.before-restore"; done < <(journal_all dir)
+        while IFS= read -r dir; do
+          [[ -z $dir ]] || rm -rf "$dir.before-restore" || { ops_log "could not remove the safety copy $dir.before-restore"; return 1; }
+        done < <(journal_all dir)
         journal_clear
         ops_log "the restore of $id was verified before it was interrupted: its safety copies are removed, the restored data stays"
         lower_restore_page
       else
-        ops_log "the restore of $id was interrupted ($phase): putting the data from before it back"
-        SOFIA_OPS_HELD_BY=recovery "$SOFIA_SERVICES" stop || ops_log "stopping the services failed; putting the data back anyway"
-        rollback_dirs
-        journal_clear
-        SOFIA_OPS_HELD_BY=recovery "$SOFIA_SERVICES" start || ops_die "the data from before the interrupted restore of $id is back, but the services did not start healthy: sofia-services status"
-        ops_log "the data from before the interrupted restore of $id is live again, services running"
+        if [[ $phase != rolled-back ]]; then
+          ops_log "the restore of $id was interrupted ($phase): putting the data from before it back"
+          SOFIA_OPS_HELD_BY=recovery "$SOFIA_SERVICES" stop ||
+            { ops_log "the services did not all stop, so the data from before $id cannot be put back under them; the journal stays: docker ps, then run this again"; return 1; }
+          rollback_dirs || { ops_log "putting the data from before $id back did not finish; the journal stays, and the next Sofia command tries again"; return 1; }
+          journal_set "phase=rolled-back" || return 1
+        fi
+        recovery_start "the data from before the interrupted restore of $id is back" || return 1
         lower_restore_page
       fi
       ;;
     restart)
       ops_log "a full restart was interrupted ($phase): starting the services"
-      journal_clear
-      SOFIA_OPS_HELD_BY=recovery "$SOFIA_SERVICES" start || ops_die "the services did not start healthy after an interrupted restart: sofia-services status"
+      recovery_start "an interrupted restart" || return 1
       ;;
     backup)
-      url=$(journal_get checkpoint)
-      if [[ -n $url ]]; then
-        if curl -fsS -G --max-time 60 --data-urlencode "query=CHECKPOINT RELEASE" "$url/exec" >/dev/null 2>&1; then
-          ops_log "released the QuestDB checkpoint an interrupted backup ($id) held"
-        else
-          ops_log "could not release the QuestDB checkpoint of the interrupted backup $id at $url (QuestDB down? it releases it when it restarts)"
-        fi
-      fi
       # For sofia-backup to settle (it has the bucket and the metrics): index it if it was complete, else report it.
-      mkdir -p "$SOFIA_STATE_DIR"
-      printf '%s\t%s\t%s\n' "$id" "$phase" "$(journal_get index)" >>"$SOFIA_STATE_DIR/backups-unfinished"
+      note_unfinished_backup "$id" "$phase" "$(journal_get index)" || return 1
       journal_clear
       if [[ $phase == complete ]]; then
         ops_log "backup $id was interrupted after its COMPLETE marker: the next backup command indexes it"
@@ -161,8 +209,51 @@ ops_recover() {
         ops_log "backup $id was interrupted: it is not complete, and the next backup command publishes its failure"
       fi
       ;;
-    *) ops_die "the journal $SOFIA_JOURNAL names an operation this script does not know ('$op'); look at it, and remove it by hand once the data is checked" ;;
+    *) ops_log "the journal $SOFIA_JOURNAL names an operation this script does not know ('$op'); look at it, and remove it by hand once the data is checked"; return 1 ;;
   esac
+}
+
+# The recovery of an operation's own failure (its exit handler): a start that fails fails it.
+ops_recover_strict() { OPS_MAY_FIND_DOWN=0; ops_recover; }
+
+# A backup that ended without its index entry (or without publishing its failure), recorded durably
+# before its journal goes: sofia-backup settles it.
+note_unfinished_backup() {  # id phase index-key
+  mkdir -p "$SOFIA_STATE_DIR" || return 1
+  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$SOFIA_STATE_DIR/backups-unfinished" || return 1
+  sync "$SOFIA_STATE_DIR/backups-unfinished"
+}
+
+# QuestDB's checkpoint: its URL is written here (durably) before CHECKPOINT CREATE and removed after
+# the RELEASE, so that nothing can leave QuestDB in checkpoint mode without a record of it.
+CHECKPOINT_FILE="$SOFIA_STATE_DIR/questdb-checkpoint"
+checkpoint_held() {  # url, backup id
+  mkdir -p "$SOFIA_STATE_DIR"
+  printf '%s\t%s\n' "$1" "$2" >"$CHECKPOINT_FILE.new"
+  sync "$CHECKPOINT_FILE.new"
+  mv -f "$CHECKPOINT_FILE.new" "$CHECKPOINT_FILE"
+  sync "$SOFIA_STATE_DIR"
+}
+# Releases a recorded checkpoint; returns 1 (the record kept) when QuestDB does not.
+checkpoint_release() {
+  local url
+  [[ -f $CHECKPOINT_FILE ]] || return 0
+  url=$(cut -f1 "$CHECKPOINT_FILE")
+  if curl -fsS -G --max-time 60 --data-urlencode "query=CHECKPOINT RELEASE" "$url/exec" >/dev/null 2>&1; then
+    rm -f "$CHECKPOINT_FILE"
+    return 0
+  fi
+  return 1
+}
+release_checkpoint_left() {
+  local who
+  [[ -f $CHECKPOINT_FILE ]] || return 0
+  who=$(cut -f2 "$CHECKPOINT_FILE")
+  if checkpoint_release; then
+    ops_log "released the QuestDB checkpoint a backup ($who) left held"
+  else
+    ops_log "could not release the QuestDB checkpoint a backup ($who) left held at $(cut -f1 "$CHECKPOINT_FILE"): QuestDB down? The next command tries again"
+  fi
 }
 
 # The DR test's temporary Redis: a container (or, where the host has no image, a process whose pid

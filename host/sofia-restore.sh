@@ -59,8 +59,11 @@ bookkeeping=""
 page_up=0
 temp_redis=0
 done_ok=0
-# Set once this run holds the host lock: only then is the journal its own to act on.
-locked=0
+# Set once this run has written its own journal (the swap began): only then is the journal its own
+# to act on, and a failure puts the data from before back.
+journalled=0
+# Set once the restored data is verified: from then on it stays, whatever stops this run.
+restored=0
 
 summary() {
   jq -cn --arg id "${id:-$requested}" --arg s "$started_at" --arg e "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson t $(( $(date +%s) - started )) --arg r "$1" \
@@ -86,18 +89,25 @@ on_exit() {
   (( rc == 0 )) || report 0
   (( temp_redis == 0 )) || stop_temp_redis
   local outcome=ok
-  if (( rc != 0 && locked )) && [[ $mode == live && $(journal_get op) == restore && $(journal_get phase) == verified ]]; then
+  if (( rc != 0 && restored )); then
     # Stopped after its verification, while removing the safety copies: the restored data stays.
-    ( ops_recover ) || echo "sofia-restore: removing the safety copies did not finish; the next Sofia command finishes it" >&2
+    ( ops_recover_strict ) || echo "sofia-restore: removing the safety copies did not finish; the next Sofia command finishes it" >&2
     log "restore of $id was stopped after it was verified: the restored data stays"
     rc=0
   fi
   if (( rc != 0 )); then
     outcome=failed
-    if (( locked )) && [[ $mode == live && $(journal_get op) == restore ]]; then
+    if (( journalled )); then
       # The journal is this restore's: the recovery puts the data from before back and starts the services.
-      ( ops_recover ) || echo "sofia-restore: putting the data back did not finish; the next sofia-services start (or boot) finishes it" >&2
-      echo "sofia-restore: restore of ${id:-$requested} FAILED; the data from before it is back in place" >&2
+      if ( ops_recover_strict ); then
+        echo "sofia-restore: restore of ${id:-$requested} FAILED; the data from before it is back in place" >&2
+      else
+        echo "sofia-restore: restore of ${id:-$requested} FAILED, and putting the data from before it back did not finish (above); its journal stays, and the next Sofia command (or boot) finishes it" >&2
+      fi
+    elif [[ $mode == verify ]]; then
+      echo "sofia-restore: the verification of ${id:-$requested} FAILED; nothing live was touched" >&2
+    elif [[ $mode == scratch ]]; then
+      echo "sofia-restore: the DR test of ${id:-$requested} FAILED; nothing live was touched" >&2
     else
       echo "sofia-restore: restore of ${id:-$requested} refused; nothing was changed" >&2
     fi
@@ -113,13 +123,15 @@ trap on_exit EXIT
 trap 'echo "sofia-restore: stopped by a signal" >&2; exit 1' TERM INT HUP
 
 # --- 1. one operation at a time, and nothing left half done ---------------------------------------
-ops_begin "sofia-restore$([[ $mode == live ]] || echo " --$mode") $requested" "${SOFIA_OPS_WAIT:-1800}"
-locked=1
+# A live restore goes on when the recovery of an earlier operation could not start the services:
+# it stops and starts them itself, and may be what they need.
+ops_begin "sofia-restore$([[ $mode == live ]] || echo " --$mode") $requested" "${SOFIA_OPS_WAIT:-1800}" "$([[ $mode == live ]] && echo may-find-down)"
 
 # --- 2. the backup, checked, then fetched into staging ----------------------------------------------
 if [[ $requested == latest ]]; then
   id=$(newest_backup full) || die "could not list $S3_BASE/full/"
   [[ -n $id ]] || die "there is no complete full backup under $S3_BASE/full/"
+  [[ $id =~ ^[A-Za-z0-9._-]+$ ]] || die "the newest index entry under $S3_BASE/full/index/ names '$id', which is not a backup id: look at the bucket"
 else
   id=$requested
 fi
@@ -140,6 +152,8 @@ aws s3 cp "$base/manifest.json" "$run/manifest.json" --only-show-errors || die "
 manifest="$run/manifest.json"
 [[ $(sha256_of "$manifest") == "$(jq -r .manifest_sha256 "$run/COMPLETE")" ]] ||
   die "backup $id: manifest.json does not match the SHA-256 its COMPLETE marker names: refusing it"
+manifest_shaped "$manifest" ||
+  die "backup $id: manifest.json is not shaped as a Sofia manifest (a field of the wrong type or with characters it may not hold): refusing it"
 
 # What is put back where: the items of the backup that the stack restores.
 declare -a NAME KIND SOURCE DETAIL DIR
@@ -203,16 +217,19 @@ fetch() {  # path, sink command...
 # (an RDB, as aof-use-rdb-preamble writes it), increments, and a manifest naming them. Putting the
 # snapshot there as the base gives what loading it with AOF off and rewriting would, without
 # loading the dataset twice; sofia-redis loads it at start, with AOF on as always.
+# Each step checked: fetch runs it with `set -e` off, and a write that fails (a full disk) must fail it.
 redis_into() {  # dir: reads the RDB on stdin
   local aof="$1/$REDIS_AOF_DIR"
-  mkdir -p "$aof"
-  cat >"$aof/$REDIS_AOF_FILE.1.base.rdb"
-  printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$aof/$REDIS_AOF_FILE.manifest"
+  mkdir -p "$aof" || return 1
+  cat >"$aof/$REDIS_AOF_FILE.1.base.rdb" || return 1
+  printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$aof/$REDIS_AOF_FILE.manifest" || return 1
 }
 
 format=$(jq -r '.format // 1' "$manifest")
+paths=$(jq -r '.files[].path' "$manifest") || die "backup $id: could not read the objects its manifest lists"
 mkdir -p "$run/new"
-while IFS=$'\t' read -r path; do
+while IFS= read -r path; do
+  [[ -n $path ]] || continue
   i=$(item_of_path "$path")
   if [[ $mode == verify ]]; then
     case $path in
@@ -252,8 +269,16 @@ while IFS=$'\t' read -r path; do
     chmod --reference="${DIR[$i]}" "$new"
     [[ ${KIND[$i]} != redis ]] || chown -R --reference="${DIR[$i]}" "$new/$REDIS_AOF_DIR"
   fi
-done < <(jq -r '.files[].path' "$manifest")
+done <<<"$paths"
 log "backup $id: $(jq '.files | length' "$manifest") objects match the manifest"
+# Everything this stack restores from the backup must have come: a missing object found at the
+# swap would be found with the services already down.
+if [[ $mode != verify ]]; then
+  (( ${#NAME[@]} )) || die "backup $id holds nothing this stack restores (its items: $(jq -r '.items | join(", ")' "$manifest")): refusing it"
+  for i in "${!NAME[@]}"; do
+    [[ -d $run/new/${NAME[$i]} ]] || die "backup $id lists ${NAME[$i]} among its items, but none of its objects holds it: refusing it"
+  done
+fi
 
 if [[ $mode == verify ]]; then
   report 1
@@ -263,12 +288,16 @@ if [[ $mode == verify ]]; then
 fi
 
 # The manifest's DBSIZE and sampled keys (with their types), asked of a Redis through "$@".
+# Keys with a TTL may have expired since the backup: the snapshot's count less those, up to all of it.
 check_redis_facts() {  # name, redis-cli command...
-  local name=$1 want got key type
+  local name=$1 want expires got key type
   shift
-  want=$(jq -r --arg n "$name" '.stores[$n].dbsize' "$manifest")
+  want=$(jq -r --arg n "$name" '.stores[$n].dbsize // 0' "$manifest")
+  expires=$(jq -r --arg n "$name" '.stores[$n].expires // 0' "$manifest")
   got=$("$@" DBSIZE)
-  [[ $got == "$want" ]] || die "verify: $name has $got keys, the manifest $want"
+  [[ $got =~ ^[0-9]+$ ]] || die "verify: $name did not answer DBSIZE (${got:-no reply})"
+  (( got <= want && got >= want - expires )) ||
+    die "verify: $name has $got keys; the backup's snapshot has $want ($expires of them with a TTL, which may have expired since)"
   while read -r key type; do
     [[ -z $key ]] && continue
     [[ $("$@" TYPE "$key") == "$type" ]] || die "verify: $name key $key is not the $type the backup sampled"
@@ -324,9 +353,11 @@ if [[ $mode == scratch ]]; then
 fi
 
 # --- 3. the swap: page up, services down, renames, each phase journalled first --------------------
-"$MAINTENANCE" page on "$PAGE_MINUTES" restore || die "could not raise the maintenance page; nothing was changed"
+# Taken down on exit even when raising it failed half-way (the signal up, the page not).
 page_up=1
-journal_set "op=restore" "id=$id" "phase=stopping" "started=$started_at" "${DIR[@]/#/dir=}"
+"$MAINTENANCE" page on "$PAGE_MINUTES" restore || die "could not raise the maintenance page; nothing was changed"
+journalled=1
+journal_new "op=restore" "id=$id" "phase=stopping" "started=$started_at" "${DIR[@]/#/dir=}"
 log "stopping the services (reverse catalog order)"
 "$SERVICES" stop
 fault_point stopped
@@ -364,6 +395,7 @@ done
 
 # --- verified: from here the restored data stays, whatever happens; the safety copies can go --------
 journal_set "phase=verified"
+restored=1
 fault_point verified
 for i in "${!NAME[@]}"; do rm -rf "${DIR[$i]}.before-restore"; done
 journal_clear

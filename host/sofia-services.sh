@@ -82,7 +82,7 @@ cmd_start() {
   for stage in $(seq 0 "$LAST_STAGE"); do
     for i in "${!NAME[@]}"; do
       [[ ${STAGE[$i]} == "$stage" ]] || continue
-      if [[ $(docker inspect -f '{{.State.Running}}' "${CONTAINER[$i]}" 2>/dev/null || echo missing) == true ]]; then
+      if running "${CONTAINER[$i]}"; then
         log "stage $stage: ${NAME[$i]} already running"
       else
         log "stage $stage: starting ${NAME[$i]}"
@@ -95,19 +95,28 @@ cmd_start() {
   done
 }
 
-# The containers of one stage stop together (each with its own grace period); stages one after another.
+running() { [[ $(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null || echo missing) == true ]]; }
+
+# The containers of one stage stop together (each with its own grace period); stages one after
+# another. Fails when any container still runs afterwards, whatever docker stop said: a restore
+# must never rename a directory under a store that is still writing to it.
 cmd_stop() {
-  local stage i pids
+  local stage i pids still=()
   for stage in $(seq "$LAST_STAGE" -1 0); do
     pids=()
     for i in "${!NAME[@]}"; do
       [[ ${STAGE[$i]} == "$stage" ]] || continue
       log "stage $stage: stopping ${NAME[$i]} (grace ${GRACE[$i]}s)"
-      { docker stop -t "${GRACE[$i]}" "${CONTAINER[$i]}" >/dev/null || log "stage $stage: ${NAME[$i]} was not running"; } &
+      { docker stop -t "${GRACE[$i]}" "${CONTAINER[$i]}" >/dev/null 2>&1 || true; } &
       pids+=("$!")
     done
     (( ${#pids[@]} == 0 )) || wait "${pids[@]}"
+    for i in "${!NAME[@]}"; do
+      [[ ${STAGE[$i]} == "$stage" ]] || continue
+      if running "${CONTAINER[$i]}"; then still+=("${CONTAINER[$i]}"); fi
+    done
   done
+  (( ${#still[@]} == 0 )) || die "stop: ${still[*]} still running after docker stop; see: docker ps; journalctl -u docker"
 }
 
 cmd_verify() {
@@ -221,15 +230,15 @@ cmd_status() {
   done
 }
 
-# Start, stop and restart take the host lock (and first recover what an interrupted operation left):
-# the data under the containers must not change while they start or stop. The watchdog only
-# looks: while any operation holds the lock it skips its round rather than restart a container
-# that operation is working on.
+# Start, stop, restart and tune take the host lock (and first recover what an interrupted operation
+# left): the data under the containers must not change while they start or stop, nor be tuned
+# while a backup copies it or a restore verifies it. The watchdog never waits: while an operation
+# holds the lock it skips its round rather than restart a container that operation is working on,
+# and when the lock is free it first recovers what a dead operation left (within a minute).
 watchdog_may_run() {
-  [[ -z ${SOFIA_OPS_HELD_BY:-} ]] || return 1
-  mkdir -p "$(dirname "$SOFIA_OPS_LOCK")"
-  exec 7>>"$SOFIA_OPS_LOCK"
-  flock -n 7 || { log "watchdog: $(cat "$SOFIA_OPS_LOCK.holder" 2>/dev/null || echo "another operation") holds the host lock, skipping"; return 1; }
+  ops_try "sofia-services watchdog" && return 0
+  log "watchdog: $(cat "$SOFIA_OPS_LOCK.holder" 2>/dev/null || echo "another operation") holds the host lock, skipping"
+  return 1
 }
 
 cmd_restart() {
@@ -248,7 +257,7 @@ case ${1:-} in
   restart) ops_begin "sofia-services restart" "$OPS_WAIT"; cmd_restart ;;
   watchdog) if watchdog_may_run; then cmd_watchdog; fi ;;
   verify) cmd_verify ;;
-  tune) cmd_tune ;;
+  tune) ops_begin "sofia-services tune" "$OPS_WAIT"; cmd_tune ;;
   migrated) cmd_migrated "${2:-}" ;;
   status) cmd_status ;;
   *) die "usage: sofia-services start|stop|restart|verify|watchdog|tune|status|migrated <container>" ;;

@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import { HostFilesPart } from "../components/host-files";
 import { hostScript } from "../components/project-root";
-import { BACKUP_BIN, RESTORE_BIN } from "./backups";
+import { BACKUP_BIN, RESTORE_BIN, SCHEDULED_BACKUP_WAIT_SECONDS } from "./backups";
 import { SERVICES_BIN } from "./host-files";
 import { Settings } from "./settings";
 
@@ -68,7 +68,7 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
                 signalOn("monthly"),
                 { id: "full-restart", title: "Full restart: stop in reverse order, start in catalog order, verify every /health", run: { commands: [`${SERVICES_BIN} restart`, `${SERVICES_BIN} verify`] } },
                 { id: "dr-test", title: "Disaster-recovery test: restore the latest backup into scratch space, verify, time it", run: { commands: [`${RESTORE_BIN} --scratch latest`] } },
-                { id: "backup-after", title: "A fresh backup after the restart", run: { commands: [`${BACKUP_BIN} run`] } },
+                { id: "backup-after", title: "A fresh backup after the restart", run: { commands: [`${BACKUP_BIN} run --wait ${SCHEDULED_BACKUP_WAIT_SECONDS}`] } },
                 signalOff("monthly"),
             ],
         },

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sofiaCatalog } from "../services/catalog";
 import { hostEnv, hostLayout, servicesTable, tuningTable } from "../services/host-files";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
-import { RunResult, runAsync } from "../drill/run";
+import { mountPointOf, RunResult, runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");
 const SCRIPT = path.join(ROOT, "host", "sofia-services.sh");
@@ -38,6 +38,7 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
         SOFIA_JOURNAL: path.join(dir, "data", "sofia-ops.journal"),
         SOFIA_STAGING_DIR: path.join(dir, "data", "backup-staging"),
         SOFIA_SERVICES: SCRIPT,
+        SOFIA_DATA_MOUNT: mountPointOf(dir),
         SOFIA_HOST_ENV: path.join(dir, "host.env"),
         SOFIA_POLL_SECONDS: "0",
         SOFIA_HEALTH_TIMEOUT: "5",
@@ -165,6 +166,92 @@ describe("sofia-services watchdog", () => {
         } finally {
             holder.kill();
         }
+    });
+});
+
+describe("the host lock and the recovery of interrupted operations (sofia-ops.sh)", () => {
+    const journal = () => path.join(dir, "data", "sofia-ops.journal");
+    const vol = () => path.join(dir, "data", "volumes", "redis-data");
+    /** A restore killed after it swapped: the restored data in place, the data from before beside it. */
+    function swappedRestore(): void {
+        fs.mkdirSync(vol(), { recursive: true });
+        fs.writeFileSync(path.join(vol(), "dump"), "restored");
+        fs.mkdirSync(`${vol()}.before-restore`);
+        fs.writeFileSync(path.join(`${vol()}.before-restore`, "precious"), "the data from before");
+        fs.writeFileSync(journal(), `op=restore\nid=20261201T010000Z\nphase=swapped\ndir=${vol()}\n`);
+    }
+
+    it("stop fails, naming it, when a container still runs after docker stop (a restore must not rename under it)", () => {
+        container("redis", ["healthy"], true);
+        fs.writeFileSync(path.join(state(), "sofia-redis.stuck"), "");
+        const r = run(["stop"]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("stop: sofia-redis still running after docker stop");
+    });
+
+    it("refuses SOFIA_OPS_HELD_BY from a process that does not hold the lock: the variable alone walks past nothing", () => {
+        const r = run(["start"], { SOFIA_OPS_HELD_BY: "sofia-restore 20261201T010000Z" });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("SOFIA_OPS_HELD_BY is set (sofia-restore 20261201T010000Z), but this process does not hold the host lock");
+        expect(log().filter((c) => c.startsWith("start "))).toEqual([]);
+    });
+
+    it("does nothing while the data volume is not mounted (an absent journal would read as nothing to recover)", () => {
+        fs.mkdirSync(path.join(dir, "data"), { recursive: true });
+        const r = run(["start"], { SOFIA_DATA_MOUNT: path.join(dir, "data") });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(`the data volume is not mounted at ${path.join(dir, "data")}; nothing was done`);
+        expect(log()).toEqual([]);
+    });
+
+    it("puts an interrupted restore's data back, and keeps the journal until the services start", () => {
+        swappedRestore();
+        container("api", ["unhealthy"]);
+        const failed = run(["start"]);
+        expect(failed.status).toBe(1);
+        expect(fs.readFileSync(path.join(vol(), "precious"), "utf8")).toBe("the data from before");
+        expect(fs.existsSync(`${vol()}.before-restore`)).toBe(false);
+        expect(fs.readFileSync(journal(), "utf8")).toContain("phase=rolled-back");
+        expect(failed.stdout).toContain("the journal stays, and the next Sofia command (or boot) starts them again");
+        container("api", ["healthy"]);
+        const next = run(["start"]);
+        expect(next.status).toBe(0);
+        expect(next.stdout).toContain("is back: services running");
+        expect(fs.existsSync(journal())).toBe(false);
+        // The rolled-back data is not rolled back twice.
+        expect(fs.readFileSync(path.join(vol(), "precious"), "utf8")).toBe("the data from before");
+    });
+
+    it("never moves the safety copy into a directory it could not remove; the journal stays", () => {
+        swappedRestore();
+        const busy = path.join(vol(), "busy");
+        fs.mkdirSync(busy);
+        fs.writeFileSync(path.join(busy, "held"), "x");
+        // What rm -rf cannot remove: a mount point (as root), or a directory without write permission.
+        const asRoot = process.getuid?.() === 0;
+        if (!asRoot) fs.chmodSync(busy, 0o555);
+        try {
+            const r = asRoot
+                ? spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "-c", 'mount -t tmpfs busy "$1" && exec bash "$2" start', "_", busy, SCRIPT], { env: env(), encoding: "utf8" })
+                : run(["start"]);
+            expect(r.status).toBe(1);
+            expect(fs.readFileSync(path.join(`${vol()}.before-restore`, "precious"), "utf8")).toBe("the data from before");
+            expect(fs.existsSync(path.join(vol(), "redis-data.before-restore"))).toBe(false);
+            expect(fs.readFileSync(journal(), "utf8")).toContain("phase=swapped");
+            expect(r.stdout).toContain("putting the data from before 20261201T010000Z back did not finish; the journal stays");
+            expect(log().filter((c) => c.startsWith("start "))).toEqual([]);
+        } finally {
+            if (!asRoot) fs.chmodSync(busy, 0o755);
+        }
+    });
+
+    it("the watchdog recovers what a dead operation left, within its minute", () => {
+        swappedRestore();
+        const r = run(["watchdog"]);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("the restore of 20261201T010000Z was interrupted (swapped): putting the data from before it back");
+        expect(fs.readFileSync(path.join(vol(), "precious"), "utf8")).toBe("the data from before");
+        expect(fs.existsSync(journal())).toBe(false);
     });
 });
 

@@ -49,7 +49,7 @@ describe("maintenance windows in the staging plan", () => {
             "/usr/local/sbin/sofia-maintenance signal on 120 window-monthly",
             "/usr/local/sbin/sofia-services restart && /usr/local/sbin/sofia-services verify",
             "/usr/local/sbin/sofia-restore --scratch latest",
-            "/usr/local/sbin/sofia-backup run",
+            "/usr/local/sbin/sofia-backup run --wait 3600",
             "/usr/local/sbin/sofia-maintenance signal off window-monthly",
         ]);
     });

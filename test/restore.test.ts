@@ -1,4 +1,7 @@
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { KEEP_LAST_OUTPUT } from "../components/host-command";
 import { parseRestoreSummary } from "../services/backups";
@@ -76,5 +79,55 @@ describe("restore as a stack update", () => {
         expect(parseRestoreSummary(out)).toEqual({ id: "a", started: "s", ended: "e", seconds: 12, result: "ok" });
         expect(parseRestoreSummary("no summary here")).toBeUndefined();
         expect(parseRestoreSummary(undefined)).toBeUndefined();
+    });
+});
+
+describe("a backup's manifest is checked before a restore uses any of its values (sofia-lib.sh manifest_shaped)", () => {
+    const LIB = path.join(__dirname, "..", "host", "sofia-lib.sh");
+    const sha = "a".repeat(64);
+    // As sofia-backup writes one (format 2).
+    const good = {
+        format: 2, backup_id: "20261201T010000Z", kind: "full", items: ["redis", "questdb", "models"],
+        files: [{ path: "redis.rdb", item: "redis", size: 1234, sha256: sha, stored_digest: "x", part_mib: 16 }, { path: "questdb.tar", item: "questdb", size: 0, sha256: sha }],
+        stores: { redis: { dbsize: 10, expires: 2, sample: [{ key: "quote:1", type: "string" }], tool: "redis-cli 7.0.15" }, questdb: { checkpoint: true, tables: ["ticks"] } },
+        release: {}, tools: {},
+    };
+    const shaped = (manifest: unknown, dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-manifest-"))) => {
+        const file = path.join(dir, "manifest.json");
+        fs.writeFileSync(file, typeof manifest === "string" ? manifest : JSON.stringify(manifest));
+        return spawnSync("bash", ["-c", 'source "$1"; manifest_shaped "$2"', "_", LIB, file], { encoding: "utf8" }).status === 0;
+    };
+    const hostile: Record<string, (m: any, ran: string) => void> = {
+        "format as an array subscript with a command": (m, ran) => (m.format = `BASH_VERSINFO[$(touch ${ran})]`),
+        "a size that is arithmetic with a command": (m, ran) => (m.files[0].size = `0 + $(touch ${ran})`),
+        "a negative size": (m) => (m.files[0].size = -1),
+        "a fractional size": (m) => (m.files[0].size = 1.5),
+        "an object path climbing out of staging": (m) => (m.files[0].path = "../../etc/cron.d/x"),
+        "an object path with a newline": (m) => (m.files[0].path = "redis.rdb\nquestdb.tar"),
+        "a digest that is not hex": (m) => (m.files[0].sha256 = "$(reboot)"),
+        "an item name with a command": (m, ran) => (m.items = [...m.items, `redis;touch ${ran}`]),
+        "a sampled key with a space (split into a key and a type)": (m) => (m.stores.redis.sample = [{ key: "a b", type: "string" }]),
+        "a sampled type with a command": (m) => (m.stores.redis.sample = [{ key: "k", type: "string$(id)" }]),
+        "a key count that is not a number": (m) => (m.stores.redis.dbsize = "1; touch x"),
+        "files that are not a list": (m) => (m.files = { path: "redis.rdb" }),
+    };
+
+    it("passes a manifest as sofia-backup writes it", () => {
+        expect(shaped(good)).toBe(true);
+        expect(shaped({ ...good, format: undefined })).toBe(true); // format 1 wrote none
+    });
+
+    for (const [what, edit] of Object.entries(hostile)) {
+        it(`refuses ${what}, running nothing`, () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-manifest-"));
+            const m = structuredClone(good);
+            edit(m, path.join(dir, "ran"));
+            expect(shaped(m, dir)).toBe(false);
+            expect(fs.existsSync(path.join(dir, "ran"))).toBe(false);
+        });
+    }
+
+    it("refuses what is not JSON", () => {
+        expect(shaped("format=2")).toBe(false);
     });
 });

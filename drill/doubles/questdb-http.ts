@@ -15,6 +15,8 @@ export interface QuestDbDouble {
     alter: "ok" | "no-partitions" | "error";
     /** How CHECKPOINT CREATE is answered. */
     checkpoint: "ok" | "error";
+    /** How CHECKPOINT RELEASE is answered ("error": as while another checkpoint command runs). */
+    release: "ok" | "error";
     /** Whether a checkpoint is held (created and not yet released), as QuestDB would track it. */
     held: boolean;
     close(): Promise<void>;
@@ -26,7 +28,7 @@ function reply(res: http.ServerResponse, status: number, body: object): void {
 }
 
 export async function startQuestDbDouble(): Promise<QuestDbDouble> {
-    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok", held: false };
+    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok", release: "ok", held: false };
     const server = http.createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://x");
         if (url.pathname !== "/exec") return reply(res, 404, { error: "not found" });
@@ -43,6 +45,7 @@ export async function startQuestDbDouble(): Promise<QuestDbDouble> {
             return reply(res, 200, { ddl: "OK" });
         }
         if (/^checkpoint release/i.test(query)) {
+            if (double.release !== "ok") return reply(res, 400, { query, error: "Another checkpoint command is in progress", position: 0 });
             double.held = false;
             return reply(res, 200, { ddl: "OK" });
         }
