@@ -44,8 +44,13 @@ export interface EscalationArgs {
     prefix: string;
     region: string;
     alarms: AlarmSpec[];
-    /** Level 2: an HTTPS endpoint that pages on-call (secret). Unset: the topic has no subscriber yet. */
+    /** Level 2: an HTTPS endpoint that pages on-call (secret). Unset: the topic has no subscriber, which is itself a level 3 alarm. */
     oncallEndpoint?: pulumi.Input<string>;
+    /**
+     * The EventBridge rules (names) that publish to the on-call topic besides the alarms, e.g. a
+     * failed maintenance task. The topic's policy admits exactly these and this stack's alarms.
+     */
+    level2Rules?: string[];
     /** Level 3: e-mail addresses of senior engineers and security contacts. */
     level3Emails: string[];
     /** The metric that says a maintenance window or deploy is running (>= 1). */
@@ -58,6 +63,11 @@ export interface EscalationArgs {
     /** Level 3 composites: name and rule over the raw alarms' names (e.g. several systems failing). */
     level3Rules?: { id: string; description: string; rule: (rawNames: Record<string, string>) => string }[];
     tags?: Record<string, string>;
+}
+
+/** The paging composite of an alarm (or level 3 rule) id. */
+export function pageName(prefix: string, id: string): string {
+    return `${prefix}-${id}-page`;
 }
 
 /** Throws on alarm specs CloudWatch would reject or that could never page the right people. */
@@ -73,11 +83,44 @@ export function validateAlarmSpecs(specs: AlarmSpec[]): void {
     }
 }
 
+/** The ARN AWS gives a resource of this account and region: known at preview, before it exists. */
+export function arnOf(service: "sns" | "cloudwatch" | "events", region: string, account: string, resource: string): string {
+    return `arn:aws:${service}:${region}:${account}:${resource}`;
+}
+
+/**
+ * A topic policy replaces SNS' default one, so it must admit every publisher itself: the alarms
+ * that name the topic in their actions (CloudWatch's service principal) and the EventBridge rules
+ * that target it, each by its exact ARN and only from this account (the confused-deputy
+ * conditions AWS documents for both services). Anyone else is refused.
+ */
+export function topicPolicyDocument(topicArn: string, account: string, publishers: { alarms: string[]; rules: string[] }): string {
+    const statement = (sid: string, service: string, sources: string[]) => ({
+        Sid: sid,
+        Effect: "Allow",
+        Principal: { Service: service },
+        Action: "sns:Publish",
+        Resource: topicArn,
+        Condition: { ArnEquals: { "aws:SourceArn": sources }, StringEquals: { "aws:SourceAccount": account } },
+    });
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            ...(publishers.alarms.length ? [statement("AlarmsOfThisStack", "cloudwatch.amazonaws.com", publishers.alarms)] : []),
+            ...(publishers.rules.length ? [statement("EventRulesOfThisStack", "events.amazonaws.com", publishers.rules)] : []),
+        ],
+    });
+}
+
 export class Escalation extends pulumi.ComponentResource {
     readonly topics: Record<2 | 3, aws.sns.Topic>;
+    /** The topics' ARNs, built from the account and region so that they are known at preview. */
+    readonly topicArns: Record<2 | 3, pulumi.Output<string>>;
     /** Raw metric alarms by spec id. */
     readonly alarms: Record<string, aws.cloudwatch.MetricAlarm> = {};
     readonly maintenance: aws.cloudwatch.MetricAlarm;
+    /** One policy per topic: two would overwrite each other (SNS keeps one). */
+    private readonly policies: aws.sns.TopicPolicy[];
 
     constructor(name: string, args: EscalationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:monitoring:Escalation", name, {}, opts);
@@ -85,16 +128,51 @@ export class Escalation extends pulumi.ComponentResource {
         const child = { parent: this };
         const tags = args.tags ?? {};
 
+        const account = aws.getCallerIdentityOutput({}, child).accountId;
+        const topicNames = { 2: `${args.prefix}-level2-oncall`, 3: `${args.prefix}-level3-senior` } as const;
         this.topics = {
-            2: new aws.sns.Topic(`${name}-level2`, { name: `${args.prefix}-level2-oncall`, displayName: "Sofia level 2: on-call", tags }, child),
-            3: new aws.sns.Topic(`${name}-level3`, { name: `${args.prefix}-level3-senior`, displayName: "Sofia level 3: senior and security", tags }, child),
+            2: new aws.sns.Topic(`${name}-level2`, { name: topicNames[2], displayName: "Sofia level 2: on-call", tags }, child),
+            3: new aws.sns.Topic(`${name}-level3`, { name: topicNames[3], displayName: "Sofia level 3: senior and security", tags }, child),
+        };
+        this.topicArns = {
+            2: account.apply((a) => arnOf("sns", args.region, a, topicNames[2])),
+            3: account.apply((a) => arnOf("sns", args.region, a, topicNames[3])),
         };
         if (args.oncallEndpoint) {
-            new aws.sns.TopicSubscription(`${name}-oncall`, { topic: this.topics[2].arn, protocol: "https", endpoint: args.oncallEndpoint, endpointAutoConfirms: true }, child);
+            // The provider waits until the endpoint confirms (PagerDuty and the like do at once):
+            // an update that cannot reach on-call fails instead of leaving a pending subscription.
+            new aws.sns.TopicSubscription(
+                `${name}-oncall`,
+                { topic: this.topics[2].arn, protocol: "https", endpoint: args.oncallEndpoint, endpointAutoConfirms: true, confirmationTimeoutInMinutes: 5 },
+                child,
+            );
         }
         args.level3Emails.forEach((email, i) => {
             new aws.sns.TopicSubscription(`${name}-level3-email-${i}`, { topic: this.topics[3].arn, protocol: "email", endpoint: email }, child);
         });
+
+        // Who publishes to each topic: every paging composite of its level (level 3 pages both),
+        // and the rules given. Their names are fixed here, so the policies exist before any of them.
+        const pages = [
+            ...args.alarms.filter((s) => s.level >= 2).map((s) => ({ id: s.id, level: s.level as 2 | 3 })),
+            ...(args.level3Rules ?? []).map((r) => ({ id: r.id, level: 3 as const })),
+        ];
+        this.policies = ([2, 3] as const).map(
+            (level) =>
+                new aws.sns.TopicPolicy(
+                    `${name}-level${level}-publishers`,
+                    {
+                        arn: this.topics[level].arn,
+                        policy: pulumi.all([this.topicArns[level], account]).apply(([topic, a]) =>
+                            topicPolicyDocument(topic, a, {
+                                alarms: pages.filter((p) => p.level >= level).map((p) => arnOf("cloudwatch", args.region, a, `alarm:${pageName(args.prefix, p.id)}`)),
+                                rules: level === 2 ? (args.level2Rules ?? []).map((r) => arnOf("events", args.region, a, `rule/${r}`)) : [],
+                            }),
+                        ),
+                    },
+                    { parent: this.topics[level] },
+                ),
+        );
 
         const m = args.maintenanceMetric;
         this.maintenance = new aws.cloudwatch.MetricAlarm(
@@ -155,11 +233,11 @@ export class Escalation extends pulumi.ComponentResource {
 
     /** The composite that pages: level 2 reaches on-call, level 3 also the senior and security contacts. */
     private page(name: string, args: EscalationArgs, id: string, level: 2 | 3, description: string, rule: string, after: pulumi.Resource[]): aws.cloudwatch.CompositeAlarm {
-        const topics = level === 3 ? [this.topics[2].arn, this.topics[3].arn] : [this.topics[2].arn];
+        const topics = level === 3 ? [this.topicArns[2], this.topicArns[3]] : [this.topicArns[2]];
         return new aws.cloudwatch.CompositeAlarm(
             `${name}-${id}-page`,
             {
-                alarmName: `${args.prefix}-${id}-page`,
+                alarmName: pageName(args.prefix, id),
                 alarmDescription: `Level ${level}: ${description}`,
                 alarmRule: rule,
                 alarmActions: topics,
@@ -167,8 +245,8 @@ export class Escalation extends pulumi.ComponentResource {
                 actionsSuppressor: { alarm: this.maintenance.name, waitPeriod: 120, extensionPeriod: 600 },
                 tags: { ...(args.tags ?? {}), Level: String(level) },
             },
-            // The rule names alarms that must exist first.
-            { parent: this, dependsOn: [...after, ...(args.pagesAfter ?? [])] },
+            // The rule names alarms that must exist first; the topics must admit it before it pages.
+            { parent: this, dependsOn: [...after, ...this.policies, ...(args.pagesAfter ?? [])] },
         );
     }
 }

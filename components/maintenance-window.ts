@@ -34,7 +34,7 @@ export interface MaintenanceWindowsArgs {
     /** Where task output goes. */
     logGroupName: string;
     logRetentionDays: number;
-    /** SNS topic told about a failed or timed-out task. */
+    /** SNS topic told about a failed or timed-out task; its policy must admit failureRuleName(prefix). */
     failureTopicArn: pulumi.Input<string>;
     tags?: Record<string, string>;
 }
@@ -50,6 +50,11 @@ export function validateWindows(windows: WindowSpec[]): void {
         const dup = repeated(w.tasks.map((t) => t.id));
         if (dup.length) throw new Error(`maintenance window ${w.id}: task ids used twice: ${dup.join(", ")}`);
     }
+}
+
+/** The EventBridge rule that tells the failure topic about a failed task: the topic's policy names it. */
+export function failureRuleName(prefix: string): string {
+    return `${prefix}-maintenance-task-failed`;
 }
 
 export class MaintenanceWindows extends pulumi.ComponentResource {
@@ -167,7 +172,7 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
         const rule = new aws.cloudwatch.EventRule(
             `${name}-task-failed`,
             {
-                name: `${args.prefix}-maintenance-task-failed`,
+                name: failureRuleName(args.prefix),
                 description: "A Sofia maintenance window task failed or timed out",
                 eventPattern: pulumi.all(windowIds).apply((ids) =>
                     JSON.stringify({
@@ -180,19 +185,7 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        // The topic's policy admits this rule by name (its owner builds it from failureRuleName).
         new aws.cloudwatch.EventTarget(`${name}-task-failed-target`, { rule: rule.name, arn: args.failureTopicArn }, { parent: rule });
-        new aws.sns.TopicPolicy(
-            `${name}-events-may-publish`,
-            {
-                arn: args.failureTopicArn,
-                policy: pulumi.all([args.failureTopicArn, rule.arn]).apply(([topic, ruleArn]) =>
-                    JSON.stringify({
-                        Version: "2012-10-17",
-                        Statement: [{ Sid: "MaintenanceFailures", Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sns:Publish", Resource: topic, Condition: { ArnEquals: { "aws:SourceArn": ruleArn } } }],
-                    }),
-                ),
-            },
-            { parent: rule },
-        );
     }
 }

@@ -49,10 +49,17 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
             id = (inputs.bucket as string | undefined) ?? `${inputs.bucketPrefix ?? `${name}-`}${hex(name, 12)}`;
             state.bucket = id;
         }
-        if (type.startsWith("aws:")) {
+        // An ARN as AWS builds it from the resource's own name (policies match ARNs against names);
+        // a resource that takes an ARN as input (a topic policy) keeps it.
+        if (type.startsWith("aws:") && inputs.arn === undefined) {
+            const own = String(inputs.name ?? inputs.alarmName ?? name);
             state.arn = type.startsWith("aws:s3/")
                 ? `arn:aws:s3:::${type === "aws:s3/bucket:Bucket" ? id : (inputs.bucket ?? name)}`
-                : `arn:aws:${serviceOf(type)}:${this.region}:${OFFLINE_ACCOUNT}:${name}`;
+                : type.startsWith("aws:cloudwatch/") && type.endsWith("Alarm")
+                  ? `arn:aws:cloudwatch:${this.region}:${OFFLINE_ACCOUNT}:alarm:${own}`
+                  : type === "aws:cloudwatch/eventRule:EventRule"
+                    ? `arn:aws:events:${this.region}:${OFFLINE_ACCOUNT}:rule/${own}`
+                    : `arn:aws:${serviceOf(type)}:${this.region}:${OFFLINE_ACCOUNT}:${type === "aws:sns/topic:Topic" ? own : name}`;
         }
         switch (type) {
             case "aws:ec2/instance:Instance":

@@ -10,6 +10,7 @@ import { cronFields, isWorldCidr, looksLikeSecretName } from "../components/form
 import { sofiaCatalog } from "../services/catalog";
 import { CONTAINER_PREFIX } from "../services/store-config";
 import { limitPolicies } from "./limits";
+import { pagingPolicies } from "./paging";
 
 export type SofiaPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -327,6 +328,8 @@ export const policies: SofiaPolicy[] = [
             if (!scheduled) report("no SSM association runs sofia-backup on a schedule.");
         },
     },
+    // --- The paging path (policies/paging.ts) -------------------------------------------------------
+    ...pagingPolicies,
     // --- AWS's size and count limits (policies/limits.ts) -------------------------------------------
     ...limitPolicies,
 ];

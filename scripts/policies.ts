@@ -15,8 +15,25 @@ import { evaluate } from "../policies/evaluate";
 import { policies } from "../policies/rules";
 import { configSource, readSettings, SettingsError } from "../services/settings";
 
+const USAGE = `usage: npm run policies -- [--stack <name>] [--stack-file <path>] [--config-only]
+
+Runs the policy pack on the offline plan of a stack (default staging) with that stack's policy
+configuration and prints every violation; exit 1 when any is mandatory. --config-only prints the
+--policy-pack-config JSON for pulumi preview instead.`;
+
 async function main(): Promise<number> {
-    const { values } = parseArgs({ options: { stack: { type: "string", default: "staging" }, "stack-file": { type: "string" }, "config-only": { type: "boolean", default: false } } });
+    let parsed;
+    try {
+        parsed = parseArgs({ options: { stack: { type: "string", default: "staging" }, "stack-file": { type: "string" }, "config-only": { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+    } catch (e) {
+        console.error(`policies: ${(e as Error).message}\n${USAGE}`);
+        return 2;
+    }
+    const { values } = parsed;
+    if (values.help) {
+        console.log(USAGE);
+        return 0;
+    }
     const stack = values.stack as string;
     const config = readStackConfig(stack, values["stack-file"] as string | undefined);
     const settings = readSettings(projectName(), stack, configSource(config));

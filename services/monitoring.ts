@@ -156,6 +156,8 @@ export interface SofiaMonitoringArgs {
     settings: Settings;
     instanceId: pulumi.Input<string>;
     dataPath: string;
+    /** EventBridge rules that page on-call besides the alarms (their names): the topic admits them. */
+    level2Rules?: string[];
     /** What the paging (composite) alarms wait for: a first deploy's maintenance page. @default nothing */
     pagesAfter?: pulumi.Resource[];
     tags: Record<string, string>;
@@ -204,6 +206,7 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
                 oncallEndpoint: s.secrets.oncallEndpoint,
                 level3Emails: [...s.escalation.seniorEmails, ...s.escalation.securityEmails],
                 maintenanceMetric: { namespace: METRICS_NAMESPACE, name: MAINTENANCE_METRIC, dimensions: { [STACK_DIMENSION]: s.stack } },
+                level2Rules: args.level2Rules,
                 pagesAfter: args.pagesAfter,
                 level3Rules: [
                     {
@@ -217,6 +220,6 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
             child,
         );
         new aws.cloudwatch.Dashboard(`${name}-dashboard`, { dashboardName: `sofia-${s.stack}`, dashboardBody: dashboardBody(catalog, s, s.region, args.dataPath) }, child);
-        this.registerOutputs({ level2Topic: this.escalation.topics[2].arn, level3Topic: this.escalation.topics[3].arn });
+        this.registerOutputs({ level2Topic: this.escalation.topicArns[2], level3Topic: this.escalation.topicArns[3] });
     }
 }

@@ -12,7 +12,8 @@ import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, RESTO
 import { containerFingerprint, DeployChecklist, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
 import { SofiaContainers } from "./containers";
 import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
-import { MaintenanceWindows } from "../components/maintenance-window";
+import { failureRuleName, MaintenanceWindows } from "../components/maintenance-window";
+import { alarmPrefix } from "./alarms";
 import { maintenanceHostFiles, maintenancePlan } from "./maintenance";
 import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring";
 import { Settings } from "./settings";
@@ -91,7 +92,15 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         // After the checklist: on a first deploy the paging alarms wait for the maintenance page.
         const monitoring = new SofiaMonitoring(
             `${name}-monitoring`,
-            { catalog: this.catalog, settings: s, instanceId: this.host.instance.id, dataPath: DEFAULT_DATA_PATH, pagesAfter: deploy.pagesAfter, tags },
+            {
+                catalog: this.catalog,
+                settings: s,
+                instanceId: this.host.instance.id,
+                dataPath: DEFAULT_DATA_PATH,
+                level2Rules: [failureRuleName(alarmPrefix(s.stack))],
+                pagesAfter: deploy.pagesAfter,
+                tags,
+            },
             { parent: this },
         );
         this.containers = new SofiaContainers(
@@ -113,12 +122,12 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         new MaintenanceWindows(
             `${name}-maintenance`,
             {
-                prefix: `sofia-${s.stack}`,
+                prefix: alarmPrefix(s.stack),
                 instanceId: this.host.instance.id,
                 windows: maintenancePlan(s),
                 logGroupName: logGroupName(s.stack, "maintenance"),
                 logRetentionDays: s.logRetentionDays,
-                failureTopicArn: monitoring.escalation.topics[2].arn,
+                failureTopicArn: monitoring.escalation.topicArns[2],
                 tags,
             },
             { parent: this },
@@ -166,7 +175,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             publicIp: this.host.publicIp,
             endpoints,
             startStages: this.containers.stages,
-            alarmTopics: { level2: monitoring.escalation.topics[2].arn, level3: monitoring.escalation.topics[3].arn },
+            alarmTopics: { level2: monitoring.escalation.topicArns[2], level3: monitoring.escalation.topicArns[3] },
             dashboard: `sofia-${s.stack}`,
             release,
             // What promotion reads, and the next update compares with: the release verified, and when.

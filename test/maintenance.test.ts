@@ -80,7 +80,10 @@ describe("maintenance windows in the staging plan", () => {
         expect(pattern).toMatchObject({ source: ["aws.ssm"], "detail-type": ["Maintenance Window Task Execution State-change Notification"], detail: { status: ["FAILED", "TIMED_OUT"] } });
         expect(pattern.detail["window-id"]).toHaveLength(2);
         const target = ofType(plan, "aws:cloudwatch/eventTarget:EventTarget")[0];
-        expect(target.inputs.arn).toMatch(/sofia-monitoring-escalation-level2/);
+        expect(target.inputs.arn).toMatch(/:sofia-staging-level2-oncall$/);
+        // The on-call topic's one policy admits this rule by its name (and the alarms beside it).
+        const policy = ofType(plan, "aws:sns/topicPolicy:TopicPolicy").find((p) => p.inputs.arn === target.inputs.arn)!;
+        expect(policy.inputs.policy).toContain(`rule/${rule.inputs.name}`);
     });
 
     it("follows the schedule settings", async () => {

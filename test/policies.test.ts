@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { PolicyConfig, policyConfig, scheduleDay } from "../policies/config";
 import { evaluate } from "../policies/evaluate";
 import { policies } from "../policies/rules";
+import { topicPolicyDocument } from "../components/escalation";
+import { OFFLINE_ACCOUNT } from "../plan/mocks";
 import { PlannedResource, RecordedOptions } from "../plan/offline";
 import { planStack } from "./helpers/plan";
 import { stackSettings } from "../plan/stack-config";
@@ -37,7 +39,29 @@ const T = {
     dashboard: "aws:cloudwatch/dashboard:Dashboard",
     task: "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
     topic: "aws:sns/topic:Topic",
+    topicPolicy: "aws:sns/topicPolicy:TopicPolicy",
+    eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
 };
+
+// The paging path: an on-call topic, a composite that pages it, a rule that targets it.
+const ACCOUNT = "123456789012";
+const TOPIC = `arn:aws:sns:eu-west-1:${ACCOUNT}:sofia-t-level2-oncall`;
+const pageAlarm = () => res(T.composite, { alarmName: "sofia-t-x-page", alarmRule: 'ALARM("sofia-t-x")', alarmActions: [TOPIC], okActions: [TOPIC] });
+const failureTarget = () => res(T.eventTarget, { rule: "sofia-t-maintenance-task-failed", arn: TOPIC });
+const ourTopicPolicy = () =>
+    res(T.topicPolicy, {
+        arn: TOPIC,
+        policy: topicPolicyDocument(TOPIC, ACCOUNT, { alarms: [`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:sofia-t-x-page`], rules: [`arn:aws:events:eu-west-1:${ACCOUNT}:rule/sofia-t-maintenance-task-failed`] }),
+    });
+/** The policy the maintenance windows used to put on the on-call topic: EventBridge alone. */
+const eventsOnlyPolicy = () =>
+    res(T.topicPolicy, {
+        arn: TOPIC,
+        policy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [{ Sid: "MaintenanceFailures", Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sns:Publish", Resource: TOPIC, Condition: { ArnEquals: { "aws:SourceArn": `arn:aws:events:eu-west-1:${ACCOUNT}:rule/sofia-t-maintenance-task-failed` } } }],
+        }),
+    });
 
 const goodInstance = { metadataOptions: { httpTokens: "required" }, monitoring: true, rootBlockDevice: { encrypted: true } };
 const goodContainer = {
@@ -125,6 +149,7 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["aws-limit-dashboard", [res(T.dashboard, { dashboardBody: JSON.stringify({ widgets: [{ properties: { metrics: [["N", "m"]] } }] }) })], [res(T.dashboard, { dashboardBody: JSON.stringify({ widgets: [{ properties: { metrics: Array(501).fill(["N", "m"]) } }] }) })]],
     ["aws-limit-maintenance-windows", [res(T.task, { windowId: "w", description: "ok" })], [res(T.task, { windowId: "w", description: "d".repeat(129) })]],
     ["aws-limit-tags", [res(T.topic, { tags: { Project: "sofia" } })], [res(T.topic, { tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, "v"])) })]],
+    ["alarm-topics-admit-publishers", [pageAlarm(), failureTarget(), ourTopicPolicy()], [pageAlarm(), failureTarget(), eventsOnlyPolicy()]],
     [
         "aws-limit-security-group-rules",
         Array.from({ length: 60 }, (_, i) => res(T.ingress, { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: `10.0.${i}.0/24`, description: "c" })),
@@ -160,6 +185,53 @@ describe("each policy on hand-built resources", () => {
             expect(p.name).toMatch(/^[a-z0-9-]+$/);
             expect(p.description.length, p.name).toBeGreaterThan(40);
             expect(["advisory", "mandatory"], p.name).toContain(p.enforcementLevel);
+        }
+    });
+});
+
+describe("alarm-topics-admit-publishers: the paging path", () => {
+    const messages = async (resources: PlannedResource[]) =>
+        (await evaluate(policies, resources, {})).filter((v) => v.policy === "alarm-topics-admit-publishers").map((v) => v.message);
+
+    it("fails the old topic policy: it admits EventBridge alone, so CloudWatch cannot page", async () => {
+        expect(await messages([pageAlarm(), failureTarget(), eventsOnlyPolicy()])).toEqual([
+            expect.stringMatching(/^alarm sofia-t-x-page publishes to .*sofia-t-level2-oncall, but its topic policy r\d+ refuses cloudwatch.amazonaws.com on behalf of arn:aws:cloudwatch:eu-west-1:123456789012:alarm:sofia-t-x-page/),
+            // It did not pin the account either.
+            expect.stringMatching(/\(MaintenanceFailures\) admits events.amazonaws.com without an aws:SourceAccount condition/),
+        ]);
+    });
+
+    it("passes a policy that admits exactly the alarm and the rule, and nothing else", async () => {
+        expect(await messages([pageAlarm(), failureTarget(), ourTopicPolicy()])).toEqual([]);
+    });
+
+    it("fails a rule the policy does not name, a second policy on the topic, and a topic without one", async () => {
+        expect((await messages([pageAlarm(), failureTarget(), res(T.eventTarget, { rule: "other-rule", arn: TOPIC }), ourTopicPolicy()])).join("\n")).toContain("rule other-rule publishes to");
+        expect((await messages([pageAlarm(), ourTopicPolicy(), eventsOnlyPolicy()])).join("\n")).toMatch(/has 2 topic policies .*SNS keeps the last one written/);
+        expect((await messages([pageAlarm()])).join("\n")).toContain("has no policy of its own");
+    });
+
+    it("fails a policy that lets in anyone beyond the publishers: any principal, any source, a stranger's alarm, no account check", async () => {
+        const with_ = (statement: object) => res(T.topicPolicy, { arn: TOPIC, policy: JSON.stringify({ Statement: [...JSON.parse(ourTopicPolicy().inputs.policy as string).Statement, statement] }) });
+        const base = { Effect: "Allow", Action: "sns:Publish", Resource: TOPIC };
+        expect((await messages([pageAlarm(), with_({ ...base, Principal: { AWS: "*" } })])).join("\n")).toContain('admits principal {"AWS":"*"}');
+        expect((await messages([pageAlarm(), with_({ ...base, Principal: { Service: "cloudwatch.amazonaws.com" } })])).join("\n")).toContain("on behalf of anything");
+        expect((await messages([pageAlarm(), with_({ ...base, Principal: { Service: "cloudwatch.amazonaws.com" }, Condition: { ArnEquals: { "aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:999999999999:alarm:theirs" }, StringEquals: { "aws:SourceAccount": ACCOUNT } } })])).join("\n")).toContain("alarm:theirs, which do not publish to it");
+        expect((await messages([pageAlarm(), with_({ ...base, Principal: { Service: "cloudwatch.amazonaws.com" }, Condition: { ArnEquals: { "aws:SourceArn": `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:sofia-t-x-page` } } })])).join("\n")).toContain("without an aws:SourceAccount condition");
+    });
+
+    it("fails a Deny that shuts the alarm out again, and a topic on the AWS managed key", async () => {
+        const deny = res(T.topicPolicy, { arn: TOPIC, policy: JSON.stringify({ Statement: [...JSON.parse(ourTopicPolicy().inputs.policy as string).Statement, { Effect: "Deny", Principal: "*", Action: "sns:*", Resource: "*" }] }) });
+        expect((await messages([pageAlarm(), deny])).join("\n")).toContain("refuses cloudwatch.amazonaws.com");
+        expect((await messages([pageAlarm(), ourTopicPolicy(), res(T.topic, { name: "sofia-t-level2-oncall", kmsMasterKeyId: "alias/aws/sns" })])).join("\n")).toContain("alias/aws/sns");
+    });
+
+    it("holds on both stacks' real plans: every composite and the maintenance rule are admitted, by exact ARN", async () => {
+        for (const stack of ["staging", "prod"]) {
+            const plan = await planStack(stack);
+            expect(await messages(plan.resources), stack).toEqual([]);
+            const pols = plan.resources.filter((r) => r.type === T.topicPolicy);
+            expect(pols.map((p) => p.inputs.arn).sort(), stack).toEqual([`arn:aws:sns:eu-central-1:${OFFLINE_ACCOUNT}:sofia-${stack}-level2-oncall`, `arn:aws:sns:eu-central-1:${OFFLINE_ACCOUNT}:sofia-${stack}-level3-senior`].sort());
         }
     });
 });
