@@ -18,6 +18,19 @@ interface MetricRef {
     dimensions: Record<string, pulumi.Input<string>>;
 }
 
+/** What sends an alarm's metric: the README's alarm table names it, and a test checks each one. */
+export type Publisher =
+    /** A Sofia host script (its command), on the host. */
+    | { by: "host"; script: string }
+    /** The CloudWatch agent's own host metrics. */
+    | { by: "agent" }
+    /** The CloudWatch agent's Prometheus scrape of a catalog service (an assumed contract of its image). */
+    | { by: "scrape"; service: string }
+    /** A metric filter on a catalog service's log group. */
+    | { by: "log-filter"; service: string }
+    /** AWS itself. */
+    | { by: "aws"; service: "EC2" | "SNS" };
+
 export interface AlarmSpec {
     /** Short, unique; the alarm is named `<prefix>-<id>`. */
     id: string;
@@ -35,6 +48,12 @@ export interface AlarmSpec {
     datapointsToAlarm?: number;
     /** Deliberate per alarm: does silence mean trouble? */
     treatMissingData: "breaching" | "notBreaching" | "missing" | "ignore";
+    /** Who sends the metric. */
+    publisher: Publisher;
+    /** What a period without data means here, in words (the README's alarm table). */
+    silence: string;
+    /** Whether promotion's soak counts it (an alarm that is in ALARM by design, until someone acts, does not). @default true */
+    soaks?: boolean;
     /** Level 1 only: what AWS does by itself. */
     automatic?: "recover" | "reboot";
 }
@@ -65,6 +84,11 @@ export interface EscalationArgs {
     tags?: Record<string, string>;
 }
 
+/** The level 2 topic: on-call's pager subscribes to it (SNS reports its failed deliveries by this name). */
+export function oncallTopicName(prefix: string): string {
+    return `${prefix}-level2-oncall`;
+}
+
 /** The paging composite of an alarm (or level 3 rule) id. */
 export function pageName(prefix: string, id: string): string {
     return `${prefix}-${id}-page`;
@@ -80,6 +104,7 @@ export function validateAlarmSpecs(specs: AlarmSpec[]): void {
         if (s.datapointsToAlarm !== undefined && s.datapointsToAlarm > s.evaluationPeriods) throw new Error(`alarm ${s.id}: datapointsToAlarm ${s.datapointsToAlarm} > evaluationPeriods ${s.evaluationPeriods}`);
         if (![10, 30].includes(s.period) && s.period % 60 !== 0) throw new Error(`alarm ${s.id}: period ${s.period} must be 10, 30 or a multiple of 60`);
         if (s.period * s.evaluationPeriods > 86400) throw new Error(`alarm ${s.id}: period x evaluationPeriods exceeds one day`);
+        if (!s.silence.trim()) throw new Error(`alarm ${s.id}: say what silence means`);
     }
 }
 
@@ -129,7 +154,7 @@ export class Escalation extends pulumi.ComponentResource {
         const tags = args.tags ?? {};
 
         const account = aws.getCallerIdentityOutput({}, child).accountId;
-        const topicNames = { 2: `${args.prefix}-level2-oncall`, 3: `${args.prefix}-level3-senior` } as const;
+        const topicNames = { 2: oncallTopicName(args.prefix), 3: `${args.prefix}-level3-senior` } as const;
         this.topics = {
             2: new aws.sns.Topic(`${name}-level2`, { name: topicNames[2], displayName: "Sofia level 2: on-call", tags }, child),
             3: new aws.sns.Topic(`${name}-level3`, { name: topicNames[3], displayName: "Sofia level 3: senior and security", tags }, child),

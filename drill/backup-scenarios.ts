@@ -27,6 +27,9 @@ const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
 
 /** What every failed backup must leave behind: no marker, no held checkpoint, a failure metric, clean staging. */
+/** The Kind dimension of a backup's metrics, from its id (Redis-only ids end in -redis). */
+const kindOf = (id: string) => ({ [KIND_DIMENSION]: id.endsWith("-redis") ? "redis" : "full" });
+
 function failedCleanly(env: DrillEnv, id: string, r: Run, reason: RegExp): Check[] {
     return [
         check("exits non-zero", r.status !== 0 && r.status !== null, `exit ${r.status}`),
@@ -34,7 +37,7 @@ function failedCleanly(env: DrillEnv, id: string, r: Run, reason: RegExp): Check
         check("says what to do next", /sofia-services status|rerun: sofia-backup run/.test(r.stderr), r.stderr.slice(-200)),
         check("writes no COMPLETE marker", !env.keys(backupPrefix(id)).some((k) => k.endsWith("/COMPLETE")), env.keys(backupPrefix(id)).join(", ")),
         check("holds no QuestDB checkpoint afterwards", !env.questdb.held),
-        check(`publishes ${BACKUP_METRICS.success}=0`, env.metricValues(BACKUP_METRICS.success).includes(0), JSON.stringify(env.metricValues(BACKUP_METRICS.success))),
+        check(`publishes ${BACKUP_METRICS.success}=0 for its kind`, env.metricValues(BACKUP_METRICS.success, kindOf(id)).includes(0), JSON.stringify(env.metricValues(BACKUP_METRICS.success, kindOf(id)))),
         check("cleans its staging space", stagingRuns(env).length === 0, stagingRuns(env).join(", ")),
     ];
 }
@@ -121,7 +124,7 @@ export const backupScenarios: Scenario[] = [
                 check("the manifest records the release and tool versions", typeof manifest.release?.api === "string" && typeof manifest.tools?.tar === "string"),
                 check("the stored RDB passes redis-check-rdb", spawnSync("redis-check-rdb", [rdb]).status === 0),
                 check("QuestDB: CHECKPOINT CREATE, then RELEASE", JSON.stringify(q) === JSON.stringify(["CHECKPOINT CREATE", "CHECKPOINT RELEASE"]), JSON.stringify(q)),
-                check(`publishes ${BACKUP_METRICS.success}=1, bytes and age 0`, env.metricValues(BACKUP_METRICS.success).includes(1) && env.metricValues(BACKUP_METRICS.bytes).length > 0 && env.metricValues(BACKUP_METRICS.age, { [KIND_DIMENSION]: "full" }).includes(0)),
+                check(`publishes ${BACKUP_METRICS.success}=1, bytes and age 0`, env.metricValues(BACKUP_METRICS.success, { [KIND_DIMENSION]: "full" }).includes(1) && env.metricValues(BACKUP_METRICS.bytes).length > 0 && env.metricValues(BACKUP_METRICS.age, { [KIND_DIMENSION]: "full" }).includes(0)),
                 check("uploads items of this size in 16 MiB parts", manifest.files.every((f: { part_mib: number }) => f.part_mib === 16), JSON.stringify(manifest.files.map((f: { part_mib: number }) => f.part_mib))),
                 check("cleans its staging space", stagingRuns(env).length === 0, stagingRuns(env).join(", ")),
                 check("indexes it as the newest full backup", env.keys(`${DRILL_STACK}/full/index/`).some((k) => k.endsWith(`-${id}`)), env.keys(`${DRILL_STACK}/full/index/`).join(", ")),

@@ -189,6 +189,7 @@ export class DrillEnv {
             fs.writeFileSync(path.join(this.state, `sofia-${e.name}.health`), "healthy\n");
         }
         fs.writeFileSync(path.join(this.state, "sofia-redis.secret"), REDIS_PASSWORD);
+        fs.writeFileSync(path.join(this.state, "sofia-redis.port"), String(this.redisPort));
         // Production's own arguments (minus the secret config file), so the drill runs the real tuning;
         // minus activedefrag too: Debian's redis-server lacks the patched jemalloc it needs (the
         // official image has it). DEBUG is the drill's instrument for comparing datasets.

@@ -10,7 +10,7 @@ import { runAsync } from "./run";
 import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../components/project-root";
-import { BACKUP_METRICS } from "../services/metrics";
+import { BACKUP_METRICS, KIND_DIMENSION } from "../services/metrics";
 import { volumeHostPath } from "../services/store-config";
 import { Check, Scenario } from "./backup-scenarios";
 import { backupPrefix, DRILL_STACK, DrillEnv } from "./env";
@@ -194,7 +194,7 @@ function backupKilled(how: "TERM" | "KILL"): Scenario {
                           check("the next backup command published the failure", age!.status === 0 && /backup drill-killed-kill was interrupted before it was complete: its failure \(BackupSuccess=0\) is published now/.test(age!.stdout), age!.stdout + age!.stderr),
                       ]
                     : [check("its trap published the failure, saying what to do", r.status === 1 && /backup drill-killed-term FAILED/.test(r.stderr), r.stderr.slice(-400))]),
-                check(`${BACKUP_METRICS.success}=0 reached CloudWatch`, env.metricValues(BACKUP_METRICS.success).includes(0), JSON.stringify(env.metricValues(BACKUP_METRICS.success))),
+                check(`${BACKUP_METRICS.success}=0 reached CloudWatch`, env.metricValues(BACKUP_METRICS.success, { [KIND_DIMENSION]: "full" }).includes(0), JSON.stringify(env.metricValues(BACKUP_METRICS.success, { [KIND_DIMENSION]: "full" }))),
                 ...invariantChecks(env, before, undefined),
             ];
         },

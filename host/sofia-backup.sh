@@ -51,7 +51,8 @@ release_checkpoint() {
 }
 
 publish_failure() {  # why
-  put_metrics "$(datum "$METRIC_SUCCESS" 0 Count)" "$(datum "$METRIC_DURATION" $(( $(date +%s) - started )) Seconds)" ||
+  # Per kind: a failed full backup stays in ALARM until a full one succeeds, whatever Redis-only ones do.
+  put_metrics "$(datum_kind "$METRIC_SUCCESS" 0 Count "$(kind_of "${id:-?}")")" "$(datum "$METRIC_DURATION" $(( $(date +%s) - started )) Seconds)" ||
     echo "sofia-backup: could not publish the failure metric either; check the host's access to CloudWatch" >&2
   echo "sofia-backup: $1" >&2
 }
@@ -96,7 +97,7 @@ settle_unfinished() {
         left+=("$bid"$'\t'"$phase"$'\t'"$key")
         echo "sofia-backup: could not index backup $bid (complete, interrupted before its index entry); the next backup command tries again" >&2
       fi
-    elif put_metrics "$(datum "$METRIC_SUCCESS" 0 Count)"; then
+    elif put_metrics "$(datum_kind "$METRIC_SUCCESS" 0 Count "$(kind_of "$bid")")"; then
       log "backup $bid was interrupted before it was complete: its failure ($METRIC_SUCCESS=0) is published now"
     else
       left+=("$bid"$'\t'"$phase"$'\t'"$key")
@@ -413,7 +414,7 @@ cmd_run() {
 
   # The marker makes the backup exist; then its index entry makes it the newest of its kind. The
   # metrics go out alongside.
-  put_metrics "$(datum "$METRIC_SUCCESS" 1 Count)" "$(datum "$METRIC_BYTES" "$total" Bytes)" \
+  put_metrics "$(datum_kind "$METRIC_SUCCESS" 1 Count "$backup_kind")" "$(datum "$METRIC_BYTES" "$total" Bytes)" \
     "$(datum "$METRIC_DURATION" $(( $(date +%s) - started )) Seconds)" "$(datum_kind "$METRIC_AGE" 0 None "$backup_kind")" >"$stage/.metrics.log" 2>&1 &
   local metrics=$!
   jq -n --arg id "$id" --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg m "$(sha256_of "$manifest")" \

@@ -16,14 +16,19 @@ die() { printf 'sofia-probe: %s\n' "$*" >&2; exit 1; }
 [[ -r $PROBE_ENV ]] || die "no configuration at $PROBE_ENV; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
 source "$PROBE_ENV"
-for var in METRICS_NAMESPACE METRIC_STACK METRIC_HEALTHY METRIC_REDIS_MEMORY METRIC_MAINTENANCE REDIS_CONTAINER REDIS_PASSWORD_FILE; do
+for var in METRICS_NAMESPACE METRIC_STACK METRIC_HEALTHY METRIC_REDIS_MEMORY METRIC_RUNS METRIC_MAINTENANCE REDIS_CONTAINER REDIS_PASSWORD_FILE; do
   [[ -n ${!var:-} ]] || die "$PROBE_ENV does not set $var; run pulumi up to reinstall it"
 done
+
+# Every datum carries the minute it describes: the timer fires on the minute, and a run that
+# publishes late (a slow /health, a slow CloudWatch) still lands in its own one-minute period.
+# Half past it, so clock jitter either way keeps it there.
+stamp=$(date -u +%Y-%m-%dT%H:%M:30Z)
 
 datum() {  # name, value, unit, [service]
   local dims="{\"Name\":\"Stack\",\"Value\":\"$METRIC_STACK\"}"
   [[ -z ${4:-} ]] || dims+=",{\"Name\":\"Service\",\"Value\":\"$4\"}"
-  printf '{"MetricName":"%s","Dimensions":[%s],"Value":%s,"Unit":"%s"}' "$1" "$dims" "$2" "$3"
+  printf '{"MetricName":"%s","Dimensions":[%s],"Timestamp":"%s","Value":%s,"Unit":"%s"}' "$1" "$dims" "$stamp" "$2" "$3"
 }
 
 data=()
@@ -31,8 +36,9 @@ pids=()
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # Every /health at once: a hanging one costs the timeout, not the timeout per service.
-while IFS=$'\t' read -r _ name container _ health; do
-  [[ -z $name || $name == \#* ]] && continue
+# The table's comment lines (its header among them) start with # in its first column, the stage.
+while IFS=$'\t' read -r stage name container _ health; do
+  [[ -z $stage || $stage == \#* || -z $name ]] && continue
   if [[ $health == - ]]; then
     [[ $(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$container" 2>/dev/null) == healthy ]] && echo 1 >"$dir/$name" || echo 0 >"$dir/$name"
   else
@@ -46,8 +52,9 @@ for f in "$dir"/*; do
 done
 
 # Redis memory: used_memory / maxmemory, read inside the container (the host has no redis-cli).
-if pw=$(docker exec "$REDIS_CONTAINER" cat "$REDIS_PASSWORD_FILE" 2>/dev/null) &&
-  info=$(docker exec -e REDISCLI_AUTH="$pw" "$REDIS_CONTAINER" redis-cli INFO memory 2>/dev/null | tr -d '\r'); then
+# The password goes from its file to REDISCLI_AUTH inside the container: never on a command line.
+# shellcheck disable=SC2016 # expanded by the container's shell
+if info=$(docker exec "$REDIS_CONTAINER" sh -c 'REDISCLI_AUTH=$(cat "$1") redis-cli INFO memory' sh "$REDIS_PASSWORD_FILE" 2>/dev/null | tr -d '\r'); then
   used=$(sed -n 's/^used_memory://p' <<<"$info")
   max=$(sed -n 's/^maxmemory://p' <<<"$info")
   if [[ $used =~ ^[0-9]+$ && $max =~ ^[1-9][0-9]*$ ]]; then
@@ -64,6 +71,9 @@ if [[ -f $MAINTENANCE_BIN ]]; then
     data+=("$(datum "$METRIC_MAINTENANCE" 1 Count)")
   fi
 fi
+
+# The heartbeat: this run happened (probe-silent pages when it stops).
+data+=("$(datum "$METRIC_RUNS" 1 Count)")
 
 payload="[$(IFS=,; echo "${data[*]}")]"
 if [[ ${1:-} == --dry-run ]]; then

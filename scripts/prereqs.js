@@ -13,6 +13,7 @@ const NEEDED = [
   { command: "flock", pkg: "util-linux", why: "host scripts serialise on a lock" },
   { command: "nginx", pkg: "nginx-light", why: "the front proxy's configuration is checked and served by a real nginx" },
   { command: "sshd", pkg: "openssh-server", why: "the host's sshd drop-in is read by the real sshd" },
+  { command: "uvicorn", check: "/usr/bin/python3 -c 'import uvicorn'", pkg: "python3-uvicorn", why: "the API's error pattern is matched against real uvicorn output" },
   { command: "openssl", pkg: "openssl", why: "SHA-256 in the backup and restore scripts; a throwaway certificate for the proxy's TLS" },
   // Not in Debian 12: these come from PyPI (pip install 'moto[server]' awscli), preinstalled here.
   { command: "moto_server", pkg: null, why: "the S3/CloudWatch/SSM emulator the drills talk to" },
@@ -21,7 +22,9 @@ const NEEDED = [
 
 // sbin too: sshd lives there, off a non-root PATH.
 const has = (cmd) => spawnSync("sh", ["-c", `PATH="$PATH:/usr/sbin:/sbin" command -v ${cmd}`], { stdio: "ignore" }).status === 0;
-const missing = NEEDED.filter((n) => !has(n.command));
+// A module rather than a command: its own check.
+const present = (n) => (n.check ? spawnSync("sh", ["-c", n.check], { stdio: "ignore" }).status === 0 : has(n.command));
+const missing = NEEDED.filter((n) => !present(n));
 if (missing.length === 0) process.exit(0);
 
 for (const m of missing) console.error(`prereqs: ${m.command} is missing (${m.why})`);
@@ -52,7 +55,7 @@ for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-re
   }
 }
 if (ownPolicy) fs.rmSync(POLICY, { force: true });
-const still = missing.filter((m) => !has(m.command));
+const still = missing.filter((m) => !present(m));
 if (still.length) {
   console.error(`prereqs: still missing after install: ${still.map((m) => m.command).join(", ")}`);
   process.exit(1);

@@ -3,7 +3,7 @@
  * Checklist" and "Escalation" in one list. components/escalation.ts turns it into CloudWatch.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AlarmSpec } from "../components/escalation";
+import { AlarmSpec, oncallTopicName, Publisher } from "../components/escalation";
 import { CatalogEntry } from "./catalog";
 import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, logMetricsNamespace, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { Settings } from "./settings";
@@ -21,7 +21,7 @@ export function alarmPrefix(stack: string): string {
 export function pagingAlarmNames(catalog: readonly CatalogEntry[], s: Settings, dataPath: string): string[] {
     // The instance id only fills the EC2 alarms' dimensions, and those are level 1.
     return sofiaAlarms(catalog, s, "i-any", dataPath)
-        .filter((a) => a.level >= 2)
+        .filter((a) => a.level >= 2 && a.soaks !== false)
         .map((a) => `${alarmPrefix(s.stack)}-${a.id}`);
 }
 
@@ -34,6 +34,42 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
     const a = s.alarms;
     const stack = { [STACK_DIMENSION]: s.stack };
     const sofia = (name: string, dimensions: Record<string, pulumi.Input<string>> = {}) => ({ namespace: METRICS_NAMESPACE, name, dimensions: { ...stack, ...dimensions } });
+    const probe = { by: "host", script: "sofia-probe" } as const;
+    const metricsServer = { by: "scrape", service: "metrics" } as const;
+    const redisScheduled = !!s.backup.redisSchedule;
+    // A signal that an image is assumed to send (README, "Contracts"): a whole day without it is
+    // itself an alarm, so that an alarm which reads it as "all quiet" cannot stay blind.
+    const signalGone = (id: string, what: string, metric: AlarmSpec["metric"] & object, publisher: Publisher): AlarmSpec => ({
+        id: `${id}-signal-gone`,
+        level: 2,
+        description: `No ${what} for a whole day: the ${id} alarm cannot see anything. The image may have broken its contract (README, "Contracts").`,
+        metric: { ...metric, statistic: "SampleCount", extendedStatistic: undefined } as AlarmSpec["metric"],
+        comparison: "LessThanThreshold",
+        threshold: 1,
+        period: 3600,
+        evaluationPeriods: 24,
+        datapointsToAlarm: 24,
+        treatMissingData: "breaching",
+        publisher,
+        silence: "the signal is gone: this alarm's whole point (24 silent hours)",
+    });
+    const backupFailed = (kind: "full" | "redis"): AlarmSpec => ({
+        id: kind === "full" ? "backup-failed" : "backup-failed-redis",
+        level: 2,
+        description: `A ${kind === "full" ? "full" : "Redis-only"} backup failed (no COMPLETE marker was written); this stays in ALARM until one succeeds. Its output in SSM says what failed and what to do.`,
+        metric: { ...sofia(BACKUP_METRICS.success, { [KIND_DIMENSION]: kind }), statistic: "Minimum" },
+        comparison: "LessThanThreshold",
+        threshold: 1,
+        period: 300,
+        evaluationPeriods: 1,
+        // Between runs nothing is published: the state stays what the last run made it.
+        treatMissingData: "ignore",
+        publisher: { by: "host", script: `sofia-backup run${kind === "redis" ? " --only redis" : ""}` },
+        silence: "no run in the period: the last run's result stands (the age alarm covers runs that never happen)",
+    });
+    const staleRatio = { ...sofia(APP_METRICS.staleRatio), statistic: "Maximum" };
+    const reconnects = { ...sofia(APP_METRICS.reconnects), statistic: "Sum" };
+    const apiLatency = { namespace: logMetricsNamespace(s.stack), name: LOG_METRICS.apiLatency, dimensions: {}, extendedStatistic: "p95" } as const;
 
     const specs: AlarmSpec[] = [
         // Every entry: its /health where it has one, Docker's health status otherwise (the probe).
@@ -47,34 +83,58 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             period: 60,
             evaluationPeriods: a.healthWindowMinutes,
             datapointsToAlarm: a.healthFailingMinutes,
-            // The probe publishes every minute: silence means the host or the probe is down.
-            treatMissingData: "breaching",
+            // Only a probe that ran and saw a failure counts: a minute the probe missed is no
+            // failure of the service (probe-silent pages for a probe that stopped).
+            treatMissingData: "notBreaching",
+            publisher: probe,
+            silence: "the probe did not run that minute: no news, not a failure (probe-silent covers a probe that stopped)",
         })),
+        {
+            id: "probe-silent",
+            level: 2,
+            description: "The health probe published nothing for 3 minutes: the host, its way to CloudWatch, or sofia-probe.timer is down, and no health alarm can see anything. systemctl status sofia-probe.timer; journalctl -u sofia-probe --since -10min",
+            metric: { ...sofia(PROBE_METRICS.runs), statistic: "SampleCount" },
+            comparison: "LessThanThreshold",
+            threshold: 1,
+            period: 60,
+            evaluationPeriods: 3,
+            datapointsToAlarm: 3,
+            treatMissingData: "breaching",
+            publisher: probe,
+            silence: "the probe is not running: this alarm's whole point",
+        },
         {
             id: "stale-ratio",
             level: 2,
-            description: `Data freshness: ${APP_METRICS.staleRatio} >= ${a.staleRatio}. Check the ingestors (runbook "Data Feed Issues"); force the fallback with equityPrimary=yahoo.`,
-            metric: { ...sofia(APP_METRICS.staleRatio), statistic: "Maximum" },
+            description: `Data freshness: ${APP_METRICS.staleRatio} >= ${a.staleRatio} (a gauge the metrics server is assumed to expose; README, "Contracts"). Check the ingestors (runbook "Data Feed Issues"); force the fallback with equityPrimary=yahoo.`,
+            metric: staleRatio,
             comparison: "GreaterThanOrEqualToThreshold",
             threshold: a.staleRatio,
             period: 60,
             evaluationPeriods: 5,
             datapointsToAlarm: 3,
-            // No freshness figure means no scrape of the metrics server: not a reason to relax.
-            treatMissingData: "breaching",
+            // The metrics server's health alarm covers a server that stopped answering; a gauge
+            // that never arrives is the signal-gone alarm's, not a page every minute.
+            treatMissingData: "notBreaching",
+            publisher: metricsServer,
+            silence: "no scrape that minute: no news (health-metrics covers the server, stale-ratio-signal-gone a gauge that never comes)",
         },
+        signalGone("stale-ratio", `${APP_METRICS.staleRatio} gauge from the metrics server`, staleRatio, metricsServer),
         {
             id: "api-latency-p95",
             level: 2,
-            description: `API latency p95 >= ${a.apiP95Ms} ms over 5 minutes (runbook "High Latency Investigation").`,
-            metric: { namespace: logMetricsNamespace(s.stack), name: LOG_METRICS.apiLatency, dimensions: {}, extendedStatistic: "p95" },
+            description: `API latency p95 >= ${a.apiP95Ms} ms over 5 minutes (runbook "High Latency Investigation"), from the API's JSON access log's duration_ms (README, "Contracts").`,
+            metric: apiLatency,
             comparison: "GreaterThanOrEqualToThreshold",
             threshold: a.apiP95Ms,
             period: 300,
             evaluationPeriods: 1,
             // No requests, no latency: the API's health alarm says whether it is up.
             treatMissingData: "notBreaching",
+            publisher: { by: "log-filter", service: "api" },
+            silence: "no requests logged: no news (the probe's /health calls alone log a line a minute; api-latency-p95-signal-gone covers a day of none)",
         },
+        signalGone("api-latency-p95", "request with duration_ms in the API's access log", apiLatency, { by: "log-filter", service: "api" }),
         {
             id: "redis-memory",
             level: 2,
@@ -87,6 +147,8 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             datapointsToAlarm: 5,
             // Redis' own health alarm covers silence.
             treatMissingData: "missing",
+            publisher: probe,
+            silence: "Redis did not answer the probe: not counted either way (health-redis covers it)",
         },
         {
             id: "host-memory",
@@ -98,6 +160,8 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             period: 300,
             evaluationPeriods: 2,
             treatMissingData: "breaching",
+            publisher: { by: "agent" },
+            silence: "the agent reports every minute: silence means it or the host is gone, and pages",
         },
         ...alarmedPaths(dataPath).map<AlarmSpec>((p) => ({
             id: `disk-${p === "/" ? "root" : p.replace(/^\//, "").replace(/\//g, "-")}`,
@@ -108,37 +172,40 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             threshold: a.diskPercent,
             period: 300,
             evaluationPeriods: 1,
-            // The agent reports disk use every minute: silence means the agent is blind or gone.
             treatMissingData: "breaching",
+            publisher: { by: "agent" },
+            silence: "the agent reports every minute: silence means it is blind or gone, and pages",
         })),
         {
             id: "ws-reconnects",
             level: 2,
-            description: `Websocket reconnects above ${a.reconnectsPerMinute}/min (runbook "WebSocket Disconnection Issues"). Soft restart: docker kill -s USR1 sofia-crypto-ws.`,
-            expression: {
-                expression: "RATE(m1) * 60",
-                label: "reconnects per minute",
-                metrics: [{ id: "m1", ...sofia(APP_METRICS.reconnects), statistic: "Maximum" }],
-            },
+            description: `Websocket reconnects above ${a.reconnectsPerMinute}/min (runbook "WebSocket Disconnection Issues"), from the metrics server's ${APP_METRICS.reconnects} counter. Soft restart: docker kill -s USR1 sofia-crypto-ws.`,
+            // Each data point is the counter's increase since the last scrape (one a minute).
+            metric: reconnects,
             comparison: "GreaterThanThreshold",
             threshold: a.reconnectsPerMinute,
             period: 60,
             evaluationPeriods: 5,
             datapointsToAlarm: 3,
             treatMissingData: "notBreaching",
+            publisher: metricsServer,
+            silence: "no scrape that minute: no news (ws-reconnects-signal-gone covers a counter that never comes)",
         },
+        signalGone("ws-reconnects", `${APP_METRICS.reconnects} counter from the metrics server`, reconnects, metricsServer),
         ...catalog.map<AlarmSpec>((e) => ({
             id: `errors-${e.name}`,
             level: 2,
-            description: `More than ${a.errorLinesPerMinute} ERROR lines a minute from ${e.name}. Its log group: ${logGroupName(s.stack, e.name)}.`,
+            description: `More than ${a.errorLinesPerMinute} error lines a minute from ${e.name} (its own log format's levels: services/log-formats.ts, ${e.logFormat}). Its log group: ${logGroupName(s.stack, e.name)}.`,
             metric: { namespace: logMetricsNamespace(s.stack), name: LOG_METRICS.errorLines(e.name), dimensions: {}, statistic: "Sum" },
             comparison: "GreaterThanThreshold",
             threshold: a.errorLinesPerMinute,
             period: 60,
             evaluationPeriods: 3,
             datapointsToAlarm: 2,
-            // The filter reports 0 for every minute with log lines and no ERROR.
+            // The filter reports 0 for every minute with log lines and no error.
             treatMissingData: "notBreaching",
+            publisher: { by: "log-filter", service: e.name },
+            silence: "no log lines at all that minute: no errors (health covers a service that stopped)",
         })),
         {
             id: "backup-age",
@@ -152,8 +219,10 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             datapointsToAlarm: 2,
             // Silence means the host is not publishing: no reason to believe backups are fine.
             treatMissingData: "breaching",
+            publisher: { by: "host", script: "sofia-backup age" },
+            silence: "published every 15 minutes: silence means the host stopped, and pages",
         },
-        ...(s.backup.redisSchedule
+        ...(redisScheduled
             ? [
                   {
                       id: "backup-age-redis",
@@ -164,23 +233,87 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
                       threshold: a.redisBackupMaxAgeMinutes / 60,
                       period: 900,
                       evaluationPeriods: 1,
-                      // Published every 15 minutes with the full backup's age: silence is the host gone.
                       treatMissingData: "breaching" as const,
+                      publisher: { by: "host" as const, script: "sofia-backup age" },
+                      silence: "published every 15 minutes with the full backup's age: silence means the host stopped, and pages",
                   },
               ]
             : []),
+        backupFailed("full"),
+        ...(redisScheduled ? [backupFailed("redis")] : []),
         {
-            id: "backup-failed",
+            id: "verification-failed",
             level: 2,
-            description: "A backup run failed (no COMPLETE marker was written). Its output in SSM says what failed and what to do.",
-            metric: { ...sofia(BACKUP_METRICS.success), statistic: "Minimum" },
+            description: "The weekly verification of the latest backup failed: the backup restore would use is not good. Its output in SSM (weekly window) says which item; sofia-restore --verify-only latest reruns it. Stays in ALARM until a verification passes.",
+            metric: { ...sofia(BACKUP_METRICS.verified), statistic: "Minimum" },
             comparison: "LessThanThreshold",
             threshold: 1,
             period: 300,
             evaluationPeriods: 1,
-            // No run in a period is no failure; the age alarm covers runs that never happen.
-            treatMissingData: "notBreaching",
+            treatMissingData: "ignore",
+            publisher: { by: "host", script: "sofia-restore --verify-only" },
+            silence: "between weekly runs: the last result stands",
         },
+        {
+            id: "dr-test-failed",
+            level: 2,
+            description: "The monthly disaster-recovery test failed: the latest backup could not be restored into scratch. Its output in SSM (monthly window) says where; sofia-restore --scratch latest reruns it. Stays in ALARM until a DR test passes.",
+            metric: { ...sofia(BACKUP_METRICS.drSuccess), statistic: "Minimum" },
+            comparison: "LessThanThreshold",
+            threshold: 1,
+            period: 300,
+            evaluationPeriods: 1,
+            treatMissingData: "ignore",
+            publisher: { by: "host", script: "sofia-restore --scratch" },
+            silence: "between monthly runs: the last result stands",
+        },
+        {
+            id: "dr-test-slow",
+            level: 2,
+            description: `The monthly DR test's restore took longer than the recovery-time objective (alarms.recoveryTimeMinutes, ${a.recoveryTimeMinutes} min): a real restore would too. Look at the backup's size and the restore's steps in its output.`,
+            metric: { ...sofia(BACKUP_METRICS.drSeconds), statistic: "Maximum" },
+            comparison: "GreaterThanThreshold",
+            threshold: a.recoveryTimeMinutes * 60,
+            period: 300,
+            evaluationPeriods: 1,
+            treatMissingData: "ignore",
+            publisher: { by: "host", script: "sofia-restore --scratch" },
+            silence: "between monthly runs: the last result stands",
+        },
+        {
+            id: "oncall-delivery-failed",
+            level: 3,
+            description: `SNS could not deliver to on-call's endpoint (${oncallTopicName(alarmPrefix(s.stack))}): pages are not arriving. Check the subscription and the pager's integration; this one reaches the senior and security contacts by e-mail.`,
+            metric: { namespace: "AWS/SNS", name: "NumberOfNotificationsFailed", dimensions: { TopicName: oncallTopicName(alarmPrefix(s.stack)) }, statistic: "Sum" },
+            comparison: "GreaterThanThreshold",
+            threshold: 0,
+            period: 300,
+            evaluationPeriods: 1,
+            // SNS reports the metric only when it delivers something.
+            treatMissingData: "notBreaching",
+            publisher: { by: "aws", service: "SNS" },
+            silence: "nothing was sent: nothing failed",
+        },
+        ...(s.secrets.oncallEndpoint
+            ? []
+            : [
+                  {
+                      id: "oncall-unsubscribed",
+                      level: 3 as const,
+                      description: "Nobody is on call: the level 2 topic has no subscriber, so every level 2 page goes nowhere. Set the secret oncallEndpoint (README, Bootstrap) and run pulumi up; this alarm then goes away.",
+                      // Always in ALARM while it exists: the probe's heartbeat is counted, and its
+                      // silence is breaching too.
+                      metric: { ...sofia(PROBE_METRICS.runs), statistic: "SampleCount" },
+                      comparison: "GreaterThanOrEqualToThreshold" as const,
+                      threshold: 0,
+                      period: 300,
+                      evaluationPeriods: 1,
+                      treatMissingData: "breaching" as const,
+                      publisher: probe,
+                      silence: "in ALARM either way: it exists only while nobody is subscribed",
+                      soaks: false,
+                  },
+              ]),
         {
             id: "ec2-system-check",
             level: 1,
@@ -192,6 +325,8 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             evaluationPeriods: 2,
             treatMissingData: "missing",
             automatic: "recover",
+            publisher: { by: "aws", service: "EC2" },
+            silence: "EC2 reports every minute with detailed monitoring: a gap is not counted either way",
         },
         {
             id: "ec2-instance-check",
@@ -204,6 +339,8 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             evaluationPeriods: 3,
             treatMissingData: "missing",
             automatic: "reboot",
+            publisher: { by: "aws", service: "EC2" },
+            silence: "EC2 reports every minute with detailed monitoring: a gap is not counted either way",
         },
     ];
     return specs;

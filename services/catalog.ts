@@ -6,6 +6,8 @@
  * Adding a service is one entry in `entries` below.
  */
 
+import { LogFormat } from "./log-formats";
+
 /** Where a container port may be reached from. */
 export type Publish =
     /** Only other containers on Sofia's private Docker network. */
@@ -89,6 +91,13 @@ export interface CatalogEntry {
     memoryMb: number;
     /** Only present in the catalog when the stack's `timeseriesStore` setting selects it. */
     onlyWith?: TimeseriesStore;
+    /** How its log lines mark an error (services/log-formats.ts): its ERROR alarm counts those. */
+    logFormat: LogFormat;
+    /**
+     * What Sofia's alarms assume of the image beyond the catalog, in one sentence each (README,
+     * "Contracts"): an alarm that reads such a signal says so, and its silence for a day alarms.
+     */
+    contracts?: string[];
     /**
      * The one-shot command of this entry's image that migrates the stores' schema. A deploy that
      * changes the release runs it from the new image, to completion, before any app starts.
@@ -101,14 +110,19 @@ export interface CatalogEntry {
  * process table (the `[x]` keeps grep from matching its own command line). Whether its data flows
  * is the freshness alarm's job (stale_ratio), not Docker's.
  */
-function pythonWorker(script: string): Pick<CatalogEntry, "command" | "check"> {
+function pythonWorker(script: string): Pick<CatalogEntry, "command" | "check" | "logFormat" | "contracts"> {
     const pattern = `[${script[0]}]${script.slice(1)}`;
-    return { command: ["python", script], check: { test: ["CMD-SHELL", `grep -qs '${pattern}' /proc/[0-9]*/cmdline`], startPeriodSeconds: 20 } };
+    return { command: ["python", script], check: { test: ["CMD-SHELL", `grep -qs '${pattern}' /proc/[0-9]*/cmdline`], startPeriodSeconds: 20 }, logFormat: "python", contracts: [PYTHON_LOG_CONTRACT] };
 }
 
+/** Sofia's own Python services log in one layout: their ERROR alarms read the level from it. */
+const PYTHON_LOG_CONTRACT = "logs to stdout/stderr with Python logging as `%(asctime)s %(levelname)s %(name)s: %(message)s`";
+
 /** A service with an HTTP health endpoint on `port`, checked from inside a Python image (no curl needed). */
-function pythonHttpService(port: number, path: string, publish: Publish, startPeriodSeconds = 30): Pick<CatalogEntry, "ports" | "health" | "check"> {
+function pythonHttpService(port: number, path: string, publish: Publish, startPeriodSeconds = 30): Pick<CatalogEntry, "ports" | "health" | "check" | "logFormat" | "contracts"> {
     return {
+        logFormat: "python",
+        contracts: [PYTHON_LOG_CONTRACT],
         ports: [{ name: "http", port, publish }],
         health: { port, path },
         check: { test: ["CMD", "python", "-c", `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${port}${path}', timeout=3)`], startPeriodSeconds },
@@ -144,6 +158,7 @@ const entries: CatalogEntry[] = [
         check: { test: ["CMD-SHELL", "redis-cli ping | grep -q PONG"], startPeriodSeconds: 300 },
         volumes: [{ name: "redis-data", path: "/data" }],
         connectionEnv: "REDIS",
+        logFormat: "redis",
         backup: { kind: "redis" },
         startsAfter: [],
         stopGraceSeconds: 30,
@@ -166,6 +181,7 @@ const entries: CatalogEntry[] = [
         check: listening(QUESTDB_HEALTH_PORT, 30),
         volumes: [{ name: "questdb-data", path: "/var/lib/questdb" }],
         connectionEnv: "QUESTDB",
+        logFormat: "questdb",
         backup: { kind: "questdb" },
         startsAfter: [],
         stopGraceSeconds: 60,
@@ -181,6 +197,7 @@ const entries: CatalogEntry[] = [
         check: { test: ["CMD", "pg_isready", "-U", "postgres"], startPeriodSeconds: 30 },
         volumes: [{ name: "timescaledb-data", path: "/var/lib/postgresql/data" }],
         connectionEnv: "TIMESCALEDB",
+        logFormat: "postgres",
         backup: { kind: "pg-dump" },
         startsAfter: [],
         stopGraceSeconds: 60,
@@ -192,6 +209,10 @@ const entries: CatalogEntry[] = [
         kind: "app",
         command: ["python", "monitoring/metrics_server.py"],
         ...pythonHttpService(8000, "/health", "loopback"),
+        contracts: [
+            PYTHON_LOG_CONTRACT,
+            "exposes at /metrics, in the Prometheus text format, `stale_ratio` typed gauge (share of instruments whose last tick is stale) and `ws_reconnects_total` typed counter: the CloudWatch agent drops untyped metrics",
+        ],
         startsAfter: ["redis", TS],
         stopGraceSeconds: 10,
         memoryMb: 256,
@@ -254,6 +275,11 @@ const entries: CatalogEntry[] = [
         kind: "app",
         command: ["uvicorn", "src.api.main:app", "--host", "0.0.0.0", "--port", String(API_PORT)],
         ...pythonHttpService(API_PORT, "/health", "clients", 45),
+        logFormat: "uvicorn",
+        contracts: [
+            PYTHON_LOG_CONTRACT,
+            "writes one JSON line per request to stdout with `duration_ms` (milliseconds, a number): the latency alarm's only input",
+        ],
         // The runbook's "API Performance" values.
         env: { WORKERS: "4", REDIS_POOL_SIZE: "20", DB_POOL_SIZE: "10", API_CACHE_TTL: "5" },
         // The runbook backs up models/ ("AI models"); the API loads them.
@@ -272,6 +298,8 @@ const entries: CatalogEntry[] = [
         ports: [{ name: "http", port: UI_PORT, publish: "clients" }],
         health: { port: UI_PORT, path: "/" },
         check: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${UI_PORT}/`], startPeriodSeconds: 15 },
+        logFormat: "python",
+        contracts: [PYTHON_LOG_CONTRACT],
         // The runbook backs up sofia_ui/extensions: the UI's installed extensions.
         volumes: [{ name: "ui-extensions", path: "/app/sofia_ui/extensions" }],
         backup: { kind: "files", volume: "ui-extensions" },
@@ -289,6 +317,7 @@ const entries: CatalogEntry[] = [
         defaultImage: "nginx:1.27.3-alpine@sha256:41523187cf7d7a2f2677a80609d9caa14388bf5c1fbca9c410ba3de602aaaab4",
         ports: [{ name: "health", port: PROXY_HEALTH_PORT, publish: "private" }],
         check: listening(PROXY_HEALTH_PORT, 10),
+        logFormat: "nginx",
         startsAfter: [],
         stopGraceSeconds: 10,
         memoryMb: 128,

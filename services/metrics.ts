@@ -8,7 +8,7 @@ export const METRICS_NAMESPACE = "Sofia";
 export const STACK_DIMENSION = "Stack";
 
 export const BACKUP_METRICS = {
-    /** 1 for a complete, verified backup; 0 for a failed one. */
+    /** 1 for a complete, verified backup; 0 for a failed one (dimension Kind: full, redis). */
     success: "BackupSuccess",
     bytes: "BackupBytes",
     duration: "BackupDurationSeconds",
@@ -30,6 +30,8 @@ export const PROBE_METRICS = {
     healthy: "ServiceHealthy",
     /** Redis used memory as a percentage of its maxmemory. */
     redisMemory: "RedisMemoryPercent",
+    /** 1 for every run of the probe: its heartbeat, so that the health alarms may read silence as "no news". */
+    runs: "ProbeRuns",
 } as const;
 
 /** Published by maintenance windows and deploys while they run: 1, else absent or 0. */
@@ -42,7 +44,11 @@ export const MAINTENANCE_METRIC = "MaintenanceActive";
 export const APP_METRICS = {
     /** Share of instruments whose last tick is older than the freshness limit (runbook: < 0.1). */
     staleRatio: "stale_ratio",
-    /** Websocket reconnects since the ingestor started (a counter). */
+    /**
+     * Websocket reconnects since the ingestor started (a counter). The CloudWatch agent publishes a
+     * Prometheus counter as its increase since the previous scrape (one a minute): each data point
+     * is already reconnects per minute, so its Sum per minute is the rate.
+     */
     reconnects: "ws_reconnects_total",
 } as const;
 

@@ -14,6 +14,7 @@ import { alarmedPaths, alarmPrefix, severalSystemsRule, sofiaAlarms } from "./al
 import { CatalogEntry } from "./catalog";
 import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, logMetricsNamespace, MAINTENANCE_METRIC, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { BACKUP_KINDS } from "./backups";
+import { LOG_FORMATS } from "./log-formats";
 import { MAINTENANCE_FLAG, MAINTENANCE_PAGE_HOST_DIR } from "./proxy-config";
 import { Settings } from "./settings";
 import { containerName, logGroupName, passwordFile } from "./store-config";
@@ -78,6 +79,7 @@ export function probeEnv(stack: string): string {
         METRIC_STACK: stack,
         METRIC_HEALTHY: PROBE_METRICS.healthy,
         METRIC_REDIS_MEMORY: PROBE_METRICS.redisMemory,
+        METRIC_RUNS: PROBE_METRICS.runs,
         METRIC_MAINTENANCE: MAINTENANCE_METRIC,
         REDIS_CONTAINER: containerName({ name: "redis" }),
         REDIS_PASSWORD_FILE: passwordFile("redis"),
@@ -99,9 +101,10 @@ const PROBE_TIMER = `[Unit]
 Description=Probe Sofia's services every minute
 
 [Timer]
-OnBootSec=1min
-OnUnitActiveSec=1min
-AccuracySec=5s
+# On the minute, every minute: each one-minute period the health alarms read gets its point. A timer
+# counted from the last run drifts, and a minute without a point is a minute the alarms cannot judge.
+OnCalendar=*-*-* *:*:00
+AccuracySec=1s
 
 [Install]
 WantedBy=timers.target
@@ -145,8 +148,9 @@ export function dashboardBody(catalog: readonly CatalogEntry[], s: Settings, reg
             widget("Redis memory (% of maxmemory)", [[METRICS_NAMESPACE, PROBE_METRICS.redisMemory, ...stack]], "Maximum", { annotations: { horizontal: [{ value: s.alarms.redisMemoryPercent, label: "alarm" }] } }),
             widget("Disk used (%)", alarmedPaths(dataPath).map((p) => [METRICS_NAMESPACE, HOST_METRICS.disk, ...stack, "path", p]), "Maximum", { annotations: { horizontal: [{ value: s.alarms.diskPercent, label: "alarm" }] } }),
             widget("Backup age (hours)", BACKUP_KINDS.map((k) => [METRICS_NAMESPACE, BACKUP_METRICS.age, ...stack, KIND_DIMENSION, k]), "Maximum", { period: 900, annotations: { horizontal: [{ value: s.alarms.backupMaxAgeHours, label: "alarm (full)" }] } }),
-            widget("Websocket reconnects per minute", [[{ expression: "RATE(m1) * 60", label: "reconnects/min", id: "e1" }], [METRICS_NAMESPACE, APP_METRICS.reconnects, ...stack, { id: "m1", visible: false }]]),
-            widget("ERROR lines per minute", catalog.map((e) => [logs, LOG_METRICS.errorLines(e.name)]), "Sum"),
+            // Each point is the counter's increase since the last scrape: their Sum per minute is the rate.
+            widget("Websocket reconnects per minute", [[METRICS_NAMESPACE, APP_METRICS.reconnects, ...stack]], "Sum", { annotations: { horizontal: [{ value: s.alarms.reconnectsPerMinute, label: "alarm" }] } }),
+            widget("Error lines per minute", catalog.map((e) => [logs, LOG_METRICS.errorLines(e.name)]), "Sum"),
         ],
     });
 }
@@ -178,12 +182,15 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
         for (const e of catalog) {
             const group = new aws.cloudwatch.LogGroup(`${name}-logs-${e.name}`, { name: logGroupName(s.stack, e.name), retentionInDays: s.logRetentionDays, tags }, child);
             this.logGroups[e.name] = group.name;
-            new aws.cloudwatch.LogMetricFilter(
-                `${name}-errors-${e.name}`,
-                // 0 for every line without ERROR, so a quiet minute reads 0 rather than nothing.
-                { logGroupName: group.name, pattern: "ERROR", metricTransformation: { namespace: logs, name: LOG_METRICS.errorLines(e.name), value: "1", defaultValue: "0", unit: "Count" } },
-                { parent: group },
-            );
+            // Its software's own error lines (services/log-formats.ts), one filter per layout it
+            // writes, all into one metric; 0 for every other line, so a quiet minute reads 0.
+            LOG_FORMATS[e.logFormat].errorPatterns.forEach((pattern, i) => {
+                new aws.cloudwatch.LogMetricFilter(
+                    `${name}-errors-${e.name}${i ? `-${i + 1}` : ""}`,
+                    { logGroupName: group.name, pattern, metricTransformation: { namespace: logs, name: LOG_METRICS.errorLines(e.name), value: "1", defaultValue: "0", unit: "Count" } },
+                    { parent: group },
+                );
+            });
             if (e.name === "api") {
                 new aws.cloudwatch.LogMetricFilter(
                     `${name}-api-latency`,

@@ -10,7 +10,8 @@ import type { Plan, PlannedResource } from "../plan/offline";
 import { severalSystemsRule } from "../services/alarms";
 import { sofiaCatalog } from "../services/catalog";
 import { servicesTable } from "../services/host-files";
-import { agentConfig, probeEnv, prometheusConfig } from "../services/monitoring";
+import { agentConfig, monitoringHostFiles, probeEnv, prometheusConfig } from "../services/monitoring";
+import { execFileSync } from "child_process";
 import { runAsync } from "../drill/run";
 import { ofType, one, planStack } from "./helpers/plan";
 
@@ -39,15 +40,18 @@ describe("alarms in the staging plan", () => {
         for (const e of catalog) {
             expect(alarm(plan, `health-${e.name}`).inputs, e.name).toMatchObject({
                 namespace: "Sofia", metricName: "ServiceHealthy", dimensions: { Stack: "staging", Service: e.name },
-                statistic: "Minimum", threshold: 1, comparisonOperator: "LessThanThreshold", period: 60, evaluationPeriods: 3, datapointsToAlarm: 2, treatMissingData: "breaching",
+                statistic: "Minimum", threshold: 1, comparisonOperator: "LessThanThreshold", period: 60, evaluationPeriods: 3, datapointsToAlarm: 2, treatMissingData: "notBreaching",
             });
         }
+        // A minute the probe missed is no failure; a probe that stopped is its own page.
+        expect(alarm(plan, "probe-silent").inputs).toMatchObject({ metricName: "ProbeRuns", statistic: "SampleCount", comparisonOperator: "LessThanThreshold", threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 3, treatMissingData: "breaching" });
         const withTs = ofType(plan, METRIC).filter((a) => String(a.inputs.name).startsWith("sofia-staging-health-")).length;
         expect(withTs).toBe(catalog.length);
     });
 
     it("takes every threshold from settings, with the runbook's values as defaults", async () => {
-        expect(alarm(plan, "stale-ratio").inputs).toMatchObject({ metricName: "stale_ratio", statistic: "Maximum", threshold: 0.1, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "breaching" });
+        expect(alarm(plan, "stale-ratio").inputs).toMatchObject({ metricName: "stale_ratio", statistic: "Maximum", threshold: 0.1, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "notBreaching" });
+        expect(alarm(plan, "stale-ratio-signal-gone").inputs).toMatchObject({ metricName: "stale_ratio", statistic: "SampleCount", comparisonOperator: "LessThanThreshold", period: 3600, evaluationPeriods: 24, treatMissingData: "breaching" });
         expect(alarm(plan, "api-latency-p95").inputs).toMatchObject({ namespace: "Sofia/staging", metricName: "ApiLatencyMs", extendedStatistic: "p95", threshold: 150, treatMissingData: "notBreaching" });
         expect(alarm(plan, "api-latency-p95").inputs.statistic).toBeUndefined();
         expect(alarm(plan, "redis-memory").inputs).toMatchObject({ metricName: "RedisMemoryPercent", threshold: 80 });
@@ -55,6 +59,12 @@ describe("alarms in the staging plan", () => {
         expect(alarm(plan, "disk-data").inputs).toMatchObject({ dimensions: { Stack: "staging", path: "/data" } });
         expect(alarm(plan, "errors-api").inputs).toMatchObject({ namespace: "Sofia/staging", metricName: "ErrorLines-api", statistic: "Sum", threshold: 10 });
         expect(alarm(plan, "backup-age").inputs).toMatchObject({ metricName: "BackupAgeHours", threshold: 26, treatMissingData: "breaching" });
+        // A failed backup, verification or DR test stays in ALARM until a good run publishes 1.
+        expect(alarm(plan, "backup-failed").inputs).toMatchObject({ metricName: "BackupSuccess", dimensions: { Stack: "staging", Kind: "full" }, treatMissingData: "ignore" });
+        expect(alarm(plan, "verification-failed").inputs).toMatchObject({ metricName: "BackupVerified", statistic: "Minimum", threshold: 1, treatMissingData: "ignore" });
+        expect(alarm(plan, "dr-test-failed").inputs).toMatchObject({ metricName: "DrTestSuccess", treatMissingData: "ignore" });
+        expect(alarm(plan, "dr-test-slow").inputs).toMatchObject({ metricName: "DrTestSeconds", comparisonOperator: "GreaterThanThreshold", threshold: 3600 });
+        expect(alarm(await planStack("staging", ["alarms={recoveryTimeMinutes: 20}"]), "dr-test-slow").inputs.threshold).toBe(1200);
         const tuned = await planStack("staging", ["alarms={staleRatio: 0.2, apiP95Ms: 300, redisMemoryPercent: 70, diskPercent: 90, errorLinesPerMinute: 3, reconnectsPerMinute: 9}"]);
         expect(alarm(tuned, "stale-ratio").inputs.threshold).toBe(0.2);
         expect(alarm(tuned, "api-latency-p95").inputs.threshold).toBe(300);
@@ -64,10 +74,14 @@ describe("alarms in the staging plan", () => {
         expect(alarm(tuned, "ws-reconnects").inputs.threshold).toBe(9);
     });
 
-    it("computes the reconnect rate with metric math over the raw counter", () => {
-        const q = alarm(plan, "ws-reconnects").inputs.metricQueries as any[];
-        expect(q[0]).toMatchObject({ id: "m1", returnData: false, metric: { metricName: "ws_reconnects_total", stat: "Maximum", period: 60 } });
-        expect(q[1]).toMatchObject({ id: "e1", expression: "RATE(m1) * 60", returnData: true });
+    it("alarms on reconnects as the agent publishes the counter: each point is already the increase per scrape, so the Sum per minute", () => {
+        const a = alarm(plan, "ws-reconnects").inputs;
+        expect(a).toMatchObject({ metricName: "ws_reconnects_total", statistic: "Sum", period: 60, comparisonOperator: "GreaterThanThreshold" });
+        expect(a.metricQueries).toBeUndefined();
+        // A steady storm of 20 a minute: RATE over those points read 0; their Sum reads 20 each minute.
+        const points = [20, 20, 20, 20, 20];
+        expect(points.slice(1).map((p, i) => p - points[i])).toEqual([0, 0, 0, 0]);
+        expect(points.filter((p) => p > (a.threshold as number))).toHaveLength(5);
     });
 
     it("recovers and reboots the instance automatically at level 1, paging nobody", () => {
@@ -114,7 +128,13 @@ describe("alarms in the staging plan", () => {
         const groups = ofType(plan, "aws:cloudwatch/logGroup:LogGroup");
         for (const e of catalog) expect(groups.find((g) => g.inputs.name === `/sofia/staging/${e.name}`)?.inputs.retentionInDays, e.name).toBe(30);
         const filters = ofType(plan, "aws:cloudwatch/logMetricFilter:LogMetricFilter");
-        expect(filters.find((f) => (f.inputs.metricTransformation as any).name === "ErrorLines-api")!.inputs).toMatchObject({ logGroupName: "/sofia/staging/api", pattern: "ERROR", metricTransformation: { value: "1", defaultValue: "0" } });
+        // The API's layouts (its logging and uvicorn's) each have a filter into the one metric.
+        expect(filters.filter((f) => (f.inputs.metricTransformation as any).name === "ErrorLines-api").map((f) => f.inputs)).toEqual([
+            expect.objectContaining({ logGroupName: "/sofia/staging/api", pattern: '[date, time, level = "ERROR" || level = "CRITICAL", ...]', metricTransformation: expect.objectContaining({ value: "1", defaultValue: "0" }) }),
+            expect.objectContaining({ logGroupName: "/sofia/staging/api", pattern: '[level = "ERROR:" || level = "CRITICAL:", ...]' }),
+        ]);
+        expect(filters.find((f) => (f.inputs.metricTransformation as any).name === "ErrorLines-proxy")!.inputs.pattern).toBe('[date, time, level = "error" || level = "crit" || level = "alert" || level = "emerg", ...]');
+        expect(filters.some((f) => f.inputs.pattern === "ERROR")).toBe(false);
         expect(filters.find((f) => (f.inputs.metricTransformation as any).name === "ApiLatencyMs")!.inputs).toMatchObject({ pattern: "{ $.duration_ms = * }", metricTransformation: { value: "$.duration_ms" } });
         const longer = await planStack("staging", ["logRetentionDays=90"]);
         expect(ofType(longer, "aws:cloudwatch/logGroup:LogGroup")[0].inputs.retentionInDays).toBe(90);
@@ -125,14 +145,15 @@ describe("alarms in the staging plan", () => {
         const body = JSON.parse(one(plan, "aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody as string);
         expect(body.widgets.map((w: any) => w.properties.title)).toEqual([
             "Health per service (1 = healthy)", "Data freshness: stale_ratio", "API latency p95 (ms)", "Redis memory (% of maxmemory)",
-            "Disk used (%)", "Backup age (hours)", "Websocket reconnects per minute", "ERROR lines per minute",
+            "Disk used (%)", "Backup age (hours)", "Websocket reconnects per minute", "Error lines per minute",
         ]);
         expect(body.widgets[0].properties.metrics).toHaveLength(catalog.length);
     });
 
     it("refuses alarm specs CloudWatch or the escalation could not honour", () => {
-        const base = { id: "x", level: 2 as const, description: "d", metric: { namespace: "n", name: "m", dimensions: {}, statistic: "Maximum" }, comparison: "GreaterThanThreshold" as const, threshold: 1, period: 60, evaluationPeriods: 1, treatMissingData: "missing" as const };
+        const base = { id: "x", level: 2 as const, description: "d", metric: { namespace: "n", name: "m", dimensions: {}, statistic: "Maximum" }, comparison: "GreaterThanThreshold" as const, threshold: 1, period: 60, evaluationPeriods: 1, treatMissingData: "missing" as const, publisher: { by: "agent" as const }, silence: "s" };
         expect(() => validateAlarmSpecs([base, base])).toThrow(/ids used twice: x/);
+        expect(() => validateAlarmSpecs([{ ...base, silence: " " }])).toThrow(/say what silence means/);
         expect(() => validateAlarmSpecs([{ ...base, automatic: "reboot" }])).toThrow(/level 1 alarms, and only they/);
         expect(() => validateAlarmSpecs([{ ...base, datapointsToAlarm: 3 }])).toThrow(/datapointsToAlarm 3 > evaluationPeriods 1/);
         expect(() => validateAlarmSpecs([{ ...base, period: 90 }])).toThrow(/period 90/);
@@ -216,5 +237,34 @@ describe("host/sofia-probe.sh, for real", () => {
         expect(await read("questdb")).toEqual([0]);
         expect(await read("redis")).toEqual([1]);
         expect(await read("news")).toEqual([0]);
+        // The table's header is no service: nothing named after its column, and no curl of it.
+        expect(await read("name")).toEqual([]);
+        expect(fs.readFileSync(path.join(dir, "docker.log"), "utf8")).not.toMatch(/inspect .* container\b/);
+    });
+
+    it("stamps every datum with the minute it describes, and sends its heartbeat", async () => {
+        const r = await runAsync("bash", [path.join(__dirname, "..", "host", "sofia-probe.sh"), "--dry-run"], {
+            ...process.env, ...moto.env,
+            PATH: `${path.join(__dirname, "..", "drill", "doubles")}:${process.env.PATH}`,
+            DOCKER_LOG: path.join(dir, "docker.log"), DOCKER_STATE: path.join(dir, "state"),
+            SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "1",
+        });
+        const data = JSON.parse(r.stdout) as { MetricName: string; Timestamp: string; Dimensions: { Name: string; Value: string }[] }[];
+        expect(new Set(data.map((d) => d.Timestamp)).size).toBe(1);
+        expect(data[0].Timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:30Z$/);
+        expect(data.filter((d) => d.MetricName === "ProbeRuns")).toHaveLength(1);
+        expect(data.filter((d) => d.MetricName === "ServiceHealthy").map((d) => d.Dimensions[1].Value).sort()).toEqual(catalog.map((e) => e.name).sort());
+    });
+
+    it("fires on the minute, every minute (systemd's own reading of the timer)", () => {
+        const timer = monitoringHostFiles(catalog, "staging", "/data").files.find((f) => f.path.endsWith("sofia-probe.timer"))!.content as string;
+        const when = /^OnCalendar=(.*)$/m.exec(timer)![1];
+        expect(timer).not.toMatch(/OnUnitActiveSec/);
+        const out = execFileSync("systemd-analyze", ["calendar", "--iterations=3", when], { encoding: "utf8" });
+        const next = [...out.matchAll(/(?:Next elapse|Iter\. #\d+):\s+\w+ (\S+ \S+)/g)].map((m) => m[1]);
+        expect(next).toHaveLength(3);
+        for (const t of next) expect(t).toMatch(/:\d\d:00$/);
+        const minutes = next.map((t) => Date.parse(t.replace(" ", "T") + "Z"));
+        expect(minutes[1] - minutes[0]).toBe(60_000);
     });
 });

@@ -1,0 +1,142 @@
+/**
+ * Every alarm of both stacks, walked to its publisher: a host script's metrics are what the real
+ * script sent to the AWS emulator (moto_server) when run here (each run's put-metric-data calls
+ * recorded on their way through the real aws CLI); the CloudWatch agent's and its Prometheus
+ * scrape's are what the generated agent configuration collects; a log filter's is a filter in the
+ * plan on that service's log group; AWS's own are in its namespace. An alarm whose metric nobody
+ * sends can never fire; one whose publisher is misnamed sends the reader of a page the wrong way.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AlarmSpec } from "../components/escalation";
+import { DEFAULT_DATA_PATH } from "../components/host";
+import { DRILL_STACK, DrillEnv } from "../drill/env";
+import type { Plan } from "../plan/offline";
+import { stackSettings } from "../plan/stack-config";
+import { sofiaAlarms } from "../services/alarms";
+import { sofiaCatalog } from "../services/catalog";
+import { agentConfig, prometheusConfig } from "../services/monitoring";
+import { METRICS_NAMESPACE, STACK_DIMENSION } from "../services/metrics";
+import { ofType, planStack } from "./helpers/plan";
+
+/** A metric's identity: namespace, name and dimensions (the stack's value set aside). */
+const identity = (namespace: string, name: string, dims: Record<string, unknown>) =>
+    `${namespace} ${name} ${Object.keys(dims)
+        .sort()
+        .map((k) => `${k}=${k === STACK_DIMENSION ? "<stack>" : String(dims[k])}`)
+        .join(",")}`;
+
+const STACKS = ["staging", "prod"] as const;
+/** What each host script sent, by the publisher's script name. */
+const sent: Record<string, Set<string>> = {};
+/** What moto_server holds afterwards: the calls were accepted. */
+let listed = new Set<string>();
+const plans: Record<string, Plan> = {};
+let env: DrillEnv;
+
+// The real aws CLI, with its put-metric-data calls written down first (a recorder, not a double:
+// every call still reaches the emulator).
+const RECORDER = `#!/usr/bin/env bash
+if [[ \${1:-} == cloudwatch && \${2:-} == put-metric-data ]]; then
+  for ((i = 1; i <= $#; i++)); do
+    if [[ \${!i} == --metric-data ]]; then j=$((i + 1)); printf '%s\\n' "\${!j}" >>"$SOFIA_SENT"; fi
+  done
+fi
+exec "$SOFIA_REAL_AWS" "$@"
+`;
+
+describe("every alarm of both stacks, and who sends its metric", () => {
+    beforeAll(async () => {
+        for (const stack of STACKS) plans[stack] = await planStack(stack);
+        env = await DrillEnv.start();
+        env.loadRandomMiB(1);
+        const bin = path.join(env.dir, "recorder");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "aws"), RECORDER, { mode: 0o755 });
+        const realAws = require("child_process").execFileSync("sh", ["-c", "command -v aws"], { encoding: "utf8" }).trim();
+        const runs: [string, string, string[]][] = [
+            ["sofia-probe", "sofia-probe", []],
+            ["sofia-backup run", "sofia-backup", ["run"]],
+            ["sofia-backup run --only redis", "sofia-backup", ["run", "--only", "redis"]],
+            ["sofia-backup age", "sofia-backup", ["age"]],
+            ["sofia-restore --verify-only", "sofia-restore", ["--verify-only", "latest"]],
+            ["sofia-restore --scratch", "sofia-restore", ["--scratch", "latest"]],
+        ];
+        for (const [publisher, script, args] of runs) {
+            const file = path.join(env.dir, `sent-${script}-${args.join("-")}`);
+            fs.writeFileSync(file, "");
+            const r = await env.runHost(script, args, { PATH: `${bin}:${env.scriptEnv().PATH}`, SOFIA_SENT: file, SOFIA_REAL_AWS: realAws, REDIS_BACKUPS_SCHEDULED: "yes" });
+            if (r.status !== 0) throw new Error(`${publisher} failed: ${r.stderr.slice(-600)}`);
+            sent[publisher] = new Set(
+                fs.readFileSync(file, "utf8").split("\n").filter(Boolean).flatMap((line) =>
+                    (JSON.parse(line) as { MetricName: string; Dimensions: { Name: string; Value: string }[] }[]).map((d) =>
+                        identity(METRICS_NAMESPACE, d.MetricName, Object.fromEntries(d.Dimensions.map((x) => [x.Name, x.Value]))),
+                    ),
+                ),
+            );
+        }
+        const metrics = JSON.parse(env.aws(["cloudwatch", "list-metrics", "--namespace", METRICS_NAMESPACE]).stdout).Metrics as { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] }[];
+        listed = new Set(metrics.filter((m) => m.Dimensions.some((d) => d.Name === STACK_DIMENSION && d.Value === DRILL_STACK)).map((m) => identity(m.Namespace, m.MetricName, Object.fromEntries(m.Dimensions.map((d) => [d.Name, d.Value])))));
+    }, 240_000);
+    afterAll(async () => {
+        await env?.close();
+    });
+
+    for (const stack of STACKS) {
+        it(`${stack}: names a publisher for every alarm, and that publisher sends exactly the alarm's metric`, () => {
+            const s = stackSettings(stack);
+            const catalog = sofiaCatalog(s.timeseriesStore);
+            const specs = sofiaAlarms(catalog, s, "i-any", DEFAULT_DATA_PATH);
+            // The plan's alarms are these specs, one raw alarm each.
+            const planned = ofType(plans[stack], "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs.name);
+            for (const a of specs) expect(planned, a.id).toContain(`sofia-${stack}-${a.id}`);
+            const agent = agentConfig(stack, DEFAULT_DATA_PATH) as any;
+            const filters = ofType(plans[stack], "aws:cloudwatch/logMetricFilter:LogMetricFilter");
+            const unmatched: string[] = [];
+            for (const a of specs as AlarmSpec[]) {
+                const m = a.metric!;
+                expect(m, `${a.id}: one metric, so its publisher can be named`).toBeDefined();
+                const id = identity(m.namespace, m.name, m.dimensions);
+                const p = a.publisher;
+                const ok = (() => {
+                    switch (p.by) {
+                        case "host":
+                            return (sent[p.script]?.has(id) ?? false) && listed.has(id);
+                        case "agent": {
+                            const collected = agent.metrics.metrics_collected;
+                            const names = Object.entries(collected).flatMap(([plugin, c]: [string, any]) => c.measurement.map((x: string) => (x.startsWith(`${plugin}_`) ? x : `${plugin}_${x}`)));
+                            const dims = Object.keys(m.dimensions).sort();
+                            const aggregated = agent.metrics.aggregation_dimensions.some((d: string[]) => [...d].sort().join() === dims.join());
+                            const paths = m.dimensions.path === undefined || collected.disk.resources.includes(m.dimensions.path);
+                            return m.namespace === agent.metrics.namespace && names.includes(m.name) && aggregated && paths;
+                        }
+                        case "scrape": {
+                            const decl = agent.logs.metrics_collected.prometheus.emf_processor;
+                            const scraped = catalog.find((e) => e.name === p.service)!;
+                            const port = scraped.ports.find((x) => x.name === "http")!.port;
+                            return (
+                                decl.metric_namespace === m.namespace &&
+                                decl.metric_declaration.some((d: any) => d.metric_selectors.includes(`^${m.name}$`) && d.dimensions.some((x: string[]) => x.join() === Object.keys(m.dimensions).join())) &&
+                                prometheusConfig(catalog, stack).includes(`127.0.0.1:${port}`)
+                            );
+                        }
+                        case "log-filter":
+                            return filters.some((f) => f.inputs.logGroupName === `/sofia/${stack}/${p.service}` && (f.inputs.metricTransformation as any).namespace === m.namespace && (f.inputs.metricTransformation as any).name === m.name);
+                        case "aws":
+                            return m.namespace === `AWS/${p.service}`;
+                    }
+                })();
+                if (!ok) unmatched.push(`${a.id} (${JSON.stringify(p)}: ${id})`);
+            }
+            expect(unmatched).toEqual([]);
+        });
+    }
+
+    it("the recorder saw the scripts publish, and an alarm on a metric nobody sends would be caught", () => {
+        expect(sent["sofia-probe"].size).toBeGreaterThan(5);
+        expect(sent["sofia-probe"].has(identity(METRICS_NAMESPACE, "ServiceHealthy", { Stack: "x", Service: "name" }))).toBe(false);
+        expect(listed.has(identity(METRICS_NAMESPACE, "BackupSuccess", { Stack: "x" }))).toBe(false);
+        expect(listed.has(identity(METRICS_NAMESPACE, "BackupSuccess", { Stack: "x", Kind: "full" }))).toBe(true);
+    });
+});
