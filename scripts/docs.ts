@@ -4,11 +4,21 @@ import * as path from "path";
 import { projectRoot } from "../components/project-root";
 import { stackSettings } from "../plan/stack-config";
 import { maintenanceTable } from "../services/maintenance";
+import { withAlarmTables } from "../services/alarm-doc";
 import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log("usage: npm run docs\n\nRegenerates README.md's generated sections (settings reference, maintenance table, deploy checklist,\nalarm table and contracts) from the code. Writes README.md; says whether anything changed.");
+    process.exit(0);
+}
+const unknown = process.argv.slice(2).filter((a) => a !== "--help" && a !== "-h");
+if (unknown.length) {
+    console.error(`docs: unknown argument ${unknown[0]}\nusage: npm run docs`);
+    process.exit(2);
+}
 const readme = path.join(projectRoot(), "README.md");
 const before = fs.readFileSync(readme, "utf8");
 const staging = stackSettings("staging");
-const after = withDeployChecklist(withMaintenanceTable(withSettingsReference(before), maintenanceTable(staging)));
+const after = withAlarmTables(withDeployChecklist(withMaintenanceTable(withSettingsReference(before), maintenanceTable(staging))), stackSettings("prod"));
 fs.writeFileSync(readme, after);
 console.log(before === after ? "README.md is up to date" : "README.md generated sections regenerated");

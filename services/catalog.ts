@@ -116,7 +116,7 @@ function pythonWorker(script: string): Pick<CatalogEntry, "command" | "check" | 
 }
 
 /** Sofia's own Python services log in one layout: their ERROR alarms read the level from it. */
-const PYTHON_LOG_CONTRACT = "logs to stdout/stderr with Python logging as `%(asctime)s %(levelname)s %(name)s: %(message)s`";
+const PYTHON_LOG_CONTRACT = "logs to stdout/stderr with Python logging in the layout its error lines are read in";
 
 /** A service with an HTTP health endpoint on `port`, checked from inside a Python image (no curl needed). */
 function pythonHttpService(port: number, path: string, publish: Publish, startPeriodSeconds = 30): Pick<CatalogEntry, "ports" | "health" | "check" | "logFormat" | "contracts"> {

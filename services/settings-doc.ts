@@ -60,7 +60,7 @@ export function settingsReference(): string {
 
 /** README text with its settings section replaced by the generated one. */
 /** README text with the generated section between `begin` and `end` replaced by `body`. */
-function replaceSection(readme: string, begin: string, end: string, body: string): string {
+export function replaceSection(readme: string, begin: string, end: string, body: string): string {
     const start = readme.indexOf(begin);
     const stop = readme.indexOf(end);
     if (start < 0 || stop < start) throw new Error(`README.md has no generated section between "${begin}" and "${end}"`);

@@ -3,6 +3,7 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
 import { maintenanceTable } from "../services/maintenance";
+import { withAlarmTables } from "../services/alarm-doc";
 import { stackSettings } from "../plan/stack-config";
 import { NAMESPACE } from "../services/settings";
 import { GITHUB_SCRIPT } from "../bootstrap/cli";
@@ -25,6 +26,11 @@ describe("README", () => {
     it("describes what a release deploy does, step by step, exactly as services/deploy.ts orders it (npm run docs)", () => {
         expect(readme).toBe(withDeployChecklist(readme));
         expect(readme).toContain("1. **backup**:");
+    });
+
+    it("says for every alarm what publishes it and what its silence means, exactly as services/alarms.ts does (npm run docs)", () => {
+        expect(readme).toBe(withAlarmTables(readme, stackSettings("prod")));
+        expect(readme).toMatch(/\| `ws-reconnects` \| 2 \| `ws_reconnects_total` \| the agent's scrape of `metrics` \(a contract\) \| no scrape that minute/);
     });
 
     it("has a two-command quick start whose test command is the one CI runs", () => {
