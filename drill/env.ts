@@ -13,7 +13,7 @@ import * as path from "path";
 import { projectRoot } from "../components/project-root";
 import { backupEnv, backupItems, HOST_CONFIG_DIR, releaseOf } from "../services/backups";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { hostEnv, hostLayout, servicesTable } from "../services/host-files";
+import { contractsTable, hostEnv, hostLayout, servicesTable } from "../services/host-files";
 import { probeEnv } from "../services/monitoring";
 import { METRICS_NAMESPACE, STACK_DIMENSION } from "../services/metrics";
 import { redisCommand, volumeHostPath } from "../services/store-config";
@@ -74,7 +74,9 @@ export class DrillEnv {
         this.moto = await startMoto(REGION);
         this.proxy = await startFaultProxy(this.moto.endpoint);
         this.questdb = await startQuestDbDouble();
-        this.health = http.createServer((_q, res) => res.end("ok"));
+        // Every service's /health, and what the images are assumed to serve (the catalog's contracts).
+        const served = new Map(sofiaCatalog("questdb").flatMap((e) => (e.serves ?? []).map((c) => [c.path, c.lines.join("\n") + "\n"] as const)));
+        this.health = http.createServer((q, res) => res.end(served.get(q.url ?? "") ?? "ok"));
         await new Promise<void>((r) => this.health.listen(0, "127.0.0.1", r));
         this.healthUrl = `http://127.0.0.1:${(this.health.address() as net.AddressInfo).port}`;
         this.redisPort = await freePort();
@@ -182,6 +184,7 @@ export class DrillEnv {
         fs.writeFileSync(path.join(this.configDir, "host.env"), hostEnv({ ...hostLayout(this.dataPath), SOFIA_DATA_MOUNT: mountPointOf(this.dir), SOFIA_OPS_LOCK: path.join(this.dir, "ops.lock"), SOFIA_STATE_DIR: path.join(this.dir, "var") }));
         // The catalog's services for sofia-services, their /health served here.
         fs.writeFileSync(path.join(this.configDir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
+        fs.writeFileSync(path.join(this.configDir, "contracts.tsv"), contractsTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
         // The docker double: every container runs and is healthy; sofia-redis is a real process.
         fs.mkdirSync(this.state, { recursive: true });
         for (const e of catalog) {
@@ -221,6 +224,7 @@ export class DrillEnv {
             SOFIA_LIB: path.join(projectRoot(), "host", "sofia-lib.sh"),
             SOFIA_SERVICES: path.join(projectRoot(), "host", "sofia-services.sh"),
             SOFIA_CATALOG: path.join(this.configDir, "services.tsv"),
+            SOFIA_CONTRACTS: path.join(this.configDir, "contracts.tsv"),
             SOFIA_PROBE_ENV: path.join(this.configDir, "probe.env"),
             SOFIA_PAGE_FLAG: this.pageFlag,
             SOFIA_MAINTENANCE_BIN: path.join(projectRoot(), "host", "sofia-maintenance.sh"),

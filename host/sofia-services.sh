@@ -5,7 +5,9 @@
 #   sofia-services start      start stage by stage, each stage only once the previous is healthy
 #   sofia-services stop       stop in reverse stage order, a stage's containers together, each with its grace period
 #   sofia-services restart    stop, then start
-#   sofia-services verify     call every /health; fail naming the services that are not healthy
+#   sofia-services verify     call every /health, then check what the images must serve (the
+#                             contracts table); fail naming the services that are not healthy
+#                             or break a contract
 #   sofia-services watchdog   restart a container that stays unhealthy (Docker never does)
 #   sofia-services tune       retention and compression SQL for the time-series store (idempotent)
 #   sofia-services status     one line per service
@@ -18,6 +20,7 @@ set -euo pipefail
 
 CATALOG=${SOFIA_CATALOG:-/etc/sofia/services.tsv}
 TUNING=${SOFIA_TUNING:-/etc/sofia/tuning.tsv}
+CONTRACTS=${SOFIA_CONTRACTS:-/etc/sofia/contracts.tsv}
 HEALTH_TIMEOUT=${SOFIA_HEALTH_TIMEOUT:-300}
 POLL_SECONDS=${SOFIA_POLL_SECONDS:-2}
 WATCHDOG_STRIKES=${SOFIA_WATCHDOG_STRIKES:-3}
@@ -137,8 +140,30 @@ cmd_verify() {
     die "verify: not healthy: ${failed[*]}; their last log lines are above"
   fi
   log "verify: all healthy"
+  verify_contracts
   # Read by the stack (the verifiedRelease output): when this release was last seen healthy.
   echo "verified-at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+# What the alarms assume of the images and the host can check (services/catalog.ts `serves`): each
+# listed line must be served, exactly, at its URL. An image that breaks one would leave an alarm blind.
+verify_contracts() {
+  [[ -r $CONTRACTS ]] || die "verify: no contracts table at $CONTRACTS; it is installed by the stack (pulumi up)"
+  local name url line body broken=() dir
+  dir=$(mktemp -d)
+  # shellcheck disable=SC2064 # the directory is known now
+  trap "rm -rf '$dir'" RETURN
+  while IFS=$'\t' read -r name url line; do
+    [[ -z $name || $name == \#* ]] && continue
+    body="$dir/$(printf '%s' "$url" | md5sum | cut -d' ' -f1)"
+    [[ -f $body ]] || curl -fsS --max-time 5 "$url" 2>/dev/null | tr -d '\r' >"$body" || : >"$body"
+    if grep -Fxq -- "$line" "$body"; then
+      log "verify: $name serves '$line' ($url)"
+    else
+      broken+=("$name: $url has no line '$line'")
+    fi
+  done <"$CONTRACTS"
+  (( ${#broken[@]} == 0 )) || die "verify: an image breaks what the alarms assume of it (README, Contracts): $(printf '%s; ' "${broken[@]}")fix the image or the catalog"
 }
 
 # The last log lines of a container, on stderr, for a failure message.

@@ -7,6 +7,7 @@
  */
 
 import { LogFormat } from "./log-formats";
+import { APP_METRICS } from "./metrics";
 
 /** Where a container port may be reached from. */
 export type Publish =
@@ -98,6 +99,11 @@ export interface CatalogEntry {
      * "Contracts"): an alarm that reads such a signal says so, and its silence for a day alarms.
      */
     contracts?: string[];
+    /**
+     * The contracts that can be checked on the host: lines the image must serve on its loopback
+     * port (exactly, each on its own line). A deploy's verification fails naming the one missing.
+     */
+    serves?: { port: number; path: string; lines: string[] }[];
     /**
      * The one-shot command of this entry's image that migrates the stores' schema. A deploy that
      * changes the release runs it from the new image, to completion, before any app starts.
@@ -211,8 +217,9 @@ const entries: CatalogEntry[] = [
         ...pythonHttpService(8000, "/health", "loopback"),
         contracts: [
             PYTHON_LOG_CONTRACT,
-            "exposes at /metrics, in the Prometheus text format, `stale_ratio` typed gauge (share of instruments whose last tick is stale) and `ws_reconnects_total` typed counter: the CloudWatch agent drops untyped metrics",
+            "exposes at /metrics, in the Prometheus text format, `stale_ratio` typed gauge (share of instruments whose last tick is stale) and `ws_reconnects_total` typed counter: the CloudWatch agent drops untyped metrics (checked by every deploy's verification)",
         ],
+        serves: [{ port: 8000, path: "/metrics", lines: [`# TYPE ${APP_METRICS.staleRatio} gauge`, `# TYPE ${APP_METRICS.reconnects} counter`] }],
         startsAfter: ["redis", TS],
         stopGraceSeconds: 10,
         memoryMb: 256,

@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sofiaCatalog } from "../services/catalog";
-import { hostEnv, hostLayout, servicesTable, tuningTable } from "../services/host-files";
+import { contractsTable, hostEnv, hostLayout, servicesTable, tuningTable } from "../services/host-files";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { mountPointOf, RunResult, runAsync } from "../drill/run";
 
@@ -32,6 +32,7 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
         DOCKER_LOG: path.join(dir, "docker.log"),
         DOCKER_STATE: state(),
         SOFIA_CATALOG: path.join(dir, "services.tsv"),
+        SOFIA_CONTRACTS: path.join(dir, "contracts.tsv"),
         SOFIA_STATE_DIR: path.join(dir, "var"),
         SOFIA_OPS_LIB: path.join(ROOT, "host", "sofia-ops.sh"),
         SOFIA_OPS_LOCK: path.join(dir, "lock"),
@@ -54,6 +55,8 @@ beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-services-"));
     fs.mkdirSync(state());
     fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog));
+    // No contract unless a test declares one (the contract tests below).
+    fs.writeFileSync(path.join(dir, "contracts.tsv"), "# name\turl\tline\n");
     fs.writeFileSync(path.join(dir, "host.env"), hostEnv(hostLayout(path.join(dir, "data"))));
     for (const e of catalog) container(e.name, ["healthy"]);
 });
@@ -296,6 +299,29 @@ describe("sofia-services verify, against real HTTP endpoints", () => {
         const r = await verify();
         expect(r.status).toBe(1);
         expect(r.stderr).toMatch(/verify: not healthy: metrics ui; their last log lines are above/);
+    });
+
+    it("checks what the images must serve: the metrics server's typed gauge and counter, exactly, else fails naming the contract", async () => {
+        const metrics = http.createServer((q, res) => res.end(q.url === "/typed" ? "# HELP stale_ratio x\r\n# TYPE stale_ratio gauge\r\nstale_ratio 0.01\r\n# TYPE ws_reconnects_total counter\r\nws_reconnects_total 3\r\n" : "# TYPE stale_ratio untyped\nstale_ratio 0.01\n# TYPE ws_reconnects_total counter\n"));
+        await new Promise<void>((r) => metrics.listen(0, "127.0.0.1", r));
+        const port = (metrics.address() as net.AddressInfo).port;
+        try {
+            table([["api", ports.healthy]]);
+            const contracts = (p: string) => fs.writeFileSync(path.join(dir, "contracts.tsv"), contractsTable(catalog).replaceAll("http://127.0.0.1:8000/metrics", `http://127.0.0.1:${port}${p}`));
+            contracts("/typed");
+            const good = await verify();
+            expect(good.status, good.stderr).toBe(0);
+            expect(good.stdout).toContain("verify: metrics serves '# TYPE stale_ratio gauge'");
+            contracts("/untyped");
+            const bad = await verify();
+            expect(bad.status).toBe(1);
+            expect(bad.stderr).toContain(`verify: an image breaks what the alarms assume of it (README, Contracts): metrics: http://127.0.0.1:${port}/untyped has no line '# TYPE stale_ratio gauge'; fix the image or the catalog`);
+            expect(bad.stderr).not.toContain("ws_reconnects_total counter'");
+            fs.rmSync(path.join(dir, "contracts.tsv"));
+            expect((await verify()).stderr).toContain("no contracts table at");
+        } finally {
+            metrics.close();
+        }
     });
 
     it("prints the last log lines of every failing service, for the failed deploy's output", async () => {
