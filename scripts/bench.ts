@@ -16,8 +16,24 @@ const benchmarks: Record<string, { runs: number; setup: Setup }> = {
     restore: { runs: 3, setup: restoreComparison },
 };
 
+const USAGE = `usage: npm run bench -- [--runs N] [plan|backup|restore ...]
+
+Measures each figure the issues ask for beside its floor, in the same run (medians, ratio, target);
+exit 1 when one is over its target. Without names, runs all of them.`;
+
 async function main(): Promise<number> {
-    const { values, positionals } = parseArgs({ options: { runs: { type: "string" } }, allowPositionals: true });
+    let parsed;
+    try {
+        parsed = parseArgs({ options: { runs: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
+    } catch (e) {
+        console.error(`bench: ${(e as Error).message}\n${USAGE}`);
+        return 64;
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+        console.log(USAGE);
+        return 0;
+    }
     const runsOverride = values.runs === undefined ? undefined : Number(values.runs);
     if (runsOverride !== undefined && (!Number.isInteger(runsOverride) || runsOverride < 1)) {
         console.error(`--runs must be a positive whole number, got "${values.runs}"`);

@@ -61,8 +61,25 @@ function assertClean(file: string): void {
     if (status.trim()) throw new PromotionError(`${file} has local edits that promotion would overwrite: commit or stash them first`);
 }
 
+const USAGE = `usage: npm run promote -- [--from-file <outputs.json>] [--prod-file <path>] [--check] [--rollback]
+
+Moves the release staging verified into Pulumi.prod.yaml, once it has soaked in staging. --check
+prints the change and the soak left without writing; --from-file reads staging's outputs from
+\`pulumi stack output --stack staging --json\` saved to a file.`;
+
 async function main(): Promise<number> {
-    const { values } = parseArgs({ options: { "from-file": { type: "string" }, "prod-file": { type: "string" }, check: { type: "boolean", default: false }, rollback: { type: "boolean", default: false } } });
+    let parsed;
+    try {
+        parsed = parseArgs({ options: { "from-file": { type: "string" }, "prod-file": { type: "string" }, check: { type: "boolean", default: false }, rollback: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+    } catch (e) {
+        console.error(`promote: ${(e as Error).message}\n${USAGE}`);
+        return 2;
+    }
+    const { values } = parsed;
+    if (values.help) {
+        console.log(USAGE);
+        return 0;
+    }
     const prodFile = path.resolve((values["prod-file"] as string | undefined) ?? path.join(projectRoot(), "Pulumi.prod.yaml"));
     try {
         assertClean(prodFile);
