@@ -118,10 +118,16 @@ describe("alarms in the staging plan", () => {
         const subs = ofType(plan, "aws:sns/topicSubscription:TopicSubscription");
         const https = subs.find((x) => x.inputs.protocol === "https")!;
         expect(https.inputs.endpoint).toBe("[secret]");
+        // The update waits for the pager to confirm: a subscription left pending pages nobody.
+        expect(https.inputs).toMatchObject({ endpointAutoConfirms: true, confirmationTimeoutInMinutes: 5 });
+        // With a subscriber, no "nobody is on call" alarm; without one (prod's offline plan), a level 3 one.
+        expect(ofType(plan, METRIC).some((a) => a.inputs.name === "sofia-staging-oncall-unsubscribed")).toBe(false);
+        expect(ofType(plan, METRIC).find((a) => a.inputs.name === "sofia-staging-oncall-delivery-failed")!.inputs).toMatchObject({ namespace: "AWS/SNS", metricName: "NumberOfNotificationsFailed", dimensions: { TopicName: "sofia-staging-level2-oncall" } });
         expect(JSON.stringify(plan)).not.toContain("very-secret");
         expect(subs.filter((x) => x.inputs.protocol === "email").map((x) => x.inputs.endpoint)).toEqual(["security@company.com"]);
         const prod = await planStack("prod");
         expect(ofType(prod, "aws:sns/topicSubscription:TopicSubscription").map((x) => x.inputs.endpoint)).toEqual(["engineering@company.com", "security@company.com"]);
+        expect(ofType(prod, COMPOSITE).find((a) => a.inputs.alarmName === "sofia-prod-oncall-unsubscribed-page")!.inputs.alarmActions).toHaveLength(2);
     });
 
     it("ships each service's logs to its own group with the retention setting, counting ERROR lines", async () => {
