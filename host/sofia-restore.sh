@@ -142,13 +142,15 @@ run=$(ops_run_dir)
 bookkeeping=$(mktemp -d)
 log "backup $id ($mode)"
 recent() { complete_backups full 5 | cut -f1 | paste -sd, - | sed 's/,/, /g'; }
-if ! aws s3 cp "$base/COMPLETE" "$run/COMPLETE" --only-show-errors 2>"$run/.err"; then
-  grep -qE '\(404\)|Not Found|NoSuchKey' "$run/.err" || die "could not read $base/COMPLETE: $(tail -n 1 "$run/.err")"
+# The marker and the manifest in one aws run (an object that is not there is simply not copied).
+aws s3 cp "$base/" "$run/" --recursive --exclude '*' --include COMPLETE --include manifest.json --only-show-errors 2>"$run/.err" ||
+  die "could not read $base/: $(tail -n 1 "$run/.err")"
+if [[ ! -f $run/COMPLETE ]]; then
   [[ -z $(aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$(objects_of "$id")/" --max-items 1 --query 'Contents[].Key' --output text | grep -v '^None$' || true) ]] ||
     die "backup $id has no COMPLETE marker (it never finished, or failed verification): refusing it. Most recent complete backups: $(recent)"
   die "there is no backup $id under $S3_BASE/. Most recent complete backups: $(recent)"
 fi
-aws s3 cp "$base/manifest.json" "$run/manifest.json" --only-show-errors || die "backup $id: could not download manifest.json"
+[[ -f $run/manifest.json ]] || die "backup $id: its COMPLETE marker is there but its manifest.json is not: refusing it"
 manifest="$run/manifest.json"
 [[ $(sha256_of "$manifest") == "$(jq -r .manifest_sha256 "$run/COMPLETE")" ]] ||
   die "backup $id: manifest.json does not match the SHA-256 its COMPLETE marker names: refusing it"
@@ -166,6 +168,15 @@ while IFS=$'\t' read -r name kind source detail dir; do
 done <"$SOFIA_BACKUP_ITEMS"
 item_of_path() { local i; for i in "${!NAME[@]}"; do [[ $1 != "${NAME[$i]}".* ]] || { echo "$i"; return; }; done; echo -1; }
 
+# Objects up to this size come down together, in one aws run (one CLI start instead of one each,
+# and S3's ranged downloads in parallel), into staging; so do Redis snapshots whatever their size,
+# which are checked there and moved into place (they are stored as they are restored). The larger
+# archives stream into tar. Every object is checked against the manifest before it is used.
+BATCH_BYTES=${SOFIA_RESTORE_BATCH_BYTES:-67108864}
+[[ $BATCH_BYTES =~ ^[0-9]+$ ]] || die "SOFIA_RESTORE_BATCH_BYTES must be a number of bytes, not '$BATCH_BYTES'"
+# shellcheck disable=SC2016 # $max is jq's, given with --argjson
+BATCHED='.files[] | select(.size <= $max or (.path | endswith(".rdb")))'
+
 # Room before work, for the whole job: every object lands once (unpacked archives are about their
 # size), and the stores must keep room to write. The DR test keeps a larger share free: it runs
 # beside live services for as long as it takes.
@@ -176,7 +187,8 @@ if [[ $mode != verify ]]; then
     share=$(( $(df -B1 --output=size "$run" | tail -n 1) * ${SOFIA_SCRATCH_KEEP_FREE_PERCENT:-20} / 100 ))
     (( share <= reserve )) || reserve=$share
   fi
-  need=$(jq '[.files[].size] | add // 0' "$manifest")
+  # Small archives are downloaded whole first (below): they are on the disk twice for a moment.
+  need=$(jq --argjson max "$BATCH_BYTES" '[.files[].size] + [.files[] | select(.size <= $max and (.path | endswith(".rdb") | not)) | .size] | add // 0' "$manifest")
   free=$(df -B1 --output=avail "$run" | tail -n 1)
   (( free >= need + reserve )) ||
     die "backup $id needs $(( (need + reserve) >> 20 )) MiB free on the data volume ($(( need >> 20 )) MiB of backup, $(( reserve >> 20 )) MiB kept free for the stores), and $(( free >> 20 )) MiB are: free space there (or grow the data volume, sofia:dataVolumeGb) and run again"
@@ -188,6 +200,29 @@ if [[ $mode != verify ]]; then
   done
 fi
 
+# One object's bytes: the copy the batch brought into staging (gone once read), or S3 directly.
+download() {  # path
+  local small="$run/small/$1"
+  if [[ -f $small ]]; then
+    cat "$small" && rm -f "$small"
+  else
+    aws s3 cp "$base/$1" - --only-show-errors
+  fi
+}
+
+# Checks an object the batch brought into staging against the manifest, then moves it to <dest>.
+take_downloaded() {  # path, dest
+  local file="$run/small/$1" want_size want_sha size sha
+  [[ -f $file ]] || return 1
+  want_size=$(jq -r --arg p "$1" '.files[] | select(.path == $p) | .size' "$manifest")
+  want_sha=$(jq -r --arg p "$1" '.files[] | select(.path == $p) | .sha256' "$manifest")
+  size=$(stat -c %s "$file")
+  sha=$(sha256_of "$file")
+  [[ $size == "$want_size" && $sha == "$want_sha" ]] ||
+    die "backup $id does not match its manifest ($1 corrupted: $size bytes, SHA-256 ${sha:0:12}, manifest $want_size bytes, ${want_sha:0:12}): refusing it"
+  mv -f "$file" "$2" || die "$1: could not move it into place in $(dirname "$2")"
+}
+
 # Streams one object from S3 into a sink command, checking its size and SHA-256 against the
 # manifest on the way; a broken download, a full disk or a failing sink stops here, with nothing live touched.
 fetch() {  # path, sink command...
@@ -198,7 +233,7 @@ fetch() {  # path, sink command...
   wc -c <"$d/size" >"$d/bytes" & local counting=$!
   set +e
   # -p: a sink that stops reading early (a broken archive, a full disk) does not cut the hashing short.
-  aws s3 cp "$base/$path" - --only-show-errors 2>"$d/err" | tee -p "$d/sha" "$d/size" | "$@" 2>"$d/sink"
+  download "$path" 2>"$d/err" | tee -p "$d/sha" "$d/size" | "$@" 2>"$d/sink"
   st=("${PIPESTATUS[@]}")
   set -e
   wait "$hashing" "$counting" || true
@@ -228,6 +263,16 @@ redis_into() {  # dir: reads the RDB on stdin
 format=$(jq -r '.format // 1' "$manifest")
 paths=$(jq -r '.files[].path' "$manifest") || die "backup $id: could not read the objects its manifest lists"
 mkdir -p "$run/new"
+# Verification stores nothing on the data volume: it streams every object.
+if [[ $mode != verify ]]; then
+  batch=()
+  while IFS= read -r path; do [[ -z $path ]] || batch+=(--include "$path"); done < <(jq -r --argjson max "$BATCH_BYTES" "$BATCHED | .path" "$manifest")
+  if (( ${#batch[@]} )); then
+    mkdir -p "$run/small"
+    aws s3 cp "$base/" "$run/small/" --recursive --exclude '*' "${batch[@]}" --only-show-errors 2>"$bookkeeping/batch.err" ||
+      die "could not download the backup's small objects from $base/: $(tail -n 1 "$bookkeeping/batch.err") ($(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume)"
+  fi
+fi
 while IFS= read -r path; do
   [[ -n $path ]] || continue
   i=$(item_of_path "$path")
@@ -246,7 +291,13 @@ while IFS= read -r path; do
   mkdir -p "$new"
   case ${KIND[$i]} in
     redis)
-      fetch "$path" redis_into "$new"
+      if [[ -f $run/small/$path ]]; then
+        mkdir -p "$new/$REDIS_AOF_DIR"
+        take_downloaded "$path" "$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.1.base.rdb"
+        printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.manifest"
+      else
+        fetch "$path" redis_into "$new"
+      fi
       # Manifest format 1 stored redis-cli's 40-byte end-of-transfer mark after the RDB; as an
       # AOF base those bytes would not load.
       base_rdb="$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.1.base.rdb"
