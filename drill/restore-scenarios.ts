@@ -231,7 +231,7 @@ export const restoreScenarios: Scenario[] = [
             log(`sofia-restore drill-restore-good with S3 out of reach: exit ${r.status}`);
             return [
                 check("exits non-zero", r.status === 1, `exit ${r.status}`),
-                check("says what it could not read, with the aws CLI's words", /could not read s3:\/\/\S+\/full\/drill-restore-good\/COMPLETE: .*Could not connect/.test(r.stderr), r.stderr),
+                check("says what it could not read, with the aws CLI's words", /could not read s3:\/\/\S+\/full\/drill-restore-good\/: .*Could not connect/.test(r.stderr), r.stderr),
                 check("did not stop any service", countStops(env) === stops),
                 check("live data unchanged", env.digest() === before),
             ];
