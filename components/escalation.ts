@@ -52,6 +52,12 @@ export interface AlarmSpec {
     publisher: Publisher;
     /** What a period without data means here, in words (the README's alarm table). */
     silence: string;
+    /**
+     * Level 3 only: whether its page also goes to on-call's topic. @default true. An alarm about
+     * on-call's own deliveries does not: each failed delivery of its page would count as another
+     * failure, and its state would flap for as long as the endpoint is broken.
+     */
+    pagesOncall?: boolean;
     /** Whether promotion's soak counts it (an alarm that is in ALARM by design, until someone acts, does not). @default true */
     soaks?: boolean;
     /** Level 1 only: what AWS does by itself. */
@@ -105,6 +111,7 @@ export function validateAlarmSpecs(specs: AlarmSpec[]): void {
         if (![10, 30].includes(s.period) && s.period % 60 !== 0) throw new Error(`alarm ${s.id}: period ${s.period} must be 10, 30 or a multiple of 60`);
         if (s.period * s.evaluationPeriods > 86400) throw new Error(`alarm ${s.id}: period x evaluationPeriods exceeds one day`);
         if (!s.silence.trim()) throw new Error(`alarm ${s.id}: say what silence means`);
+        if (s.pagesOncall === false && s.level !== 3) throw new Error(`alarm ${s.id}: only a level 3 alarm can leave on-call out (level 2 pages nobody else)`);
     }
 }
 
@@ -179,8 +186,8 @@ export class Escalation extends pulumi.ComponentResource {
         // Who publishes to each topic: every paging composite of its level (level 3 pages both),
         // and the rules given. Their names are fixed here, so the policies exist before any of them.
         const pages = [
-            ...args.alarms.filter((s) => s.level >= 2).map((s) => ({ id: s.id, level: s.level as 2 | 3 })),
-            ...(args.level3Rules ?? []).map((r) => ({ id: r.id, level: 3 as const })),
+            ...args.alarms.filter((s) => s.level >= 2).map((s) => ({ id: s.id, level: s.level as 2 | 3, oncall: s.pagesOncall !== false })),
+            ...(args.level3Rules ?? []).map((r) => ({ id: r.id, level: 3 as const, oncall: true })),
         ];
         this.policies = ([2, 3] as const).map(
             (level) =>
@@ -190,7 +197,7 @@ export class Escalation extends pulumi.ComponentResource {
                         arn: this.topics[level].arn,
                         policy: pulumi.all([this.topicArns[level], account]).apply(([topic, a]) =>
                             topicPolicyDocument(topic, a, {
-                                alarms: pages.filter((p) => p.level >= level).map((p) => arnOf("cloudwatch", args.region, a, `alarm:${pageName(args.prefix, p.id)}`)),
+                                alarms: pages.filter((p) => p.level >= level && (level === 3 || p.oncall)).map((p) => arnOf("cloudwatch", args.region, a, `alarm:${pageName(args.prefix, p.id)}`)),
                                 rules: level === 2 ? (args.level2Rules ?? []).map((r) => arnOf("events", args.region, a, `rule/${r}`)) : [],
                             }),
                         ),
@@ -225,7 +232,7 @@ export class Escalation extends pulumi.ComponentResource {
             rawNames[spec.id] = alarmName;
             const automatic = spec.automatic ? [`arn:aws:automate:${args.region}:ec2:${spec.automatic}`] : [];
             this.alarms[spec.id] = new aws.cloudwatch.MetricAlarm(`${name}-${spec.id}`, { name: alarmName, ...this.metricArgs(spec), alarmActions: automatic, tags: { ...tags, Level: String(spec.level) } }, child);
-            if (spec.level >= 2) this.page(name, args, spec.id, spec.level as 2 | 3, spec.description, `ALARM("${alarmName}")`, [this.alarms[spec.id]]);
+            if (spec.level >= 2) this.page(name, args, spec.id, spec.level as 2 | 3, spec.description, `ALARM("${alarmName}")`, [this.alarms[spec.id]], spec.pagesOncall !== false);
         }
         for (const rule of args.level3Rules ?? []) {
             this.page(name, args, rule.id, 3, rule.description, rule.rule(rawNames), Object.values(this.alarms));
@@ -257,8 +264,8 @@ export class Escalation extends pulumi.ComponentResource {
     }
 
     /** The composite that pages: level 2 reaches on-call, level 3 also the senior and security contacts. */
-    private page(name: string, args: EscalationArgs, id: string, level: 2 | 3, description: string, rule: string, after: pulumi.Resource[]): aws.cloudwatch.CompositeAlarm {
-        const topics = level === 3 ? [this.topicArns[2], this.topicArns[3]] : [this.topicArns[2]];
+    private page(name: string, args: EscalationArgs, id: string, level: 2 | 3, description: string, rule: string, after: pulumi.Resource[], oncall = true): aws.cloudwatch.CompositeAlarm {
+        const topics = level === 3 ? (oncall ? [this.topicArns[2], this.topicArns[3]] : [this.topicArns[3]]) : [this.topicArns[2]];
         return new aws.cloudwatch.CompositeAlarm(
             `${name}-${id}-page`,
             {

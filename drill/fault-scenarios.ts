@@ -201,6 +201,31 @@ function backupKilled(how: "TERM" | "KILL"): Scenario {
     };
 }
 
+/**
+ * A backup killed, then the next backup of its kind: that run's result stands for both, so the
+ * interrupted one's 0 is not published into the period where the new run's 1 goes (the alarm reads
+ * the period's minimum, and would stay in ALARM after a good backup).
+ */
+const backupKilledThenRerun: Scenario = {
+    name: "a backup killed (SIGKILL), then the next backup of its kind: its good result clears the failure, no 0 beside its 1",
+    async run(env, log) {
+        const id = "drill-killed-rerun";
+        const h = runHeld(env, "sofia-backup", ["run"], "checkpoint-held:HOLD", { SOFIA_BACKUP_ID: id });
+        const got = await reached(h);
+        await killTree(h);
+        await h.done;
+        const boot = await env.runHost("sofia-services", ["start"]);
+        const rerun = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: `${id}-next` });
+        log(`backup ${id} killed at its checkpoint; boot: exit ${boot.status}; the next full backup: exit ${rerun.status}`);
+        return [
+            check("it reached its checkpoint", got),
+            check("the next full backup completes", rerun.status === 0, rerun.stderr.slice(-400)),
+            check("it says its result stands for the interrupted one", /backup drill-killed-rerun was interrupted before it was complete; this full backup's result stands for it/.test(rerun.stdout), rerun.stdout.slice(0, 600)),
+            check("it did not publish the interrupted one's failure", !/drill-killed-rerun was interrupted .* is published now/.test(rerun.stdout)),
+        ];
+    },
+};
+
 /** A backup stopped between its COMPLETE marker and its index entry (its own trap runs for TERM; not for KILL). */
 function backupStoppedComplete(how: "TERM" | "KILL"): Scenario {
     return {
@@ -344,6 +369,7 @@ export const faultScenarios: Scenario[] = [
     restoreBesideDrTest,
     diskFills,
     backupKilled("TERM"),
+    backupKilledThenRerun,
     backupKilledHard,
     backupStoppedComplete("TERM"),
     backupKilledComplete,

@@ -85,8 +85,12 @@ on_exit() {
 # (its failure is published now), or one killed between its marker and its index entry (indexed now).
 # What cannot be settled now (S3 or CloudWatch unreachable) stays recorded for the next run, and
 # does not stop this one.
+#   settle_unfinished [kind]   with a kind (a backup of that kind is starting): an interrupted one of
+#                              the same kind is not published as failed; this run's own result is
+#                              about to be, and a 0 in the same period would hide its 1 from the
+#                              alarm (it reads the period's minimum).
 settle_unfinished() {
-  local file="$SOFIA_STATE_DIR/backups-unfinished" bid phase key left=()
+  local file="$SOFIA_STATE_DIR/backups-unfinished" bid phase key left=() starting=${1:-}
   [[ -f $file ]] || return 0
   while IFS=$'\t' read -r bid phase key; do
     [[ -n $bid ]] || continue
@@ -97,6 +101,8 @@ settle_unfinished() {
         left+=("$bid"$'\t'"$phase"$'\t'"$key")
         echo "sofia-backup: could not index backup $bid (complete, interrupted before its index entry); the next backup command tries again" >&2
       fi
+    elif [[ $(kind_of "$bid") == "$starting" ]]; then
+      log "backup $bid was interrupted before it was complete; this $starting backup's result stands for it"
     elif put_metrics "$(datum_kind "$METRIC_SUCCESS" 0 Count "$(kind_of "$bid")")"; then
       log "backup $bid was interrupted before it was complete: its failure ($METRIC_SUCCESS=0) is published now"
     else
@@ -371,7 +377,7 @@ cmd_run() {
   trap on_exit EXIT
   trap 'echo "sofia-backup: stopped by a signal" >&2; exit 1' TERM INT HUP
   ops_begin "sofia-backup run $id" "$wait"
-  settle_unfinished
+  settle_unfinished "$backup_kind"
   journal_set "op=backup" "id=$id" "phase=running" "index=$(index_key "$id" "$started")"
   journalled=1
   stage=$(ops_run_dir)

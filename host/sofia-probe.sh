@@ -40,7 +40,8 @@ trap 'rm -rf "$dir"' EXIT
 while IFS=$'\t' read -r stage name container _ health; do
   [[ -z $stage || $stage == \#* || -z $name ]] && continue
   if [[ $health == - ]]; then
-    [[ $(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$container" 2>/dev/null) == healthy ]] && echo 1 >"$dir/$name" || echo 0 >"$dir/$name"
+    # Bounded: a hung dockerd must not stop the whole publish (every alarm would hear nothing).
+    [[ $(timeout "$TIMEOUT" docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$container" 2>/dev/null) == healthy ]] && echo 1 >"$dir/$name" || echo 0 >"$dir/$name"
   else
     { curl -fsS --max-time "$TIMEOUT" -o /dev/null "$health" 2>/dev/null && echo 1 || echo 0; } >"$dir/$name" &
     pids+=($!)
@@ -54,7 +55,7 @@ done
 # Redis memory: used_memory / maxmemory, read inside the container (the host has no redis-cli).
 # The password goes from its file to REDISCLI_AUTH inside the container: never on a command line.
 # shellcheck disable=SC2016 # expanded by the container's shell
-if info=$(docker exec "$REDIS_CONTAINER" sh -c 'REDISCLI_AUTH=$(cat "$1") redis-cli INFO memory' sh "$REDIS_PASSWORD_FILE" 2>/dev/null | tr -d '\r'); then
+if info=$(timeout "$TIMEOUT" docker exec "$REDIS_CONTAINER" sh -c 'REDISCLI_AUTH=$(cat "$1") redis-cli INFO memory' sh "$REDIS_PASSWORD_FILE" 2>/dev/null | tr -d '\r'); then
   used=$(sed -n 's/^used_memory://p' <<<"$info")
   max=$(sed -n 's/^maxmemory://p' <<<"$info")
   if [[ $used =~ ^[0-9]+$ && $max =~ ^[1-9][0-9]*$ ]]; then

@@ -178,7 +178,7 @@ BATCH_BYTES=${SOFIA_RESTORE_BATCH_BYTES:-67108864}
 BATCHED='.files[] | select(.size <= $max or (.path | endswith(".rdb")))'
 
 # Room before work, for the whole job: every object lands once (unpacked archives are about their
-# size), and the stores must keep room to write. The DR test keeps a larger share free: it runs
+# size; small ones are briefly there twice), and the stores must keep room to write. The DR test keeps a larger share free: it runs
 # beside live services for as long as it takes.
 if [[ $mode != verify ]]; then
   reserve=${SOFIA_RESTORE_MIN_FREE_BYTES:-1073741824}
@@ -292,9 +292,10 @@ while IFS= read -r path; do
   case ${KIND[$i]} in
     redis)
       if [[ -f $run/small/$path ]]; then
-        mkdir -p "$new/$REDIS_AOF_DIR"
-        take_downloaded "$path" "$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.1.base.rdb"
-        printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.manifest"
+        mkdir -p "$new/$REDIS_AOF_DIR" || die "${NAME[$i]}: could not make $new/$REDIS_AOF_DIR ($(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume)"
+        take_downloaded "$path" "$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.1.base.rdb" || die "$path: its download is not in $run/small"
+        printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.manifest" ||
+          die "${NAME[$i]}: could not write the AOF manifest ($(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume)"
       else
         fetch "$path" redis_into "$new"
       fi

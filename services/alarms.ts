@@ -293,6 +293,8 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             treatMissingData: "notBreaching",
             publisher: { by: "aws", service: "SNS" },
             silence: "nothing was sent: nothing failed",
+            // Its own page to on-call would fail too, and count, and flap it.
+            pagesOncall: false,
         },
         ...(s.secrets.oncallEndpoint
             ? []

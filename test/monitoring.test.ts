@@ -123,6 +123,12 @@ describe("alarms in the staging plan", () => {
         // With a subscriber, no "nobody is on call" alarm; without one (prod's offline plan), a level 3 one.
         expect(ofType(plan, METRIC).some((a) => a.inputs.name === "sofia-staging-oncall-unsubscribed")).toBe(false);
         expect(ofType(plan, METRIC).find((a) => a.inputs.name === "sofia-staging-oncall-delivery-failed")!.inputs).toMatchObject({ namespace: "AWS/SNS", metricName: "NumberOfNotificationsFailed", dimensions: { TopicName: "sofia-staging-level2-oncall" } });
+        // Its page goes to the senior and security contacts only: one to the failing endpoint would count as another failure.
+        const delivery = page(plan, "oncall-delivery-failed").inputs;
+        expect(delivery.alarmActions).toEqual([expect.stringMatching(/:sofia-staging-level3-senior$/)]);
+        expect(delivery.okActions).toEqual(delivery.alarmActions);
+        const oncallPolicy = ofType(plan, "aws:sns/topicPolicy:TopicPolicy").find((p) => String(p.inputs.arn).endsWith(":sofia-staging-level2-oncall"))!;
+        expect(oncallPolicy.inputs.policy).not.toContain("oncall-delivery-failed");
         expect(JSON.stringify(plan)).not.toContain("very-secret");
         expect(subs.filter((x) => x.inputs.protocol === "email").map((x) => x.inputs.endpoint)).toEqual(["security@company.com"]);
         const prod = await planStack("prod");
