@@ -8,7 +8,7 @@
  * deploy.soakMinutes since verification with no level 2 or 3 alarm (read from CloudWatch with the
  * aws CLI). --check prints the change and how long the soak has left, without writing.
  * --rollback puts an earlier verified release back (--from-file with its outputs): it soaked when
- * it was new, so no soak is asked of it.
+ * it was new, so no soak is asked of it; --prod-outputs (prod's outputs) shows that it is earlier.
  */
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -19,7 +19,7 @@ import { projectRoot } from "../components/project-root";
 import { stackSettings } from "../plan/stack-config";
 import { pagingAlarmNames } from "../services/alarms";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { promote, PromotionError, StagingOutputs } from "../services/promote";
+import { checkRollback, promote, PromotionError, ProdOutputs, StagingOutputs } from "../services/promote";
 import { describeSoak, readAlarms, soakVerdict } from "../services/soak";
 
 const STAGING = "staging";
@@ -61,16 +61,18 @@ function assertClean(file: string): void {
     if (status.trim()) throw new PromotionError(`${file} has local edits that promotion would overwrite: commit or stash them first`);
 }
 
-const USAGE = `usage: npm run promote -- [--from-file <outputs.json>] [--prod-file <path>] [--check] [--rollback]
+const USAGE = `usage: npm run promote -- [--from-file <outputs.json>] [--prod-file <path>] [--check] [--rollback --prod-outputs <prod-outputs.json>]
 
 Moves the release staging verified into Pulumi.prod.yaml, once it has soaked in staging. --check
 prints the change and the soak left without writing; --from-file reads staging's outputs from
-\`pulumi stack output --stack staging --json\` saved to a file.`;
+\`pulumi stack output --stack staging --json\` saved to a file. --rollback puts an earlier verified
+release back without a soak, and only an earlier one: it needs prod's outputs
+(\`pulumi stack output --stack prod --json\`) to tell.`;
 
 async function main(): Promise<number> {
     let parsed;
     try {
-        parsed = parseArgs({ options: { "from-file": { type: "string" }, "prod-file": { type: "string" }, check: { type: "boolean", default: false }, rollback: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+        parsed = parseArgs({ options: { "from-file": { type: "string" }, "prod-file": { type: "string" }, check: { type: "boolean", default: false }, rollback: { type: "boolean", default: false }, "prod-outputs": { type: "string" }, help: { type: "boolean", short: "h", default: false } } });
     } catch (e) {
         console.error(`promote: ${(e as Error).message}\n${USAGE}`);
         return 2;
@@ -83,7 +85,13 @@ async function main(): Promise<number> {
     const prodFile = path.resolve((values["prod-file"] as string | undefined) ?? path.join(projectRoot(), "Pulumi.prod.yaml"));
     try {
         assertClean(prodFile);
-        const result = promote(fs.readFileSync(prodFile, "utf8"), await stagingOutputs(values["from-file"] as string | undefined), releaseServiceNames);
+        const outputs = await stagingOutputs(values["from-file"] as string | undefined);
+        if (values.rollback) {
+            const prodOutputs = values["prod-outputs"] as string | undefined;
+            if (!prodOutputs) throw new PromotionError("--rollback needs --prod-outputs <file> (pulumi stack output --stack prod --json): a rollback may only go back from what prod runs");
+            checkRollback(outputs, JSON.parse(fs.readFileSync(prodOutputs, "utf8")) as ProdOutputs);
+        }
+        const result = promote(fs.readFileSync(prodFile, "utf8"), outputs, releaseServiceNames);
         if (result.changes.length === 0) {
             console.log(`prod already runs the release staging verified at ${result.verifiedAt}`);
             return 0;

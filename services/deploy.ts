@@ -107,7 +107,7 @@ export function rollbackCommand(stack: string, previous: VerifiedRelease | undef
     const outputs = JSON.stringify({ verifiedRelease: { release, verifiedAt: previous.verifiedAt } });
     return [
         `Roll back to the release verified at ${previous.verifiedAt}:`,
-        `  npm run promote -- --rollback --prod-file Pulumi.${stack}.yaml --from-file <(echo '${outputs}') && git commit -m "Roll back ${stack} to the release verified at ${previous.verifiedAt}" Pulumi.${stack}.yaml && pulumi up --stack ${stack}`,
+        `  npm run promote -- --rollback --prod-file Pulumi.${stack}.yaml --prod-outputs <(pulumi stack output --stack ${stack} --json) --from-file <(echo '${outputs}') && git commit -m "Roll back ${stack} to the release verified at ${previous.verifiedAt}" Pulumi.${stack}.yaml && pulumi up --stack ${stack}`,
     ].join("\n");
 }
 

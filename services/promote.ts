@@ -14,6 +14,11 @@ export interface StagingOutputs {
     verifiedRelease?: { release: Record<string, string>; verifiedAt: string | null };
 }
 
+/** What `pulumi stack output --stack prod --json` gives for what a rollback checks. */
+export interface ProdOutputs {
+    verifiedRelease?: { release: Record<string, string>; verifiedAt: string | null };
+}
+
 export class PromotionError extends Error {
     constructor(message: string) {
         super(message);
@@ -64,4 +69,27 @@ export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames:
     };
     if (!isDeepStrictEqual(strip(before), strip(parse(text)))) throw new PromotionError("the promotion would change Pulumi.prod.yaml beyond the release; refusing");
     return { text, changes, verifiedAt: verified.verifiedAt };
+}
+
+/**
+ * A rollback goes back, and only back: its target was verified (in staging) before prod verified
+ * the release it runs now, or is that very release (prod's own last verified one, after a failed
+ * deploy of a newer release). A newer release is a promotion, with its soak; a rollback asks none.
+ * (Prod keeps no history of its releases yet, so a release verified in staging while the current
+ * one soaked, before prod verified it, still passes this check.)
+ */
+export function checkRollback(target: StagingOutputs, prod: ProdOutputs): void {
+    const current = prod.verifiedRelease?.verifiedAt;
+    if (!current) throw new PromotionError("prod's outputs hold no verified release: there is nothing to roll back from (a release reaches prod by promotion, with its soak)");
+    const to = target.verifiedRelease?.verifiedAt;
+    if (!to) throw new PromotionError("the rollback target is not a verified release (no verifiedRelease.verifiedAt in its outputs)");
+    const [t, c] = [Date.parse(to), Date.parse(current)];
+    if (Number.isNaN(t) || Number.isNaN(c)) throw new PromotionError(`cannot compare the times ${to} and ${current}: not ISO 8601`);
+    // Back to the very release prod verified last (after a failed deploy of a newer one) is back.
+    const same = isDeepStrictEqual(target.verifiedRelease?.release, prod.verifiedRelease?.release);
+    if (t > c || (t === c && !same)) {
+        throw new PromotionError(
+            `--rollback to the release verified at ${to} would move prod forward: prod runs the release it verified at ${current}. A newer release goes to prod by promotion, with its soak (npm run promote without --rollback)`,
+        );
+    }
 }

@@ -172,7 +172,7 @@ describe("the rollback command", () => {
         const file = fs.readFileSync(path.join(__dirname, "..", "Pulumi.staging.yaml"), "utf8");
         const previous = lastDeployFromFile("staging").verifiedRelease as VerifiedRelease;
         const command = rollbackCommand("staging", previous);
-        expect(command).toContain("npm run promote -- --rollback --prod-file Pulumi.staging.yaml --from-file <(echo '");
+        expect(command).toContain("npm run promote -- --rollback --prod-file Pulumi.staging.yaml --prod-outputs <(pulumi stack output --stack staging --json) --from-file <(echo '");
         expect(command).toContain("pulumi up --stack staging");
         // The outputs the command feeds to promotion, against a stack file that moved on to a new API.
         const outputs = JSON.parse(/echo '(.*?)'\)/.exec(command)![1]);

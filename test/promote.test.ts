@@ -5,7 +5,7 @@ import * as path from "path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { releaseServiceNames } from "../services/catalog";
-import { promote, StagingOutputs } from "../services/promote";
+import { checkRollback, promote, StagingOutputs } from "../services/promote";
 import { runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");
@@ -55,6 +55,16 @@ describe("promotion", () => {
         expect(() => promote(prodYaml, { verifiedRelease: { release: tagOnly, verifiedAt: "t" } }, releaseServiceNames)).toThrow(/not pinned: ui/);
     });
 
+    it("lets a rollback go back only: earlier than what prod verified, from a prod that verified something", () => {
+        const prod = { verifiedRelease: { ...verified("a").verifiedRelease!, verifiedAt: "2026-12-01T09:00:00Z" } };
+        expect(() => checkRollback(verified("b", "2026-11-30T08:00:00Z"), prod)).not.toThrow();
+        expect(() => checkRollback(verified("b", "2026-12-01T09:00:00Z"), prod)).toThrow(/would move prod forward/);
+        // Back to the very release prod verified last (after a failed deploy of a newer one) is back.
+        expect(() => checkRollback({ verifiedRelease: prod.verifiedRelease }, prod)).not.toThrow();
+        expect(() => checkRollback(verified("b", "2026-11-30T08:00:00Z"), {})).toThrow(/nothing to roll back from/);
+        expect(() => checkRollback(verified("b", "yesterday"), prod)).toThrow(/not ISO 8601/);
+    });
+
     it("refuses a prod file with no release to promote into", () => {
         expect(() => promote("config:\n  aws:region: eu-central-1\n", verified(), releaseServiceNames)).toThrow(/has no config\.sofia:images/);
     });
@@ -64,11 +74,13 @@ describe("npm run promote (the command, in a scratch git repository)", () => {
     let dir: string;
     // The file handling, with no soak asked (--rollback): the soak is test/soak.test.ts's subject,
     // against moto's CloudWatch.
-    const run = (args: string[]) => runAsync("node", [path.join(ROOT, "scripts", "run-ts.js"), "scripts/promote.ts", "--rollback", ...args]);
+    // Prod verified its release after the targets below were verified in staging: they are earlier.
+    const run = (args: string[]) => runAsync("node", [path.join(ROOT, "scripts", "run-ts.js"), "scripts/promote.ts", "--rollback", "--prod-outputs", path.join(dir, "prod-outputs.json"), ...args]);
     beforeEach(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "promote-"));
         fs.copyFileSync(path.join(ROOT, "Pulumi.prod.yaml"), path.join(dir, "Pulumi.prod.yaml"));
         fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(verified()));
+        fs.writeFileSync(path.join(dir, "prod-outputs.json"), JSON.stringify({ verifiedRelease: { ...verified("a").verifiedRelease, verifiedAt: "2026-12-01T09:00:00Z" } }));
         const git = (...a: string[]) => execFileSync("git", a, { cwd: dir });
         git("init", "-q");
         git("-c", "user.name=t", "-c", "user.email=t@t", "add", "Pulumi.prod.yaml");
@@ -99,6 +111,18 @@ describe("npm run promote (the command, in a scratch git repository)", () => {
         fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(verified("b", null)));
         const r = await run(["--from-file", path.join(dir, "outputs.json"), "--prod-file", path.join(dir, "Pulumi.prod.yaml")]);
         expect(r.status).toBe(1);
-        expect(r.stderr).toContain("promote: refused: staging's release is not verified");
+        expect(r.stderr).toContain("promote: refused: the rollback target is not a verified release");
+    });
+
+    it("refuses a --rollback that would move prod forward (a release verified after prod's), and one without prod's outputs", async () => {
+        const before = fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8");
+        fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(verified("c", "2026-12-01T09:00:05Z")));
+        const forward = await run(["--from-file", path.join(dir, "outputs.json"), "--prod-file", path.join(dir, "Pulumi.prod.yaml")]);
+        expect(forward.status).toBe(1);
+        expect(forward.stderr).toContain("promote: refused: --rollback to the release verified at 2026-12-01T09:00:05Z would move prod forward: prod runs the release it verified at 2026-12-01T09:00:00Z");
+        const blind = await runAsync("node", [path.join(ROOT, "scripts", "run-ts.js"), "scripts/promote.ts", "--rollback", "--from-file", path.join(dir, "outputs.json"), "--prod-file", path.join(dir, "Pulumi.prod.yaml")]);
+        expect(blind.status).toBe(1);
+        expect(blind.stderr).toContain("--rollback needs --prod-outputs <file>");
+        expect(fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8")).toBe(before);
     });
 });

@@ -189,8 +189,12 @@ describe("against alarm states recorded in moto_server's CloudWatch", () => {
         });
 
         it("a rollback to an earlier verified release asks no soak", async () => {
-            fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(outputs("2026.11.3")));
-            const r = await promote(["--check", "--rollback", "--from-file", path.join(dir, "outputs.json"), "--prod-file", path.join(dir, "Pulumi.prod.yaml")]);
+            // Verified in staging a day before prod verified the release it runs now.
+            const earlier = outputs("2026.11.3");
+            earlier.verifiedRelease.verifiedAt = new Date(Date.now() - 86_400_000).toISOString();
+            fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(earlier));
+            fs.writeFileSync(path.join(dir, "prod-outputs.json"), JSON.stringify(outputs()));
+            const r = await promote(["--check", "--rollback", "--prod-outputs", path.join(dir, "prod-outputs.json"), "--from-file", path.join(dir, "outputs.json"), "--prod-file", path.join(dir, "Pulumi.prod.yaml")]);
             expect(r.stderr).toBe("");
             expect(r.status).toBe(0);
             expect(r.stdout).toContain("no soak asked of it");
