@@ -377,9 +377,11 @@ cmd_run() {
   trap on_exit EXIT
   trap 'echo "sofia-backup: stopped by a signal" >&2; exit 1' TERM INT HUP
   ops_begin "sofia-backup run $id" "$wait"
-  settle_unfinished "$backup_kind"
+  # Journalled before it settles what an earlier run left: killed after that, this run is itself
+  # recorded as unfinished, so the failure of its kind is still published.
   journal_set "op=backup" "id=$id" "phase=running" "index=$(index_key "$id" "$started")"
   journalled=1
+  settle_unfinished "$backup_kind"
   stage=$(ops_run_dir)
   : >"$stage/files.jsonl"
   log "backup $id to s3://$BACKUP_BUCKET/$objects/"

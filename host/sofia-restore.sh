@@ -178,8 +178,8 @@ BATCH_BYTES=${SOFIA_RESTORE_BATCH_BYTES:-67108864}
 BATCHED='.files[] | select(.size <= $max or (.path | endswith(".rdb")))'
 
 # Room before work, for the whole job: every object lands once (unpacked archives are about their
-# size; small ones are briefly there twice), and the stores must keep room to write. The DR test keeps a larger share free: it runs
-# beside live services for as long as it takes.
+# size; small ones are briefly there twice), and the stores must keep room to write. The DR test
+# keeps a larger share free: it runs beside live services for as long as it takes.
 if [[ $mode != verify ]]; then
   reserve=${SOFIA_RESTORE_MIN_FREE_BYTES:-1073741824}
   [[ $reserve =~ ^[0-9]+$ ]] || die "SOFIA_RESTORE_MIN_FREE_BYTES must be a number of bytes, not '$reserve'"
@@ -199,6 +199,9 @@ if [[ $mode != verify ]]; then
     [[ ! -e ${DIR[$i]}.before-restore ]] || die "${DIR[$i]}.before-restore exists, and no journal says whose it is: it may be the only copy of earlier data. Look at it, move it away, and run again"
   done
 fi
+
+# For failure messages: what is left on the data volume.
+room() { echo "$(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume"; }
 
 # One object's bytes: the copy the batch brought into staging (gone once read), or S3 directly.
 download() {  # path
@@ -237,15 +240,13 @@ fetch() {  # path, sink command...
   st=("${PIPESTATUS[@]}")
   set -e
   wait "$hashing" "$counting" || true
-  local room
-  room="$(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume"
-  (( st[0] == 0 )) || die "could not download $base/$path: $(tail -n 1 "$d/err") ($room)"
+  (( st[0] == 0 )) || die "could not download $base/$path: $(tail -n 1 "$d/err") ($(room))"
   want_size=$(jq -r --arg p "$path" '.files[] | select(.path == $p) | .size' "$manifest")
   want_sha=$(jq -r --arg p "$path" '.files[] | select(.path == $p) | .sha256' "$manifest")
   [[ $(cat "$d/bytes") == "$want_size" && $(cut -d' ' -f1 "$d/sha256") == "$want_sha" ]] ||
     die "backup $id does not match its manifest ($path corrupted: $(cat "$d/bytes") bytes, SHA-256 $(cut -c1-12 "$d/sha256"), manifest $want_size bytes, ${want_sha:0:12}): refusing it"
-  (( st[2] == 0 )) || die "$path: $1 failed: $(tail -n 2 "$d/sink" | paste -sd' ' -) ($room)"
-  (( st[1] == 0 )) || die "$path: the download could not be passed on ($room)"
+  (( st[2] == 0 )) || die "$path: $1 failed: $(tail -n 2 "$d/sink" | paste -sd' ' -) ($(room))"
+  (( st[1] == 0 )) || die "$path: the download could not be passed on ($(room))"
 }
 
 # Redis ignores a copied dump.rdb when AOF is on. Redis 7 keeps its AOF as a directory: a base file
@@ -257,7 +258,11 @@ redis_into() {  # dir: reads the RDB on stdin
   local aof="$1/$REDIS_AOF_DIR"
   mkdir -p "$aof" || return 1
   cat >"$aof/$REDIS_AOF_FILE.1.base.rdb" || return 1
-  printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$aof/$REDIS_AOF_FILE.manifest" || return 1
+  aof_manifest "$1"
+}
+# The AOF's manifest: one base file (the snapshot), no increments.
+aof_manifest() {  # dir
+  printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$1/$REDIS_AOF_DIR/$REDIS_AOF_FILE.manifest"
 }
 
 format=$(jq -r '.format // 1' "$manifest")
@@ -270,7 +275,7 @@ if [[ $mode != verify ]]; then
   if (( ${#batch[@]} )); then
     mkdir -p "$run/small"
     aws s3 cp "$base/" "$run/small/" --recursive --exclude '*' "${batch[@]}" --only-show-errors 2>"$bookkeeping/batch.err" ||
-      die "could not download the backup's small objects from $base/: $(tail -n 1 "$bookkeeping/batch.err") ($(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume)"
+      die "could not download the backup's small objects from $base/: $(tail -n 1 "$bookkeeping/batch.err") ($(room))"
   fi
 fi
 while IFS= read -r path; do
@@ -292,10 +297,9 @@ while IFS= read -r path; do
   case ${KIND[$i]} in
     redis)
       if [[ -f $run/small/$path ]]; then
-        mkdir -p "$new/$REDIS_AOF_DIR" || die "${NAME[$i]}: could not make $new/$REDIS_AOF_DIR ($(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume)"
+        mkdir -p "$new/$REDIS_AOF_DIR" || die "${NAME[$i]}: could not make $new/$REDIS_AOF_DIR ($(room))"
         take_downloaded "$path" "$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.1.base.rdb" || die "$path: its download is not in $run/small"
-        printf 'file %s seq 1 type b\n' "$REDIS_AOF_FILE.1.base.rdb" >"$new/$REDIS_AOF_DIR/$REDIS_AOF_FILE.manifest" ||
-          die "${NAME[$i]}: could not write the AOF manifest ($(df -h --output=avail "$run" | tail -n 1 | tr -d ' ') free on the data volume)"
+        aof_manifest "$new" || die "${NAME[$i]}: could not write the AOF manifest ($(room))"
       else
         fetch "$path" redis_into "$new"
       fi
