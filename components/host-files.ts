@@ -69,6 +69,11 @@ export function filesDigest(files: HostFile[], then: string[] = []): string {
     return sha256(JSON.stringify({ files: files.map((f) => [f.path, checked(f), sha256(f.content)]), then }));
 }
 
+/** The files an install script holds, by path, with their SHA-256 (read back from its rows). */
+export function installedDigests(script: string): Map<string, string> {
+    return new Map([...script.matchAll(/^ {2}"(\/\S+) 0[0-7]{3} ([0-9a-f]{64}) \d+ \d+"$/gm)].map((m) => [m[1], m[2]]));
+}
+
 /**
  * The bash script the document runs. Every file travels in one gzip stream (scripts share most of
  * their words, so together they compress far better than one by one), in base64. The script

@@ -6,16 +6,23 @@
  */
 import { parseArgs } from "util";
 import { SettingsError } from "../services/settings";
+import { planAtRef, RefError } from "./at-ref";
+import { diffPlans } from "./diff";
+import { renderDiff } from "./diff-render";
 import { KEEP_STACKS_ENV, runOffline, Plan } from "./offline";
 import { renderPlan } from "./render";
 import { applyOverride, lastDeployFromFile, projectName, readStackConfig } from "./stack-config";
 
 export const DEFAULT_STACK = "staging";
 
-const USAGE = `usage: npm run plan -- [--stack <name>] [--stack-file <path>] [--json] [--set key=value]... [--set-secret key=value]...
+const USAGE = `usage: npm run plan -- [--stack <name>] [--stack-file <path>] [--diff <git-ref>] [--json] [--set key=value]... [--set-secret key=value]...
+  --diff        what changes against the stack as of <git-ref> (its own program and stack file, in a
+                temporary worktree), as pulumi preview --diff would show it: danger first (data
+                destroyed, access widened), the deploy it triggers, alarms and schedules, resources
   --stack       stack whose Pulumi.<stack>.yaml is planned (default: ${DEFAULT_STACK})
   --stack-file  plan this file instead of Pulumi.<stack>.yaml (a proposed change, a fork's stack)
-  --json        one JSON document: {stack, resources: [{urn, type, name, parent, dependsOn, inputs}], outputs}
+  --json        one JSON document: {stack, resources: [{urn, type, name, parent, custom, dependsOn, options, inputs}], outputs};
+                with --diff, the diff as data
   --set         override a setting for this plan only (sofia: namespace by default; dotted keys set nested fields)
   --set-secret  the same, as a secret value
   --first-deploy  plan the stack's first deploy (default: the release in the stack file is taken
@@ -31,7 +38,7 @@ export function planJson(plan: Plan): string {
     return JSON.stringify(
         {
             stack: plan.stack,
-            resources: plan.resources.map(({ urn, type, name, parent, dependsOn, inputs }) => ({ urn, type, name, parent: parent ?? null, dependsOn, inputs })),
+            resources: plan.resources.map(({ urn, type, name, parent, custom, dependsOn, options, inputs }) => ({ urn, type, name, parent: parent ?? null, custom, dependsOn, options, inputs })),
             outputs: plan.outputs,
         },
         null,
@@ -48,6 +55,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
                 stack: { type: "string", default: DEFAULT_STACK },
                 "stack-file": { type: "string" },
                 json: { type: "boolean", default: false },
+                diff: { type: "string" },
                 set: { type: "string", multiple: true, default: [] },
                 "set-secret": { type: "string", multiple: true, default: [] },
                 "first-deploy": { type: "boolean", default: false },
@@ -68,18 +76,27 @@ export async function main(argv: string[], io: Io): Promise<number> {
     try {
         const file = args["stack-file"] as string | undefined;
         const config = readStackConfig(stack, file);
-        const lastOutputs = args["first-deploy"] ? {} : lastDeployFromFile(stack, file);
         for (const s of args.set as string[]) applyOverride(config, s);
         for (const s of args["set-secret"] as string[]) applyOverride(config, s, true);
+        const ref = args.diff as string | undefined;
+        // Against a ref, the stack is taken as running what the ref verified: the deploy this
+        // change triggers is the one the next update after the ref's would run.
+        const base = ref === undefined ? undefined : planAtRef(ref, stack, projectName());
+        const lastOutputs = args["first-deploy"] ? {} : base ? { verifiedRelease: base.plan.outputs.verifiedRelease } : lastDeployFromFile(stack, file);
         // Loaded here, not at the top: the SDK must see the mock runtime before the program loads.
         const program = (await import("../index")).default as unknown as () => unknown;
         const plan = await runOffline({ project: projectName(), stack, config, program, lastOutputs });
+        if (base && ref !== undefined) {
+            const diff = diffPlans(base.plan, plan, { ref, commit: base.commit }, base.notes);
+            io.out(args.json ? JSON.stringify(diff, null, 2) + "\n" : renderDiff(diff));
+            return 0;
+        }
         io.out(args.json ? planJson(plan) + "\n" : renderPlan(plan));
         return 0;
     } catch (e) {
         const detail = (e as Error).stack ?? String(e);
         const hint = process.env[KEEP_STACKS_ENV] ? "" : `\n(for the full stack trace: ${KEEP_STACKS_ENV}=1 npm run plan ...)`;
-        io.err(e instanceof SettingsError ? `${e.message}\n` : `offline plan of stack "${stack}" failed: ${detail}${hint}\n`);
+        io.err(e instanceof SettingsError || e instanceof RefError ? `${e.message}\n` : `offline plan of stack "${stack}" failed: ${detail}${hint}\n`);
         return 1;
     }
 }

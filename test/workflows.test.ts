@@ -4,6 +4,7 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { DEPLOY_SESSION_SECONDS, GITHUB_SECRETS } from "../bootstrap/github";
+import { ARTIFACT_NAME, COMMENT_MARKER } from "../plan/comment";
 import { planStack } from "./helpers/plan";
 
 const DIR = path.join(__dirname, "..", ".github", "workflows");
@@ -117,10 +118,19 @@ describe("GitHub workflows", () => {
         }
     });
 
-    it("edits one offline-plan comment instead of adding one per push", () => {
+    it("edits one offline-diff comment instead of adding one per push", () => {
         const pr = load("pr.yml");
-        expect(pr).toContain("<!-- sofia-offline-plan -->");
+        expect(pr).toContain(COMMENT_MARKER);
         expect(pr).toContain("updateComment");
+    });
+
+    it("diffs against the pull request's base commit, which the checkout fetched, and attaches the full plans", () => {
+        const job = parse(load("pr.yml")).jobs["offline-plan"];
+        expect(job.steps.find((st: any) => String(st.uses).startsWith("actions/checkout")).with["fetch-depth"]).toBe(0);
+        const run = job.steps.find((st: any) => String(st.run).includes("pr-comment"));
+        expect(run.env.BASE_SHA).toBe("${{ github.event.pull_request.base.sha }}");
+        expect(run.run).toContain('--base "$BASE_SHA" --artifacts offline-plans');
+        expect(job.steps.find((st: any) => String(st.uses).startsWith("actions/upload-artifact")).with.name).toBe(ARTIFACT_NAME);
     });
 
     it("would catch a broken workflow", () => {

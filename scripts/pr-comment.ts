@@ -1,0 +1,68 @@
+/**
+ * `npm run pr-comment -- --base <git-ref> [--stack <name>]... [--artifacts <dir>]`
+ *
+ * The pull request's comment: each stack's offline diff against the base ref, its policy summary
+ * and its start graph when it changes, under GitHub's size limit (plan/comment.ts). The full plans
+ * and diffs go to --artifacts for the workflow to attach. Each plan runs in its own process: the
+ * Pulumi runtime is process-global.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { ARTIFACT_NAME, prComment, StackSection } from "../plan/comment";
+import { PlanDiff } from "../plan/diff";
+import { PROJECT_DIR } from "../plan/stack-config";
+
+const USAGE = `usage: npm run pr-comment -- --base <git-ref> [--stack <name>]... [--artifacts <dir>]
+
+Prints the pull request's comment (markdown): each stack's offline diff against <git-ref> (default
+stacks: staging and prod), its policy summary line and its start graph when it changes, cut to fit
+GitHub's limit. With --artifacts, the full plans and diffs are written there too.`;
+
+function run(script: string, args: string[]): { status: number; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, [path.join(PROJECT_DIR, "scripts", "run-ts.js"), script, ...args], { cwd: PROJECT_DIR, encoding: "utf8", maxBuffer: 512 * 1024 * 1024 });
+    return { status: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr || r.error?.message || "" };
+}
+
+function main(): number {
+    let values;
+    try {
+        values = parseArgs({ options: { base: { type: "string" }, stack: { type: "string", multiple: true }, artifacts: { type: "string" }, help: { type: "boolean", short: "h" } } }).values;
+    } catch (e) {
+        console.error(`pr-comment: ${(e as Error).message}\n${USAGE}`);
+        return 64;
+    }
+    if (values.help) {
+        console.log(USAGE);
+        return 0;
+    }
+    if (!values.base) {
+        console.error(`pr-comment: --base is required\n${USAGE}`);
+        return 64;
+    }
+    const stacks = values.stack?.length ? values.stack : ["staging", "prod"];
+    if (values.artifacts) fs.mkdirSync(values.artifacts, { recursive: true });
+    const sections: StackSection[] = [];
+    for (const stack of stacks) {
+        console.error(`pr-comment: ${stack}: diff against ${values.base}, policies, full plan`);
+        const diff = run("scripts/plan.ts", ["--stack", stack, "--diff", values.base, "--json"]);
+        if (diff.status !== 0) {
+            console.error(`pr-comment: the diff of ${stack} failed:\n${diff.stderr}`);
+            return 1;
+        }
+        const policies = run("scripts/policies.ts", ["--stack", stack]);
+        const summary = policies.stdout.trim().split("\n").filter((l) => /^\d+ policies, \d+ violations/.test(l)).pop() ?? `the policy run failed: ${policies.stderr.trim().split("\n")[0]}`;
+        sections.push({ diff: JSON.parse(diff.stdout) as PlanDiff, policySummary: summary });
+        if (values.artifacts) {
+            const full = run("scripts/plan.ts", ["--stack", stack]);
+            fs.writeFileSync(path.join(values.artifacts, `${stack}.plan.txt`), full.status === 0 ? full.stdout : full.stderr);
+            fs.writeFileSync(path.join(values.artifacts, `${stack}.diff.json`), diff.stdout);
+            fs.writeFileSync(path.join(values.artifacts, `${stack}.policies.txt`), policies.stdout + policies.stderr);
+        }
+    }
+    process.stdout.write(prComment({ stacks: sections, artifact: ARTIFACT_NAME }));
+    return 0;
+}
+
+process.exitCode = main();

@@ -1,0 +1,172 @@
+/**
+ * The offline diff (`npm run plan -- --diff <ref>`) and the pull request's comment built from it:
+ * real plans of the program under the mock runtime, compared as the engine would.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "../plan/cli";
+import { COMMENT_BUDGET, COMMENT_MARKER, GITHUB_COMMENT_LIMIT, prComment } from "../plan/comment";
+import { changedInputs, diffPlans, PlanDiff } from "../plan/diff";
+import { renderDiff } from "../plan/diff-render";
+import { Plan } from "../plan/offline";
+import { knownReplacementTypes, replacementCauses } from "../plan/replacements";
+import { PROJECT_DIR } from "../plan/stack-config";
+import { planStack } from "./helpers/plan";
+
+const REF = { ref: "main", commit: "0123456789abcdef0123456789abcdef01234567" };
+const NEW_API = "ghcr.io/sofia-v2/api:2026.12.1@sha256:" + "a".repeat(64);
+
+/** The stack as its file has it, then the same with `overrides`, the second deployed after the first. */
+async function change(stack: string, overrides: string[]): Promise<{ base: Plan; head: Plan; diff: PlanDiff }> {
+    const base = await planStack(stack);
+    const head = await planStack(stack, overrides, [], { verifiedRelease: base.outputs.verifiedRelease });
+    return { base, head, diff: diffPlans(base, head, REF) };
+}
+
+describe("the offline diff of two plans", () => {
+    let same: PlanDiff, image: PlanDiff, threshold: PlanDiff, zone: PlanDiff;
+    let base: Plan;
+    beforeAll(async () => {
+        ({ diff: same, base } = await change("prod", []));
+        ({ diff: image } = await change("prod", [`images.api=${NEW_API}`]));
+        ({ diff: threshold } = await change("prod", ["alarms.staleRatio=0.7"]));
+        ({ diff: zone } = await change("prod", ["availabilityZone=eu-central-1b"]));
+    }, 120_000);
+
+    it("shows nothing for no change, and no deploy", () => {
+        expect(same.counts).toEqual({ replace: 0, delete: 0, create: 0, update: 0 });
+        expect(same.danger).toEqual([]);
+        expect(same.deploy?.kind).toBe("none");
+        expect(renderDiff(same)).toContain("no changes");
+    });
+
+    it("shows an image change as a release deploy that replaces the API's container", () => {
+        expect(image.deploy?.kind).toBe("release");
+        expect(image.deploy?.steps).toEqual(["backup", "page-on", "migrate", "verify", "page-off"]);
+        const api = image.resources.find((d) => d.name === "sofia-services-api-image")!;
+        expect(api.op).toBe("replace");
+        expect(api.changes).toEqual([{ path: "name", before: expect.stringContaining("api:2026.11"), after: NEW_API }]);
+        expect(image.resources.find((d) => d.name === "sofia-services-api-container")?.causes).toEqual(["image"]);
+        // The deploy steps exist only in an update that runs them: they are created.
+        expect(image.resources.filter((d) => d.op === "create").map((d) => d.name)).toContain("sofia-deploy-backup-run");
+        expect(image.danger).toEqual([]);
+        const text = renderDiff(image);
+        expect(text).toContain("a release deploy: backup, page-on, migrate, verify, page-off");
+        expect(text).toContain("host files: changes /etc/sofia/release.json");
+    });
+
+    it("shows a threshold change among the alarms, updated in place, with no deploy", () => {
+        expect(threshold.deploy?.kind).toBe("none");
+        const alarm = threshold.watched.find((d) => d.type === "aws:cloudwatch/metricAlarm:MetricAlarm")!;
+        expect(alarm.op).toBe("update");
+        expect(alarm.changes).toContainEqual({ path: "threshold", before: 0.1, after: 0.7 });
+        expect(threshold.resources.some((d) => d.op === "replace" || d.op === "delete")).toBe(false);
+        expect(threshold.danger).toEqual([]);
+        // JSON held in a string (the dashboard) is compared as data.
+        expect(threshold.resources.find((d) => d.type === "aws:cloudwatch/dashboard:Dashboard")?.changes[0].path).toMatch(/^dashboardBody\.widgets\[\d+\]\./);
+    });
+
+    it("puts a zone change first, as the loss of the data volume", () => {
+        expect(zone.danger[0].says).toMatch(/^replaces the data volume .*availabilityZone.*every store on it is lost unless restored/);
+        expect(zone.resources.find((d) => d.type === "aws:ebs/volume:Volume")).toMatchObject({ op: "replace", causes: ["availabilityZone"] });
+        const text = renderDiff(zone);
+        expect(text.indexOf("DANGER")).toBeGreaterThan(0);
+        expect(text.indexOf("DANGER")).toBeLessThan(text.indexOf("Resources:"));
+    });
+
+    it("names access that widens: a new ingress rule, a new policy statement, a published port", () => {
+        const head = structuredClone(base);
+        const rule = head.resources.find((r) => r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")!;
+        head.resources.push({ ...rule, urn: `${rule.urn}-wide`, name: "wide-open", inputs: { ...rule.inputs, cidrIpv4: "0.0.0.0/0", fromPort: 6379, toPort: 6379 } });
+        const role = head.resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy")!;
+        const doc = JSON.parse(role.inputs.policy as string);
+        doc.Statement.push({ Effect: "Allow", Action: "s3:DeleteObject", Resource: "*" });
+        role.inputs.policy = JSON.stringify(doc);
+        const proxy = head.resources.find((r) => r.type === "docker:index/container:Container" && Array.isArray(r.inputs.ports) && (r.inputs.ports as unknown[]).length)!;
+        proxy.inputs.ports = [...(proxy.inputs.ports as object[]), { internal: 9000, external: 9000 }];
+        const says = diffPlans(base, head, REF).danger.map((d) => d.says);
+        expect(says).toContainEqual(expect.stringMatching(/^opens tcp port 6379 to 0\.0\.0\.0\/0 \(wide-open\)/));
+        expect(says).toContainEqual(expect.stringMatching(/adds policy statements to .*Allow s3:DeleteObject on \*/));
+        expect(says).toContainEqual(expect.stringMatching(/publishes 0\.0\.0\.0:9000->9000\/tcp/));
+        // Taking access away is not danger.
+        const narrower = structuredClone(base);
+        narrower.resources = narrower.resources.filter((r) => r.type !== "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+        expect(diffPlans(base, narrower, REF).danger).toEqual([]);
+    });
+
+    it("knows how the provider changes every type the program declares", async () => {
+        const staging = await planStack("staging");
+        const types = new Set([...base.resources, ...staging.resources].filter((r) => r.custom).map((r) => r.type));
+        expect([...types].filter((t) => !knownReplacementTypes().includes(t))).toEqual([]);
+        // Docker replaces a container for anything but what `docker update` can change.
+        expect(replacementCauses("docker:index/container:Container", ["memory"])).toEqual([]);
+        expect(replacementCauses("docker:index/container:Container", ["envs[0]", "memory"])).toEqual(["envs[0]"]);
+        expect(replacementCauses("aws:ec2/instance:Instance", ["instanceType"])).toEqual([]);
+        expect(replacementCauses("aws:sns/topic:Topic", ["displayName"], { replaceOnChanges: ["displayName"] })).toEqual(["displayName"]);
+    });
+
+    it("compares nested inputs leaf by leaf", () => {
+        expect(changedInputs({ a: { b: [1, 2] }, c: "x" }, { a: { b: [1, 3] }, c: "x", d: true })).toEqual([
+            { path: "a.b[1]", before: 2, after: 3 },
+            { path: "d", after: true },
+        ]);
+        expect(changedInputs('{"x":1}', '{"x":2}')).toEqual([{ path: "x", before: 1, after: 2 }]);
+    });
+
+    it("makes a comment that fits: a realistic change well under 20,000 characters, danger outside the fold", () => {
+        const body = prComment({
+            stacks: [
+                { diff: image, policySummary: "41 policies, 0 violations (0 mandatory)" },
+                { diff: zone, policySummary: "41 policies, 1 violations (1 mandatory)" },
+            ],
+            artifact: "offline-plans",
+        });
+        expect(body.startsWith(COMMENT_MARKER)).toBe(true);
+        expect(body.length).toBeLessThan(20_000);
+        expect(body).toContain("Policies: 41 policies, 1 violations (1 mandatory)");
+        expect(body.indexOf(":warning: replaces the data volume")).toBeLessThan(body.lastIndexOf("<details>"));
+    });
+
+    it("cuts a diff too large for GitHub, says so, and keeps its fences balanced", () => {
+        const huge = structuredClone(image);
+        huge.resources = Array.from({ length: 4000 }, (_, i) => ({ ...image.resources[0], name: `r${i}`, urn: `u${i}` }));
+        huge.danger = Array.from({ length: 3000 }, (_, i) => ({ op: "delete" as const, urn: `u${i}`, says: `deletes the Docker volume v${i}: what is stored in it is lost unless restored` }));
+        const body = prComment({ stacks: [{ diff: huge, policySummary: "x" }, { diff: huge, policySummary: "y" }], artifact: "offline-plans" });
+        expect(body.length).toBeLessThanOrEqual(COMMENT_BUDGET);
+        expect(COMMENT_BUDGET).toBeLessThan(GITHUB_COMMENT_LIMIT);
+        expect(body).toContain("more lines cut: the full diff and plans are in the `offline-plans` artifact");
+        expect((body.match(/^```/gm) ?? []).length % 2).toBe(0);
+        expect(body.startsWith(COMMENT_MARKER)).toBe(true);
+    });
+});
+
+describe("npm run plan -- --diff <ref>", () => {
+    const io = () => {
+        const out: string[] = [];
+        const err: string[] = [];
+        return { out, err, io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) } };
+    };
+    const worktrees = () => spawnSync("git", ["worktree", "list"], { cwd: PROJECT_DIR, encoding: "utf8" }).stdout.trim().split("\n").length;
+
+    // HEAD, not HEAD~1: a shallow CI checkout has no parent commit.
+    it("plans this repository's HEAD in a worktree it removes, and diffs the working tree against it", async () => {
+        const before = worktrees();
+        const r = io();
+        expect(await main(["--stack", "prod", "--diff", "HEAD"], r.io), r.err.join("")).toBe(0);
+        expect(r.out.join("")).toMatch(/^Diff of stack "prod": HEAD \([0-9a-f]{12}\) -> the working tree: /);
+        expect(r.out.join("")).toMatch(/Deploy this change triggers: /);
+        expect(worktrees()).toBe(before);
+        expect(fs.existsSync(path.join(PROJECT_DIR, "node_modules", "@pulumi", "pulumi", "package.json"))).toBe(true);
+    }, 120_000);
+
+    it("refuses a ref that names no commit, or that git would read as an option, naming it", async () => {
+        for (const ref of ["no-such-ref-anywhere", "--output=/tmp/x"]) {
+            const r = io();
+            expect(await main(["--stack", "prod", `--diff=${ref}`], r.io)).toBe(1);
+            expect(r.err.join("")).toContain(ref);
+            expect(r.err.join("")).not.toMatch(/\n\s+at /);
+        }
+    });
+});
