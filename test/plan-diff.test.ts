@@ -96,6 +96,18 @@ describe("the offline diff of two plans", () => {
         expect(diffPlans(base, narrower, REF).danger).toEqual([]);
     });
 
+    it("shows the start order when it changes, and the comment carries its graph", () => {
+        expect(same.startOrder).toBeUndefined();
+        const head = structuredClone(base);
+        const containers = head.resources.filter((r) => r.type === "docker:index/container:Container" && r.dependsOn.length);
+        // The last stage's containers no longer wait for anything: they move to the first stage.
+        for (const c of containers) c.dependsOn = [];
+        const d = diffPlans(base, head, REF);
+        expect(d.startOrder?.after.stages.length).toBeLessThan(d.startOrder!.before.stages.length);
+        expect(renderDiff(d)).toContain("Start order changes:");
+        expect(prComment({ stacks: [{ diff: d, policySummary: "" }], artifact: "offline-plans" })).toContain("```mermaid\nflowchart LR");
+    });
+
     it("knows how the provider changes every type the program declares", async () => {
         const staging = await planStack("staging");
         const types = new Set([...base.resources, ...staging.resources].filter((r) => r.custom).map((r) => r.type));
