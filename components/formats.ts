@@ -1,3 +1,4 @@
+import { Address4, Address6 } from "ip-address";
 import { CronExpressionParser } from "cron-parser";
 
 /**
@@ -152,17 +153,50 @@ export function instanceTypeProblem(value: string): string | undefined {
         : 'expected an EC2 instance type like "t3.large"';
 }
 
-/** True when a CIDR block is the whole IPv4 or IPv6 internet. */
-export function isWorldCidr(cidr: string): boolean {
-    return /^0\.0\.0\.0\/0$/.test(cidr) || /^::\/0$/.test(cidr);
+/** A CIDR block read by a maintained parser: its network address, prefix and family; undefined if none. */
+export function parseCidr(cidr: string): { network: string; prefix: number; v6: boolean; hostBits: boolean } | undefined {
+    if (!/\/\d{1,3}$/.test(cidr)) return undefined;
+    const v6 = cidr.includes(":");
+    if (!(v6 ? Address6.isValid(cidr) : Address4.isValid(cidr))) return undefined;
+    const a = v6 ? new Address6(cidr) : new Address4(cidr);
+    const network = a.startAddress().correctForm();
+    return { network, prefix: a.subnetMask, v6, hostBits: network !== a.correctForm() };
 }
+
+/** True when a CIDR block is the whole IPv4 or IPv6 internet (whatever address is written before /0). */
+export function isWorldCidr(cidr: string): boolean {
+    return parseCidr(cidr)?.prefix === 0;
+}
+
+/**
+ * The widest block that may name trusted admin hosts: a /16 (65,536 addresses) or an IPv6 /48 (a
+ * site). Anything wider is the internet in pieces (0.0.0.0/1 and 128.0.0.0/1 are all of it).
+ */
+export const ADMIN_MIN_PREFIX = { v4: 16, v6: 48 } as const;
+
+/** True when a block is wider than any admin range may be. */
+export function isTooWideForAdmin(cidr: string): boolean {
+    const c = parseCidr(cidr);
+    return !!c && c.prefix < (c.v6 ? ADMIN_MIN_PREFIX.v6 : ADMIN_MIN_PREFIX.v4);
+}
+
+/** What is wrong with a CIDR block as written: not one, or host bits after the prefix (10.0.0.5/0). */
+export function cidrProblem(cidr: string): string | undefined {
+    const c = parseCidr(cidr);
+    if (!c) return "expected an IPv4 or IPv6 CIDR block such as 203.0.113.0/24";
+    if (c.hostBits) return `host bits are set after the /${c.prefix}: the block is ${c.network}/${c.prefix}; for one host write ${cidr.split("/")[0]}/${c.v6 ? 128 : 32}`;
+    return undefined;
+}
+
+// Words secrets go by, whole or as a part between underscores: DB_PASSWD, SMTP_PASS, REDIS_AUTH.
+const SECRET_NAME = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|(SIGNING|ENCRYPTION|SESSION|MASTER)_?KEY|(^|_)(PASS|PWD|AUTH)(_|$))/i;
 
 /**
  * An env var name that would carry a secret in plain text. `…_FILE` names carry a path to a
  * secret file, which is how Sofia passes secrets, so they do not count.
  */
 export function looksLikeSecretName(name: string): boolean {
-    return /(PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY)/i.test(name) && !/_FILE$/i.test(name);
+    return SECRET_NAME.test(name) && !/_FILE$/i.test(name);
 }
 
 /** The values that occur more than once in a list, each once. */

@@ -6,7 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
-import { isWorldCidr } from "./formats";
+import { isTooWideForAdmin } from "./formats";
 import { HostCommand } from "./host-command";
 import { assumedBy } from "./iam";
 import { renderCloudConfig } from "./cloud-init";
@@ -74,8 +74,8 @@ export const DEPLOY_USER = "sofia-deploy";
 
 /** Throws when arguments would open the host wider than intended. */
 export function validateHostArgs(args: HostArgs): void {
-    const world = args.adminCidrs.filter(isWorldCidr);
-    if (world.length > 0) throw new Error(`HostArgs.adminCidrs: ${world.join(", ")} would open SSH to the internet`);
+    const world = args.adminCidrs.filter(isTooWideForAdmin);
+    if (world.length > 0) throw new Error(`HostArgs.adminCidrs: ${world.join(", ")} would open SSH to a large part of the internet`);
     if (args.dockerAccess === "admin-ssh" && args.adminCidrs.length === 0) {
         throw new Error(`HostArgs.adminCidrs: dockerAccess "admin-ssh" needs at least one admin CIDR`);
     }

@@ -8,9 +8,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Plan, PlannedResource } from "./offline";
-import { PROJECT_DIR } from "./stack-config";
+import { InputError, PROJECT_DIR } from "./stack-config";
 
-export class RefError extends Error {}
+/** A ref that names no commit, or whose plan fails. */
+export class RefError extends InputError {}
 
 function git(args: string[], cwd = PROJECT_DIR): { ok: boolean; out: string; err: string } {
     const r = spawnSync("git", args, { cwd, encoding: "utf8" });

@@ -6,12 +6,12 @@
  */
 import { parseArgs } from "util";
 import { SettingsError } from "../services/settings";
-import { planAtRef, RefError } from "./at-ref";
+import { planAtRef } from "./at-ref";
 import { diffPlans } from "./diff";
 import { renderDiff } from "./diff-render";
 import { KEEP_STACKS_ENV, runOffline, Plan } from "./offline";
 import { renderPlan } from "./render";
-import { applyOverride, lastDeployFromFile, projectName, readStackConfig } from "./stack-config";
+import { applyOverride, InputError, lastDeployFromFile, projectName, readStackConfig } from "./stack-config";
 
 export const DEFAULT_STACK = "staging";
 
@@ -96,7 +96,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     } catch (e) {
         const detail = (e as Error).stack ?? String(e);
         const hint = process.env[KEEP_STACKS_ENV] ? "" : `\n(for the full stack trace: ${KEEP_STACKS_ENV}=1 npm run plan ...)`;
-        io.err(e instanceof SettingsError || e instanceof RefError ? `${e.message}\n` : `offline plan of stack "${stack}" failed: ${detail}${hint}\n`);
+        io.err(e instanceof SettingsError || e instanceof InputError ? `${e.message}\n` : `offline plan of stack "${stack}" failed: ${detail}${hint}\n`);
         return 1;
     }
 }

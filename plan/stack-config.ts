@@ -15,6 +15,15 @@ import { RunConfigValue } from "./offline";
 
 export const PROJECT_DIR = projectRoot();
 
+/** A command-line input that is wrong (a stack, a file, an override, a ref): said in one line, no stack trace. */
+export class InputError extends Error {}
+
+/** Pulumi's own rule for stack names: it also keeps a stack file inside the project directory. */
+const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/** Object keys that would reach a prototype instead of a field. */
+const UNSAFE_KEYS = new Set(["__proto__", "prototype", "constructor"]);
+
 /** The project name from Pulumi.yaml: config keys of the project live under it. */
 export function projectName(dir = PROJECT_DIR): string {
     const doc = parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { name?: unknown };
@@ -23,6 +32,7 @@ export function projectName(dir = PROJECT_DIR): string {
 }
 
 export function stackFile(stack: string, dir = PROJECT_DIR): string {
+    if (!STACK_NAME.test(stack) || stack.startsWith(".")) throw new InputError(`stack name "${stack}" is not allowed: letters, digits, "-", "_" and "." only`);
     return path.join(dir, `Pulumi.${stack}.yaml`);
 }
 
@@ -56,15 +66,29 @@ function asConfigString(v: unknown): string {
 /** Reads `Pulumi.<stack>.yaml`, or `file` when given (a proposed or forked stack file). */
 export function readStackConfig(stack: string, file = stackFile(stack)): Map<string, RunConfigValue> {
     if (!fs.existsSync(file)) {
-        throw new Error(`no stack file ${file}; known stacks: ${knownStacks().join(", ") || "none"}`);
+        throw new InputError(`no stack file ${file}; known stacks: ${knownStacks().join(", ") || "none"}`);
     }
-    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    let doc: { config?: Record<string, unknown> };
+    try {
+        doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as typeof doc;
+    } catch (e) {
+        // A duplicate key, a tab in the indentation: the parser's message names the line.
+        throw new InputError(`${file} is not valid YAML: ${(e as Error).message}`);
+    }
+    if (doc.config !== undefined && (typeof doc.config !== "object" || doc.config === null || Array.isArray(doc.config))) throw new InputError(`${file}: "config" must be a mapping of keys to values`);
     const config = new Map<string, RunConfigValue>();
     for (const [key, raw] of Object.entries(doc.config ?? {})) {
         const [value, secret] = unsecure(raw);
+        if (hasNonFinite(value)) throw new InputError(`${file}: ${key} holds NaN or an infinity, which no setting takes (a finite number is needed)`);
         config.set(key, { value: asConfigString(value), secret });
     }
     return config;
+}
+
+function hasNonFinite(v: unknown): boolean {
+    if (typeof v === "number") return !Number.isFinite(v);
+    if (v && typeof v === "object") return Object.values(v).some(hasNonFinite);
+    return false;
 }
 
 /** `instanceType` and `alarms.staleRatio` are `sofia:` keys; `aws:region` keeps its namespace. */
@@ -82,20 +106,32 @@ function splitKey(key: string): [string, string[]] {
  */
 export function applyOverride(config: Map<string, RunConfigValue>, assignment: string, secret = false): void {
     const eq = assignment.indexOf("=");
-    if (eq <= 0) throw new Error(`--set expects key=value, got "${assignment}"`);
+    if (eq <= 0) throw new InputError(`--set expects key=value, got "${assignment}"`);
     const [fullKey, pathParts] = splitKey(assignment.slice(0, eq));
+    const bad = [fullKey.split(":")[1], ...pathParts].find((p) => UNSAFE_KEYS.has(p) || p === "");
+    if (bad !== undefined) throw new InputError(`--set ${assignment.slice(0, eq)}: "${bad}" is not a setting name`);
     const text = assignment.slice(eq + 1);
     // Multi-line text (a PEM certificate) is a string as given: YAML would fold its lines.
     const value: unknown = secret || text.includes("\n") ? text : parse(text);
+    // JSON has no NaN or Infinity: they would reach the settings as null and be reported as that.
+    if (hasNonFinite(value)) throw new InputError(`--set ${assignment.slice(0, eq)}: ${JSON.stringify(text)} is not a finite number`);
     if (pathParts.length === 0) {
         config.set(fullKey, { value: asConfigString(value), secret: secret || (config.get(fullKey)?.secret ?? false) });
         return;
     }
     const existing = config.get(fullKey);
-    const root = existing ? JSON.parse(existing.value) : {};
-    let node = root;
+    let root: unknown = {};
+    if (existing) {
+        try {
+            root = JSON.parse(existing.value);
+        } catch {
+            throw new InputError(`--set ${assignment.slice(0, eq)}: ${fullKey} holds text, not a mapping with fields`);
+        }
+    }
+    if (typeof root !== "object" || root === null || Array.isArray(root)) throw new InputError(`--set ${assignment.slice(0, eq)}: ${fullKey} is not a mapping with fields`);
+    let node = root as Record<string, any>;
     for (const part of pathParts.slice(0, -1)) {
-        if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
+        if (typeof node[part] !== "object" || node[part] === null || !Object.hasOwn(node, part)) node[part] = {};
         node = node[part];
     }
     node[pathParts[pathParts.length - 1]] = value;

@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { cronFields, isWorldCidr, looksLikeSecretName } from "../components/formats";
+import { cronFields, isTooWideForAdmin, looksLikeSecretName } from "../components/formats";
 import { sofiaCatalog } from "../services/catalog";
 import { CONTAINER_PREFIX } from "../services/store-config";
 import { limitPolicies } from "./limits";
@@ -79,8 +79,9 @@ export const policies: SofiaPolicy[] = [
         description: "No SSH or data-store port is open to the whole internet: admin access goes through SSM or admin CIDRs, stores stay on loopback.",
         enforcementLevel: "mandatory",
         validateResource: validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (r, _a, report) => {
+            // Wider than any admin range: the whole internet, or a large piece of it (0.0.0.0/1).
             const cidr = r.cidrIpv4 ?? r.cidrIpv6;
-            if (!cidr || !isWorldCidr(cidr)) return;
+            if (!cidr || !isTooWideForAdmin(cidr)) return;
             const bad = [22, ...DATA_STORE_PORTS].filter(portsOf(r));
             if (bad.length) report(`${cidr} may reach port(s) ${bad.join(", ")}.`);
         }),

@@ -3,7 +3,7 @@
  * description that the README's settings reference is generated from (scripts/settings-doc.ts).
  */
 import { z } from "zod";
-import { imageRefProblem, instanceTypeProblem, isWorldCidr, looksLikeSecretName, registryOf, scheduleNeverFires, scheduleProblem } from "../components/formats";
+import { ADMIN_MIN_PREFIX, cidrProblem, imageRefProblem, instanceTypeProblem, isTooWideForAdmin, looksLikeSecretName, registryOf, scheduleNeverFires, scheduleProblem } from "../components/formats";
 import { allServiceNames, defaultImages, memoryOf, releaseServiceNames, sofiaCatalog } from "./catalog";
 import { windowsOverlap } from "./maintenance-rules";
 
@@ -15,12 +15,7 @@ function formatted(problem: (v: string) => string | undefined, format: string): 
     }).meta({ format }) as unknown as z.ZodString;
 }
 
-const cidr = z
-    .string()
-    .refine((v) => z.cidrv4().safeParse(v).success || z.cidrv6().safeParse(v).success, {
-        error: "expected an IPv4 or IPv6 CIDR block such as 203.0.113.0/24",
-    })
-    .meta({ format: "cidr" });
+const cidr = formatted(cidrProblem, "cidr");
 
 // A schedule must be well formed and fire at some time still to come (not February 30th, not only in a year gone by).
 const schedule = formatted((v) => scheduleProblem(v) ?? scheduleNeverFires(v, new Date()), "aws-schedule");
@@ -206,7 +201,7 @@ export const settingsSchema = z
         dataVolumeGb: z.number().int().min(20).max(16384).default(200).meta({ description: "Data volume size (encrypted gp3): Docker volumes and backup staging." }),
         clientCidrs: z.array(cidr).default([]).meta({ description: "Who may reach the API and UI ports. Empty: nobody from outside the VPC." }),
         adminCidrs: z
-            .array(cidr.refine((c) => !isWorldCidr(c), { error: "an admin CIDR cannot be the whole internet" }))
+            .array(cidr.refine((c) => !isTooWideForAdmin(c), { error: `an admin CIDR names trusted hosts: at most a /${ADMIN_MIN_PREFIX.v4} (IPv6: /${ADMIN_MIN_PREFIX.v6}); wider blocks are the internet in pieces` }))
             .default([])
             .meta({ description: "Who may reach SSH, only used when dockerAccess is admin-ssh." }),
         dockerAccess: z.enum(["ssm", "admin-ssh"]).default("ssm").meta({ description: "How Pulumi reaches the host's Docker: SSH through an SSM session (no open port) or SSH from adminCidrs." }),

@@ -109,6 +109,9 @@ function describeIssue(issue: z.core.$ZodIssue, given: unknown): string[] {
     return [`${key}: ${JSON.stringify(input)} is not allowed: ${allowed}`];
 }
 
+/** Config namespaces read by the providers and the engine, not by this program. */
+const READ_ELSEWHERE = ["aws", "docker", "command", "random", "pulumi"];
+
 /** Production stacks: restores must be confirmed by naming them, every policy is mandatory. */
 export const PRODUCTION_STACKS = ["prod"];
 
@@ -136,8 +139,13 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
 
     for (const [fullKey, { value, secret }] of source) {
         const [ns, key] = fullKey.split(/:(.*)/s, 2);
-        if (ns !== NAMESPACE) continue;
-        if (key in secretSettings) {
+        if (ns !== NAMESPACE) {
+            // A typo of the namespace (`sofa:`) would otherwise leave the setting silently unset.
+            if (!READ_ELSEWHERE.includes(ns)) problems.push(`${fullKey}: the namespace "${ns}" is not one this stack reads (${[NAMESPACE, ...READ_ELSEWHERE].join(", ")}); did you mean ${NAMESPACE}:${key ?? ""}?`);
+            continue;
+        }
+        // Own keys only: `toString` is in every object.
+        if (Object.hasOwn(secretSettings, key)) {
             const name = key as SecretSettingName;
             if (!secret) {
                 problems.push(`${fullKey}: must be set as a secret (pulumi config set --secret ${key} …); a plain value would sit readable in Pulumi.${stack}.yaml`);

@@ -34,7 +34,9 @@ describe("npm run plan -- --json", () => {
         expect(doc.stack).toBe("staging");
         const instance = doc.resources.find((r: any) => r.type === "aws:ec2/instance:Instance");
         expect(instance).toBeDefined();
-        for (const r of doc.resources) expect(Object.keys(r).sort()).toEqual(["dependsOn", "inputs", "name", "parent", "type", "urn"]);
+        for (const r of doc.resources) expect(Object.keys(r).sort()).toEqual(["custom", "dependsOn", "inputs", "name", "options", "parent", "type", "urn"]);
+        // The guards a reviewer must see: the bucket outlives the stack.
+        expect(doc.resources.find((r: any) => r.type === "aws:s3/bucket:Bucket").options.retainOnDelete).toBe(true);
         const host = doc.resources.find((r: any) => r.urn === instance.parent);
         expect(host.type).toBe("sofia:host:Host");
         expect(doc.outputs.endpoints.api).toBe("http://203.0.113.10:8013");
