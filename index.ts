@@ -2,14 +2,19 @@
  * Pulumi entry point. Settings are read and validated before any resource is declared, so a bad
  * value fails `pulumi preview` with every problem listed and nothing half-created.
  */
-import { previouslyVerified } from "./services/deploy";
+import { lastDeploy, previouslyVerified } from "./services/deploy";
+import { placementProblems, previousPlacement } from "./services/placement";
 import { SofiaPlatform } from "./services/platform";
-import { loadSettings } from "./services/settings";
+import { loadSettings, SettingsError } from "./services/settings";
 
 export = async () => {
     const settings = loadSettings();
-    // Read before anything is declared: whether this update is a release decides its steps.
-    const previous = await previouslyVerified();
+    // Read before anything is declared: whether this update is a release decides its steps, and a
+    // change the stack's data would not survive is refused before any resource exists to change.
+    const self = lastDeploy();
+    const problems = placementProblems(await previousPlacement(self), settings);
+    if (problems.length) throw new SettingsError(settings.stack, problems);
+    const previous = await previouslyVerified(self);
     const platform = new SofiaPlatform("sofia", { settings, previous });
     return platform.outputs;
 };

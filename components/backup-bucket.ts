@@ -62,8 +62,9 @@ export class BackupBucket extends pulumi.ComponentResource {
         this.bucket = new aws.s3.Bucket(
             `${name}`,
             { bucketPrefix: "sofia-backups-", objectLockEnabled: args.objectLock ?? false, forceDestroy: false, tags: args.tags },
-            // Backups outlive the stack: destroying it leaves the bucket, whose lifecycle empties it.
-            { ...child, retainOnDelete: true },
+            // Every backup is in it: protected from destroy and replacement; and should the stack go
+            // anyway, the bucket stays (its lifecycle empties it).
+            { ...child, retainOnDelete: true, protect: true },
         );
         const bucket = this.bucket.id;
         new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);

@@ -179,7 +179,8 @@ export class Host extends pulumi.ComponentResource {
         this.dataVolume = new aws.ebs.Volume(
             `${name}-data`,
             { availabilityZone: subnet.availabilityZone, size: args.dataVolumeGb, type: "gp3", encrypted: true, tags: { ...tags, Name: `${name}-data` } },
-            { parent: this },
+            // Every store is on it: neither pulumi destroy nor a replacement may delete it unasked.
+            { parent: this, protect: true },
         );
         this.instance = this.createInstance(name, args, subnet.id, profile, dataPath, tags);
 

@@ -64,9 +64,15 @@ export class DrillEnv {
     private health!: http.Server;
     private healthUrl = "";
 
+    /** A set-up that fails stops whatever it had started (moto, the proxies, redis) before it throws. */
     static async start(): Promise<DrillEnv> {
         const env = new DrillEnv();
-        await env.setUp();
+        try {
+            await env.setUp();
+        } catch (e) {
+            await env.close().catch(() => undefined);
+            throw e;
+        }
         return env;
     }
 
@@ -98,7 +104,7 @@ export class DrillEnv {
      */
     async startRedis(): Promise<void> {
         const r = spawnSync(path.join(projectRoot(), "drill", "doubles", "docker"), ["start", "sofia-redis"], { env: this.scriptEnv(), encoding: "utf8" });
-        if (r.status !== 0) throw new Error(`drill: redis-server did not start: ${r.stderr}`);
+        if (r.status !== 0) throw new Error(`drill: redis-server did not start (${r.stderr.trim()}); is it installed? node scripts/prereqs.js --install`);
         for (let i = 0; i < 100; i++) {
             if (this.redisCli(["PING"]).stdout.trim() === "PONG") return;
             await new Promise((res) => setTimeout(res, 50));
@@ -331,12 +337,13 @@ export class DrillEnv {
         return points.flatMap((p) => [p.Minimum, p.Maximum]);
     }
 
+    /** Stops what was started; safe after a set-up that stopped half-way (fields not yet set). */
     async close(): Promise<void> {
-        await this.stopRedis();
-        await new Promise<void>((r) => this.health.close(() => r()));
-        await this.proxy.close();
-        await this.questdb.close();
-        await this.moto.stop();
+        if (this.redisPort) await this.stopRedis();
+        if (this.health) await new Promise<void>((r) => this.health.close(() => r()));
+        await this.proxy?.close();
+        await this.questdb?.close();
+        await this.moto?.stop();
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }

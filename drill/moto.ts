@@ -25,7 +25,7 @@ export function freePort(): Promise<number> {
 async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-        if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}`);
+        if (child.exitCode !== null) throw new Error(`drill: moto_server exited with ${child.exitCode} before it listened`);
         const ok = await new Promise<boolean>((resolve) => {
             const s = net.connect(port, "127.0.0.1", () => (s.end(), resolve(true)));
             s.on("error", () => resolve(false));
@@ -33,13 +33,21 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
         if (ok) return;
         await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`moto_server did not listen on ${port} within ${timeoutMs} ms`);
+    throw new Error(`drill: moto_server did not listen on ${port} within ${timeoutMs} ms`);
 }
 
 export async function startMoto(region = "eu-central-1"): Promise<Moto> {
     const port = await freePort();
     const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
-    await waitForPort(port, child, 30_000);
+    // Not installed: said as what to do, not as an unhandled 'error' event.
+    const missing = new Promise<never>((_, reject) => child.once("error", (e) => reject(new Error(`drill: moto_server could not be started (${e.message}): pip install 'moto[server]' awscli`))));
+    missing.catch(() => undefined);
+    try {
+        await Promise.race([waitForPort(port, child, 30_000), missing]);
+    } catch (e) {
+        child.kill("SIGTERM");
+        throw e;
+    }
     const endpoint = `http://127.0.0.1:${port}`;
     return {
         endpoint,

@@ -4,7 +4,7 @@
  * The offline plan: the real program, the stack's own Pulumi.<stack>.yaml, no cloud account.
  * Exit 0 with the plan on stdout; 1 with the problems on stderr (invalid settings, bad options).
  */
-import { parseArgs } from "util";
+import { readArgs } from "../scripts/cli-args";
 import { SettingsError } from "../services/settings";
 import { planAtRef } from "./at-ref";
 import { diffPlans } from "./diff";
@@ -47,31 +47,24 @@ export function planJson(plan: Plan): string {
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-    let args;
-    try {
-        args = parseArgs({
-            args: argv,
-            options: {
-                stack: { type: "string", default: DEFAULT_STACK },
-                "stack-file": { type: "string" },
-                json: { type: "boolean", default: false },
-                diff: { type: "string" },
-                set: { type: "string", multiple: true, default: [] },
-                "set-secret": { type: "string", multiple: true, default: [] },
-                "first-deploy": { type: "boolean", default: false },
-                help: { type: "boolean", default: false },
-            },
-            strict: true,
-            allowPositionals: false,
-        }).values;
-    } catch (e) {
-        io.err(`${(e as Error).message}\n${USAGE}\n`);
-        return 1;
-    }
-    if (args.help) {
-        io.out(USAGE + "\n");
-        return 0;
-    }
+    const parsed = readArgs(
+        "plan",
+        USAGE,
+        argv,
+        {
+            stack: { type: "string", default: DEFAULT_STACK },
+            "stack-file": { type: "string" },
+            json: { type: "boolean", default: false },
+            diff: { type: "string" },
+            set: { type: "string", multiple: true, default: [] },
+            "set-secret": { type: "string", multiple: true, default: [] },
+            "first-deploy": { type: "boolean", default: false },
+        },
+        false,
+        { out: (s) => io.out(`${s}\n`), err: (s) => io.err(`${s}\n`) },
+    );
+    if (typeof parsed === "number") return parsed;
+    const args = parsed.values;
     const stack = args.stack as string;
     try {
         const file = args["stack-file"] as string | undefined;
@@ -82,7 +75,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         // Against a ref, the stack is taken as running what the ref verified: the deploy this
         // change triggers is the one the next update after the ref's would run.
         const base = ref === undefined ? undefined : planAtRef(ref, stack, projectName());
-        const lastOutputs = args["first-deploy"] ? {} : base ? { verifiedRelease: base.plan.outputs.verifiedRelease } : lastDeployFromFile(stack, file);
+        const lastOutputs = args["first-deploy"] ? {} : base ? base.plan.outputs : lastDeployFromFile(stack, file);
         // Loaded here, not at the top: the SDK must see the mock runtime before the program loads.
         const program = (await import("../index")).default as unknown as () => unknown;
         const plan = await runOffline({ project: projectName(), stack, config, program, lastOutputs });

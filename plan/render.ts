@@ -65,6 +65,20 @@ function flatten(prefix: string, v: unknown, out: string[]): void {
     }
 }
 
+/** The resource options that decide what the engine may delete or replace, as a reviewer reads them. */
+function guards(r: PlannedResource): string {
+    const o = r.options ?? {};
+    return [
+        o.protect ? "protect (no delete or replace until unprotected)" : "",
+        o.retainOnDelete ? "retainOnDelete (outlives the stack)" : "",
+        o.deleteBeforeReplace ? "deleteBeforeReplace" : "",
+        o.replaceOnChanges?.length ? `replaceOnChanges: ${o.replaceOnChanges.join(", ")}` : "",
+        o.ignoreChanges?.length ? `ignoreChanges: ${o.ignoreChanges.join(", ")}` : "",
+    ]
+        .filter(Boolean)
+        .join("; ");
+}
+
 /** The deployment checklist this update runs (services/deploy.ts), or why it runs none. */
 function renderDeploy(plan: Plan): string[] {
     const d = plan.outputs.deploy as { kind: string; steps: string[]; changes: string[] } | undefined;
@@ -94,7 +108,8 @@ export function renderPlan(plan: Plan): string {
         const pad = "  ".repeat(depth);
         const settings = keySettings(r);
         const deps = r.dependsOn.map((u) => byUrn.get(u)?.name ?? u);
-        lines.push(`${pad}${r.custom ? "+" : "▸"} ${r.name}  (${r.type})${settings ? `\n${pad}    ${settings}` : ""}${deps.length ? `\n${pad}    after: ${deps.join(", ")}` : ""}`);
+        const guard = guards(r);
+        lines.push(`${pad}${r.custom ? "+" : "▸"} ${r.name}  (${r.type})${settings ? `\n${pad}    ${settings}` : ""}${guard ? `\n${pad}    guards: ${guard}` : ""}${deps.length ? `\n${pad}    after: ${deps.join(", ")}` : ""}`);
         // Tasks and the like run by priority: list them in that order.
         const kids = [...(children.get(r.urn) ?? [])].sort((a, b) => Number(a.inputs.priority ?? 0) - Number(b.inputs.priority ?? 0));
         for (const c of kids) walk(c, depth + 1);

@@ -10,6 +10,7 @@ import { projectRoot } from "../components/project-root";
 import { releaseOf } from "../services/backups";
 import { sofiaCatalog } from "../services/catalog";
 import { containerFingerprint, imagesOf, VerifiedRelease } from "../services/deploy";
+import { placementOf } from "../services/placement";
 import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../services/settings";
 import { RunConfigValue } from "./offline";
 
@@ -157,5 +158,5 @@ export function lastDeployFromFile(stack: string, file?: string): Record<string,
         containers: containerFingerprint(catalog, s),
         verifiedAt: `(as in ${path.basename(file ?? stackFile(stack))})`,
     };
-    return { verifiedRelease };
+    return { verifiedRelease, placement: placementOf(s) };
 }

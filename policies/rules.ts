@@ -61,6 +61,19 @@ export const policies: SofiaPolicy[] = [
         }),
     },
     {
+        name: "data-protected",
+        description: "The data volume and the backup bucket are protected resources: neither pulumi destroy nor a replacement can delete the stores or the backups without an explicit unprotect.",
+        enforcementLevel: "mandatory",
+        validateResource: [
+            validateResourceOfType(aws.ebs.Volume, (_v, a, report) => {
+                if (!a.opts.protect) report("the data volume must be declared with protect: true.");
+            }),
+            validateResourceOfType(aws.s3.Bucket, (_b, a, report) => {
+                if (!a.opts.protect) report("the backup bucket must be declared with protect: true.");
+            }),
+        ],
+    },
+    {
         name: "ebs-encrypted",
         description: "Every EBS volume, root and data, is encrypted at rest: it holds market data, positions and credentials.",
         enforcementLevel: "mandatory",

@@ -2,7 +2,7 @@
  * `npm run bench [-- --runs N] [-- name...]`: every figure the issues ask for, each measured side by
  * side with its floor in the same run, as medians and a ratio against the target.
  */
-import { parseArgs } from "util";
+import { readArgs, USAGE_EXIT } from "./cli-args";
 import { backupComparison } from "../bench/backup";
 import { compare, Comparison } from "../bench/measure";
 import { planComparison } from "../bench/plan";
@@ -22,27 +22,18 @@ Measures each figure the issues ask for beside its floor, in the same run (media
 exit 1 when one is over its target. Without names, runs all of them.`;
 
 async function main(): Promise<number> {
-    let parsed;
-    try {
-        parsed = parseArgs({ options: { runs: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
-    } catch (e) {
-        console.error(`bench: ${(e as Error).message}\n${USAGE}`);
-        return 64;
-    }
+    const parsed = readArgs("bench", USAGE, process.argv.slice(2), { runs: { type: "string" } }, true);
+    if (typeof parsed === "number") return parsed;
     const { values, positionals } = parsed;
-    if (values.help) {
-        console.log(USAGE);
-        return 0;
-    }
     const runsOverride = values.runs === undefined ? undefined : Number(values.runs);
     if (runsOverride !== undefined && (!Number.isInteger(runsOverride) || runsOverride < 1)) {
-        console.error(`--runs must be a positive whole number, got "${values.runs}"`);
-        return 64;
+        console.error(`bench: --runs must be a positive whole number, got "${values.runs}"`);
+        return USAGE_EXIT;
     }
     const unknown = positionals.filter((p) => !(p in benchmarks));
     if (unknown.length) {
-        console.error(`unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(benchmarks).join(", ")}`);
-        return 64;
+        console.error(`bench: unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(benchmarks).join(", ")}`);
+        return USAGE_EXIT;
     }
     let failures = 0;
     const summary: string[] = [];

@@ -2,20 +2,15 @@
 import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../components/project-root";
+import { readArgs } from "./cli-args";
 import { stackSettings } from "../plan/stack-config";
 import { maintenanceTable } from "../services/maintenance";
 import { withAlarmTables } from "../services/alarm-doc";
 import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    console.log("usage: npm run docs\n\nRegenerates README.md's generated sections (settings reference, maintenance table, deploy checklist,\nalarm table and contracts) from the code. Writes README.md; says whether anything changed.");
-    process.exit(0);
-}
-const unknown = process.argv.slice(2).filter((a) => a !== "--help" && a !== "-h");
-if (unknown.length) {
-    console.error(`docs: unknown argument ${unknown[0]}\nusage: npm run docs`);
-    process.exit(2);
-}
+const USAGE = "usage: npm run docs\n\nRegenerates README.md's generated sections (settings reference, maintenance table, deploy checklist,\nalarm table and contracts) from the code. Writes README.md; says whether anything changed.";
+const parsed = readArgs("docs", USAGE, process.argv.slice(2), {});
+if (typeof parsed === "number") process.exit(parsed);
 const readme = path.join(projectRoot(), "README.md");
 const before = fs.readFileSync(readme, "utf8");
 const staging = stackSettings("staging");

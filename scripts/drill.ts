@@ -2,7 +2,7 @@
  * `npm run drill`: the host scripts against real redis-server and moto_server, every scenario,
  * each check printed, then one summary line. Exit 0 only when every check passed.
  */
-import { parseArgs } from "util";
+import { readArgs, USAGE_EXIT } from "./cli-args";
 import { backupScenarios, manyBackups } from "../drill/backup-scenarios";
 import { DrillEnv } from "../drill/env";
 import { faultScenarios } from "../drill/fault-scenarios";
@@ -17,22 +17,20 @@ const USAGE = `usage: npm run drill -- [--only <text>]
   and moto_server; --only runs those whose name matches <text> (a regular expression)`;
 
 async function main(): Promise<number> {
-    let only: string | undefined;
+    const parsed = readArgs("drill", USAGE, process.argv.slice(2), { only: { type: "string" } });
+    if (typeof parsed === "number") return parsed;
+    const only = parsed.values.only as string | undefined;
+    let pattern: RegExp | undefined;
     try {
-        const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: "string" }, help: { type: "boolean", default: false } }, strict: true, allowPositionals: false });
-        if (values.help) {
-            console.log(USAGE);
-            return 0;
-        }
-        only = values.only;
+        pattern = only === undefined ? undefined : new RegExp(only);
     } catch (e) {
-        console.error(`drill: ${(e as Error).message}\n${USAGE}`);
-        return 2;
+        console.error(`drill: --only "${only}" is not a regular expression: ${(e as Error).message}`);
+        return USAGE_EXIT;
     }
-    const chosen = scenarios.filter((s) => only === undefined || new RegExp(only).test(s.name));
+    const chosen = scenarios.filter((s) => !pattern || pattern.test(s.name));
     if (chosen.length === 0) {
-        console.error(`drill: no scenario's name contains "${only}"`);
-        return 2;
+        console.error(`drill: no scenario's name matches "${only}"`);
+        return USAGE_EXIT;
     }
     const started = Date.now();
     console.log("drill: starting redis-server, moto_server, the QuestDB double");
@@ -62,7 +60,8 @@ async function main(): Promise<number> {
 main().then(
     (code) => (process.exitCode = code),
     (e) => {
-        console.error(`drill: ${e?.stack ?? e}`);
+        // Set-up failures (a tool missing, a port taken) are said in a line; anything else with its stack.
+        console.error(`drill: ${e instanceof Error && e.message.startsWith("drill:") ? e.message.replace(/^drill: /, "") : e?.stack ?? e}`);
         process.exitCode = 1;
     },
 );

@@ -6,7 +6,7 @@
  * `N policies, M violations (K mandatory)`. Exit 1 when any is mandatory. --config-only prints the
  * `--policy-pack-config` JSON for `pulumi preview` instead.
  */
-import { parseArgs } from "util";
+import { readArgs } from "./cli-args";
 import program from "../index";
 import { runOffline } from "../plan/offline";
 import { projectName, readStackConfig } from "../plan/stack-config";
@@ -22,18 +22,9 @@ configuration and prints every violation; exit 1 when any is mandatory. --config
 --policy-pack-config JSON for pulumi preview instead.`;
 
 async function main(): Promise<number> {
-    let parsed;
-    try {
-        parsed = parseArgs({ options: { stack: { type: "string", default: "staging" }, "stack-file": { type: "string" }, "config-only": { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
-    } catch (e) {
-        console.error(`policies: ${(e as Error).message}\n${USAGE}`);
-        return 2;
-    }
+    const parsed = readArgs("policies", USAGE, process.argv.slice(2), { stack: { type: "string", default: "staging" }, "stack-file": { type: "string" }, "config-only": { type: "boolean", default: false } });
+    if (typeof parsed === "number") return parsed;
     const { values } = parsed;
-    if (values.help) {
-        console.log(USAGE);
-        return 0;
-    }
     const stack = values.stack as string;
     const config = readStackConfig(stack, values["stack-file"] as string | undefined);
     const settings = readSettings(projectName(), stack, configSource(config));

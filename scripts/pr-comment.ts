@@ -9,7 +9,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
+import { readArgs, USAGE_EXIT } from "./cli-args";
 import { ARTIFACT_NAME, prComment, StackSection } from "../plan/comment";
 import { PlanDiff } from "../plan/diff";
 import { PROJECT_DIR } from "../plan/stack-config";
@@ -26,20 +26,12 @@ function run(script: string, args: string[]): { status: number; stdout: string; 
 }
 
 function main(): number {
-    let values;
-    try {
-        values = parseArgs({ options: { base: { type: "string" }, stack: { type: "string", multiple: true }, artifacts: { type: "string" }, help: { type: "boolean", short: "h" } } }).values;
-    } catch (e) {
-        console.error(`pr-comment: ${(e as Error).message}\n${USAGE}`);
-        return 64;
-    }
-    if (values.help) {
-        console.log(USAGE);
-        return 0;
-    }
+    const parsed = readArgs("pr-comment", USAGE, process.argv.slice(2), { base: { type: "string" }, stack: { type: "string", multiple: true }, artifacts: { type: "string" } });
+    if (typeof parsed === "number") return parsed;
+    const values = parsed.values as { base?: string; stack?: string[]; artifacts?: string };
     if (!values.base) {
-        console.error(`pr-comment: --base is required\n${USAGE}`);
-        return 64;
+        console.error(`pr-comment: --base <git-ref> is required (${USAGE.split("\n")[0]})`);
+        return USAGE_EXIT;
     }
     const stacks = values.stack?.length ? values.stack : ["staging", "prod"];
     if (values.artifacts) fs.mkdirSync(values.artifacts, { recursive: true });

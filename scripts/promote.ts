@@ -13,7 +13,7 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
+import { readArgs } from "./cli-args";
 import { DEFAULT_DATA_PATH } from "../components/host";
 import { projectRoot } from "../components/project-root";
 import { stackSettings } from "../plan/stack-config";
@@ -70,18 +70,15 @@ release back without a soak, and only an earlier one: it needs prod's outputs
 (\`pulumi stack output --stack prod --json\`) to tell.`;
 
 async function main(): Promise<number> {
-    let parsed;
-    try {
-        parsed = parseArgs({ options: { "from-file": { type: "string" }, "prod-file": { type: "string" }, check: { type: "boolean", default: false }, rollback: { type: "boolean", default: false }, "prod-outputs": { type: "string" }, help: { type: "boolean", short: "h", default: false } } });
-    } catch (e) {
-        console.error(`promote: ${(e as Error).message}\n${USAGE}`);
-        return 2;
-    }
+    const parsed = readArgs("promote", USAGE, process.argv.slice(2), {
+        "from-file": { type: "string" },
+        "prod-file": { type: "string" },
+        check: { type: "boolean", default: false },
+        rollback: { type: "boolean", default: false },
+        "prod-outputs": { type: "string" },
+    });
+    if (typeof parsed === "number") return parsed;
     const { values } = parsed;
-    if (values.help) {
-        console.log(USAGE);
-        return 0;
-    }
     const prodFile = path.resolve((values["prod-file"] as string | undefined) ?? path.join(projectRoot(), "Pulumi.prod.yaml"));
     try {
         assertClean(prodFile);

@@ -111,13 +111,13 @@ export function rollbackCommand(stack: string, previous: VerifiedRelease | undef
     ].join("\n");
 }
 
-/** This stack's own last outputs: the release it verified, if any (a first deploy has none). */
-export async function previouslyVerified(parent?: pulumi.Resource): Promise<VerifiedRelease | undefined> {
-    const self = new pulumi.StackReference(
-        "sofia-last-deploy",
-        { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` },
-        { parent },
-    );
+/** This stack's own outputs from its last update, as a reference to itself (empty before the first). */
+export function lastDeploy(parent?: pulumi.Resource): pulumi.StackReference {
+    return new pulumi.StackReference("sofia-last-deploy", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` }, { parent });
+}
+
+/** The release this stack last verified, if any (a first deploy has none). */
+export async function previouslyVerified(self: pulumi.StackReference): Promise<VerifiedRelease | undefined> {
     const details = await self.getOutputDetails("verifiedRelease");
     const v = (details.value ?? details.secretValue) as VerifiedRelease | undefined;
     return v && typeof v === "object" && v.release ? v : undefined;

@@ -3,6 +3,7 @@
  * service catalog. Generic building blocks live in components/; this file only connects them.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { placementOf } from "./placement";
 import { BackupBucket } from "../components/backup-bucket";
 import { DEFAULT_DATA_PATH, Host } from "../components/host";
 import { HostCommand } from "../components/host-command";
@@ -183,6 +184,8 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             // What this update does beyond the resources: the deployment checklist's steps, in order.
             deploy: { kind, steps: deployStepsFor(kind).map((step) => step.id), changes: releaseChanges(args.previous, images) },
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${s.stack}/`,
+            // Where the data lives: the next update refuses a change that would replace it (services/placement.ts).
+            placement: placementOf(s),
             ...(restore ? { lastRestore: restore.run.stdout.apply((out) => parseRestoreSummary(out) ?? { id: s.restore.from, result: "pending" }) } : {}),
         };
         this.registerOutputs(this.outputs);

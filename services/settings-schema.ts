@@ -196,6 +196,10 @@ export const settingsSchema = z
     .strictObject({
         instanceType: formatted(instanceTypeProblem, "ec2-instance-type").default("t3.large").meta({ description: "EC2 instance type of the host." }),
         availabilityZone: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, { error: 'expected an availability zone like "eu-central-1a"' }).optional().meta({ description: "Zone of the host and its data volume; default: the region's first zone (\"<region>a\")." }),
+        acceptDataLoss: z
+            .string()
+            .optional()
+            .meta({ description: "Names this stack to let one update replace the data volume or the backup bucket (a new zone, subnet or Object Lock choice), which is otherwise refused; both are also protected, so pulumi state unprotect them first. Unset it afterwards." }),
         subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'expected a subnet id like "subnet-0abc12345def67890"' }).optional().meta({ description: "Subnet of the host; default: the default VPC's subnet in the zone." }),
         rootVolumeGb: z.number().int().min(20).max(1024).default(30).meta({ description: "Root volume size (encrypted gp3)." }),
         dataVolumeGb: z.number().int().min(20).max(16384).default(200).meta({ description: "Data volume size (encrypted gp3): Docker volumes and backup staging." }),

@@ -173,6 +173,9 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
         problems.push(`${NAMESPACE}:availabilityZone: ${JSON.stringify(parsed.data.availabilityZone)} is not allowed: it must be a zone of aws:region ${region}`);
     }
     if (parsed.success) problems.push(...restoreGuard(stack, parsed.data.restore));
+    if (parsed.success && parsed.data.acceptDataLoss !== undefined && parsed.data.acceptDataLoss !== stack) {
+        problems.push(`${NAMESPACE}:acceptDataLoss: ${JSON.stringify(parsed.data.acceptDataLoss)} is not allowed: it must name this stack, "${stack}"`);
+    }
     // A certificate without its key (or the reverse) would fail inside nginx, on the host.
     const hasKey = source.has(`${NAMESPACE}:proxyTlsKey`);
     if (parsed.success && (parsed.data.proxy.tlsCertificate !== undefined) !== hasKey) {

@@ -21,7 +21,7 @@ const NEW_API = "ghcr.io/sofia-v2/api:2026.12.1@sha256:" + "a".repeat(64);
 /** The stack as its file has it, then the same with `overrides`, the second deployed after the first. */
 async function change(stack: string, overrides: string[]): Promise<{ base: Plan; head: Plan; diff: PlanDiff }> {
     const base = await planStack(stack);
-    const head = await planStack(stack, overrides, [], { verifiedRelease: base.outputs.verifiedRelease });
+    const head = await planStack(stack, overrides, [], base.outputs);
     return { base, head, diff: diffPlans(base, head, REF) };
 }
 
@@ -32,7 +32,8 @@ describe("the offline diff of two plans", () => {
         ({ diff: same, base } = await change("prod", []));
         ({ diff: image } = await change("prod", [`images.api=${NEW_API}`]));
         ({ diff: threshold } = await change("prod", ["alarms.staleRatio=0.7"]));
-        ({ diff: zone } = await change("prod", ["availabilityZone=eu-central-1b"]));
+        // Refused unless the settings accept the loss (test/placement.test.ts): accepted here, to see the diff.
+        ({ diff: zone } = await change("prod", ["availabilityZone=eu-central-1b", "acceptDataLoss=prod"]));
     }, 120_000);
 
     it("shows nothing for no change, and no deploy", () => {
@@ -69,7 +70,7 @@ describe("the offline diff of two plans", () => {
     });
 
     it("puts a zone change first, as the loss of the data volume", () => {
-        expect(zone.danger[0].says).toMatch(/^replaces the data volume .*availabilityZone.*every store on it is lost unless restored/);
+        expect(zone.danger[0].says).toMatch(/^replaces the data volume .*availabilityZone.*every store on it is lost unless restored; it is protected/);
         expect(zone.resources.find((d) => d.type === "aws:ebs/volume:Volume")).toMatchObject({ op: "replace", causes: ["availabilityZone"] });
         const text = renderDiff(zone);
         expect(text.indexOf("DANGER")).toBeGreaterThan(0);

@@ -65,10 +65,11 @@ describe("npm run plan -- --json", () => {
         expect(err).toMatch(/no stack file .*Pulumi\.qa\.yaml; known stacks: prod, staging/);
     });
 
-    it("exits 1 on an unknown option, with the usage", async () => {
+    it("exits 2 on an unknown option, in one line naming it with the usage", async () => {
         const { code, err } = await cli(["--stak", "prod"]);
-        expect(code).toBe(1);
-        expect(err).toContain("usage: npm run plan");
+        expect(code).toBe(2);
+        expect(err).toMatch(/^plan: Unknown option '--stak'.*usage: npm run plan -- .*\n$/);
+        expect(err.trim().split("\n")).toHaveLength(1);
     });
 });
 

@@ -96,6 +96,7 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["ec2-imdsv2-required", [res(T.instance, goodInstance)], [res(T.instance, { ...goodInstance, metadataOptions: { httpTokens: "optional" } })]],
     ["ec2-detailed-monitoring", [res(T.instance, goodInstance)], [res(T.instance, { ...goodInstance, monitoring: false })]],
     ["ebs-encrypted", [res(T.volume, { encrypted: true })], [res(T.volume, { encrypted: false })]],
+    ["data-protected", [res(T.volume, { encrypted: true }, { protect: true })], [res(T.volume, { encrypted: true })]],
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "0.0.0.0/0", description: "api" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 6379, toPort: 6379, cidrIpv4: "0.0.0.0/0", description: "redis" })]],
     // Half the internet is as open as all of it.
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24", description: "ssh" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "128.0.0.0/1", description: "ssh" })]],

@@ -1,0 +1,51 @@
+/**
+ * The data volume and the backup bucket survive settings: a change that would replace either is
+ * refused before anything is declared (the stack compares with its own last outputs), unless the
+ * settings name the stack to accept the loss; both are protected resources besides.
+ */
+import { describe, expect, it } from "vitest";
+import { one, planStack } from "./helpers/plan";
+import { lastDeployFromFile } from "../plan/stack-config";
+import { SettingsError } from "../services/settings";
+
+async function refusal(overrides: string[], last = lastDeployFromFile("prod")): Promise<string> {
+    try {
+        await planStack("prod", overrides, [], last);
+    } catch (e) {
+        expect(e).toBeInstanceOf(SettingsError);
+        return (e as Error).message;
+    }
+    return "";
+}
+
+describe("a change the stack's data would not survive", () => {
+    it("is refused for a new zone, naming the safe way and the way to accept it", async () => {
+        const said = await refusal(["availabilityZone=eu-central-1b"]);
+        expect(said).toMatch(/sofia:availabilityZone: "eu-central-1b" is not allowed: the data volume is in eu-central-1a, and a new zone replaces it with every store on it/);
+        expect(said).toContain("take a backup (sofia-backup run), create a new stack with the new setting, restore the backup into it (restore.from)");
+        expect(said).toContain("pulumi config set acceptDataLoss prod");
+    });
+
+    it("is refused for a new subnet and for switching Object Lock", async () => {
+        expect(await refusal(["subnetId=subnet-0abc12345def67890"])).toMatch(/sofia:subnetId: "subnet-0abc12345def67890" is not allowed \(was null\): a new subnet replaces the host/);
+        expect(await refusal(["backup.objectLock=false"])).toMatch(/sofia:backup\.objectLock: false is not allowed \(was true\): .*replaces the backup bucket and deletes every backup in it/);
+    });
+
+    it("goes through when the settings name this stack, and only this one", async () => {
+        expect(await refusal(["availabilityZone=eu-central-1b", "acceptDataLoss=prod"])).toBe("");
+        expect(await refusal(["availabilityZone=eu-central-1b", "acceptDataLoss=staging"])).toMatch(/sofia:acceptDataLoss: "staging" is not allowed: it must name this stack, "prod"/);
+    });
+
+    it("is not asked of a first deploy, or of a stack whose outputs predate the record", async () => {
+        expect(await refusal(["availabilityZone=eu-central-1b"], {})).toBe("");
+        const { verifiedRelease } = lastDeployFromFile("prod");
+        expect(await refusal(["availabilityZone=eu-central-1b"], { verifiedRelease })).toBe("");
+    });
+
+    it("is stopped by the engine too: the data volume and the bucket are protected", async () => {
+        const plan = await planStack("prod");
+        expect(one(plan, "aws:ebs/volume:Volume").options.protect).toBe(true);
+        expect(one(plan, "aws:s3/bucket:Bucket").options).toMatchObject({ protect: true, retainOnDelete: true });
+        expect(plan.outputs.placement).toEqual({ zone: "eu-central-1a", subnetId: null, objectLock: true });
+    });
+});
