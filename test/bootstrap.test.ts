@@ -157,16 +157,18 @@ describe("npm run bootstrap", () => {
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         const calls = fs.readFileSync(path.join(dir, "pulumi.log"), "utf8").trim().split("\n");
+        // The double logs the directory each call ran in: the checkout's own name, whatever it is.
+        const checkout = path.basename(path.resolve(ROOT));
         expect(calls).toEqual([
-            "main: version",
-            "main: whoami",
+            `${checkout}: version`,
+            `${checkout}: whoami`,
             "bootstrap: stack select --create bootstrap",
             "bootstrap: config set --stack bootstrap repository acme/sofia-infra",
             "bootstrap: config set --stack bootstrap aws:region eu-central-1",
             "bootstrap: up --yes --stack bootstrap",
             "bootstrap: stack output --json --stack bootstrap",
-            "main: stack select --create prod",
-            "main: stack select --create staging",
+            `${checkout}: stack select --create prod`,
+            `${checkout}: stack select --create staging`,
         ]);
         expect(r.stdout).toContain("bootstrap: AWS account 123456789012, region eu-central-1, repository acme/sofia-infra");
         for (const s of GITHUB_SECRETS) expect(r.stdout).toContain(`gh secret set ${s.name} --repo acme/sofia-infra${s.environment ? ` --env ${s.environment}` : ""}`);
