@@ -11,8 +11,10 @@ import { assumedBy } from "./iam";
 export interface WindowTask {
     id: string;
     title: string;
-    /** Shell commands (AWS-RunShellScript), or the patch baseline (AWS-RunPatchBaseline). */
-    run: { commands: string[] } | { patch: "Install" };
+    /** Shell commands (AWS-RunShellScript). */
+    run: { commands: string[] };
+    /** The run's execution timeout: AWS-RunShellScript stops it after this (its default is one hour). */
+    timeoutMinutes: number;
 }
 
 export interface WindowSpec {
@@ -40,17 +42,28 @@ export interface MaintenanceWindowsArgs {
 }
 
 const SHELL = "AWS-RunShellScript";
-const PATCH = "AWS-RunPatchBaseline";
+/** AWS-RunShellScript's executionTimeout may not exceed 48 hours. */
+const MAX_EXECUTION_MINUTES = 48 * 60;
+/** How long a task may wait for the instance to take the command (not how long it may run). */
+const DELIVERY_TIMEOUT_SECONDS = 600;
 
 export function validateWindows(windows: WindowSpec[]): void {
     for (const w of windows) {
         const problem = scheduleProblem(w.schedule);
         if (problem) throw new Error(`maintenance window ${w.id}: schedule "${w.schedule}": ${problem}`);
         if (w.cutoffHours >= w.durationHours) throw new Error(`maintenance window ${w.id}: cutoff ${w.cutoffHours} h must be shorter than its ${w.durationHours} h`);
+        for (const t of w.tasks) {
+            if (!Number.isInteger(t.timeoutMinutes) || t.timeoutMinutes < 1 || t.timeoutMinutes > MAX_EXECUTION_MINUTES) {
+                throw new Error(`maintenance window ${w.id}: task ${t.id}: timeout ${t.timeoutMinutes} min must be a whole number of minutes from 1 to ${MAX_EXECUTION_MINUTES} (AWS-RunShellScript's limit)`);
+            }
+        }
         const dup = repeated(w.tasks.map((t) => t.id));
         if (dup.length) throw new Error(`maintenance window ${w.id}: task ids used twice: ${dup.join(", ")}`);
     }
 }
+
+/** Statuses of a window or task execution that mean work did not happen (SSM's execution statuses). */
+export const NOTIFIED_STATUSES = ["FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED_OVERLAPPING"];
 
 /** The EventBridge rule that tells the failure topic about a failed task: the topic's policy names it. */
 export function failureRuleName(prefix: string): string {
@@ -95,7 +108,6 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
                 { parent: window },
             );
             w.tasks.forEach((t, i) => {
-                const commands = "commands" in t.run ? t.run.commands : undefined;
                 new aws.ssm.MaintenanceWindowTask(
                     `${name}-${w.id}-${t.id}`,
                     {
@@ -103,7 +115,7 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
                         name: t.id,
                         description: t.title,
                         taskType: "RUN_COMMAND",
-                        taskArn: commands ? SHELL : PATCH,
+                        taskArn: SHELL,
                         // One after another, in the order given.
                         priority: i + 1,
                         maxConcurrency: "1",
@@ -115,10 +127,13 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
                         taskInvocationParameters: {
                             runCommandParameters: {
                                 comment: `${args.prefix} ${w.id}: ${t.title}`.slice(0, 100),
-                                timeoutSeconds: 3600,
-                                parameters: commands
-                                    ? [{ name: "commands", values: commands }]
-                                    : [{ name: "Operation", values: ["Install"] }, { name: "RebootOption", values: ["RebootIfNeeded"] }],
+                                // Delivery only: a command the instance has not taken by then does not run.
+                                timeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+                                parameters: [
+                                    { name: "commands", values: t.run.commands },
+                                    // How long it may run: without it, SSM stops every task after an hour.
+                                    { name: "executionTimeout", values: [String(t.timeoutMinutes * 60)] },
+                                ],
                                 cloudwatchConfig: { cloudwatchLogGroupName: this.logGroup.name, cloudwatchOutputEnabled: true },
                             },
                         },
@@ -154,7 +169,7 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
                                 Sid: "RunTheTasks",
                                 Effect: "Allow",
                                 Action: ["ssm:SendCommand"],
-                                Resource: [`arn:aws:ec2:${reg}:${acct}:instance/${instance}`, `arn:aws:ssm:${reg}::document/${SHELL}`, `arn:aws:ssm:${reg}::document/${PATCH}`],
+                                Resource: [`arn:aws:ec2:${reg}:${acct}:instance/${instance}`, `arn:aws:ssm:${reg}::document/${SHELL}`],
                             },
                             { Sid: "FollowTheTasks", Effect: "Allow", Action: ["ssm:CancelCommand", "ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation"], Resource: ["*"] },
                         ],
@@ -173,12 +188,14 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
             `${name}-task-failed`,
             {
                 name: failureRuleName(args.prefix),
-                description: "A Sofia maintenance window task failed or timed out",
+                description: "A Sofia maintenance window or task failed, timed out, was cancelled or was skipped",
                 eventPattern: pulumi.all(windowIds).apply((ids) =>
                     JSON.stringify({
                         source: ["aws.ssm"],
-                        "detail-type": ["Maintenance Window Task Execution State-change Notification"],
-                        detail: { "window-id": ids, status: ["FAILED", "TIMED_OUT"] },
+                        // A task that failed or ran out of time, and a window cancelled or skipped
+                        // (its previous run still going): each is work that did not happen.
+                        "detail-type": ["Maintenance Window Task Execution State-change Notification", "Maintenance Window Execution State-change Notification"],
+                        detail: { "window-id": ids, status: NOTIFIED_STATUSES },
                     }),
                 ),
                 tags,

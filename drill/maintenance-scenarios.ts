@@ -147,4 +147,72 @@ export const maintenanceScenarios: Scenario[] = [
             ];
         },
     },
+    {
+        name: "owners, not a shared switch: a window's signal survives a deploy inside it, and a deploy's page survives a window inside it",
+        async run(env, log) {
+            const probe = async () => (await env.runHost("sofia-probe", ["--dry-run"])).stdout;
+            const status = async () => (await env.runHost("sofia-maintenance", ["status"])).stdout;
+            const signalled = (out: string) => out.includes(`"MetricName":"${MAINTENANCE_METRIC}"`);
+            // A deploy inside the weekly window.
+            await env.runHost("sofia-maintenance", ["signal", "on", "120", "window-weekly"]);
+            await env.runHost("sofia-maintenance", ["page", "on", "60", "deploy"]);
+            const both = await status();
+            await env.runHost("sofia-maintenance", ["page", "off", "deploy"]);
+            const windowLeft = await status();
+            const duringWindow = await probe();
+            await env.runHost("sofia-maintenance", ["signal", "off", "window-weekly"]);
+            const afterWindow = await probe();
+            // A window that starts and ends inside a deploy.
+            await env.runHost("sofia-maintenance", ["page", "on", "60", "deploy"]);
+            await env.runHost("sofia-maintenance", ["signal", "on", "120", "window-monthly"]);
+            await env.runHost("sofia-maintenance", ["signal", "off", "window-monthly"]);
+            const pageStays = fs.existsSync(env.pageFlag);
+            const duringDeploy = await probe();
+            await env.runHost("sofia-maintenance", ["page", "off", "deploy"]);
+            const clear = await probe();
+            log(`window then deploy: ${both.trim().replace(/\n/g, "; ")}`);
+            return [
+                check("each owner holds its own deadline: the deploy's 60 minutes do not shorten the window's 120", /^signal window-weekly until /m.test(both) && /^signal deploy until /m.test(both) && /^page deploy until /m.test(both), both),
+                check("the deploy's page off leaves the window's signal on", /^signal window-weekly until /m.test(windowLeft) && !/deploy/.test(windowLeft) && signalled(duringWindow), windowLeft + duringWindow),
+                check("and the window's own off clears it", !signalled(afterWindow), afterWindow),
+                check("a window's signal off inside a deploy leaves the deploy's page and signal up", pageStays && signalled(duringDeploy), duringDeploy),
+                check("and the deploy's page off clears both", !fs.existsSync(env.pageFlag) && !signalled(clear), clear),
+            ];
+        },
+    },
+    {
+        name: "the weekly patch task waits for a running restore, reboots only through SSM, and nothing starts before the reboot",
+        async run(env, log) {
+            env.loadRedis(500);
+            const b = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-patch-base" });
+            if (b.status !== 0) throw new Error(`drill: backup for the patch scenario failed: ${b.stderr}`);
+            const dnfLog = path.join(env.dir, "dnf.log");
+            fs.rmSync(dnfLog, { force: true });
+            const lock = path.join(env.dir, "ops.lock");
+            const holder = () => (fs.existsSync(`${lock}.holder`) ? fs.readFileSync(`${lock}.holder`, "utf8") : "");
+            // The restore runs; the patch task starts while it holds the host lock.
+            const restore = env.runHost("sofia-restore", ["drill-patch-base"]);
+            for (let i = 0; i < 200 && !/sofia-restore/.test(holder()); i++) await new Promise((r) => setTimeout(r, 50));
+            const patch = env.runHost("sofia-services", ["patch"], { DNF_LOG: dnfLog, DNF_NEEDS_REBOOT: "1", SOFIA_OPS_WAIT: "300" });
+            const restored = await restore;
+            const restoreEnded = Date.now() / 1000;
+            const patched = await patch;
+            const calls = fs.existsSync(dnfLog) ? fs.readFileSync(dnfLog, "utf8").trim().split("\n") : [];
+            const firstCall = calls.length ? Number(calls[0].split(" ")[0]) : 0;
+            // Between the task's exit and the reboot: nothing may start.
+            const backupBeforeReboot = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "drill-during-reboot-redis" });
+            // The reboot empties /run, and with it the mark; SSM runs the task again.
+            fs.rmSync(`${lock}.reboot`, { force: true });
+            const rerun = await env.runHost("sofia-services", ["patch"], { DNF_LOG: dnfLog, DNF_NEEDS_REBOOT: "0" });
+            log(`restore exit ${restored.status}; patch exit ${patched.status}; dnf calls: ${calls.map((c) => c.replace(/^\S+ /, "")).join(" | ")}; rerun exit ${rerun.status}`);
+            return [
+                check("the restore completes undisturbed", restored.status === 0, restored.stderr.slice(-400)),
+                check("the patch task said it waited for the restore's lock", /waiting up to 300s for the host lock, held by sofia-restore/.test(patched.stdout), patched.stdout.slice(-400)),
+                check("and installed nothing until the restore was done", calls.length > 0 && firstCall >= restoreEnded - 0.5, `${firstCall} vs ${restoreEnded}`),
+                check("updates needing a reboot: exit 194, SSM's code to reboot and run the task again", patched.status === 194 && calls.some((c) => / -y upgrade --security$/.test(c)) && calls.some((c) => / needs-restarting -r$/.test(c)), patched.stderr),
+                check("until the reboot, another operation refuses, naming it", backupBeforeReboot.status === 1 && /the host is about to reboot for security updates \(sofia-services patch asked for a reboot at /.test(backupBeforeReboot.stderr), backupBeforeReboot.stderr),
+                check("after the reboot, the task's rerun finds nothing to do and exits 0", rerun.status === 0 && /no reboot needed/.test(rerun.stdout), rerun.stderr),
+            ];
+        },
+    },
 ];

@@ -7,6 +7,8 @@
 #                                    test, full restart, tuning), say who holds it, then recover
 #                                    whatever an earlier operation left unfinished
 #   ops_try <who>                    the same without waiting; returns 1 while the lock is busy
+#   ops_mark_reboot <who>            the holder is about to have the host rebooted (a patch): until
+#                                    the reboot, no other operation starts
 #   journal_set <key=value>...       record what the current operation has done, durably, before
 #                                    its next irreversible step
 #   journal_new <key=value>...       the same, starting a journal of the operation's own
@@ -57,6 +59,26 @@ data_mounted() {
     ops_die "the data volume is not mounted at $SOFIA_DATA_MOUNT; nothing was done (see: systemctl status docker; journalctl -b | grep sofia-mount-data)"
 }
 
+# A reboot the patch task asked for happens after it exits, when the lock is already free: its
+# mark keeps every other operation from starting in between. It lives beside the lock, in /run,
+# which the reboot empties; one older than REBOOT_MARK_SECONDS means the reboot never came.
+REBOOT_MARK_SECONDS=${SOFIA_REBOOT_MARK_SECONDS:-900}
+reboot_pending() {
+  local mark="$SOFIA_OPS_LOCK.reboot" age
+  [[ -f $mark ]] || return 1
+  age=$(( $(date +%s) - $(stat -c %Y "$mark") ))
+  if (( age > REBOOT_MARK_SECONDS )); then
+    ops_log "a reboot asked for ${age}s ago never came ($(cat "$mark" 2>/dev/null)); going on without it"
+    rm -f "$mark"
+    return 1
+  fi
+  cat "$mark"
+}
+
+ops_mark_reboot() {
+  printf '%s asked for a reboot at %s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$SOFIA_OPS_LOCK.reboot"
+}
+
 # Takes the host lock (or finds it held by the operation that started this one), then recovers.
 # With "may-find-down", an operation that starts the services itself (a restore) goes on when the
 # recovery could not start them: the journal stays until they do start.
@@ -73,6 +95,11 @@ ops_begin() {
     ops_log "$who: waiting up to ${wait}s for the host lock, held by $holder"
     flock -w "$wait" 7 || ops_die "$who: the host lock is still held after ${wait}s by $holder; nothing was done"
   fi
+  local rebooting
+  if rebooting=$(reboot_pending); then
+    flock -u 7
+    ops_die "$who: the host is about to reboot for security updates ($rebooting); nothing was done. Run again once it is back"
+  fi
   printf '%s (pid %s) since %s\n' "$who" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$SOFIA_OPS_LOCK.holder"
   export SOFIA_OPS_HELD_BY="$who"
   OPS_MAY_FIND_DOWN=$([[ ${3:-} == may-find-down ]] && echo 1 || echo 0)
@@ -88,6 +115,7 @@ ops_try() {
   mkdir -p "$(dirname "$SOFIA_OPS_LOCK")"
   exec 7>>"$SOFIA_OPS_LOCK"
   flock -n 7 || return 1
+  if reboot_pending >/dev/null; then flock -u 7; return 1; fi
   printf '%s (pid %s) since %s\n' "$1" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$SOFIA_OPS_LOCK.holder"
   export SOFIA_OPS_HELD_BY="$1"
   OPS_MAY_FIND_DOWN=0

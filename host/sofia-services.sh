@@ -11,6 +11,9 @@
 #   sofia-services watchdog   restart a container that stays unhealthy (Docker never does)
 #   sofia-services tune       retention and compression SQL for the time-series store (idempotent)
 #   sofia-services status     one line per service
+#   sofia-services patch      security updates under the host lock (waiting for a restore, a backup
+#                             or a deploy step); when they need a reboot, exit 194: the SSM agent
+#                             reboots the host and runs the task again, which finds nothing to do
 #   sofia-services migrated <container>
 #                             a deploy's one-shot migration container exited 0; else its logs, and fail
 #
@@ -276,6 +279,28 @@ cmd_restart() {
   (( own == 0 )) || journal_clear
 }
 
+
+# SSM's code for "reboot the host, then run this script again" (Linux); the rerun finds the
+# updates installed and no reboot needed, and exits 0.
+SSM_REBOOT_EXIT=194
+DNF=${SOFIA_DNF:-dnf}
+
+cmd_patch() {
+  local rc=0
+  log "installing security updates (dnf upgrade --security)"
+  "$DNF" -y upgrade --security || die "dnf upgrade --security failed (above); the host was not rebooted"
+  "$DNF" needs-restarting -r >/dev/null 2>&1 || rc=$?
+  case $rc in
+    0) log "no reboot needed" ;;
+    1)
+      # Marked before the lock goes: nothing may start between this exit and the reboot.
+      ops_mark_reboot "sofia-services patch"
+      log "the updates need a reboot: asking the SSM agent for it (exit $SSM_REBOOT_EXIT); other operations wait for it"
+      exit "$SSM_REBOOT_EXIT" ;;
+    *) die "could not tell whether the updates need a reboot (dnf needs-restarting -r exited $rc); reboot by hand in a quiet hour: sudo systemctl reboot" ;;
+  esac
+}
+
 case ${1:-} in
   start) ops_begin "sofia-services start" "$OPS_WAIT"; cmd_start ;;
   stop) ops_begin "sofia-services stop" "$OPS_WAIT"; cmd_stop ;;
@@ -283,7 +308,8 @@ case ${1:-} in
   watchdog) if watchdog_may_run; then cmd_watchdog; fi ;;
   verify) cmd_verify ;;
   tune) ops_begin "sofia-services tune" "$OPS_WAIT"; cmd_tune ;;
+  patch) ops_begin "sofia-services patch" "$OPS_WAIT"; cmd_patch ;;
   migrated) cmd_migrated "${2:-}" ;;
   status) cmd_status ;;
-  *) die "usage: sofia-services start|stop|restart|verify|watchdog|tune|status|migrated <container>" ;;
+  *) die "usage: sofia-services start|stop|restart|verify|watchdog|tune|patch|status|migrated <container>" ;;
 esac

@@ -22,8 +22,10 @@ export interface MaintenanceTask {
     id: string;
     /** One line for the plan and the README. */
     title: string;
-    /** Shell commands run on the host (AWS-RunShellScript), or the patch baseline. */
-    run: { commands: string[] } | { patch: "Install" };
+    /** Shell commands run on the host (AWS-RunShellScript). */
+    run: { commands: string[] };
+    /** How long SSM lets it run before it stops it (AWS-RunShellScript's own default is one hour). */
+    timeoutMinutes: number;
 }
 
 export interface MaintenanceWindowSpec {
@@ -38,9 +40,12 @@ export interface MaintenanceWindowSpec {
 
 export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
     const minutes = s.maintenance.durationHours * 60;
+    // Work on the whole dataset (verifying, restoring, backing up) may take as long as a restore
+    // may (the recovery-time objective) and as long again waiting for the host lock.
+    const dataMinutes = 2 * s.alarms.recoveryTimeMinutes;
     // Each window owns its signal: a deploy or restore inside it keeps its own, and ending one ends only that one.
-    const signalOn = (window: string): MaintenanceTask => ({ id: "signal-on", title: "Raise the maintenance signal: pages are suppressed", run: { commands: [`${MAINTENANCE_BIN} signal on ${minutes} window-${window}`] } });
-    const signalOff = (window: string): MaintenanceTask => ({ id: "signal-off", title: "Clear the window's maintenance signal (it also lapses at the window's end)", run: { commands: [`${MAINTENANCE_BIN} signal off window-${window}`] } });
+    const signalOn = (window: string): MaintenanceTask => ({ id: "signal-on", title: "Raise the maintenance signal: pages are suppressed", run: { commands: [`${MAINTENANCE_BIN} signal on ${minutes} window-${window}`] }, timeoutMinutes: 5 });
+    const signalOff = (window: string): MaintenanceTask => ({ id: "signal-off", title: "Clear the window's maintenance signal (it also lapses at the window's end)", run: { commands: [`${MAINTENANCE_BIN} signal off window-${window}`] }, timeoutMinutes: 5 });
     return [
         {
             id: "weekly",
@@ -50,11 +55,17 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
             cutoffHours: s.maintenance.cutoffHours,
             tasks: [
                 signalOn("weekly"),
-                { id: "questdb-retention", title: `QuestDB retention (${s.questdb.retentionDays} days) and VACUUM TABLE`, run: { commands: [`${SERVICES_BIN} tune`] } },
-                { id: "tidy", title: "Prune old logs and Docker leftovers on the host", run: { commands: [`${MAINTENANCE_BIN} tidy`] } },
-                { id: "verify-backup", title: "Verify the latest backup: every object against its manifest, redis-check-rdb", run: { commands: [`${RESTORE_BIN} --verify-only latest`] } },
-                { id: "patch", title: "Security updates (AWS-RunPatchBaseline, reboot if needed)", run: { patch: "Install" } },
-                { id: "after-patch", title: "Services back in catalog order and healthy", run: { commands: [`${SERVICES_BIN} start`, `${SERVICES_BIN} verify`] } },
+                { id: "questdb-retention", title: `QuestDB retention (${s.questdb.retentionDays} days) and VACUUM TABLE`, run: { commands: [`${SERVICES_BIN} tune`] }, timeoutMinutes: 60 },
+                { id: "tidy", title: "Prune old logs and Docker leftovers on the host", run: { commands: [`${MAINTENANCE_BIN} tidy`] }, timeoutMinutes: 30 },
+                { id: "verify-backup", title: "Verify the latest backup: every object against its manifest, redis-check-rdb", run: { commands: [`${RESTORE_BIN} --verify-only latest`] }, timeoutMinutes: dataMinutes },
+                {
+                    id: "patch",
+                    title: "Security updates under the host lock (after a running restore, backup or deploy step); a reboot only through SSM (exit 194), nothing starts before it",
+                    run: { commands: [`${SERVICES_BIN} patch`] },
+                    // The host lock's wait (30 minutes) and the updates.
+                    timeoutMinutes: 90,
+                },
+                { id: "after-patch", title: "Services back in catalog order and healthy", run: { commands: [`${SERVICES_BIN} start`, `${SERVICES_BIN} verify`] }, timeoutMinutes: 60 },
                 signalOff("weekly"),
             ],
         },
@@ -66,9 +77,9 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
             cutoffHours: s.maintenance.cutoffHours,
             tasks: [
                 signalOn("monthly"),
-                { id: "full-restart", title: "Full restart: stop in reverse order, start in catalog order, verify every /health", run: { commands: [`${SERVICES_BIN} restart`, `${SERVICES_BIN} verify`] } },
-                { id: "dr-test", title: "Disaster-recovery test: restore the latest backup into scratch space, verify, time it", run: { commands: [`${RESTORE_BIN} --scratch latest`] } },
-                { id: "backup-after", title: "A fresh backup after the restart", run: { commands: [`${BACKUP_BIN} run --wait ${SCHEDULED_BACKUP_WAIT_SECONDS}`] } },
+                { id: "full-restart", title: "Full restart: stop in reverse order, start in catalog order, verify every /health", run: { commands: [`${SERVICES_BIN} restart`, `${SERVICES_BIN} verify`] }, timeoutMinutes: 60 },
+                { id: "dr-test", title: "Disaster-recovery test: restore the latest backup into scratch space, verify, time it", run: { commands: [`${RESTORE_BIN} --scratch latest`] }, timeoutMinutes: dataMinutes },
+                { id: "backup-after", title: "A fresh backup after the restart", run: { commands: [`${BACKUP_BIN} run --wait ${SCHEDULED_BACKUP_WAIT_SECONDS}`] }, timeoutMinutes: dataMinutes },
                 signalOff("monthly"),
             ],
         },
@@ -84,7 +95,7 @@ export function maintenanceHostFiles(): HostFilesPart {
 export function maintenanceTable(s: Settings): string {
     const rows = maintenancePlan(s).flatMap((w) => [
         `| **${w.id}** \`${w.schedule}\`, ${w.durationHours} h (no new task in the last ${w.cutoffHours} h) | ${w.title} |`,
-        ...w.tasks.map((t, i) => `| ${i + 1}. \`${t.id}\` | ${t.title} |`),
+        ...w.tasks.map((t, i) => `| ${i + 1}. \`${t.id}\` | ${t.title} (stopped after ${t.timeoutMinutes} min) |`),
     ]);
     return ["| window / task | what |", "| --- | --- |", ...rows].join("\n");
 }

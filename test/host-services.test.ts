@@ -454,7 +454,7 @@ describe("host scripts", () => {
         expect(missing.stderr).toMatch(/no catalog at .*nope\.tsv; it is installed by the stack/);
         const wrong = run(["launch"]);
         expect(wrong.status).toBe(1);
-        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|tune|status");
+        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|tune|patch|status");
     });
 });
 

@@ -12,7 +12,7 @@ function tasksOf(plan: Plan, window: PlannedResource): PlannedResource[] {
 }
 const commandOf = (t: PlannedResource) => {
     const p = (t.inputs.taskInvocationParameters as any).runCommandParameters.parameters as { name: string; values: string[] }[];
-    return t.inputs.taskArn === "AWS-RunPatchBaseline" ? `patch ${p.map((x) => `${x.name}=${x.values[0]}`).join(" ")}` : p[0].values.join(" && ");
+    return p.find((x) => x.name === "commands")!.values.join(" && ");
 };
 
 describe("maintenance windows in the staging plan", () => {
@@ -38,7 +38,7 @@ describe("maintenance windows in the staging plan", () => {
             "/usr/local/sbin/sofia-services tune",
             "/usr/local/sbin/sofia-maintenance tidy",
             "/usr/local/sbin/sofia-restore --verify-only latest",
-            "patch Operation=Install RebootOption=RebootIfNeeded",
+            "/usr/local/sbin/sofia-services patch",
             "/usr/local/sbin/sofia-services start && /usr/local/sbin/sofia-services verify",
             "/usr/local/sbin/sofia-maintenance signal off window-weekly",
         ]);
@@ -52,6 +52,18 @@ describe("maintenance windows in the staging plan", () => {
             "/usr/local/sbin/sofia-backup run --wait 3600",
             "/usr/local/sbin/sofia-maintenance signal off window-monthly",
         ]);
+    });
+
+    it("gives every task an execution timeout of its own, sized for the whole dataset where it reads it", async () => {
+        const seconds = (p: Plan, window: PlannedResource) =>
+            Object.fromEntries(tasksOf(p, window).map((t) => [t.inputs.name, Number((t.inputs.taskInvocationParameters as any).runCommandParameters.parameters.find((x: any) => x.name === "executionTimeout").values[0])]));
+        expect(seconds(plan, weekly)).toEqual({ "signal-on": 300, "questdb-retention": 3600, tidy: 1800, "verify-backup": 7200, patch: 5400, "after-patch": 3600, "signal-off": 300 });
+        // The delivery timeout is not a run-time limit: a task the instance has not taken in 10 minutes does not run.
+        for (const t of ofType(plan, TASK)) expect((t.inputs.taskInvocationParameters as any).runCommandParameters.timeoutSeconds).toBe(600);
+        // A slower recovery objective gives the DR test and the verification more time.
+        const slow = await planStack("staging", ["alarms.recoveryTimeMinutes=240"]);
+        const slowMonthly = ofType(slow, WINDOW).find((w) => w.inputs.name === "sofia-staging-monthly")!;
+        expect(seconds(slow, slowMonthly)["dr-test"]).toBe(480 * 60);
     });
 
     it("logs every task's output to CloudWatch, runs it as the window's own role, and lets it finish at the cutoff", () => {
@@ -69,15 +81,18 @@ describe("maintenance windows in the staging plan", () => {
         expect(policy.Statement[0].Resource).toEqual([
             expect.stringMatching(/^arn:aws:ec2:eu-central-1:123456789012:instance\/i-[0-9a-f]+$/),
             "arn:aws:ssm:eu-central-1::document/AWS-RunShellScript",
-            "arn:aws:ssm:eu-central-1::document/AWS-RunPatchBaseline",
         ]);
         expect(JSON.stringify(policy)).not.toMatch(/"Action":\["?\*|ssm:\*/);
     });
 
-    it("notifies on-call when a task fails or times out", () => {
+    it("notifies on-call when a task fails or times out, and when a window is cancelled or skipped", () => {
         const rule = ofType(plan, "aws:cloudwatch/eventRule:EventRule")[0];
         const pattern = JSON.parse(rule.inputs.eventPattern as string);
-        expect(pattern).toMatchObject({ source: ["aws.ssm"], "detail-type": ["Maintenance Window Task Execution State-change Notification"], detail: { status: ["FAILED", "TIMED_OUT"] } });
+        expect(pattern).toMatchObject({
+            source: ["aws.ssm"],
+            "detail-type": ["Maintenance Window Task Execution State-change Notification", "Maintenance Window Execution State-change Notification"],
+            detail: { status: ["FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED_OVERLAPPING"] },
+        });
         expect(pattern.detail["window-id"]).toHaveLength(2);
         const target = ofType(plan, "aws:cloudwatch/eventTarget:EventTarget")[0];
         expect(target.inputs.arn).toMatch(/:sofia-staging-level2-oncall$/);
@@ -111,8 +126,10 @@ describe("the first-Sunday rule and schedule validation", () => {
 
     it("validates windows in the component too", () => {
         const w = { id: "w", title: "t", schedule: "cron(0 2 ? * SUN *)", durationHours: 2, cutoffHours: 1, tasks: [] };
+        const task = { id: "a", title: "", run: { commands: [] }, timeoutMinutes: 5 };
         expect(() => validateWindows([{ ...w, schedule: "weekly" }])).toThrow(/maintenance window w: schedule "weekly"/);
         expect(() => validateWindows([{ ...w, cutoffHours: 2 }])).toThrow(/cutoff 2 h must be shorter/);
-        expect(() => validateWindows([{ ...w, tasks: [{ id: "a", title: "", run: { commands: [] } }, { id: "a", title: "", run: { commands: [] } }] }])).toThrow(/task ids used twice: a/);
+        expect(() => validateWindows([{ ...w, tasks: [task, task] }])).toThrow(/task ids used twice: a/);
+        expect(() => validateWindows([{ ...w, tasks: [{ ...task, timeoutMinutes: 49 * 60 }] }])).toThrow(/task a: timeout 2940 min must be a whole number of minutes from 1 to 2880/);
     });
 });
