@@ -10,6 +10,8 @@ import { ContainerServiceArgs, logging, uploadsOf } from "./container-service";
 export type OneShotArgs = Pick<ContainerServiceArgs, "containerName" | "image" | "command" | "env" | "secretFiles" | "memoryMb" | "network" | "provider" | "logs"> & {
     /** What must be done first (the stores it migrates). */
     waitFor: pulumi.Resource[];
+    /** Docker labels; a change replaces the container, which runs it again. */
+    labels?: Record<string, string>;
 };
 
 export class OneShotContainer extends pulumi.ComponentResource {
@@ -36,6 +38,7 @@ export class OneShotContainer extends pulumi.ComponentResource {
                 restart: "no",
                 rm: false,
                 init: true,
+                labels: Object.entries(args.labels ?? {}).map(([label, value]) => ({ label, value })),
                 // It runs once: a small local log cache is plenty for `docker logs --tail`.
                 ...logging({ ...args, logMaxSizeMb: 10, logMaxFiles: 2 }),
             },

@@ -8,7 +8,11 @@
  * options by a stack transformation (DESIGN.md, "Testing in three layers").
  */
 import * as pulumi from "@pulumi/pulumi";
+import { DEPLOY_ATTEMPT_ENV } from "../services/deploy";
 import { OfflineMocks } from "./mocks";
+
+/** The deploy attempt an offline plan shows (services/deploy.ts deployAttempt). */
+export const OFFLINE_ATTEMPT = "offline-plan";
 
 /** What the Pulumi CLI calls the organization of a self-managed (DIY) backend. */
 export const OFFLINE_ORGANIZATION = "organization";
@@ -107,6 +111,9 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
     if (running) throw new Error("runOffline: one offline run at a time (the Pulumi runtime is process-global)");
     running = true;
     const stackLimit = Error.stackTraceLimit;
+    // A plan is not an attempt at a deploy: the same inputs give the same plan.
+    const attempt = process.env[DEPLOY_ATTEMPT_ENV];
+    process.env[DEPLOY_ATTEMPT_ENV] = attempt || OFFLINE_ATTEMPT;
     const print = { log: console.log, warn: console.warn };
     if (!process.env[KEEP_STACKS_ENV]) Error.stackTraceLimit = 0;
     try {
@@ -188,6 +195,8 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
     } finally {
         Object.assign(console, print);
         Error.stackTraceLimit = stackLimit;
+        if (attempt === undefined) delete process.env[DEPLOY_ATTEMPT_ENV];
+        else process.env[DEPLOY_ATTEMPT_ENV] = attempt;
         running = false;
     }
 }

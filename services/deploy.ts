@@ -36,6 +36,17 @@ export interface VerifiedRelease {
     verifiedAt: string | null;
 }
 
+/**
+ * Names one attempt at a deploy. A step's resource exists from the attempt that created it, so a
+ * retry after a failure would otherwise run again only the step that failed: not the page that has
+ * lapsed since, nor the migrations whose container ran and failed. The workflows set it to the run
+ * and its attempt (a preview and its update share it); elsewhere every program run is an attempt.
+ */
+export const DEPLOY_ATTEMPT_ENV = "SOFIA_DEPLOY_ATTEMPT";
+export function deployAttempt(): string {
+    return process.env[DEPLOY_ATTEMPT_ENV] || new Date().toISOString();
+}
+
 /** The deploy's name as an owner of the maintenance page and signal (windows and restores own theirs). */
 export const DEPLOY_OWNER = "deploy";
 
@@ -136,6 +147,8 @@ export interface DeployChecklistArgs {
     images: Record<string, string>;
     /** containerFingerprint: a new one runs verification again where it already exists. */
     containers: string;
+    /** This attempt at the deploy (deployAttempt()): a retry runs every step again, the migrations too. */
+    attempt: string;
 }
 
 /**
@@ -176,13 +189,18 @@ export class DeployChecklist extends pulumi.ComponentResource {
     private step(id: DeployStepSpec["id"], command: string, after: pulumi.Resource[], timeoutSeconds = 900): HostCommand {
         const { settings: s, instanceId, previous, kind } = this.args;
         // Only a release can be rolled back by promotion; a configuration change is reverted.
-        const onFailure =
+        const cause =
             kind === "config"
                 ? `The release did not change: revert the configuration change (git revert it in Pulumi.${s.stack}.yaml or the catalog) and run pulumi up --stack ${s.stack}.`
                 : rollbackCommand(s.stack, previous);
+        // A step after the page went up leaves it up: say how long, and how to lift it now.
+        const page = this.runs.has("page-on") && id !== "backup" && id !== "page-on"
+            ? pulumi.interpolate`\nClients get the maintenance page until it lapses (${s.deploy.maintenanceMinutes} minutes after it went up), or lift it now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}\nA retry (pulumi up --stack ${s.stack}) runs every step again, the page and the migrations too.`
+            : "";
+        const onFailure = pulumi.interpolate`${cause}${page}`;
         return new HostCommand(
             `${this.name}-${id}`,
-            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images), this.args.containers], requires: this.args.hostFiles, after, timeoutSeconds, onFailure },
+            { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images), this.args.containers, this.args.attempt], requires: this.args.hostFiles, after, timeoutSeconds, onFailure },
             { parent: this },
         );
     }
@@ -190,7 +208,8 @@ export class DeployChecklist extends pulumi.ComponentResource {
     /** Migrations, for the containers: run after the stores, before any app; apps wait for the result. */
     readonly migrate = (stores: pulumi.Resource[], migration: ContainerServiceArgs): pulumi.Resource[] => {
         if (!this.runs.has("migrate")) return [];
-        const oneShot: OneShotArgs = { ...migration, containerName: `${migration.containerName}-migrate`, waitFor: [...this.before, ...stores] };
+        // Labelled with the attempt: a retry replaces the container, so the migrations run again.
+        const oneShot: OneShotArgs = { ...migration, containerName: `${migration.containerName}-migrate`, waitFor: [...this.before, ...stores], labels: { "sofia.deploy-attempt": this.args.attempt } };
         const run = new OneShotContainer(`${this.name}-migrations`, oneShot, { parent: this });
         const check = this.step("migrate", `${SERVICES_BIN} migrated ${oneShot.containerName}`, [run.container]);
         return [check.run];
