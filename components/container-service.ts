@@ -106,6 +106,50 @@ export function logging(args: Pick<ContainerServiceArgs, "containerName" | "logs
     };
 }
 
+/**
+ * The Docker container's inputs for these arguments, but for the image: what ContainerService
+ * declares, and what the deploy's container fingerprint is computed from (services/containers.ts).
+ */
+export function containerInputs(args: Omit<ContainerServiceArgs, "image" | "provider">, image: pulumi.Input<string>): docker.ContainerArgs {
+    const hc = args.healthcheck;
+    return {
+        name: args.containerName,
+        image,
+        command: args.command,
+        envs: Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        uploads: uploadsOf(args),
+        ports: (args.ports ?? []).map((p) => ({ internal: p.port, external: p.port, ip: hostIp(p.bind) })),
+        networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
+        volumes: [
+            ...(args.volumes ?? []).map((v) => ({ volumeName: v.volumeName, containerPath: v.path })),
+            ...(args.binds ?? []).map((b) => ({ hostPath: b.hostPath, containerPath: b.path, readOnly: b.readOnly ?? true })),
+        ],
+        healthcheck: {
+            tests: hc.test,
+            startPeriod: `${hc.startPeriodSeconds}s`,
+            interval: `${hc.intervalSeconds ?? 10}s`,
+            timeout: `${hc.timeoutSeconds ?? 5}s`,
+            retries: hc.retries ?? 3,
+        },
+        // Crash restarts only: at boot the host starts containers in catalog order itself
+        // (Docker would start them all at once), see host/sofia-services.sh.
+        restart: "on-failure",
+        maxRetryCount: 0,
+        memory: args.memoryMb,
+        memorySwap: args.memoryMb,
+        ...logging(args),
+        privileged: false,
+        init: true,
+        stopSignal: "SIGTERM",
+        stopTimeout: args.stopGraceSeconds,
+        destroyGraceSeconds: args.stopGraceSeconds,
+        // Creation returns only once Docker reports the container healthy.
+        wait: true,
+        waitTimeout: hc.startPeriodSeconds + (hc.intervalSeconds ?? 10) * ((hc.retries ?? 3) + 3),
+        mustRun: true,
+    };
+}
+
 export class ContainerService extends pulumi.ComponentResource {
     readonly container: docker.Container;
     readonly image: docker.RemoteImage;
@@ -119,46 +163,9 @@ export class ContainerService extends pulumi.ComponentResource {
     }
 
     private createContainer(name: string, args: ContainerServiceArgs): docker.Container {
-        const hc = args.healthcheck;
-        const uploads = uploadsOf(args);
         return new docker.Container(
             `${name}-container`,
-            {
-                name: args.containerName,
-                image: this.image.imageId,
-                command: args.command,
-                envs: Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`),
-                uploads,
-                ports: (args.ports ?? []).map((p) => ({ internal: p.port, external: p.port, ip: hostIp(p.bind) })),
-                networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
-                volumes: [
-                    ...(args.volumes ?? []).map((v) => ({ volumeName: v.volumeName, containerPath: v.path })),
-                    ...(args.binds ?? []).map((b) => ({ hostPath: b.hostPath, containerPath: b.path, readOnly: b.readOnly ?? true })),
-                ],
-                healthcheck: {
-                    tests: hc.test,
-                    startPeriod: `${hc.startPeriodSeconds}s`,
-                    interval: `${hc.intervalSeconds ?? 10}s`,
-                    timeout: `${hc.timeoutSeconds ?? 5}s`,
-                    retries: hc.retries ?? 3,
-                },
-                // Crash restarts only: at boot the host starts containers in catalog order itself
-                // (Docker would start them all at once), see host/sofia-services.sh.
-                restart: "on-failure",
-                maxRetryCount: 0,
-                memory: args.memoryMb,
-                memorySwap: args.memoryMb,
-                ...logging(args),
-                privileged: false,
-                init: true,
-                stopSignal: "SIGTERM",
-                stopTimeout: args.stopGraceSeconds,
-                destroyGraceSeconds: args.stopGraceSeconds,
-                // Creation returns only once Docker reports the container healthy.
-                wait: true,
-                waitTimeout: hc.startPeriodSeconds + (hc.intervalSeconds ?? 10) * ((hc.retries ?? 3) + 3),
-                mustRun: true,
-            },
+            containerInputs(args, this.image.imageId),
             {
                 parent: this,
                 provider: args.provider,

@@ -6,7 +6,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ContainerService, ContainerServiceArgs } from "../components/container-service";
+import { createHash } from "crypto";
+import { ContainerService, ContainerServiceArgs, containerInputs } from "../components/container-service";
 import { CatalogEntry } from "./catalog";
 import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, stackProxyOptions } from "./proxy-config";
 import { Settings } from "./settings";
@@ -68,6 +69,92 @@ function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Output<s
     }
 }
 
+/** What a container's arguments are made from besides its catalog entry and the settings. */
+interface SpecContext {
+    catalog: readonly CatalogEntry[];
+    settings: Settings;
+    /** Each store's generated password. */
+    passwords: Record<string, pulumi.Input<string>>;
+    hostPrivateIp: pulumi.Input<string>;
+    network: pulumi.Input<string>;
+    logGroups: Record<string, pulumi.Input<string>>;
+}
+
+/** A catalog entry's container arguments (but its volumes, start order and provider). */
+export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<ContainerServiceArgs, "volumes" | "startAfter" | "provider"> {
+    const { catalog, settings: s } = ctx;
+    const extras = entry.kind === "store" ? storeExtras(entry, s, pulumi.output(ctx.passwords[entry.name])) : entry.kind === "edge" ? proxyExtras(catalog, s) : {};
+    const storeSecrets = Object.entries(ctx.passwords).map(([store, pw]) => ({ path: passwordFile(store), value: pw }));
+    // Apps' client ports stay on loopback (host checks); the proxy takes them for clients.
+    const ports =
+        entry.kind === "edge"
+            ? proxyRoutes(catalog).map((r) => ({ port: r.listen, bind: { ip: ctx.hostPrivateIp } }))
+            : entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: "loopback" as const }));
+    return {
+        containerName: containerName(entry),
+        image: s.images[entry.name],
+        command: entry.command,
+        healthcheck: entry.check,
+        ...extras,
+        env: {
+            ...(entry.kind === "app" ? connectionEnv(catalog, s.timeseriesStore) : {}),
+            ...entry.env,
+            ...extras.env,
+            ...(entry.name === "equities" && s.equityPrimary ? { EQUITY_PRIMARY: s.equityPrimary } : {}),
+            ...s.serviceEnv[entry.name],
+        },
+        // A store sees its own password file; apps see every store's; the proxy none.
+        secretFiles: [...(entry.kind === "app" ? storeSecrets : storeSecrets.filter((x) => x.path === passwordFile(entry.name))), ...(extras.secretFiles ?? [])],
+        ports,
+        memoryMb: entry.memoryMb,
+        stopGraceSeconds: entry.stopGraceSeconds,
+        network: ctx.network,
+        logs: { group: ctx.logGroups[entry.name], region: s.region },
+    };
+}
+
+/** The migrations' one-shot container: the migrating entry's container, running its migration. */
+function migrationSpec(migrator: CatalogEntry): Partial<ContainerServiceArgs> {
+    return { command: migrator.migration, ports: [], volumes: [] };
+}
+
+/** What stands in, in the fingerprint, for values known only once the stack exists. */
+const AT_DEPLOY = "(known at deploy time)";
+
+/**
+ * One fingerprint of everything that shapes the containers but their images: the very inputs
+ * ContainerService declares for every catalog entry (and the migrations'), computed by the same
+ * code, so nothing that shapes a container can be left out of it. Values only known at deploy time
+ * (generated passwords, addresses, ids) do not change between updates of a stack, so they stand in
+ * as placeholders. A new fingerprint makes an update verify (services/deploy.ts).
+ */
+export function containerFingerprint(catalog: readonly CatalogEntry[], s: Settings): string {
+    // Outputs (secret uploads, interpolated values) are deploy-time values: their placeholder.
+    const text = JSON.stringify(containerShapes(catalog, s), (_k, v) => (pulumi.Output.isInstance(v) ? AT_DEPLOY : v));
+    return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}
+
+/** The inputs every container of the stack is declared with, deploy-time values as placeholders (the migrations' last). */
+export function containerShapes(catalog: readonly CatalogEntry[], s: Settings): docker.ContainerArgs[] {
+    const ctx: SpecContext = {
+        catalog,
+        settings: s,
+        passwords: Object.fromEntries(catalog.filter((e) => e.kind === "store").map((e) => [e.name, AT_DEPLOY])),
+        hostPrivateIp: AT_DEPLOY,
+        network: AT_DEPLOY,
+        logGroups: Object.fromEntries(catalog.map((e) => [e.name, AT_DEPLOY])),
+    };
+    const shapes = catalog.map((entry) => {
+        const volumes = (entry.volumes ?? []).map((v) => ({ volumeName: dockerVolumeName(v.name), path: v.path }));
+        return containerInputs({ ...containerSpec(entry, ctx), volumes }, AT_DEPLOY);
+    });
+    const migrator = catalog.find((e) => e.migration);
+    if (migrator) shapes.push(containerInputs({ ...containerSpec(migrator, ctx), ...migrationSpec(migrator) }, AT_DEPLOY));
+    return shapes;
+}
+
+export { AT_DEPLOY };
+
 export class SofiaContainers extends pulumi.ComponentResource {
     /** Containers by catalog name. */
     readonly containers: Record<string, docker.Container> = {};
@@ -84,43 +171,8 @@ export class SofiaContainers extends pulumi.ComponentResource {
 
         this.network = new docker.Network(`${name}-network`, { name: "sofia", driver: "bridge", internal: false, attachable: false }, child);
         const passwords = this.createPasswords(name, catalog);
-        const storeSecrets = Object.entries(passwords).map(([store, pw]) => ({ path: passwordFile(store), value: pw.result }));
-        const appEnv = connectionEnv(catalog, s.timeseriesStore);
-
-        const proxied = proxyRoutes(catalog).map((r) => r.listen);
-        const argsOf = (entry: CatalogEntry): Omit<ContainerServiceArgs, "volumes" | "startAfter"> => {
-            const extras = entry.kind === "store" ? storeExtras(entry, s, passwords[entry.name].result) : entry.kind === "edge" ? proxyExtras(catalog, s) : {};
-            // Apps' client ports stay on loopback (host checks); the proxy takes them for clients.
-            const ports =
-                entry.kind === "edge"
-                    ? proxied.map((port) => ({ port, bind: { ip: args.hostPrivateIp } }))
-                    : entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: "loopback" as const }));
-            return {
-                containerName: containerName(entry),
-                image: s.images[entry.name],
-                command: entry.command,
-                healthcheck: entry.check,
-                ...extras,
-                env: {
-                    ...(entry.kind === "app" ? appEnv : {}),
-                    ...entry.env,
-                    ...extras.env,
-                    ...(entry.name === "equities" && s.equityPrimary ? { EQUITY_PRIMARY: s.equityPrimary } : {}),
-                    ...s.serviceEnv[entry.name],
-                },
-                // A store sees its own password file; apps see every store's; the proxy none.
-                secretFiles: [
-                    ...(entry.kind === "app" ? storeSecrets : storeSecrets.filter((x) => x.path === passwordFile(entry.name))),
-                    ...(extras.secretFiles ?? []),
-                ],
-                ports,
-                memoryMb: entry.memoryMb,
-                stopGraceSeconds: entry.stopGraceSeconds,
-                network: this.network.name,
-                logs: { group: args.logGroups[entry.name], region: s.region },
-                provider,
-            };
-        };
+        const ctx: SpecContext = { catalog, settings: s, passwords: Object.fromEntries(Object.entries(passwords).map(([k, p]) => [k, p.result])), hostPrivateIp: args.hostPrivateIp, network: this.network.name, logGroups: args.logGroups };
+        const argsOf = (entry: CatalogEntry) => ({ ...containerSpec(entry, ctx), provider });
 
         let appGate: pulumi.Resource[] = [];
         for (const stage of this.stages) {
@@ -129,11 +181,11 @@ export class SofiaContainers extends pulumi.ComponentResource {
             if (args.beforeApps && appGate.length === 0 && entries.some((e) => e.kind === "app")) {
                 const stores = catalog.filter((e) => e.kind === "store").map((e) => this.containers[e.name]);
                 const migrator = catalog.find((e) => e.migration);
-                if (migrator?.migration) appGate = args.beforeApps(stores, { ...argsOf(migrator), command: migrator.migration, ports: [], volumes: [] });
+                if (migrator?.migration) appGate = args.beforeApps(stores, { ...argsOf(migrator), ...migrationSpec(migrator) });
             }
             for (const entry of entries) {
                 const volumes = (entry.volumes ?? []).map((v) => ({
-                    volumeName: new docker.Volume(`${name}-${v.name}`, { name: dockerVolumeName(v.name) }, { ...child, retainOnDelete: true }).name,
+                    volumeName: new docker.Volume(`${name}-${v.name}`, { name: dockerVolumeName(v.name) }, { ...child, retainOnDelete: true }).name as pulumi.Input<string>,
                     path: v.path,
                 }));
                 const service = new ContainerService(

@@ -13,13 +13,11 @@
  * /health is checked again afterwards.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "crypto";
 import { isDeepStrictEqual } from "util";
 import { HostCommand } from "../components/host-command";
 import { OneShotContainer, OneShotArgs } from "../components/one-shot-container";
 import { ContainerServiceArgs } from "../components/container-service";
 import { BACKUP_BIN } from "./backups";
-import { CatalogEntry } from "./catalog";
 import { SERVICES_BIN } from "./host-files";
 import { MAINTENANCE_BIN } from "./maintenance";
 import { Settings } from "./settings";
@@ -87,17 +85,6 @@ export function deployKind(previous: VerifiedRelease | undefined, images: Record
     // Recorded before outputs carried every image (the app release only): cannot tell, so back up.
     if (!previous.images || !isDeepStrictEqual(previous.images, images)) return "release";
     return previous.containers === containers ? "none" : "config";
-}
-
-/**
- * What shapes the containers besides their images: the catalog and the settings the containers
- * are made from. Values only known at deploy time (generated passwords, addresses) do not change
- * between updates of a stack, so they are not part of it.
- */
-export function containerFingerprint(catalog: readonly CatalogEntry[], s: Settings): string {
-    // Images are left out: they are the release, compared on their own.
-    const shaping = { catalog, serviceEnv: s.serviceEnv, redis: s.redis, equityPrimary: s.equityPrimary, timeseriesStore: s.timeseriesStore, proxy: s.proxy, retryAfterSeconds: s.deploy.retryAfterSeconds, region: s.region };
-    return createHash("sha256").update(JSON.stringify(shaping)).digest("hex").slice(0, 16);
 }
 
 /** Image references that differ, as "name: old -> new" (for the plan and the update's log). */
