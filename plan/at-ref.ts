@@ -52,13 +52,49 @@ export interface RefPlan {
     notes: string[];
 }
 
-/** Plans `stack` as of `ref`. The worktree is removed whatever happens. */
+// The owning process's id is in the name (sofia-plan-<pid>-<stack>-XXXXXX): no window in which
+// a worktree exists without it, as a file written after `git worktree add` would leave.
+const WORKTREE_PREFIX = "sofia-plan-";
+
+/** Removes a worktree of ours: the borrowed packages unlinked first, never followed. */
+function removeWorktree(dir: string): void {
+    const link = path.join(dir, "node_modules");
+    if (fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) fs.unlinkSync(link);
+    if (!git(["worktree", "remove", "--force", dir]).ok) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Worktrees an earlier run left when it was killed (its process is gone): removed. */
+function removeLeftovers(): void {
+    const listed = git(["worktree", "list", "--porcelain"]).out.split("\n").filter((l) => l.startsWith("worktree ")).map((l) => l.slice("worktree ".length));
+    for (const dir of listed.filter((d) => path.basename(d).startsWith(WORKTREE_PREFIX))) {
+        const owner = Number(/^sofia-plan-(\d+)-/.exec(path.basename(dir))?.[1] ?? 0);
+        let alive = false;
+        try {
+            process.kill(owner, 0);
+            alive = owner > 0;
+        } catch {
+            alive = false;
+        }
+        if (!alive) removeWorktree(dir);
+    }
+    // Entries of worktrees whose directories are gone.
+    git(["worktree", "prune"]);
+}
+
+/** Plans `stack` as of `ref`. The worktree is removed whatever happens, a Ctrl-C included. */
 export function planAtRef(ref: string, stack: string, project: string): RefPlan {
     const commit = commitOf(ref);
-    // Entries of worktrees whose directories are gone (a run killed before it cleaned up).
-    git(["worktree", "prune"]);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sofia-plan-${stack}-`));
+    try {
+        removeLeftovers();
+    } catch {
+        // A leftover we cannot read is left for git worktree prune; it does not stop this run.
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${WORKTREE_PREFIX}${process.pid}-${stack}-`));
     const notes: string[] = [];
+    // A signal during the child's run is handled once it returns: clean up, then go as asked.
+    let stopped: NodeJS.Signals | undefined;
+    const stop = (sig: NodeJS.Signals) => (stopped = sig);
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, stop);
     try {
         const added = git(["worktree", "add", "--detach", "--quiet", dir, commit]);
         if (!added.ok) throw new RefError(`--diff ${ref}: could not check out ${commit.slice(0, 12)} into a temporary worktree: ${added.err}`);
@@ -70,14 +106,15 @@ export function planAtRef(ref: string, stack: string, project: string): RefPlan 
         if (!fs.existsSync(runner)) throw new RefError(`--diff ${ref}: that commit predates the offline plan (no scripts/run-ts.js)`);
         const lock = (root: string) => (fs.existsSync(path.join(root, "package-lock.json")) ? fs.readFileSync(path.join(root, "package-lock.json"), "utf8") : "");
         if (lock(dir) !== lock(PROJECT_DIR)) notes.push(`${ref} pins other package versions than the working tree; it was planned with the working tree's node_modules`);
-        fs.symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(dir, "node_modules"), "dir");
+        // A commit that tracks node_modules itself keeps its own.
+        if (!fs.existsSync(path.join(dir, "node_modules"))) fs.symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(dir, "node_modules"), "dir");
         const r = spawnSync(process.execPath, [runner, "scripts/plan.ts", "--stack", stack, "--json"], { cwd: dir, encoding: "utf8", maxBuffer: 512 * 1024 * 1024 });
         if (r.status !== 0) throw new RefError(`--diff ${ref}: the plan of stack "${stack}" as of ${commit.slice(0, 12)} failed:\n${(r.stderr || r.error?.message || "").trim()}`);
         return { plan: planFromJson(project, r.stdout), commit, notes };
     } finally {
-        // Unlinked first: nothing that cleans the worktree may reach into the borrowed packages.
-        fs.rmSync(path.join(dir, "node_modules"), { force: true });
-        if (!git(["worktree", "remove", "--force", dir]).ok) fs.rmSync(dir, { recursive: true, force: true });
+        removeWorktree(dir);
         git(["worktree", "prune"]);
+        for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(sig, stop);
+        if (stopped) process.kill(process.pid, stopped);
     }
 }

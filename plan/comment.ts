@@ -27,6 +27,8 @@ export interface CommentInput {
     stacks: StackSection[];
     /** Where the full plans are (the workflow's artifact name). */
     artifact: string;
+    /** The commit the comment describes (the pull request's head), so a stale comment shows as stale. */
+    head?: string;
     budget?: number;
 }
 
@@ -46,11 +48,16 @@ export function cutLines(text: string, max: number, note: string): string {
 
 function header(s: StackSection): string[] {
     const d = s.diff;
-    return [`### ${d.stack}: ${countsLine(d)}`, "", `Policies: ${s.policySummary || "(no summary)"}  `, `${renderDeploySummary(d)}`, ""];
+    return [`### ${d.stack}: ${countsLine(d)}`, "", `Policies: ${inert(s.policySummary) || "(no summary)"}  `, `${renderDeploySummary(d)}`, ""];
+}
+
+/** Text from the plan (names, inputs) made inert in markdown: no fence, tag or line of its own. */
+export function inert(text: string): string {
+    return text.replace(/\r?\n/g, " ").replace(/`/g, "'").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 function danger(d: PlanDiff): string {
-    return d.danger.length ? ["**Danger (data or access):**", ...d.danger.map((x) => `- :warning: ${x.says}`), ""].join("\n") + "\n" : "";
+    return d.danger.length ? ["**Danger (data, access, downtime):**", ...d.danger.map((x) => `- :warning: ${inert(x.says)}`), ""].join("\n") + "\n" : "";
 }
 
 function startGraphSection(d: PlanDiff): string {
@@ -61,19 +68,41 @@ function startGraphSection(d: PlanDiff): string {
 export function prComment(input: CommentInput): string {
     const budget = input.budget ?? COMMENT_BUDGET;
     const base = input.stacks[0]?.diff.base;
-    const top = `${COMMENT_MARKER}\n## Offline diff against ${base ? `\`${base.ref}\` (${base.commit.slice(0, 12)})` : "the base branch"}\n\n`;
+    const head = input.head ? ` at \`${inert(input.head.slice(0, 12))}\`` : "";
+    const top = `${COMMENT_MARKER}\n## Offline diff${head} against ${base ? `\`${inert(base.ref)}\` (${base.commit.slice(0, 12)})` : "the base branch"}\n\n`;
     const foot = `\nThe full offline plans of both stacks are attached to this workflow run as the \`${input.artifact}\` artifact.\n`;
     const cutNote = `the full diff and plans are in the \`${input.artifact}\` artifact`;
-    // What is never cut unless it alone is over the budget: headers, danger, start graphs.
-    const fixed = input.stacks.map((s) => header(s).join("\n") + "\n" + danger(s.diff) + startGraphSection(s.diff));
-    const wrap = (body: string) => `<details><summary>the diff</summary>\n\n\`\`\`text\n${body}\`\`\`\n</details>\n\n`;
-    const overhead = top.length + foot.length + fixed.reduce((n, f) => n + f.length, 0) + input.stacks.length * wrap("").length;
-    const share = Math.max(0, Math.floor((budget - overhead) / Math.max(1, input.stacks.length)));
-    const body = input.stacks.map((s, i) => fixed[i] + wrap(cutLines(renderDiff(s.diff), share, cutNote))).join("");
-    const all = top + body + foot;
-    // Danger lines by the thousand (a hostile or huge change): the whole is cut, the marker kept.
-    if (all.length <= budget) return all;
-    const cut = cutLines(all, budget - 8, cutNote);
-    // A cut inside a fenced block would fold the rest of the page into it.
-    return (cut.match(/^```/gm) ?? []).length % 2 ? `${cut}\`\`\`\n` : cut;
+    // Each stack gets an equal share, so that one stack's size never pushes another out; within
+    // it the header and danger come first, then the start graph, then the diff in its fold.
+    const share = Math.floor((budget - top.length - foot.length) / Math.max(1, input.stacks.length));
+    const sections = input.stacks.map((s) => {
+        const fixed = cutLines(header(s).join("\n") + "\n" + danger(s.diff), share - 200, cutNote);
+        const graph = startGraphSection(s.diff);
+        const room = share - fixed.length - folded("").length;
+        const withGraph = graph.length < room - 200 ? graph : "";
+        return fixed + withGraph + folded(cutLines(renderDiff(s.diff), Math.max(0, room - withGraph.length), cutNote));
+    });
+    return top + sections.join("") + foot;
+}
+
+/** A diff in a fold, in a fence it cannot close itself. */
+function folded(body: string): string {
+    return `<details><summary>the diff</summary>\n\n${FENCE}text\n${unfenced(body)}${FENCE}\n</details>\n\n`;
+}
+
+const FENCE = "```";
+/** Text that cannot end a fenced block it is in. */
+function unfenced(text: string): string {
+    return text.split(FENCE).join("'''");
+}
+
+/** The comment when a stack could not be planned: what failed, instead of the last push's diff. */
+export function failureComment(head: string | undefined, failures: { stack: string; error: string }[], artifact: string): string {
+    const lines = [
+        COMMENT_MARKER,
+        `## Offline diff${head ? ` at \`${inert(head.slice(0, 12))}\`` : ""}: could not be made`,
+        "",
+        ...failures.flatMap((f) => [`### ${inert(f.stack)}`, "", `${FENCE}text`, cutLines(unfenced(f.error), 4000, `the rest is in the \`${artifact}\` artifact`).trimEnd(), FENCE, ""]),
+    ];
+    return lines.join("\n") + "\n";
 }

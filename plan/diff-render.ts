@@ -85,7 +85,7 @@ export function countsLine(diff: PlanDiff): string {
 
 export function renderDiff(diff: PlanDiff): string {
     const lines = [`Diff of stack "${diff.stack}": ${diff.base.ref} (${diff.base.commit.slice(0, 12)}) -> the working tree: ${countsLine(diff)}`, ...diff.notes.map((n) => `note: ${n}`), ""];
-    if (diff.danger.length) lines.push("DANGER (data or access):", ...diff.danger.map((d) => `  ! ${d.says}`), "");
+    if (diff.danger.length) lines.push("DANGER (data, access, downtime):", ...diff.danger.map((d) => `  ! ${d.says.replace(/\s*\n\s*/g, " ")}`), "");
     lines.push(renderDeploySummary(diff), ...(diff.deploy?.changes ?? []).map((c) => `    ${c}`), "");
     if (diff.watched.length) lines.push("Alarms and schedules:", ...diff.watched.flatMap(resource), "");
     if (diff.startOrder) {

@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from "util";
 import { Plan, PlannedResource } from "./offline";
-import { replacementCauses } from "./replacements";
+import { ignored, replacementCauses } from "./replacements";
 import { startGraph, StartGraph } from "./start-graph";
 
 export type Op = "create" | "update" | "replace" | "delete";
@@ -96,7 +96,14 @@ export function changedInputs(before: unknown, after: unknown, path = ""): Input
     return [change];
 }
 
-/** Statements of an IAM or resource policy input (a JSON string or an object). */
+/** JSON with every object's keys sorted, at every depth: two equal statements give one text. */
+function canonical(v: unknown): string {
+    if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+    if (isObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(",")}}`;
+    return JSON.stringify(v);
+}
+
+/** Statements of an IAM or resource policy input (a JSON string or an object), canonical. */
 function statements(policy: unknown): string[] {
     let doc = policy;
     if (typeof doc === "string") {
@@ -108,7 +115,7 @@ function statements(policy: unknown): string[] {
     }
     const list = isObject(doc) ? doc.Statement : undefined;
     const all = Array.isArray(list) ? list : list === undefined ? [] : [list];
-    return all.map((s) => JSON.stringify(s, Object.keys(s as object).sort()));
+    return all.map(canonical);
 }
 
 function describeStatement(text: string): string {
@@ -116,7 +123,8 @@ function describeStatement(text: string): string {
         const s = JSON.parse(text) as Record<string, unknown>;
         const list = (v: unknown) => (Array.isArray(v) ? v.join(", ") : String(v));
         const who = s.Principal === undefined ? "" : ` for ${JSON.stringify(s.Principal)}`;
-        return `${s.Effect} ${list(s.Action ?? s.NotAction)} on ${list(s.Resource ?? s.NotResource ?? "*")}${who}`;
+        const when = s.Condition === undefined ? "" : ` when ${JSON.stringify(s.Condition)}`;
+        return `${s.Effect} ${list(s.Action ?? s.NotAction)} on ${list(s.Resource ?? s.NotResource ?? "*")}${who}${when}`;
     } catch {
         return text;
     }
@@ -151,11 +159,16 @@ function dangerOf(d: ResourceDiff, before: PlannedResource | undefined, after: P
         }
     }
     for (const field of ["policy", "assumeRolePolicy"]) {
-        if (d.op === "delete" || !after || after.inputs[field] === undefined) continue;
-        const had = new Set(statements(before?.inputs[field]));
-        const added = statements(after.inputs[field]).filter((s) => !had.has(s));
-        if (added.length) found.push(`adds ${field === "policy" ? "policy" : "trust"} statements to ${r.name} (${r.type.split(":").pop()}): ${added.map(describeStatement).join("; ")}`);
+        const kind = field === "policy" ? "policy" : "trust";
+        const was = statements(before?.inputs[field]);
+        const now = d.op === "delete" ? [] : statements(after?.inputs[field]);
+        const added = now.filter((x) => !was.includes(x) && JSON.parse(x).Effect !== "Deny");
+        if (added.length) found.push(`adds ${kind} statements to ${r.name} (${r.type.split(":").pop()}): ${added.map(describeStatement).join("; ")}`);
+        // A Deny taken away (the bucket's TLS-only rule, say) opens what it closed.
+        const lifted = was.filter((x) => !now.includes(x) && JSON.parse(x).Effect === "Deny");
+        if (lifted.length) found.push(`removes Deny statements from ${r.name} (${r.type.split(":").pop()}): ${lifted.map(describeStatement).join("; ")}`);
     }
+    found.push(...weakened(d, r, before, after));
     if (r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && d.op !== "delete" && (d.op === "create" || d.causes.includes("policyArn"))) {
         found.push(`attaches the managed policy ${after!.inputs.policyArn} to ${r.name}`);
     }
@@ -163,6 +176,64 @@ function dangerOf(d: ResourceDiff, before: PlannedResource | undefined, after: P
         const had = new Set(before ? ports(before.inputs) : []);
         const opened = ports(after.inputs).filter((p) => !had.has(p));
         if (opened.length) found.push(`publishes ${opened.join(", ")} from container ${String(after.inputs.name ?? r.name)} on the host`);
+    }
+    return found;
+}
+
+/** A leaf's value in a resource's inputs, by dotted path (`a.b`). */
+function at(r: PlannedResource | undefined, path: string): unknown {
+    return path.split(".").reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), r?.inputs);
+}
+
+/** Smallest expiration (days) any lifecycle rule sets, or undefined. */
+function shortestExpiry(r: PlannedResource | undefined): number | undefined {
+    const rules = Array.isArray(r?.inputs.rules) ? (r!.inputs.rules as Record<string, unknown>[]) : [];
+    const days = rules.flatMap((x) => [at({ inputs: x } as PlannedResource, "expiration.days"), at({ inputs: x } as PlannedResource, "noncurrentVersionExpiration.noncurrentDays")]).filter((n): n is number => typeof n === "number");
+    return days.length ? Math.min(...days) : undefined;
+}
+
+/** Protections taken away: guards on data, on the bucket and on the host and its containers. */
+function weakened(d: ResourceDiff, r: PlannedResource, before: PlannedResource | undefined, after: PlannedResource | undefined): string[] {
+    const found: string[] = [];
+    const name = `${r.name} (${r.type.split(":").pop()})`;
+    for (const opt of ["protect", "retainOnDelete"] as const) {
+        if (before?.options?.[opt] && !(after?.options?.[opt] ?? false)) found.push(`takes ${opt} off ${name}: the engine may now delete it`);
+    }
+    const became = (path: string, bad: (v: unknown) => boolean) => after !== undefined && bad(at(after, path)) && !bad(at(before, path));
+    switch (r.type) {
+        case "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":
+            if (d.op === "delete") found.push(`deletes the public access block of the bucket (${r.name}): the bucket can be made public`);
+            for (const f of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) if (became(f, (v) => v !== true)) found.push(`turns ${f} off on ${name}`);
+            break;
+        case "aws:s3/bucket:Bucket":
+            if (became("forceDestroy", (v) => v === true)) found.push(`sets forceDestroy on ${name}: deleting the bucket deletes every backup in it`);
+            break;
+        case "aws:s3/bucketVersioning:BucketVersioning":
+            if (d.op === "delete" || became("versioningConfiguration.status", (v) => v !== "Enabled")) found.push(`suspends versioning of the backup bucket (${r.name}): an overwritten or deleted backup is gone`);
+            break;
+        case "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration":
+            if (d.op === "delete") found.push(`deletes the Object Lock configuration of the backup bucket (${r.name}): new backups can be deleted at once`);
+            break;
+        case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
+            const [was, now] = [shortestExpiry(before), shortestExpiry(after)];
+            if (now !== undefined && (was === undefined || now < was)) found.push(`expires backups sooner (${name}): after ${now} days${was === undefined ? "" : `, not ${was}`}`);
+            break;
+        }
+        case "aws:ec2/instance:Instance":
+            if (became("metadataOptions.httpTokens", (v) => v !== "required")) found.push(`allows IMDSv1 on ${name}: any request forgery on the host can read its credentials`);
+            if (d.op === "update" && d.changes.some((c) => c.path === "instanceType" || c.path === "userData" || c.path.startsWith("userData"))) found.push(`stops and starts the host ${r.name} (${d.changes.map((c) => c.path).filter((p) => p === "instanceType" || p.startsWith("userData")).join(", ")}): the services are down meanwhile`);
+            break;
+        case "docker:index/container:Container": {
+            const c = String(at(after ?? before, "name") ?? r.name);
+            if (became("privileged", (v) => v === true)) found.push(`makes container ${c} privileged: it can take the host`);
+            if (became("networkMode", (v) => v === "host")) found.push(`puts container ${c} on the host's network`);
+            const mounts = (x: PlannedResource | undefined) => (Array.isArray(x?.inputs.volumes) ? (x!.inputs.volumes as Record<string, unknown>[]).map((v) => String(v.hostPath ?? "")) : []);
+            if (mounts(after).some((m) => /docker\.sock$/.test(m)) && !mounts(before).some((m) => /docker\.sock$/.test(m))) found.push(`mounts the Docker socket into container ${c}: it can take the host`);
+            break;
+        }
+        case "random:index/randomPassword:RandomPassword":
+            if (d.op === "replace") found.push(`replaces the generated password ${r.name}: every client of that store must be restarted with the new one`);
+            break;
     }
     return found;
 }
@@ -185,9 +256,10 @@ export function diffPlans(base: Plan, head: Plan, ref: { ref: string; commit: st
         if (!b) d = { op: "create", urn, type: r.type, name: r.name, changes: [], causes: [] };
         else if (!a) d = { op: "delete", urn, type: r.type, name: r.name, changes: [], causes: [] };
         else {
-            const changes = changedInputs(b.inputs, a.inputs);
+            // Resource options are what the engine may do: a guard taken off is a change.
+            const changes = [...changedInputs(b.inputs, a.inputs).filter((c) => !ignored(a.options ?? {}, c.path)), ...changedInputs(b.options ?? {}, a.options ?? {}).map((c) => ({ ...c, path: `(option) ${c.path}` }))];
             if (changes.length === 0) continue;
-            const causes = replacementCauses(r.type, changes.map((c) => c.path), a.options);
+            const causes = replacementCauses(r.type, changes.map((c) => c.path).filter((p) => !p.startsWith("(option)")), a.options);
             d = { op: causes.length ? "replace" : "update", urn, type: r.type, name: r.name, changes, causes };
         }
         all.push(d);

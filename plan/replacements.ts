@@ -9,7 +9,7 @@ import { RecordedOptions } from "./offline";
 /** Top-level inputs whose change replaces a resource of the type (ForceNew in the provider). */
 const FORCE_NEW: Record<string, readonly string[]> = {
     "aws:ebs/volume:Volume": ["availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "outpostArn"],
-    // `ami` too, though the program ignores its changes; userData only with userDataReplaceOnChange.
+    // userData replaces only with userDataReplaceOnChange (not set here): otherwise a stop and start.
     "aws:ec2/instance:Instance": ["ami", "availabilityZone", "subnetId", "keyName", "privateIp", "tenancy", "placementGroup", "ebsBlockDevices", "ephemeralBlockDevices", "associatePublicIpAddress", "hostId", "networkInterfaces", "cpuOptions", "rootBlockDevice.encrypted", "rootBlockDevice.kmsKeyId", "securityGroups"],
     "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName", "instanceId", "volumeId"],
     "aws:ec2/securityGroup:SecurityGroup": ["name", "namePrefix", "description", "vpcId"],
@@ -33,7 +33,7 @@ const FORCE_NEW: Record<string, readonly string[]> = {
     "aws:cloudwatch/dashboard:Dashboard": ["dashboardName"],
     "aws:cloudwatch/eventRule:EventRule": ["name", "namePrefix", "eventBusName"],
     "aws:cloudwatch/eventTarget:EventTarget": ["rule", "targetId", "eventBusName"],
-    "aws:scheduler/schedule:Schedule": ["name", "namePrefix"],
+    "aws:scheduler/schedule:Schedule": ["name", "namePrefix", "groupName"],
     "aws:sns/topic:Topic": ["name", "namePrefix", "fifoTopic"],
     "aws:sns/topicSubscription:TopicSubscription": ["topic", "protocol", "endpoint"],
     "aws:sns/topicPolicy:TopicPolicy": ["arn"],
@@ -58,11 +58,16 @@ const CONTAINER_IN_PLACE = new Set([
     // What `docker update` can change on a running container (the provider's Update).
     "restart", "maxRetryCount", "cpuShares", "memory", "cpuSet", "memorySwap",
     // The provider's own behaviour, not the container's.
-    "mustRun", "wait", "waitTimeout", "destroyGraceSeconds", "containerReadRefreshTimeoutMilliseconds",
+    "mustRun", "wait", "waitTimeout", "destroyGraceSeconds", "containerReadRefreshTimeoutMilliseconds", "attach", "logs", "rm", "start", "removeVolumes",
 ]);
 
 /** Every random password/string input is ForceNew: a change is a new value. */
 const ALL_FORCE_NEW = new Set(["random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"]);
+
+/** Whether a resource's ignoreChanges option covers a changed input path. */
+export function ignored(options: RecordedOptions, path: string): boolean {
+    return (options.ignoreChanges ?? []).some((i) => covers(i, path));
+}
 
 function covers(rule: string, changed: string): boolean {
     return rule === "*" || changed === rule || changed.startsWith(`${rule}.`) || changed.startsWith(`${rule}[`);
@@ -74,7 +79,8 @@ function covers(rule: string, changed: string): boolean {
  */
 export function replacementCauses(type: string, changedPaths: readonly string[], options: RecordedOptions = {}): string[] {
     const rules = [...(FORCE_NEW[type] ?? []), ...(options.replaceOnChanges ?? [])];
-    return changedPaths.filter((p) => {
+    // A change the resource ignores is no change to the engine.
+    return changedPaths.filter((p) => !ignored(options, p)).filter((p) => {
         if (ALL_FORCE_NEW.has(type)) return true;
         if (type === CONTAINER_TYPE) return !CONTAINER_IN_PLACE.has(p.split(/[.[]/)[0]) || rules.some((r) => covers(r, p));
         return rules.some((r) => covers(r, p));

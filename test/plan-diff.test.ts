@@ -4,10 +4,11 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { main } from "../plan/cli";
-import { COMMENT_BUDGET, COMMENT_MARKER, GITHUB_COMMENT_LIMIT, prComment } from "../plan/comment";
+import { COMMENT_BUDGET, COMMENT_MARKER, failureComment, GITHUB_COMMENT_LIMIT, prComment } from "../plan/comment";
 import { changedInputs, diffPlans, PlanDiff } from "../plan/diff";
 import { renderDiff } from "../plan/diff-render";
 import { Plan } from "../plan/offline";
@@ -97,6 +98,38 @@ describe("the offline diff of two plans", () => {
         expect(diffPlans(base, narrower, REF).danger).toEqual([]);
     });
 
+    it("names protections taken away: a trust policy opened to anyone, a Deny removed, guards, IMDSv1, a privileged container", () => {
+        const head = structuredClone(base);
+        const role = head.resources.find((r) => r.type === "aws:iam/role:Role")!;
+        const trust = JSON.parse(role.inputs.assumeRolePolicy as string);
+        trust.Statement[0].Principal = { AWS: "*" };
+        role.inputs.assumeRolePolicy = JSON.stringify(trust);
+        const bucketPolicy = head.resources.find((r) => r.type === "aws:s3/bucketPolicy:BucketPolicy")!;
+        const doc = JSON.parse(bucketPolicy.inputs.policy as string);
+        doc.Statement = doc.Statement.filter((x: { Effect: string }) => x.Effect !== "Deny");
+        bucketPolicy.inputs.policy = JSON.stringify(doc);
+        head.resources.find((r) => r.type === "aws:ebs/volume:Volume")!.options = {};
+        (head.resources.find((r) => r.type === "aws:ec2/instance:Instance")!.inputs.metadataOptions as Record<string, unknown>).httpTokens = "optional";
+        head.resources.find((r) => r.type === "docker:index/container:Container")!.inputs.privileged = true;
+        head.resources.find((r) => r.type === "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")!.inputs.restrictPublicBuckets = false;
+        const d = diffPlans(base, head, REF);
+        const says = d.danger.map((x) => x.says);
+        expect(says).toContainEqual(expect.stringMatching(/adds trust statements to .*for \{"AWS":"\*"\}/));
+        expect(says).toContainEqual(expect.stringMatching(/removes Deny statements from .*BucketPolicy/));
+        expect(says).toContainEqual(expect.stringMatching(/takes protect off sofia-host-data/));
+        expect(says).toContainEqual(expect.stringMatching(/allows IMDSv1/));
+        expect(says).toContainEqual(expect.stringMatching(/privileged: it can take the host/));
+        expect(says).toContainEqual(expect.stringMatching(/turns restrictPublicBuckets off/));
+        // The option itself shows among the changes.
+        expect(d.resources.find((r) => r.type === "aws:ebs/volume:Volume")?.changes).toContainEqual({ path: "(option) protect", before: true });
+    });
+
+    it("leaves out what the resource ignores: a new AMI is no change", () => {
+        const head = structuredClone(base);
+        head.resources.find((r) => r.type === "aws:ec2/instance:Instance")!.inputs.ami = "ami-0123456789abcdef0";
+        expect(diffPlans(base, head, REF).resources).toEqual([]);
+    });
+
     it("shows the start order when it changes, and the comment carries its graph", () => {
         expect(same.startOrder).toBeUndefined();
         const head = structuredClone(base);
@@ -142,6 +175,28 @@ describe("the offline diff of two plans", () => {
         expect(body.indexOf(":warning: replaces the data volume")).toBeLessThan(body.lastIndexOf("<details>"));
     });
 
+    it("keeps every stack's header and danger however large another stack's diff, and keeps hostile text inert", () => {
+        const huge = structuredClone(image);
+        huge.danger = Array.from({ length: 3000 }, (_, i) => ({ op: "delete" as const, urn: `u${i}`, says: `deletes v${i}` }));
+        huge.resources = Array.from({ length: 4000 }, (_, i) => ({ ...image.resources[0], name: `r${i}`, urn: `u${i}` }));
+        const hostile = structuredClone(zone);
+        hostile.danger[0] = { ...hostile.danger[0], says: "x\n```\n</details>\n# injected" };
+        const body = prComment({ stacks: [{ diff: huge, policySummary: "a" }, { diff: hostile, policySummary: "b" }], artifact: "offline-plans", head: "f".repeat(40) });
+        expect(body.length).toBeLessThanOrEqual(COMMENT_BUDGET);
+        expect(body.match(/^### /gm)).toHaveLength(2);
+        expect(body).toContain("x ''' &lt;/details&gt; # injected");
+        expect(body).not.toMatch(/^# injected/m);
+        expect(body).toContain("## Offline diff at `ffffffffffff`");
+        expect((body.match(/^```/gm) ?? []).length % 2).toBe(0);
+    });
+
+    it("says so in the comment when a stack cannot be planned", () => {
+        const body = failureComment("a".repeat(40), [{ stack: "prod", error: 'Invalid settings for stack "prod" (1 problem):\n  - sofia:availabilityZone: ...\n```\n' }], "offline-plans");
+        expect(body.startsWith(COMMENT_MARKER)).toBe(true);
+        expect(body).toContain("## Offline diff at `aaaaaaaaaaaa`: could not be made");
+        expect((body.match(/^```/gm) ?? []).length % 2).toBe(0);
+    });
+
     it("cuts a diff too large for GitHub, says so, and keeps its fences balanced", () => {
         const huge = structuredClone(image);
         huge.resources = Array.from({ length: 4000 }, (_, i) => ({ ...image.resources[0], name: `r${i}`, urn: `u${i}` }));
@@ -172,6 +227,27 @@ describe("npm run plan -- --diff <ref>", () => {
         expect(r.out.join("")).toMatch(/Deploy this change triggers: /);
         expect(worktrees()).toBe(before);
         expect(fs.existsSync(path.join(PROJECT_DIR, "node_modules", "@pulumi", "pulumi", "package.json"))).toBe(true);
+    }, 120_000);
+
+    it("removes a worktree a killed run left behind, and keeps one whose run is alive", async () => {
+        const git = (args: string[]) => spawnSync("git", args, { cwd: PROJECT_DIR, encoding: "utf8" });
+        const dead = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-plan-999999999-prod-"));
+        const alive = fs.mkdtempSync(path.join(os.tmpdir(), `sofia-plan-${process.pid}-prod-`));
+        fs.rmdirSync(dead);
+        fs.rmdirSync(alive);
+        expect(git(["worktree", "add", "--detach", "--quiet", dead, "HEAD"]).status).toBe(0);
+        expect(git(["worktree", "add", "--detach", "--quiet", alive, "HEAD"]).status).toBe(0);
+        try {
+            const r = io();
+            expect(await main(["--stack", "staging", "--diff", "HEAD"], r.io), r.err.join("")).toBe(0);
+            const listed = git(["worktree", "list"]).stdout;
+            expect(listed).not.toContain(dead);
+            expect(fs.existsSync(dead)).toBe(false);
+            expect(listed).toContain(alive);
+        } finally {
+            git(["worktree", "remove", "--force", alive]);
+            git(["worktree", "remove", "--force", dead]);
+        }
     }, 120_000);
 
     it("refuses a ref that names no commit, or that git would read as an option, naming it", async () => {

@@ -129,8 +129,11 @@ describe("GitHub workflows", () => {
         expect(job.steps.find((st: any) => String(st.uses).startsWith("actions/checkout")).with["fetch-depth"]).toBe(0);
         const run = job.steps.find((st: any) => String(st.run).includes("pr-comment"));
         expect(run.env.BASE_SHA).toBe("${{ github.event.pull_request.base.sha }}");
-        expect(run.run).toContain('--base "$BASE_SHA" --artifacts offline-plans');
+        expect(run.run).toContain(`--base "$BASE_SHA" --head "$HEAD_SHA" --artifacts offline-plans`);
         expect(job.steps.find((st: any) => String(st.uses).startsWith("actions/upload-artifact")).with.name).toBe(ARTIFACT_NAME);
+        // A diff that fails still replaces the comment (it says why), and then fails the job.
+        expect(job.steps.find((st: any) => String(st.uses).startsWith("actions/github-script")).if).toMatch(/^always\(\)/);
+        expect(job.steps.at(-1).if).toBe("steps.diff.outputs.rc != '0'");
     });
 
     it("would catch a broken workflow", () => {
