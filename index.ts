@@ -2,6 +2,7 @@
  * Pulumi entry point. Settings are read and validated before any resource is declared, so a bad
  * value fails `pulumi preview` with every problem listed and nothing half-created.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { lastDeploy, previouslyVerified } from "./services/deploy";
 import { placementProblems, previousPlacement } from "./services/placement";
 import { SofiaPlatform } from "./services/platform";
@@ -14,6 +15,10 @@ export = async () => {
     const self = lastDeploy();
     const problems = placementProblems(await previousPlacement(self), settings);
     if (problems.length) throw new SettingsError(settings.stack, problems);
+    if (settings.acceptDataLoss) {
+        // Left set, it would let every later update replace the data: said in every plan and update.
+        pulumi.log.warn(`acceptDataLoss is set: this update may replace the data volume or the backup bucket. Unset it once done: pulumi config rm acceptDataLoss --stack ${settings.stack}`);
+    }
     const previous = await previouslyVerified(self);
     const platform = new SofiaPlatform("sofia", { settings, previous });
     return platform.outputs;

@@ -155,7 +155,8 @@ export function instanceTypeProblem(value: string): string | undefined {
 
 /** A CIDR block read by a maintained parser: its network address, prefix and family; undefined if none. */
 export function parseCidr(cidr: string): { network: string; prefix: number; v6: boolean; hostBits: boolean } | undefined {
-    if (!/\/\d{1,3}$/.test(cidr)) return undefined;
+    // A prefix as AWS writes it (no leading zeros), and no IPv6 zone id (fe80::1%eth0).
+    if (!/\/(0|[1-9]\d{0,2})$/.test(cidr) || cidr.includes("%")) return undefined;
     const v6 = cidr.includes(":");
     if (!(v6 ? Address6.isValid(cidr) : Address4.isValid(cidr))) return undefined;
     const a = v6 ? new Address6(cidr) : new Address4(cidr);
@@ -185,6 +186,8 @@ export function cidrProblem(cidr: string): string | undefined {
     const c = parseCidr(cidr);
     if (!c) return "expected an IPv4 or IPv6 CIDR block such as 203.0.113.0/24";
     if (c.hostBits) return `host bits are set after the /${c.prefix}: the block is ${c.network}/${c.prefix}; for one host write ${cidr.split("/")[0]}/${c.v6 ? 128 : 32}`;
+    // ::ffff:0:0/96 is every IPv4 address written as IPv6: a way round the IPv4 checks.
+    if (c.v6 && new Address6(cidr).isInSubnet(new Address6("::ffff:0:0/96"))) return "an IPv4-mapped IPv6 block (::ffff:a.b.c.d): write the IPv4 block itself";
     return undefined;
 }
 

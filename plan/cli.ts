@@ -80,7 +80,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         const program = (await import("../index")).default as unknown as () => unknown;
         const plan = await runOffline({ project: projectName(), stack, config, program, lastOutputs });
         if (base && ref !== undefined) {
-            const diff = diffPlans(base.plan, plan, { ref, commit: base.commit }, base.notes);
+            // The program's warnings (a guard switched off, say) belong in front of the reviewer.
+            const diff = diffPlans(base.plan, plan, { ref, commit: base.commit }, [...base.notes, ...plan.messages.filter((m) => m.startsWith("warning:"))]);
             io.out(args.json ? JSON.stringify(diff, null, 2) + "\n" : renderDiff(diff));
             return 0;
         }

@@ -108,13 +108,17 @@ function splitKey(key: string): [string, string[]] {
  */
 export function applyOverride(config: Map<string, RunConfigValue>, assignment: string, secret = false): void {
     const eq = assignment.indexOf("=");
-    if (eq <= 0) throw new InputError(`--set expects key=value, got "${assignment}"`);
+    // A secret's text is never repeated, even in a mistake.
+    if (eq <= 0) throw new InputError(secret ? "--set-secret expects key=value (the value is not shown)" : `--set expects key=value, got "${assignment}"`);
     const [fullKey, pathParts] = splitKey(assignment.slice(0, eq));
     const bad = [fullKey.split(":")[1], ...pathParts].find((p) => UNSAFE_KEYS.has(p) || p === "");
     if (bad !== undefined) throw new InputError(`--set ${assignment.slice(0, eq)}: "${bad}" is not a setting name`);
     const text = assignment.slice(eq + 1);
     // Multi-line text (a PEM certificate) is a string as given: YAML would fold its lines.
-    const value: unknown = secret || text.includes("\n") ? text : parse(text);
+    // As pulumi config set keeps it: a value YAML would read as other text (a "#" comment cut off,
+    // quotes taken away) stays the text given.
+    const parsed: unknown = secret || text.includes("\n") ? text : parse(text);
+    const value: unknown = typeof parsed === "string" && parsed !== text.trim() && !/^(['"]).*\1$/.test(text.trim()) ? text : parsed;
     // JSON has no NaN or Infinity: they would reach the settings as null and be reported as that.
     if (hasNonFinite(value)) throw new InputError(`--set ${assignment.slice(0, eq)}: ${JSON.stringify(text)} is not a finite number`);
     if (pathParts.length === 0) {

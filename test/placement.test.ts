@@ -31,8 +31,10 @@ describe("a change the stack's data would not survive", () => {
         expect(await refusal(["backup.objectLock=false"])).toMatch(/sofia:backup\.objectLock: false is not allowed \(was true\): .*replaces the backup bucket and deletes every backup in it/);
     });
 
-    it("goes through when the settings name this stack, and only this one", async () => {
+    it("goes through when the settings name this stack, and only this one, warning while it is set", async () => {
         expect(await refusal(["availabilityZone=eu-central-1b", "acceptDataLoss=prod"])).toBe("");
+        const plan = await planStack("prod", ["acceptDataLoss=prod"]);
+        expect(plan.messages).toContainEqual(expect.stringMatching(/^warning: acceptDataLoss is set: .*pulumi config rm acceptDataLoss --stack prod/));
         expect(await refusal(["availabilityZone=eu-central-1b", "acceptDataLoss=staging"])).toMatch(/sofia:acceptDataLoss: "staging" is not allowed: it must name this stack, "prod"/);
     });
 

@@ -32,6 +32,10 @@ describe("npm run plan given wrong or hostile input", () => {
         ["NaN", ["--set", "backup.retentionDays=.nan"], /backup\.retentionDays: "\.nan" is not a finite number/],
         ["an infinity inside a mapping", ["--set", "alarms={apiP95Ms: .inf}"], /is not a finite number/],
         ["a namespace typo", ["--set", "sofa:instanceType=t3.large"], /sofa:instanceType: the namespace "sofa" is not one this stack reads .*did you mean sofia:instanceType\?/],
+        ["a secret with no key", ["--set-secret", "registryPassword ghp_NOT_TO_BE_SHOWN"], /^--set-secret expects key=value \(the value is not shown\)\n$/],
+        ["all of IPv4 written as IPv6", ["--set", "adminCidrs=['::ffff:0:0/96']"], /adminCidrs\[0\]: "::ffff:0:0\/96" is not allowed: an IPv4-mapped IPv6 block/],
+        ["a prefix with a leading zero", ["--set", "clientCidrs=['10.0.0.0/08']"], /clientCidrs\[0\]: "10\.0\.0\.0\/08" is not allowed: expected an IPv4 or IPv6 CIDR/],
+        ["an IPv6 zone id", ["--set", "clientCidrs=['fe80::1%eth0/128']"], /clientCidrs\[0\]: "fe80::1%eth0\/128" is not allowed/],
     ];
     for (const [what, args, said] of cases) {
         it(`says what is wrong with ${what}, in one message`, async () => {
@@ -42,6 +46,13 @@ describe("npm run plan given wrong or hostile input", () => {
             expect(({} as Record<string, unknown>).polluted).toBeUndefined();
         });
     }
+
+    it("keeps a value as given where YAML would read it as other text (a # comment)", async () => {
+        const r = await plan(["--stack", "staging", "--json", "--set", "serviceEnv={api: {GREETING: x}}", "--set", "serviceEnv.api.GREETING=hello #world"]);
+        expect(r.code, r.err).toBe(0);
+        expect(r.out).toContain("GREETING=hello #world");
+        expect(r.err).not.toContain("NOT_TO_BE_SHOWN");
+    });
 
     it("names the line of a duplicate key in a stack file", async () => {
         const r = await plan(["--stack-file", stackFile("config:\n  aws:region: eu-central-1\n  aws:region: eu-west-1\n")]);
