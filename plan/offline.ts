@@ -8,11 +8,12 @@
  * options by a stack transformation (DESIGN.md, "Testing in three layers").
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DEPLOY_ATTEMPT_ENV } from "../services/deploy";
+import { DEPLOY_ATTEMPT_ENV, DEPLOY_COMMIT_ENV } from "../services/deploy";
 import { OfflineMocks } from "./mocks";
 
-/** The deploy attempt an offline plan shows (services/deploy.ts deployAttempt). */
+/** The deploy attempt and commit an offline plan shows (services/deploy.ts deployAttempt, deployCommit). */
 export const OFFLINE_ATTEMPT = "offline-plan";
+const OFFLINE_ENV = [DEPLOY_ATTEMPT_ENV, DEPLOY_COMMIT_ENV];
 
 /** What the Pulumi CLI calls the organization of a self-managed (DIY) backend. */
 export const OFFLINE_ORGANIZATION = "organization";
@@ -111,9 +112,9 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
     if (running) throw new Error("runOffline: one offline run at a time (the Pulumi runtime is process-global)");
     running = true;
     const stackLimit = Error.stackTraceLimit;
-    // A plan is not an attempt at a deploy: the same inputs give the same plan.
-    const attempt = process.env[DEPLOY_ATTEMPT_ENV];
-    process.env[DEPLOY_ATTEMPT_ENV] = attempt || OFFLINE_ATTEMPT;
+    // A plan is not an attempt at a deploy of a commit: the same inputs give the same plan.
+    const saved = Object.fromEntries(OFFLINE_ENV.map((k) => [k, process.env[k]]));
+    for (const k of OFFLINE_ENV) process.env[k] = process.env[k] || OFFLINE_ATTEMPT;
     const print = { log: console.log, warn: console.warn };
     if (!process.env[KEEP_STACKS_ENV]) Error.stackTraceLimit = 0;
     try {
@@ -195,8 +196,10 @@ export async function runOffline(run: OfflineRun): Promise<Plan> {
     } finally {
         Object.assign(console, print);
         Error.stackTraceLimit = stackLimit;
-        if (attempt === undefined) delete process.env[DEPLOY_ATTEMPT_ENV];
-        else process.env[DEPLOY_ATTEMPT_ENV] = attempt;
+        for (const [k, v] of Object.entries(saved)) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+        }
         running = false;
     }
 }

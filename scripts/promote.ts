@@ -9,6 +9,7 @@
  * aws CLI). --check prints the change and how long the soak has left, without writing.
  * --rollback puts an earlier verified release back (--from-file with its outputs): it soaked when
  * it was new, so no soak is asked of it; --prod-outputs (prod's outputs) shows that it is earlier.
+ * --verify-deploy, before prod's update, refuses anything but staging's verified images and commit.
  */
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -19,7 +20,7 @@ import { projectRoot } from "../components/project-root";
 import { stackSettings } from "../plan/stack-config";
 import { pagingAlarmNames } from "../services/alarms";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { checkRollback, promote, PromotionError, ProdOutputs, StagingOutputs } from "../services/promote";
+import { checkDeployIsVerified, checkRollback, promote, PromotionError, ProdOutputs, StagingOutputs } from "../services/promote";
 import { describeSoak, readAlarms, soakVerdict } from "../services/soak";
 
 const STAGING = "staging";
@@ -61,13 +62,37 @@ function assertClean(file: string): void {
     if (status.trim()) throw new PromotionError(`${file} has local edits that promotion would overwrite: commit or stash them first`);
 }
 
-const USAGE = `usage: npm run promote -- [--from-file <outputs.json>] [--prod-file <path>] [--check] [--rollback --prod-outputs <prod-outputs.json>]
+const USAGE = `usage: npm run promote -- [--from-file <outputs.json>] [--prod-file <path>] [--check] [--rollback --prod-outputs <prod-outputs.json>] [--verify-deploy --prod-outputs <prod-outputs.json>]
 
-Moves the release staging verified into Pulumi.prod.yaml, once it has soaked in staging. --check
-prints the change and the soak left without writing; --from-file reads staging's outputs from
-\`pulumi stack output --stack staging --json\` saved to a file. --rollback puts an earlier verified
-release back without a soak, and only an earlier one: it needs prod's outputs
-(\`pulumi stack output --stack prod --json\`) to tell.`;
+Moves the release staging verified into Pulumi.prod.yaml, once it has soaked in staging: every
+image staging verified (stores and proxy too), and only when this checkout's code is the commit
+staging verified. --check prints the change and the soak left without writing; --from-file reads
+staging's outputs from \`pulumi stack output --stack staging --json\` saved to a file. --rollback
+puts an earlier verified release back without a soak, and only an earlier one: it needs prod's
+outputs (\`pulumi stack output --stack prod --json\`) to tell, and it makes prod's update a full
+release deploy. --verify-deploy (run before pulumi up --stack prod) refuses to deploy anything but
+what staging verified, or a rollback.`;
+
+/**
+ * Files of the checkout that holds the prod file that differ from `commit` (committed or not), the
+ * prod file aside; undefined when the commit is not in it.
+ */
+function codeChanges(prodFile: string): (commit: string) => string[] | undefined {
+    return (commit) => {
+        const cwd = execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: path.dirname(prodFile), encoding: "utf8" }).trim();
+        if (!/^[0-9a-f]{7,40}$/.test(commit) || spawnSync("git", ["cat-file", "-e", `${commit}^{commit}`], { cwd }).status !== 0) return undefined;
+        const out = execFileSync("git", ["diff", "--name-only", commit, "HEAD", "--", ".", `:(exclude)${path.relative(cwd, prodFile)}`], { cwd, encoding: "utf8" });
+        // Uncommitted changes to tracked files count too (a deploy runs the working tree); the
+        // workflows' downloaded outputs files are untracked.
+        const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", `:(exclude)${path.relative(cwd, prodFile)}`], { cwd, encoding: "utf8" });
+        return [...out.split("\n"), ...dirty.split("\n").map((l) => l.slice(3))].filter(Boolean);
+    };
+}
+
+function readProdOutputs(file: string | undefined, why: string): ProdOutputs {
+    if (!file) throw new PromotionError(`${why} needs --prod-outputs <file> (pulumi stack output --stack prod --json)`);
+    return JSON.parse(fs.readFileSync(file, "utf8")) as ProdOutputs;
+}
 
 async function main(): Promise<number> {
     const parsed = readArgs("promote", USAGE, process.argv.slice(2), {
@@ -76,26 +101,51 @@ async function main(): Promise<number> {
         check: { type: "boolean", default: false },
         rollback: { type: "boolean", default: false },
         "prod-outputs": { type: "string" },
+        "verify-deploy": { type: "boolean", default: false },
     });
     if (typeof parsed === "number") return parsed;
     const { values } = parsed;
     const prodFile = path.resolve((values["prod-file"] as string | undefined) ?? path.join(projectRoot(), "Pulumi.prod.yaml"));
+    const prodStack = /^Pulumi\.(.+)\.yaml$/.exec(path.basename(prodFile))?.[1] ?? "prod";
     try {
-        assertClean(prodFile);
         const outputs = await stagingOutputs(values["from-file"] as string | undefined);
-        if (values.rollback) {
-            const prodOutputs = values["prod-outputs"] as string | undefined;
-            if (!prodOutputs) throw new PromotionError("--rollback needs --prod-outputs <file> (pulumi stack output --stack prod --json): a rollback may only go back from what prod runs");
-            checkRollback(outputs, JSON.parse(fs.readFileSync(prodOutputs, "utf8")) as ProdOutputs);
+        if (values["verify-deploy"]) {
+            const prod = stackSettings(prodStack, prodFile);
+            const prodOutputs = readProdOutputs(values["prod-outputs"] as string | undefined, "--verify-deploy");
+            const rollbackId = prod.deploy.rollbackId;
+            if (rollbackId !== undefined && rollbackId !== prodOutputs.verifiedRelease?.rollbackId) {
+                console.log(`a rollback (${rollbackId}): its release was checked to be one prod verified before, at promotion; it deploys as a full release`);
+                return 0;
+            }
+            checkDeployIsVerified(outputs, prod.images, codeChanges(prodFile));
+            console.log(`prod is to run exactly what staging verified at ${outputs.verifiedRelease!.verifiedAt}: its images and its commit ${outputs.verifiedRelease!.commit!.slice(0, 12)}`);
+            return 0;
         }
-        const result = promote(fs.readFileSync(prodFile, "utf8"), outputs, releaseServiceNames);
-        if (result.changes.length === 0) {
-            console.log(`prod already runs the release staging verified at ${result.verifiedAt}`);
+        assertClean(prodFile);
+        let rollbackId: string | undefined;
+        if (values.rollback) {
+            checkRollback(outputs, readProdOutputs(values["prod-outputs"] as string | undefined, "--rollback"));
+            rollbackId = `rollback-${new Date().toISOString()}`;
+        } else {
+            // The code too: a promotion from a checkout staging did not verify would carry it along.
+            const verified = outputs.verifiedRelease;
+            if (verified?.commit) {
+                const changed = codeChanges(prodFile)(verified.commit);
+                if (changed === undefined) throw new PromotionError(`staging's verified commit ${verified.commit} is not in this checkout: fetch the history (fetch-depth: 0)`);
+                if (changed.length) throw new PromotionError(`this checkout's code differs from the commit staging verified (${verified.commit.slice(0, 12)}) in: ${changed.slice(0, 10).join(", ")}. Let staging deploy and verify it first`);
+            } else {
+                throw new PromotionError("staging's verified release does not record its commit (outputs of an older version): deploy staging again, then promote");
+            }
+        }
+        const defaults = Object.fromEntries(sofiaCatalog(stackSettings(prodStack, prodFile).timeseriesStore).flatMap((e) => (e.defaultImage ? [[e.name, e.defaultImage]] : [])));
+        const result = promote(fs.readFileSync(prodFile, "utf8"), outputs, releaseServiceNames, defaults, rollbackId);
+        if (result.changes.length === 0 && rollbackId === undefined) {
+            console.log(`prod already runs the release staging verified at ${result.verifiedAt}: nothing to promote`);
             return 0;
         }
         for (const c of result.changes) console.log(`${c.service}: ${c.from ?? "(none)"}\n  -> ${c.to}`);
         if (values.rollback) {
-            console.log(`rollback to the release verified at ${result.verifiedAt}: no soak asked of it`);
+            console.log(`rollback to the release verified at ${result.verifiedAt} (${rollbackId}): no soak asked of it; prod's update runs the full checklist`);
         } else {
             const soaked = soak(prodFile, result.verifiedAt);
             console.log(soaked.line);

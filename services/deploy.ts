@@ -13,7 +13,9 @@
  * /health is checked again afterwards.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { spawnSync } from "child_process";
 import { isDeepStrictEqual } from "util";
+import { projectRoot } from "../components/project-root";
 import { HostCommand } from "../components/host-command";
 import { OneShotContainer, OneShotArgs } from "../components/one-shot-container";
 import { ContainerServiceArgs } from "../components/container-service";
@@ -32,6 +34,10 @@ export interface VerifiedRelease {
     containers?: string;
     /** When verification last passed on the host, ISO 8601 UTC. */
     verifiedAt: string | null;
+    /** The commit of this repository the update ran (deployCommit): what promotion holds prod to. */
+    commit?: string;
+    /** The rollback this release was deployed as (settings deploy.rollbackId), if it was one. */
+    rollbackId?: string;
 }
 
 /**
@@ -43,6 +49,19 @@ export interface VerifiedRelease {
 export const DEPLOY_ATTEMPT_ENV = "SOFIA_DEPLOY_ATTEMPT";
 export function deployAttempt(): string {
     return process.env[DEPLOY_ATTEMPT_ENV] || new Date().toISOString();
+}
+
+/**
+ * The commit of this repository an update runs: the workflows set SOFIA_COMMIT; elsewhere git is
+ * asked, with "+dirty" when the working tree has changes (a deploy of code no commit holds).
+ */
+export const DEPLOY_COMMIT_ENV = "SOFIA_COMMIT";
+export function deployCommit(): string {
+    if (process.env[DEPLOY_COMMIT_ENV]) return process.env[DEPLOY_COMMIT_ENV]!;
+    const git = (args: string[]) => spawnSync("git", args, { cwd: projectRoot(), encoding: "utf8" });
+    const head = git(["rev-parse", "HEAD"]);
+    if (head.status !== 0) return "unknown";
+    return `${head.stdout.trim()}${git(["status", "--porcelain"]).stdout.trim() ? "+dirty" : ""}`;
 }
 
 /** The deploy's name as an owner of the maintenance page and signal (windows and restores own theirs). */
@@ -80,8 +99,11 @@ export function imagesOf(names: readonly string[], images: Record<string, string
     return Object.fromEntries([...names].sort().map((n) => [n, images[n]]));
 }
 
-export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string): DeployKind {
+export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string, rollbackId?: string): DeployKind {
     if (!previous?.verifiedAt) return "first";
+    // A rollback is a deploy like any other, also back to the very release prod last verified
+    // (after a failed deploy of a newer one): its backup, page, verification, page off.
+    if (rollbackId !== undefined && rollbackId !== previous.rollbackId) return "release";
     // Recorded before outputs carried every image (the app release only): cannot tell, so back up.
     if (!previous.images || !isDeepStrictEqual(previous.images, images)) return "release";
     return previous.containers === containers ? "none" : "config";
@@ -136,6 +158,8 @@ export interface DeployChecklistArgs {
     containers: string;
     /** This attempt at the deploy (deployAttempt()): a retry runs every step again, the migrations too. */
     attempt: string;
+    /** The commit the update runs (deployCommit()), recorded with the verified release. */
+    commit: string;
 }
 
 /**
@@ -213,7 +237,15 @@ export class DeployChecklist extends pulumi.ComponentResource {
             this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}`, [firstBackup?.run ?? this.verify.run]);
             done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);
         }
-        return done.apply((out) => ({ release, images, containers: fingerprint, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null }));
+        const rollbackId = this.args.settings.deploy.rollbackId;
+        return done.apply((out) => ({
+            release,
+            images,
+            containers: fingerprint,
+            verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null,
+            commit: this.args.commit,
+            ...(rollbackId ? { rollbackId } : {}),
+        }));
     }
 
     /** The last step that ran, for what must follow the deploy (tuning, a restore). */

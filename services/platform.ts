@@ -10,7 +10,7 @@ import { HostCommand } from "../components/host-command";
 import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
-import { DeployChecklist, deployAttempt, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
+import { DeployChecklist, deployAttempt, deployCommit, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
 import { containerFingerprint, SofiaContainers } from "./containers";
 import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { failureRuleName, MaintenanceWindows } from "../components/maintenance-window";
@@ -84,10 +84,10 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const images = imagesOf(this.catalog.map((e) => e.name), s.images);
         const release = releaseOf(this.catalog, s.images);
         const containersFingerprint = containerFingerprint(this.catalog, s);
-        const kind = deployKind(args.previous, images, containersFingerprint);
+        const kind = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId);
         const deploy = new DeployChecklist(
             `${name}-deploy`,
-            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, attempt: deployAttempt() },
+            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, attempt: deployAttempt(), commit: deployCommit() },
             { parent: this },
         );
         // After the checklist: on a first deploy the paging alarms wait for the maintenance page.

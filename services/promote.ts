@@ -8,15 +8,26 @@ import { parse, parseDocument } from "yaml";
 import { isPinnedByDigest } from "../components/formats";
 import { NAMESPACE } from "./settings";
 
+/** The recorded release as promotion reads it (services/deploy.ts VerifiedRelease). */
+export interface RecordedRelease {
+    release: Record<string, string>;
+    /** Every image of the stack, stores and proxy too (absent in outputs of older versions). */
+    images?: Record<string, string>;
+    verifiedAt: string | null;
+    /** The commit the update ran (absent in outputs of older versions). */
+    commit?: string;
+    rollbackId?: string;
+}
+
 /** What `pulumi stack output --json` gives for the fields promotion reads. */
 export interface StagingOutputs {
     release?: Record<string, string>;
-    verifiedRelease?: { release: Record<string, string>; verifiedAt: string | null };
+    verifiedRelease?: RecordedRelease;
 }
 
 /** What `pulumi stack output --stack prod --json` gives for what a rollback checks. */
 export interface ProdOutputs {
-    verifiedRelease?: { release: Record<string, string>; verifiedAt: string | null };
+    verifiedRelease?: RecordedRelease;
 }
 
 export class PromotionError extends Error {
@@ -35,7 +46,15 @@ export interface Promotion {
 
 const IMAGES = `${NAMESPACE}:images`;
 
-export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames: readonly string[]): Promotion {
+const DEPLOY = `${NAMESPACE}:deploy`;
+
+/**
+ * The release staging verified, written into the prod stack file: the apps' images, and every
+ * other image (stores, proxy) where prod's would differ from it (`defaults`: the catalog's, for
+ * images the file does not set). A rollback also writes its id (deploy.rollbackId), which makes
+ * prod's update a full release deploy.
+ */
+export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames: readonly string[], defaults: Record<string, string> = {}, rollbackId?: string): Promotion {
     const verified = outputs.verifiedRelease;
     if (!verified?.verifiedAt) throw new PromotionError("staging's release is not verified (no verifiedRelease.verifiedAt in its outputs): deploy it to staging and let verification pass first");
     if (outputs.release && !isDeepStrictEqual(outputs.release, verified.release)) {
@@ -53,18 +72,24 @@ export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames:
     if (!doc.hasIn(["config", IMAGES])) throw new PromotionError(`Pulumi.prod.yaml has no config.${IMAGES} to promote into`);
     const before = parse(prodYaml);
     const changes: Promotion["changes"] = [];
-    for (const n of names) {
+    // Apps always written; the others only where prod would otherwise run something else.
+    const wanted: Record<string, string> = { ...(verified.images ?? {}), ...verified.release };
+    for (const n of Object.keys(wanted).sort()) {
         const from = doc.getIn(["config", IMAGES, n]) as string | undefined;
-        if (from === verified.release[n]) continue;
-        doc.setIn(["config", IMAGES, n], verified.release[n]);
-        changes.push({ service: n, from, to: verified.release[n] });
+        if ((from ?? (names.includes(n) ? undefined : defaults[n])) === wanted[n]) continue;
+        doc.setIn(["config", IMAGES, n], wanted[n]);
+        changes.push({ service: n, from, to: wanted[n] });
     }
+    if (rollbackId !== undefined) doc.setIn(["config", DEPLOY, "rollbackId"], rollbackId);
     // No folding: long values (an SSH key) stay on their line, as written.
     const text = doc.toString({ lineWidth: 0 });
     // Only the release may differ: anything else would be a promotion doing more than it says.
     const strip = (c: Record<string, any>) => {
         const copy = structuredClone(c);
-        for (const n of names) delete copy.config?.[IMAGES]?.[n];
+        for (const n of Object.keys(wanted)) delete copy.config?.[IMAGES]?.[n];
+        if (copy.config?.[IMAGES] && Object.keys(copy.config[IMAGES]).length === 0) delete copy.config[IMAGES];
+        delete copy.config?.[DEPLOY]?.rollbackId;
+        if (copy.config?.[DEPLOY] && Object.keys(copy.config[DEPLOY]).length === 0) delete copy.config[DEPLOY];
         return copy;
     };
     if (!isDeepStrictEqual(strip(before), strip(parse(text)))) throw new PromotionError("the promotion would change Pulumi.prod.yaml beyond the release; refusing");
@@ -91,5 +116,28 @@ export function checkRollback(target: StagingOutputs, prod: ProdOutputs): void {
         throw new PromotionError(
             `--rollback to the release verified at ${to} would move prod forward: prod runs the release it verified at ${current}. A newer release goes to prod by promotion, with its soak (npm run promote without --rollback)`,
         );
+    }
+}
+
+/**
+ * Prod runs exactly what staging verified: the same images, every one of them, and the same code
+ * (staging's verified commit against the commit being deployed, but for the prod stack file). A
+ * rollback (a new deploy.rollbackId against prod's last) is the exception: it goes back, by
+ * checkRollback at promotion, to images prod itself verified.
+ */
+export function checkDeployIsVerified(staging: StagingOutputs, prodImages: Record<string, string>, codeChanges: (commit: string) => string[] | undefined): void {
+    const verified = staging.verifiedRelease;
+    if (!verified?.verifiedAt) throw new PromotionError("staging has no verified release: nothing prod may run yet");
+    if (!verified.images || !verified.commit) throw new PromotionError("staging's verified release does not record its images and commit (outputs of an older version): deploy staging again, then promote");
+    const differ = Object.keys({ ...verified.images, ...prodImages })
+        .sort()
+        .filter((n) => verified.images![n] !== prodImages[n])
+        .map((n) => `${n}: prod ${prodImages[n] ?? "(none)"}, staging verified ${verified.images![n] ?? "(none)"}`);
+    if (differ.length) throw new PromotionError(`prod's images are not the ones staging verified at ${verified.verifiedAt}: ${differ.join("; ")}. Promote again (npm run promote)`);
+    if (verified.commit.endsWith("+dirty")) throw new PromotionError(`staging verified code no commit holds (${verified.commit}): deploy staging from a commit`);
+    const changed = codeChanges(verified.commit);
+    if (changed === undefined) throw new PromotionError(`staging's verified commit ${verified.commit} is not in this checkout: fetch the history (fetch-depth: 0)`);
+    if (changed.length) {
+        throw new PromotionError(`the code differs from the commit staging verified (${verified.commit.slice(0, 12)}) in ${changed.length} file(s): ${changed.slice(0, 10).join(", ")}${changed.length > 10 ? ", ..." : ""}. Let staging deploy and verify this commit, then promote`);
     }
 }

@@ -147,6 +147,11 @@ const escalation = z
 
 const deploy = z
     .strictObject({
+        rollbackId: z
+            .string()
+            .regex(/^[A-Za-z0-9._:-]{1,80}$/, { error: "letters, digits and . _ : - only" })
+            .optional()
+            .meta({ description: "Set by npm run promote -- --rollback: a new id makes the update a full release deploy (backup, page, verification), also back to the release prod last verified." }),
         maintenanceMinutes: z
             .number()
             .int()

@@ -134,18 +134,20 @@ describe("against alarm states recorded in moto_server's CloudWatch", () => {
             const release = stackSettings("staging").images;
             const apps = Object.fromEntries(Object.entries(release).filter(([n]) => releaseServiceNames.includes(n)));
             const bumped = Object.fromEntries(Object.entries(apps).map(([n, ref]) => [n, ref.replace("2026.11.3", version)]));
-            return { verifiedRelease: { release: bumped, verifiedAt: new Date().toISOString() } };
+            // Verified from the scratch checkout's own commit: its code is what staging ran.
+            const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
+            return { verifiedRelease: { release: bumped, verifiedAt: new Date().toISOString(), commit } };
         };
         const promote = (args: string[]) => runAsync("node", [path.join(ROOT, "scripts", "run-ts.js"), "scripts/promote.ts", ...args], { ...process.env, ...motoEnv() });
 
         beforeAll(() => {
             dir = fs.mkdtempSync(path.join(os.tmpdir(), "soak-"));
             fs.copyFileSync(path.join(ROOT, "Pulumi.prod.yaml"), path.join(dir, "Pulumi.prod.yaml"));
-            fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(outputs()));
             execFileSync("git", ["init", "-q"], { cwd: dir });
             execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "prod", "--allow-empty"], { cwd: dir });
             execFileSync("git", ["add", "Pulumi.prod.yaml"], { cwd: dir });
             execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "prod"], { cwd: dir });
+            fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(outputs()));
             // The alarm the test above fired is quiet again before this release was verified.
             setState("sofia-staging-health-api", "OK");
         });

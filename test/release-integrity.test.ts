@@ -1,0 +1,121 @@
+/**
+ * Prod runs exactly what staging verified: every image (stores and proxy too) and the commit; a
+ * rollback is a full release deploy, also back to the release prod verified last.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { runAsync } from "../drill/run";
+import { stackSettings } from "../plan/stack-config";
+import { releaseServiceNames } from "../services/catalog";
+import { DEPLOY_COMMIT_ENV, deployKind } from "../services/deploy";
+import { checkDeployIsVerified, promote, StagingOutputs } from "../services/promote";
+import { planStack } from "./helpers/plan";
+
+const ROOT = path.join(__dirname, "..");
+const prodYaml = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+const prodImages = stackSettings("prod").images;
+const COMMIT = "c".repeat(40);
+
+/** Staging verified prod's own images, with a new Redis, from COMMIT. */
+function stagingWith(images: Record<string, string>, commit = COMMIT): StagingOutputs {
+    const release = Object.fromEntries(releaseServiceNames.map((n) => [n, images[n]]));
+    return { release, verifiedRelease: { release, images, verifiedAt: "2026-12-03T08:00:00Z", commit } };
+}
+
+describe("what prod runs is what staging verified", () => {
+    it("promotes every image staging verified, a store's too, and nothing prod already runs", () => {
+        const redis = "redis:7.4.3@sha256:" + "d".repeat(64);
+        const r = promote(prodYaml, stagingWith({ ...prodImages, redis }), releaseServiceNames, { redis: prodImages.redis, questdb: prodImages.questdb });
+        expect(r.changes.map((c) => c.service)).toContain("redis");
+        expect(parse(r.text).config["sofia:images"].redis).toBe(redis);
+        expect(r.changes.map((c) => c.service)).not.toContain("questdb");
+    });
+
+    it("refuses a deploy whose images or code differ from staging's verified release, naming the difference", () => {
+        const same = () => [] as string[];
+        expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, same)).not.toThrow();
+        expect(() => checkDeployIsVerified(stagingWith({ ...prodImages, proxy: "nginx:1.27@sha256:" + "e".repeat(64) }), prodImages, same)).toThrow(/prod's images are not the ones staging verified .*proxy: prod nginx/);
+        expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, () => ["host/sofia-backup.sh", "services/catalog.ts"])).toThrow(/the code differs from the commit staging verified \(cccccccccccc\) in 2 file\(s\): host\/sofia-backup\.sh, services\/catalog\.ts/);
+        expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, () => undefined)).toThrow(/is not in this checkout: fetch the history/);
+        expect(() => checkDeployIsVerified(stagingWith(prodImages, `${COMMIT}+dirty`), prodImages, same)).toThrow(/staging verified code no commit holds/);
+        const old = stagingWith(prodImages);
+        delete old.verifiedRelease!.commit;
+        expect(() => checkDeployIsVerified(old, prodImages, same)).toThrow(/does not record its images and commit/);
+    });
+});
+
+describe("npm run promote -- --verify-deploy, in a scratch checkout", () => {
+    const git = (dir: string, ...a: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...a], { cwd: dir, encoding: "utf8" }).trim();
+    function checkout(): { dir: string; head: string } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "verify-deploy-"));
+        fs.copyFileSync(path.join(ROOT, "Pulumi.prod.yaml"), path.join(dir, "Pulumi.prod.yaml"));
+        fs.writeFileSync(path.join(dir, "code.ts"), "export const x = 1;\n");
+        git(dir, "init", "-q");
+        git(dir, "add", ".");
+        git(dir, "commit", "-qm", "verified in staging");
+        return { dir, head: git(dir, "rev-parse", "HEAD") };
+    }
+    const verify = (dir: string) =>
+        runAsync("node", [path.join(ROOT, "scripts", "run-ts.js"), "scripts/promote.ts", "--verify-deploy", "--from-file", path.join(dir, "staging.json"), "--prod-outputs", path.join(dir, "prod.json"), "--prod-file", path.join(dir, "Pulumi.prod.yaml")]);
+
+    it("passes the commit and images staging verified, refuses a later commit, and lets a rollback through", async () => {
+        const { dir, head } = checkout();
+        fs.writeFileSync(path.join(dir, "staging.json"), JSON.stringify(stagingWith(prodImages, head)));
+        fs.writeFileSync(path.join(dir, "prod.json"), JSON.stringify({ verifiedRelease: { ...stagingWith(prodImages, head).verifiedRelease } }));
+        const ok = await verify(dir);
+        expect(ok.status, ok.stderr).toBe(0);
+        expect(ok.stdout).toContain(`prod is to run exactly what staging verified at 2026-12-03T08:00:00Z: its images and its commit ${head.slice(0, 12)}`);
+        // A commit merged after staging verified: its code reaches prod unverified.
+        fs.writeFileSync(path.join(dir, "code.ts"), "export const x = 2;\n");
+        git(dir, "commit", "-qam", "not verified");
+        const later = await verify(dir);
+        expect(later.status).toBe(1);
+        expect(later.stderr).toMatch(/promote: refused: the code differs from the commit staging verified .* in 1 file\(s\): code\.ts/);
+        // A rollback (a new deploy.rollbackId) was checked at promotion to go back: it deploys.
+        fs.appendFileSync(path.join(dir, "Pulumi.prod.yaml"), "  sofia:deploy:\n    rollbackId: rollback-2026-12-03T09:00:00.000Z\n");
+        const back = await verify(dir);
+        expect(back.status, back.stderr).toBe(0);
+        expect(back.stdout).toContain("a rollback (rollback-2026-12-03T09:00:00.000Z)");
+    }, 60_000);
+});
+
+describe("the workflows hold prod to it", () => {
+    const workflow = (f: string) => parse(fs.readFileSync(path.join(ROOT, ".github", "workflows", f), "utf8"));
+    it("record the commit they deploy, and prod checks it against staging's before its update", () => {
+        for (const f of ["deploy-staging.yml", "deploy-prod.yml"]) expect(workflow(f).jobs.deploy.env[DEPLOY_COMMIT_ENV], f).toBe("${{ github.sha }}");
+        const steps = workflow("deploy-prod.yml").jobs.deploy.steps as { run?: string; uses?: string; with?: Record<string, unknown> }[];
+        const check = steps.findIndex((s) => s.run?.includes("npm run -s promote -- --verify-deploy"));
+        const up = steps.findIndex((s) => s.uses?.startsWith("pulumi/actions") && s.with?.command === "up");
+        expect(check).toBeGreaterThan(0);
+        expect(check).toBeLessThan(up);
+        expect(steps[0].with?.["fetch-depth"]).toBe(0);
+        expect((workflow("promote-prod.yml").jobs.promote.steps as { with?: Record<string, unknown> }[])[0].with?.["fetch-depth"]).toBe(0);
+    });
+});
+
+describe("a rollback is a deploy like any other", () => {
+    afterEach(() => {
+        delete process.env[DEPLOY_COMMIT_ENV];
+    });
+
+    it("runs the full checklist, also back to the release prod verified last, and records its id and commit", async () => {
+        const images = { api: "a" };
+        const prev = { release: images, images, containers: "c", verifiedAt: "2026-12-01T00:00:00Z" };
+        expect(deployKind(prev, images, "c")).toBe("none");
+        expect(deployKind(prev, images, "c", "rollback-1")).toBe("release");
+        expect(deployKind({ ...prev, rollbackId: "rollback-1" }, images, "c", "rollback-1")).toBe("none");
+        process.env[DEPLOY_COMMIT_ENV] = COMMIT;
+        const plan = await planStack("prod", ["deploy.rollbackId=rollback-2026-12-03T09:00:00.000Z"]);
+        expect((plan.outputs.deploy as { kind: string }).kind).toBe("release");
+        expect(plan.outputs.verifiedRelease).toMatchObject({ commit: COMMIT, rollbackId: "rollback-2026-12-03T09:00:00.000Z" });
+    }, 60_000);
+
+    it("is written by promote --rollback as a new deploy.rollbackId, and nothing else but the release", () => {
+        const r = promote(prodYaml, stagingWith(prodImages), releaseServiceNames, {}, "rollback-2026-12-03T09:00:00.000Z");
+        expect(parse(r.text).config["sofia:deploy"].rollbackId).toBe("rollback-2026-12-03T09:00:00.000Z");
+    });
+});
