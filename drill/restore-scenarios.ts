@@ -177,11 +177,14 @@ export const restoreScenarios: Scenario[] = [
             env.redisCli(["SET", "a key with spaces", "1"]);
             env.redisCli(["SET", "tab\tkey", "2"]);
             env.redisCli(["SET", "\u00ff\u00febinary", "3"]);
-            for (let i = 0; i < 50; i++) env.redisCli(["SET", `ephemeral:${i}`, "x", "PX", "2500"]);
+            // Long enough to outlive the backup on a loaded machine; the restore starts once they are gone.
+            const ttlMs = 6000;
+            const set = Date.now();
+            for (let i = 0; i < 50; i++) env.redisCli(["SET", `ephemeral:${i}`, "x", "PX", String(ttlMs)]);
             await backup(env, "drill-odd-keys");
             const manifest = JSON.parse(env.getObject(`${backupPrefix("drill-odd-keys")}manifest.json`).toString("utf8"));
             const facts = manifest.stores.redis;
-            await new Promise((r) => setTimeout(r, 3000));
+            await new Promise((r) => setTimeout(r, Math.max(0, set + ttlMs + 500 - Date.now())));
             const r = await env.runHost("sofia-restore", ["drill-odd-keys"]);
             const got = Number(env.redisCli(["DBSIZE"]).stdout.trim());
             log(`backup of ${facts.dbsize} keys (${facts.expires} with a TTL, ${facts.sample.length} sampled); restored after the TTLs passed: exit ${r.status}, ${got} keys`);
