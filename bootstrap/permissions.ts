@@ -6,7 +6,6 @@
  * test/bootstrap.test.ts fails when the program declares a type that is not listed here.
  */
 import { AWS_LIMITS, iamChars } from "../components/aws-limits";
-import { HOST_MANAGED_POLICIES } from "../components/host";
 
 /** Where a policy is used: the partition, account and region its ARNs name. */
 export interface Scope {
@@ -83,12 +82,6 @@ export const TYPE_GRANTS: Record<string, Grant> = {
         resources: ROLES,
     },
     "aws:iam/rolePolicy:RolePolicy": { actions: ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"], resources: ROLES },
-    // Only the managed policies the program attaches: attaching AdministratorAccess to a role it made would be a way out.
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": {
-        actions: ["iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:ListAttachedRolePolicies"],
-        resources: ROLES,
-        condition: { ArnEquals: { "iam:PolicyARN": Object.values(HOST_MANAGED_POLICIES) } },
-    },
     "aws:iam/instanceProfile:InstanceProfile": {
         actions: ["iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:UntagInstanceProfile"],
         resources: (s) => [...PROFILES(s), ...ROLES(s)],

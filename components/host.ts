@@ -44,6 +44,8 @@ export interface HostArgs {
     sshPublicKey: string;
     /** The backup bucket and the key prefix the host may use (and its KMS key, if any); the role gets that prefix only. */
     backupBucket?: { arn: pulumi.Input<string>; prefix: string; kmsKeyArn?: string };
+    /** The stack's metrics namespace and log groups: all the host's agents may write to. */
+    scope: HostScope;
     /**
      * Registries the Docker provider logs in to for pulls. A password left unset is read from
      * DOCKER_REGISTRY_PASS where pulumi runs (the provider's own fallback). @default none
@@ -63,11 +65,50 @@ export function stagingPath(dataPath: string): string {
     return `${dataPath}/backup-staging`;
 }
 
-/** AWS's managed policies the host role attaches (the deploy role may attach these and no others). */
-export const HOST_MANAGED_POLICIES = {
-    ssm: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-    cloudwatch: "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-} as const;
+/** What the host may write to: its stack's metrics namespace and log groups. */
+export interface HostScope {
+    metricsNamespace: string;
+    /** Every log group of the stack starts with it (e.g. "/sofia/prod/"). */
+    logGroupPrefix: string;
+}
+
+/**
+ * What the host's own agents need and no more (in place of AWS's AmazonSSMManagedInstanceCore and
+ * CloudWatchAgentServerPolicy, whose metrics, logs and parameters are every stack's): the SSM
+ * agent's calls, but no parameter reads; metrics only into its stack's namespace (a staging host
+ * could otherwise publish prod's MaintenanceActive and silence every prod page); logs only into
+ * its stack's log groups.
+ */
+export function hostAgentPolicy(scope: HostScope): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "SsmAgent",
+                Effect: "Allow",
+                Action: [
+                    "ssm:DescribeAssociation", "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument", "ssm:DescribeDocument", "ssm:GetManifest",
+                    "ssm:ListAssociations", "ssm:ListInstanceAssociations", "ssm:PutInventory", "ssm:PutComplianceItems", "ssm:PutConfigurePackageResult",
+                    "ssm:UpdateAssociationStatus", "ssm:UpdateInstanceAssociationStatus", "ssm:UpdateInstanceInformation",
+                    "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+                    "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage", "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+                ],
+                Resource: "*",
+            },
+            // PutMetricData has no resource: the namespace condition is what scopes it.
+            { Sid: "OwnMetricsOnly", Effect: "Allow", Action: "cloudwatch:PutMetricData", Resource: "*", Condition: { StringEquals: { "cloudwatch:namespace": scope.metricsNamespace } } },
+            {
+                Sid: "OwnLogsOnly",
+                Effect: "Allow",
+                Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                Resource: [`arn:aws:logs:*:*:log-group:${scope.logGroupPrefix}*`, `arn:aws:logs:*:*:log-group:${scope.logGroupPrefix}*:log-stream:*`],
+            },
+            // What the CloudWatch agent reads about itself: read-only.
+            { Sid: "AgentDescribes", Effect: "Allow", Action: ["ec2:DescribeTags", "ec2:DescribeVolumes", "logs:DescribeLogGroups"], Resource: "*" },
+        ],
+    });
+}
+
 
 /** The user Pulumi's Docker provider logs in as; member of the `docker` group only. */
 export const DEPLOY_USER = "sofia-deploy";
@@ -242,9 +283,7 @@ export class Host extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        for (const [suffix, policyArn] of Object.entries(HOST_MANAGED_POLICIES)) {
-            new aws.iam.RolePolicyAttachment(`${name}-${suffix}`, { role: role.name, policyArn }, { parent: role });
-        }
+        new aws.iam.RolePolicy(`${name}-agents`, { role: role.id, policy: hostAgentPolicy(args.scope) }, { parent: role });
         if (args.backupBucket) {
             const { arn, prefix, kmsKeyArn } = args.backupBucket;
             new aws.iam.RolePolicy(`${name}-backups`, { role: role.id, policy: pulumi.output(arn).apply((a) => backupPrefixPolicy(a, prefix, kmsKeyArn)) }, { parent: role });

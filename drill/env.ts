@@ -15,7 +15,7 @@ import { backupEnv, backupItems, HOST_CONFIG_DIR, releaseOf } from "../services/
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { contractsTable, hostEnv, hostLayout, servicesTable } from "../services/host-files";
 import { probeEnv } from "../services/monitoring";
-import { METRICS_NAMESPACE, STACK_DIMENSION } from "../services/metrics";
+import { metricsNamespace, STACK_DIMENSION } from "../services/metrics";
 import { redisCommand, volumeHostPath } from "../services/store-config";
 import { settingsSchema } from "../services/settings-schema";
 import { QuestDbDouble, startQuestDbDouble } from "./doubles/questdb-http";
@@ -329,7 +329,7 @@ export class DrillEnv {
     metricValues(name: string, dimensions: Record<string, string> = {}): number[] {
         const now = new Date();
         const r = this.aws([
-            "cloudwatch", "get-metric-statistics", "--namespace", METRICS_NAMESPACE, "--metric-name", name,
+            "cloudwatch", "get-metric-statistics", "--namespace", metricsNamespace(DRILL_STACK), "--metric-name", name,
             "--dimensions", `Name=${STACK_DIMENSION},Value=${DRILL_STACK}`, ...Object.entries(dimensions).map(([k, v]) => `Name=${k},Value=${v}`), "--statistics", "Minimum", "Maximum", "SampleCount",
             "--start-time", new Date(now.getTime() - 3600_000).toISOString(), "--end-time", new Date(now.getTime() + 60_000).toISOString(), "--period", "60",
         ]);

@@ -22,7 +22,7 @@ function portsOf(rule: { fromPort?: number; toPort?: number; ipProtocol?: string
     return (port) => rule.fromPort !== undefined && rule.toPort !== undefined && port >= rule.fromPort && port <= rule.toPort;
 }
 
-function statements(policy: unknown): { Effect?: string; Action?: string | string[]; Resource?: string | string[] }[] {
+function statements(policy: unknown): { Effect?: string; Action?: string | string[]; Resource?: string | string[]; Condition?: Record<string, Record<string, unknown>> }[] {
     const doc = typeof policy === "string" ? (() => { try { return JSON.parse(policy); } catch { return {}; } })() : policy;
     const s = (doc as { Statement?: unknown })?.Statement;
     return Array.isArray(s) ? s : s ? [s as never] : [];
@@ -121,6 +121,22 @@ export const policies: SofiaPolicy[] = [
             if (!["aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/userPolicy:UserPolicy"].includes(args.type)) return;
             for (const s of statements(args.props.policy)) {
                 if (s.Effect === "Allow" && list(s.Action).some((a) => a === "*" || a === "*:*") && list(s.Resource).includes("*")) report("a statement allows Action * on Resource *.");
+            }
+        },
+    },
+    {
+        name: "iam-metrics-own-namespace",
+        description: "A role that may publish metrics may publish into one namespace only (a cloudwatch:namespace condition), and no AWS managed policy is attached: a staging host must not be able to publish prod's MaintenanceActive and silence its pages.",
+        enforcementLevel: "mandatory",
+        validateResource: (args, report) => {
+            if (args.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && /^arn:aws[a-z-]*:iam::aws:policy\//.test(String(args.props.policyArn))) {
+                report(`the AWS managed policy ${args.props.policyArn} is attached: its permissions reach every stack; write the role's own policy.`);
+            }
+            if (!["aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"].includes(args.type)) return;
+            for (const s of statements(args.props.policy)) {
+                const publishes = s.Effect === "Allow" && list(s.Action).some((a) => a === "cloudwatch:PutMetricData" || a === "cloudwatch:*" || a === "*");
+                const ns = s.Condition?.StringEquals?.["cloudwatch:namespace"];
+                if (publishes && (typeof ns !== "string" || ns.includes("*"))) report("a statement allows cloudwatch:PutMetricData without a StringEquals cloudwatch:namespace condition naming one namespace.");
             }
         },
     },

@@ -43,7 +43,8 @@ export function alarmTable(s: Settings): string {
     }
     const metric = (a: AlarmSpec & { shown: string }) => {
         const name = a.shown.includes("<service>") ? a.metric!.name.replace(/-[a-z-]+$/, "-<service>") : a.metric!.name;
-        return `${a.metric!.namespace === "Sofia" ? "" : `${a.metric!.namespace} `}\`${name}\``;
+        // The stack's own namespace goes without saying; another (AWS/...) is named.
+        return `${/^Sofia\/[^/]+$/.test(a.metric!.namespace) ? "" : `${a.metric!.namespace} `}\`${name}\``;
     };
     return [
         "| Alarm | Level | Metric | Published by | Silence means |",

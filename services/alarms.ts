@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AlarmSpec, oncallTopicName, Publisher } from "../components/escalation";
 import { CatalogEntry } from "./catalog";
-import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, logMetricsNamespace, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
+import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { Settings } from "./settings";
 import { containerName, logGroupName } from "./store-config";
 
@@ -33,7 +33,7 @@ export function alarmedPaths(dataPath: string): string[] {
 export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, instanceId: pulumi.Input<string>, dataPath: string): AlarmSpec[] {
     const a = s.alarms;
     const stack = { [STACK_DIMENSION]: s.stack };
-    const sofia = (name: string, dimensions: Record<string, pulumi.Input<string>> = {}) => ({ namespace: METRICS_NAMESPACE, name, dimensions: { ...stack, ...dimensions } });
+    const sofia = (name: string, dimensions: Record<string, pulumi.Input<string>> = {}) => ({ namespace: metricsNamespace(s.stack), name, dimensions: { ...stack, ...dimensions } });
     const probe = { by: "host", script: "sofia-probe" } as const;
     const metricsServer = { by: "scrape", service: "metrics" } as const;
     const redisScheduled = !!s.backup.redisSchedule;
@@ -69,7 +69,7 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
     });
     const staleRatio = { ...sofia(APP_METRICS.staleRatio), statistic: "Maximum" };
     const reconnects = { ...sofia(APP_METRICS.reconnects), statistic: "Sum" };
-    const apiLatency = { namespace: logMetricsNamespace(s.stack), name: LOG_METRICS.apiLatency, dimensions: {}, extendedStatistic: "p95" } as const;
+    const apiLatency = { namespace: metricsNamespace(s.stack), name: LOG_METRICS.apiLatency, dimensions: {}, extendedStatistic: "p95" } as const;
 
     const specs: AlarmSpec[] = [
         // Every entry: its /health where it has one, Docker's health status otherwise (the probe).
@@ -196,7 +196,7 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             id: `errors-${e.name}`,
             level: 2,
             description: `More than ${a.errorLinesPerMinute} error lines a minute from ${e.name} (its own log format's levels: services/log-formats.ts, ${e.logFormat}). Its log group: ${logGroupName(s.stack, e.name)}.`,
-            metric: { namespace: logMetricsNamespace(s.stack), name: LOG_METRICS.errorLines(e.name), dimensions: {}, statistic: "Sum" },
+            metric: { namespace: metricsNamespace(s.stack), name: LOG_METRICS.errorLines(e.name), dimensions: {}, statistic: "Sum" },
             comparison: "GreaterThanThreshold",
             threshold: a.errorLinesPerMinute,
             period: 60,

@@ -10,7 +10,7 @@ import { HostFilesPart } from "../components/host-files";
 import { assumedBy } from "../components/iam";
 import { hostScript } from "../components/project-root";
 import { CatalogEntry } from "./catalog";
-import { BACKUP_METRICS, KIND_DIMENSION, METRICS_NAMESPACE, STACK_DIMENSION } from "./metrics";
+import { BACKUP_METRICS, KIND_DIMENSION, metricsNamespace, STACK_DIMENSION } from "./metrics";
 import { Settings } from "./settings";
 import { containerName, passwordFile, REDIS_AOF, volumeHostPath } from "./store-config";
 
@@ -94,7 +94,7 @@ export function backupEnv(t: BackupTarget): string {
         PREFIX_REDIS: kindPrefix(t.prefix, "redis"),
         AWS_REGION: t.region,
         AWS_DEFAULT_REGION: t.region,
-        METRICS_NAMESPACE,
+        METRICS_NAMESPACE: metricsNamespace(t.stack),
         METRIC_STACK: t.stack,
         STACK_DIMENSION,
         KIND_DIMENSION,

@@ -60,7 +60,7 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
                 { id: "verify-backup", title: "Verify the latest backup: every object against its manifest, redis-check-rdb", run: { commands: [`${RESTORE_BIN} --verify-only latest`] }, timeoutMinutes: dataMinutes },
                 {
                     id: "patch",
-                    title: "Security updates under the host lock (after a running restore, backup or deploy step); a reboot only through SSM (exit 194), nothing starts before it",
+                    title: "Security updates under the host lock, after any running operation; a reboot only through SSM (exit 194)",
                     run: { commands: [`${SERVICES_BIN} patch`] },
                     // The host lock's wait (30 minutes) and the updates.
                     timeoutMinutes: 90,

@@ -2,7 +2,14 @@
  * Names of Sofia's own CloudWatch metrics: alarms read them, host scripts publish them (the names
  * reach the scripts through their generated configuration, never retyped there).
  */
-export const METRICS_NAMESPACE = "Sofia";
+/**
+ * Every metric of a stack, from its host, its agent and its log filters, is in a namespace of its
+ * own: the host role may publish there and nowhere else (components/host.ts hostAgentPolicy), so a
+ * staging host cannot publish prod's metrics. The Stack dimension stays on what carried it.
+ */
+export function metricsNamespace(stack: string): string {
+    return `Sofia/${stack}`;
+}
 
 /** Every Sofia metric carries the stack as this dimension. */
 export const STACK_DIMENSION = "Stack";
@@ -55,13 +62,6 @@ export const APP_METRICS = {
 /** Host metrics from the CloudWatch agent. */
 export const HOST_METRICS = { memory: "mem_used_percent", disk: "disk_used_percent" } as const;
 
-/**
- * Metrics from log filters. A filter cannot add a static Stack dimension, so these live in a
- * namespace of their own per stack.
- */
-export function logMetricsNamespace(stack: string): string {
-    return `${METRICS_NAMESPACE}/${stack}`;
-}
 export const LOG_METRICS = {
     /** ERROR lines per service: `ErrorLines-<service>`. */
     errorLines: (service: string) => `ErrorLines-${service}`,

@@ -12,7 +12,7 @@ import { HostFilesPart } from "../components/host-files";
 import { hostScript } from "../components/project-root";
 import { alarmedPaths, alarmPrefix, severalSystemsRule, sofiaAlarms } from "./alarms";
 import { CatalogEntry } from "./catalog";
-import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, logMetricsNamespace, MAINTENANCE_METRIC, METRICS_NAMESPACE, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
+import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, MAINTENANCE_METRIC, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { BACKUP_KINDS } from "./backups";
 import { LOG_FORMATS } from "./log-formats";
 import { MAINTENANCE_FLAG, MAINTENANCE_PAGE_HOST_DIR } from "./proxy-config";
@@ -36,13 +36,13 @@ export function prometheusConfig(catalog: readonly CatalogEntry[], stack: string
     });
 }
 
-/** The CloudWatch agent: memory and disk into the Sofia namespace, and the Prometheus scrape. */
+/** The CloudWatch agent: memory and disk into the stack's namespace, and the Prometheus scrape. */
 export function agentConfig(stack: string, dataPath: string): object {
     const stackDim = { [STACK_DIMENSION]: stack };
     return {
         agent: { metrics_collection_interval: 60, run_as_user: "root" },
         metrics: {
-            namespace: METRICS_NAMESPACE,
+            namespace: metricsNamespace(stack),
             // Published once with every dimension and once with just these: the alarms use the latter.
             aggregation_dimensions: [[STACK_DIMENSION], [STACK_DIMENSION, "path"]],
             metrics_collected: {
@@ -56,7 +56,7 @@ export function agentConfig(stack: string, dataPath: string): object {
                     prometheus_config_path: `${AGENT_DIR}/prometheus.yaml`,
                     log_group_name: logGroupName(stack, "prometheus"),
                     emf_processor: {
-                        metric_namespace: METRICS_NAMESPACE,
+                        metric_namespace: metricsNamespace(stack),
                         metric_declaration: [
                             {
                                 source_labels: ["job"],
@@ -75,7 +75,7 @@ export function agentConfig(stack: string, dataPath: string): object {
 /** host/sofia-probe.sh's configuration. */
 export function probeEnv(stack: string): string {
     const values: Record<string, string> = {
-        METRICS_NAMESPACE,
+        METRICS_NAMESPACE: metricsNamespace(stack),
         METRIC_STACK: stack,
         METRIC_HEALTHY: PROBE_METRICS.healthy,
         METRIC_REDIS_MEMORY: PROBE_METRICS.redisMemory,
@@ -139,17 +139,17 @@ export function dashboardBody(catalog: readonly CatalogEntry[], s: Settings, reg
         height: 6,
         properties: { title, region, stat, period: 60, view: "timeSeries", metrics, ...extra },
     });
-    const logs = logMetricsNamespace(s.stack);
+    const logs = metricsNamespace(s.stack);
     return JSON.stringify({
         widgets: [
-            widget("Health per service (1 = healthy)", catalog.map((e) => [METRICS_NAMESPACE, PROBE_METRICS.healthy, ...stack, "Service", e.name]), "Minimum"),
-            widget("Data freshness: stale_ratio", [[METRICS_NAMESPACE, APP_METRICS.staleRatio, ...stack]], "Maximum", { annotations: { horizontal: [{ value: s.alarms.staleRatio, label: "alarm" }] } }),
+            widget("Health per service (1 = healthy)", catalog.map((e) => [metricsNamespace(s.stack), PROBE_METRICS.healthy, ...stack, "Service", e.name]), "Minimum"),
+            widget("Data freshness: stale_ratio", [[metricsNamespace(s.stack), APP_METRICS.staleRatio, ...stack]], "Maximum", { annotations: { horizontal: [{ value: s.alarms.staleRatio, label: "alarm" }] } }),
             widget("API latency p95 (ms)", [[logs, LOG_METRICS.apiLatency]], "p95", { period: 300, annotations: { horizontal: [{ value: s.alarms.apiP95Ms, label: "alarm" }] } }),
-            widget("Redis memory (% of maxmemory)", [[METRICS_NAMESPACE, PROBE_METRICS.redisMemory, ...stack]], "Maximum", { annotations: { horizontal: [{ value: s.alarms.redisMemoryPercent, label: "alarm" }] } }),
-            widget("Disk used (%)", alarmedPaths(dataPath).map((p) => [METRICS_NAMESPACE, HOST_METRICS.disk, ...stack, "path", p]), "Maximum", { annotations: { horizontal: [{ value: s.alarms.diskPercent, label: "alarm" }] } }),
-            widget("Backup age (hours)", BACKUP_KINDS.map((k) => [METRICS_NAMESPACE, BACKUP_METRICS.age, ...stack, KIND_DIMENSION, k]), "Maximum", { period: 900, annotations: { horizontal: [{ value: s.alarms.backupMaxAgeHours, label: "alarm (full)" }] } }),
+            widget("Redis memory (% of maxmemory)", [[metricsNamespace(s.stack), PROBE_METRICS.redisMemory, ...stack]], "Maximum", { annotations: { horizontal: [{ value: s.alarms.redisMemoryPercent, label: "alarm" }] } }),
+            widget("Disk used (%)", alarmedPaths(dataPath).map((p) => [metricsNamespace(s.stack), HOST_METRICS.disk, ...stack, "path", p]), "Maximum", { annotations: { horizontal: [{ value: s.alarms.diskPercent, label: "alarm" }] } }),
+            widget("Backup age (hours)", BACKUP_KINDS.map((k) => [metricsNamespace(s.stack), BACKUP_METRICS.age, ...stack, KIND_DIMENSION, k]), "Maximum", { period: 900, annotations: { horizontal: [{ value: s.alarms.backupMaxAgeHours, label: "alarm (full)" }] } }),
             // Each point is the counter's increase since the last scrape: their Sum per minute is the rate.
-            widget("Websocket reconnects per minute", [[METRICS_NAMESPACE, APP_METRICS.reconnects, ...stack]], "Sum", { annotations: { horizontal: [{ value: s.alarms.reconnectsPerMinute, label: "alarm" }] } }),
+            widget("Websocket reconnects per minute", [[metricsNamespace(s.stack), APP_METRICS.reconnects, ...stack]], "Sum", { annotations: { horizontal: [{ value: s.alarms.reconnectsPerMinute, label: "alarm" }] } }),
             widget("Error lines per minute", catalog.map((e) => [logs, LOG_METRICS.errorLines(e.name)]), "Sum"),
         ],
     });
@@ -177,7 +177,7 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
         super("sofia:monitoring:SofiaMonitoring", name, {}, opts);
         const { catalog, settings: s, tags } = args;
         const child = { parent: this };
-        const logs = logMetricsNamespace(s.stack);
+        const logs = metricsNamespace(s.stack);
 
         for (const e of catalog) {
             const group = new aws.cloudwatch.LogGroup(`${name}-logs-${e.name}`, { name: logGroupName(s.stack, e.name), retentionInDays: s.logRetentionDays, tags }, child);
@@ -212,7 +212,7 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
                 alarms: this.alarmSpecs,
                 oncallEndpoint: s.secrets.oncallEndpoint,
                 level3Emails: [...s.escalation.seniorEmails, ...s.escalation.securityEmails],
-                maintenanceMetric: { namespace: METRICS_NAMESPACE, name: MAINTENANCE_METRIC, dimensions: { [STACK_DIMENSION]: s.stack } },
+                maintenanceMetric: { namespace: metricsNamespace(s.stack), name: MAINTENANCE_METRIC, dimensions: { [STACK_DIMENSION]: s.stack } },
                 level2Rules: args.level2Rules,
                 pagesAfter: args.pagesAfter,
                 level3Rules: [

@@ -3,6 +3,7 @@
  * service catalog. Generic building blocks live in components/; this file only connects them.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { metricsNamespace } from "./metrics";
 import { placementOf } from "./placement";
 import { BackupBucket } from "../components/backup-bucket";
 import { DEFAULT_DATA_PATH, Host } from "../components/host";
@@ -61,6 +62,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 dockerAccess: s.dockerAccess,
                 sshPublicKey: s.sshPublicKey,
                 backupBucket: { arn: this.backupBucket.bucket.arn, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn },
+                scope: { metricsNamespace: metricsNamespace(s.stack), logGroupPrefix: logGroupName(s.stack, "") },
                 registries: s.registry.address && s.registry.username ? [{ address: s.registry.address, username: s.registry.username, password: s.secrets.registryPassword }] : [],
                 dataPath: DEFAULT_DATA_PATH,
                 tags,

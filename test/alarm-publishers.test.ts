@@ -17,12 +17,15 @@ import { stackSettings } from "../plan/stack-config";
 import { sofiaAlarms } from "../services/alarms";
 import { sofiaCatalog } from "../services/catalog";
 import { agentConfig, prometheusConfig } from "../services/monitoring";
-import { METRICS_NAMESPACE, STACK_DIMENSION } from "../services/metrics";
+import { metricsNamespace, STACK_DIMENSION } from "../services/metrics";
 import { ofType, planStack } from "./helpers/plan";
 
-/** A metric's identity: namespace, name and dimensions (the stack's value set aside). */
+/** Where the drill's host scripts publish: its stack's own namespace. */
+const NAMESPACE = metricsNamespace(DRILL_STACK);
+
+/** A metric's identity: namespace, name and dimensions (the stack set aside, in both). */
 const identity = (namespace: string, name: string, dims: Record<string, unknown>) =>
-    `${namespace} ${name} ${Object.keys(dims)
+    `${namespace.replace(/^Sofia\/[^/]+$/, "Sofia/<stack>")} ${name} ${Object.keys(dims)
         .sort()
         .map((k) => `${k}=${k === STACK_DIMENSION ? "<stack>" : String(dims[k])}`)
         .join(",")}`;
@@ -71,12 +74,12 @@ describe("every alarm of both stacks, and who sends its metric", () => {
             sent[publisher] = new Set(
                 fs.readFileSync(file, "utf8").split("\n").filter(Boolean).flatMap((line) =>
                     (JSON.parse(line) as { MetricName: string; Dimensions: { Name: string; Value: string }[] }[]).map((d) =>
-                        identity(METRICS_NAMESPACE, d.MetricName, Object.fromEntries(d.Dimensions.map((x) => [x.Name, x.Value]))),
+                        identity(NAMESPACE, d.MetricName, Object.fromEntries(d.Dimensions.map((x) => [x.Name, x.Value]))),
                     ),
                 ),
             );
         }
-        const metrics = JSON.parse(env.aws(["cloudwatch", "list-metrics", "--namespace", METRICS_NAMESPACE]).stdout).Metrics as { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] }[];
+        const metrics = JSON.parse(env.aws(["cloudwatch", "list-metrics", "--namespace", NAMESPACE]).stdout).Metrics as { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] }[];
         listed = new Set(metrics.filter((m) => m.Dimensions.some((d) => d.Name === STACK_DIMENSION && d.Value === DRILL_STACK)).map((m) => identity(m.Namespace, m.MetricName, Object.fromEntries(m.Dimensions.map((d) => [d.Name, d.Value])))));
     }, 240_000);
     afterAll(async () => {
@@ -135,8 +138,8 @@ describe("every alarm of both stacks, and who sends its metric", () => {
 
     it("the recorder saw the scripts publish, and an alarm on a metric nobody sends would be caught", () => {
         expect(sent["sofia-probe"].size).toBeGreaterThan(5);
-        expect(sent["sofia-probe"].has(identity(METRICS_NAMESPACE, "ServiceHealthy", { Stack: "x", Service: "name" }))).toBe(false);
-        expect(listed.has(identity(METRICS_NAMESPACE, "BackupSuccess", { Stack: "x" }))).toBe(false);
-        expect(listed.has(identity(METRICS_NAMESPACE, "BackupSuccess", { Stack: "x", Kind: "full" }))).toBe(true);
+        expect(sent["sofia-probe"].has(identity(NAMESPACE, "ServiceHealthy", { Stack: "x", Service: "name" }))).toBe(false);
+        expect(listed.has(identity(NAMESPACE, "BackupSuccess", { Stack: "x" }))).toBe(false);
+        expect(listed.has(identity(NAMESPACE, "BackupSuccess", { Stack: "x", Kind: "full" }))).toBe(true);
     });
 });

@@ -86,7 +86,7 @@ describe("the backup bucket in the plan", () => {
     it("alarms when no good backup completed within the schedule plus margin, and when a run fails", async () => {
         const alarms = ofType(staging, "aws:cloudwatch/metricAlarm:MetricAlarm");
         const age = alarms.find((a) => a.inputs.metricName === "BackupAgeHours")!;
-        expect(age.inputs).toMatchObject({ namespace: "Sofia", dimensions: { Stack: "staging", Kind: "full" }, statistic: "Maximum", threshold: 26, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "breaching" });
+        expect(age.inputs).toMatchObject({ namespace: "Sofia/staging", dimensions: { Stack: "staging", Kind: "full" }, statistic: "Maximum", threshold: 26, comparisonOperator: "GreaterThanOrEqualToThreshold", treatMissingData: "breaching" });
         const failed = alarms.find((a) => a.inputs.metricName === "BackupSuccess")!;
         // It stays in ALARM until a good backup of its kind publishes 1.
         expect(failed.inputs).toMatchObject({ dimensions: { Stack: "staging", Kind: "full" }, statistic: "Minimum", threshold: 1, comparisonOperator: "LessThanThreshold", treatMissingData: "ignore" });

@@ -57,9 +57,15 @@ describe("the host in the staging plan", () => {
         for (const r of ofType(plan, INGRESS)) expect(r.inputs.description).toMatch(/for clients/);
     });
 
-    it("gives the host SSM and CloudWatch agent policies", () => {
-        const arns = ofType(plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((r) => r.inputs.policyArn).sort();
-        expect(arns).toEqual(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]);
+    it("lets the host's agents write only to its own stack: metrics in its namespace, logs in its groups, no parameter reads", () => {
+        expect(ofType(plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
+        const doc = JSON.parse(ofType(plan, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "sofia-host-agents")!.inputs.policy as string);
+        const sid = (id: string) => doc.Statement.find((x: { Sid: string }) => x.Sid === id);
+        expect(sid("OwnMetricsOnly")).toEqual({ Sid: "OwnMetricsOnly", Effect: "Allow", Action: "cloudwatch:PutMetricData", Resource: "*", Condition: { StringEquals: { "cloudwatch:namespace": "Sofia/staging" } } });
+        expect(sid("OwnLogsOnly").Resource).toEqual(["arn:aws:logs:*:*:log-group:/sofia/staging/*", "arn:aws:logs:*:*:log-group:/sofia/staging/*:log-stream:*"]);
+        const actions = doc.Statement.flatMap((x: { Action: string | string[] }) => x.Action);
+        expect(actions).toContain("ssm:UpdateInstanceInformation");
+        expect(actions.filter((a: string) => /^ssm:GetParameter|^ssm:\*|^logs:\*|^cloudwatch:\*/.test(a))).toEqual([]);
     });
 
     it("renders user data that cloud-init's schema accepts", () => {
@@ -143,7 +149,7 @@ describe("host variants", () => {
     });
 
     it("refuses arguments that would open SSH to the internet", () => {
-        const base = { instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 100, clientPorts: [], clientCidrs: [], sshPublicKey: KEY };
+        const base = { instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 100, clientPorts: [], clientCidrs: [], sshPublicKey: KEY, scope: { metricsNamespace: "Sofia/t", logGroupPrefix: "/sofia/t/" } };
         expect(() => validateHostArgs({ ...base, adminCidrs: ["0.0.0.0/0"], dockerAccess: "admin-ssh" })).toThrow(/HostArgs\.adminCidrs: 0\.0\.0\.0\/0/);
         expect(() => validateHostArgs({ ...base, adminCidrs: [], dockerAccess: "admin-ssh" })).toThrow(/needs at least one admin CIDR/);
         expect(() => validateHostArgs({ ...base, adminCidrs: [], dockerAccess: "ssm" })).not.toThrow();
@@ -172,10 +178,11 @@ describe("the host's access to the backup bucket", () => {
                     instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 50,
                     clientPorts: [], clientCidrs: [], adminCidrs: [], dockerAccess: "ssm", sshPublicKey: KEY,
                     backupBucket: { arn: "arn:aws:s3:::sofia-backups", prefix: "unit" },
+                    scope: { metricsNamespace: "Sofia/unit", logGroupPrefix: "/sofia/unit/" },
                 });
             },
         });
-        const policy = JSON.parse(one(plan, "aws:iam/rolePolicy:RolePolicy").inputs.policy as string);
+        const policy = JSON.parse(ofType(plan, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "h-backups")!.inputs.policy as string);
         expect(policy.Statement[1].Resource).toEqual(["arn:aws:s3:::sofia-backups/unit/*"]);
     });
 });

@@ -39,7 +39,7 @@ describe("alarms in the staging plan", () => {
     it("has a health alarm for every catalog entry (adding a service adds its alarm)", () => {
         for (const e of catalog) {
             expect(alarm(plan, `health-${e.name}`).inputs, e.name).toMatchObject({
-                namespace: "Sofia", metricName: "ServiceHealthy", dimensions: { Stack: "staging", Service: e.name },
+                namespace: "Sofia/staging", metricName: "ServiceHealthy", dimensions: { Stack: "staging", Service: e.name },
                 statistic: "Minimum", threshold: 1, comparisonOperator: "LessThanThreshold", period: 60, evaluationPeriods: 3, datapointsToAlarm: 2, treatMissingData: "notBreaching",
             });
         }
@@ -173,9 +173,9 @@ describe("alarms in the staging plan", () => {
 });
 
 describe("the CloudWatch agent's configuration", () => {
-    it("collects memory and disk of both volumes into the Sofia namespace with the stack as dimension", () => {
+    it("collects memory and disk of both volumes into the stack's own namespace with the stack as dimension", () => {
         const c = agentConfig("staging", "/data") as any;
-        expect(c.metrics.namespace).toBe("Sofia");
+        expect(c.metrics.namespace).toBe("Sofia/staging");
         expect(c.metrics.aggregation_dimensions).toEqual([["Stack"], ["Stack", "path"]]);
         expect(c.metrics.metrics_collected.disk).toMatchObject({ measurement: ["used_percent"], resources: ["/", "/data"], append_dimensions: { Stack: "staging" } });
         expect(c.metrics.metrics_collected.mem).toMatchObject({ measurement: ["mem_used_percent"], append_dimensions: { Stack: "staging" } });
@@ -240,7 +240,7 @@ describe("host/sofia-probe.sh, for real", () => {
         expect(Date.now() - started).toBeLessThan(15_000);
         const read = async (service: string) => {
             const now = Date.now();
-            const q = await runAsync("aws", ["cloudwatch", "get-metric-statistics", "--namespace", "Sofia", "--metric-name", "ServiceHealthy", "--dimensions", "Name=Stack,Value=probe", `Name=Service,Value=${service}`, "--statistics", "Minimum", "--start-time", new Date(now - 600_000).toISOString(), "--end-time", new Date(now + 60_000).toISOString(), "--period", "60"], { ...process.env, ...moto.env });
+            const q = await runAsync("aws", ["cloudwatch", "get-metric-statistics", "--namespace", "Sofia/probe", "--metric-name", "ServiceHealthy", "--dimensions", "Name=Stack,Value=probe", `Name=Service,Value=${service}`, "--statistics", "Minimum", "--start-time", new Date(now - 600_000).toISOString(), "--end-time", new Date(now + 60_000).toISOString(), "--period", "60"], { ...process.env, ...moto.env });
             return (JSON.parse(q.stdout).Datapoints as { Minimum: number }[]).map((d) => d.Minimum);
         };
         expect(await read("api")).toEqual([1]);

@@ -101,6 +101,12 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     // Half the internet is as open as all of it.
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24", description: "ssh" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "128.0.0.0/1", description: "ssh" })]],
     ["sg-rules-described", [res(T.egress, { ipProtocol: "-1", cidrIpv4: "0.0.0.0/0", description: "out" })], [res(T.egress, { ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" })]],
+    [
+        "iam-metrics-own-namespace",
+        [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "cloudwatch:PutMetricData", Resource: "*", Condition: { StringEquals: { "cloudwatch:namespace": "Sofia/prod" } } }] }) })],
+        [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "cloudwatch:PutMetricData", Resource: "*" }] }) })],
+    ],
+    ["iam-metrics-own-namespace", [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [] }) })], [res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", { policyArn: "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy" })]],
     ["iam-no-star-on-star", [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "*" }] }) })], [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }) })]],
     [
         "iam-host-role-own-prefix",
