@@ -13,8 +13,10 @@ export interface BackupBucketArgs {
     retention: { prefix: string; days: number }[];
     /** KMS key for SSE-KMS. @default SSE-S3 (AES256) */
     kmsKeyArn?: string;
-    /** Object Lock in governance mode, retention = the longest of `retention`. Can only be turned on at creation. @default false */
+    /** Object Lock, retention = the longest of `retention`. Can only be turned on at creation. @default false */
     objectLock?: boolean;
+    /** GOVERNANCE (bypassable with s3:BypassGovernanceRetention) or COMPLIANCE (by nobody). @default GOVERNANCE */
+    objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
     /** Days a replaced or deleted object version is kept. @default 7 */
     noncurrentVersionDays?: number;
     tags?: Record<string, string>;
@@ -108,7 +110,7 @@ export class BackupBucket extends pulumi.ComponentResource {
         if (args.objectLock) {
             new aws.s3.BucketObjectLockConfiguration(
                 `${name}-object-lock`,
-                { bucket, objectLockEnabled: "Enabled", rule: { defaultRetention: { mode: "GOVERNANCE", days: lockDays } } },
+                { bucket, objectLockEnabled: "Enabled", rule: { defaultRetention: { mode: args.objectLockMode ?? "GOVERNANCE", days: lockDays } } },
                 { ...child, dependsOn: [versioning] },
             );
         }

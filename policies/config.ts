@@ -6,7 +6,7 @@
 import { EnforcementLevel } from "@pulumi/policy";
 import { cronFields } from "../components/formats";
 import { backupRetention } from "../services/backups";
-import { PRODUCTION_STACKS, Settings } from "../services/settings";
+import { PRODUCTION_MIN_RETENTION_DAYS, PRODUCTION_STACKS, Settings } from "../services/settings";
 
 export type PolicyConfig = { all?: EnforcementLevel } & Record<string, EnforcementLevel | Record<string, unknown> | undefined>;
 
@@ -20,6 +20,8 @@ export function policyConfig(s: Settings): PolicyConfig {
         ...(PRODUCTION_STACKS.includes(s.stack) ? { all: "mandatory" as const } : {}),
         "iam-host-role-own-prefix": { prefix: s.stack },
         "s3-retention-covers-backups": { retention: Object.fromEntries(backupRetention(s).map((r) => [`${r.prefix}/`, r.days])) },
+        // A floor of its own, not the settings': a production stack whose settings ask less still fails.
+        "s3-prod-backups-kept": PRODUCTION_STACKS.includes(s.stack) ? { minimumDays: PRODUCTION_MIN_RETENTION_DAYS, objectLock: true } : { minimumDays: 1, objectLock: false },
         "maintenance-windows-utc-on-day": { day: scheduleDay(s.maintenance.weeklySchedule) },
     };
 }

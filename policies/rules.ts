@@ -217,6 +217,28 @@ export const policies: SofiaPolicy[] = [
             }
         },
     },
+    {
+        name: "s3-prod-backups-kept",
+        description: "A production stack keeps its full backups at least a month and locks them (Object Lock) for at least as long: no setting or credential deletes them early.",
+        enforcementLevel: "mandatory",
+        configSchema: { properties: { minimumDays: { type: "number", default: 1 }, objectLock: { type: "boolean", default: false } } },
+        validateStack: (args, report) => {
+            const { minimumDays, objectLock } = args.getConfig<{ minimumDays: number; objectLock: boolean }>();
+            for (const l of args.resources.filter((r) => r.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")) {
+                for (const rule of (l.props.rules as { id?: string; filter?: { prefix?: string }; expiration?: { days?: number } }[]) ?? []) {
+                    const days = rule.expiration?.days;
+                    if (rule.filter?.prefix?.endsWith("/full/") && days !== undefined && days < minimumDays) report(`rule ${rule.id} expires full backups after ${days} days; this stack keeps them at least ${minimumDays}.`, l.urn);
+                }
+            }
+            if (!objectLock) return;
+            const locks = args.resources.filter((r) => r.type === "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration");
+            if (locks.length === 0) report("the backup bucket has no Object Lock configuration: any credential with s3:DeleteObject can delete the backups.");
+            for (const l of locks) {
+                const days = (l.props.rule as { defaultRetention?: { days?: number } } | undefined)?.defaultRetention?.days ?? 0;
+                if (days < minimumDays) report(`Object Lock keeps backups ${days} days; this stack keeps them at least ${minimumDays}.`, l.urn);
+            }
+        },
+    },
     // --- Containers --------------------------------------------------------------------------------
     {
         name: "container-health-check",

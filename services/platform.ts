@@ -43,7 +43,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
 
         this.backupBucket = new BackupBucket(
             `${name}-backups`,
-            { retention: backupRetention(s), kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, tags },
+            { retention: backupRetention(s), kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, objectLockMode: s.backup.objectLockMode, tags },
             { parent: this },
         );
 

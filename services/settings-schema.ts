@@ -96,10 +96,17 @@ const backup = z
         redisRetentionDays: z.number().int().min(1).max(3650).default(7).meta({ description: "Days a Redis-only backup is kept (at most retentionDays): they are many, and the full backups keep the long history." }),
         kmsKeyArn: z
             .string()
-            .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/, { error: "expected a KMS key ARN" })
+            // A key, not an alias: the host's policy names the key, and an alias ARN there grants nothing.
+            .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-)?[0-9a-f-]{32,36}$/, {
+                error: "expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); for an alias, give the key it names: aws kms describe-key --key-id alias/<name> --query KeyMetadata.Arn",
+            })
             .optional()
             .meta({ description: "Encrypt backups with this KMS key (SSE-KMS). Unset: SSE-S3." }),
-        objectLock: z.boolean().default(false).meta({ description: "Object Lock (governance mode, retention = retentionDays). Only takes effect when the bucket is created." }),
+        objectLock: z.boolean().default(false).meta({ description: "Object Lock (retention = retentionDays). Chosen when the bucket is created; a change is refused (placement). Required in prod." }),
+        objectLockMode: z
+            .enum(["GOVERNANCE", "COMPLIANCE"])
+            .default("GOVERNANCE")
+            .meta({ description: "GOVERNANCE: a principal with s3:BypassGovernanceRetention may delete early; COMPLIANCE: nobody, not even the account's root, until the retention ends." }),
     })
     .refine((b) => b.redisRetentionDays <= b.retentionDays, { error: "redisRetentionDays cannot be longer than retentionDays", path: ["redisRetentionDays"] })
     .prefault({});

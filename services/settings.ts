@@ -118,6 +118,15 @@ export const PRODUCTION_STACKS = ["prod"];
 /** Production's Redis is off the host within 15 minutes unless its settings say otherwise. */
 export const PRODUCTION_REDIS_SCHEDULE = "rate(15 minutes)";
 
+/** Prod keeps a month of backups at least, and nobody can delete them early. */
+export const PRODUCTION_MIN_RETENTION_DAYS = 30;
+function productionBackupGuard(b: PlainSettings["backup"]): string[] {
+    const problems: string[] = [];
+    if (b.retentionDays < PRODUCTION_MIN_RETENTION_DAYS) problems.push(`${NAMESPACE}:backup.retentionDays: ${b.retentionDays} is not allowed: prod keeps its backups at least ${PRODUCTION_MIN_RETENTION_DAYS} days (the runbook's month)`);
+    if (!b.objectLock) problems.push(`${NAMESPACE}:backup.objectLock: false is not allowed: prod's backups must be locked against deletion (Object Lock), so that no credential can delete them early`);
+    return problems;
+}
+
 /** A restore into prod must name it; a confirmation must name the stack it is set on. */
 function restoreGuard(stack: string, r: PlainSettings["restore"]): string[] {
     const key = `${NAMESPACE}:restore.confirm`;
@@ -173,6 +182,7 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
         problems.push(`${NAMESPACE}:availabilityZone: ${JSON.stringify(parsed.data.availabilityZone)} is not allowed: it must be a zone of aws:region ${region}`);
     }
     if (parsed.success) problems.push(...restoreGuard(stack, parsed.data.restore));
+    if (parsed.success && PRODUCTION_STACKS.includes(stack)) problems.push(...productionBackupGuard(parsed.data.backup));
     if (parsed.success && parsed.data.acceptDataLoss !== undefined && parsed.data.acceptDataLoss !== stack) {
         problems.push(`${NAMESPACE}:acceptDataLoss: ${JSON.stringify(parsed.data.acceptDataLoss)} is not allowed: it must name this stack, "${stack}"`);
     }

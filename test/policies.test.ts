@@ -125,6 +125,14 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
         [res(T.lifecycle, { rules: [{ id: "f", filter: { prefix: "s/full/" }, expiration: { days: 7 } }, { id: "r", filter: { prefix: "s/redis/" }, expiration: { days: 7 } }] })],
         { "s3-retention-covers-backups": { retention: { "s/full/": 14, "s/redis/": 7 } } },
     ],
+    [
+        "s3-prod-backups-kept",
+        [res(T.lifecycle, { rules: [{ id: "f", filter: { prefix: "p/full/" }, expiration: { days: 30 } }] }), res("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", { rule: { defaultRetention: { mode: "GOVERNANCE", days: 30 } } })],
+        [res(T.lifecycle, { rules: [{ id: "f", filter: { prefix: "p/full/" }, expiration: { days: 1 } }] }), res("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", { rule: { defaultRetention: { mode: "GOVERNANCE", days: 30 } } })],
+        { "s3-prod-backups-kept": { minimumDays: 30, objectLock: true } },
+    ],
+    // Settings that agree with themselves still fail the floor: no lock at all.
+    ["s3-prod-backups-kept", [res("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", { rule: { defaultRetention: { mode: "COMPLIANCE", days: 30 } } })], [res(T.lifecycle, { rules: [{ id: "f", filter: { prefix: "p/full/" }, expiration: { days: 30 } }] })], { "s3-prod-backups-kept": { minimumDays: 30, objectLock: true } }],
     ["container-health-check", [res(T.container, goodContainer), res(T.container, { ...oneShot, healthcheck: undefined })], [res(T.container, { ...goodContainer, healthcheck: undefined })]],
     ["container-restart-policy", [res(T.container, goodContainer), res(T.container, oneShot)], [res(T.container, { ...goodContainer, restart: "no" })]],
     ["container-log-rotation", [res(T.container, { ...goodContainer, logDriver: "json-file", logOpts: { "max-size": "50m", "max-file": "5" } })], [res(T.container, { ...goodContainer, logDriver: "json-file", logOpts: {} })]],
@@ -259,6 +267,7 @@ describe("enforcement per stack", () => {
             all: "mandatory",
             "iam-host-role-own-prefix": { prefix: "prod" },
             "s3-retention-covers-backups": { retention: { "prod/full/": 30, "prod/redis/": 7 } },
+            "s3-prod-backups-kept": { minimumDays: 30, objectLock: true },
             "maintenance-windows-utc-on-day": { day: "SUN" },
         });
         expect(policyConfig(stackSettings("staging"))).toMatchObject({ "s3-retention-covers-backups": { retention: { "staging/full/": 14, "staging/redis/": 7 } } });

@@ -76,8 +76,8 @@ describe("settings defaults", () => {
     });
 
     it("backs prod's Redis up every 15 minutes unless its settings say otherwise; other stacks only when asked", () => {
-        expect(readSettings("sofia", "prod", source({ "sofia:restore": "{}" })).backup.redisSchedule).toBe("rate(15 minutes)");
-        expect(readSettings("sofia", "prod", source({ "sofia:backup": '{"redisSchedule": "rate(5 minutes)"}' })).backup.redisSchedule).toBe("rate(5 minutes)");
+        expect(readSettings("sofia", "prod", source({ "sofia:restore": "{}", "sofia:backup": '{"objectLock": true}' })).backup.redisSchedule).toBe("rate(15 minutes)");
+        expect(readSettings("sofia", "prod", source({ "sofia:backup": '{"redisSchedule": "rate(5 minutes)", "objectLock": true}' })).backup.redisSchedule).toBe("rate(5 minutes)");
         expect(readSettings("sofia", "test", source()).backup.redisSchedule).toBeUndefined();
         expect(stackSettings("prod").backup).toMatchObject({ redisSchedule: "rate(15 minutes)", redisRetentionDays: 7 });
     });
@@ -120,6 +120,15 @@ describe("settings errors name the key, the value and what is allowed", () => {
         ["a schedule only in a year gone by", { "sofia:maintenance": '{"weeklySchedule": "cron(0 2 ? * SUN 2020)"}' }, /^sofia:maintenance\.weeklySchedule: .*is not allowed: it never fires after/],
         ["Redis-only backups kept longer than full ones", { "sofia:backup": '{"retentionDays": 14, "redisRetentionDays": 30}' }, /^sofia:backup\.redisRetentionDays: 30 is not allowed: redisRetentionDays cannot be longer than retentionDays/],
         ["plain setting given as a secret", { "sofia:instanceType": { value: "t3.large", secret: true } }, /^sofia:instanceType: is not a secret setting/],
+        ["a KMS alias instead of its key", { "sofia:backup": '{"kmsKeyArn": "arn:aws:kms:eu-central-1:123456789012:alias/backups"}' }, /^sofia:backup\.kmsKeyArn: .* is not allowed: expected a KMS key ARN .*aws kms describe-key --key-id alias/],
+        ["an Object Lock mode S3 does not have", { "sofia:backup": '{"objectLockMode": "STRICT"}' }, /^sofia:backup\.objectLockMode: "STRICT" is not allowed: expected one of "GOVERNANCE", "COMPLIANCE"/],
+        ["a data-loss acceptance naming another stack", { "sofia:acceptDataLoss": "prod" }, /^sofia:acceptDataLoss: "prod" is not allowed: it must name this stack, "test"/],
+        ["a rollback id with spaces", { "sofia:deploy": '{"rollbackId": "roll back"}' }, /^sofia:deploy\.rollbackId: "roll back" is not allowed: letters, digits/],
+        ["a prototype key inside a setting", { "sofia:alarms": '{"__proto__": {"staleRatio": 5}}' }, /^sofia:alarms\.__proto__: unknown setting/],
+        ["a constructor key at the top", { "sofia:constructor": "x" }, /^sofia:constructor: unknown setting/],
+        ["a namespace typo in a stack file", { "sofa:instanceType": "t3.large" }, /^sofa:instanceType: the namespace "sofa" is not one this stack reads/],
+        ["a data volume too small", { "sofia:dataVolumeGb": "5" }, /^sofia:dataVolumeGb: 5 is not allowed: .*>=20/],
+        ["a subnet id that is not one", { "sofia:subnetId": "subnet-xyz" }, /^sofia:subnetId: "subnet-xyz" is not allowed: expected a subnet id/],
     ];
     for (const [what, extra, expected, drop] of cases) {
         it(`rejects ${what}`, () => {
@@ -127,6 +136,24 @@ describe("settings errors name the key, the value and what is allowed", () => {
             expect(found.some((p) => expected.test(p)), `problems were:\n${found.join("\n")}`).toBe(true);
         });
     }
+
+    it("holds at least 40 bad inputs, each with the message it must give", () => {
+        expect(cases.length).toBeGreaterThanOrEqual(40);
+    });
+
+    it("keeps prod's backups a month at least, locked", () => {
+        const prod = (extra: Record<string, string>) => {
+            try {
+                readSettings("sofia", "prod", source(extra));
+                return [];
+            } catch (e) {
+                return (e as SettingsError).problems;
+            }
+        };
+        expect(prod({ "sofia:backup": '{"retentionDays": 1, "redisRetentionDays": 1, "objectLock": true}' })).toContainEqual(expect.stringMatching(/^sofia:backup\.retentionDays: 1 is not allowed: prod keeps its backups at least 30 days/));
+        expect(prod({ "sofia:backup": '{"objectLock": false}' })).toContainEqual(expect.stringMatching(/^sofia:backup\.objectLock: false is not allowed: prod's backups must be locked/));
+        expect(prod({ "sofia:backup": '{"objectLock": true, "objectLockMode": "COMPLIANCE"}' }).filter((p) => p.includes("backup"))).toEqual([]);
+    });
 
     it("reports every problem at once, one message each", () => {
         const found = problems({ "sofia:rootVolumeGb": "8", "sofia:instanceTipe": "x", "sofia:clientCidrs": '["nope"]' });
