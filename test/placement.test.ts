@@ -8,9 +8,9 @@ import { one, planStack } from "./helpers/plan";
 import { lastDeployFromFile } from "../plan/stack-config";
 import { SettingsError } from "../services/settings";
 
-async function refusal(overrides: string[], last = lastDeployFromFile("prod")): Promise<string> {
+async function refusal(overrides: string[], last?: Record<string, unknown>, stack = "prod"): Promise<string> {
     try {
-        await planStack("prod", overrides, [], last);
+        await planStack(stack, overrides, [], last ?? lastDeployFromFile(stack));
     } catch (e) {
         expect(e).toBeInstanceOf(SettingsError);
         return (e as Error).message;
@@ -28,7 +28,8 @@ describe("a change the stack's data would not survive", () => {
 
     it("is refused for a new subnet and for switching Object Lock", async () => {
         expect(await refusal(["subnetId=subnet-0abc12345def67890"])).toMatch(/sofia:subnetId: "subnet-0abc12345def67890" is not allowed \(was null\): a new subnet replaces the host/);
-        expect(await refusal(["backup.objectLock=false"])).toMatch(/sofia:backup\.objectLock: false is not allowed \(was true\): .*replaces the backup bucket and deletes every backup in it/);
+        // Staging: prod may not turn its lock off at all (its settings refuse it before this guard).
+        expect(await refusal(["backup.objectLock=true"], undefined, "staging")).toMatch(/sofia:backup\.objectLock: true is not allowed \(was false\): .*replaces the backup bucket and deletes every backup in it/);
     });
 
     it("goes through when the settings name this stack, and only this one, warning while it is set", async () => {
