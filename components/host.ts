@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import { isTooWideForAdmin } from "./formats";
 import { HostCommand } from "./host-command";
+import { HostFiles, HostFilesPart } from "./host-files";
 import { assumedBy } from "./iam";
 import { renderCloudConfig } from "./cloud-init";
 import { hostScript } from "./project-root";
@@ -42,6 +43,8 @@ export interface HostArgs {
     dockerAccess: "ssm" | "admin-ssh";
     /** OpenSSH public key of the deploy user the Docker provider logs in as. */
     sshPublicKey: string;
+    /** Where host-files parts write their installed digest (the deploy key's among them). */
+    hostFilesMarkerDir: string;
     /** The backup bucket and the key prefix the host may use (and its KMS key, if any); the role gets that prefix only. */
     backupBucket?: { arn: pulumi.Input<string>; prefix: string; kmsKeyArn?: string };
     /** The stack's metrics namespace and log groups: all the host's agents may write to. */
@@ -112,6 +115,22 @@ export function hostAgentPolicy(scope: HostScope): string {
 
 /** The user Pulumi's Docker provider logs in as; member of the `docker` group only. */
 export const DEPLOY_USER = "sofia-deploy";
+export const DEPLOY_AUTHORIZED_KEYS = `/home/${DEPLOY_USER}/.ssh/authorized_keys`;
+
+/**
+ * The deploy user's key, as host files: an SSM association installs it, and installs it again when
+ * it changes, replacing the old key. cloud-init sets users up once per instance, and a change of
+ * user data stops and starts the host: a key there could not be rotated.
+ */
+export function deployKeyPart(sshPublicKey: string): HostFilesPart {
+    const dir = DEPLOY_AUTHORIZED_KEYS.replace(/\/[^/]+$/, "");
+    return {
+        name: "deploy-key",
+        files: [{ path: DEPLOY_AUTHORIZED_KEYS, content: `${sshPublicKey}\n`, mode: "0600" }],
+        // sshd reads a user's keys only from a directory and file that user (or root) owns, closed to others.
+        then: [`chown -R ${DEPLOY_USER}:${DEPLOY_USER} ${dir}`, `chmod 700 ${dir}`],
+    };
+}
 
 /** Throws when arguments would open the host wider than intended. */
 export function validateHostArgs(args: HostArgs): void {
@@ -141,11 +160,12 @@ MaxStartups 64:30:128
 export const CONTROL_OPTS = ["-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/sofia-ssh-%C", "-o", "ControlPersist=15m", "-o", "ServerAliveInterval=30"];
 
 /** cloud-config for the host: Docker on the data volume, the SSM and CloudWatch agents, the deploy user. */
-export function hostUserData(args: { volumeId: string; sshPublicKey: string; dataPath: string }): string {
+export function hostUserData(args: { volumeId: string; dataPath: string }): string {
     const dockerRoot = `${args.dataPath}/docker`;
     return renderCloudConfig({
         groups: ["docker"],
-        users: [{ name: DEPLOY_USER, groups: ["docker"], sshAuthorizedKeys: [args.sshPublicKey] }],
+        // Its key comes from an SSM association (deployKeyPart), so that it can be rotated.
+        users: [{ name: DEPLOY_USER, groups: ["docker"] }],
         packages: ["docker", "amazon-ssm-agent", "amazon-cloudwatch-agent", "xfsprogs", "jq"],
         writeFiles: [
             { path: "/usr/local/sbin/sofia-mount-data", permissions: "0755", content: fs.readFileSync(hostScript("mount-data-volume.sh"), "utf8") },
@@ -233,7 +253,14 @@ export class Host extends pulumi.ComponentResource {
         );
 
         this.publicIp = this.instance.publicIp;
-        this.dockerProvider = this.createDockerProvider(name, args);
+        // The deploy key in place (this update's version of it) before any Docker call logs in with it.
+        const key = new HostFiles(`${name}-files`, { instanceId: this.instance.id, parts: [deployKeyPart(args.sshPublicKey)], markerDir: args.hostFilesMarkerDir, after: [this.ready.run], tags }, { parent: this });
+        const keyInPlace = new HostCommand(
+            `${name}-deploy-key-ready`,
+            { instanceId: this.instance.id, region: args.region, command: `test -s ${DEPLOY_AUTHORIZED_KEYS}`, triggers: key.installed.map((i) => i.digest), requires: key.installed, after: key.associations },
+            { parent: this },
+        );
+        this.dockerProvider = this.createDockerProvider(name, args, [this.ready.run, keyInPlace.run]);
         this.registerOutputs({ instanceId: this.instance.id, publicIp: this.publicIp, dataVolumeId: this.dataVolume.id, roleArn: this.role.arn });
     }
 
@@ -325,7 +352,7 @@ export class Host extends pulumi.ComponentResource {
                 // Hop limit 1: containers on the bridge network cannot borrow the host's role.
                 metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
                 rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeGb, encrypted: true, deleteOnTermination: true },
-                userData: this.dataVolume.id.apply((volumeId) => hostUserData({ volumeId, sshPublicKey: args.sshPublicKey, dataPath })),
+                userData: this.dataVolume.id.apply((volumeId) => hostUserData({ volumeId, dataPath })),
                 tags: { ...tags, Name: name },
             },
             // A newer AMI must not replace the host that holds the data: patches come through SSM.
@@ -333,12 +360,12 @@ export class Host extends pulumi.ComponentResource {
         );
     }
 
-    private createDockerProvider(name: string, args: HostArgs): docker.Provider {
+    private createDockerProvider(name: string, args: HostArgs, after: pulumi.Resource[]): docker.Provider {
         if (args.dockerAccess === "admin-ssh") {
             return new docker.Provider(
                 `${name}-docker`,
                 { host: pulumi.interpolate`ssh://${DEPLOY_USER}@${this.instance.publicIp}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new", ...CONTROL_OPTS], registryAuth: registryAuth(args) },
-                { parent: this, dependsOn: [this.ready.run] },
+                { parent: this, dependsOn: after },
             );
         }
         // No inbound port at all: ssh runs inside an SSM session to the instance id.
@@ -347,7 +374,7 @@ export class Host extends pulumi.ComponentResource {
             `${name}-docker`,
             { host: pulumi.interpolate`ssh://${DEPLOY_USER}@${this.instance.id}`, sshOpts: ["-o", proxy, "-o", "StrictHostKeyChecking=accept-new", ...CONTROL_OPTS], registryAuth: registryAuth(args) },
             // Every Docker resource uses this provider, so none is attempted before the host is ready.
-            { parent: this, dependsOn: [this.ready.run] },
+            { parent: this, dependsOn: after },
         );
     }
 }

@@ -63,6 +63,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 sshPublicKey: s.sshPublicKey,
                 backupBucket: { arn: this.backupBucket.bucket.arn, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn },
                 scope: { metricsNamespace: metricsNamespace(s.stack), logGroupPrefix: logGroupName(s.stack, "") },
+                hostFilesMarkerDir: HOST_FILES_MARKERS,
                 registries: s.registry.address && s.registry.username ? [{ address: s.registry.address, username: s.registry.username, password: s.secrets.registryPassword }] : [],
                 dataPath: DEFAULT_DATA_PATH,
                 tags,

@@ -224,7 +224,7 @@ export const settingsSchema = z
         sshPublicKey: z
             .string()
             .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( \S.*)?$/, { error: "expected one OpenSSH public key line (ssh-ed25519 AAAA… comment)" })
-            .meta({ description: "Public key of the deploy user that Pulumi's Docker provider logs in as (the private key stays with the operator or CI)." }),
+            .meta({ description: "Public key of the deploy user that Pulumi's Docker provider logs in as (the private key stays with the operator or CI). A new key replaces the old one on the host through an SSM association, without stopping it." }),
         timeseriesStore: z.enum(["questdb", "timescaledb"]).default("questdb").meta({ description: "Which time-series store runs (the runbook allows either)." }),
         images,
         registry,

@@ -11,7 +11,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { AWS_LIMITS, bytesOf } from "../components/aws-limits";
 import { documentContent, filesDigest, gzipFixed, HostFile, installScript } from "../components/host-files";
 import { HOST_FILES_MARKERS } from "../services/host-files";
-import { ofType, planStack } from "./helpers/plan";
+import { installedFiles, ofType, one, planStack } from "./helpers/plan";
 
 const ROOT = path.join(__dirname, "..");
 let dir: string;
@@ -36,7 +36,7 @@ function install(script: string, root: string) {
 describe("the host files' installer", () => {
     it("installs every file of the real stack exactly, with its mode, then each part's digest marker; twice is harmless", async () => {
         const parts = await stackParts();
-        expect(parts.map((p) => p.part).sort()).toEqual(["backups", "maintenance", "monitoring", "services"]);
+        expect(parts.map((p) => p.part).sort()).toEqual(["backups", "deploy-key", "maintenance", "monitoring", "services"]);
         const root = path.join(dir, "root");
         for (const { part, script } of parts) {
             const file = path.join(dir, `install-${part}.sh`);
@@ -55,6 +55,23 @@ describe("the host files' installer", () => {
         expect((fs.statSync(path.join(root, "usr/local/sbin/sofia-backup")).mode & 0o777).toString(8)).toBe("755");
         expect((fs.statSync(path.join(root, "etc/sofia/services.tsv")).mode & 0o777).toString(8)).toBe("644");
         expect(fs.readdirSync(path.join(root, "etc/sofia")).filter((f) => f.endsWith(".sofia-new"))).toEqual([]);
+        // The deploy user's key, closed to others (sshd refuses a key file others can write).
+        expect(fs.readFileSync(path.join(root, "home/sofia-deploy/.ssh/authorized_keys"), "utf8")).toMatch(/^ssh-ed25519 \S+/);
+        expect((fs.statSync(path.join(root, "home/sofia-deploy/.ssh/authorized_keys")).mode & 0o777).toString(8)).toBe("600");
+    });
+
+    it("rotates the deploy key: a new key replaces the old one, and changes no user data (no stop and start)", async () => {
+        const NEW = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINEWKEYNEWKEYNEWKEYNEWKEYNEWKEYNEWKEYNEWKE rotated";
+        const before = await planStack("staging");
+        const after = await planStack("staging", [`sshPublicKey=${NEW}`]);
+        const userData = (p: typeof before) => one(p, "aws:ec2/instance:Instance").inputs.userData;
+        expect(userData(after)).toBe(userData(before));
+        const keyScript = (p: typeof before) => installedFiles(p).find((f) => f.path === "/home/sofia-deploy/.ssh/authorized_keys")!.content;
+        expect(keyScript(after)).toBe(`${NEW}\n`);
+        expect(keyScript(after)).not.toContain(keyScript(before).trim());
+        // The Docker provider logs in only once this update's key is in place.
+        const provider = one(after, "pulumi:providers:docker");
+        expect(provider.dependsOn.some((u) => u.endsWith("sofia-host-deploy-key-ready-run"))).toBe(true);
     });
 
     it("writes the digest of exactly what it installs: another file set, another digest", () => {

@@ -149,7 +149,7 @@ describe("host variants", () => {
     });
 
     it("refuses arguments that would open SSH to the internet", () => {
-        const base = { instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 100, clientPorts: [], clientCidrs: [], sshPublicKey: KEY, scope: { metricsNamespace: "Sofia/t", logGroupPrefix: "/sofia/t/" } };
+        const base = { instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 100, clientPorts: [], clientCidrs: [], sshPublicKey: KEY, scope: { metricsNamespace: "Sofia/t", logGroupPrefix: "/sofia/t/" }, hostFilesMarkerDir: "/etc/sofia/host-files.d" };
         expect(() => validateHostArgs({ ...base, adminCidrs: ["0.0.0.0/0"], dockerAccess: "admin-ssh" })).toThrow(/HostArgs\.adminCidrs: 0\.0\.0\.0\/0/);
         expect(() => validateHostArgs({ ...base, adminCidrs: [], dockerAccess: "admin-ssh" })).toThrow(/needs at least one admin CIDR/);
         expect(() => validateHostArgs({ ...base, adminCidrs: [], dockerAccess: "ssm" })).not.toThrow();
@@ -179,6 +179,7 @@ describe("the host's access to the backup bucket", () => {
                     clientPorts: [], clientCidrs: [], adminCidrs: [], dockerAccess: "ssm", sshPublicKey: KEY,
                     backupBucket: { arn: "arn:aws:s3:::sofia-backups", prefix: "unit" },
                     scope: { metricsNamespace: "Sofia/unit", logGroupPrefix: "/sofia/unit/" },
+                    hostFilesMarkerDir: "/etc/sofia/host-files.d",
                 });
             },
         });
@@ -189,12 +190,12 @@ describe("the host's access to the backup bucket", () => {
 
 describe("cloud-init user data", () => {
     it("is rejected by the schema checker when broken, so the check above can fail", () => {
-        const broken = hostUserData({ volumeId: "vol-0abc", sshPublicKey: KEY, dataPath: "/data" }).replace("package_update: true", "package_update: sometimes");
+        const broken = hostUserData({ volumeId: "vol-0abc", dataPath: "/data" }).replace("package_update: true", "package_update: sometimes");
         expect(cloudInitSchema(broken).ok).toBe(false);
     });
 
     it("mounts the data volume before Docker starts and keeps Docker's data on it", () => {
-        const ud = hostUserData({ volumeId: "vol-0abc", sshPublicKey: KEY, dataPath: "/data" });
+        const ud = hostUserData({ volumeId: "vol-0abc", dataPath: "/data" });
         const mountAt = ud.indexOf("- /usr/local/sbin/sofia-mount-data");
         const dockerAt = ud.indexOf("- docker\n", ud.indexOf("runcmd:"));
         expect(mountAt).toBeGreaterThan(0);
