@@ -73,10 +73,10 @@ export function validateContainerServiceArgs(args: ContainerServiceArgs): void {
 }
 
 /** Files written into a container before it starts: secrets (kept secret) and plain configuration. */
-export function uploadsOf(args: Pick<ContainerServiceArgs, "secretFiles" | "files">) {
+export function uploadsOf(args: Pick<ContainerServiceArgs, "secretFiles" | "files">, plainSecrets = false) {
     return [
         // 0444: images drop root before reading them (redis, postgres); the container is single-purpose.
-        ...(args.secretFiles ?? []).map((s) => ({ file: s.path, content: pulumi.secret(s.value), permissions: "0444" })),
+        ...(args.secretFiles ?? []).map((s) => ({ file: s.path, content: plainSecrets ? s.value : pulumi.secret(s.value), permissions: "0444" })),
         ...(args.files ?? []).map((f) => ({ file: f.path, content: f.content, permissions: "0444" })),
     ];
 }
@@ -110,14 +110,15 @@ export function logging(args: Pick<ContainerServiceArgs, "containerName" | "logs
  * The Docker container's inputs for these arguments, but for the image: what ContainerService
  * declares, and what the deploy's container fingerprint is computed from (services/containers.ts).
  */
-export function containerInputs(args: Omit<ContainerServiceArgs, "image" | "provider">, image: pulumi.Input<string>): docker.ContainerArgs {
+export function containerInputs(args: Omit<ContainerServiceArgs, "image" | "provider">, image: pulumi.Input<string>, opts: { plainSecrets?: boolean } = {}): docker.ContainerArgs {
     const hc = args.healthcheck;
     return {
         name: args.containerName,
         image,
         command: args.command,
         envs: Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`),
-        uploads: uploadsOf(args),
+        // Plain only for the fingerprint, whose placeholders stand in for the secrets themselves.
+        uploads: uploadsOf(args, opts.plainSecrets),
         ports: (args.ports ?? []).map((p) => ({ internal: p.port, external: p.port, ip: hostIp(p.bind) })),
         networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
         volumes: [

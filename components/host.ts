@@ -166,7 +166,8 @@ export function hostUserData(args: { volumeId: string; dataPath: string }): stri
         groups: ["docker"],
         // Its key comes from an SSM association (deployKeyPart), so that it can be rotated.
         users: [{ name: DEPLOY_USER, groups: ["docker"] }],
-        packages: ["docker", "amazon-ssm-agent", "amazon-cloudwatch-agent", "xfsprogs", "jq"],
+        // dnf-plugins-core: needs-restarting, which tells the patch task whether to reboot.
+        packages: ["docker", "amazon-ssm-agent", "amazon-cloudwatch-agent", "xfsprogs", "jq", "dnf-plugins-core"],
         writeFiles: [
             { path: "/usr/local/sbin/sofia-mount-data", permissions: "0755", content: fs.readFileSync(hostScript("mount-data-volume.sh"), "utf8") },
             {

@@ -127,7 +127,8 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
                         taskInvocationParameters: {
                             runCommandParameters: {
                                 comment: `${args.prefix} ${w.id}: ${t.title}`.slice(0, 100),
-                                // Delivery only: a command the instance has not taken by then does not run.
+                                // How long SSM tries to deliver it; it gives up on a command not yet run only after
+                                // this plus its execution timeout, so a long task may start late, never twice.
                                 timeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
                                 parameters: [
                                     { name: "commands", values: t.run.commands },

@@ -193,7 +193,8 @@ export const maintenanceScenarios: Scenario[] = [
             // The restore runs; the patch task starts while it holds the host lock.
             const restore = env.runHost("sofia-restore", ["drill-patch-base"]);
             for (let i = 0; i < 200 && !/sofia-restore/.test(holder()); i++) await new Promise((r) => setTimeout(r, 50));
-            const patch = env.runHost("sofia-services", ["patch"], { DNF_LOG: dnfLog, DNF_NEEDS_REBOOT: "1", SOFIA_OPS_WAIT: "300" });
+            // Under SSM (the agent sets AWS_SSM_INSTANCE_ID): only there does exit 194 bring a reboot.
+            const patch = env.runHost("sofia-services", ["patch"], { DNF_LOG: dnfLog, DNF_NEEDS_REBOOT: "1", SOFIA_OPS_WAIT: "300", AWS_SSM_INSTANCE_ID: "i-0drill" });
             const restored = await restore;
             const restoreEnded = Date.now() / 1000;
             const patched = await patch;
@@ -203,7 +204,12 @@ export const maintenanceScenarios: Scenario[] = [
             const backupBeforeReboot = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "drill-during-reboot-redis" });
             // The reboot empties /run, and with it the mark; SSM runs the task again.
             fs.rmSync(`${lock}.reboot`, { force: true });
-            const rerun = await env.runHost("sofia-services", ["patch"], { DNF_LOG: dnfLog, DNF_NEEDS_REBOOT: "0" });
+            const redisDown = env.redisCli(["PING"]).stdout.trim() !== "PONG";
+            await env.startRedis();
+            const rerun = await env.runHost("sofia-services", ["patch"], { DNF_LOG: dnfLog, DNF_NEEDS_REBOOT: "0", AWS_SSM_INSTANCE_ID: "i-0drill" });
+            // By hand (no SSM): told to reboot, no mark that would block every operation.
+            const byHand = await env.runHost("sofia-services", ["patch"], { DNF_LOG: dnfLog, DNF_NEEDS_REBOOT: "1" });
+            const markedByHand = fs.existsSync(`${lock}.reboot`);
             log(`restore exit ${restored.status}; patch exit ${patched.status}; dnf calls: ${calls.map((c) => c.replace(/^\S+ /, "")).join(" | ")}; rerun exit ${rerun.status}`);
             return [
                 check("the restore completes undisturbed", restored.status === 0, restored.stderr.slice(-400)),
@@ -211,7 +217,9 @@ export const maintenanceScenarios: Scenario[] = [
                 check("and installed nothing until the restore was done", calls.length > 0 && firstCall >= restoreEnded - 0.5, `${firstCall} vs ${restoreEnded}`),
                 check("updates needing a reboot: exit 194, SSM's code to reboot and run the task again", patched.status === 194 && calls.some((c) => / -y upgrade --security$/.test(c)) && calls.some((c) => / needs-restarting -r$/.test(c)), patched.stderr),
                 check("until the reboot, another operation refuses, naming it", backupBeforeReboot.status === 1 && /the host is about to reboot for security updates \(sofia-services patch asked for a reboot at /.test(backupBeforeReboot.stderr), backupBeforeReboot.stderr),
+                check("before asking for the reboot it stopped the services in order (the stores last)", redisDown && /stopping/i.test(patched.stdout), patched.stdout.slice(-400)),
                 check("after the reboot, the task's rerun finds nothing to do and exits 0", rerun.status === 0 && /no reboot needed/.test(rerun.stdout), rerun.stderr),
+                check("run by hand, it says to reboot and marks nothing", byHand.status === 0 && /not run by SSM, so reboot by hand/.test(byHand.stdout) && !markedByHand, byHand.stdout + byHand.stderr),
             ];
         },
     },

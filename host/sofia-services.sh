@@ -286,19 +286,29 @@ SSM_REBOOT_EXIT=194
 DNF=${SOFIA_DNF:-dnf}
 
 cmd_patch() {
-  local rc=0
+  local rc=0 said
   log "installing security updates (dnf upgrade --security)"
   "$DNF" -y upgrade --security || die "dnf upgrade --security failed (above); the host was not rebooted"
-  "$DNF" needs-restarting -r >/dev/null 2>&1 || rc=$?
-  case $rc in
-    0) log "no reboot needed" ;;
-    1)
-      # Marked before the lock goes: nothing may start between this exit and the reboot.
-      ops_mark_reboot "sofia-services patch"
-      log "the updates need a reboot: asking the SSM agent for it (exit $SSM_REBOOT_EXIT); other operations wait for it"
-      exit "$SSM_REBOOT_EXIT" ;;
-    *) die "could not tell whether the updates need a reboot (dnf needs-restarting -r exited $rc); reboot by hand in a quiet hour: sudo systemctl reboot" ;;
-  esac
+  said=$("$DNF" needs-restarting -r 2>&1) || rc=$?
+  # Exit 1 with its own words means a reboot; exit 1 for anything else (a missing plugin) must not
+  # reboot the host on every run.
+  if (( rc == 0 )); then
+    log "no reboot needed"
+  elif (( rc == 1 )) && grep -qi 'reboot is required' <<<"$said"; then
+    if [[ -z ${AWS_SSM_INSTANCE_ID:-} ]]; then
+      # By hand, not under SSM: nobody would reboot after this exit, so mark nothing.
+      log "the updates need a reboot; not run by SSM, so reboot by hand in a quiet hour: sudo sofia-services stop && sudo systemctl reboot"
+      return 0
+    fi
+    # Marked before the lock goes: nothing may start between this exit and the reboot. The
+    # services stop in order first (a reboot would stop them all at once, stores with the apps).
+    ops_mark_reboot "sofia-services patch"
+    cmd_stop
+    log "the updates need a reboot: asking the SSM agent for it (exit $SSM_REBOOT_EXIT); other operations wait for it, the boot starts the services"
+    exit "$SSM_REBOOT_EXIT"
+  else
+    die "could not tell whether the updates need a reboot (dnf needs-restarting -r exited $rc: ${said:-no output}); is dnf-plugins-core installed? Reboot by hand in a quiet hour if needed"
+  fi
 }
 
 case ${1:-} in

@@ -13,7 +13,7 @@ import { containerFingerprint } from "../services/containers";
 import { imagesOf, VerifiedRelease } from "../services/deploy";
 import { placementOf } from "../services/placement";
 import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../services/settings";
-import { RunConfigValue } from "./offline";
+import { OFFLINE_ATTEMPT, RunConfigValue } from "./offline";
 
 export const PROJECT_DIR = projectRoot();
 
@@ -162,6 +162,8 @@ export function lastDeployFromFile(stack: string, file?: string): Record<string,
         images: imagesOf(catalog.map((e) => e.name), s.images),
         containers: containerFingerprint(catalog, s),
         verifiedAt: `(as in ${path.basename(file ?? stackFile(stack))})`,
+        // The commit the offline plan stands for (plan/offline.ts): the file's code, as deployed.
+        commit: OFFLINE_ATTEMPT,
     };
     return { verifiedRelease, placement: placementOf(s) };
 }

@@ -21,6 +21,7 @@ import { stackSettings } from "../plan/stack-config";
 import { pagingAlarmNames } from "../services/alarms";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { checkDeployIsVerified, checkRollback, promote, PromotionError, ProdOutputs, StagingOutputs } from "../services/promote";
+import { imagesOf } from "../services/deploy";
 import { describeSoak, readAlarms, soakVerdict } from "../services/soak";
 
 const STAGING = "staging";
@@ -113,11 +114,25 @@ async function main(): Promise<number> {
             const prod = stackSettings(prodStack, prodFile);
             const prodOutputs = readProdOutputs(values["prod-outputs"] as string | undefined, "--verify-deploy");
             const rollbackId = prod.deploy.rollbackId;
+            const changes = codeChanges(prodFile);
             if (rollbackId !== undefined && rollbackId !== prodOutputs.verifiedRelease?.rollbackId) {
-                console.log(`a rollback (${rollbackId}): its release was checked to be one prod verified before, at promotion; it deploys as a full release`);
+                // Images go back; the code must be what prod verified last, not what may have failed since.
+                const back = prodOutputs.verifiedRelease?.commit;
+                if (!back) throw new PromotionError("a rollback needs prod's outputs to record the commit it verified last (outputs of an older version): deploy by promotion first");
+                const differ = changes(back);
+                if (differ === undefined) throw new PromotionError(`prod's verified commit ${back} is not in this checkout: fetch the history (fetch-depth: 0)`);
+                if (differ.length) throw new PromotionError(`a rollback puts images back on the code prod verified last (${back.slice(0, 12)}); this checkout differs from it in ${differ.slice(0, 10).join(", ")}: revert those commits on main too`);
+                console.log(`a rollback (${rollbackId}) on the code prod verified last (${back.slice(0, 12)}); it deploys as a full release`);
                 return 0;
             }
-            checkDeployIsVerified(outputs, prod.images, codeChanges(prodFile));
+            // The code must be the commit promotion soaked, as well as the one staging verified.
+            const promoted = prod.deploy.promotedCommit;
+            if (!promoted) throw new PromotionError(`${path.basename(prodFile)} records no deploy.promotedCommit: a release reaches prod by npm run promote`);
+            const sincePromotion = changes(promoted);
+            if (sincePromotion === undefined) throw new PromotionError(`the promoted commit ${promoted} is not in this checkout: fetch the history (fetch-depth: 0)`);
+            if (sincePromotion.length) throw new PromotionError(`the code differs from the commit promoted to prod (${promoted.slice(0, 12)}) in ${sincePromotion.slice(0, 10).join(", ")}: it has not soaked; promote again once staging verified it`);
+            // The images of prod's own catalog (a store it does not run has a default, not a release).
+            checkDeployIsVerified(outputs, imagesOf(sofiaCatalog(prod.timeseriesStore).map((e) => e.name), prod.images), changes);
             console.log(`prod is to run exactly what staging verified at ${outputs.verifiedRelease!.verifiedAt}: its images and its commit ${outputs.verifiedRelease!.commit!.slice(0, 12)}`);
             return 0;
         }

@@ -47,7 +47,12 @@ function proxyExtras(catalog: readonly CatalogEntry[], s: Settings): Partial<Con
 }
 
 /** Store-specific inputs beyond what the catalog says: configuration files and credentials. */
-function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Output<string>): Partial<ContainerServiceArgs> {
+/** A template applied to a value that may be plain (the fingerprint's placeholder) or an Output (the real password). */
+function withValue(v: pulumi.Input<string>, f: (s: string) => string): pulumi.Input<string> {
+    return typeof v === "string" ? f(v) : pulumi.output(v).apply(f);
+}
+
+function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Input<string>): Partial<ContainerServiceArgs> {
     switch (entry.name) {
         case "redis": {
             // Its data directory is where the catalog mounts its volume.
@@ -55,13 +60,13 @@ function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Output<s
             if (!dataDir) throw new CatalogError("catalog: redis needs a volume for its data directory");
             return {
                 command: redisCommand(s.redis, dataDir),
-                secretFiles: [{ path: REDIS_AUTH_CONF, value: pulumi.interpolate`requirepass ${password}\n` }],
+                secretFiles: [{ path: REDIS_AUTH_CONF, value: withValue(password, (p) => `requirepass ${p}\n`) }],
                 // redis-cli in the health check reads REDISCLI_AUTH; it comes from the secret file.
                 healthcheck: { ...entry.check, test: ["CMD-SHELL", `REDISCLI_AUTH="$(cat ${passwordFile("redis")})" ${entry.check.test.slice(1).join(" ")}`] },
             };
         }
         case "questdb":
-            return { secretFiles: [{ path: QUESTDB_CONF_PATH, value: password.apply(questdbServerConf) }] };
+            return { secretFiles: [{ path: QUESTDB_CONF_PATH, value: withValue(password, questdbServerConf) }] };
         case "timescaledb":
             return { env: { POSTGRES_PASSWORD_FILE: passwordFile("timescaledb") } };
         default:
@@ -83,7 +88,7 @@ interface SpecContext {
 /** A catalog entry's container arguments (but its volumes, start order and provider). */
 export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<ContainerServiceArgs, "volumes" | "startAfter" | "provider"> {
     const { catalog, settings: s } = ctx;
-    const extras = entry.kind === "store" ? storeExtras(entry, s, pulumi.output(ctx.passwords[entry.name])) : entry.kind === "edge" ? proxyExtras(catalog, s) : {};
+    const extras = entry.kind === "store" ? storeExtras(entry, s, ctx.passwords[entry.name]) : entry.kind === "edge" ? proxyExtras(catalog, s) : {};
     const storeSecrets = Object.entries(ctx.passwords).map(([store, pw]) => ({ path: passwordFile(store), value: pw }));
     // Apps' client ports stay on loopback (host checks); the proxy takes them for clients.
     const ports =
@@ -129,8 +134,7 @@ const AT_DEPLOY = "(known at deploy time)";
  * as placeholders. A new fingerprint makes an update verify (services/deploy.ts).
  */
 export function containerFingerprint(catalog: readonly CatalogEntry[], s: Settings): string {
-    // Outputs (secret uploads, interpolated values) are deploy-time values: their placeholder.
-    const text = JSON.stringify(containerShapes(catalog, s), (_k, v) => (pulumi.Output.isInstance(v) ? AT_DEPLOY : v));
+    const text = JSON.stringify(containerShapes(catalog, s));
     return createHash("sha256").update(text).digest("hex").slice(0, 16);
 }
 
@@ -146,10 +150,14 @@ export function containerShapes(catalog: readonly CatalogEntry[], s: Settings): 
     };
     const shapes = catalog.map((entry) => {
         const volumes = (entry.volumes ?? []).map((v) => ({ volumeName: dockerVolumeName(v.name), path: v.path }));
-        return containerInputs({ ...containerSpec(entry, ctx), volumes }, AT_DEPLOY);
+        return containerInputs({ ...containerSpec(entry, ctx), volumes }, AT_DEPLOY, { plainSecrets: true });
     });
     const migrator = catalog.find((e) => e.migration);
-    if (migrator) shapes.push(containerInputs({ ...containerSpec(migrator, ctx), ...migrationSpec(migrator) }, AT_DEPLOY));
+    if (migrator) shapes.push(containerInputs({ ...containerSpec(migrator, ctx), ...migrationSpec(migrator) }, AT_DEPLOY, { plainSecrets: true }));
+    // Every value plain: an Output here would hide what it holds (a configuration template) from the fingerprint.
+    let outputs = 0;
+    JSON.stringify(shapes, (_k, v) => (pulumi.Output.isInstance(v) ? (outputs++, null) : v));
+    if (outputs) throw new Error(`containerShapes: ${outputs} container input(s) still Outputs; what they hold would be left out of the fingerprint`);
     return shapes;
 }
 

@@ -99,14 +99,17 @@ export function imagesOf(names: readonly string[], images: Record<string, string
     return Object.fromEntries([...names].sort().map((n) => [n, images[n]]));
 }
 
-export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string, rollbackId?: string): DeployKind {
+export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string, rollbackId?: string, commit?: string): DeployKind {
     if (!previous?.verifiedAt) return "first";
     // A rollback is a deploy like any other, also back to the very release prod last verified
     // (after a failed deploy of a newer one): its backup, page, verification, page off.
     if (rollbackId !== undefined && rollbackId !== previous.rollbackId) return "release";
     // Recorded before outputs carried every image (the app release only): cannot tell, so back up.
     if (!previous.images || !isDeepStrictEqual(previous.images, images)) return "release";
-    return previous.containers === containers ? "none" : "config";
+    if (previous.containers !== containers) return "config";
+    // New code (host scripts, alarms, the program itself) is verified and recorded too: what
+    // promotion holds prod to is the commit the stack last verified, never an older one.
+    return commit !== undefined && previous.commit !== commit ? "config" : "none";
 }
 
 /** Image references that differ, as "name: old -> new" (for the plan and the update's log). */
@@ -123,8 +126,9 @@ export function releaseChanges(previous: VerifiedRelease | undefined, images: Re
 export function rollbackCommand(stack: string, previous: VerifiedRelease | undefined): string {
     if (!previous?.verifiedAt) return `Roll back: none possible, this is the first release of stack ${stack}; fix the cause and run pulumi up --stack ${stack} again.`;
     // Sorted: the same release always gives the same command, whatever order it was read in.
-    const release = Object.fromEntries(Object.entries(previous.release).sort(([a], [b]) => a.localeCompare(b)));
-    const outputs = JSON.stringify({ verifiedRelease: { release, verifiedAt: previous.verifiedAt } });
+    const sorted = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).sort(([a], [b]) => a.localeCompare(b)));
+    // Every image, stores and proxy too: a failed release may have changed them as well.
+    const outputs = JSON.stringify({ verifiedRelease: { release: sorted(previous.release), ...(previous.images ? { images: sorted(previous.images) } : {}), verifiedAt: previous.verifiedAt, ...(previous.commit ? { commit: previous.commit } : {}) } });
     return [
         `Roll back to the release verified at ${previous.verifiedAt}:`,
         `  npm run promote -- --rollback --prod-file Pulumi.${stack}.yaml --prod-outputs <(pulumi stack output --stack ${stack} --json) --from-file <(echo '${outputs}') && git commit -m "Roll back ${stack} to the release verified at ${previous.verifiedAt}" Pulumi.${stack}.yaml && pulumi up --stack ${stack}`,

@@ -87,10 +87,11 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const images = imagesOf(this.catalog.map((e) => e.name), s.images);
         const release = releaseOf(this.catalog, s.images);
         const containersFingerprint = containerFingerprint(this.catalog, s);
-        const kind = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId);
+        const commit = deployCommit();
+        const kind = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit);
         const deploy = new DeployChecklist(
             `${name}-deploy`,
-            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, attempt: deployAttempt(), commit: deployCommit() },
+            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, attempt: deployAttempt(), commit },
             { parent: this },
         );
         // After the checklist: on a first deploy the paging alarms wait for the maintenance page.

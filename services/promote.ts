@@ -55,6 +55,7 @@ const DEPLOY = `${NAMESPACE}:deploy`;
  * prod's update a full release deploy.
  */
 export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames: readonly string[], defaults: Record<string, string> = {}, rollbackId?: string): Promotion {
+    const promotedCommit = rollbackId === undefined ? outputs.verifiedRelease?.commit : undefined;
     const verified = outputs.verifiedRelease;
     if (!verified?.verifiedAt) throw new PromotionError("staging's release is not verified (no verifiedRelease.verifiedAt in its outputs): deploy it to staging and let verification pass first");
     if (outputs.release && !isDeepStrictEqual(outputs.release, verified.release)) {
@@ -81,6 +82,12 @@ export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames:
         changes.push({ service: n, from, to: wanted[n] });
     }
     if (rollbackId !== undefined) doc.setIn(["config", DEPLOY, "rollbackId"], rollbackId);
+    // What prod's deploy holds its code to: the commit staging verified, and this promotion soaked.
+    const promotedBefore = doc.getIn(["config", DEPLOY, "promotedCommit"]) as string | undefined;
+    if (promotedCommit !== undefined && /^[0-9a-f]{40}$/.test(promotedCommit) && promotedBefore !== promotedCommit) {
+        doc.setIn(["config", DEPLOY, "promotedCommit"], promotedCommit);
+        changes.push({ service: "(code)", from: promotedBefore, to: promotedCommit });
+    }
     // No folding: long values (an SSH key) stay on their line, as written.
     const text = doc.toString({ lineWidth: 0 });
     // Only the release may differ: anything else would be a promotion doing more than it says.
@@ -89,6 +96,7 @@ export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames:
         for (const n of Object.keys(wanted)) delete copy.config?.[IMAGES]?.[n];
         if (copy.config?.[IMAGES] && Object.keys(copy.config[IMAGES]).length === 0) delete copy.config[IMAGES];
         delete copy.config?.[DEPLOY]?.rollbackId;
+        delete copy.config?.[DEPLOY]?.promotedCommit;
         if (copy.config?.[DEPLOY] && Object.keys(copy.config[DEPLOY]).length === 0) delete copy.config[DEPLOY];
         return copy;
     };

@@ -154,6 +154,11 @@ const escalation = z
 
 const deploy = z
     .strictObject({
+        promotedCommit: z
+            .string()
+            .regex(/^[0-9a-f]{40}$/, { error: "a full git commit id" })
+            .optional()
+            .meta({ description: "Set by npm run promote: the commit staging verified and soaked; prod's deploy refuses code that differs from it." }),
         rollbackId: z
             .string()
             .regex(/^[A-Za-z0-9._:-]{1,80}$/, { error: "letters, digits and . _ : - only" })

@@ -154,11 +154,13 @@ describe("containers in the staging plan", () => {
         expect(install.dependsOn).toEqual([ofType(plan, "command:local:Command").find((c) => c.name === "sofia-host-ready-run")!.urn]);
     });
 
-    it("reaches Docker only once the host is ready (cloud-init done)", () => {
+    it("reaches Docker only once the host is ready (cloud-init done) and this update's deploy key is in place", () => {
         const provider = one(plan, "pulumi:providers:docker");
         const ready = ofType(plan, "command:local:Command").find((c) => c.name === "sofia-host-ready-run")!;
+        const key = ofType(plan, "command:local:Command").find((c) => c.name === "sofia-host-deploy-key-ready-run")!;
         expect(ready.inputs.create).toMatch(/cloud-init status --wait$/);
-        expect(provider.dependsOn).toEqual([ready.urn]);
+        expect(key.inputs.create).toMatch(/test -s \/home\/sofia-deploy\/\.ssh\/authorized_keys$/);
+        expect(provider.dependsOn).toEqual([ready.urn, key.urn]);
     });
 });
 

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../plan/offline";
-import { lastDeployFromFile } from "../plan/stack-config";
+import { lastDeployFromFile, stackSettings } from "../plan/stack-config";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { DEPLOY_STEPS, deployKind, rollbackCommand, VerifiedRelease } from "../services/deploy";
 import { promote } from "../services/promote";
@@ -177,7 +177,9 @@ describe("the rollback command", () => {
         // The outputs the command feeds to promotion, against a stack file that moved on to a new API.
         const outputs = JSON.parse(/echo '(.*?)'\)/.exec(command)![1]);
         const moved = file.replace(previous.release.api, NEW_API);
-        const result = promote(moved, outputs, releaseServiceNames);
+        // As the command runs it: the catalog's defaults stand for images the file does not set.
+        const defaults = Object.fromEntries(sofiaCatalog(stackSettings("staging").timeseriesStore).flatMap((e) => (e.defaultImage ? [[e.name, e.defaultImage]] : [])));
+        const result = promote(moved, outputs, releaseServiceNames, defaults);
         expect(result.changes).toEqual([{ service: "api", from: NEW_API, to: previous.release.api }]);
         expect(result.text).toBe(file);
     });

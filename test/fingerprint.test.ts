@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { AT_DEPLOY, containerFingerprint, containerShapes } from "../services/containers";
 import { sofiaCatalog } from "../services/catalog";
 import { stackSettings } from "../plan/stack-config";
+import { questdbServerConf } from "../services/store-config";
 import { ofType, planStack } from "./helpers/plan";
 
 /** A shape's value as the plan would show it: placeholders and secrets match anything. */
@@ -47,6 +48,14 @@ describe("the container fingerprint", () => {
         expect(declared.length).toBeGreaterThanOrEqual(10);
         // Not all hidden behind secrets: the proxy's uploads (its nginx.conf) are compared in staging.
         if (stack === "staging") expect(Array.isArray(declared.find((c) => c.inputs.name === "sofia-proxy")!.inputs.uploads)).toBe(true);
+    });
+
+    it("sees the configuration templates in secret files (a store's server.conf), with placeholders for the secrets", () => {
+        const s = stackSettings("prod");
+        const shapes = containerShapes(sofiaCatalog(s.timeseriesStore), s) as { name: string; uploads: { file: string; content: unknown }[] }[];
+        const questdb = shapes.find((x) => x.name === "sofia-questdb")!;
+        expect(questdb.uploads.map((u) => u.content)).toContainEqual(questdbServerConf(AT_DEPLOY));
+        expect(shapes.find((x) => x.name === "sofia-redis")!.uploads.map((u) => u.content)).toContainEqual(`requirepass ${AT_DEPLOY}\n`);
     });
 
     it("changes with anything that shapes a container, and with nothing else", () => {

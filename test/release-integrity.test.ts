@@ -10,14 +10,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runAsync } from "../drill/run";
 import { stackSettings } from "../plan/stack-config";
-import { releaseServiceNames } from "../services/catalog";
-import { DEPLOY_COMMIT_ENV, deployKind } from "../services/deploy";
+import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
+import { DEPLOY_COMMIT_ENV, deployKind, imagesOf } from "../services/deploy";
 import { checkDeployIsVerified, promote, StagingOutputs } from "../services/promote";
 import { planStack } from "./helpers/plan";
 
 const ROOT = path.join(__dirname, "..");
 const prodYaml = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
-const prodImages = stackSettings("prod").images;
+const prodSettings = stackSettings("prod");
+// Prod's own catalog's images: a store it does not run (timescaledb next to questdb) has only a default.
+const prodImages = imagesOf(sofiaCatalog(prodSettings.timeseriesStore).map((e) => e.name), prodSettings.images);
 const COMMIT = "c".repeat(40);
 
 /** Staging verified prod's own images, with a new Redis, from COMMIT. */
@@ -62,10 +64,16 @@ describe("npm run promote -- --verify-deploy, in a scratch checkout", () => {
     const verify = (dir: string) =>
         runAsync("node", [path.join(ROOT, "scripts", "run-ts.js"), "scripts/promote.ts", "--verify-deploy", "--from-file", path.join(dir, "staging.json"), "--prod-outputs", path.join(dir, "prod.json"), "--prod-file", path.join(dir, "Pulumi.prod.yaml")]);
 
-    it("passes the commit and images staging verified, refuses a later commit, and lets a rollback through", async () => {
+    it("passes the commit and images staging verified and promotion soaked, refuses a later commit, and holds a rollback to prod's verified code", async () => {
         const { dir, head } = checkout();
         fs.writeFileSync(path.join(dir, "staging.json"), JSON.stringify(stagingWith(prodImages, head)));
         fs.writeFileSync(path.join(dir, "prod.json"), JSON.stringify({ verifiedRelease: { ...stagingWith(prodImages, head).verifiedRelease } }));
+        // Without the promoted commit in the prod file: not a promotion.
+        const unpromoted = await verify(dir);
+        expect(unpromoted.status).toBe(1);
+        expect(unpromoted.stderr).toContain("records no deploy.promotedCommit");
+        fs.appendFileSync(path.join(dir, "Pulumi.prod.yaml"), `  sofia:deploy:\n    promotedCommit: ${head}\n`);
+        git(dir, "commit", "-qam", "promoted");
         const ok = await verify(dir);
         expect(ok.status, ok.stderr).toBe(0);
         expect(ok.stdout).toContain(`prod is to run exactly what staging verified at 2026-12-03T08:00:00Z: its images and its commit ${head.slice(0, 12)}`);
@@ -74,12 +82,18 @@ describe("npm run promote -- --verify-deploy, in a scratch checkout", () => {
         git(dir, "commit", "-qam", "not verified");
         const later = await verify(dir);
         expect(later.status).toBe(1);
-        expect(later.stderr).toMatch(/promote: refused: the code differs from the commit staging verified .* in 1 file\(s\): code\.ts/);
-        // A rollback (a new deploy.rollbackId) was checked at promotion to go back: it deploys.
-        fs.appendFileSync(path.join(dir, "Pulumi.prod.yaml"), "  sofia:deploy:\n    rollbackId: rollback-2026-12-03T09:00:00.000Z\n");
+        expect(later.stderr).toMatch(/promote: refused: the code differs from the commit promoted to prod .* in code\.ts: it has not soaked/);
+        // A rollback id does not let that code through: a rollback runs the code prod verified last.
+        fs.appendFileSync(path.join(dir, "Pulumi.prod.yaml"), "    rollbackId: rollback-2026-12-03T09:00:00.000Z\n");
+        const sneaked = await verify(dir);
+        expect(sneaked.status).toBe(1);
+        expect(sneaked.stderr).toMatch(/a rollback puts images back on the code prod verified last .* differs from it in code\.ts: revert those commits on main too/);
+        // With the code reverted, the rollback deploys.
+        fs.writeFileSync(path.join(dir, "code.ts"), "export const x = 1;\n");
+        git(dir, "commit", "-qam", "revert");
         const back = await verify(dir);
         expect(back.status, back.stderr).toBe(0);
-        expect(back.stdout).toContain("a rollback (rollback-2026-12-03T09:00:00.000Z)");
+        expect(back.stdout).toContain("a rollback (rollback-2026-12-03T09:00:00.000Z) on the code prod verified last");
     }, 60_000);
 });
 
@@ -108,6 +122,9 @@ describe("a rollback is a deploy like any other", () => {
         expect(deployKind(prev, images, "c")).toBe("none");
         expect(deployKind(prev, images, "c", "rollback-1")).toBe("release");
         expect(deployKind({ ...prev, rollbackId: "rollback-1" }, images, "c", "rollback-1")).toBe("none");
+        // New code alone (a host script, an alarm) is verified and recorded: the stack's commit never goes stale.
+        expect(deployKind({ ...prev, commit: "a" }, images, "c", undefined, "b")).toBe("config");
+        expect(deployKind({ ...prev, commit: "a" }, images, "c", undefined, "a")).toBe("none");
         process.env[DEPLOY_COMMIT_ENV] = COMMIT;
         const plan = await planStack("prod", ["deploy.rollbackId=rollback-2026-12-03T09:00:00.000Z"]);
         expect((plan.outputs.deploy as { kind: string }).kind).toBe("release");
