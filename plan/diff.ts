@@ -5,6 +5,7 @@
  * first, whatever destroys data or widens access, named as what it is.
  */
 import { isDeepStrictEqual } from "util";
+import { policyStatements } from "../components/iam";
 import { Plan, PlannedResource } from "./offline";
 import { ignored, replacementCauses } from "./replacements";
 import { startGraph, StartGraph } from "./start-graph";
@@ -105,17 +106,7 @@ function canonical(v: unknown): string {
 
 /** Statements of an IAM or resource policy input (a JSON string or an object), canonical. */
 function statements(policy: unknown): string[] {
-    let doc = policy;
-    if (typeof doc === "string") {
-        try {
-            doc = JSON.parse(doc);
-        } catch {
-            return [doc as string];
-        }
-    }
-    const list = isObject(doc) ? doc.Statement : undefined;
-    const all = Array.isArray(list) ? list : list === undefined ? [] : [list];
-    return all.map(canonical);
+    return policyStatements(policy).map(canonical);
 }
 
 function describeStatement(text: string): string {

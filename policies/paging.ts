@@ -6,15 +6,9 @@
  * principal, with the publisher's ARN as aws:SourceArn and the account as aws:SourceAccount.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { PolicyStatement, policyStatements } from "../components/iam";
 
-interface Statement {
-    Sid?: string;
-    Effect?: string;
-    Principal?: unknown;
-    Action?: string | string[];
-    Resource?: string | string[];
-    Condition?: Record<string, Record<string, string | string[]>>;
-}
+type Statement = PolicyStatement;
 
 /** A request to publish: who asks, on behalf of what. */
 export interface PublishRequest {
@@ -31,17 +25,7 @@ function wildcard(pattern: string, value: string): boolean {
     return re.test(value);
 }
 
-function statementsOf(policy: unknown): Statement[] {
-    let doc = policy;
-    if (typeof policy === "string") {
-        try {
-            doc = JSON.parse(policy);
-        } catch {
-            return [];
-        }
-    }
-    return list((doc as { Statement?: Statement | Statement[] })?.Statement);
-}
+const statementsOf = policyStatements;
 
 function principalMatches(principal: unknown, service: string): boolean {
     if (principal === "*") return true;

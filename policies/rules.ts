@@ -7,6 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { cronFields, isTooWideForAdmin, looksLikeSecretName } from "../components/formats";
+import { policyStatements } from "../components/iam";
 import { sofiaCatalog } from "../services/catalog";
 import { CONTAINER_PREFIX } from "../services/store-config";
 import { limitPolicies } from "./limits";
@@ -22,11 +23,7 @@ function portsOf(rule: { fromPort?: number; toPort?: number; ipProtocol?: string
     return (port) => rule.fromPort !== undefined && rule.toPort !== undefined && port >= rule.fromPort && port <= rule.toPort;
 }
 
-function statements(policy: unknown): { Effect?: string; Action?: string | string[]; Resource?: string | string[]; Condition?: Record<string, Record<string, unknown>> }[] {
-    const doc = typeof policy === "string" ? (() => { try { return JSON.parse(policy); } catch { return {}; } })() : policy;
-    const s = (doc as { Statement?: unknown })?.Statement;
-    return Array.isArray(s) ? s : s ? [s as never] : [];
-}
+const statements = policyStatements;
 const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** A child (versioning, lifecycle, ...) belongs to a bucket when it names it or shares its component. */
