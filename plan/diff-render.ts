@@ -66,7 +66,7 @@ function resource(d: ResourceDiff): string[] {
 
 const DEPLOY_KIND: Record<string, string> = {
     none: "none: the release and the containers' shape are unchanged",
-    config: "verification only: the containers' shape changes, not the release",
+    config: "verification only: the containers' shape or the code changes, not the release",
     release: "a release deploy",
     first: "the stack's first deploy",
 };

@@ -109,6 +109,20 @@ function statements(policy: unknown): string[] {
     return policyStatements(policy).map(canonical);
 }
 
+/** Whether statement `wide` allows all that `narrow` does: same principal and condition, its actions and resources among wide's. */
+function grants(wide: Record<string, unknown>, narrow: Record<string, unknown>): boolean {
+    const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+    const among = (a: unknown, b: unknown) => list(a).every((x) => list(b).includes(x) || list(b).includes("*"));
+    return (
+        wide.Effect === "Allow" &&
+        canonical(wide.Principal) === canonical(narrow.Principal) &&
+        canonical(wide.Condition) === canonical(narrow.Condition) &&
+        narrow.NotAction === undefined && narrow.NotResource === undefined &&
+        among(narrow.Action, wide.Action) &&
+        among(narrow.Resource, wide.Resource)
+    );
+}
+
 function describeStatement(text: string): string {
     try {
         const s = JSON.parse(text) as Record<string, unknown>;
@@ -153,7 +167,8 @@ function dangerOf(d: ResourceDiff, before: PlannedResource | undefined, after: P
         const kind = field === "policy" ? "policy" : "trust";
         const was = statements(before?.inputs[field]);
         const now = d.op === "delete" ? [] : statements(after?.inputs[field]);
-        const added = now.filter((x) => !was.includes(x) && JSON.parse(x).Effect !== "Deny");
+        // New Allows not already granted by an old statement (a narrowed statement is not new access).
+        const added = now.filter((x) => !was.includes(x) && JSON.parse(x).Effect !== "Deny" && !was.some((o) => grants(JSON.parse(o), JSON.parse(x))));
         if (added.length) found.push(`adds ${kind} statements to ${r.name} (${r.type.split(":").pop()}): ${added.map(describeStatement).join("; ")}`);
         // A Deny taken away (the bucket's TLS-only rule, say) opens what it closed.
         const lifted = was.filter((x) => !now.includes(x) && JSON.parse(x).Effect === "Deny");
@@ -258,7 +273,9 @@ export function diffPlans(base: Plan, head: Plan, ref: { ref: string; commit: st
     }
     all.sort(order);
     const counts = Object.fromEntries(OPS.map((op) => [op, all.filter((d) => d.op === op).length])) as Record<Op, number>;
-    const watched = all.filter((d) => ALARM_TYPES.has(d.type) || SCHEDULE_TYPES.has(d.type));
+    // Alarms, and resources that run on a schedule (an association without one runs on change only).
+    const scheduled = (d: ResourceDiff) => SCHEDULE_TYPES.has(d.type) && (d.type !== "aws:ssm/association:Association" || [before.get(d.urn), after.get(d.urn)].some((r) => r?.inputs.scheduleExpression !== undefined));
+    const watched = all.filter((d) => ALARM_TYPES.has(d.type) || scheduled(d));
     const graphs = { before: startGraph(base), after: startGraph(head) };
     return {
         stack: head.stack,

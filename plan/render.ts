@@ -84,7 +84,7 @@ function renderDeploy(plan: Plan): string[] {
     const d = plan.outputs.deploy as { kind: string; steps: string[]; changes: string[] } | undefined;
     if (!d) return [];
     if (d.steps.length === 0) return ["Deploy checklist: none (the release is unchanged: no backup, maintenance page, migrations or verification)", ""];
-    const what = { first: "the stack's first release", release: "the release changes", config: "the containers' configuration changes, not the release" }[d.kind] ?? d.kind;
+    const what = { first: "the stack's first release", release: "the release changes", config: "the containers' configuration or the code changes, not the release" }[d.kind] ?? d.kind;
     return [
         `Deploy checklist (${what}), in this order:`,
         ...d.changes.map((c) => `    ${c}`),

@@ -124,6 +124,17 @@ describe("the offline diff of two plans", () => {
         expect(d.resources.find((r) => r.type === "aws:ebs/volume:Volume")?.changes).toContainEqual({ path: "(option) protect", before: true });
     });
 
+    it("does not call a narrowed statement new access", () => {
+        const head = structuredClone(base);
+        const role = head.resources.find((r) => r.name === "sofia-maintenance-role-policy")!;
+        const doc = JSON.parse(role.inputs.policy as string);
+        doc.Statement[0].Resource = doc.Statement[0].Resource.slice(0, 1);
+        role.inputs.policy = JSON.stringify(doc);
+        const d = diffPlans(base, head, REF);
+        expect(d.resources.map((r) => r.name)).toEqual(["sofia-maintenance-role-policy"]);
+        expect(d.danger).toEqual([]);
+    });
+
     it("leaves out what the resource ignores: a new AMI is no change", () => {
         const head = structuredClone(base);
         head.resources.find((r) => r.type === "aws:ec2/instance:Instance")!.inputs.ami = "ami-0123456789abcdef0";
