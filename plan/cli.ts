@@ -26,7 +26,8 @@ const USAGE = `usage: npm run plan -- [--stack <name>] [--stack-file <path>] [--
   --set         override a setting for this plan only (sofia: namespace by default; dotted keys set nested fields)
   --set-secret  the same, as a secret value
   --first-deploy  plan the stack's first deploy (default: the release in the stack file is taken
-                as deployed and verified, so only --set images.<name>=... makes a release deploy)`;
+                as deployed and verified, so only --set images.<name>=... makes a release deploy)
+  -h, --help    this text`;
 
 export interface Io {
     out: (s: string) => void;
