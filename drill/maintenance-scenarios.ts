@@ -205,6 +205,7 @@ export const maintenanceScenarios: Scenario[] = [
             // The reboot empties /run, and with it the mark; SSM runs the task again.
             fs.rmSync(`${lock}.reboot`, { force: true });
             const redisDown = env.redisCli(["PING"]).stdout.trim() !== "PONG";
+            const journalled = fs.existsSync(path.join(env.dataPath, "sofia-ops.journal")) && /op=restart/.test(fs.readFileSync(path.join(env.dataPath, "sofia-ops.journal"), "utf8"));
             // The boot starts every service in catalog order (sofia-boot.service), as after any reboot.
             const boot = await env.runHost("sofia-services", ["start"]);
             const rerun = await env.runHost("sofia-services", ["patch"], { DNF_LOG: dnfLog, DNF_NEEDS_REBOOT: "0", AWS_SSM_INSTANCE_ID: "i-0drill" });
@@ -219,7 +220,8 @@ export const maintenanceScenarios: Scenario[] = [
                 check("updates needing a reboot: exit 194, SSM's code to reboot and run the task again", patched.status === 194 && calls.some((c) => / -y upgrade --security$/.test(c)) && calls.some((c) => / needs-restarting -r$/.test(c)), patched.stderr),
                 check("until the reboot, another operation refuses, naming it", backupBeforeReboot.status === 1 && /the host is about to reboot for security updates \(sofia-services patch asked for a reboot at /.test(backupBeforeReboot.stderr), backupBeforeReboot.stderr),
                 check("before asking for the reboot it stopped the services in order (the stores last)", redisDown && /stopping/i.test(patched.stdout), patched.stdout.slice(-400)),
-                check("the boot starts every service again", boot.status === 0 && env.redisCli(["PING"]).stdout.trim() === "PONG", boot.stderr.slice(-300)),
+                check("the stop is journalled as a restart (killed there, the next command starts the services)", journalled),
+                check("the boot starts every service again, and the journal is done", boot.status === 0 && env.redisCli(["PING"]).stdout.trim() === "PONG" && !fs.existsSync(path.join(env.dataPath, "sofia-ops.journal")), boot.stderr.slice(-300)),
                 check("after the reboot, the task's rerun finds nothing to do and exits 0", rerun.status === 0 && /no reboot needed/.test(rerun.stdout), rerun.stderr),
                 check("run by hand, it says to reboot and marks nothing", byHand.status === 0 && /not run by SSM, so reboot by hand/.test(byHand.stdout) && !markedByHand, byHand.stdout + byHand.stderr),
             ];

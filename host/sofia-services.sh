@@ -300,10 +300,13 @@ cmd_patch() {
       log "the updates need a reboot; not run by SSM, so reboot by hand in a quiet hour: sudo sofia-services stop && sudo systemctl reboot"
       return 0
     fi
-    # Marked before the lock goes: nothing may start between this exit and the reboot. The
-    # services stop in order first (a reboot would stop them all at once, stores with the apps).
-    ops_mark_reboot "sofia-services patch"
+    # The services stop in order first (a reboot would stop them all at once, stores with the
+    # apps), journalled as a restart: killed from here on, the next command or the boot starts
+    # them. Marked last, just before the lock goes: nothing may start between this exit and the
+    # reboot, and a kill before the mark leaves none to wait out.
+    journal_set "op=restart" "phase=stopping" "started=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     cmd_stop
+    ops_mark_reboot "sofia-services patch"
     log "the updates need a reboot: asking the SSM agent for it (exit $SSM_REBOOT_EXIT); other operations wait for it, the boot starts the services"
     exit "$SSM_REBOOT_EXIT"
   else
