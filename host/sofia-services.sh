@@ -279,7 +279,6 @@ cmd_restart() {
   (( own == 0 )) || journal_clear
 }
 
-
 # SSM's code for "reboot the host, then run this script again" (Linux); the rerun finds the
 # updates installed and no reboot needed, and exits 0.
 SSM_REBOOT_EXIT=194
