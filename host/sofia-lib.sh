@@ -77,20 +77,35 @@ newest_backup() { complete_backups "$1" 1 | cut -f1; }
 # Redis tools run from the pinned Redis image (the host has none, and an older redis-check-rdb
 # cannot read a newer RDB); with REDIS_IMAGE empty they run from PATH (drills, benchmarks).
 #   redis_tool [--stdin] <dir> <tool> [args...]
-# <dir> is a directory the tool must see at the same path. --stdin passes this shell's stdin to
-# the tool (redis-check-rdb /dev/stdin); without it the container gets none, so that a tool called
-# inside a `while read` loop cannot swallow the loop's input.
+# <dir> is the run's own directory, which the tool sees at the same path. --stdin passes this
+# shell's stdin to the tool (redis-check-rdb /dev/stdin); without it the container gets none, so
+# that a tool called inside a `while read` loop cannot swallow the loop's input.
+# The password (REDISCLI_AUTH, when set) reaches the tool through a file in <dir>, readable by root
+# only and removed with it, and is read inside the container: it is never in the container's
+# configuration (docker inspect) nor on a command line.
+REDIS_AUTH_NAME=.redis-auth
 redis_tool() {
   local interactive=()
   if [[ $1 == --stdin ]]; then interactive=(-i); shift; fi
   local dir=$1
   shift
-  if [[ -n ${REDIS_IMAGE:-} ]]; then
-    # Host network: the store publishes on the host's loopback only.
-    docker run --rm "${interactive[@]}" --network host -e REDISCLI_AUTH -v "$dir:$dir" "$REDIS_IMAGE" "$@"
-  else
+  if [[ -z ${REDIS_IMAGE:-} ]]; then
     "$@"
+    return
   fi
+  # Host network: the store publishes on the host's loopback only.
+  local run=(docker run --rm "${interactive[@]}" --network host -v "$dir:$dir")
+  if [[ -z ${REDISCLI_AUTH:-} ]]; then
+    "${run[@]}" "$REDIS_IMAGE" "$@"
+    return
+  fi
+  local auth="$dir/$REDIS_AUTH_NAME"
+  if [[ ! -s $auth ]]; then
+    (umask 077 && printf '%s' "$REDISCLI_AUTH" >"$auth.new" && mv -f "$auth.new" "$auth") ||
+      { echo "sofia: could not write the Redis password file $auth for the Redis tools; is $dir writable?" >&2; return 1; }
+  fi
+  # shellcheck disable=SC2016 # expanded by the container's shell, not this one
+  "${run[@]}" --entrypoint sh "$REDIS_IMAGE" -c 'REDISCLI_AUTH=$(cat "$0") exec "$@"' "$auth" "$@"
 }
 
 # S3 reports checksums in base64 of the raw digest; manifests have hex (one digest per line).

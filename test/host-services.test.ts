@@ -469,8 +469,23 @@ describe("sofia-lib redis_tool", () => {
         const r = spawnSync("bash", ["-c", script], { env: env(), encoding: "utf8" });
         expect(r.status).toBe(0);
         expect(log()).toEqual([
-            "run --rm -i --network host -e REDISCLI_AUTH -v /stage:/stage redis:pinned redis-check-rdb /dev/stdin",
-            "run --rm --network host -e REDISCLI_AUTH -v /stage:/stage redis:pinned redis-cli PING",
+            "run --rm -i --network host -v /stage:/stage redis:pinned redis-check-rdb /dev/stdin",
+            "run --rm --network host -v /stage:/stage redis:pinned redis-cli PING",
         ]);
+    });
+
+    it("passes the Redis password as a root-only file in the run's directory, never as a container env or argument", () => {
+        const stage = fs.mkdtempSync(path.join(dir, "stage-"));
+        const secret = "s3cr3t-redis-pass";
+        const script = [`source ${path.join(ROOT, "host", "sofia-lib.sh")}`, "REDIS_IMAGE=redis:pinned", `export REDISCLI_AUTH=${secret}`, `redis_tool ${stage} redis-cli PING || true`].join("\n");
+        const r = spawnSync("bash", ["-c", script], { env: env(), encoding: "utf8" });
+        expect(r.status).toBe(0);
+        const calls = log();
+        expect(calls).toEqual([`run --rm --network host -v ${stage}:${stage} --entrypoint sh redis:pinned -c REDISCLI_AUTH=$(cat "$0") exec "$@" ${stage}/.redis-auth redis-cli PING`]);
+        expect(calls.join("\n")).not.toContain(secret);
+        expect(calls.join("\n")).not.toMatch(/-e REDISCLI_AUTH|--env/);
+        const auth = path.join(stage, ".redis-auth");
+        expect(fs.readFileSync(auth, "utf8")).toBe(secret);
+        expect(fs.statSync(auth).mode & 0o777).toBe(0o600);
     });
 });
