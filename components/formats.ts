@@ -169,6 +169,22 @@ export function isWorldCidr(cidr: string): boolean {
     return parseCidr(cidr)?.prefix === 0;
 }
 
+/** Blocks that are never routed on the internet: private, shared (carrier NAT), loopback, link-local, unique-local. */
+const NOT_INTERNET = {
+    v4: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"].map((c) => new Address4(c)),
+    v6: ["fc00::/7", "fe80::/10", "::1/128"].map((c) => new Address6(c)),
+};
+
+/**
+ * True when a block holds any address of the internet: a client there reaches the host across it,
+ * so what it sends and receives must be encrypted. A block inside the private ranges does not.
+ */
+export function reachesInternet(cidr: string): boolean {
+    const c = parseCidr(cidr);
+    if (!c) return false;
+    return c.v6 ? !NOT_INTERNET.v6.some((n) => new Address6(cidr).isInSubnet(n)) : !NOT_INTERNET.v4.some((n) => new Address4(cidr).isInSubnet(n));
+}
+
 /**
  * The widest block that may name trusted admin hosts: a /16 (65,536 addresses) or an IPv6 /48 (a
  * site). Anything wider is the internet in pieces (0.0.0.0/1 and 128.0.0.0/1 are all of it).

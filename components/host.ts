@@ -37,6 +37,10 @@ export interface HostArgs {
     clientPorts: PublishedPort[];
     /** Who may reach `clientPorts`. */
     clientCidrs: string[];
+    /** Ports opened to everyone (IPv4 and IPv6): only what anyone must reach, such as an ACME CA's HTTP-01 challenge. @default none */
+    worldPorts?: PublishedPort[];
+    /** An Elastic IP for the host, so that its public address (where a DNS name points) survives stop and start. @default false */
+    staticAddress?: boolean;
     /** Who may reach SSH; only used with `dockerAccess: "admin-ssh"`. Never the whole internet. */
     adminCidrs: string[];
     /** How the Docker provider reaches the host: SSH tunnelled through SSM, or SSH from `adminCidrs`. */
@@ -136,6 +140,7 @@ export function deployKeyPart(sshPublicKey: string): HostFilesPart {
 export function validateHostArgs(args: HostArgs): void {
     const world = args.adminCidrs.filter(isTooWideForAdmin);
     if (world.length > 0) throw new Error(`HostArgs.adminCidrs: ${world.join(", ")} would open SSH to a large part of the internet`);
+    if ((args.worldPorts ?? []).some((p) => p.port === 22)) throw new Error("HostArgs.worldPorts: port 22 (SSH) is never opened to everyone; use adminCidrs");
     if (args.dockerAccess === "admin-ssh" && args.adminCidrs.length === 0) {
         throw new Error(`HostArgs.adminCidrs: dockerAccess "admin-ssh" needs at least one admin CIDR`);
     }
@@ -253,7 +258,10 @@ export class Host extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.publicIp = this.instance.publicIp;
+        // Associated with the instance, and moved to its replacement: the address a DNS name points at stays.
+        this.publicIp = args.staticAddress
+            ? new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", instance: this.instance.id, tags: { ...tags, Name: `${name}-ip` } }, { parent: this }).publicIp
+            : this.instance.publicIp;
         // The deploy key in place (this update's version of it) before any Docker call logs in with it.
         const key = new HostFiles(`${name}-files`, { instanceId: this.instance.id, parts: [deployKeyPart(args.sshPublicKey)], markerDir: args.hostFilesMarkerDir, after: [this.ready.run], tags }, { parent: this });
         const keyInPlace = new HostCommand(
@@ -280,6 +288,11 @@ export class Host extends pulumi.ComponentResource {
                     { parent: sg },
                 );
             });
+        }
+        for (const { port, description } of args.worldPorts ?? []) {
+            for (const [suffix, cidr] of [["v4", "0.0.0.0/0"], ["v6", "::/0"]] as const) {
+                new aws.vpc.SecurityGroupIngressRule(`${name}-in-${port}-world-${suffix}`, { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: port, toPort: port, description, ...cidrArgs(cidr), tags }, { parent: sg });
+            }
         }
         if (args.dockerAccess === "admin-ssh") {
             args.adminCidrs.forEach((cidr, i) => {

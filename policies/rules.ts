@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { cronFields, isTooWideForAdmin, looksLikeSecretName } from "../components/formats";
+import { cronFields, isTooWideForAdmin, looksLikeSecretName, reachesInternet } from "../components/formats";
 import { policyStatements } from "../components/iam";
 import { sofiaCatalog } from "../services/catalog";
 import { CONTAINER_PREFIX } from "../services/store-config";
@@ -21,6 +21,17 @@ const DATA_STORE_PORTS = new Set([...sofiaCatalog("questdb"), ...sofiaCatalog("t
 function portsOf(rule: { fromPort?: number; toPort?: number; ipProtocol?: string }): (port: number) => boolean {
     if (rule.ipProtocol === "-1") return () => true;
     return (port) => rule.fromPort !== undefined && rule.toPort !== undefined && port >= rule.fromPort && port <= rule.toPort;
+}
+
+/** The ports an nginx configuration forwards to upstreams (proxy_pass), and whether each is TLS. */
+export function forwardingListeners(conf: string): { port: number; tls: boolean }[] {
+    const found: { port: number; tls: boolean }[] = [];
+    // Each top-level server block: its listen lines, and whether it forwards anywhere.
+    for (const block of conf.split(/\n\s*server\s*\{/).slice(1)) {
+        if (!/\bproxy_pass\b/.test(block.split(/\n\s*server\s*\{/)[0])) continue;
+        for (const m of block.matchAll(/^\s*listen\s+(?:[^\s;]*:)?(\d+)([^;]*);/gm)) found.push({ port: Number(m[1]), tls: /\bssl\b/.test(m[2]) });
+    }
+    return found;
 }
 
 const statements = policyStatements;
@@ -95,6 +106,28 @@ export const policies: SofiaPolicy[] = [
             const bad = [22, ...DATA_STORE_PORTS].filter(portsOf(r));
             if (bad.length) report(`${cidr} may reach port(s) ${bad.join(", ")}.`);
         }),
+    },
+    {
+        name: "client-ports-tls-when-public",
+        description: "A port that forwards clients to the apps is served over TLS whenever a security-group rule lets the internet reach it: public means encrypted.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) => {
+            const rules = args.resources.filter((r) => r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+            for (const c of args.resources.filter((r) => r.type === "docker:index/container:Container")) {
+                // A list holding a secret (the key of a certificate from settings) is masked as a whole here.
+                const uploads = c.props.uploads;
+                if (!Array.isArray(uploads)) continue;
+                const conf = (uploads as { file?: string; content?: string }[]).find((u) => u.file?.endsWith("nginx.conf"))?.content;
+                if (typeof conf !== "string") continue;
+                for (const { port, tls } of forwardingListeners(conf)) {
+                    if (tls) continue;
+                    for (const r of rules) {
+                        const cidr = (r.props.cidrIpv4 ?? r.props.cidrIpv6) as string | undefined;
+                        if (cidr && reachesInternet(cidr) && portsOf(r.props)(port)) report(`${c.props.name} forwards clients on port ${port} over plain HTTP, and ${cidr} (the internet) may reach it.`, c.urn);
+                    }
+                }
+            }
+        },
     },
     {
         name: "sg-rules-described",

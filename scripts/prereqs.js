@@ -15,6 +15,8 @@ const NEEDED = [
   { command: "sshd", pkg: "openssh-server", why: "the host's sshd drop-in is read by the real sshd" },
   { command: "uvicorn", check: "/usr/bin/python3 -c 'import uvicorn'", pkg: "python3-uvicorn", why: "the API's error pattern is matched against real uvicorn output" },
   { command: "openssl", pkg: "openssl", why: "SHA-256 in the backup and restore scripts; a throwaway certificate for the proxy's TLS" },
+  { command: "pebble", pkg: "pebble", why: "an ACME test server issues the proxy's certificate to sofia-cert" },
+  { command: "lego", pkg: "lego", why: "the ACME client sofia-cert runs (the host runs the same version from its image)" },
   // Not in Debian 12: these come from PyPI (pip install 'moto[server]' awscli), preinstalled here.
   { command: "moto_server", pkg: null, why: "the S3/CloudWatch/SSM emulator the drills talk to" },
   { command: "aws", pkg: null, why: "host scripts call AWS through the aws CLI" },

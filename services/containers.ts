@@ -9,7 +9,7 @@ import * as random from "@pulumi/random";
 import { createHash } from "crypto";
 import { ContainerService, ContainerServiceArgs, containerInputs } from "../components/container-service";
 import { CatalogEntry } from "./catalog";
-import { maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, stackProxyOptions } from "./proxy-config";
+import { ACME, maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, proxyTlsSource, stackProxyOptions } from "./proxy-config";
 import { Settings } from "./settings";
 import { CatalogError, startStages } from "./start-order";
 import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
@@ -35,6 +35,7 @@ export interface SofiaContainersArgs {
 function proxyExtras(catalog: readonly CatalogEntry[], s: Settings): Partial<ContainerServiceArgs> {
     const options = stackProxyOptions(catalog, s);
     const tls = proxyTls(s);
+    const acme = proxyTlsSource(s) === "acme";
     return {
         files: [
             { path: PROXY_CONF_PATH, content: proxyConfig(options) },
@@ -42,7 +43,11 @@ function proxyExtras(catalog: readonly CatalogEntry[], s: Settings): Partial<Con
             ...(tls ? [{ path: PROXY_TLS_CERT, content: tls.certificate }] : []),
         ],
         secretFiles: tls ? [{ path: PROXY_TLS_KEY, value: tls.key }] : [],
-        binds: [{ hostPath: MAINTENANCE_PAGE_HOST_DIR, path: MAINTENANCE_PAGE_DIR }],
+        binds: [
+            { hostPath: MAINTENANCE_PAGE_HOST_DIR, path: MAINTENANCE_PAGE_DIR },
+            // The certificate host/sofia-cert.sh installs, and the challenges it answers (read-only here).
+            ...(acme ? [{ hostPath: ACME.hostTlsDir, path: ACME.tlsDir }, { hostPath: ACME.hostWebroot, path: ACME.webroot }] : []),
+        ],
     };
 }
 
@@ -93,7 +98,7 @@ export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<Conta
     // Apps' client ports stay on loopback (host checks); the proxy takes them for clients.
     const ports =
         entry.kind === "edge"
-            ? proxyRoutes(catalog).map((r) => ({ port: r.listen, bind: { ip: ctx.hostPrivateIp } }))
+            ? [...proxyRoutes(catalog).map((r) => r.listen), ...(proxyTlsSource(s) === "acme" ? [ACME.httpPort] : [])].map((port) => ({ port, bind: { ip: ctx.hostPrivateIp } }))
             : entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: "loopback" as const }));
     return {
         containerName: containerName(entry),

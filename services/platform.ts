@@ -19,6 +19,8 @@ import { alarmPrefix } from "./alarms";
 import { maintenanceHostFiles, maintenancePlan } from "./maintenance";
 import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring";
 import { Settings } from "./settings";
+import { certificateHostFiles } from "./certificate";
+import { ACME, proxyTlsSource } from "./proxy-config";
 
 export interface SofiaPlatformArgs {
     /** Validated stack settings (services/settings.ts). */
@@ -58,6 +60,9 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 dataVolumeGb: s.dataVolumeGb,
                 clientPorts: published.map(({ service, port }) => ({ port: port.port, description: `Sofia ${service} (${port.name}) for clients` })),
                 clientCidrs: s.clientCidrs,
+                // An ACME CA checks the domain from anywhere, on port 80: nothing but its challenge is served there.
+                worldPorts: proxyTlsSource(s) === "acme" ? [{ port: ACME.httpPort, description: "ACME HTTP-01 challenges for the proxy's certificate (nothing else is served)" }] : [],
+                staticAddress: proxyTlsSource(s) === "acme",
                 adminCidrs: s.adminCidrs,
                 dockerAccess: s.dockerAccess,
                 sshPublicKey: s.sshPublicKey,
@@ -76,6 +81,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH),
             monitoringHostFiles(this.catalog, s.stack, DEFAULT_DATA_PATH),
             maintenanceHostFiles(),
+            ...certificateHostFiles(s),
         ];
         const hostFiles = new HostFiles(
             `${name}-host-files`,
@@ -173,7 +179,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
 
         const endpoints = Object.fromEntries(
             // Through the front proxy: HTTPS on the same ports once a certificate is set.
-            published.map(({ service, port }) => [service, pulumi.interpolate`${s.proxy.tlsCertificate ? "https" : "http"}://${this.host.publicIp}:${port.port}`]),
+            published.map(({ service, port }) => [service, pulumi.interpolate`${proxyTlsSource(s) ? "https" : "http"}://${s.proxy.acme?.domain ?? this.host.publicIp}:${port.port}`]),
         );
         this.outputs = {
             instanceId: this.host.instance.id,

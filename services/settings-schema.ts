@@ -195,14 +195,35 @@ const registry = z
 
 const PEM_CERT = /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n?(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n?)*$/;
 
+/** Let's Encrypt's production directory: what `proxy.acme.directory` defaults to. */
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+
+const acme = z.strictObject({
+    domain: z
+        .string()
+        .max(253)
+        .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { error: "expected a lower-case DNS name like sofia.example.com (no wildcard: the HTTP-01 challenge cannot prove one)" })
+        .meta({ description: "The DNS name clients use; its A record must point at the stack's publicIp (an Elastic IP, kept across stop/start)." }),
+    email: z.email({ error: "expected an e-mail address for the CA's expiry notices" }).meta({ description: "Where the CA sends expiry and policy notices." }),
+    directory: z
+        .url({ protocol: /^https$/, error: "expected the https:// URL of an ACME directory" })
+        .default(LETS_ENCRYPT_DIRECTORY)
+        .meta({ description: "The ACME CA's directory URL. Default: Let's Encrypt production." }),
+    clientImage: imageRef.optional().meta({ description: "The lego image the host runs to talk to the CA. Default: the lego version the tests run (services/certificate.ts), by tag." }),
+});
+
 const proxy = z
     .strictObject({
         tlsCertificate: z
             .string()
             .regex(PEM_CERT, { error: "expected a PEM certificate chain (-----BEGIN CERTIFICATE----- ...)" })
             .optional()
-            .meta({ description: "PEM certificate (chain) the front proxy serves TLS with on every client port; its key is the proxyTlsKey secret. Unset: plain HTTP." }),
+            .meta({ description: "PEM certificate (chain) the front proxy serves TLS with on every client port; its key is the proxyTlsKey secret. Or use proxy.acme. Unset (both): plain HTTP, allowed only for a stack no public address can reach, never in prod." }),
+        acme: acme.optional().meta({
+            description: "A certificate for this domain from an ACME CA, obtained and renewed on the host (HTTP-01 on port 80, opened to everyone for the challenge alone); its key never leaves the host. Or use proxy.tlsCertificate.",
+        }),
     })
+    .refine((p) => !(p.tlsCertificate && p.acme), { error: "set proxy.tlsCertificate or proxy.acme, not both", path: ["acme"] })
     .prefault({});
 
 /** The retention periods CloudWatch Logs accepts. */

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { PlainSettings, SecretSettingName, secretSettings, settingsSchema } from "./settings-schema";
+import { reachesInternet } from "../components/formats";
 
 export const NAMESPACE = "sofia";
 
@@ -127,6 +128,20 @@ function productionBackupGuard(b: PlainSettings["backup"]): string[] {
     return problems;
 }
 
+/**
+ * Public means TLS: the API and UI are served over TLS when any client block reaches across the
+ * internet, and always in prod (its clients may sit anywhere).
+ */
+function publicTlsGuard(stack: string, s: PlainSettings): string[] {
+    if (s.proxy.tlsCertificate || s.proxy.acme) return [];
+    const open = s.clientCidrs.filter(reachesInternet);
+    const why = open.length ? `the API and UI would be served to ${open.join(", ")} (addresses on the internet) over plain HTTP` : PRODUCTION_STACKS.includes(stack) ? `${stack} serves its clients over TLS only` : undefined;
+    if (!why) return [];
+    return [
+        `${NAMESPACE}:proxy: ${why}: set proxy.acme.domain and proxy.acme.email (a certificate from Let's Encrypt, obtained and renewed on the host), or proxy.tlsCertificate with the proxyTlsKey secret${open.length && !PRODUCTION_STACKS.includes(stack) ? ", or limit clientCidrs to private ranges" : ""}`,
+    ];
+}
+
 /** A restore into prod must name it; a confirmation must name the stack it is set on. */
 function restoreGuard(stack: string, r: PlainSettings["restore"]): string[] {
     const key = `${NAMESPACE}:restore.confirm`;
@@ -191,6 +206,7 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
     if (parsed.success && (parsed.data.proxy.tlsCertificate !== undefined) !== hasKey) {
         problems.push(hasKey ? `${NAMESPACE}:proxy.tlsCertificate: missing; proxyTlsKey is set, so the proxy needs its certificate too` : `${NAMESPACE}:proxyTlsKey: missing; proxy.tlsCertificate is set: pulumi config set --secret proxyTlsKey < key.pem`);
     }
+    if (parsed.success) problems.push(...publicTlsGuard(stack, parsed.data));
     if (problems.length > 0 || !parsed.success || !region) throw new SettingsError(stack, problems);
 
     const backup = { ...parsed.data.backup, redisSchedule: parsed.data.backup.redisSchedule ?? (PRODUCTION_STACKS.includes(stack) ? PRODUCTION_REDIS_SCHEDULE : undefined) };

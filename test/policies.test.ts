@@ -70,6 +70,12 @@ const goodContainer = {
 };
 /** A deploy's migration container: runs once to its exit (attach), no health check, no restarts. */
 const oneShot = { ...goodContainer, name: "sofia-api-migrate", healthcheck: undefined, restart: "no", attach: true, ports: [] };
+/** A front proxy forwarding port 8013 (listen as given), and answering ACME challenges on port 80. */
+const proxyWith = (listen: string) => ({
+    ...goodContainer,
+    name: "sofia-proxy",
+    uploads: [{ file: "/etc/nginx/nginx.conf", content: `http {\n    server {\n        listen ${listen};\n        location / { proxy_pass http://sofia-api:8013; }\n    }\n    server {\n        listen 80;\n        location / { return 404; }\n    }\n}\n` }],
+});
 const tlsPolicy = JSON.stringify({ Statement: [{ Effect: "Deny", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }] });
 
 /** A bucket and its children in one component, each child replaceable. */
@@ -100,6 +106,13 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "0.0.0.0/0", description: "api" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 6379, toPort: 6379, cidrIpv4: "0.0.0.0/0", description: "redis" })]],
     // Half the internet is as open as all of it.
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24", description: "ssh" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "128.0.0.0/1", description: "ssh" })]],
+    [
+        "client-ports-tls-when-public",
+        [res(T.container, proxyWith("8013 ssl")), res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "0.0.0.0/0", description: "api" }), res(T.ingress, { ipProtocol: "tcp", fromPort: 80, toPort: 80, cidrIpv4: "0.0.0.0/0", description: "acme" })],
+        [res(T.container, proxyWith("8013")), res(T.ingress, { ipProtocol: "tcp", fromPort: 8000, toPort: 8100, cidrIpv4: "198.51.100.0/24", description: "api" })],
+    ],
+    // Plain HTTP to private addresses only is allowed.
+    ["client-ports-tls-when-public", [res(T.container, proxyWith("8013")), res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "10.0.0.0/8", description: "api" })], [res(T.container, proxyWith("8013")), res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv6: "::/0", description: "api" })]],
     ["sg-rules-described", [res(T.egress, { ipProtocol: "-1", cidrIpv4: "0.0.0.0/0", description: "out" })], [res(T.egress, { ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" })]],
     [
         "iam-metrics-own-namespace",
@@ -284,6 +297,19 @@ describe("the pack on the real program", () => {
             expect(violations.filter((v) => v.enforcementLevel === "mandatory")).toEqual([]);
         });
     }
+
+    it("reads prod's real proxy: its client ports are TLS, and the same configuration without ssl fails", async () => {
+        const plan = await planStack("prod");
+        const proxy = plan.resources.find((r) => r.type === T.container && r.inputs.name === "sofia-proxy")!;
+        const uploads = proxy.inputs.uploads as { file: string; content: string }[];
+        expect(uploads.find((u) => u.file === "/etc/nginx/nginx.conf")!.content).toContain("listen 8013 ssl;");
+        const plain = uploads.map((u) => (u.file === "/etc/nginx/nginx.conf" ? { ...u, content: u.content.replaceAll(" ssl;", ";") } : u));
+        const resources = plan.resources.map((r) => (r === proxy ? { ...r, inputs: { ...r.inputs, uploads: plain } } : r));
+        const violations = await evaluate(policies, resources, policyConfig(stackSettings("prod")));
+        expect(violations.filter((v) => v.policy === "client-ports-tls-when-public").map((v) => v.message)).toEqual(
+            expect.arrayContaining(["sofia-proxy forwards clients on port 8013 over plain HTTP, and 0.0.0.0/0 (the internet) may reach it."]),
+        );
+    });
 
     it("catches a real regression: a prod image without a digest (the API and, in this release deploy, its migrations)", async () => {
         const plan = await planStack("prod", ["images.api=ghcr.io/sofia-v2/api:2026.11.4"]);

@@ -6,68 +6,21 @@
 import { execFileSync, spawn, ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stackSettings } from "../plan/stack-config";
 import { planStack } from "./helpers/plan";
 import { sofiaCatalog } from "../services/catalog";
-import { maintenancePages, MAINTENANCE_FLAG, proxyConfig, ProxyConfigOptions, stackProxyOptions } from "../services/proxy-config";
+import { MAINTENANCE_FLAG, proxyConfig, stackProxyOptions } from "../services/proxy-config";
+import { freePort, nginxIo, nginxTest, scratch, writeConf } from "./helpers/nginx";
 
 const catalog = sofiaCatalog("questdb");
 const settings = stackSettings("staging");
 
-async function freePort(): Promise<number> {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    return port;
-}
-
-/** A scratch directory laid out as the proxy container is: flag, pages, state. */
-function scratch(retryAfterSeconds: number): Pick<ProxyConfigOptions, "flagDir" | "pagesDir" | "stateDir"> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-proxy-"));
-    // Run as root, nginx's workers drop to "nobody": they must be able to read the pages.
-    fs.chmodSync(dir, 0o755);
-    const dirs = { flagDir: path.join(dir, "flag"), pagesDir: path.join(dir, "pages"), stateDir: path.join(dir, "state") };
-    for (const d of Object.values(dirs)) fs.mkdirSync(d);
-    for (const [f, c] of Object.entries(maintenancePages(retryAfterSeconds))) fs.writeFileSync(path.join(dirs.pagesDir, f), c);
-    return dirs;
-}
-
-/**
- * nginx's output goes to a file, not a pipe: the configuration logs to /dev/stderr (Docker's log),
- * which nginx cannot reopen when it is one of Node's socket pairs.
- */
-function nginxIo(dir: string): ["ignore", number, number] {
-    const fd = fs.openSync(path.join(dir, "nginx.out"), "a");
-    return ["ignore", fd, fd];
-}
-
-function nginxTest(conf: string): { ok: boolean; output: string } {
-    const dir = path.dirname(conf);
-    let ok = true;
-    try {
-        execFileSync("nginx", ["-t", "-c", conf, "-e", path.join(dir, "error.log"), "-g", `pid ${path.join(dir, "nginx.pid")};`], { stdio: nginxIo(dir) });
-    } catch {
-        ok = false;
-    }
-    return { ok, output: fs.readFileSync(path.join(dir, "nginx.out"), "utf8") };
-}
-
-function writeConf(text: string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-nginx-"));
-    fs.chmodSync(dir, 0o755);
-    const file = path.join(dir, "nginx.conf");
-    fs.writeFileSync(file, text);
-    return file;
-}
-
 describe("the stack's proxy configuration, checked by nginx -t", () => {
-    it("passes as the stack renders it, with a route per client port of the catalog", () => {
-        const options = { ...stackProxyOptions(catalog, settings), ...scratch(120) };
+    it("passes as the stack renders it (plain HTTP, as for a private stack), with a route per client port of the catalog", () => {
+        const options = { ...stackProxyOptions(catalog, settings), ...scratch(120), tls: undefined, acmeChallenge: undefined };
         expect(options.routes).toEqual([
             { service: "api", listen: 8013, upstream: "sofia-api:8013" },
             { service: "ui", listen: 8080, upstream: "sofia-ui:8080" },
@@ -169,7 +122,7 @@ describe("TLS in the stack", () => {
     const key = fs.readFileSync(`${dir}/key.pem`, "utf8");
 
     it("serves the client ports over HTTPS when a certificate and its secret key are set; the key never shows", async () => {
-        const plan = await planStack("staging", [`proxy.tlsCertificate=${cert}`], [`proxyTlsKey=${key}`]);
+        const plan = await planStack("staging", ["proxy={}", `proxy.tlsCertificate=${cert}`], [`proxyTlsKey=${key}`]);
         const proxy = plan.resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "sofia-proxy")!;
         expect(proxy.inputs.uploads).toBe("[secret]");
         expect(JSON.stringify(plan)).not.toContain(key.split("\n")[1]);
@@ -177,8 +130,8 @@ describe("TLS in the stack", () => {
     });
 
     it("refuses a certificate without its key, and a key without its certificate, naming the missing one", async () => {
-        await expect(planStack("staging", [`proxy.tlsCertificate=${cert}`])).rejects.toThrow(/sofia:proxyTlsKey: missing; proxy.tlsCertificate is set/);
-        await expect(planStack("staging", [], [`proxyTlsKey=${key}`])).rejects.toThrow(/sofia:proxy.tlsCertificate: missing; proxyTlsKey is set/);
-        await expect(planStack("staging", ["proxy.tlsCertificate=not a certificate"], [`proxyTlsKey=${key}`])).rejects.toThrow(/sofia:proxy.tlsCertificate: "not a certificate" is not allowed: expected a PEM certificate/);
+        await expect(planStack("staging", ["proxy={}", `proxy.tlsCertificate=${cert}`])).rejects.toThrow(/sofia:proxyTlsKey: missing; proxy.tlsCertificate is set/);
+        await expect(planStack("staging", ["proxy={}"], [`proxyTlsKey=${key}`])).rejects.toThrow(/sofia:proxy.tlsCertificate: missing; proxyTlsKey is set/);
+        await expect(planStack("staging", ["proxy={}", "proxy.tlsCertificate=not a certificate"], [`proxyTlsKey=${key}`])).rejects.toThrow(/sofia:proxy.tlsCertificate: "not a certificate" is not allowed: expected a PEM certificate/);
     });
 });
