@@ -63,6 +63,11 @@ export const TYPE_GRANTS: Record<string, Grant> = {
         ],
         resources: ANY,
     },
+    // The host's Elastic IP (proxy.acme): allocated, associated with the instance, moved to a replacement.
+    "aws:ec2/eip:Eip": {
+        actions: ["ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:AssociateAddress", "ec2:DisassociateAddress", "ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute", "ec2:DescribeInstances", "ec2:CreateTags", "ec2:DeleteTags"],
+        resources: ANY,
+    },
     "aws:ebs/volume:Volume": { actions: ["ec2:CreateVolume", "ec2:DeleteVolume", "ec2:ModifyVolume", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications", "ec2:CreateTags", "ec2:DeleteTags"], resources: ANY },
     "aws:ec2/volumeAttachment:VolumeAttachment": { actions: ["ec2:AttachVolume", "ec2:DetachVolume", "ec2:DescribeVolumes", "ec2:StopInstances", "ec2:StartInstances", "ec2:DescribeInstances"], resources: ANY },
     "aws:ec2/securityGroup:SecurityGroup": {

@@ -30,6 +30,11 @@ const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok
 /** The Kind dimension of a backup's metrics, from its id (Redis-only ids end in -redis). */
 const kindOf = (id: string) => ({ [KIND_DIMENSION]: id.endsWith("-redis") ? "redis" : "full" });
 
+/** The member names of a tar archive. */
+function tarNames(tar: Buffer): string[] {
+    return spawnSync("tar", ["-tf", "-"], { input: tar, encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+}
+
 function failedCleanly(env: DrillEnv, id: string, r: Run, reason: RegExp): Check[] {
     return [
         check("exits non-zero", r.status !== 0 && r.status !== null, `exit ${r.status}`),
@@ -124,6 +129,8 @@ export const backupScenarios: Scenario[] = [
                 check("the manifest records the release and tool versions", typeof manifest.release?.api === "string" && typeof manifest.tools?.tar === "string"),
                 check("the stored RDB passes redis-check-rdb", spawnSync("redis-check-rdb", [rdb]).status === 0),
                 check("QuestDB: CHECKPOINT CREATE, then RELEASE", JSON.stringify(q) === JSON.stringify(["CHECKPOINT CREATE", "CHECKPOINT RELEASE"]), JSON.stringify(q)),
+                check("QuestDB: every query carries the credentials of its server.conf (none refused)", env.questdb.refused.length === 0, JSON.stringify(env.questdb.refused)),
+                check("QuestDB: its server.conf (the stack's credentials) is not in the backup", !tarNames(env.getObject(`${prefix}questdb.tar`)).some((n) => n.endsWith("conf/server.conf")), tarNames(env.getObject(`${prefix}questdb.tar`)).join(", ")),
                 check(`publishes ${BACKUP_METRICS.success}=1, bytes and age 0`, env.metricValues(BACKUP_METRICS.success, { [KIND_DIMENSION]: "full" }).includes(1) && env.metricValues(BACKUP_METRICS.bytes).length > 0 && env.metricValues(BACKUP_METRICS.age, { [KIND_DIMENSION]: "full" }).includes(0)),
                 check("uploads items of this size in 16 MiB parts", manifest.files.every((f: { part_mib: number }) => f.part_mib === 16), JSON.stringify(manifest.files.map((f: { part_mib: number }) => f.part_mib))),
                 check("cleans its staging space", stagingRuns(env).length === 0, stagingRuns(env).join(", ")),

@@ -16,7 +16,7 @@ import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
 import { contractsTable, hostEnv, hostLayout, servicesTable } from "../services/host-files";
 import { probeEnv } from "../services/monitoring";
 import { metricsNamespace, STACK_DIMENSION } from "../services/metrics";
-import { redisCommand, volumeHostPath } from "../services/store-config";
+import { QUESTDB_USER, questdbServerConf, redisCommand, volumeHostPath } from "../services/store-config";
 import { settingsSchema } from "../services/settings-schema";
 import { QuestDbDouble, startQuestDbDouble } from "./doubles/questdb-http";
 import { freePort, Moto, startMoto } from "./moto";
@@ -32,6 +32,8 @@ export function backupPrefix(id: string): string {
 export const DRILL_BUCKET = "sofia-drill-backups";
 const REGION = "eu-central-1";
 const REDIS_PASSWORD = "drill-redis-password";
+/** QuestDB's (the double's) password, in its server.conf as the stack writes it. */
+const QUESTDB_PASSWORD = "drillQuestdbPassword42";
 /** The settings' defaults (Redis tuning and the like), as a stack without overrides gets them. */
 const settingsForDrill = settingsSchema.parse({
     sshPublicKey: "ssh-ed25519 AAAA drill",
@@ -181,6 +183,10 @@ export class DrillEnv {
         fs.mkdirSync(path.join(qdb, "db", "ticks", "2026-11-29"), { recursive: true });
         fs.writeFileSync(path.join(qdb, "db", "ticks", "2026-11-29", "price.d"), Buffer.alloc(256 * 1024, 7));
         fs.writeFileSync(path.join(qdb, "db", "ticks", "_meta"), "ticks meta");
+        // Its credentials: the host scripts read them from here, and the double takes nothing else.
+        fs.mkdirSync(path.join(qdb, "conf"), { recursive: true });
+        fs.writeFileSync(path.join(qdb, "conf", "server.conf"), questdbServerConf(QUESTDB_PASSWORD), { mode: 0o600 });
+        this.questdb.auth = `${QUESTDB_USER}:${QUESTDB_PASSWORD}`;
         fs.mkdirSync(volumeHostPath(this.dataPath, "models"), { recursive: true });
         fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "models"), "sentiment.onnx"), Buffer.alloc(128 * 1024, 3));
         fs.mkdirSync(volumeHostPath(this.dataPath, "ui-extensions"), { recursive: true });

@@ -42,6 +42,10 @@ export const restoreScenarios: Scenario[] = [
             await backup(env, "drill-restore-base");
             mutate(env);
             const mutated = env.digest();
+            // The stack's credentials changed since (as in a restore from another stack): the live ones stay.
+            const conf = path.join(volumeHostPath(env.dataPath, "questdb-data"), "conf", "server.conf");
+            const liveConf = fs.readFileSync(conf, "utf8") + "# changed after the backup\n";
+            fs.writeFileSync(conf, liveConf);
             log(`backed up ${keys} keys as drill-restore-base, then changed, deleted and added keys`);
             const r = await env.runHost("sofia-restore", ["drill-restore-base"]);
             const s = summary(r);
@@ -66,6 +70,8 @@ export const restoreScenarios: Scenario[] = [
                 check("Redis runs with AOF on, from the snapshot as the AOF's base", env.redisCli(["CONFIG", "GET", "appendonly"]).stdout.includes("yes") && fs.existsSync(path.join(env.redisDir, "appendonlydir", "appendonly.aof.1.base.rdb"))),
                 check("the models volume is back", models.length === 128 * 1024 && models[0] === 3),
                 check("QuestDB's root is back with its _restore trigger", fs.existsSync(path.join(qdbRoot, "_restore")) && fs.existsSync(path.join(qdbRoot, "db", "ticks", "_meta"))),
+                check("QuestDB keeps this stack's live server.conf (its credentials), which the backup does not carry", fs.readFileSync(conf, "utf8") === liveConf),
+                check("QuestDB: the verification's queries carry those credentials (none refused)", env.questdb.refused.length === 0, JSON.stringify(env.questdb.refused)),
                 check("stopped the services in reverse order and started them in catalog order", ordered(r.stdout), r.stdout),
                 check("the safety copy is removed once verified", !fs.existsSync(`${env.redisDir}.before-restore`)),
                 check('prints a summary line {"restore": {id, started, ended, seconds, result: "ok"}}', s.result === "ok" && s.id === "drill-restore-base" && typeof s.seconds === "number"),

@@ -45,7 +45,7 @@ release_checkpoint() {
   if checkpoint_release; then
     log "questdb: checkpoint released"
   else
-    echo "sofia-backup: could not release the QuestDB checkpoint; the next Sofia command tries again (or run: curl -G --data-urlencode 'query=CHECKPOINT RELEASE' $checkpoint_url/exec)" >&2
+    echo "sofia-backup: could not release the QuestDB checkpoint; the next Sofia command tries again (or run on the host: source /usr/local/lib/sofia/sofia-ops.sh && questdb_curl -G --data-urlencode 'query=CHECKPOINT RELEASE' $checkpoint_url/exec)" >&2
   fi
   checkpoint_url=""
 }
@@ -271,7 +271,7 @@ backup_questdb() {  # name, source (HTTP URL), detail (root directory on the hos
   # leaves the record, and the next command releases it.
   checkpoint_held "$url" "$id"
   checkpoint_url=$url
-  out=$(curl -sS -G --max-time 120 --data-urlencode "query=CHECKPOINT CREATE" "$url/exec" 2>&1) || true
+  out=$(questdb_curl -sS -G --max-time 120 --data-urlencode "query=CHECKPOINT CREATE" "$url/exec" 2>&1) || true
   if [[ -z $out || $out == *'"error"'* || $out == curl:* ]]; then
     die "$name: QuestDB refused CHECKPOINT CREATE: ${out:-no reply}"
   fi
@@ -279,14 +279,16 @@ backup_questdb() {  # name, source (HTTP URL), detail (root directory on the hos
   log "$name: checkpoint created, copying $root"
   local st
   set +e
-  tar -C "$root" -cf - . | store_stream "$name.tar" "$name" "$(du -sb "$root" | cut -f1)"
+  # Not its server.conf: it holds the stack's credentials, which a backup must not carry (a restore
+  # keeps the live one).
+  tar -C "$root" --exclude=./conf/server.conf -cf - . | store_stream "$name.tar" "$name" "$(du -sb "$root" | cut -f1)"
   st=("${PIPESTATUS[@]}")
   set -e
   (( st[0] == 0 )) || die "$name: copying $root failed"
   (( st[1] == 0 )) || exit 1  # store_stream said why
   release_checkpoint
   local tables
-  tables=$(curl -sS -G --max-time 60 --data-urlencode "query=SELECT table_name FROM tables()" "$url/exec" | jq -c '[.dataset[][0]]') ||
+  tables=$(questdb_curl -sS -G --max-time 60 --data-urlencode "query=SELECT table_name FROM tables()" "$url/exec" | jq -c '[.dataset[][0]]') ||
     die "$name: could not list QuestDB's tables for the manifest"
   facts+=("$(jq -n --arg n "$name" --argjson t "$tables" '{($n): {checkpoint: true, tables: $t}}')")
 }

@@ -262,12 +262,29 @@ checkpoint_held() {  # url, backup id
   mv -f "$CHECKPOINT_FILE.new" "$CHECKPOINT_FILE"
   sync "$SOFIA_STATE_DIR"
 }
+# curl to QuestDB's HTTP API with the credentials of its server.conf (http.user, http.password,
+# at SOFIA_QUESTDB_CONF), which curl reads as a config file from a pipe: never on a command line.
+# A store without them (TimescaleDB, or a QuestDB the stack has not yet updated) gets none.
+questdb_curl() {  # curl arguments...
+  local conf=${SOFIA_QUESTDB_CONF:-} user="" pass=""
+  if [[ -n $conf && -r $conf ]]; then
+    user=$(sed -n 's/^http\.user=//p' "$conf" | tail -n 1)
+    pass=$(sed -n 's/^http\.password=//p' "$conf" | tail -n 1)
+  fi
+  if [[ -z $user || -z $pass ]]; then
+    curl "$@"
+    return
+  fi
+  pass=${pass//\\/\\\\}
+  curl -K <(printf 'user = "%s:%s"\n' "$user" "${pass//\"/\\\"}") "$@"
+}
+
 # Releases a recorded checkpoint; returns 1 (the record kept) when QuestDB does not.
 checkpoint_release() {
   local url
   [[ -f $CHECKPOINT_FILE ]] || return 0
   url=$(cut -f1 "$CHECKPOINT_FILE")
-  if curl -fsS -G --max-time 60 --data-urlencode "query=CHECKPOINT RELEASE" "$url/exec" >/dev/null 2>&1; then
+  if questdb_curl -fsS -G --max-time 60 --data-urlencode "query=CHECKPOINT RELEASE" "$url/exec" >/dev/null 2>&1; then
     rm -f "$CHECKPOINT_FILE"
     return 0
   fi

@@ -313,6 +313,12 @@ while IFS= read -r path; do
       log "${NAME[$i]}: snapshot checked and in place as the base of Redis' AOF ($REDIS_AOF_DIR/)" ;;
     questdb)
       fetch "$path" tar -xf - -C "$new"
+      # This stack's own configuration (its credentials), not the backup's: a backup from another
+      # stack, or one taken before server.conf was left out of backups, holds other passwords.
+      if [[ $mode == live && -f ${DIR[$i]}/conf/server.conf ]]; then
+        mkdir -p "$new/conf"
+        cp -p "${DIR[$i]}/conf/server.conf" "$new/conf/server.conf"
+      fi
       # QuestDB restores from the checkpoint copy at its next start when this file exists.
       touch "$new/_restore"
       log "${NAME[$i]}: root checked and unpacked, _restore trigger in place" ;;
@@ -440,7 +446,7 @@ for i in "${!NAME[@]}"; do
       check_redis_facts "${NAME[$i]}" redis_tool "$run" redis-cli -h "$host" -p "$port" --no-auth-warning
       log "verify: ${NAME[$i]} has the manifest's DBSIZE and its sampled keys" ;;
     questdb)
-      tables=$(curl -sS -G --max-time 60 --data-urlencode "query=SELECT table_name FROM tables()" "${SOURCE[$i]}/exec" | jq -c '[.dataset[][0]]') ||
+      tables=$(questdb_curl -sS -G --max-time 60 --data-urlencode "query=SELECT table_name FROM tables()" "${SOURCE[$i]}/exec" | jq -c '[.dataset[][0]]') ||
         die "verify: could not list QuestDB's tables"
       missing=$(jq -rn --argjson have "$tables" --argjson want "$(jq -c --arg n "${NAME[$i]}" '.stores[$n].tables // []' "$manifest")" '$want - $have | join(", ")')
       [[ -z $missing ]] || die "verify: QuestDB is missing tables the backup had: $missing"

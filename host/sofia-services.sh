@@ -213,7 +213,7 @@ cmd_watchdog() {
 # QuestDB's HTTP API: prints the response body, fails on an HTTP error with QuestDB's own message.
 questdb_exec() {
   local url=$1 sql=$2 body
-  if ! body=$(curl -sS -G --max-time 600 --data-urlencode "query=$sql" -w '\n%{http_code}' "$url/exec"); then
+  if ! body=$(questdb_curl -sS -G --max-time 600 --data-urlencode "query=$sql" -w '\n%{http_code}' "$url/exec"); then
     die "tune: QuestDB at $url did not answer; is sofia-questdb healthy? (sofia-services status)"
   fi
   local code=${body##*$'\n'}

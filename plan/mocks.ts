@@ -10,6 +10,8 @@ import { createHash } from "crypto";
 export const OFFLINE_ACCOUNT = "123456789012";
 /** TEST-NET-3 address: documentation-only, never routable. */
 export const OFFLINE_PUBLIC_IP = "203.0.113.10";
+/** The Elastic IP a stack with a DNS name (proxy.acme) gets, as the offline plan shows it. */
+export const OFFLINE_ELASTIC_IP = "203.0.113.20";
 export const OFFLINE_PRIVATE_IP = "10.0.0.10";
 
 function hex(seed: string, length: number): string {
@@ -64,6 +66,9 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         switch (type) {
             case "aws:ec2/instance:Instance":
                 Object.assign(state, { publicIp: OFFLINE_PUBLIC_IP, privateIp: OFFLINE_PRIVATE_IP, availabilityZone: `${this.region}a`, instanceState: "running" });
+                break;
+            case "aws:ec2/eip:Eip":
+                Object.assign(state, { publicIp: OFFLINE_ELASTIC_IP, allocationId: `eipalloc-${hex(name, 17)}` });
                 break;
             case "aws:iam/role:Role":
             case "aws:iam/instanceProfile:InstanceProfile":

@@ -11,6 +11,8 @@ const FORCE_NEW: Record<string, readonly string[]> = {
     "aws:ebs/volume:Volume": ["availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "outpostArn"],
     // userData replaces only with userDataReplaceOnChange (not set here): otherwise a stop and start.
     "aws:ec2/instance:Instance": ["ami", "availabilityZone", "subnetId", "keyName", "privateIp", "tenancy", "placementGroup", "ebsBlockDevices", "ephemeralBlockDevices", "associatePublicIpAddress", "hostId", "networkInterfaces", "cpuOptions", "rootBlockDevice.encrypted", "rootBlockDevice.kmsKeyId", "securityGroups"],
+    // A new address: the domain's A record would point nowhere. The instance it is associated with changes in place.
+    "aws:ec2/eip:Eip": ["domain", "vpc", "address", "publicIpv4Pool", "customerOwnedIpv4Pool", "networkBorderGroup", "ipamPoolId"],
     "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName", "instanceId", "volumeId"],
     "aws:ec2/securityGroup:SecurityGroup": ["name", "namePrefix", "description", "vpcId"],
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["securityGroupId"],

@@ -6,10 +6,10 @@ import * as fs from "fs";
 import { stagingPath } from "../components/host";
 import { HostFilesPart } from "../components/host-files";
 import { hostScript } from "../components/project-root";
-import { CatalogEntry } from "./catalog";
+import { CatalogEntry, sofiaCatalog } from "./catalog";
 import { startStages } from "./start-order";
 import { Settings } from "./settings";
-import { containerName, TICKS_TABLE, tuningSql } from "./store-config";
+import { containerName, questdbConfHostPath, TICKS_TABLE, tuningSql } from "./store-config";
 
 export const SERVICES_BIN = "/usr/local/sbin/sofia-services";
 /** The host lock and the operations journal, sourced by sofia-services, sofia-backup and sofia-restore. */
@@ -37,6 +37,8 @@ export function contractsTable(catalog: readonly CatalogEntry[]): string {
  */
 export function hostLayout(dataPath: string): Record<string, string> {
     return {
+        // Whichever store a stack runs: a file that is not there means no credentials (TimescaleDB).
+        SOFIA_QUESTDB_CONF: questdbConfHostPath(sofiaCatalog("questdb"), dataPath),
         SOFIA_DATA_MOUNT: dataPath,
         SOFIA_STAGING_DIR: stagingPath(dataPath),
         SOFIA_JOURNAL: `${dataPath}/sofia-ops.journal`,

@@ -77,6 +77,8 @@ describe("containers in the staging plan", () => {
             "sofia-metrics:8000@127.0.0.1",
             `sofia-proxy:8013@${OFFLINE_PRIVATE_IP}`,
             `sofia-proxy:8080@${OFFLINE_PRIVATE_IP}`,
+            // The ACME challenge (staging's certificate comes from Let's Encrypt).
+            `sofia-proxy:80@${OFFLINE_PRIVATE_IP}`,
             "sofia-questdb:8812@127.0.0.1",
             "sofia-questdb:9000@127.0.0.1",
             "sofia-questdb:9003@127.0.0.1",

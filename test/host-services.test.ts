@@ -7,6 +7,7 @@ import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sofiaCatalog } from "../services/catalog";
 import { contractsTable, hostEnv, hostLayout, servicesTable, tuningTable } from "../services/host-files";
+import { questdbServerConf } from "../services/store-config";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { mountPointOf, RunResult, runAsync } from "../drill/run";
 
@@ -487,5 +488,24 @@ describe("sofia-lib redis_tool", () => {
         const auth = path.join(stage, ".redis-auth");
         expect(fs.readFileSync(auth, "utf8")).toBe(secret);
         expect(fs.statSync(auth).mode & 0o777).toBe(0o600);
+    });
+});
+
+describe("sofia-ops questdb_curl", () => {
+    it("sends QuestDB's credentials from its server.conf as curl config through a pipe, never as arguments; none without them", () => {
+        const bin = fs.mkdtempSync(path.join(dir, "bin-"));
+        // A stand-in curl that shows its arguments and the config it was given with -K.
+        fs.writeFileSync(path.join(bin, "curl"), '#!/usr/bin/env bash\necho "argv: $*"\nif [[ $1 == -K ]]; then echo "config: $(cat "$2")"; fi\n', { mode: 0o755 });
+        const conf = path.join(dir, "server.conf");
+        fs.writeFileSync(conf, questdbServerConf("s3cretQuestPass"));
+        const call = (confPath: string) =>
+            spawnSync("bash", ["-c", `source ${path.join(ROOT, "host", "sofia-ops.sh")}; SOFIA_QUESTDB_CONF=${confPath} questdb_curl -sS -G http://127.0.0.1:9000/exec`], { env: { ...env(), PATH: `${bin}:${process.env.PATH}` }, encoding: "utf8" });
+        const withAuth = call(conf);
+        expect(withAuth.status).toBe(0);
+        expect(withAuth.stdout).toMatch(/^argv: -K \/dev\/fd\/\d+ -sS -G http:\/\/127\.0\.0\.1:9000\/exec$/m);
+        expect(withAuth.stdout).toContain('config: user = "sofia:s3cretQuestPass"');
+        expect(withAuth.stdout.split("\n").find((l) => l.startsWith("argv:"))).not.toContain("s3cret");
+        const without = call(path.join(dir, "no-such.conf"));
+        expect(without.stdout.trim()).toBe("argv: -sS -G http://127.0.0.1:9000/exec");
     });
 });

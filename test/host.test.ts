@@ -50,11 +50,11 @@ describe("the host in the staging plan", () => {
         expect(attachment.volumeId).toMatch(/^vol-/);
     });
 
-    it("opens exactly the catalog's client ports to the client CIDRs, and nothing else", () => {
+    it("opens exactly the catalog's client ports to the client CIDRs, and to everyone only port 80 for the ACME challenge", () => {
         const expected = clientPorts(sofiaCatalog("questdb")).map(({ port }) => `tcp/${port.port}-${port.port} 198.51.100.0/24`).sort();
         expect(expected).toEqual(["tcp/8013-8013 198.51.100.0/24", "tcp/8080-8080 198.51.100.0/24"]);
-        expect(ingress(plan)).toEqual(expected);
-        for (const r of ofType(plan, INGRESS)) expect(r.inputs.description).toMatch(/for clients/);
+        expect(ingress(plan)).toEqual(["tcp/80-80 0.0.0.0/0", "tcp/80-80 ::/0", ...expected]);
+        for (const r of ofType(plan, INGRESS)) expect(r.inputs.description).toMatch(r.inputs.fromPort === 80 ? /ACME HTTP-01 challenges/ : /for clients/);
     });
 
     it("lets the host's agents write only to its own stack: metrics in its namespace, logs in its groups, no parameter reads", () => {
@@ -128,6 +128,8 @@ describe("host variants", () => {
         const plan = await planStack("staging", ["dockerAccess=admin-ssh", "adminCidrs=[192.0.2.7/32]", "clientCidrs=[198.51.100.0/24, '2001:db8::/32']"]);
         expect(ingress(plan)).toEqual([
             "tcp/22-22 192.0.2.7/32",
+            "tcp/80-80 0.0.0.0/0",
+            "tcp/80-80 ::/0",
             "tcp/8013-8013 198.51.100.0/24",
             "tcp/8013-8013 2001:db8::/32",
             "tcp/8080-8080 198.51.100.0/24",
@@ -136,8 +138,8 @@ describe("host variants", () => {
         expect(one(plan, "pulumi:providers:docker").inputs.host).toBe("ssh://sofia-deploy@203.0.113.10");
     });
 
-    it("opens nothing to clients when there are no client CIDRs", async () => {
-        const plan = await planStack("staging", ["clientCidrs=[]"]);
+    it("opens nothing when there are no client CIDRs (and so no certificate to prove)", async () => {
+        const plan = await planStack("staging", ["clientCidrs=[]", "proxy={}"]);
         expect(ingress(plan)).toEqual([]);
     });
 

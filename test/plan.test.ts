@@ -39,7 +39,7 @@ describe("npm run plan -- --json", () => {
         expect(doc.resources.find((r: any) => r.type === "aws:s3/bucket:Bucket").options.retainOnDelete).toBe(true);
         const host = doc.resources.find((r: any) => r.urn === instance.parent);
         expect(host.type).toBe("sofia:host:Host");
-        expect(doc.outputs.endpoints.api).toBe("http://203.0.113.10:8013");
+        expect(doc.outputs.endpoints.api).toBe("https://sofia-staging.company.com:8013");
     });
 
     it("applies --set overrides for this plan only", async () => {

@@ -76,8 +76,9 @@ describe("settings defaults", () => {
     });
 
     it("backs prod's Redis up every 15 minutes unless its settings say otherwise; other stacks only when asked", () => {
-        expect(readSettings("sofia", "prod", source({ "sofia:restore": "{}", "sofia:backup": '{"objectLock": true}' })).backup.redisSchedule).toBe("rate(15 minutes)");
-        expect(readSettings("sofia", "prod", source({ "sofia:backup": '{"redisSchedule": "rate(5 minutes)", "objectLock": true}' })).backup.redisSchedule).toBe("rate(5 minutes)");
+        const tls = { "sofia:proxy": JSON.stringify({ acme: { domain: "sofia.example.com", email: "ops@example.com" } }) };
+        expect(readSettings("sofia", "prod", source({ ...tls, "sofia:restore": "{}", "sofia:backup": '{"objectLock": true}' })).backup.redisSchedule).toBe("rate(15 minutes)");
+        expect(readSettings("sofia", "prod", source({ ...tls, "sofia:backup": '{"redisSchedule": "rate(5 minutes)", "objectLock": true}' })).backup.redisSchedule).toBe("rate(5 minutes)");
         expect(readSettings("sofia", "test", source()).backup.redisSchedule).toBeUndefined();
         expect(stackSettings("prod").backup).toMatchObject({ redisSchedule: "rate(15 minutes)", redisRetentionDays: 7 });
     });

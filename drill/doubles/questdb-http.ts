@@ -19,6 +19,10 @@ export interface QuestDbDouble {
     release: "ok" | "error";
     /** Whether a checkpoint is held (created and not yet released), as QuestDB would track it. */
     held: boolean;
+    /** "user:password" HTTP basic auth that every query must carry (http.user, http.password), if any. */
+    auth?: string;
+    /** Queries refused for missing or wrong credentials (HTTP 401), in order. */
+    refused: string[];
     close(): Promise<void>;
 }
 
@@ -28,11 +32,15 @@ function reply(res: http.ServerResponse, status: number, body: object): void {
 }
 
 export async function startQuestDbDouble(): Promise<QuestDbDouble> {
-    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok", release: "ok", held: false };
+    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok", release: "ok", held: false, refused: [] };
     const server = http.createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://x");
         if (url.pathname !== "/exec") return reply(res, 404, { error: "not found" });
         const query = url.searchParams.get("query") ?? "";
+        if (double.auth && req.headers.authorization !== `Basic ${Buffer.from(double.auth).toString("base64")}`) {
+            double.refused.push(query);
+            return reply(res, 401, { error: "Unauthorized" });
+        }
         double.queries.push(query);
         if (/count\(\).*tables\(\)/i.test(query)) return reply(res, 200, { query, columns: [{ name: "count", type: "LONG" }], dataset: [[double.tableExists ? 1 : 0]], count: 1 });
         if (/table_name.*tables\(\)/i.test(query)) {
