@@ -36,8 +36,8 @@ export interface ContainerServiceArgs {
     memoryMb: number;
     /** Seconds between SIGTERM and SIGKILL on stop, destroy and replacement. */
     stopGraceSeconds: number;
-    /** Name of the private Docker network to join. */
-    network: pulumi.Input<string>;
+    /** Names of the private Docker networks to join (its name is its DNS alias on each). */
+    networks: pulumi.Input<string>[];
     /** Named volumes to mount. */
     volumes?: { volumeName: pulumi.Input<string>; path: string }[];
     /** Containers that must be healthy before this one is created. */
@@ -120,7 +120,7 @@ export function containerInputs(args: Omit<ContainerServiceArgs, "image" | "prov
         // Plain only for the fingerprint, whose placeholders stand in for the secrets themselves.
         uploads: uploadsOf(args, opts.plainSecrets),
         ports: (args.ports ?? []).map((p) => ({ internal: p.port, external: p.port, ip: hostIp(p.bind) })),
-        networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
+        networksAdvanced: args.networks.map((name) => ({ name, aliases: [args.containerName] })),
         volumes: [
             ...(args.volumes ?? []).map((v) => ({ volumeName: v.volumeName, containerPath: v.path })),
             ...(args.binds ?? []).map((b) => ({ hostPath: b.hostPath, containerPath: b.path, readOnly: b.readOnly ?? true })),

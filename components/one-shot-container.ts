@@ -7,7 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerServiceArgs, logging, uploadsOf } from "./container-service";
 
-export type OneShotArgs = Pick<ContainerServiceArgs, "containerName" | "image" | "command" | "env" | "secretFiles" | "memoryMb" | "network" | "provider" | "logs"> & {
+export type OneShotArgs = Pick<ContainerServiceArgs, "containerName" | "image" | "command" | "env" | "secretFiles" | "memoryMb" | "networks" | "provider" | "logs"> & {
     /** What must be done first (the stores it migrates). */
     waitFor: pulumi.Resource[];
     /** Docker labels; a change replaces the container, which runs it again. */
@@ -28,7 +28,7 @@ export class OneShotContainer extends pulumi.ComponentResource {
                 command: args.command,
                 envs: Object.entries(args.env ?? {}).map(([k, v]) => `${k}=${v}`),
                 uploads: uploadsOf(args),
-                networksAdvanced: [{ name: args.network, aliases: [args.containerName] }],
+                networksAdvanced: args.networks.map((name) => ({ name, aliases: [args.containerName] })),
                 memory: args.memoryMb,
                 memorySwap: args.memoryMb,
                 // Runs once: attach waits for the exit; no restart, and it stays for its logs.

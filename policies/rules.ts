@@ -332,6 +332,23 @@ export const policies: SofiaPolicy[] = [
         }),
     },
     {
+        name: "container-edge-apart-from-stores",
+        description: "A container that takes client traffic (a port published beyond loopback) shares no Docker network with a data store: a compromised proxy cannot reach Redis or QuestDB.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) => {
+            const containers = args.resources.filter((r) => r.type === "docker:index/container:Container");
+            const networks = (c: PolicyResource) => ((c.props.networksAdvanced ?? []) as { name?: string }[]).map((n) => n.name);
+            const ports = (c: PolicyResource) => (c.props.ports ?? []) as { internal: number; ip?: string }[];
+            const stores = containers.filter((c) => ports(c).some((p) => DATA_STORE_PORTS.has(p.internal)));
+            for (const edge of containers.filter((c) => ports(c).some((p) => p.ip !== "127.0.0.1" && !DATA_STORE_PORTS.has(p.internal)))) {
+                for (const store of stores) {
+                    const shared = networks(edge).filter((n) => n !== undefined && networks(store).includes(n));
+                    if (shared.length) report(`${edge.props.name} takes client traffic and shares network ${shared.join(", ")} with the store ${store.props.name}.`, edge.urn);
+                }
+            }
+        },
+    },
+    {
         name: "container-no-plaintext-secrets",
         description: "No environment variable that looks like a secret holds a plain value: secrets reach containers as files (…_FILE).",
         enforcementLevel: "mandatory",

@@ -57,9 +57,12 @@ export function alarmTable(s: Settings): string {
 export function contractsTable(): string {
     const entries = allServiceNames.map((n) => [...sofiaCatalog("questdb"), ...sofiaCatalog("timescaledb")].find((e) => e.name === n)!);
     return [
-        "| Service | Error lines (its log format) | Assumed of its image |",
-        "|---|---|---|",
-        ...entries.map((e) => `| \`${e.name}\` | ${cell(LOG_FORMATS[e.logFormat].layout)} | ${cell((e.contracts ?? []).join("; ") || "nothing beyond the catalog")} |`),
+        "| Service | Error lines (its log format) | Connects to (its only networks) | Assumed of its image |",
+        "|---|---|---|---|",
+        ...entries.map((e) => {
+            const peers = e.kind === "edge" ? "the services of its client ports" : (e.talksTo ?? []).join(", ") || "nothing (others connect to it)";
+            return `| \`${e.name}\` | ${cell(LOG_FORMATS[e.logFormat].layout)} | ${cell(peers)} | ${cell((e.contracts ?? []).join("; ") || "nothing beyond the catalog")} |`;
+        }),
     ].join("\n");
 }
 

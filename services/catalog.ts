@@ -86,6 +86,13 @@ export interface CatalogEntry {
     connectionEnv?: string;
     /** Names of the entries that must be healthy before this one starts. */
     startsAfter: string[];
+    /**
+     * The entries it connects to (stores, or an app it calls): it shares a Docker network with each
+     * of them and with nothing else, and gets only their connection env and password files. An
+     * assumed contract of the image (README, "Contracts"). The front proxy's are its client ports'
+     * services. @default none
+     */
+    talksTo?: string[];
     /** Seconds between SIGTERM and SIGKILL when the service is stopped. */
     stopGraceSeconds: number;
     /** Hard memory limit for the container, in MiB. */
@@ -221,6 +228,7 @@ const entries: CatalogEntry[] = [
         ],
         serves: [{ port: 8000, path: "/metrics", lines: [`# TYPE ${APP_METRICS.staleRatio} gauge`, `# TYPE ${APP_METRICS.reconnects} counter`] }],
         startsAfter: ["redis", TS],
+        talksTo: ["redis", TS],
         stopGraceSeconds: 10,
         memoryMb: 256,
     },
@@ -231,6 +239,7 @@ const entries: CatalogEntry[] = [
         kind: "app",
         ports: [],
         startsAfter: ["metrics"],
+        talksTo: ["redis"],
         stopGraceSeconds: 15,
         memoryMb: 512,
     },
@@ -241,6 +250,7 @@ const entries: CatalogEntry[] = [
         kind: "app",
         ports: [],
         startsAfter: ["metrics"],
+        talksTo: ["redis"],
         stopGraceSeconds: 15,
         memoryMb: 512,
     },
@@ -251,6 +261,7 @@ const entries: CatalogEntry[] = [
         kind: "app",
         ports: [],
         startsAfter: ["crypto-ws", "equities"],
+        talksTo: ["redis", TS],
         stopGraceSeconds: 30,
         memoryMb: 512,
     },
@@ -261,6 +272,7 @@ const entries: CatalogEntry[] = [
         kind: "app",
         ports: [],
         startsAfter: ["ts-writer"],
+        talksTo: ["redis"],
         stopGraceSeconds: 10,
         memoryMb: 256,
     },
@@ -271,6 +283,7 @@ const entries: CatalogEntry[] = [
         kind: "app",
         ports: [],
         startsAfter: ["ts-writer"],
+        talksTo: ["redis", TS],
         stopGraceSeconds: 10,
         memoryMb: 256,
     },
@@ -295,6 +308,7 @@ const entries: CatalogEntry[] = [
         // Assumed contract of the API image: an idempotent schema migration (see README, Release).
         migration: ["python", "-m", "src.db.migrate"],
         startsAfter: ["news", "whale-alerts"],
+        talksTo: ["redis", TS],
         stopGraceSeconds: 20,
         memoryMb: 1024,
     },
@@ -311,6 +325,7 @@ const entries: CatalogEntry[] = [
         volumes: [{ name: "ui-extensions", path: "/app/sofia_ui/extensions" }],
         backup: { kind: "files", volume: "ui-extensions" },
         startsAfter: ["api"],
+        talksTo: ["api"],
         stopGraceSeconds: 10,
         memoryMb: 256,
     },
@@ -353,7 +368,7 @@ export function memoryOf(name: string): number {
 export function sofiaCatalog(store: TimeseriesStore): CatalogEntry[] {
     return entries
         .filter((e) => e.onlyWith === undefined || e.onlyWith === store)
-        .map((e) => ({ ...e, startsAfter: e.startsAfter.map((n) => (n === TS ? store : n)) }));
+        .map((e) => ({ ...e, startsAfter: e.startsAfter.map((n) => (n === TS ? store : n)), ...(e.talksTo ? { talksTo: e.talksTo.map((n) => (n === TS ? store : n)) } : {}) }));
 }
 
 /** The front proxy's entry in a catalog. */

@@ -11,6 +11,7 @@ import { ContainerService, ContainerServiceArgs, containerInputs } from "../comp
 import { CatalogEntry } from "./catalog";
 import { ACME, maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, proxyTlsSource, stackProxyOptions } from "./proxy-config";
 import { Settings } from "./settings";
+import { networkMembers, networksOf, talksTo } from "./networks";
 import { CatalogError, startStages } from "./start-order";
 import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
 
@@ -86,7 +87,6 @@ interface SpecContext {
     /** Each store's generated password. */
     passwords: Record<string, pulumi.Input<string>>;
     hostPrivateIp: pulumi.Input<string>;
-    network: pulumi.Input<string>;
     logGroups: Record<string, pulumi.Input<string>>;
 }
 
@@ -94,7 +94,11 @@ interface SpecContext {
 export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<ContainerServiceArgs, "volumes" | "startAfter" | "provider"> {
     const { catalog, settings: s } = ctx;
     const extras = entry.kind === "store" ? storeExtras(entry, s, ctx.passwords[entry.name]) : entry.kind === "edge" ? proxyExtras(catalog, s) : {};
-    const storeSecrets = Object.entries(ctx.passwords).map(([store, pw]) => ({ path: passwordFile(store), value: pw }));
+    // An app sees the password files of the stores it talks to; a store its own; the proxy none.
+    const peers = talksTo(catalog, entry);
+    const storeSecrets = Object.entries(ctx.passwords)
+        .filter(([store]) => (entry.kind === "app" ? peers.includes(store) : store === entry.name))
+        .map(([store, pw]) => ({ path: passwordFile(store), value: pw }));
     // Apps' client ports stay on loopback (host checks); the proxy takes them for clients.
     const ports =
         entry.kind === "edge"
@@ -107,18 +111,18 @@ export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<Conta
         healthcheck: entry.check,
         ...extras,
         env: {
-            ...(entry.kind === "app" ? connectionEnv(catalog, s.timeseriesStore) : {}),
+            ...(entry.kind === "app" ? connectionEnv(catalog, s.timeseriesStore, peers) : {}),
             ...entry.env,
             ...extras.env,
             ...(entry.name === "equities" && s.equityPrimary ? { EQUITY_PRIMARY: s.equityPrimary } : {}),
             ...s.serviceEnv[entry.name],
         },
-        // A store sees its own password file; apps see every store's; the proxy none.
-        secretFiles: [...(entry.kind === "app" ? storeSecrets : storeSecrets.filter((x) => x.path === passwordFile(entry.name))), ...(extras.secretFiles ?? [])],
+        secretFiles: [...(entry.kind === "edge" ? [] : storeSecrets), ...(extras.secretFiles ?? [])],
         ports,
         memoryMb: entry.memoryMb,
         stopGraceSeconds: entry.stopGraceSeconds,
-        network: ctx.network,
+        // Fixed names, known before the stack exists: the fingerprint holds who shares which network.
+        networks: networksOf(catalog, entry.name),
         logs: { group: ctx.logGroups[entry.name], region: s.region },
     };
 }
@@ -150,7 +154,6 @@ export function containerShapes(catalog: readonly CatalogEntry[], s: Settings): 
         settings: s,
         passwords: Object.fromEntries(catalog.filter((e) => e.kind === "store").map((e) => [e.name, AT_DEPLOY])),
         hostPrivateIp: AT_DEPLOY,
-        network: AT_DEPLOY,
         logGroups: Object.fromEntries(catalog.map((e) => [e.name, AT_DEPLOY])),
     };
     const shapes = catalog.map((entry) => {
@@ -171,7 +174,8 @@ export { AT_DEPLOY };
 export class SofiaContainers extends pulumi.ComponentResource {
     /** Containers by catalog name. */
     readonly containers: Record<string, docker.Container> = {};
-    readonly network: docker.Network;
+    /** The Docker networks by name (services/networks.ts). */
+    readonly networks: Record<string, docker.Network> = {};
     /** Start stages, as the runbook orders them. */
     readonly stages: string[][];
 
@@ -182,9 +186,13 @@ export class SofiaContainers extends pulumi.ComponentResource {
         const byName = new Map(catalog.map((e) => [e.name, e]));
         const child = { parent: this, provider };
 
-        this.network = new docker.Network(`${name}-network`, { name: "sofia", driver: "bridge", internal: false, attachable: false }, child);
+        // Not internal: the apps reach exchanges and feeds through them, and the stores' loopback ports work.
+        for (const net of Object.keys(networkMembers(catalog))) {
+            this.networks[net] = new docker.Network(`${name}-${net}`, { name: net, driver: "bridge", internal: false, attachable: false }, child);
+        }
         const passwords = this.createPasswords(name, catalog);
-        const ctx: SpecContext = { catalog, settings: s, passwords: Object.fromEntries(Object.entries(passwords).map(([k, p]) => [k, p.result])), hostPrivateIp: args.hostPrivateIp, network: this.network.name, logGroups: args.logGroups };
+        const ctx: SpecContext = { catalog, settings: s, passwords: Object.fromEntries(Object.entries(passwords).map(([k, p]) => [k, p.result])), hostPrivateIp: args.hostPrivateIp, logGroups: args.logGroups };
+        // The networks by their fixed names, and each container after the networks it joins.
         const argsOf = (entry: CatalogEntry) => ({ ...containerSpec(entry, ctx), provider });
 
         let appGate: pulumi.Resource[] = [];
@@ -207,14 +215,14 @@ export class SofiaContainers extends pulumi.ComponentResource {
                         ...argsOf(entry),
                         volumes,
                         startAfter: entry.startsAfter.map((d) => this.containers[d]),
-                        waitFor: [...(args.before ?? []), ...(entry.kind === "app" ? appGate : [])],
+                        waitFor: [...(args.before ?? []), ...(entry.kind === "app" ? appGate : []), ...networksOf(catalog, entry.name).map((n) => this.networks[n])],
                     },
                     { parent: this },
                 );
                 this.containers[entry.name] = service.container;
             }
         }
-        this.registerOutputs({ stages: this.stages, network: this.network.name });
+        this.registerOutputs({ stages: this.stages, networks: networkMembers(catalog) });
     }
 
     /** One generated password per store; `special: false` keeps them safe in URLs and conf files. */

@@ -37,16 +37,17 @@ export function logGroupName(stack: string, service: string): string {
 }
 
 /**
- * Env every app gets to reach every store: `<PREFIX>_HOST`, `<PREFIX>_<PORT NAME>_PORT`,
- * `<PREFIX>_PASSWORD_FILE`, and `TIMESERIES_STORE` naming the chosen one.
+ * Env an app gets to reach the stores it talks to: `<PREFIX>_HOST`, `<PREFIX>_<PORT NAME>_PORT`,
+ * `<PREFIX>_PASSWORD_FILE` (and QuestDB's `QUESTDB_USER`), and `TIMESERIES_STORE` naming the chosen one.
  */
-export function connectionEnv(catalog: readonly CatalogEntry[], store: Settings["timeseriesStore"]): Record<string, string> {
+export function connectionEnv(catalog: readonly CatalogEntry[], store: Settings["timeseriesStore"], talksTo: readonly string[]): Record<string, string> {
     const env: Record<string, string> = { TIMESERIES_STORE: store };
-    for (const e of catalog.filter((x) => x.connectionEnv)) {
+    for (const e of catalog.filter((x) => x.connectionEnv && talksTo.includes(x.name))) {
         const prefix = e.connectionEnv as string;
         env[`${prefix}_HOST`] = containerName(e);
         for (const p of e.ports) env[`${prefix}_${p.name.toUpperCase().replace(/-/g, "_")}_PORT`] = String(p.port);
         env[`${prefix}_PASSWORD_FILE`] = passwordFile(e.name);
+        if (e.name === "questdb") env[`${prefix}_USER`] = QUESTDB_USER;
     }
     return env;
 }

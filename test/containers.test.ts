@@ -1,3 +1,4 @@
+import { networkMembers, networksOf } from "../services/networks";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../plan/offline";
 import { OFFLINE_PRIVATE_IP } from "../plan/mocks";
@@ -31,7 +32,7 @@ describe("containers in the staging plan", () => {
     it("creates each container only after the containers it starts after (health-gated: wait for healthy)", () => {
         for (const e of catalog) {
             const c = container(plan, e.name);
-            const after = c.dependsOn.map((u) => plan.resources.find((r) => r.urn === u)!.inputs.name).sort();
+            const after = c.dependsOn.map((u) => plan.resources.find((r) => r.urn === u)!).filter((r) => r.type === CONTAINER).map((r) => r.inputs.name).sort();
             expect(after, e.name).toEqual(e.startsAfter.map((d) => `sofia-${d}`).sort());
             expect(c.inputs.wait, e.name).toBe(true);
             expect(c.inputs.waitTimeout as number, e.name).toBeGreaterThan(e.check.startPeriodSeconds);
@@ -53,7 +54,7 @@ describe("containers in the staging plan", () => {
             });
             expect(i.memory, e.name).toBe(e.memoryMb);
             expect(i.memorySwap, e.name).toBe(e.memoryMb);
-            expect(i.networksAdvanced.map((n: any) => n.name), e.name).toEqual(["sofia"]);
+            expect(i.networksAdvanced.map((n: any) => n.name), e.name).toEqual(networksOf(catalog, e.name));
             expect(i.privileged, e.name).toBe(false);
             expect(i.networkMode, e.name).toBeUndefined();
             expect(i.stopTimeout, e.name).toBe(e.stopGraceSeconds);
@@ -87,14 +88,41 @@ describe("containers in the staging plan", () => {
         ]);
     });
 
+    it("puts each container on the networks of what it talks to and its own: the proxy reaches the API and UI, never a store", () => {
+        const joined = (name: string) => (container(plan, name).inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
+        expect(joined("proxy")).toEqual(["sofia-net-api", "sofia-net-ui"]);
+        expect(joined("redis")).toEqual(["sofia-net-redis"]);
+        expect(joined("crypto-ws")).toEqual(["sofia-net-redis"]);
+        expect(joined("api")).toEqual(["sofia-net-api", "sofia-net-questdb", "sofia-net-redis"]);
+        expect(networkMembers(catalog)).toEqual({
+            "sofia-net-redis": ["redis", "metrics", "crypto-ws", "equities", "ts-writer", "news", "whale-alerts", "api"],
+            "sofia-net-questdb": ["questdb", "metrics", "ts-writer", "whale-alerts", "api"],
+            "sofia-net-api": ["api", "ui", "proxy"],
+            "sofia-net-ui": ["ui", "proxy"],
+        });
+        expect(ofType(plan, "docker:index/network:Network").map((n) => n.inputs.name).sort()).toEqual(Object.keys(networkMembers(catalog)).sort());
+        // Only what it talks to: an ingestor gets Redis' address and password, not QuestDB's.
+        expect(Object.keys(env(container(plan, "crypto-ws"))).filter((k) => k.startsWith("QUESTDB_"))).toEqual([]);
+        expect(env(container(plan, "ts-writer"))).toMatchObject({ QUESTDB_HOST: "sofia-questdb", QUESTDB_USER: "sofia", QUESTDB_PASSWORD_FILE: "/run/secrets/questdb-password" });
+    });
+
+    it("refuses a catalog entry that talks to nothing there, or sits on no network", () => {
+        const lonely = catalog.map((e) => (e.name === "news" ? { ...e, talksTo: [] } : e));
+        expect(() => networksOf(lonely, "news")).toThrow(/news talks to nothing and nothing talks to it/);
+        const typo = catalog.map((e) => (e.name === "news" ? { ...e, talksTo: ["rediss"] } : e));
+        expect(() => networkMembers(typo)).toThrow(/news talks to rediss, which is not another entry/);
+    });
+
     it("passes secrets only as masked files, never in env or in plain text anywhere in the plan", () => {
         expect(JSON.stringify(plan)).not.toMatch(/offline-[0-9a-f]{24}/); // the doubles' generated passwords
         for (const e of catalog) {
             const c = container(plan, e.name);
             for (const [k, v] of Object.entries(env(c))) expect(`${k}=${v}`).not.toMatch(/PASSWORD=|SECRET=|TOKEN=/);
-            // Every store and app gets at least one password file, so its upload list is secret as a whole.
-            if (e.kind !== "edge") expect(c.inputs.uploads, e.name).toBe("[secret]");
+            // Every store, and every app that talks to one, gets a password file: its upload list is secret as a whole.
+            if (e.kind === "store" || (e.talksTo ?? []).some((t) => catalog.find((x) => x.name === t)?.kind === "store")) expect(c.inputs.uploads, e.name).toBe("[secret]");
         }
+        // The UI talks to the API alone: no password at all.
+        expect(container(plan, "ui").inputs.uploads).toEqual([]);
         // The proxy gets no password: its configuration stays readable for review.
         expect((container(plan, "proxy").inputs.uploads as { file: string }[]).map((u) => u.file).sort()).toEqual(["/etc/nginx/nginx.conf", "/etc/nginx/sofia/503.html", "/etc/nginx/sofia/503.json"]);
         expect(env(container(plan, "api")).REDIS_PASSWORD_FILE).toBe("/run/secrets/redis-password");

@@ -153,6 +153,11 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["container-no-privilege", [res(T.container, goodContainer)], [res(T.container, { ...goodContainer, networkMode: "host" })]],
     ["container-image-digest", [res(T.image, { name: `a/b:1@sha256:${"a".repeat(64)}` })], [res(T.image, { name: "a/b:1" })]],
     ["container-store-ports-loopback", [res(T.container, { ...goodContainer, ports: [{ internal: 6379, ip: "127.0.0.1" }] })], [res(T.container, { ...goodContainer, ports: [{ internal: 6379, ip: "0.0.0.0" }] })]],
+    [
+        "container-edge-apart-from-stores",
+        [res(T.container, { ...proxyWith("8013 ssl"), ports: [{ internal: 8013, ip: "10.0.0.10" }], networksAdvanced: [{ name: "sofia-net-api" }] }), res(T.container, { ...goodContainer, name: "sofia-redis", ports: [{ internal: 6379, ip: "127.0.0.1" }], networksAdvanced: [{ name: "sofia-net-redis" }] })],
+        [res(T.container, { ...proxyWith("8013 ssl"), ports: [{ internal: 8013, ip: "10.0.0.10" }], networksAdvanced: [{ name: "sofia" }] }), res(T.container, { ...goodContainer, name: "sofia-redis", ports: [{ internal: 6379, ip: "127.0.0.1" }], networksAdvanced: [{ name: "sofia" }] })],
+    ],
     ["container-no-plaintext-secrets", [res(T.container, { ...goodContainer, envs: "[secret]" })], [res(T.container, { ...goodContainer, envs: ["API_TOKEN=abc123"] })]],
     ["container-fixed-name-replaces-cleanly", [res(T.container, goodContainer, { deleteBeforeReplace: true })], [res(T.container, goodContainer)]],
     [
