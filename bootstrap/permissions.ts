@@ -106,6 +106,8 @@ export const TYPE_GRANTS: Record<string, Grant> = {
     "aws:s3/bucketPolicy:BucketPolicy": { actions: ["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"], resources: BUCKETS, scopedReads: true },
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": { actions: ["s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration"], resources: BUCKETS, scopedReads: true },
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": { actions: ["s3:PutBucketOwnershipControls", "s3:GetBucketOwnershipControls"], resources: BUCKETS, scopedReads: true },
+    // Server access logging of the backup bucket into its log bucket (both named sofia-backups-*).
+    "aws:s3/bucketLogging:BucketLogging": { actions: ["s3:PutBucketLogging", "s3:GetBucketLogging"], resources: BUCKETS, scopedReads: true },
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": { actions: ["s3:PutBucketObjectLockConfiguration", "s3:GetBucketObjectLockConfiguration"], resources: BUCKETS, scopedReads: true },
     "aws:sns/topic:Topic": { actions: ["sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"], resources: TOPICS },
     "aws:sns/topicPolicy:TopicPolicy": { actions: ["sns:SetTopicAttributes", "sns:GetTopicAttributes"], resources: TOPICS },

@@ -1,9 +1,13 @@
 /**
  * The backup bucket: versioned, encrypted, private, TLS-only, expiring backups after the retention,
  * optionally with Object Lock so that nobody (not even the host's role) can delete them early.
+ * Every request to it (reads above all: a leak is a read) is logged by S3 server access logging
+ * to a log bucket of its own, which only S3's logging service may write, for that bucket alone.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ACCESS_LOG_PREFIX, AccessLogBucket } from "./access-log-bucket";
+import { tlsOnlyPolicy } from "./bucket-policies";
 
 export interface BackupBucketArgs {
     /**
@@ -19,6 +23,8 @@ export interface BackupBucketArgs {
     objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
     /** Days a replaced or deleted object version is kept. @default 7 */
     noncurrentVersionDays?: number;
+    /** Days the access logs (who read or wrote what, when, from where) are kept. @default 365 */
+    accessLogDays?: number;
     tags?: Record<string, string>;
 }
 
@@ -32,28 +38,14 @@ export function validateBackupBucketArgs(args: BackupBucketArgs): void {
     const prefixes = args.retention.map((r) => `${r.prefix}/`);
     const overlap = prefixes.filter((p, i) => prefixes.some((q, j) => i !== j && q.startsWith(p)));
     if (overlap.length) throw new Error(`BackupBucketArgs.retention: the prefixes ${overlap.join(", ")} contain others; S3 would apply the shorter rule to both`);
+    if (args.accessLogDays !== undefined && (!Number.isInteger(args.accessLogDays) || args.accessLogDays < 1)) throw new Error(`BackupBucketArgs.accessLogDays: ${args.accessLogDays} must be a whole number of days >= 1`);
     if (args.kmsKeyArn !== undefined && !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/.test(args.kmsKeyArn)) throw new Error(`BackupBucketArgs.kmsKeyArn: "${args.kmsKeyArn}" is not a KMS key ARN`);
-}
-
-/** The bucket policy: nothing over plain HTTP. */
-export function tlsOnlyPolicy(bucketArn: string): string {
-    return JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [bucketArn, `${bucketArn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
-        ],
-    });
 }
 
 export class BackupBucket extends pulumi.ComponentResource {
     readonly bucket: aws.s3.Bucket;
+    /** Where S3 logs every request to `bucket`. */
+    readonly accessLogs: aws.s3.Bucket;
 
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:backup:BackupBucket", name, {}, opts);
@@ -114,6 +106,18 @@ export class BackupBucket extends pulumi.ComponentResource {
                 { ...child, dependsOn: [versioning] },
             );
         }
-        this.registerOutputs({ bucket: this.bucket.bucket, arn: this.bucket.arn });
+        this.accessLogs = this.createAccessLogs(name, args, child);
+        this.registerOutputs({ bucket: this.bucket.bucket, arn: this.bucket.arn, accessLogs: this.accessLogs.bucket });
+    }
+
+    /** Logging switched on for the backup bucket, into a log bucket of its own (after its grant: S3 checks it can deliver). */
+    private createAccessLogs(name: string, args: BackupBucketArgs, child: { parent: pulumi.Resource }): aws.s3.Bucket {
+        const logs = new AccessLogBucket(`${name}-access-logs`, { sourceBucketArn: this.bucket.arn, prefix: ACCESS_LOG_PREFIX, days: args.accessLogDays ?? 365, tags: args.tags }, child);
+        new aws.s3.BucketLogging(
+            `${name}-access-logging`,
+            { bucket: this.bucket.id, targetBucket: logs.bucket.id, targetPrefix: ACCESS_LOG_PREFIX, targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } } },
+            { ...child, dependsOn: [logs.policy] },
+        );
+        return logs.bucket;
     }
 }

@@ -219,8 +219,9 @@ export const backupScenarios: Scenario[] = [
         async run(env, log) {
             const lock = path.join(env.dir, "ops.lock");
             fs.writeFileSync(`${lock}.holder`, "sofia-backup run drill-nightly (pid 4242) since 2026-12-02T01:00:00Z\n");
-            // Another operation holding the lock for two seconds (flock, as sofia-ops.sh takes it).
-            const holder = spawn("flock", [lock, "sleep", "2"], { stdio: "ignore" });
+            // Another operation holding the lock for five seconds (flock, as sofia-ops.sh takes it): long
+            // enough, on a loaded machine, for the refused run to end and the waiting one to start.
+            const holder = spawn("flock", [lock, "sleep", "5"], { stdio: "ignore" });
             await new Promise((r) => setTimeout(r, 300));
             const refused = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "drill-locked-redis" });
             const started = Date.now();

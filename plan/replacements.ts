@@ -24,6 +24,7 @@ const FORCE_NEW: Record<string, readonly string[]> = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": ["bucket", "expectedBucketOwner"],
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ["bucket", "expectedBucketOwner"],
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": ["bucket", "expectedBucketOwner"],
+    "aws:s3/bucketLogging:BucketLogging": ["bucket", "expectedBucketOwner"],
     "aws:iam/role:Role": ["name", "namePrefix", "path"],
     "aws:iam/rolePolicy:RolePolicy": ["name", "namePrefix", "role"],
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["role", "policyArn"],

@@ -222,6 +222,18 @@ export const policies: SofiaPolicy[] = [
             ),
     },
     {
+        name: "s3-backup-reads-logged",
+        description: "Every request to a backup bucket, reads above all, is logged (S3 server access logs to a bucket of its own): a leak can be traced.",
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) => {
+            const backups = args.resources.filter((r) => r.type === "aws:s3/bucket:Bucket" && r.parent?.type === "sofia:backup:BackupBucket");
+            for (const b of backups) {
+                const logging = args.resources.filter((r) => r.type === "aws:s3/bucketLogging:BucketLogging" && belongsTo(r, b));
+                if (!logging.some((l) => l.props.targetBucket)) report(`backup bucket ${b.name} has no access logging.`, b.urn);
+            }
+        },
+    },
+    {
         name: "s3-lifecycle-expiration",
         description: "Backups expire by lifecycle: the runbook's `find -mtime +30 -delete`, done by S3, never by a script that can fail silently.",
         enforcementLevel: "mandatory",

@@ -1,17 +1,41 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { tlsOnlyPolicy, validateBackupBucketArgs } from "../components/backup-bucket";
+import { validateBackupBucketArgs } from "../components/backup-bucket";
+import { tlsOnlyPolicy } from "../components/bucket-policies";
 import { backupPrefixPolicy } from "../components/host";
 import type { Plan } from "../plan/offline";
 import { backupEnv, backupItems } from "../services/backups";
 import { sofiaCatalog } from "../services/catalog";
 import { installedFiles, ofType, one, planStack } from "./helpers/plan";
 
+/** The plan without the access-log bucket's resources: what the backup bucket itself is made of. */
+const withoutAccessLogs = (p: Plan): Plan => ({ ...p, resources: p.resources.filter((r) => !r.name.startsWith("sofia-backups-access-logs")) });
+
 describe("the backup bucket in the plan", () => {
     let staging: Plan;
     let prod: Plan;
+    let full: Plan;
     beforeAll(async () => {
-        staging = await planStack("staging");
-        prod = await planStack("prod");
+        full = await planStack("staging");
+        staging = withoutAccessLogs(full);
+        prod = withoutAccessLogs(await planStack("prod"));
+    });
+
+    it("logs every request to it (S3 server access logs) into a bucket only S3's logging service may write, for it alone", () => {
+        const logging = one(full, "aws:s3/bucketLogging:BucketLogging");
+        const buckets = ofType(full, "aws:s3/bucket:Bucket");
+        expect(buckets.map((b) => b.inputs.bucketPrefix).sort()).toEqual(["sofia-backups-", "sofia-backups-logs-"]);
+        expect(logging.inputs).toMatchObject({ targetPrefix: "s3-access/", targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } } });
+        expect(String(logging.inputs.targetBucket)).toMatch(/^sofia-backups-logs-/);
+        expect(String(logging.inputs.bucket)).toMatch(/^sofia-backups-[0-9a-f]+$/);
+        const logBucket = buckets.find((b) => b.inputs.bucketPrefix === "sofia-backups-logs-")!;
+        expect(logBucket.options).toMatchObject({ protect: true, retainOnDelete: true });
+        const policy = JSON.parse(full.resources.find((r) => r.name === "sofia-backups-access-logs-policy")!.inputs.policy as string);
+        const grant = policy.Statement.find((s: { Sid: string }) => s.Sid === "S3ServerAccessLogsFromTheBackupBucket");
+        expect(grant).toMatchObject({ Effect: "Allow", Principal: { Service: "logging.s3.amazonaws.com" }, Action: "s3:PutObject", Condition: { ArnLike: { "aws:SourceArn": expect.stringMatching(/^arn:aws:s3:::sofia-backups-[0-9a-f]+$/) }, StringEquals: { "aws:SourceAccount": expect.stringMatching(/^\d{12}$/) } } });
+        expect(grant.Resource).toMatch(/^arn:aws:s3:::sofia-backups-logs-[0-9a-f]+\/s3-access\/\*$/);
+        // Server access logs cannot be delivered to a KMS-encrypted bucket: SSE-S3 there, whatever the backups use.
+        expect(full.resources.find((r) => r.name === "sofia-backups-access-logs-encryption")!.inputs.rules).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }]);
+        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "s/full", days: 30 }], accessLogDays: 0 })).toThrow(/accessLogDays: 0 must be a whole number of days >= 1/);
     });
 
     it("is versioned, encrypted, private, owner-enforced and kept when the stack is destroyed", () => {
@@ -49,7 +73,7 @@ describe("the backup bucket in the plan", () => {
 
     it("uses the KMS key when one is set, and lets the host's role use it", async () => {
         const key = "arn:aws:kms:eu-central-1:123456789012:key/0b7f1c2d-aaaa-bbbb-cccc-1234567890ab";
-        const plan = await planStack("staging", [`backup.kmsKeyArn=${key}`]);
+        const plan = withoutAccessLogs(await planStack("staging", [`backup.kmsKeyArn=${key}`]));
         expect(one(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key }, bucketKeyEnabled: true }]);
         const role = JSON.parse(ofType(plan, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "sofia-host-backups")!.inputs.policy as string);
         expect(role.Statement.at(-1)).toEqual({ Sid: "UseBackupKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [key] });

@@ -79,8 +79,8 @@ const proxyWith = (listen: string) => ({
 const tlsPolicy = JSON.stringify({ Statement: [{ Effect: "Deny", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }] });
 
 /** A bucket and its children in one component, each child replaceable. */
-function bucketSet(over: Partial<Record<"versioning" | "sse" | "pab" | "bucketPolicy" | "lifecycle", Record<string, unknown> | null>> = {}): PlannedResource[] {
-    const parent = `urn:pulumi:t::sofia::sofia:backup:BackupBucket::b${++n}`;
+function bucketSet(over: Partial<Record<"versioning" | "sse" | "pab" | "bucketPolicy" | "lifecycle", Record<string, unknown> | null>> = {}, component = "sofia:backup:BackupBucket", logged = false): PlannedResource[] {
+    const parent = `urn:pulumi:t::sofia::${component}::b${++n}`;
     const children: [keyof typeof over, string, Record<string, unknown>][] = [
         ["versioning", T.versioning, { versioningConfiguration: { status: "Enabled" } }],
         ["sse", T.sse, { rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] }],
@@ -91,6 +91,7 @@ function bucketSet(over: Partial<Record<"versioning" | "sse" | "pab" | "bucketPo
     return [
         res(T.bucket, { bucketPrefix: "sofia-backups-" }, {}, parent),
         ...children.filter(([k]) => over[k] !== null).map(([k, type, inputs]) => res(type, over[k] ?? inputs, {}, parent)),
+        ...(logged ? [res("aws:s3/bucketLogging:BucketLogging", { bucket: "b", targetBucket: "logs", targetPrefix: "s3-access/" }, {}, parent)] : []),
     ];
 }
 
@@ -131,6 +132,7 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["s3-encryption", bucketSet(), bucketSet({ sse: null })],
     ["s3-public-access-blocked", bucketSet(), bucketSet({ pab: { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: false } })],
     ["s3-tls-only", bucketSet(), bucketSet({ bucketPolicy: { policy: JSON.stringify({ Statement: [] }) } })],
+    ["s3-backup-reads-logged", [...bucketSet({}, "sofia:backup:BackupBucket", true)], [...bucketSet({}, "sofia:backup:BackupBucket")]],
     ["s3-lifecycle-expiration", bucketSet(), bucketSet({ lifecycle: { rules: [{ id: "x", abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } }] } })],
     [
         "s3-retention-covers-backups",
