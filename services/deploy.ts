@@ -38,6 +38,31 @@ export interface VerifiedRelease {
     commit?: string;
     /** The rollback this release was deployed as (settings deploy.rollbackId), if it was one. */
     rollbackId?: string;
+    /** The stores' schema after this deploy, and the oldest app schema that reads it (settings deploy.schema). */
+    schema?: SchemaContract;
+    /** The backup the deploy took before it changed anything: the way back for the data. */
+    preDeployBackup?: string;
+    /** The releases this stack verified, newest first (this one included): what a rollback may go back to. */
+    history?: ReleaseRecord[];
+}
+
+/** The schema contract of a release: see settings deploy.schema. */
+export interface SchemaContract {
+    version: number;
+    oldestCompatible: number;
+}
+
+/** One verified release of a stack's history. */
+export type ReleaseRecord = Omit<VerifiedRelease, "history" | "containers" | "rollbackId">;
+
+/** How many verified releases a stack remembers. */
+export const HISTORY_LENGTH = 20;
+
+/** The history after `current` verified: it first, then what the stack verified before (older outputs: their last release). */
+export function nextHistory(current: ReleaseRecord, previous: VerifiedRelease | undefined): ReleaseRecord[] {
+    const { history, containers: _c, rollbackId: _r, ...last } = previous ?? ({} as VerifiedRelease);
+    const before = history ?? (previous?.verifiedAt ? [last as ReleaseRecord] : []);
+    return [current, ...before].slice(0, HISTORY_LENGTH);
 }
 
 /**
@@ -84,7 +109,11 @@ export const DEPLOY_STEPS: readonly DeployStepSpec[] = [
         title: "Maintenance page on: clients get HTTP 503 with Retry-After from the front proxy; pages are suppressed (on a first deploy too: a host that is still starting is not an outage)",
         on: ["first", "release"],
     },
-    { id: "migrate", title: "Migrations: a one-shot container of the new API image runs to completion after the stores and before any app", on: ["first", "release"] },
+    {
+        id: "migrate",
+        title: "Migrations: a one-shot container of the new API image runs to completion after the stores and before any app (not in a rollback: the older app reads the stores' newer schema, which promotion checked, and its migration is not run against it)",
+        on: ["first", "release"],
+    },
     { id: "verify", title: "Verify: every /health from the host, after the last start stage", on: ["first", "release", "config"] },
     { id: "first-backup", title: "First backup: taken as soon as a new stack verifies, so backup age and staging's soak count from its first deploy, not from the first night", on: ["first"] },
     { id: "page-off", title: "Maintenance page off, pages back on; the verified release is recorded with its time (verifiedRelease)", on: ["first", "release"] },
@@ -97,6 +126,11 @@ export function deployStepsFor(kind: DeployKind): DeployStepSpec[] {
 /** Every image reference by catalog name, sorted, so that order never counts as a change. */
 export function imagesOf(names: readonly string[], images: Record<string, string>): Record<string, string> {
     return Object.fromEntries([...names].sort().map((n) => [n, images[n]]));
+}
+
+/** Whether this update deploys a rollback (a new deploy.rollbackId against the stack's last). */
+export function isRollback(s: Pick<Settings, "deploy">, previous: VerifiedRelease | undefined): boolean {
+    return s.deploy.rollbackId !== undefined && s.deploy.rollbackId !== previous?.rollbackId;
 }
 
 export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string, rollbackId?: string, commit?: string): DeployKind {
@@ -177,6 +211,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
     readonly pagesAfter: pulumi.Resource[] = [];
     private verify?: HostCommand;
     private pageOff?: HostCommand;
+    private backup?: HostCommand;
     private readonly args: DeployChecklistArgs;
     private readonly name: string;
     private readonly runs: Set<DeployStepSpec["id"]>;
@@ -186,6 +221,9 @@ export class DeployChecklist extends pulumi.ComponentResource {
         this.args = args;
         this.name = name;
         this.runs = new Set(deployStepsFor(args.kind).map((s) => s.id));
+        // A rollback puts an older app on the stores' newer schema, which promotion checked it can
+        // read (checkRollback): the old release's migration is not run against it.
+        if (isRollback(args.settings, args.previous)) this.runs.delete("migrate");
         if (args.kind === "first" || args.kind === "release") {
             // In the update's log from the start: a container that never turns healthy fails the
             // update in the Docker provider, before any step of ours could say this.
@@ -193,6 +231,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
         }
         // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
         const backup = this.runs.has("backup") ? this.step("backup", `${BACKUP_BIN} run --wait 1800`, args.hostReady, 5400) : undefined;
+        this.backup = backup;
         if (this.runs.has("page-on")) {
             const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes} ${DEPLOY_OWNER}`, backup ? [backup.run] : args.hostReady);
             this.before.push(pageOn.run);
@@ -241,15 +280,28 @@ export class DeployChecklist extends pulumi.ComponentResource {
             this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}`, [firstBackup?.run ?? this.verify.run]);
             done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);
         }
-        const rollbackId = this.args.settings.deploy.rollbackId;
-        return done.apply((out) => ({
-            release,
-            images,
-            containers: fingerprint,
-            verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null,
-            commit: this.args.commit,
-            ...(rollbackId ? { rollbackId } : {}),
-        }));
+        const { settings: s, previous } = this.args;
+        const rollbackId = s.deploy.rollbackId;
+        // After a rollback the stores keep the schema they had: the old release's migration did not run.
+        const schema = isRollback(s, previous) ? previous?.schema : s.deploy.schema;
+        const backupOut = this.backup ? this.backup.run.stdout : pulumi.output("");
+        return pulumi.all([done, backupOut]).apply(([out, backupLog]) => {
+            const preDeployBackup = /backup (\S+) complete \(/.exec(backupLog ?? "")?.[1];
+            const record: ReleaseRecord = {
+                release,
+                images,
+                verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null,
+                commit: this.args.commit,
+                ...(schema ? { schema } : {}),
+                ...(preDeployBackup ? { preDeployBackup } : {}),
+            };
+            return { ...record, containers: fingerprint, ...(rollbackId ? { rollbackId } : {}), history: record.verifiedAt ? nextHistory(record, previous) : previous?.history };
+        });
+    }
+
+    /** The steps this update runs, in order (a rollback's without the migrations). */
+    get steps(): DeployStepSpec["id"][] {
+        return DEPLOY_STEPS.filter((s) => this.runs.has(s.id)).map((s) => s.id);
     }
 
     /** The last step that ran, for what must follow the deploy (tuning, a restore). */

@@ -11,7 +11,7 @@ import { HostCommand } from "../components/host-command";
 import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
-import { DeployChecklist, deployAttempt, deployCommit, deployKind, deployStepsFor, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
+import { DeployChecklist, deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
 import { containerFingerprint, SofiaContainers } from "./containers";
 import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { failureRuleName, MaintenanceWindows } from "../components/maintenance-window";
@@ -192,7 +192,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             // What promotion reads, and the next update compares with: the release verified, and when.
             verifiedRelease,
             // What this update does beyond the resources: the deployment checklist's steps, in order.
-            deploy: { kind, steps: deployStepsFor(kind).map((step) => step.id), changes: releaseChanges(args.previous, images) },
+            deploy: { kind, steps: deploy.steps, changes: releaseChanges(args.previous, images) },
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${s.stack}/`,
             // Where the data lives: the next update refuses a change that would replace it (services/placement.ts).
             placement: placementOf(s),

@@ -17,6 +17,12 @@ export interface RecordedRelease {
     /** The commit the update ran (absent in outputs of older versions). */
     commit?: string;
     rollbackId?: string;
+    /** The stores' schema after it, and the oldest app schema that reads it. */
+    schema?: { version: number; oldestCompatible: number };
+    /** The backup taken before its deploy changed anything. */
+    preDeployBackup?: string;
+    /** What the stack verified, newest first (absent in outputs of older versions). */
+    history?: Omit<RecordedRelease, "history" | "rollbackId">[];
 }
 
 /** What `pulumi stack output --json` gives for the fields promotion reads. */
@@ -82,6 +88,13 @@ export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames:
         changes.push({ service: n, from, to: wanted[n] });
     }
     if (rollbackId !== undefined) doc.setIn(["config", DEPLOY, "rollbackId"], rollbackId);
+    // The schema contract staging verified goes with its release (a rollback keeps prod's: its stores do).
+    const schemaBefore = doc.getIn(["config", DEPLOY, "schema"]);
+    const schema = rollbackId === undefined ? verified.schema : undefined;
+    if (schema && !isDeepStrictEqual(parse(JSON.stringify(schemaBefore ?? null)), schema)) {
+        doc.setIn(["config", DEPLOY, "schema"], doc.createNode(schema));
+        changes.push({ service: "(schema)", from: schemaBefore === undefined ? undefined : JSON.stringify(schemaBefore), to: JSON.stringify(schema) });
+    }
     // What prod's deploy holds its code to: the commit staging verified, and this promotion soaked.
     const promotedBefore = doc.getIn(["config", DEPLOY, "promotedCommit"]) as string | undefined;
     if (promotedCommit !== undefined && /^[0-9a-f]{40}$/.test(promotedCommit) && promotedBefore !== promotedCommit) {
@@ -97,6 +110,7 @@ export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames:
         if (copy.config?.[IMAGES] && Object.keys(copy.config[IMAGES]).length === 0) delete copy.config[IMAGES];
         delete copy.config?.[DEPLOY]?.rollbackId;
         delete copy.config?.[DEPLOY]?.promotedCommit;
+        delete copy.config?.[DEPLOY]?.schema;
         if (copy.config?.[DEPLOY] && Object.keys(copy.config[DEPLOY]).length === 0) delete copy.config[DEPLOY];
         return copy;
     };
@@ -104,18 +118,35 @@ export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames:
     return { text, changes, verifiedAt: verified.verifiedAt };
 }
 
+/** The same release: the same images (every one, where both record them) and the same commit, where both record it. */
+function sameRelease(a: Omit<RecordedRelease, "history">, b: Omit<RecordedRelease, "history">): boolean {
+    const images = a.images && b.images ? isDeepStrictEqual(a.images, b.images) : isDeepStrictEqual(a.release, b.release);
+    return images && (a.commit === undefined || b.commit === undefined || a.commit === b.commit);
+}
+
 /**
- * A rollback goes back, and only back: its target was verified (in staging) before prod verified
- * the release it runs now, or is that very release (prod's own last verified one, after a failed
- * deploy of a newer release). A newer release is a promotion, with its soak; a rollback asks none.
- * (Prod keeps no history of its releases yet, so a release verified in staging while the current
- * one soaked, before prod verified it, still passes this check.)
+ * A rollback goes back, and only back: its target is a release prod itself verified (its history,
+ * prod's last verified one included, after a failed deploy of a newer release). A newer release is
+ * a promotion, with its soak; a rollback asks none. And it goes back only where the data can
+ * follow: an app built for a schema older than the oldest the stores' schema is readable by is
+ * refused, with the backup from before that migration as the way back (restore.from).
+ * Outputs of an older version keep no history: the target must then be older than prod's release.
  */
 export function checkRollback(target: StagingOutputs, prod: ProdOutputs): void {
     const current = prod.verifiedRelease?.verifiedAt;
     if (!current) throw new PromotionError("prod's outputs hold no verified release: there is nothing to roll back from (a release reaches prod by promotion, with its soak)");
     const to = target.verifiedRelease?.verifiedAt;
     if (!to) throw new PromotionError("the rollback target is not a verified release (no verifiedRelease.verifiedAt in its outputs)");
+    const history = prod.verifiedRelease!.history;
+    if (history) {
+        const at = history.findIndex((h) => sameRelease(h, target.verifiedRelease!));
+        if (at < 0) {
+            const known = history.map((h) => `${h.verifiedAt} (${h.commit?.slice(0, 12) ?? "?"})`).join(", ");
+            throw new PromotionError(`--rollback goes back only to a release prod itself verified; the one verified at ${to} is not in prod's history (${known}). A release reaches prod first by promotion, with its soak`);
+        }
+        checkSchemaFollows(history, at, prod.verifiedRelease!.schema);
+        return;
+    }
     const [t, c] = [Date.parse(to), Date.parse(current)];
     if (Number.isNaN(t) || Number.isNaN(c)) throw new PromotionError(`cannot compare the times ${to} and ${current}: not ISO 8601`);
     // Back to the very release prod verified last (after a failed deploy of a newer one) is back.
@@ -125,6 +156,25 @@ export function checkRollback(target: StagingOutputs, prod: ProdOutputs): void {
             `--rollback to the release verified at ${to} would move prod forward: prod runs the release it verified at ${current}. A newer release goes to prod by promotion, with its soak (npm run promote without --rollback)`,
         );
     }
+}
+
+/**
+ * The stores keep their schema through a rollback: the target's app must read it. Its schema is
+ * what prod recorded when it verified it; the way back otherwise is the backup taken before the
+ * first deploy that left it behind.
+ */
+function checkSchemaFollows(history: NonNullable<RecordedRelease["history"]>, at: number, current: RecordedRelease["schema"]): void {
+    if (!current) return;
+    const target = history[at];
+    const built = target.schema?.version;
+    if (built !== undefined && built >= current.oldestCompatible) return;
+    // Oldest first, the deploys after the target: the first whose schema its app cannot read.
+    const past = history.slice(0, at).reverse().find((h) => !h.schema || built === undefined || h.schema.oldestCompatible > built);
+    const way = past?.preDeployBackup
+        ? ` The way back is the data from before that deploy (${past.verifiedAt}): its pre-deploy backup, pulumi config set --path restore.from ${past.preDeployBackup} and restore.confirm prod, with this rollback (data written since is lost).`
+        : " No pre-deploy backup of that deploy is recorded: choose a backup from before it (sofia-backup list) for restore.from.";
+    const why = built === undefined ? `prod recorded no schema for the release verified at ${target.verifiedAt}, so it cannot be known to read` : `the release verified at ${target.verifiedAt} is built for schema ${built}, older than`;
+    throw new PromotionError(`--rollback refused: ${why} the stores' schema ${current.version} (readable by apps of schema ${current.oldestCompatible} and newer).${way}`);
 }
 
 /**

@@ -164,6 +164,14 @@ const deploy = z
             .regex(/^[A-Za-z0-9._:-]{1,80}$/, { error: "letters, digits and . _ : - only" })
             .optional()
             .meta({ description: "Set by npm run promote -- --rollback: a new id makes the update a full release deploy (backup, page, verification), also back to the release prod last verified." }),
+        schema: z
+            .strictObject({
+                version: z.number().int().min(1).meta({ description: "The schema version the API image's migration brings the stores to." }),
+                oldestCompatible: z.number().int().min(1).meta({ description: "The oldest schema version an app release may be built for and still read this schema: a rollback to an app built for an older one is refused." }),
+            })
+            .refine((x) => x.oldestCompatible <= x.version, { error: "oldestCompatible cannot be newer than version", path: ["oldestCompatible"] })
+            .optional()
+            .meta({ description: "The release's schema contract (an assumed contract of the API image, README \"Release\"): written with the images by the release pipeline in staging and by npm run promote in prod." }),
         maintenanceMinutes: z
             .number()
             .int()

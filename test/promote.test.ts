@@ -65,6 +65,49 @@ describe("promotion", () => {
         expect(() => checkRollback(verified("b", "yesterday"), prod)).toThrow(/not ISO 8601/);
     });
 
+    describe("with prod's own history of verified releases", () => {
+        /** A release prod verified: its images (one digest letter), commit, time, schema and pre-deploy backup. */
+        const record = (letter: string, at: string, schema?: { version: number; oldestCompatible: number }, preDeployBackup?: string) => {
+            const release = verified(letter, at).verifiedRelease!.release;
+            return { release, images: release, commit: letter.repeat(40), verifiedAt: at, ...(schema ? { schema } : {}), ...(preDeployBackup ? { preDeployBackup } : {}) };
+        };
+        const a = record("a", "2026-11-20T08:00:00Z", { version: 3, oldestCompatible: 3 }, "20261120T075000Z");
+        const b = record("b", "2026-11-25T08:00:00Z", { version: 4, oldestCompatible: 3 }, "20261125T075000Z");
+        const c = record("c", "2026-12-01T08:00:00Z", { version: 5, oldestCompatible: 4 }, "20261201T075000Z");
+        const prod = { verifiedRelease: { ...c, history: [c, b, a] } };
+        const target = (r: typeof a) => ({ verifiedRelease: r });
+
+        it("goes back to a release prod verified whose app reads the stores' schema", () => {
+            expect(() => checkRollback(target(b), prod)).not.toThrow();
+            expect(() => checkRollback(target(c), prod)).not.toThrow();
+        });
+
+        it("refuses a release prod never verified, even one verified earlier in staging, naming prod's history", () => {
+            const stagingOnly = record("d", "2026-11-28T08:00:00Z", { version: 5, oldestCompatible: 4 });
+            expect(() => checkRollback(target(stagingOnly), prod)).toThrow(/goes back only to a release prod itself verified; the one verified at 2026-11-28T08:00:00Z is not in prod's history \(2026-12-01T08:00:00Z \(cccccccccccc\), 2026-11-25T08:00:00Z/);
+            // The same images from another commit are another release.
+            expect(() => checkRollback(target({ ...b, commit: "e".repeat(40) }), prod)).toThrow(/is not in prod's history/);
+        });
+
+        it("refuses an app that cannot read the stores' schema, offering the backup from before the migration that left it behind", () => {
+            expect(() => checkRollback(target(a), prod)).toThrow(
+                /--rollback refused: the release verified at 2026-11-20T08:00:00Z is built for schema 3, older than the stores' schema 5 \(readable by apps of schema 4 and newer\)\. The way back is the data from before that deploy \(2026-12-01T08:00:00Z\): its pre-deploy backup, pulumi config set --path restore\.from 20261201T075000Z and restore\.confirm prod/,
+            );
+            // A release recorded without a schema cannot be known to read it.
+            const old = { ...a, schema: undefined };
+            expect(() => checkRollback(target(old), { verifiedRelease: { ...c, history: [c, b, old] } })).toThrow(/prod recorded no schema for the release verified at 2026-11-20T08:00:00Z, so it cannot be known to read the stores' schema 5/);
+        });
+
+        it("carries staging's schema contract into prod with the release; a rollback leaves prod's", () => {
+            const staged = verified("f");
+            const withSchema = { ...staged, verifiedRelease: { ...staged.verifiedRelease!, schema: { version: 6, oldestCompatible: 5 } } };
+            const r = promote(prodYaml, withSchema, releaseServiceNames);
+            expect(parse(r.text).config["sofia:deploy"].schema).toEqual({ version: 6, oldestCompatible: 5 });
+            expect(r.changes.find((x) => x.service === "(schema)")).toMatchObject({ to: JSON.stringify({ version: 6, oldestCompatible: 5 }) });
+            expect(parse(promote(prodYaml, withSchema, releaseServiceNames, {}, "rollback-x").text).config["sofia:deploy"].schema).toBeUndefined();
+        });
+    });
+
     it("refuses a prod file with no release to promote into", () => {
         expect(() => promote("config:\n  aws:region: eu-central-1\n", verified(), releaseServiceNames)).toThrow(/has no config\.sofia:images/);
     });

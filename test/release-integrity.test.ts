@@ -11,7 +11,7 @@ import { parse } from "yaml";
 import { runAsync } from "../drill/run";
 import { stackSettings } from "../plan/stack-config";
 import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { DEPLOY_COMMIT_ENV, deployKind, imagesOf } from "../services/deploy";
+import { DEPLOY_COMMIT_ENV, deployKind, HISTORY_LENGTH, imagesOf, nextHistory } from "../services/deploy";
 import { checkDeployIsVerified, promote, StagingOutputs } from "../services/promote";
 import { planStack } from "./helpers/plan";
 
@@ -129,7 +129,20 @@ describe("a rollback is a deploy like any other", () => {
         const plan = await planStack("prod", ["deploy.rollbackId=rollback-2026-12-03T09:00:00.000Z"]);
         expect((plan.outputs.deploy as { kind: string }).kind).toBe("release");
         expect(plan.outputs.verifiedRelease).toMatchObject({ commit: COMMIT, rollbackId: "rollback-2026-12-03T09:00:00.000Z" });
+        // The older app reads the stores' newer schema (promotion checked): its migration is not run against it.
+        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["backup", "page-on", "verify", "page-off"]);
+        expect(plan.resources.filter((r) => /migrat/.test(r.name))).toEqual([]);
     }, 60_000);
+
+    it("keeps prod's own history of verified releases, newest first, each with its schema and pre-deploy backup", () => {
+        const rec = (n: number) => ({ release: { api: `a${n}` }, images: { api: `a${n}` }, verifiedAt: `2026-12-0${n}T00:00:00Z`, commit: `${n}`.repeat(40), schema: { version: n, oldestCompatible: n }, preDeployBackup: `b${n}` });
+        // Outputs of an older version: their last release starts the history.
+        expect(nextHistory(rec(2), { ...rec(1), containers: "c", rollbackId: "r" })).toEqual([rec(2), rec(1)]);
+        expect(nextHistory(rec(3), { ...rec(2), history: [rec(2), rec(1)] })).toEqual([rec(3), rec(2), rec(1)]);
+        expect(nextHistory(rec(1), undefined)).toEqual([rec(1)]);
+        const long = Array.from({ length: HISTORY_LENGTH }, (_, i) => rec((i % 9) + 1));
+        expect(nextHistory(rec(9), { ...rec(1), history: long })).toHaveLength(HISTORY_LENGTH);
+    });
 
     it("is written by promote --rollback as a new deploy.rollbackId, and nothing else but the release", () => {
         const r = promote(prodYaml, stagingWith(prodImages), releaseServiceNames, {}, "rollback-2026-12-03T09:00:00.000Z");
