@@ -5,9 +5,13 @@
 #   sofia-services start      start stage by stage, each stage only once the previous is healthy
 #   sofia-services stop       stop in reverse stage order, a stage's containers together, each with its grace period
 #   sofia-services restart    stop, then start
-#   sofia-services verify     call every /health, then check what the images must serve (the
-#                             contracts table); fail naming the services that are not healthy
-#                             or break a contract
+#   sofia-services verify     every container running, every /health answering, then what the
+#                             images must serve (the contracts table); fail naming the services
+#                             that are not running, not healthy or break a contract
+#   sofia-services quiesce <minutes>
+#                             stop the writers (the catalog's `quiesce` entries) for a deploy's
+#                             backup and migrations; past <minutes> the watchdog starts them again
+#   sofia-services resume     start what quiesce stopped (and anything else not running), in order
 #   sofia-services watchdog   restart a container that stays unhealthy (Docker never does)
 #   sofia-services tune       retention and compression SQL for the time-series store (idempotent)
 #   sofia-services status     one line per service
@@ -41,11 +45,11 @@ OPS_WAIT=${SOFIA_OPS_WAIT:-1800}
 
 [[ -r $CATALOG ]] || die "no catalog at $CATALOG; it is installed by the stack (pulumi up), check the sofia host-files SSM association"
 
-# Rows: stage, name, container, grace seconds, health URL or "-".
-declare -a STAGE NAME CONTAINER GRACE HEALTH
-while IFS=$'\t' read -r stage name container grace health; do
+# Rows: stage, name, container, grace seconds, health URL or "-", "yes" when a deploy quiesces it.
+declare -a STAGE NAME CONTAINER GRACE HEALTH QUIESCE
+while IFS=$'\t' read -r stage name container grace health quiesce; do
   [[ -z $stage || $stage == \#* ]] && continue
-  STAGE+=("$stage"); NAME+=("$name"); CONTAINER+=("$container"); GRACE+=("$grace"); HEALTH+=("$health")
+  STAGE+=("$stage"); NAME+=("$name"); CONTAINER+=("$container"); GRACE+=("$grace"); HEALTH+=("$health"); QUIESCE+=("${quiesce:--}")
 done < "$CATALOG"
 (( ${#NAME[@]} > 0 )) || die "catalog $CATALOG lists no services"
 LAST_STAGE=$(printf '%s\n' "${STAGE[@]}" | sort -n | tail -n 1)
@@ -126,7 +130,12 @@ cmd_stop() {
 }
 
 cmd_verify() {
-  local i failed=()
+  local i failed=() stopped=()
+  # A service without /health (an ingestor) counts too: a deploy must not pass with it stopped.
+  for i in "${!NAME[@]}"; do
+    running "${CONTAINER[$i]}" || stopped+=("${NAME[$i]}")
+  done
+  (( ${#stopped[@]} == 0 )) || die "verify: not running: ${stopped[*]}; start them in order: sofia-services start"
   for i in "${!NAME[@]}"; do
     [[ ${HEALTH[$i]} == - ]] && continue
     if curl -fsS --max-time 5 -o /dev/null "${HEALTH[$i]}"; then
@@ -189,9 +198,18 @@ cmd_migrated() {
 }
 
 cmd_watchdog() {
-  local i status strikes file
+  local i status strikes file deadline
   mkdir -p "$STATE_DIR/watchdog"
+  if [[ -f $QUIESCE_MARK ]]; then
+    deadline=$(cat "$QUIESCE_MARK" 2>/dev/null || echo 0)
+    if [[ ! $deadline =~ ^[0-9]+$ ]] || (( deadline <= $(date +%s) )); then
+      log "watchdog: the writers were quiesced past their deadline (the deploy that stopped them did not start them again): starting them"
+      cmd_resume
+    fi
+  fi
   for i in "${!NAME[@]}"; do
+    # Quiesced writers are stopped on purpose until their deadline.
+    [[ -f $QUIESCE_MARK && ${QUIESCE[$i]} == yes ]] && continue
     file="$STATE_DIR/watchdog/${NAME[$i]}"
     status=$(health_of "${CONTAINER[$i]}")
     if [[ $status != unhealthy ]]; then
@@ -269,6 +287,42 @@ watchdog_may_run() {
   return 1
 }
 
+# Where quiesce records its deadline (epoch seconds): written before the first writer stops, so a
+# quiesce killed at any line leaves it, and resume or the watchdog starts the writers again.
+QUIESCE_MARK=$STATE_DIR/quiesced
+
+cmd_quiesce() {  # minutes
+  local minutes=${1:-} i stage pids still=()
+  [[ $minutes =~ ^[1-9][0-9]*$ ]] || die "quiesce: give the minutes after which the watchdog starts the writers again if nothing resumes them (sofia-services quiesce 60)"
+  mkdir -p "$STATE_DIR"
+  printf '%s\n' "$(( $(date +%s) + minutes * 60 ))" >"$QUIESCE_MARK.new"
+  sync "$QUIESCE_MARK.new"
+  mv -f "$QUIESCE_MARK.new" "$QUIESCE_MARK"
+  sync "$STATE_DIR"
+  # Later stages first (a writer before the ingestors it reads from), a stage's together.
+  for stage in $(seq "$LAST_STAGE" -1 0); do
+    pids=()
+    for i in "${!NAME[@]}"; do
+      [[ ${STAGE[$i]} == "$stage" && ${QUIESCE[$i]} == yes ]] || continue
+      log "quiesce: stopping ${NAME[$i]} (grace ${GRACE[$i]}s)"
+      { docker stop -t "${GRACE[$i]}" "${CONTAINER[$i]}" >/dev/null 2>&1 || true; } &
+      pids+=("$!")
+    done
+    (( ${#pids[@]} == 0 )) || wait "${pids[@]}"
+  done
+  for i in "${!NAME[@]}"; do
+    if [[ ${QUIESCE[$i]} == yes ]] && running "${CONTAINER[$i]}"; then still+=("${NAME[$i]}"); fi
+  done
+  (( ${#still[@]} == 0 )) || die "quiesce: ${still[*]} still running after docker stop; nothing may be backed up or migrated under them (sofia-services resume starts the others again)"
+  log "quiesced: the writers are stopped until sofia-services resume (the watchdog starts them after ${minutes} minutes)"
+}
+
+cmd_resume() {
+  cmd_start
+  rm -f "$QUIESCE_MARK"
+  log "resumed: every service runs"
+}
+
 cmd_restart() {
   # Recorded: a restart stopped half-way is finished by the next command or boot. Inside another
   # operation (which has its own journal) that operation's recovery covers it.
@@ -321,7 +375,9 @@ case ${1:-} in
   verify) cmd_verify ;;
   tune) ops_begin "sofia-services tune" "$OPS_WAIT"; cmd_tune ;;
   patch) ops_begin "sofia-services patch" "$OPS_WAIT"; cmd_patch ;;
+  quiesce) ops_begin "sofia-services quiesce" "$OPS_WAIT"; cmd_quiesce "${2:-}" ;;
+  resume) ops_begin "sofia-services resume" "$OPS_WAIT"; cmd_resume ;;
   migrated) cmd_migrated "${2:-}" ;;
   status) cmd_status ;;
-  *) die "usage: sofia-services start|stop|restart|verify|watchdog|tune|patch|status|migrated <container>" ;;
+  *) die "usage: sofia-services start|stop|restart|verify|watchdog|tune|patch|quiesce <minutes>|resume|status|migrated <container>" ;;
 esac

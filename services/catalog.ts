@@ -93,6 +93,12 @@ export interface CatalogEntry {
      * services. @default none
      */
     talksTo?: string[];
+    /**
+     * It writes to the stores on its own, with no client asking (an ingestor, a writer): a release
+     * deploy stops it before its backup and migrations, so both see data nobody is changing, and
+     * starts it again before verifying. @default false
+     */
+    quiesce?: boolean;
     /** Seconds between SIGTERM and SIGKILL when the service is stopped. */
     stopGraceSeconds: number;
     /** Hard memory limit for the container, in MiB. */
@@ -240,6 +246,7 @@ const entries: CatalogEntry[] = [
         ports: [],
         startsAfter: ["metrics"],
         talksTo: ["redis"],
+        quiesce: true,
         stopGraceSeconds: 15,
         memoryMb: 512,
     },
@@ -251,6 +258,7 @@ const entries: CatalogEntry[] = [
         ports: [],
         startsAfter: ["metrics"],
         talksTo: ["redis"],
+        quiesce: true,
         stopGraceSeconds: 15,
         memoryMb: 512,
     },
@@ -262,6 +270,7 @@ const entries: CatalogEntry[] = [
         ports: [],
         startsAfter: ["crypto-ws", "equities"],
         talksTo: ["redis", TS],
+        quiesce: true,
         stopGraceSeconds: 30,
         memoryMb: 512,
     },
@@ -273,6 +282,7 @@ const entries: CatalogEntry[] = [
         ports: [],
         startsAfter: ["ts-writer"],
         talksTo: ["redis"],
+        quiesce: true,
         stopGraceSeconds: 10,
         memoryMb: 256,
     },
@@ -284,6 +294,7 @@ const entries: CatalogEntry[] = [
         ports: [],
         startsAfter: ["ts-writer"],
         talksTo: ["redis", TS],
+        quiesce: true,
         stopGraceSeconds: 10,
         memoryMb: 256,
     },

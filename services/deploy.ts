@@ -2,8 +2,8 @@
  * The runbook's "Deployment Checklist" as resources that exist only in an update that changes the
  * release (the set of image references), in this order:
  *
- *   backup → maintenance page on → (stores) → migrations → (apps, in catalog order) → verify
- *   → maintenance page off, and the verified release recorded with its time.
+ *   maintenance page on → writers quiesced, backup → (stores) → migrations → (apps, in catalog
+ *   order) → writers resumed, verify → maintenance page off, and the verified release recorded.
  *
  * Whether the release changes is known before any resource is declared: the stack reads its own
  * last outputs (a StackReference to itself) and compares the images it verified with the
@@ -103,18 +103,22 @@ export interface DeployStepSpec {
 
 /** The checklist, in order; the README's Release section is generated from it. */
 export const DEPLOY_STEPS: readonly DeployStepSpec[] = [
-    { id: "backup", title: "Backup first: an on-demand run of the backup job, waited for; if it fails nothing is changed", on: ["release"] },
     {
         id: "page-on",
         title: "Maintenance page on: clients get HTTP 503 with Retry-After from the front proxy; pages are suppressed (on a first deploy too: a host that is still starting is not an outage)",
         on: ["first", "release"],
     },
     {
+        id: "backup",
+        title: "Writers quiesced, then the backup: the ingestors and writers (the catalog's `quiesce`) stop, so the backup and the migrations see data nobody is changing; an on-demand run of the backup job, waited for; if it fails no container is changed",
+        on: ["release"],
+    },
+    {
         id: "migrate",
         title: "Migrations: a one-shot container of the new API image runs to completion after the stores and before any app (not in a rollback: the older app reads the stores' newer schema, which promotion checked, and its migration is not run against it)",
         on: ["first", "release"],
     },
-    { id: "verify", title: "Verify: every /health from the host, after the last start stage", on: ["first", "release", "config"] },
+    { id: "verify", title: "Resume and verify: the quiesced writers start again, then every container must run and every /health answer, from the host, after the last start stage", on: ["first", "release", "config"] },
     { id: "first-backup", title: "First backup: taken as soon as a new stack verifies, so backup age and staging's soak count from its first deploy, not from the first night", on: ["first"] },
     { id: "page-off", title: "Maintenance page off, pages back on; the verified release is recorded with its time (verifiedRelease)", on: ["first", "release"] },
 ];
@@ -229,14 +233,14 @@ export class DeployChecklist extends pulumi.ComponentResource {
             // update in the Docker provider, before any step of ours could say this.
             pulumi.log.info(`Release deploy (${deployStepsFor(args.kind).map((s) => s.id).join(", ")}). If it fails: ${rollbackCommand(args.settings.stack, args.previous)}`, this);
         }
-        // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
-        const backup = this.runs.has("backup") ? this.step("backup", `${BACKUP_BIN} run --wait 1800`, args.hostReady, 5400) : undefined;
-        this.backup = backup;
-        if (this.runs.has("page-on")) {
-            const pageOn = this.step("page-on", `${MAINTENANCE_BIN} page on ${args.settings.deploy.maintenanceMinutes} ${DEPLOY_OWNER}`, backup ? [backup.run] : args.hostReady);
-            this.before.push(pageOn.run);
-            if (args.kind === "first") this.pagesAfter.push(pageOn.run);
-        }
+        const minutes = args.settings.deploy.maintenanceMinutes;
+        const pageOn = this.runs.has("page-on") ? this.step("page-on", `${MAINTENANCE_BIN} page on ${minutes} ${DEPLOY_OWNER}`, args.hostReady) : undefined;
+        if (pageOn && args.kind === "first") this.pagesAfter.push(pageOn.run);
+        // Writers stopped for as long as the page may stay up (the watchdog starts them after it);
+        // behind a scheduled backup that is still running, wait for it rather than fail the deploy.
+        this.backup = this.runs.has("backup") ? this.step("backup", `${SERVICES_BIN} quiesce ${minutes} && ${BACKUP_BIN} run --wait 1800`, pageOn ? [pageOn.run] : args.hostReady, 5400) : undefined;
+        const gate = this.backup ?? pageOn;
+        if (gate) this.before.push(gate.run);
         this.registerOutputs({ kind: args.kind });
     }
 
@@ -248,8 +252,11 @@ export class DeployChecklist extends pulumi.ComponentResource {
                 ? `The release did not change: revert the configuration change (git revert it in Pulumi.${s.stack}.yaml or the catalog) and run pulumi up --stack ${s.stack}.`
                 : rollbackCommand(s.stack, previous);
         // A step after the page went up leaves it up: say how long, and how to lift it now.
-        const page = this.runs.has("page-on") && id !== "backup" && id !== "page-on"
-            ? pulumi.interpolate`\nClients get the maintenance page until it lapses (${s.deploy.maintenanceMinutes} minutes after it went up), or lift it now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}\nA retry (pulumi up --stack ${s.stack}) runs every step again, the page and the migrations too.`
+        const writers = this.runs.has("backup") && id !== "page-on" && id !== "verify" && id !== "page-off"
+            ? pulumi.interpolate`\nThe writers (ingestors, time-series writer) stay stopped until the watchdog starts them ${s.deploy.maintenanceMinutes} minutes after they stopped, or start them now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${SERVICES_BIN} resume`
+            : "";
+        const page = this.runs.has("page-on") && id !== "page-on"
+            ? pulumi.interpolate`${writers}\nClients get the maintenance page until it lapses (${s.deploy.maintenanceMinutes} minutes after it went up), or lift it now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}\nA retry (pulumi up --stack ${s.stack}) runs every step again, the page and the migrations too.`
             : "";
         const onFailure = pulumi.interpolate`${cause}${page}`;
         return new HostCommand(
@@ -273,7 +280,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
     finish(containers: pulumi.Resource[], release: Record<string, string>): pulumi.Output<VerifiedRelease | null> {
         const { images, containers: fingerprint } = this.args;
         if (!this.runs.has("verify")) return pulumi.output(this.args.previous ?? null);
-        this.verify = this.step("verify", `${SERVICES_BIN} verify`, [...containers, ...this.args.hostReady]);
+        this.verify = this.step("verify", `${SERVICES_BIN} resume && ${SERVICES_BIN} verify`, [...containers, ...this.args.hostReady]);
         let done: pulumi.Output<string> = this.verify.run.stdout;
         const firstBackup = this.runs.has("first-backup") ? this.step("first-backup", `${BACKUP_BIN} run --wait 1800`, [this.verify.run], 5400) : undefined;
         if (this.runs.has("page-off")) {

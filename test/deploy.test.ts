@@ -47,27 +47,27 @@ describe("a release deploy (a new API image)", () => {
         plan = await planStack("staging", [`images.api=${NEW_API}`]);
     });
 
-    it("runs backup, maintenance page, migrations, verification and page off, in that order", () => {
-        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["backup", "page-on", "migrate", "verify", "page-off"]);
-        expect(after(plan, "sofia-deploy-backup-run")).toEqual(HOST_FILES);
-        expect(after(plan, "sofia-deploy-page-on-run")).toEqual(["sofia-deploy-backup-run"]);
-        expect(after(plan, "sofia-deploy-migrations-container").sort()).toEqual(["sofia-deploy-page-on-run", "sofia-services-questdb-container", "sofia-services-redis-container"]);
+    it("runs maintenance page, quiesce and backup, migrations, resume and verification, page off, in that order", () => {
+        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["page-on", "backup", "migrate", "verify", "page-off"]);
+        expect(after(plan, "sofia-deploy-page-on-run")).toEqual(HOST_FILES);
+        expect(after(plan, "sofia-deploy-backup-run")).toEqual(["sofia-deploy-page-on-run"]);
+        expect(after(plan, "sofia-deploy-migrations-container").sort()).toEqual(["sofia-deploy-backup-run", "sofia-services-questdb-container", "sofia-services-redis-container"]);
         expect(after(plan, "sofia-deploy-migrate-run")).toEqual(["sofia-deploy-migrations-container"]);
         const verify = after(plan, "sofia-deploy-verify-run");
         for (const e of catalog) expect(verify).toContain(`sofia-services-${e.name}-container`);
         expect(after(plan, "sofia-deploy-page-off-run")).toEqual(["sofia-deploy-verify-run"]);
-        const commands = ["backup", "page-on", "migrate", "verify", "page-off"].map((s) => String(byName(plan, `sofia-deploy-${s}-run`)!.inputs.create).split(" eu-central-1 ")[1]);
+        const commands = ["page-on", "backup", "migrate", "verify", "page-off"].map((s) => String(byName(plan, `sofia-deploy-${s}-run`)!.inputs.create).split(" eu-central-1 ")[1]);
         expect(commands).toEqual([
-            "/usr/local/sbin/sofia-backup run --wait 1800",
             "/usr/local/sbin/sofia-maintenance page on 60 deploy",
+            "/usr/local/sbin/sofia-services quiesce 60 && /usr/local/sbin/sofia-backup run --wait 1800",
             "/usr/local/sbin/sofia-services migrated sofia-api-migrate",
-            "/usr/local/sbin/sofia-services verify",
+            "/usr/local/sbin/sofia-services resume && /usr/local/sbin/sofia-services verify",
             "/usr/local/sbin/sofia-maintenance page off deploy",
         ]);
     });
 
-    it("changes no container before the backup and the page: every container waits for them", () => {
-        for (const e of catalog) expect(after(plan, `sofia-services-${e.name}-container`), e.name).toContain("sofia-deploy-page-on-run");
+    it("changes no container before the page and the backup (after the writers stopped): every container waits for them", () => {
+        for (const e of catalog) expect(after(plan, `sofia-services-${e.name}-container`), e.name).toContain("sofia-deploy-backup-run");
     });
 
     it("migrates with the new API image after the stores, before any app; the apps wait for its exit code", () => {
@@ -96,7 +96,10 @@ describe("a release deploy (a new API image)", () => {
         expect(env(byName(plan, "sofia-deploy-backup-run")!).SSM_RUN_TIMEOUT).toBe("5400");
         // Also in the update's log from its start: a container that never turns healthy fails
         // the update inside the Docker provider, where no step of ours speaks.
-        expect(plan.messages).toEqual([`info: Release deploy (backup, page-on, migrate, verify, page-off). If it fails: ${rollbackCommand("staging", previous)}`]);
+        expect(plan.messages).toEqual([`info: Release deploy (page-on, backup, migrate, verify, page-off). If it fails: ${rollbackCommand("staging", previous)}`]);
+        // A step after the writers stopped says how to start them; every step after the page, how to lift it.
+        for (const step of ["backup", "migrate"]) expect(env(byName(plan, `sofia-deploy-${step}-run`)!).SSM_RUN_ON_FAILURE, step).toMatch(/The writers \(ingestors, time-series writer\) stay stopped until the watchdog starts them 60 minutes after they stopped, or start them now: \.\/scripts\/ssm-run\.sh \S+ eu-central-1 \/usr\/local\/sbin\/sofia-services resume\nClients get the maintenance page/);
+        expect(env(byName(plan, "sofia-deploy-verify-run")!).SSM_RUN_ON_FAILURE).not.toContain("The writers");
     });
 
     it("records the new release as verified, after the page is off", () => {

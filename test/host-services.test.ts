@@ -62,6 +62,61 @@ beforeEach(() => {
     for (const e of catalog) container(e.name, ["healthy"]);
 });
 
+describe("sofia-services quiesce and resume (a release deploy's writers)", () => {
+    const running = (name: string) => fs.readFileSync(path.join(state(), `sofia-${name}.running`), "utf8").trim() === "true";
+    const writers = ["crypto-ws", "equities", "ts-writer", "news", "whale-alerts"];
+    beforeEach(() => {
+        for (const e of catalog) container(e.name, ["healthy"], true);
+    });
+
+    it("stops the writers alone, later stages first, with their grace, and records when the watchdog may start them again", () => {
+        const before = Math.floor(Date.now() / 1000);
+        const r = run(["quiesce", "60"]);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(catalog.filter((e) => !running(e.name)).map((e) => e.name)).toEqual(writers);
+        const stops = log().filter((c) => c.startsWith("stop ")).map((c) => c.replace(/^stop -t \d+ sofia-/, ""));
+        expect(stops.indexOf("ts-writer")).toBeLessThan(stops.indexOf("crypto-ws"));
+        expect(stops.indexOf("news")).toBeLessThan(stops.indexOf("ts-writer"));
+        const deadline = Number(fs.readFileSync(path.join(dir, "var", "quiesced"), "utf8"));
+        expect(deadline).toBeGreaterThanOrEqual(before + 3600);
+        expect(r.stdout).toContain("the watchdog starts them after 60 minutes");
+        // Twice is harmless.
+        expect(run(["quiesce", "60"]).status).toBe(0);
+    });
+
+    it("resume starts them again in catalog order and clears the record; the deploy's verify then passes", () => {
+        run(["quiesce", "60"]);
+        const r = run(["resume"]);
+        expect(r.status).toBe(0);
+        expect(catalog.every((e) => running(e.name))).toBe(true);
+        expect(log().filter((c) => c.startsWith("start ")).map((c) => c.replace("start sofia-", ""))).toEqual(writers);
+        expect(fs.existsSync(path.join(dir, "var", "quiesced"))).toBe(false);
+    });
+
+    it("the watchdog leaves quiesced writers alone until their deadline, then starts them (a deploy that died)", () => {
+        run(["quiesce", "60"]);
+        for (const w of writers) container(w, ["unhealthy"], false);
+        const early = run(["watchdog"]);
+        expect(early.status).toBe(0);
+        expect(writers.some((w) => running(w))).toBe(false);
+        fs.writeFileSync(path.join(dir, "var", "quiesced"), `${Math.floor(Date.now() / 1000) - 1}\n`);
+        for (const w of writers) container(w, ["healthy"], false);
+        const late = run(["watchdog"]);
+        expect(late.status).toBe(0);
+        expect(late.stdout).toContain("quiesced past their deadline");
+        expect(writers.every((w) => running(w))).toBe(true);
+        expect(fs.existsSync(path.join(dir, "var", "quiesced"))).toBe(false);
+    });
+
+    it("refuses a quiesce without its deadline, naming what to give", () => {
+        const r = run(["quiesce"]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("quiesce: give the minutes after which the watchdog starts the writers again");
+        expect(catalog.every((e) => running(e.name))).toBe(true);
+    });
+});
+
 describe("sofia-services start (the ordered boot)", () => {
     it("starts stage by stage, in catalog order, checking health before the next stage", () => {
         const r = run(["start"]);
@@ -280,9 +335,11 @@ describe("sofia-services verify, against real HTTP endpoints", () => {
         hanging.close();
     });
 
+    /** A catalog table of these services, each one's container running (verify checks that first). */
     function table(rows: [string, number | null][]): void {
-        const lines = rows.map(([name, port], i) => [i, name, `sofia-${name}`, 10, port ? `http://127.0.0.1:${port}/health` : "-"].join("\t"));
+        const lines = rows.map(([name, port], i) => [i, name, `sofia-${name}`, 10, port ? `http://127.0.0.1:${port}/health` : "-", "-"].join("\t"));
         fs.writeFileSync(path.join(dir, "services.tsv"), lines.join("\n") + "\n");
+        for (const [name] of rows) container(name, ["healthy"], true);
     }
 
     const verify = () => runAsync("bash", [SCRIPT, "verify"], env());
@@ -293,6 +350,14 @@ describe("sofia-services verify, against real HTTP endpoints", () => {
         expect(r.status).toBe(0);
         expect(r.stdout).toContain("verify: api healthy");
         expect(r.stdout).not.toContain("crypto-ws");
+    });
+
+    it("fails when a container is not running, also one without /health (a stopped ingestor is no deploy)", async () => {
+        table([["api", ports.healthy], ["crypto-ws", null]]);
+        container("crypto-ws", ["healthy"], false);
+        const r = await verify();
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("verify: not running: crypto-ws; start them in order: sofia-services start");
     });
 
     it("fails naming every service that errors or hangs", async () => {
@@ -431,7 +496,9 @@ describe("the catalog table", () => {
     it("has one row per entry that sofia-services reads, stages as the catalog orders them", () => {
         const rows = servicesTable(catalog).split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
         expect(rows.map((r) => `${r[0]}:${r[1]}`)).toEqual(["0:redis", "0:questdb", "0:proxy", "1:metrics", "2:crypto-ws", "2:equities", "3:ts-writer", "4:news", "4:whale-alerts", "5:api", "6:ui"]);
-        expect(rows.find((r) => r[1] === "api")!.slice(2)).toEqual(["sofia-api", "20", "http://127.0.0.1:8013/health"]);
+        expect(rows.find((r) => r[1] === "api")!.slice(2)).toEqual(["sofia-api", "20", "http://127.0.0.1:8013/health", "-"]);
+        // The writers a release deploy quiesces: the catalog's `quiesce` entries.
+        expect(rows.filter((r) => r[5] === "yes").map((r) => r[1])).toEqual(["crypto-ws", "equities", "ts-writer", "news", "whale-alerts"]);
         expect(rows.find((r) => r[1] === "crypto-ws")![4]).toBe("-");
     });
 });
@@ -455,7 +522,7 @@ describe("host scripts", () => {
         expect(missing.stderr).toMatch(/no catalog at .*nope\.tsv; it is installed by the stack/);
         const wrong = run(["launch"]);
         expect(wrong.status).toBe(1);
-        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|tune|patch|status");
+        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|tune|patch|quiesce <minutes>|resume|status");
     });
 });
 

@@ -4,7 +4,7 @@
  * settings name the stack to accept the loss; both are protected resources besides.
  */
 import { describe, expect, it } from "vitest";
-import { one, planStack } from "./helpers/plan";
+import { ofType, one, planStack } from "./helpers/plan";
 import { lastDeployFromFile } from "../plan/stack-config";
 import { SettingsError } from "../services/settings";
 
@@ -48,7 +48,10 @@ describe("a change the stack's data would not survive", () => {
     it("is stopped by the engine too: the data volume and the bucket are protected", async () => {
         const plan = await planStack("prod");
         expect(one(plan, "aws:ebs/volume:Volume").options.protect).toBe(true);
-        expect(one(plan, "aws:s3/bucket:Bucket").options).toMatchObject({ protect: true, retainOnDelete: true });
+        // The backup bucket, and its access logs (the record of who read the backups).
+        const buckets = ofType(plan, "aws:s3/bucket:Bucket");
+        expect(buckets).toHaveLength(2);
+        for (const b of buckets) expect(b.options, b.name).toMatchObject({ protect: true, retainOnDelete: true });
         expect(plan.outputs.placement).toEqual({ zone: "eu-central-1a", subnetId: null, objectLock: true });
     });
 });

@@ -130,7 +130,7 @@ describe("a rollback is a deploy like any other", () => {
         expect((plan.outputs.deploy as { kind: string }).kind).toBe("release");
         expect(plan.outputs.verifiedRelease).toMatchObject({ commit: COMMIT, rollbackId: "rollback-2026-12-03T09:00:00.000Z" });
         // The older app reads the stores' newer schema (promotion checked): its migration is not run against it.
-        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["backup", "page-on", "verify", "page-off"]);
+        expect((plan.outputs.deploy as { steps: string[] }).steps).toEqual(["page-on", "backup", "verify", "page-off"]);
         expect(plan.resources.filter((r) => /migrat/.test(r.name))).toEqual([]);
     }, 60_000);
 
