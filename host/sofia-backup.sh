@@ -45,7 +45,7 @@ release_checkpoint() {
   if checkpoint_release; then
     log "questdb: checkpoint released"
   else
-    echo "sofia-backup: could not release the QuestDB checkpoint; the next Sofia command tries again (or run on the host: source /usr/local/lib/sofia/sofia-ops.sh && questdb_curl -G --data-urlencode 'query=CHECKPOINT RELEASE' $checkpoint_url/exec)" >&2
+    echo "sofia-backup: could not release the QuestDB checkpoint; the next Sofia command tries again (or run on the host: sudo bash -c '. /usr/local/lib/sofia/sofia-ops.sh && questdb_curl -G --data-urlencode \"query=CHECKPOINT RELEASE\" $checkpoint_url/exec')" >&2
   fi
   checkpoint_url=""
 }

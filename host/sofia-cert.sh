@@ -44,9 +44,10 @@ lego_run() {
 }
 
 # Installs a certificate and its key as the live pair: a new directory, filled and synced, then the
-# symlink switched by rename. Older pairs are removed only after the switch.
-install_pair() {  # certificate file, key file
-  local cert=$1 key=$2 dir name
+# symlink switched by rename. Older pairs are removed only after the switch. The CA directory it
+# came from is kept beside it: another directory setting asks for a new certificate.
+install_pair() {  # certificate file, key file, CA directory (or "placeholder")
+  local cert=$1 key=$2 source=$3 dir name
   openssl x509 -noout -in "$cert" 2>/dev/null || die "$cert is not a PEM certificate; nothing installed, the proxy keeps its certificate"
   [[ $(openssl x509 -noout -pubkey -in "$cert" | openssl sha256) == "$(openssl pkey -pubout -in "$key" 2>/dev/null | openssl sha256)" ]] ||
     die "the key $key does not match the certificate $cert; nothing installed, the proxy keeps its certificate"
@@ -56,9 +57,10 @@ install_pair() {  # certificate file, key file
   name=$(basename "$dir")
   cp "$cert" "$dir/cert.pem"
   (umask 077 && cp "$key" "$dir/key.pem")
-  chmod 0644 "$dir/cert.pem"
+  printf '%s\n' "$source" >"$dir/directory"
+  chmod 0644 "$dir/cert.pem" "$dir/directory"
   chmod 0755 "$dir"
-  sync "$dir/cert.pem" "$dir/key.pem" "$dir"
+  sync "$dir/cert.pem" "$dir/key.pem" "$dir/directory" "$dir"
   ln -sfn "$name" "$TLS_DIR/live.new"
   mv -T "$TLS_DIR/live.new" "$LIVE"
   sync "$TLS_DIR"
@@ -68,16 +70,17 @@ install_pair() {  # certificate file, key file
   done
 }
 
-# Seconds the live certificate has left; 0 when there is none or it is unreadable.
-seconds_left() {
-  local end
-  end=$(openssl x509 -noout -enddate -in "$LIVE/cert.pem" 2>/dev/null | cut -d= -f2) || { echo 0; return; }
-  [[ -n $end ]] || { echo 0; return; }
-  echo $(( $(date -d "$end" +%s) - $(date +%s) ))
+# Epoch seconds of the live certificate's start or end (notBefore, notAfter); 0 when unreadable.
+cert_time() {  # startdate | enddate
+  local at
+  at=$(openssl x509 -noout "-$1" -in "$LIVE/cert.pem" 2>/dev/null | cut -d= -f2) || at=""
+  if [[ -n $at ]]; then date -d "$at" +%s; else echo 0; fi
 }
 
 is_placeholder() { openssl x509 -noout -issuer -in "$LIVE/cert.pem" 2>/dev/null | grep -q "O = $PLACEHOLDER_ORG"; }
-names_domain() { openssl x509 -noout -ext subjectAltName -in "$LIVE/cert.pem" 2>/dev/null | grep -qw "DNS:$ACME_DOMAIN"; }
+# The domain exactly, among the certificate's names (not a longer name that contains it).
+names_domain() { openssl x509 -noout -ext subjectAltName -in "$LIVE/cert.pem" 2>/dev/null | tail -n +2 | tr ',' '\n' | sed 's/^ *//' | grep -qxF "DNS:$ACME_DOMAIN"; }
+from_directory() { [[ $(cat "$LIVE/directory" 2>/dev/null) == "$ACME_DIRECTORY" ]]; }
 
 reload_proxy() {
   # nginx re-reads its certificate on HUP, without dropping connections. A proxy that is not running
@@ -101,15 +104,19 @@ cmd_placeholder() {
   (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -subj "/O=$PLACEHOLDER_ORG/CN=$ACME_DOMAIN" -addext "subjectAltName=DNS:$ACME_DOMAIN" \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>"$tmp/err") || die "openssl could not make a placeholder certificate: $(cat "$tmp/err")"
-  install_pair "$tmp/cert.pem" "$tmp/key.pem"
+  install_pair "$tmp/cert.pem" "$tmp/key.pem" placeholder
   log "placeholder certificate for $ACME_DOMAIN installed (self-signed, until the CA issues one: sofia-cert renew)"
 }
 
 cmd_renew() {
-  local left
-  left=$(seconds_left)
-  if ! is_placeholder && names_domain && (( left > RENEW_DAYS * 86400 )); then
-    log "the certificate for $ACME_DOMAIN is valid for $(( left / 86400 )) more days; renewing within $RENEW_DAYS"
+  local now start end left due
+  now=$(date +%s) start=$(cert_time startdate) end=$(cert_time enddate)
+  left=$(( end > now ? end - now : 0 ))
+  # RENEW_DAYS ahead, or at a third of its life for a CA that issues shorter ones (never every run).
+  due=$(( RENEW_DAYS * 86400 ))
+  (( end - start <= 0 || (end - start) / 3 >= due )) || due=$(( (end - start) / 3 ))
+  if ! is_placeholder && names_domain && from_directory && (( left > due )); then
+    log "the certificate for $ACME_DOMAIN is valid for $(( left / 86400 )) more days; renewing within $(( due / 86400 ))"
     return 0
   fi
   mkdir -p "$ACME_STATE_DIR" "$ACME_WEBROOT/.well-known/acme-challenge"
@@ -124,7 +131,7 @@ cmd_renew() {
     die "the CA did not issue a certificate for $ACME_DOMAIN; the proxy keeps the one it has ($( ((left > 0)) && echo "$(( left / 86400 )) days left" || echo "expired or none")). Check that $ACME_DOMAIN resolves to this host's Elastic IP and that port 80 reaches the proxy, then run: sofia-cert renew"
   fi
   local issued="$ACME_STATE_DIR/certificates/$ACME_DOMAIN"
-  install_pair "$issued.crt" "$issued.key"
+  install_pair "$issued.crt" "$issued.key" "$ACME_DIRECTORY"
   log "certificate for $ACME_DOMAIN installed, valid until $(openssl x509 -noout -enddate -in "$LIVE/cert.pem" | cut -d= -f2)"
   reload_proxy
 }

@@ -267,13 +267,17 @@ checkpoint_held() {  # url, backup id
 # A store without them (TimescaleDB, or a QuestDB the stack has not yet updated) gets none.
 questdb_curl() {  # curl arguments...
   local conf=${SOFIA_QUESTDB_CONF:-} user="" pass=""
-  if [[ -n $conf && -r $conf ]]; then
-    user=$(sed -n 's/^http\.user=//p' "$conf" | tail -n 1)
-    pass=$(sed -n 's/^http\.password=//p' "$conf" | tail -n 1)
-  fi
-  if [[ -z $user || -z $pass ]]; then
+  if [[ -z $conf || ! -e $conf ]]; then
     curl "$@"
     return
+  fi
+  # Java properties: "key=value" or "key = value".
+  user=$(sed -n 's/^[[:space:]]*http\.user[[:space:]]*[=:][[:space:]]*//p' "$conf" 2>/dev/null | tail -n 1)
+  pass=$(sed -n 's/^[[:space:]]*http\.password[[:space:]]*[=:][[:space:]]*//p' "$conf" 2>/dev/null | tail -n 1)
+  if [[ -z $user || -z $pass ]]; then
+    # Without them QuestDB answers 401, which the callers would report as something else.
+    echo "sofia: QuestDB's credentials (http.user, http.password) could not be read from $conf; is it readable (run as root), and written by the stack (pulumi up)?" >&2
+    return 1
   fi
   pass=${pass//\\/\\\\}
   curl -K <(printf 'user = "%s:%s"\n' "$user" "${pass//\"/\\\"}") "$@"

@@ -315,8 +315,15 @@ while IFS= read -r path; do
       fetch "$path" tar -xf - -C "$new"
       # This stack's own configuration (its credentials), not the backup's: a backup from another
       # stack, or one taken before server.conf was left out of backups, holds other passwords.
-      if [[ $mode == live && -f ${DIR[$i]}/conf/server.conf ]]; then
+      if [[ $mode == live ]]; then
+        [[ -f ${DIR[$i]}/conf/server.conf ]] ||
+          die "${NAME[$i]}: the live ${DIR[$i]}/conf/server.conf (QuestDB's credentials) is missing; QuestDB would start without them. Recreate its container (pulumi up), then restore; nothing was changed"
+        # Whatever the backup holds at conf/ (a symlink planted by whoever wrote it) is not followed.
+        if [[ -L $new/conf || ( -e $new/conf && ! -d $new/conf ) || -L $new/conf/server.conf ]]; then
+          die "${NAME[$i]}: backup $id holds conf or conf/server.conf as a link or a file of another kind; refusing it, nothing was changed"
+        fi
         mkdir -p "$new/conf"
+        rm -f "$new/conf/server.conf"
         cp -p "${DIR[$i]}/conf/server.conf" "$new/conf/server.conf"
       fi
       # QuestDB restores from the checkpoint copy at its next start when this file exists.

@@ -103,6 +103,8 @@ cmd_start() {
     log "stage $stage: healthy"
     fault_point "started-stage-$stage"
   done
+  # Everything runs: whatever a deploy had quiesced is running again too.
+  rm -f "$QUIESCE_MARK"
 }
 
 running() { [[ $(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null || echo missing) == true ]]; }
@@ -203,8 +205,14 @@ cmd_watchdog() {
   if [[ -f $QUIESCE_MARK ]]; then
     deadline=$(cat "$QUIESCE_MARK" 2>/dev/null || echo 0)
     if [[ ! $deadline =~ ^[0-9]+$ ]] || (( deadline <= $(date +%s) )); then
+      # Best effort, and the mark first: a writer that will not start, or another container that
+      # is unhealthy, must not keep the others stopped nor stop this round of the watchdog.
       log "watchdog: the writers were quiesced past their deadline (the deploy that stopped them did not start them again): starting them"
-      cmd_resume
+      rm -f "$QUIESCE_MARK"
+      for i in "${!NAME[@]}"; do
+        [[ ${QUIESCE[$i]} == yes ]] || continue
+        running "${CONTAINER[$i]}" || docker start "${CONTAINER[$i]}" >/dev/null || log "watchdog: could not start ${NAME[$i]} (${CONTAINER[$i]}); see: docker logs --tail 50 ${CONTAINER[$i]}"
+      done
     fi
   fi
   for i in "${!NAME[@]}"; do
@@ -319,7 +327,6 @@ cmd_quiesce() {  # minutes
 
 cmd_resume() {
   cmd_start
-  rm -f "$QUIESCE_MARK"
   log "resumed: every service runs"
 }
 

@@ -89,6 +89,9 @@ export function deployCommit(): string {
     return `${head.stdout.trim()}${git(["status", "--porcelain"]).stdout.trim() ? "+dirty" : ""}`;
 }
 
+/** A deploy's backup: up to 30 minutes behind a scheduled one, then its own. */
+const BACKUP_STEP_SECONDS = 5400;
+
 /** The deploy's name as an owner of the maintenance page and signal (windows and restores own theirs). */
 export const DEPLOY_OWNER = "deploy";
 
@@ -236,9 +239,19 @@ export class DeployChecklist extends pulumi.ComponentResource {
         const minutes = args.settings.deploy.maintenanceMinutes;
         const pageOn = this.runs.has("page-on") ? this.step("page-on", `${MAINTENANCE_BIN} page on ${minutes} ${DEPLOY_OWNER}`, args.hostReady) : undefined;
         if (pageOn && args.kind === "first") this.pagesAfter.push(pageOn.run);
-        // Writers stopped for as long as the page may stay up (the watchdog starts them after it);
-        // behind a scheduled backup that is still running, wait for it rather than fail the deploy.
-        this.backup = this.runs.has("backup") ? this.step("backup", `${SERVICES_BIN} quiesce ${minutes} && ${BACKUP_BIN} run --wait 1800`, pageOn ? [pageOn.run] : args.hostReady, 5400) : undefined;
+        // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
+        // The writers stay stopped for the backup's whole budget and the page's time after it (the
+        // watchdog starts them only then, never in the middle of a deploy that is still going); a
+        // failed backup starts them again and lifts the page itself: it changed nothing.
+        const quiesced = Math.ceil(BACKUP_STEP_SECONDS / 60) + minutes;
+        this.backup = this.runs.has("backup")
+            ? this.step(
+                  "backup",
+                  `${SERVICES_BIN} quiesce ${quiesced} && { ${BACKUP_BIN} run --wait 1800 || { ${SERVICES_BIN} resume; ${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}; exit 1; }; }`,
+                  pageOn ? [pageOn.run] : args.hostReady,
+                  BACKUP_STEP_SECONDS,
+              )
+            : undefined;
         const gate = this.backup ?? pageOn;
         if (gate) this.before.push(gate.run);
         this.registerOutputs({ kind: args.kind });
@@ -253,7 +266,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
                 : rollbackCommand(s.stack, previous);
         // A step after the page went up leaves it up: say how long, and how to lift it now.
         const writers = this.runs.has("backup") && id !== "page-on" && id !== "verify" && id !== "page-off"
-            ? pulumi.interpolate`\nThe writers (ingestors, time-series writer) stay stopped until the watchdog starts them ${s.deploy.maintenanceMinutes} minutes after they stopped, or start them now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${SERVICES_BIN} resume`
+            ? pulumi.interpolate`\nThe writers (ingestors, time-series writer) ${id === "backup" ? "were started again by the failed step; if not, they" : ""} stay stopped until the watchdog starts them ${Math.ceil(BACKUP_STEP_SECONDS / 60) + s.deploy.maintenanceMinutes} minutes after they stopped, or start them now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${SERVICES_BIN} resume`
             : "";
         const page = this.runs.has("page-on") && id !== "page-on"
             ? pulumi.interpolate`${writers}\nClients get the maintenance page until it lapses (${s.deploy.maintenanceMinutes} minutes after it went up), or lift it now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}\nA retry (pulumi up --stack ${s.stack}) runs every step again, the page and the migrations too.`
@@ -282,7 +295,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
         if (!this.runs.has("verify")) return pulumi.output(this.args.previous ?? null);
         this.verify = this.step("verify", `${SERVICES_BIN} resume && ${SERVICES_BIN} verify`, [...containers, ...this.args.hostReady]);
         let done: pulumi.Output<string> = this.verify.run.stdout;
-        const firstBackup = this.runs.has("first-backup") ? this.step("first-backup", `${BACKUP_BIN} run --wait 1800`, [this.verify.run], 5400) : undefined;
+        const firstBackup = this.runs.has("first-backup") ? this.step("first-backup", `${BACKUP_BIN} run --wait 1800`, [this.verify.run], BACKUP_STEP_SECONDS) : undefined;
         if (this.runs.has("page-off")) {
             this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}`, [firstBackup?.run ?? this.verify.run]);
             done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);

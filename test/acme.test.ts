@@ -117,6 +117,12 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
             JSON.stringify({ pebble: { listenAddress: `127.0.0.1:${ports.api}`, managementListenAddress: `127.0.0.1:${ports.mgmt}`, certificate: `${dir}/pebble-cert.pem`, privateKey: `${dir}/pebble-key.pem`, httpPort: ports.challenge, tlsPort: await freePort(), ocspResponderURL: "", externalAccountBindingRequired: false } }),
         );
         pebble = spawn("pebble", ["-config", `${dir}/pebble.json`], { env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" }, stdio: ["ignore", fs.openSync(`${dir}/pebble.log`, "a"), fs.openSync(`${dir}/pebble.log`, "a")] });
+        // Ready once its directory answers (on a loaded machine that takes a while).
+        const pebbleCa = () => fs.readFileSync(`${dir}/pebble-cert.pem`, "utf8");
+        for (let i = 0; i < 200; i++) {
+            if (await fetchText(`https://127.0.0.1:${ports.api}/dir`, pebbleCa()).then((t) => t.includes("newOrder"), () => false)) break;
+            await new Promise((r) => setTimeout(r, 100));
+        }
 
         // The stack's own proxy configuration (prod's), with this machine's ports and directories
         // where the container has its mounts.
@@ -223,6 +229,14 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
         expect(r.status).toBe(1);
         expect(r.stderr).toMatch(/the CA did not issue a certificate for other\.localhost; the proxy keeps the one it has .*Check that other\.localhost resolves to this host's Elastic IP and that port 80 reaches the proxy, then run: sofia-cert renew/);
         expect(fs.readlinkSync(path.join(tlsDir, "live"))).toBe(before);
+        // Another CA directory (Let's Encrypt's staging to production, say) asks for a new certificate at once.
+        const moved = spawnSync("bash", [path.join(ROOT, "host", "sofia-cert.sh"), "renew"], { env: { ...env, ACME_DIRECTORY: `https://127.0.0.1:${ports.health}/other-dir` }, encoding: "utf8", timeout: 120_000 });
+        expect(moved.stdout).toContain(`asking https://127.0.0.1:${ports.health}/other-dir for a certificate for localhost`);
+        expect(moved.status).toBe(1);
+        expect(fs.readlinkSync(path.join(tlsDir, "live"))).toBe(before);
+        // A longer name that contains the domain is not the domain.
+        const longer = spawnSync("bash", [path.join(ROOT, "host", "sofia-cert.sh"), "renew"], { env: { ...env, ACME_DOMAIN: "local", ACME_DIRECTORY: `https://127.0.0.1:${ports.health}/dir` }, encoding: "utf8", timeout: 120_000 });
+        expect(longer.stdout).toContain("for a certificate for local (HTTP-01");
     });
 
     it("refuses a key that does not match its certificate, and keeps the live pair", () => {
@@ -230,7 +244,7 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
         const other = fs.mkdtempSync(path.join(dir, "other-"));
         execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=x", "-keyout", `${other}/a.key`, "-out", `${other}/a.crt`], { stdio: "ignore" });
         execFileSync("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${other}/b.key`], { stdio: "ignore" });
-        const script = `source <(sed -n '/^install_pair()/,/^}/p' ${path.join(ROOT, "host", "sofia-cert.sh")}); die() { echo "$*" >&2; exit 1; }; TLS_DIR=${tlsDir}; LIVE=${tlsDir}/live; install_pair ${other}/a.crt ${other}/b.key`;
+        const script = `source <(sed -n '/^install_pair()/,/^}/p' ${path.join(ROOT, "host", "sofia-cert.sh")}); die() { echo "$*" >&2; exit 1; }; TLS_DIR=${tlsDir}; LIVE=${tlsDir}/live; install_pair ${other}/a.crt ${other}/b.key x`;
         const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
         expect(r.status).toBe(1);
         expect(r.stderr).toMatch(/does not match the certificate .*; nothing installed, the proxy keeps its certificate/);

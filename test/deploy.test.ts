@@ -59,7 +59,8 @@ describe("a release deploy (a new API image)", () => {
         const commands = ["page-on", "backup", "migrate", "verify", "page-off"].map((s) => String(byName(plan, `sofia-deploy-${s}-run`)!.inputs.create).split(" eu-central-1 ")[1]);
         expect(commands).toEqual([
             "/usr/local/sbin/sofia-maintenance page on 60 deploy",
-            "/usr/local/sbin/sofia-services quiesce 60 && /usr/local/sbin/sofia-backup run --wait 1800",
+            // Stopped for the backup's budget (90 minutes) and the page's time; a failed backup puts them back and lifts the page.
+            "/usr/local/sbin/sofia-services quiesce 150 && { /usr/local/sbin/sofia-backup run --wait 1800 || { /usr/local/sbin/sofia-services resume; /usr/local/sbin/sofia-maintenance page off deploy; exit 1; }; }",
             "/usr/local/sbin/sofia-services migrated sofia-api-migrate",
             "/usr/local/sbin/sofia-services resume && /usr/local/sbin/sofia-services verify",
             "/usr/local/sbin/sofia-maintenance page off deploy",
@@ -98,7 +99,7 @@ describe("a release deploy (a new API image)", () => {
         // the update inside the Docker provider, where no step of ours speaks.
         expect(plan.messages).toEqual([`info: Release deploy (page-on, backup, migrate, verify, page-off). If it fails: ${rollbackCommand("staging", previous)}`]);
         // A step after the writers stopped says how to start them; every step after the page, how to lift it.
-        for (const step of ["backup", "migrate"]) expect(env(byName(plan, `sofia-deploy-${step}-run`)!).SSM_RUN_ON_FAILURE, step).toMatch(/The writers \(ingestors, time-series writer\) stay stopped until the watchdog starts them 60 minutes after they stopped, or start them now: \.\/scripts\/ssm-run\.sh \S+ eu-central-1 \/usr\/local\/sbin\/sofia-services resume\nClients get the maintenance page/);
+        for (const step of ["backup", "migrate"]) expect(env(byName(plan, `sofia-deploy-${step}-run`)!).SSM_RUN_ON_FAILURE, step).toMatch(/The writers \(ingestors, time-series writer\) .*stay stopped until the watchdog starts them 150 minutes after they stopped, or start them now: \.\/scripts\/ssm-run\.sh \S+ eu-central-1 \/usr\/local\/sbin\/sofia-services resume\nClients get the maintenance page/);
         expect(env(byName(plan, "sofia-deploy-verify-run")!).SSM_RUN_ON_FAILURE).not.toContain("The writers");
     });
 

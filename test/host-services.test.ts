@@ -94,6 +94,24 @@ describe("sofia-services quiesce and resume (a release deploy's writers)", () =>
         expect(fs.existsSync(path.join(dir, "var", "quiesced"))).toBe(false);
     });
 
+    it("a plain start (the boot) runs them again and clears the record", () => {
+        run(["quiesce", "60"]);
+        expect(run(["start"]).status).toBe(0);
+        expect(catalog.every((e) => running(e.name))).toBe(true);
+        expect(fs.existsSync(path.join(dir, "var", "quiesced"))).toBe(false);
+    });
+
+    it("past the deadline the watchdog starts the writers even when another container is unhealthy, and goes on watching", () => {
+        run(["quiesce", "60"]);
+        fs.writeFileSync(path.join(dir, "var", "quiesced"), `${Math.floor(Date.now() / 1000) - 1}\n`);
+        container("api", ["unhealthy"], true);
+        const r = run(["watchdog"]);
+        expect(r.status).toBe(0);
+        expect(writers.every((w) => running(w))).toBe(true);
+        expect(r.stdout).toContain("watchdog: api unhealthy (1/3)");
+        expect(fs.existsSync(path.join(dir, "var", "quiesced"))).toBe(false);
+    });
+
     it("the watchdog leaves quiesced writers alone until their deadline, then starts them (a deploy that died)", () => {
         run(["quiesce", "60"]);
         for (const w of writers) container(w, ["unhealthy"], false);
@@ -574,5 +592,14 @@ describe("sofia-ops questdb_curl", () => {
         expect(withAuth.stdout.split("\n").find((l) => l.startsWith("argv:"))).not.toContain("s3cret");
         const without = call(path.join(dir, "no-such.conf"));
         expect(without.stdout.trim()).toBe("argv: -sS -G http://127.0.0.1:9000/exec");
+        // Written the other Java way, with spaces, and a password with quotes and backslashes.
+        fs.writeFileSync(conf, 'http.user = sofia\nhttp.password = a"b\\c\n');
+        expect(call(conf).stdout).toContain('config: user = "sofia:a\\"b\\\\c"');
+        // A conf without them would get a 401 reported as something else: said plainly instead.
+        fs.writeFileSync(conf, "pg.user=sofia\n");
+        const unreadable = call(conf);
+        expect(unreadable.status).toBe(1);
+        expect(unreadable.stderr).toContain(`QuestDB's credentials (http.user, http.password) could not be read from ${conf}`);
+        expect(unreadable.stdout).toBe("");
     });
 });
