@@ -37,7 +37,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # Every /health at once: a hanging one costs the timeout, not the timeout per service.
 # The table's comment lines (its header among them) start with # in its first column, the stage.
-while IFS=$'\t' read -r stage name container _ health; do
+while IFS=$'\t' read -r stage name container _ health _; do
   [[ -z $stage || $stage == \#* || -z $name ]] && continue
   if [[ $health == - ]]; then
     # Bounded: a hung dockerd must not stop the whole publish (every alarm would hear nothing).

@@ -265,12 +265,19 @@ export class DeployChecklist extends pulumi.ComponentResource {
                 ? `The release did not change: revert the configuration change (git revert it in Pulumi.${s.stack}.yaml or the catalog) and run pulumi up --stack ${s.stack}.`
                 : rollbackCommand(s.stack, previous);
         // A step after the page went up leaves it up: say how long, and how to lift it now.
-        const writers = this.runs.has("backup") && id !== "page-on" && id !== "verify" && id !== "page-off"
-            ? pulumi.interpolate`\nThe writers (ingestors, time-series writer) ${id === "backup" ? "were started again by the failed step; if not, they" : ""} stay stopped until the watchdog starts them ${Math.ceil(BACKUP_STEP_SECONDS / 60) + s.deploy.maintenanceMinutes} minutes after they stopped, or start them now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${SERVICES_BIN} resume`
+        const resume = pulumi.interpolate`./scripts/ssm-run.sh ${instanceId} ${s.region} ${SERVICES_BIN} resume`;
+        const lift = pulumi.interpolate`./scripts/ssm-run.sh ${instanceId} ${s.region} ${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}`;
+        const retry = `\nA retry (pulumi up --stack ${s.stack}) runs every step again, the page and the migrations too.`;
+        const writers = this.runs.has("backup") && id === "migrate"
+            ? pulumi.interpolate`\nThe writers (ingestors, time-series writer) stay stopped until the watchdog starts them ${Math.ceil(BACKUP_STEP_SECONDS / 60) + s.deploy.maintenanceMinutes} minutes after they stopped, or start them now: ${resume}`
             : "";
-        const page = this.runs.has("page-on") && id !== "page-on"
-            ? pulumi.interpolate`${writers}\nClients get the maintenance page until it lapses (${s.deploy.maintenanceMinutes} minutes after it went up), or lift it now: ./scripts/ssm-run.sh ${instanceId} ${s.region} ${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}\nA retry (pulumi up --stack ${s.stack}) runs every step again, the page and the migrations too.`
-            : "";
+        const page =
+            id === "backup"
+                ? // The failed backup changed no container: it started the writers and lifted the page itself.
+                  pulumi.interpolate`\nThe failed backup started the writers again and lifted the maintenance page itself; should either have failed too: ${resume}; ${lift}${retry}`
+                : this.runs.has("page-on") && id !== "page-on"
+                  ? pulumi.interpolate`${writers}\nClients get the maintenance page until it lapses (${s.deploy.maintenanceMinutes} minutes after it went up), or lift it now: ${lift}${retry}`
+                  : "";
         const onFailure = pulumi.interpolate`${cause}${page}`;
         return new HostCommand(
             `${this.name}-${id}`,

@@ -39,8 +39,10 @@ describe("a retried release deploy", () => {
         expect(hint("sofia-deploy-migrate-run")).toMatch(/until it lapses \(\d+ minutes after it went up\), or lift it now: \.\/scripts\/ssm-run\.sh i-\w+ eu-central-1 \/usr\/local\/sbin\/sofia-maintenance page off deploy/);
         expect(hint("sofia-deploy-verify-run")).toContain("A retry (pulumi up --stack staging) runs every step again");
         // Before the page goes up there is none to lift.
-        expect(hint("sofia-deploy-backup-run")).not.toContain("page off");
-        expect(hint("sofia-deploy-backup-run")).toMatch(/^Roll back/);
+        expect(hint("sofia-deploy-page-on-run")).not.toContain("page off");
+        expect(hint("sofia-deploy-page-on-run")).toMatch(/^Roll back/);
+        // A failed backup put the writers back and lifted the page itself; the commands are there should that have failed too.
+        expect(hint("sofia-deploy-backup-run")).toMatch(/The failed backup started the writers again and lifted the maintenance page itself; should either have failed too: \.\/scripts\/ssm-run\.sh i-\w+ eu-central-1 \/usr\/local\/sbin\/sofia-services resume; \.\/scripts\/ssm-run\.sh i-\w+ eu-central-1 \/usr\/local\/sbin\/sofia-maintenance page off deploy/);
     }, 60_000);
 
     it("is the same attempt for a preview and its update (one run of the workflow job), and a new one when the job runs again", () => {

@@ -99,7 +99,7 @@ describe("a release deploy (a new API image)", () => {
         // the update inside the Docker provider, where no step of ours speaks.
         expect(plan.messages).toEqual([`info: Release deploy (page-on, backup, migrate, verify, page-off). If it fails: ${rollbackCommand("staging", previous)}`]);
         // A step after the writers stopped says how to start them; every step after the page, how to lift it.
-        for (const step of ["backup", "migrate"]) expect(env(byName(plan, `sofia-deploy-${step}-run`)!).SSM_RUN_ON_FAILURE, step).toMatch(/The writers \(ingestors, time-series writer\) .*stay stopped until the watchdog starts them 150 minutes after they stopped, or start them now: \.\/scripts\/ssm-run\.sh \S+ eu-central-1 \/usr\/local\/sbin\/sofia-services resume\nClients get the maintenance page/);
+        expect(env(byName(plan, "sofia-deploy-migrate-run")!).SSM_RUN_ON_FAILURE).toMatch(/The writers \(ingestors, time-series writer\) stay stopped until the watchdog starts them 150 minutes after they stopped, or start them now: \.\/scripts\/ssm-run\.sh \S+ eu-central-1 \/usr\/local\/sbin\/sofia-services resume\nClients get the maintenance page/);
         expect(env(byName(plan, "sofia-deploy-verify-run")!).SSM_RUN_ON_FAILURE).not.toContain("The writers");
     });
 

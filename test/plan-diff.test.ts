@@ -46,7 +46,7 @@ describe("the offline diff of two plans", () => {
 
     it("shows an image change as a release deploy that replaces the API's container", () => {
         expect(image.deploy?.kind).toBe("release");
-        expect(image.deploy?.steps).toEqual(["backup", "page-on", "migrate", "verify", "page-off"]);
+        expect(image.deploy?.steps).toEqual(["page-on", "backup", "migrate", "verify", "page-off"]);
         const api = image.resources.find((d) => d.name === "sofia-services-api-image")!;
         expect(api.op).toBe("replace");
         expect(api.changes).toEqual([{ path: "name", before: expect.stringContaining("api:2026.11"), after: NEW_API }]);
@@ -55,7 +55,7 @@ describe("the offline diff of two plans", () => {
         expect(image.resources.filter((d) => d.op === "create").map((d) => d.name)).toContain("sofia-deploy-backup-run");
         expect(image.danger).toEqual([]);
         const text = renderDiff(image);
-        expect(text).toContain("a release deploy: backup, page-on, migrate, verify, page-off");
+        expect(text).toContain("a release deploy: page-on, backup, migrate, verify, page-off");
         expect(text).toContain("host files: changes /etc/sofia/release.json");
     });
 

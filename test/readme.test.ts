@@ -25,7 +25,7 @@ describe("README", () => {
 
     it("describes what a release deploy does, step by step, exactly as services/deploy.ts orders it (npm run docs)", () => {
         expect(readme).toBe(withDeployChecklist(readme));
-        expect(readme).toContain("1. **backup**:");
+        expect(readme).toContain("1. **page-on**:");
     });
 
     it("says for every alarm what publishes it and what its silence means, exactly as services/alarms.ts does (npm run docs)", () => {
