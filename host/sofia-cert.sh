@@ -24,7 +24,7 @@ CONFIG=${SOFIA_CERT_CONFIG:-/etc/sofia/cert.env}
 [[ -r $CONFIG ]] || die "no configuration at $CONFIG; it is installed by the stack when proxy.acme is set (pulumi up)"
 # shellcheck source=/dev/null
 source "$CONFIG"
-for var in ACME_DOMAIN ACME_EMAIL ACME_DIRECTORY ACME_STATE_DIR ACME_WEBROOT TLS_DIR PROXY_CONTAINER RENEW_DAYS CERT_LOCK; do
+for var in ACME_DOMAIN ACME_EMAIL ACME_DIRECTORY ACME_STATE_DIR ACME_WEBROOT TLS_DIR PROXY_CONTAINER RENEW_DAYS CERT_LOCK METRICS_NAMESPACE METRICS_STACK METRICS_STACK_DIMENSION CERT_METRIC; do
   [[ -n ${!var:-} ]] || die "$CONFIG does not set $var; reinstall it (pulumi up)"
 done
 [[ $RENEW_DAYS =~ ^[0-9]+$ ]] || die "RENEW_DAYS in $CONFIG is '$RENEW_DAYS', not a number of days"
@@ -81,6 +81,17 @@ is_placeholder() { openssl x509 -noout -issuer -in "$LIVE/cert.pem" 2>/dev/null 
 # The domain exactly, among the certificate's names (not a longer name that contains it).
 names_domain() { openssl x509 -noout -ext subjectAltName -in "$LIVE/cert.pem" 2>/dev/null | tail -n +2 | tr ',' '\n' | sed 's/^ *//' | grep -qxF "DNS:$ACME_DOMAIN"; }
 from_directory() { [[ $(cat "$LIVE/directory" 2>/dev/null) == "$ACME_DIRECTORY" ]]; }
+
+# Days the live certificate has left, for the alarm (a placeholder counts 0: it must be replaced);
+# on every run, whatever its outcome, so that silence means the timer stopped.
+publish_days_left() {
+  local days=0 end
+  end=$(cert_time enddate)
+  if ! is_placeholder && (( end > $(date +%s) )); then days=$(( (end - $(date +%s)) / 86400 )); fi
+  aws cloudwatch put-metric-data --namespace "$METRICS_NAMESPACE" --metric-data \
+    "[{\"MetricName\":\"$CERT_METRIC\",\"Dimensions\":[{\"Name\":\"$METRICS_STACK_DIMENSION\",\"Value\":\"$METRICS_STACK\"}],\"Value\":$days,\"Unit\":\"None\"}]" ||
+    echo "sofia-cert: could not publish $CERT_METRIC; check the host's access to CloudWatch" >&2
+}
 
 reload_proxy() {
   # nginx re-reads its certificate on HUP, without dropping connections. A proxy that is not running
@@ -148,6 +159,8 @@ case $mode in
     mkdir -p "$(dirname "$CERT_LOCK")"
     exec 8>"$CERT_LOCK"
     flock -w 600 8 || die "another sofia-cert has held $CERT_LOCK for 10 minutes; is it stuck? (ps -ef | grep sofia-cert)"
+    # A renewal that fails still reports what the proxy serves: the alarm sees the days run out.
+    [[ $mode == placeholder ]] || trap publish_days_left EXIT
     "cmd_$mode" ;;
   status) cmd_status ;;
   *) die "usage: sofia-cert placeholder | renew | status" ;;

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AlarmSpec, oncallTopicName, Publisher } from "../components/escalation";
 import { CatalogEntry } from "./catalog";
-import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
+import { APP_METRICS, BACKUP_METRICS, CERT_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
 import { Settings } from "./settings";
 import { containerName, logGroupName } from "./store-config";
 
@@ -29,6 +29,9 @@ export function pagingAlarmNames(catalog: readonly CatalogEntry[], s: Settings, 
 export function alarmedPaths(dataPath: string): string[] {
     return ["/", dataPath];
 }
+
+/** Let's Encrypt renews 30 days ahead and retries hourly: under two weeks left, renewal has failed for over two. */
+export const CERT_ALARM_DAYS = 14;
 
 export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, instanceId: pulumi.Input<string>, dataPath: string): AlarmSpec[] {
     const a = s.alarms;
@@ -207,6 +210,25 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             publisher: { by: "log-filter", service: e.name },
             silence: "no log lines at all that minute: no errors (health covers a service that stopped)",
         })),
+        ...(s.proxy.acme
+            ? [
+                  {
+                      id: "tls-certificate",
+                      level: 2 as const,
+                      description: `The proxy's certificate for ${s.proxy.acme.domain} has fewer than ${CERT_ALARM_DAYS} days left or is still the self-signed placeholder (renewal is failing), or sofia-cert reported nothing for 3 hours. On the host: sofia-cert status; journalctl -u sofia-cert; check that ${s.proxy.acme.domain} points at the publicIp (Elastic IP) and that port 80 reaches the proxy.`,
+                      metric: { ...sofia(CERT_METRICS.daysLeft), statistic: "Minimum" },
+                      comparison: "LessThanThreshold" as const,
+                      threshold: CERT_ALARM_DAYS,
+                      period: 3600,
+                      evaluationPeriods: 3,
+                      datapointsToAlarm: 3,
+                      // The timer reports every hour: silence means it stopped, and renewal with it.
+                      treatMissingData: "breaching" as const,
+                      publisher: { by: "host", script: "sofia-cert renew" } as const,
+                      silence: "published hourly: 3 silent hours mean the renewal timer stopped, and page",
+                  },
+              ]
+            : []),
         {
             id: "backup-age",
             level: 2,

@@ -8,6 +8,7 @@
 import * as fs from "fs";
 import { HostFilesPart } from "../components/host-files";
 import { hostScript } from "../components/project-root";
+import { CERT_METRICS, metricsNamespace, STACK_DIMENSION } from "./metrics";
 import { ACME } from "./proxy-config";
 import { Settings } from "./settings";
 import { containerName } from "./store-config";
@@ -26,7 +27,7 @@ export const LEGO_IMAGE = "docker.io/goacme/lego:v4.9.1";
  * /etc/sofia/cert.env: every value only where the environment has none (set, even empty, it stays),
  * so a test can point it elsewhere, and run lego from PATH with LEGO_IMAGE empty.
  */
-export function certEnv(s: Pick<Settings, "proxy">): string {
+export function certEnv(s: Pick<Settings, "proxy" | "stack">): string {
     const acme = s.proxy.acme;
     if (!acme) throw new Error("certEnv: proxy.acme is not set");
     const values: Record<string, string> = {
@@ -40,6 +41,10 @@ export function certEnv(s: Pick<Settings, "proxy">): string {
         RENEW_DAYS: String(RENEW_DAYS),
         CERT_LOCK: "/run/lock/sofia-cert.lock",
         LEGO_IMAGE: acme.clientImage ?? LEGO_IMAGE,
+        METRICS_NAMESPACE: metricsNamespace(s.stack),
+        METRICS_STACK: s.stack,
+        METRICS_STACK_DIMENSION: STACK_DIMENSION,
+        CERT_METRIC: CERT_METRICS.daysLeft,
     };
     // Settings checked these; the file is sourced by bash, so nothing in it may need quoting.
     const bad = Object.entries(values).filter(([, v]) => !/^[A-Za-z0-9@._:/+-]+$/.test(v));
@@ -75,7 +80,7 @@ WantedBy=timers.target
 `;
 
 /** The host files of a stack whose proxy gets its certificate from an ACME CA; none otherwise. */
-export function certificateHostFiles(s: Pick<Settings, "proxy">): HostFilesPart[] {
+export function certificateHostFiles(s: Pick<Settings, "proxy" | "stack">): HostFilesPart[] {
     if (!s.proxy.acme) return [];
     return [
         {

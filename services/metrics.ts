@@ -62,6 +62,9 @@ export const APP_METRICS = {
 /** Host metrics from the CloudWatch agent. */
 export const HOST_METRICS = { memory: "mem_used_percent", disk: "disk_used_percent" } as const;
 
+/** Published by host/sofia-cert.sh on every run: days the proxy's certificate has left (a placeholder: 0). */
+export const CERT_METRICS = { daysLeft: "TlsCertificateDaysLeft" } as const;
+
 export const LOG_METRICS = {
     /** ERROR lines per service: `ErrorLines-<service>`. */
     errorLines: (service: string) => `ErrorLines-${service}`,

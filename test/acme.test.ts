@@ -17,6 +17,9 @@ import { stackSettings } from "../plan/stack-config";
 import { sofiaCatalog } from "../services/catalog";
 import { certEnv } from "../services/certificate";
 import { ACME, proxyConfig, stackProxyOptions } from "../services/proxy-config";
+import { Moto, startMoto } from "../drill/moto";
+import { CERT_ALARM_DAYS } from "../services/alarms";
+import { CERT_METRICS } from "../services/metrics";
 import { freePort, nginxIo, scratch, writeConf } from "./helpers/nginx";
 import { installedFiles, one, ofType, planStack } from "./helpers/plan";
 
@@ -67,6 +70,13 @@ describe("prod's proxy with a certificate from Let's Encrypt, as planned", () =>
         expect(plan.outputs.endpoints).toEqual({ api: "https://sofia.company.com:8013", ui: "https://sofia.company.com:8080" });
     });
 
+    it("alarms (level 2) when the certificate nears its end, is still the placeholder, or sofia-cert goes silent; a stack without ACME has no such alarm", async () => {
+        const alarm = ofType(await planStack("prod"), "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.name === "sofia-prod-tls-certificate")!;
+        expect(alarm.inputs).toMatchObject({ metricName: CERT_METRICS.daysLeft, namespace: "Sofia/prod", comparisonOperator: "LessThanThreshold", threshold: CERT_ALARM_DAYS, treatMissingData: "breaching", period: 3600 });
+        const plain = ofType(await planStack("staging", ["proxy={}", "clientCidrs=[10.0.0.0/8]"]), "aws:cloudwatch/metricAlarm:MetricAlarm");
+        expect(plain.filter((a) => String(a.inputs.name).endsWith("tls-certificate"))).toEqual([]);
+    });
+
     it("installs sofia-cert with its configuration and an hourly timer, and the placeholder before the proxy needs it", async () => {
         const files = installedFiles(await planStack("prod")).filter((f) => f.part === "certificate");
         expect(files.map((f) => f.path).sort()).toEqual(["/etc/sofia/cert.env", "/etc/systemd/system/sofia-cert.service", "/etc/systemd/system/sofia-cert.timer", "/usr/local/sbin/sofia-cert"]);
@@ -85,6 +95,13 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
     const dockerState = path.join(dir, "docker");
     let pebble: ChildProcess;
     let nginx: ChildProcess;
+    let moto: Moto;
+    /** What sofia-cert published to CloudWatch (moto_server, the real aws CLI), oldest first. */
+    const daysPublished = () => {
+        const now = Date.now();
+        const q = spawnSync("aws", ["cloudwatch", "get-metric-statistics", "--namespace", "Sofia/prod", "--metric-name", CERT_METRICS.daysLeft, "--dimensions", "Name=Stack,Value=prod", "--statistics", "Minimum", "SampleCount", "--start-time", new Date(now - 3_600_000).toISOString(), "--end-time", new Date(now + 60_000).toISOString(), "--period", "3600"], { env: { ...process.env, ...moto.env }, encoding: "utf8" });
+        return (JSON.parse(q.stdout).Datapoints as { Minimum: number; SampleCount: number }[])[0];
+    };
     let ports: { api: number; mgmt: number; challenge: number; client: number; health: number };
     let env: NodeJS.ProcessEnv;
 
@@ -110,6 +127,7 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
 
     beforeAll(async () => {
         ports = { api: await freePort(), mgmt: await freePort(), challenge: await freePort(), client: await freePort(), health: await freePort() };
+        moto = await startMoto();
         // Pebble's own API is HTTPS: a certificate for it that lego is told to trust.
         execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=pebble api", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", `${dir}/pebble-key.pem`, "-out", `${dir}/pebble-cert.pem`], { stdio: "ignore" });
         fs.writeFileSync(
@@ -143,6 +161,7 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
         fs.mkdirSync(dockerState);
         env = {
             ...process.env,
+            ...moto.env,
             PATH: `${path.join(ROOT, "drill", "doubles")}:${process.env.PATH}`,
             DOCKER_LOG: `${dir}/docker.log`,
             DOCKER_STATE: dockerState,
@@ -174,9 +193,10 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
         }
     }, 60_000);
 
-    afterAll(() => {
+    afterAll(async () => {
         nginx?.kill();
         pebble?.kill();
+        await moto?.stop();
     });
 
     it("serves the self-signed placeholder first, which no client trusts", async () => {
@@ -210,6 +230,8 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
         expect(live).toMatch(/^pair\.\w+$/);
         expect(fs.statSync(path.join(tlsDir, live, "key.pem")).mode & 0o777).toBe(0o600);
         expect(fs.readdirSync(tlsDir).filter((f) => f.startsWith("pair."))).toEqual([live]);
+        // The days it has left, for the alarm (Pebble's certificates last years; Let's Encrypt's 90 days).
+        expect(daysPublished().Minimum).toBeGreaterThan(CERT_ALARM_DAYS);
     }, 120_000);
 
     it("run again, contacts nobody and changes nothing while the certificate has more than 30 days", () => {
@@ -227,6 +249,8 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
         // A certificate for another name is due at once; this CA is not there.
         const r = spawnSync("bash", [path.join(ROOT, "host", "sofia-cert.sh"), "renew"], { env: { ...env, ACME_DOMAIN: "other.localhost", ACME_DIRECTORY: `https://127.0.0.1:${ports.health}/dir` }, encoding: "utf8", timeout: 120_000 });
         expect(r.status).toBe(1);
+        // A failed renewal still reports (what the proxy serves): the alarm counts the days down.
+        expect(daysPublished().SampleCount).toBeGreaterThanOrEqual(3);
         expect(r.stderr).toMatch(/the CA did not issue a certificate for other\.localhost; the proxy keeps the one it has .*Check that other\.localhost resolves to this host's Elastic IP and that port 80 reaches the proxy, then run: sofia-cert renew/);
         expect(fs.readlinkSync(path.join(tlsDir, "live"))).toBe(before);
         // Another CA directory (Let's Encrypt's staging to production, say) asks for a new certificate at once.

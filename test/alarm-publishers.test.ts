@@ -16,6 +16,7 @@ import type { Plan } from "../plan/offline";
 import { stackSettings } from "../plan/stack-config";
 import { sofiaAlarms } from "../services/alarms";
 import { sofiaCatalog } from "../services/catalog";
+import { certEnv } from "../services/certificate";
 import { agentConfig, prometheusConfig } from "../services/monitoring";
 import { metricsNamespace, STACK_DIMENSION } from "../services/metrics";
 import { ofType, planStack } from "./helpers/plan";
@@ -76,6 +77,25 @@ describe("every alarm of both stacks, and who sends its metric", () => {
                     (JSON.parse(line) as { MetricName: string; Dimensions: { Name: string; Value: string }[] }[]).map((d) =>
                         identity(NAMESPACE, d.MetricName, Object.fromEntries(d.Dimensions.map((x) => [x.Name, x.Value]))),
                     ),
+                ),
+            );
+        }
+        // sofia-cert reports on every run, one the CA refuses too (no CA answers here): its configuration
+        // as the stack writes it, for the drill's stack, pointed at this machine.
+        {
+            const file = path.join(env.dir, "sent-sofia-cert");
+            fs.writeFileSync(file, "");
+            const conf = path.join(env.dir, "cert.env");
+            fs.writeFileSync(conf, certEnv({ stack: DRILL_STACK, proxy: { acme: { domain: "sofia.example.com", email: "ops@example.com", directory: "https://127.0.0.1:9/directory" } } }));
+            const own = (d: string) => path.join(env.dir, "cert", d);
+            const r = await env.runHost("sofia-cert", ["renew"], {
+                PATH: `${bin}:${env.scriptEnv().PATH}`, SOFIA_SENT: file, SOFIA_REAL_AWS: realAws, SOFIA_CERT_CONFIG: conf,
+                TLS_DIR: own("tls"), ACME_STATE_DIR: own("acme"), ACME_WEBROOT: own("webroot"), CERT_LOCK: own("lock"), LEGO_IMAGE: "",
+            });
+            if (r.status !== 1 || !r.stderr.includes("the CA did not issue")) throw new Error(`sofia-cert renew: expected the CA's refusal, got exit ${r.status}: ${r.stderr.slice(-600)}`);
+            sent["sofia-cert renew"] = new Set(
+                fs.readFileSync(file, "utf8").split("\n").filter(Boolean).flatMap((line) =>
+                    (JSON.parse(line) as { MetricName: string; Dimensions: { Name: string; Value: string }[] }[]).map((d) => identity(NAMESPACE, d.MetricName, Object.fromEntries(d.Dimensions.map((x) => [x.Name, x.Value])))),
                 ),
             );
         }
