@@ -143,7 +143,7 @@ function ports(inputs: Record<string, unknown>): string[] {
 const VERB: Record<Op, string> = { create: "creates", update: "changes", replace: "replaces", delete: "deletes" };
 
 /** What in this change destroys data or widens access, or nothing. */
-function dangerOf(d: ResourceDiff, before: PlannedResource | undefined, after: PlannedResource | undefined): string[] {
+function dangerOf(d: ResourceDiff, before: PlannedResource | undefined, after: PlannedResource | undefined, existingBuckets: ReadonlySet<unknown> = new Set()): string[] {
     const r = (after ?? before)!;
     const destroys = d.op === "replace" || d.op === "delete";
     const because = d.causes.length ? ` (because of ${d.causes.join(", ")})` : "";
@@ -174,7 +174,7 @@ function dangerOf(d: ResourceDiff, before: PlannedResource | undefined, after: P
         const lifted = was.filter((x) => !now.includes(x) && JSON.parse(x).Effect === "Deny");
         if (lifted.length) found.push(`removes Deny statements from ${r.name} (${r.type.split(":").pop()}): ${lifted.map(describeStatement).join("; ")}`);
     }
-    found.push(...weakened(d, r, before, after));
+    found.push(...weakened(d, r, before, after, existingBuckets));
     if (r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && d.op !== "delete" && (d.op === "create" || d.causes.includes("policyArn"))) {
         found.push(`attaches the managed policy ${after!.inputs.policyArn} to ${r.name}`);
     }
@@ -199,7 +199,7 @@ function shortestExpiry(r: PlannedResource | undefined): number | undefined {
 }
 
 /** Protections taken away: guards on data, on the bucket and on the host and its containers. */
-function weakened(d: ResourceDiff, r: PlannedResource, before: PlannedResource | undefined, after: PlannedResource | undefined): string[] {
+function weakened(d: ResourceDiff, r: PlannedResource, before: PlannedResource | undefined, after: PlannedResource | undefined, existingBuckets: ReadonlySet<unknown>): string[] {
     const found: string[] = [];
     const name = `${r.name} (${r.type.split(":").pop()})`;
     for (const opt of ["protect", "retainOnDelete"] as const) {
@@ -222,7 +222,10 @@ function weakened(d: ResourceDiff, r: PlannedResource, before: PlannedResource |
             break;
         case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
             const [was, now] = [shortestExpiry(before), shortestExpiry(after)];
-            if (now !== undefined && (was === undefined || now < was)) found.push(`expires backups sooner (${name}): after ${now} days${was === undefined ? "" : `, not ${was}`}`);
+            // A new bucket's first rules expire nothing that was kept before; a bucket that kept its
+            // objects forever and now gets rules does.
+            const keptBefore = before !== undefined || existingBuckets.has(after?.inputs.bucket);
+            if (keptBefore && now !== undefined && (was === undefined || now < was)) found.push(`expires backups sooner (${name}): after ${now} days${was === undefined ? "" : `, not ${was}`}`);
             break;
         }
         case "aws:ec2/instance:Instance":
@@ -254,6 +257,8 @@ export function diffPlans(base: Plan, head: Plan, ref: { ref: string; commit: st
     const after = new Map(head.resources.filter((r) => r.custom).map((r) => [r.urn, r]));
     const all: ResourceDiff[] = [];
     const danger: Danger[] = [];
+    // Buckets the base already had, by the name their settings resources give them.
+    const existingBuckets = new Set([...before.values()].filter((r) => r.type.startsWith("aws:s3/bucket") && r.type !== "aws:s3/bucket:Bucket").map((r) => r.inputs.bucket));
     for (const urn of [...new Set([...before.keys(), ...after.keys()])]) {
         const b = before.get(urn);
         const a = after.get(urn);
@@ -269,7 +274,7 @@ export function diffPlans(base: Plan, head: Plan, ref: { ref: string; commit: st
             d = { op: causes.length ? "replace" : "update", urn, type: r.type, name: r.name, changes, causes };
         }
         all.push(d);
-        for (const says of dangerOf(d, b, a)) danger.push({ op: d.op, urn, says });
+        for (const says of dangerOf(d, b, a, existingBuckets)) danger.push({ op: d.op, urn, says });
     }
     all.sort(order);
     const counts = Object.fromEntries(OPS.map((op) => [op, all.filter((d) => d.op === op).length])) as Record<Op, number>;

@@ -37,6 +37,20 @@ describe("the offline diff of two plans", () => {
         ({ diff: zone } = await change("prod", ["availabilityZone=eu-central-1b", "acceptDataLoss=prod"]));
     }, 120_000);
 
+    it("calls a lifecycle dangerous when it expires what was kept: shorter rules, or rules on a bucket that had none; not a new bucket's first rules", () => {
+        const lifecycle = (p: Plan) => p.resources.find((r) => r.name === "sofia-backups-lifecycle")!;
+        const without = (p: Plan, name: string): Plan => ({ ...p, resources: p.resources.filter((r) => r.name !== name) });
+        const shorter = (p: Plan): Plan => ({ ...p, resources: p.resources.map((r) => (r === lifecycle(p) ? { ...r, inputs: { ...r.inputs, rules: [{ id: "x", status: "Enabled", filter: { prefix: "" }, expiration: { days: 3 } }] } } : r)) });
+        const says = (d: PlanDiff) => d.danger.map((x) => x.says).filter((s) => s.startsWith("expires backups sooner"));
+        // The access-log bucket came with its lifecycle in this very history: no danger for it now.
+        expect(says(diffPlans(base, base, REF))).toEqual([]);
+        expect(says(diffPlans(base, shorter(base), REF))).toEqual(["expires backups sooner (sofia-backups-lifecycle (BucketLifecycleConfiguration)): after 3 days, not 7"]);
+        expect(says(diffPlans(without(base, "sofia-backups-lifecycle"), base, REF))).toEqual(["expires backups sooner (sofia-backups-lifecycle (BucketLifecycleConfiguration)): after 7 days"]);
+        // Before the access-log bucket existed: its first rules expire nothing anyone kept.
+        const noLogs = { ...base, resources: base.resources.filter((r) => !r.name.startsWith("sofia-backups-access-logs")) };
+        expect(says(diffPlans(noLogs, base, REF))).toEqual([]);
+    });
+
     it("shows nothing for no change, and no deploy", () => {
         expect(same.counts).toEqual({ replace: 0, delete: 0, create: 0, update: 0 });
         expect(same.danger).toEqual([]);
