@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import { projectRoot } from "../components/project-root";
 import { releaseOf } from "../services/backups";
 import { sofiaCatalog } from "../services/catalog";
-import { containerFingerprint } from "../services/containers";
+import { containerFingerprint, storeFingerprint } from "../services/containers";
 import { imagesOf, VerifiedRelease } from "../services/deploy";
 import { placementOf } from "../services/placement";
 import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../services/settings";
@@ -161,6 +161,7 @@ export function lastDeployFromFile(stack: string, file?: string): Record<string,
         release: releaseOf(catalog, s.images),
         images: imagesOf(catalog.map((e) => e.name), s.images),
         containers: containerFingerprint(catalog, s),
+        stores: storeFingerprint(catalog, s),
         verifiedAt: `(as in ${path.basename(file ?? stackFile(stack))})`,
         // The commit the offline plan stands for (plan/offline.ts): the file's code, as deployed.
         commit: OFFLINE_ATTEMPT,

@@ -147,6 +147,17 @@ export function containerFingerprint(catalog: readonly CatalogEntry[], s: Settin
     return createHash("sha256").update(text).digest("hex").slice(0, 16);
 }
 
+/**
+ * The part of it that shapes the stores' containers: a change there replaces a store (an outage of
+ * everything on it), so the deploy runs the whole checklist, backup and page first, not only the
+ * verification.
+ */
+export function storeFingerprint(catalog: readonly CatalogEntry[], s: Settings): string {
+    const stores = new Set(catalog.filter((e) => e.kind === "store").map((e) => containerName(e)));
+    const text = JSON.stringify(containerShapes(catalog, s).filter((c) => stores.has(String(c.name))));
+    return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}
+
 /** The inputs every container of the stack is declared with, deploy-time values as placeholders (the migrations' last). */
 export function containerShapes(catalog: readonly CatalogEntry[], s: Settings): docker.ContainerArgs[] {
     const ctx: SpecContext = {

@@ -32,6 +32,8 @@ export interface VerifiedRelease {
     images?: Record<string, string>;
     /** Fingerprint of what shapes the containers (containerFingerprint): a change verifies again. */
     containers?: string;
+    /** The stores' part of it (storeFingerprint): a change replaces a store, so the whole checklist runs. */
+    stores?: string;
     /** When verification last passed on the host, ISO 8601 UTC. */
     verifiedAt: string | null;
     /** The commit of this repository the update ran (deployCommit): what promotion holds prod to. */
@@ -53,14 +55,14 @@ export interface SchemaContract {
 }
 
 /** One verified release of a stack's history. */
-export type ReleaseRecord = Omit<VerifiedRelease, "history" | "containers" | "rollbackId">;
+export type ReleaseRecord = Omit<VerifiedRelease, "history" | "containers" | "stores" | "rollbackId">;
 
 /** How many verified releases a stack remembers. */
 export const HISTORY_LENGTH = 20;
 
 /** The history after `current` verified: it first, then what the stack verified before (older outputs: their last release). */
 export function nextHistory(current: ReleaseRecord, previous: VerifiedRelease | undefined): ReleaseRecord[] {
-    const { history, containers: _c, rollbackId: _r, ...last } = previous ?? ({} as VerifiedRelease);
+    const { history, containers: _c, stores: _s, rollbackId: _r, ...last } = previous ?? ({} as VerifiedRelease);
     const before = history ?? (previous?.verifiedAt ? [last as ReleaseRecord] : []);
     return [current, ...before].slice(0, HISTORY_LENGTH);
 }
@@ -140,14 +142,16 @@ export function isRollback(s: Pick<Settings, "deploy">, previous: VerifiedReleas
     return s.deploy.rollbackId !== undefined && s.deploy.rollbackId !== previous?.rollbackId;
 }
 
-export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string, rollbackId?: string, commit?: string): DeployKind {
+export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string, rollbackId?: string, commit?: string, stores?: string): DeployKind {
     if (!previous?.verifiedAt) return "first";
     // A rollback is a deploy like any other, also back to the very release prod last verified
     // (after a failed deploy of a newer one): its backup, page, verification, page off.
     if (rollbackId !== undefined && rollbackId !== previous.rollbackId) return "release";
     // Recorded before outputs carried every image (the app release only): cannot tell, so back up.
     if (!previous.images || !isDeepStrictEqual(previous.images, images)) return "release";
-    if (previous.containers !== containers) return "config";
+    // A store replaced is an outage of everything on it: backup and page first (also when outputs
+    // of an older version cannot tell whether the stores changed).
+    if (previous.containers !== containers) return stores !== undefined && previous.stores !== stores ? "release" : "config";
     // New code (host scripts, alarms, the program itself) is verified and recorded too: what
     // promotion holds prod to is the commit the stack last verified, never an older one.
     return commit !== undefined && previous.commit !== commit ? "config" : "none";
@@ -201,6 +205,8 @@ export interface DeployChecklistArgs {
     images: Record<string, string>;
     /** containerFingerprint: a new one runs verification again where it already exists. */
     containers: string;
+    /** storeFingerprint, recorded with the verified release. */
+    stores: string;
     /** This attempt at the deploy (deployAttempt()): a retry runs every step again, the migrations too. */
     attempt: string;
     /** The commit the update runs (deployCommit()), recorded with the verified release. */
@@ -234,7 +240,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
         if (args.kind === "first" || args.kind === "release") {
             // In the update's log from the start: a container that never turns healthy fails the
             // update in the Docker provider, before any step of ours could say this.
-            pulumi.log.info(`Release deploy (${deployStepsFor(args.kind).map((s) => s.id).join(", ")}). If it fails: ${rollbackCommand(args.settings.stack, args.previous)}`, this);
+            pulumi.log.info(`Release deploy (${this.steps.join(", ")}). If it fails: ${this.ifItFails}`, this);
         }
         const minutes = args.settings.deploy.maintenanceMinutes;
         const pageOn = this.runs.has("page-on") ? this.step("page-on", `${MAINTENANCE_BIN} page on ${minutes} ${DEPLOY_OWNER}`, args.hostReady) : undefined;
@@ -258,12 +264,9 @@ export class DeployChecklist extends pulumi.ComponentResource {
     }
 
     private step(id: DeployStepSpec["id"], command: string, after: pulumi.Resource[], timeoutSeconds = 900): HostCommand {
-        const { settings: s, instanceId, previous, kind } = this.args;
+        const { settings: s, instanceId } = this.args;
         // Only a release can be rolled back by promotion; a configuration change is reverted.
-        const cause =
-            kind === "config"
-                ? `The release did not change: revert the configuration change (git revert it in Pulumi.${s.stack}.yaml or the catalog) and run pulumi up --stack ${s.stack}.`
-                : rollbackCommand(s.stack, previous);
+        const cause = this.ifItFails;
         // A step after the page went up leaves it up: say how long, and how to lift it now.
         const resume = pulumi.interpolate`./scripts/ssm-run.sh ${instanceId} ${s.region} ${SERVICES_BIN} resume`;
         const lift = pulumi.interpolate`./scripts/ssm-run.sh ${instanceId} ${s.region} ${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}`;
@@ -322,8 +325,20 @@ export class DeployChecklist extends pulumi.ComponentResource {
                 ...(schema ? { schema } : {}),
                 ...(preDeployBackup ? { preDeployBackup } : {}),
             };
-            return { ...record, containers: fingerprint, ...(rollbackId ? { rollbackId } : {}), history: record.verifiedAt ? nextHistory(record, previous) : previous?.history };
+            return { ...record, containers: fingerprint, stores: this.args.stores, ...(rollbackId ? { rollbackId } : {}), history: record.verifiedAt ? nextHistory(record, previous) : previous?.history };
         });
+    }
+
+    /**
+     * The way back when a step fails: a release is rolled back by promotion; a change that kept the
+     * images (a configuration change, a store's among them) is reverted.
+     */
+    private get ifItFails(): string {
+        const { settings: s, previous, kind, images } = this.args;
+        const sameImages = kind === "config" || (previous?.images !== undefined && isDeepStrictEqual(previous.images, images) && !isRollback(s, previous));
+        return sameImages
+            ? `The release did not change: revert the configuration change (git revert it in Pulumi.${s.stack}.yaml or the catalog) and run pulumi up --stack ${s.stack}.`
+            : rollbackCommand(s.stack, previous);
     }
 
     /** The steps this update runs, in order (a rollback's without the migrations). */

@@ -12,7 +12,7 @@ import { HostFiles } from "../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
 import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
 import { DeployChecklist, deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
-import { containerFingerprint, SofiaContainers } from "./containers";
+import { containerFingerprint, SofiaContainers, storeFingerprint } from "./containers";
 import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
 import { failureRuleName, MaintenanceWindows } from "../components/maintenance-window";
 import { alarmPrefix } from "./alarms";
@@ -94,10 +94,11 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const release = releaseOf(this.catalog, s.images);
         const containersFingerprint = containerFingerprint(this.catalog, s);
         const commit = deployCommit();
-        const kind = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit);
+        const storesFingerprint = storeFingerprint(this.catalog, s);
+        const kind = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint);
         const deploy = new DeployChecklist(
             `${name}-deploy`,
-            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, attempt: deployAttempt(), commit },
+            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, stores: storesFingerprint, attempt: deployAttempt(), commit },
             { parent: this },
         );
         // After the checklist: on a first deploy the paging alarms wait for the maintenance page.

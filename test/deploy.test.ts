@@ -154,7 +154,7 @@ describe("which updates are releases", () => {
     });
 
     it("a change to the containers that is not a release only verifies, after the replaced containers", async () => {
-        for (const overrides of [["serviceEnv={api: {WORKERS: '8'}}"], ["equityPrimary=yahoo"], ["redis.maxmemoryMb=1024"]]) {
+        for (const overrides of [["serviceEnv={api: {WORKERS: '8'}}"], ["equityPrimary=yahoo"]]) {
             const plan = await planStack("staging", overrides);
             const what = overrides.join(" ");
             expect(plan.outputs.deploy, what).toEqual({ kind: "config", steps: ["verify"], changes: [] });
@@ -168,6 +168,23 @@ describe("which updates are releases", () => {
             expect(plan.messages, what).toEqual([]);
             expect(env(byName(plan, "sofia-deploy-verify-run")!).SSM_RUN_ON_FAILURE, what).toMatch(/^The release did not change: revert the configuration change/);
         }
+    });
+
+    it("a change that replaces a store runs the whole checklist, backup and page first: a store restarting is an outage of everything on it", async () => {
+        for (const overrides of [["redis.maxmemoryMb=1024"], ["questdb.retentionDays=31", "redis.maxmemoryPolicy=allkeys-lru"]]) {
+            const plan = await planStack("staging", overrides);
+            const what = overrides.join(" ");
+            expect(plan.outputs.deploy, what).toEqual({ kind: "release", steps: ["page-on", "backup", "migrate", "verify", "page-off"], changes: [] });
+            // Nothing to roll back by promotion: the images did not change; the way back is a revert.
+            expect(env(byName(plan, "sofia-deploy-backup-run")!).SSM_RUN_ON_FAILURE, what).toMatch(/^The release did not change: revert the configuration change/);
+            expect(plan.messages[0], what).toMatch(/^info: Release deploy \(page-on, backup, migrate, verify, page-off\)\. If it fails: The release did not change/);
+        }
+        // Outputs that record the stores' fingerprint: an app's change alone stays a verification.
+        const last = lastDeployFromFile("staging").verifiedRelease as VerifiedRelease;
+        expect(deployKind({ ...last, stores: "a" }, last.images!, "other", undefined, last.commit, "a")).toBe("config");
+        expect(deployKind({ ...last, stores: "a" }, last.images!, "other", undefined, last.commit, "b")).toBe("release");
+        // Older outputs cannot tell: the whole checklist, to be safe.
+        expect(deployKind({ ...last, stores: undefined }, last.images!, "other", undefined, last.commit, "b")).toBe("release");
     });
 });
 
