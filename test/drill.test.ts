@@ -1,14 +1,14 @@
 /**
- * The drill's restore and maintenance scenarios (npm run drill) as part of the test command: real
- * redis-server and moto_server, the real host scripts, every scenario's checks asserted. The backup
- * scenarios are test/drill-backup.test.ts, in an environment of their own (two workers, two halves).
+ * The drill (npm run drill) as part of the test command: real redis-server and moto_server, the
+ * real host scripts, every scenario's checks asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupScenarios } from "../drill/backup-scenarios";
 import { DrillEnv } from "../drill/env";
 import { maintenanceScenarios } from "../drill/maintenance-scenarios";
 import { restoreScenarios } from "../drill/restore-scenarios";
 
-describe("restore and maintenance drill", () => {
+describe("backup, restore and maintenance drill", () => {
     let env: DrillEnv;
     beforeAll(async () => {
         env = await DrillEnv.start();
@@ -16,7 +16,7 @@ describe("restore and maintenance drill", () => {
     afterAll(() => env?.close());
 
     // The scenarios share one environment and run in order, as `npm run drill` runs them.
-    for (const scenario of [...restoreScenarios, ...maintenanceScenarios]) {
+    for (const scenario of [...backupScenarios, ...restoreScenarios, ...maintenanceScenarios]) {
         it(scenario.name, async () => {
             const checks = await scenario.run(env, () => undefined);
             const failed = checks.filter((c) => !c.ok).map((c) => `${c.what}: ${c.detail ?? ""}`);

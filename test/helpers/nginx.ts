@@ -6,12 +6,24 @@ import * as os from "os";
 import * as path from "path";
 import { maintenancePages, ProxyConfigOptions } from "../../services/proxy-config";
 
+/**
+ * A port nothing listens on. Picked at random above the ephemeral range's usual start rather than
+ * by the kernel: two test files on two workers asking the kernel at once are handed the same port
+ * (it was free for each), and one nginx then answers for the other.
+ */
 export async function freePort(): Promise<number> {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    return port;
+    for (;;) {
+        const port = 20_000 + Math.floor(Math.random() * 30_000);
+        const srv = net.createServer();
+        const free = await new Promise<boolean>((r) => {
+            srv.once("error", () => r(false));
+            srv.listen(port, "127.0.0.1", () => r(true));
+        });
+        if (free) {
+            await new Promise<void>((r) => srv.close(() => r()));
+            return port;
+        }
+    }
 }
 
 /** A scratch directory laid out as the proxy container is: flag, pages, state. */
