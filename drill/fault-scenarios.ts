@@ -350,6 +350,41 @@ const killAfterVerified = restoreKill("verified", "retry");
 const backupKilledHard = backupKilled("KILL");
 
 /** Every fault case, as `npm run drill` runs them. */
+/**
+ * A deploy's quiesce killed half-way (some writers stopped, some not), then the deploy gone: before
+ * the deadline the watchdog leaves the writers alone; past it, it starts every one; run twice, a
+ * quiesce is harmless, and a resume starts them all.
+ */
+const quiesceKilled: Scenario = {
+    name: "a deploy's quiesce killed (SIGKILL) half-way: the watchdog leaves the writers until the deadline, then starts every one; quiesce twice, then resume, is harmless",
+    async run(env, log) {
+        const writers = ["crypto-ws", "equities", "ts-writer", "news", "whale-alerts"];
+        const running = (n: string) => fs.readFileSync(path.join(env.state, `sofia-${n}.running`), "utf8").trim() === "true";
+        const mark = path.join(env.dir, "var", "quiesced");
+        const h = runHeld(env, "sofia-services", ["quiesce", "60"], "quiesced-stage-4:HOLD");
+        const got = await reached(h);
+        await killTree(h);
+        await h.done;
+        const half = writers.filter((w) => !running(w));
+        const early = await env.runHost("sofia-services", ["watchdog"]);
+        const stillStopped = half.every((w) => !running(w));
+        fs.writeFileSync(mark, `${Math.floor(Date.now() / 1000) - 1}\n`);
+        const late = await env.runHost("sofia-services", ["watchdog"]);
+        const allBack = writers.every(running) && !fs.existsSync(mark);
+        const twice = [await env.runHost("sofia-services", ["quiesce", "60"]), await env.runHost("sofia-services", ["quiesce", "60"])];
+        const quiet = writers.every((w) => !running(w));
+        const resume = await env.runHost("sofia-services", ["resume"]);
+        log(`quiesce killed after ${half.join(", ")} stopped; watchdog before the deadline: exit ${early.status}; after: exit ${late.status}; resume: exit ${resume.status}`);
+        return [
+            check("it was killed with the later stage's writers stopped and the others running", got && half.length > 0 && half.length < writers.length, half.join(", ")),
+            check("before the deadline the watchdog leaves them stopped", early.status === 0 && stillStopped, early.stdout.slice(-400)),
+            check("past the deadline it starts every writer and clears the record", late.status === 0 && allBack, late.stdout.slice(-400) + late.stderr),
+            check("quiesce twice is harmless", twice.every((r) => r.status === 0) && quiet, twice.map((r) => r.stderr).join("")),
+            check("resume starts them all and clears the record", resume.status === 0 && writers.every(running) && !fs.existsSync(mark), resume.stderr),
+        ];
+    },
+};
+
 export const faultScenarios: Scenario[] = [
     restoreTerm("fetching", "before"),
     restoreTerm("stopped", "before"),
@@ -375,6 +410,7 @@ export const faultScenarios: Scenario[] = [
     backupKilledComplete,
     releaseRefused,
     stuckContainer,
+    quiesceKilled,
 ];
 
 /** The cases the test command runs (the whole campaign is npm run drill's): one of each kind of fault. */

@@ -317,6 +317,7 @@ cmd_quiesce() {  # minutes
       pids+=("$!")
     done
     (( ${#pids[@]} == 0 )) || wait "${pids[@]}"
+    fault_point "quiesced-stage-$stage"
   done
   for i in "${!NAME[@]}"; do
     if [[ ${QUIESCE[$i]} == yes ]] && running "${CONTAINER[$i]}"; then still+=("${NAME[$i]}"); fi
