@@ -7,6 +7,7 @@
  */
 import * as fs from "fs";
 import { HostFilesPart } from "../components/host-files";
+import { proxyEntry, sofiaCatalog } from "./catalog";
 import { hostScript } from "../components/project-root";
 import { CERT_METRICS, metricsNamespace, STACK_DIMENSION } from "./metrics";
 import { ACME } from "./proxy-config";
@@ -37,7 +38,8 @@ export function certEnv(s: Pick<Settings, "proxy" | "stack">): string {
         ACME_STATE_DIR: ACME.hostStateDir,
         ACME_WEBROOT: ACME.hostWebroot,
         TLS_DIR: ACME.hostTlsDir,
-        PROXY_CONTAINER: containerName({ name: "proxy" }),
+        // The front proxy is the catalog's edge entry, whichever store the stack runs.
+        PROXY_CONTAINER: containerName(proxyEntry(sofiaCatalog("questdb"))),
         RENEW_DAYS: String(RENEW_DAYS),
         CERT_LOCK: "/run/lock/sofia-cert.lock",
         LEGO_IMAGE: acme.clientImage ?? LEGO_IMAGE,
