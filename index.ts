@@ -3,10 +3,10 @@
  * value fails `pulumi preview` with every problem listed and nothing half-created.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { lastDeploy, previouslyVerified } from "./services/deploy";
-import { placementProblems, previousPlacement } from "./services/placement";
-import { SofiaPlatform } from "./services/platform";
-import { loadSettings, SettingsError } from "./services/settings";
+import { lastDeploy, previouslyVerified } from "./release/deploy";
+import { placementProblems, previousPlacement } from "./topology/host/placement";
+import { SofiaPlatform } from "./topology/host/platform";
+import { loadSettings, SettingsError } from "./model/settings";
 
 export = async () => {
     const settings = loadSettings();

@@ -8,11 +8,11 @@ import { builtinModules } from "module";
 import { projectRoot } from "../components/project-root";
 import { Comparison } from "./measure";
 
-const PROGRAM_DIRS = ["components", "services"];
+const PROGRAM_DIRS = ["components", "model", "topology", "release"];
 
 /** External packages imported by index.ts and the program's folders. */
 export function programPackages(root = projectRoot()): string[] {
-    const files = ["index.ts", ...PROGRAM_DIRS.flatMap((d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith(".ts")).map((f) => path.join(d, f)))];
+    const files = ["index.ts", ...PROGRAM_DIRS.flatMap((d) => (fs.readdirSync(path.join(root, d), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => path.join(d, f)))];
     const found = new Set<string>();
     for (const f of files) {
         for (const m of fs.readFileSync(path.join(root, f), "utf8").matchAll(/^import [^;]*? from "([^".][^"]*)";/gm)) {

@@ -108,7 +108,7 @@ export function logging(args: Pick<ContainerServiceArgs, "containerName" | "logs
 
 /**
  * The Docker container's inputs for these arguments, but for the image: what ContainerService
- * declares, and what the deploy's container fingerprint is computed from (services/containers.ts).
+ * declares, and what the deploy's container fingerprint is computed from (topology/host/containers.ts).
  */
 export function containerInputs(args: Omit<ContainerServiceArgs, "image" | "provider">, image: pulumi.Input<string>, opts: { plainSecrets?: boolean } = {}): docker.ContainerArgs {
     const hc = args.healthcheck;

@@ -7,9 +7,9 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
-import { BACKUP_METRICS, KIND_DIMENSION } from "../services/metrics";
+import { BACKUP_METRICS, KIND_DIMENSION } from "../model/metrics";
 import { stagingPath } from "../components/host";
-import { volumeHostPath } from "../services/store-config";
+import { volumeHostPath } from "../topology/host/store-config";
 import { backupPrefix, DRILL_BUCKET, DRILL_STACK, DrillEnv, Run } from "./env";
 
 export interface Check {

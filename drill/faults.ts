@@ -10,8 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { stagingPath } from "../components/host";
 import { projectRoot } from "../components/project-root";
-import { sofiaCatalog } from "../services/catalog";
-import { volumeHostPath } from "../services/store-config";
+import { sofiaCatalog } from "../model/catalog";
+import { volumeHostPath } from "../topology/host/store-config";
 import { Check } from "./backup-scenarios";
 import { DrillEnv, Run } from "./env";
 

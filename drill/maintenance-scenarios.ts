@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { BACKUP_METRICS, MAINTENANCE_METRIC } from "../services/metrics";
+import { BACKUP_METRICS, MAINTENANCE_METRIC } from "../model/metrics";
 import { Check, Scenario, stagingRuns } from "./backup-scenarios";
 import { backupPrefix, DRILL_BUCKET, DrillEnv } from "./env";
 

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { volumeHostPath } from "../services/store-config";
+import { volumeHostPath } from "../topology/host/store-config";
 import { Check, Scenario } from "./backup-scenarios";
 import { backupPrefix, DRILL_BUCKET, DrillEnv, Run } from "./env";
 

@@ -5,7 +5,7 @@
  * Exit 0 with the plan on stdout; 1 with the problems on stderr (invalid settings, bad options).
  */
 import { readArgs } from "../scripts/cli-args";
-import { SettingsError } from "../services/settings";
+import { SettingsError } from "../model/settings";
 import { planAtRef } from "./at-ref";
 import { diffPlans } from "./diff";
 import { renderDiff } from "./diff-render";

@@ -35,7 +35,7 @@ function serviceOf(type: string): string {
 export class OfflineMocks implements pulumi.runtime.Mocks {
     /**
      * @param lastOutputs the stack's outputs from its last update, as a StackReference to itself
-     * reads them (services/deploy.ts); empty: the stack was never deployed.
+     * reads them (release/deploy.ts); empty: the stack was never deployed.
      */
     constructor(
         private readonly region: string,

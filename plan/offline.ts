@@ -8,10 +8,10 @@
  * options by a stack transformation (DESIGN.md, "Testing in three layers").
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DEPLOY_ATTEMPT_ENV, DEPLOY_COMMIT_ENV } from "../services/deploy";
+import { DEPLOY_ATTEMPT_ENV, DEPLOY_COMMIT_ENV } from "../release/deploy";
 import { OfflineMocks } from "./mocks";
 
-/** The deploy attempt and commit an offline plan shows (services/deploy.ts deployAttempt, deployCommit). */
+/** The deploy attempt and commit an offline plan shows (release/deploy.ts deployAttempt, deployCommit). */
 export const OFFLINE_ATTEMPT = "offline-plan";
 const OFFLINE_ENV = [DEPLOY_ATTEMPT_ENV, DEPLOY_COMMIT_ENV];
 

@@ -7,12 +7,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { projectRoot } from "../components/project-root";
-import { releaseOf } from "../services/backups";
-import { sofiaCatalog } from "../services/catalog";
-import { containerFingerprint, storeFingerprint } from "../services/containers";
-import { imagesOf, VerifiedRelease } from "../services/deploy";
-import { placementOf } from "../services/placement";
-import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../services/settings";
+import { releaseOf } from "../topology/host/backups";
+import { sofiaCatalog } from "../model/catalog";
+import { containerFingerprint, storeFingerprint } from "../topology/host/containers";
+import { imagesOf, VerifiedRelease } from "../release/deploy";
+import { placementOf } from "../topology/host/placement";
+import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../model/settings";
 import { OFFLINE_ATTEMPT, RunConfigValue } from "./offline";
 
 export const PROJECT_DIR = projectRoot();

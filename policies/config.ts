@@ -5,8 +5,8 @@
  */
 import { EnforcementLevel } from "@pulumi/policy";
 import { cronFields } from "../components/formats";
-import { backupRetention } from "../services/backups";
-import { PRODUCTION_MIN_RETENTION_DAYS, PRODUCTION_STACKS, Settings } from "../services/settings";
+import { backupRetention } from "../topology/host/backups";
+import { PRODUCTION_MIN_RETENTION_DAYS, PRODUCTION_STACKS, Settings } from "../model/settings";
 
 export type PolicyConfig = { all?: EnforcementLevel } & Record<string, EnforcementLevel | Record<string, unknown> | undefined>;
 

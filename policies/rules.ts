@@ -8,8 +8,8 @@ import * as docker from "@pulumi/docker";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { cronFields, isTooWideForAdmin, looksLikeSecretName, reachesInternet } from "../components/formats";
 import { policyStatements } from "../components/iam";
-import { sofiaCatalog } from "../services/catalog";
-import { CONTAINER_PREFIX } from "../services/store-config";
+import { sofiaCatalog } from "../model/catalog";
+import { CONTAINER_PREFIX } from "../topology/host/store-config";
 import { limitPolicies } from "./limits";
 import { pagingPolicies } from "./paging";
 

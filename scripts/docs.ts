@@ -4,9 +4,9 @@ import * as path from "path";
 import { projectRoot } from "../components/project-root";
 import { readArgs } from "./cli-args";
 import { stackSettings } from "../plan/stack-config";
-import { maintenanceTable } from "../services/maintenance";
-import { withAlarmTables } from "../services/alarm-doc";
-import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
+import { maintenanceTable } from "../topology/host/maintenance";
+import { withAlarmTables } from "./docs/alarm-doc";
+import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "./docs/settings-doc";
 
 const USAGE = "usage: npm run docs\n\nRegenerates README.md's generated sections (settings reference, maintenance table, deploy checklist,\nalarm table and contracts) from the code. Writes README.md; says whether anything changed.";
 const parsed = readArgs("docs", USAGE, process.argv.slice(2), {});

@@ -13,7 +13,7 @@ import { projectName, readStackConfig } from "../plan/stack-config";
 import { policyConfig } from "../policies/config";
 import { evaluate } from "../policies/evaluate";
 import { policies } from "../policies/rules";
-import { configSource, readSettings, SettingsError } from "../services/settings";
+import { configSource, readSettings, SettingsError } from "../model/settings";
 
 const USAGE = `usage: npm run policies -- [--stack <name>] [--stack-file <path>] [--config-only]
 

@@ -18,11 +18,11 @@ import { readArgs } from "./cli-args";
 import { DEFAULT_DATA_PATH } from "../components/host";
 import { projectRoot } from "../components/project-root";
 import { stackSettings } from "../plan/stack-config";
-import { pagingAlarmNames } from "../services/alarms";
-import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { checkDeployIsVerified, checkRollback, promote, PromotionError, ProdOutputs, StagingOutputs } from "../services/promote";
-import { imagesOf } from "../services/deploy";
-import { describeSoak, readAlarms, soakVerdict } from "../services/soak";
+import { pagingAlarmNames } from "../topology/host/alarms";
+import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
+import { checkDeployIsVerified, checkRollback, promote, PromotionError, ProdOutputs, StagingOutputs } from "../release/promote";
+import { imagesOf } from "../release/deploy";
+import { describeSoak, readAlarms, soakVerdict } from "../release/soak";
 
 const STAGING = "staging";
 

@@ -14,12 +14,12 @@ import * as path from "path";
 import * as tls from "tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stackSettings } from "../plan/stack-config";
-import { sofiaCatalog } from "../services/catalog";
-import { certEnv } from "../services/certificate";
-import { ACME, proxyConfig, stackProxyOptions } from "../services/proxy-config";
+import { sofiaCatalog } from "../model/catalog";
+import { certEnv } from "../topology/host/certificate";
+import { ACME, proxyConfig, stackProxyOptions } from "../topology/host/proxy-config";
 import { Moto, startMoto } from "../drill/moto";
-import { CERT_ALARM_DAYS } from "../services/alarms";
-import { CERT_METRICS } from "../services/metrics";
+import { CERT_ALARM_DAYS } from "../topology/host/alarms";
+import { CERT_METRICS } from "../model/metrics";
 import { freePort, nginxIo, scratch, writeConf } from "./helpers/nginx";
 import { installedFiles, one, ofType, planStack } from "./helpers/plan";
 

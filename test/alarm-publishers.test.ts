@@ -14,11 +14,11 @@ import { DEFAULT_DATA_PATH } from "../components/host";
 import { DRILL_STACK, DrillEnv } from "../drill/env";
 import type { Plan } from "../plan/offline";
 import { stackSettings } from "../plan/stack-config";
-import { sofiaAlarms } from "../services/alarms";
-import { sofiaCatalog } from "../services/catalog";
-import { certEnv } from "../services/certificate";
-import { agentConfig, prometheusConfig } from "../services/monitoring";
-import { metricsNamespace, STACK_DIMENSION } from "../services/metrics";
+import { sofiaAlarms } from "../topology/host/alarms";
+import { sofiaCatalog } from "../model/catalog";
+import { certEnv } from "../topology/host/certificate";
+import { agentConfig, prometheusConfig } from "../topology/host/monitoring";
+import { metricsNamespace, STACK_DIMENSION } from "../model/metrics";
 import { ofType, planStack } from "./helpers/plan";
 
 /** Where the drill's host scripts publish: its stack's own namespace. */

@@ -3,8 +3,8 @@ import { validateBackupBucketArgs } from "../components/backup-bucket";
 import { tlsOnlyPolicy } from "../components/bucket-policies";
 import { backupPrefixPolicy } from "../components/host";
 import type { Plan } from "../plan/offline";
-import { backupEnv, backupItems } from "../services/backups";
-import { sofiaCatalog } from "../services/catalog";
+import { backupEnv, backupItems } from "../topology/host/backups";
+import { sofiaCatalog } from "../model/catalog";
 import { installedFiles, ofType, one, planStack } from "./helpers/plan";
 
 /** The plan without the access-log bucket's resources: what the backup bucket itself is made of. */

@@ -2,9 +2,9 @@ import { spawn } from "child_process";
 import * as http from "http";
 import * as net from "net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CatalogEntry, clientPorts, sofiaCatalog } from "../services/catalog";
+import { CatalogEntry, clientPorts, sofiaCatalog } from "../model/catalog";
 import { runAsync } from "../drill/run";
-import { CatalogError, startStages, stopStages } from "../services/start-order";
+import { CatalogError, startStages, stopStages } from "../model/start-order";
 
 const catalog = sofiaCatalog("questdb");
 const entry = (name: string) => catalog.find((e) => e.name === name)!;

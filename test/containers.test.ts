@@ -1,9 +1,9 @@
-import { networkMembers, networksOf } from "../services/networks";
+import { networkMembers, networksOf } from "../topology/host/networks";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../plan/offline";
 import { OFFLINE_PRIVATE_IP } from "../plan/mocks";
 import { startGraph } from "../plan/start-graph";
-import { sofiaCatalog } from "../services/catalog";
+import { sofiaCatalog } from "../model/catalog";
 import { installedFiles, ofType, one, planStack } from "./helpers/plan";
 
 const CONTAINER = "docker:index/container:Container";

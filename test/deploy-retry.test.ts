@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { diffPlans } from "../plan/diff";
 import { planStack } from "./helpers/plan";
-import { DEPLOY_ATTEMPT_ENV } from "../services/deploy";
+import { DEPLOY_ATTEMPT_ENV } from "../release/deploy";
 
 const NEW_API = "ghcr.io/sofia-v2/api:2026.12.1@sha256:" + "b".repeat(64);
 

@@ -1,5 +1,5 @@
 /**
- * The deployment checklist (services/deploy.ts) in the real program under mocks: its steps exist
+ * The deployment checklist (release/deploy.ts) in the real program under mocks: its steps exist
  * only when the release changes, in the checklist's order, and say how to roll back.
  */
 import * as fs from "fs";
@@ -7,9 +7,9 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../plan/offline";
 import { lastDeployFromFile, stackSettings } from "../plan/stack-config";
-import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { DEPLOY_STEPS, deployKind, rollbackCommand, VerifiedRelease } from "../services/deploy";
-import { promote } from "../services/promote";
+import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
+import { DEPLOY_STEPS, deployKind, rollbackCommand, VerifiedRelease } from "../release/deploy";
+import { promote } from "../release/promote";
 import { ofType, planStack } from "./helpers/plan";
 
 const NEW_API = `ghcr.io/sofia-v2/api:2026.12.1@sha256:${"1".repeat(64)}`;

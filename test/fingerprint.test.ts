@@ -5,10 +5,10 @@
  * code) verifies the release again.
  */
 import { describe, expect, it } from "vitest";
-import { AT_DEPLOY, containerFingerprint, containerShapes } from "../services/containers";
-import { sofiaCatalog } from "../services/catalog";
+import { AT_DEPLOY, containerFingerprint, containerShapes } from "../topology/host/containers";
+import { sofiaCatalog } from "../model/catalog";
 import { stackSettings } from "../plan/stack-config";
-import { questdbServerConf } from "../services/store-config";
+import { questdbServerConf } from "../topology/host/store-config";
 import { ofType, planStack } from "./helpers/plan";
 
 /** A shape's value as the plan would show it: placeholders and secrets match anything. */

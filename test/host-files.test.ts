@@ -10,7 +10,7 @@ import * as path from "path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { AWS_LIMITS, bytesOf } from "../components/aws-limits";
 import { documentContent, filesDigest, gzipFixed, HostFile, installScript } from "../components/host-files";
-import { HOST_FILES_MARKERS } from "../services/host-files";
+import { HOST_FILES_MARKERS } from "../topology/host/services-files";
 import { installedFiles, ofType, one, planStack } from "./helpers/plan";
 
 const ROOT = path.join(__dirname, "..");

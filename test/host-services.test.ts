@@ -5,9 +5,9 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { sofiaCatalog } from "../services/catalog";
-import { contractsTable, hostEnv, hostLayout, servicesTable, tuningTable } from "../services/host-files";
-import { questdbServerConf } from "../services/store-config";
+import { sofiaCatalog } from "../model/catalog";
+import { contractsTable, hostEnv, hostLayout, servicesTable, tuningTable } from "../topology/host/services-files";
+import { questdbServerConf } from "../topology/host/store-config";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { mountPointOf, RunResult, runAsync } from "../drill/run";
 

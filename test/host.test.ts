@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { architectureOf, backupPrefixPolicy, CONTROL_OPTS, Host, hostUserData, SSHD_DEPLOY_CONF, validateHostArgs } from "../components/host";
 import { runOffline } from "../plan/offline";
-import { clientPorts, sofiaCatalog } from "../services/catalog";
+import { clientPorts, sofiaCatalog } from "../model/catalog";
 import { ofType, one, planStack } from "./helpers/plan";
 import type { Plan } from "../plan/offline";
 

@@ -11,8 +11,8 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { sofiaCatalog } from "../services/catalog";
-import { LOG_FORMATS, LogFormat } from "../services/log-formats";
+import { sofiaCatalog } from "../model/catalog";
+import { LOG_FORMATS, LogFormat } from "../model/log-formats";
 import { filterMatches, logFields } from "./helpers/filter-pattern";
 
 /** The lines a format's filters count (a line counts once, whichever filter matches it). */

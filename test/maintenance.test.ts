@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { validateWindows } from "../components/maintenance-window";
 import type { Plan, PlannedResource } from "../plan/offline";
-import { windowsOverlap } from "../services/maintenance";
+import { windowsOverlap } from "../topology/host/maintenance";
 import { ofType, planStack } from "./helpers/plan";
 
 const WINDOW = "aws:ssm/maintenanceWindow:MaintenanceWindow";

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { ofType, one, planStack } from "./helpers/plan";
 import { lastDeployFromFile } from "../plan/stack-config";
-import { SettingsError } from "../services/settings";
+import { SettingsError } from "../model/settings";
 
 async function refusal(overrides: string[], last?: Record<string, unknown>, stack = "prod"): Promise<string> {
     try {

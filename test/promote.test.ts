@@ -4,8 +4,8 @@ import * as os from "os";
 import * as path from "path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { releaseServiceNames } from "../services/catalog";
-import { checkRollback, promote, StagingOutputs } from "../services/promote";
+import { releaseServiceNames } from "../model/catalog";
+import { checkRollback, promote, StagingOutputs } from "../release/promote";
 import { runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");

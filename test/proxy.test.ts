@@ -11,8 +11,8 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stackSettings } from "../plan/stack-config";
 import { planStack } from "./helpers/plan";
-import { sofiaCatalog } from "../services/catalog";
-import { MAINTENANCE_FLAG, proxyConfig, stackProxyOptions } from "../services/proxy-config";
+import { sofiaCatalog } from "../model/catalog";
+import { MAINTENANCE_FLAG, proxyConfig, stackProxyOptions } from "../topology/host/proxy-config";
 import { freePort, nginxIo, nginxTest, scratch, writeConf } from "./helpers/nginx";
 
 const catalog = sofiaCatalog("questdb");

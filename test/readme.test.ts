@@ -1,11 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../services/settings-doc";
-import { maintenanceTable } from "../services/maintenance";
-import { withAlarmTables } from "../services/alarm-doc";
+import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../scripts/docs/settings-doc";
+import { maintenanceTable } from "../topology/host/maintenance";
+import { withAlarmTables } from "../scripts/docs/alarm-doc";
 import { stackSettings } from "../plan/stack-config";
-import { NAMESPACE } from "../services/settings";
+import { NAMESPACE } from "../model/settings";
 import { GITHUB_SCRIPT } from "../bootstrap/cli";
 import { projectName } from "../plan/stack-config";
 
@@ -23,12 +23,12 @@ describe("README", () => {
         expect(readme).toContain("| 1. `signal-on` |");
     });
 
-    it("describes what a release deploy does, step by step, exactly as services/deploy.ts orders it (npm run docs)", () => {
+    it("describes what a release deploy does, step by step, exactly as release/deploy.ts orders it (npm run docs)", () => {
         expect(readme).toBe(withDeployChecklist(readme));
         expect(readme).toContain("1. **page-on**:");
     });
 
-    it("says for every alarm what publishes it and what its silence means, exactly as services/alarms.ts does (npm run docs)", () => {
+    it("says for every alarm what publishes it and what its silence means, exactly as topology/host/alarms.ts does (npm run docs)", () => {
         expect(readme).toBe(withAlarmTables(readme, stackSettings("prod")));
         expect(readme).toMatch(/\| `ws-reconnects` \| 2 \| `ws_reconnects_total` \| the agent's scrape of `metrics` \(a contract\) \| no scrape that minute/);
     });

@@ -10,9 +10,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runAsync } from "../drill/run";
 import { stackSettings } from "../plan/stack-config";
-import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { DEPLOY_COMMIT_ENV, deployKind, HISTORY_LENGTH, imagesOf, nextHistory } from "../services/deploy";
-import { checkDeployIsVerified, promote, StagingOutputs } from "../services/promote";
+import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
+import { DEPLOY_COMMIT_ENV, deployKind, HISTORY_LENGTH, imagesOf, nextHistory } from "../release/deploy";
+import { checkDeployIsVerified, promote, StagingOutputs } from "../release/promote";
 import { planStack } from "./helpers/plan";
 
 const ROOT = path.join(__dirname, "..");
@@ -41,7 +41,7 @@ describe("what prod runs is what staging verified", () => {
         const same = () => [] as string[];
         expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, same)).not.toThrow();
         expect(() => checkDeployIsVerified(stagingWith({ ...prodImages, proxy: "nginx:1.27@sha256:" + "e".repeat(64) }), prodImages, same)).toThrow(/prod's images are not the ones staging verified .*proxy: prod nginx/);
-        expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, () => ["host/sofia-backup.sh", "services/catalog.ts"])).toThrow(/the code differs from the commit staging verified \(cccccccccccc\) in 2 file\(s\): host\/sofia-backup\.sh, services\/catalog\.ts/);
+        expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, () => ["host/sofia-backup.sh", "model/catalog.ts"])).toThrow(/the code differs from the commit staging verified \(cccccccccccc\) in 2 file\(s\): host\/sofia-backup\.sh, services\/catalog\.ts/);
         expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, () => undefined)).toThrow(/is not in this checkout: fetch the history/);
         expect(() => checkDeployIsVerified(stagingWith(prodImages, `${COMMIT}+dirty`), prodImages, same)).toThrow(/staging verified code no commit holds/);
         const old = stagingWith(prodImages);

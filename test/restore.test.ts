@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { KEEP_LAST_OUTPUT } from "../components/host-command";
-import { parseRestoreSummary } from "../services/backups";
+import { parseRestoreSummary } from "../topology/host/backups";
 import { installedFiles, ofType, planStack } from "./helpers/plan";
 
 const restoreRun = (plan: Awaited<ReturnType<typeof planStack>>) => ofType(plan, "command:local:Command").find((c) => c.name === "sofia-restore-run");

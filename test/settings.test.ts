@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { toJSONSchema } from "zod";
-import { releaseServiceNames } from "../services/catalog";
-import { ConfigValue, readSettings, SettingsError } from "../services/settings";
-import { settingsSchema } from "../services/settings-schema";
+import { releaseServiceNames } from "../model/catalog";
+import { ConfigValue, readSettings, SettingsError } from "../model/settings";
+import { settingsSchema } from "../model/settings-schema";
 import { stackSettings } from "../plan/stack-config";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKRiw9uK4mRIBIf1ZLvaCONfaETTv0o7k3j1UY7K+fbE test";

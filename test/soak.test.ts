@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_DATA_PATH } from "../components/host";
 import { Moto, startMoto } from "../drill/moto";
 import { stackSettings } from "../plan/stack-config";
-import { pagingAlarmNames } from "../services/alarms";
-import { releaseServiceNames, sofiaCatalog } from "../services/catalog";
-import { AlarmState, describeSoak, readAlarms, soakVerdict } from "../services/soak";
+import { pagingAlarmNames } from "../topology/host/alarms";
+import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
+import { AlarmState, describeSoak, readAlarms, soakVerdict } from "../release/soak";
 import { runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");

@@ -1,6 +1,6 @@
 /**
  * A test double of CloudWatch Logs' space-delimited filter matching (the AWS control plane cannot
- * run here, and moto's matcher only looks for terms), for the subset services/log-formats.ts
+ * run here, and moto's matcher only looks for terms), for the subset model/log-formats.ts
  * writes: `[name, name = "v" || name = "v*", ...]`. As CloudWatch documents it: a log line is
  * split at spaces, text inside `[...]` or `"..."` is one field without its brackets or quotes, the
  * pattern's fields match by position, `...` stands for any number of fields, and values compare

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { maintenancePages, ProxyConfigOptions } from "../../services/proxy-config";
+import { maintenancePages, ProxyConfigOptions } from "../../topology/host/proxy-config";
 
 /**
  * A port nothing listens on. Picked at random above the ephemeral range's usual start rather than

@@ -3,12 +3,12 @@
  * the script itself, and the systemd units that run it at boot and as a watchdog.
  */
 import * as fs from "fs";
-import { stagingPath } from "../components/host";
-import { HostFilesPart } from "../components/host-files";
-import { hostScript } from "../components/project-root";
-import { CatalogEntry, sofiaCatalog } from "./catalog";
-import { startStages } from "./start-order";
-import { Settings } from "./settings";
+import { stagingPath } from "../../components/host";
+import { HostFilesPart } from "../../components/host-files";
+import { hostScript } from "../../components/project-root";
+import { CatalogEntry, sofiaCatalog } from "../../model/catalog";
+import { startStages } from "../../model/start-order";
+import { Settings } from "../../model/settings";
 import { containerName, questdbConfHostPath, TICKS_TABLE, tuningSql } from "./store-config";
 
 export const SERVICES_BIN = "/usr/local/sbin/sofia-services";

@@ -3,8 +3,8 @@
  * it and the entries that connect to it. A container reaches only what it talks to: the front
  * proxy the API and UI (its client ports' services), never a store; an ingestor Redis alone.
  */
-import { CatalogEntry, clientPorts } from "./catalog";
-import { CatalogError } from "./start-order";
+import { CatalogEntry, clientPorts } from "../../model/catalog";
+import { CatalogError } from "../../model/start-order";
 import { CONTAINER_PREFIX } from "./store-config";
 
 /** The Docker network of an entry that others connect to. */

@@ -105,7 +105,7 @@ export interface CatalogEntry {
     memoryMb: number;
     /** Only present in the catalog when the stack's `timeseriesStore` setting selects it. */
     onlyWith?: TimeseriesStore;
-    /** How its log lines mark an error (services/log-formats.ts): its ERROR alarm counts those. */
+    /** How its log lines mark an error (model/log-formats.ts): its ERROR alarm counts those. */
     logFormat: LogFormat;
     /**
      * What Sofia's alarms assume of the image beyond the catalog, in one sentence each (README,
@@ -343,7 +343,7 @@ const entries: CatalogEntry[] = [
     {
         // Up with the stores, before any app: while apps restart it answers clients with the
         // maintenance page instead of refused connections. Its client ports are the "clients"
-        // ports of the entries above (see proxiedPorts); services/proxy-config.ts is its nginx.conf.
+        // ports of the entries above (see proxiedPorts); topology/host/proxy-config.ts is its nginx.conf.
         name: "proxy",
         description: "Front proxy (nginx): clients' way in to the API and UI; 503 maintenance page during deploys; TLS when a certificate is set",
         kind: "edge",

@@ -2,8 +2,8 @@
  * How each data store is configured and how apps reach it: pure functions of the catalog and the
  * settings, so the tests can read exactly what a container will be given.
  */
-import { CatalogEntry } from "./catalog";
-import { Settings } from "./settings";
+import { CatalogEntry } from "../../model/catalog";
+import { Settings } from "../../model/settings";
 
 /** Where secret files land inside a container. */
 export const SECRETS_DIR = "/run/secrets";

@@ -6,9 +6,9 @@
 import { isDeepStrictEqual } from "util";
 import { parse, parseDocument } from "yaml";
 import { isPinnedByDigest } from "../components/formats";
-import { NAMESPACE } from "./settings";
+import { NAMESPACE } from "../model/settings";
 
-/** The recorded release as promotion reads it (services/deploy.ts VerifiedRelease). */
+/** The recorded release as promotion reads it (release/deploy.ts VerifiedRelease). */
 export interface RecordedRelease {
     release: Record<string, string>;
     /** Every image of the stack, stores and proxy too (absent in outputs of older versions). */

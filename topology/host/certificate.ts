@@ -6,12 +6,12 @@
  * valid contacts nobody).
  */
 import * as fs from "fs";
-import { HostFilesPart } from "../components/host-files";
-import { proxyEntry, sofiaCatalog } from "./catalog";
-import { hostScript } from "../components/project-root";
-import { CERT_METRICS, metricsNamespace, STACK_DIMENSION } from "./metrics";
+import { HostFilesPart } from "../../components/host-files";
+import { proxyEntry, sofiaCatalog } from "../../model/catalog";
+import { hostScript } from "../../components/project-root";
+import { CERT_METRICS, metricsNamespace, STACK_DIMENSION } from "../../model/metrics";
 import { ACME } from "./proxy-config";
-import { Settings } from "./settings";
+import { Settings } from "../../model/settings";
 import { containerName } from "./store-config";
 
 export const CERT_BIN = "/usr/local/sbin/sofia-cert";

@@ -3,27 +3,27 @@
  * service catalog. Generic building blocks live in components/; this file only connects them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { metricsNamespace } from "./metrics";
+import { metricsNamespace } from "../../model/metrics";
 import { placementOf } from "./placement";
-import { BackupBucket } from "../components/backup-bucket";
-import { DEFAULT_DATA_PATH, Host } from "../components/host";
-import { HostCommand } from "../components/host-command";
-import { HostFiles } from "../components/host-files";
-import { clientPorts, sofiaCatalog, CatalogEntry } from "./catalog";
+import { BackupBucket } from "../../components/backup-bucket";
+import { DEFAULT_DATA_PATH, Host } from "../../components/host";
+import { HostCommand } from "../../components/host-command";
+import { HostFiles } from "../../components/host-files";
+import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
 import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
-import { DeployChecklist, deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, VerifiedRelease } from "./deploy";
+import { DeployChecklist, deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, VerifiedRelease } from "../../release/deploy";
 import { containerFingerprint, SofiaContainers, storeFingerprint } from "./containers";
-import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./host-files";
-import { failureRuleName, MaintenanceWindows } from "../components/maintenance-window";
+import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./services-files";
+import { failureRuleName, MaintenanceWindows } from "../../components/maintenance-window";
 import { alarmPrefix } from "./alarms";
 import { maintenanceHostFiles, maintenancePlan } from "./maintenance";
 import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring";
-import { Settings } from "./settings";
+import { Settings } from "../../model/settings";
 import { certificateHostFiles } from "./certificate";
 import { ACME, proxyTlsSource } from "./proxy-config";
 
 export interface SofiaPlatformArgs {
-    /** Validated stack settings (services/settings.ts). */
+    /** Validated stack settings (model/settings.ts). */
     settings: Settings;
     /** What this stack last deployed and verified (its own outputs); undefined before its first deploy. */
     previous: VerifiedRelease | undefined;
@@ -89,7 +89,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        // The deployment checklist, when (and only when) the release changes: services/deploy.ts.
+        // The deployment checklist, when (and only when) the release changes: release/deploy.ts.
         const images = imagesOf(this.catalog.map((e) => e.name), s.images);
         const release = releaseOf(this.catalog, s.images);
         const containersFingerprint = containerFingerprint(this.catalog, s);
@@ -195,7 +195,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             // What this update does beyond the resources: the deployment checklist's steps, in order.
             deploy: { kind, steps: deploy.steps, changes: releaseChanges(args.previous, images) },
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${s.stack}/`,
-            // Where the data lives: the next update refuses a change that would replace it (services/placement.ts).
+            // Where the data lives: the next update refuses a change that would replace it (topology/host/placement.ts).
             placement: placementOf(s),
             ...(restore ? { lastRestore: restore.run.stdout.apply((out) => parseRestoreSummary(out) ?? { id: s.restore.from, result: "pending" }) } : {}),
         };

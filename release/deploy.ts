@@ -19,10 +19,10 @@ import { projectRoot } from "../components/project-root";
 import { HostCommand } from "../components/host-command";
 import { OneShotContainer, OneShotArgs } from "../components/one-shot-container";
 import { ContainerServiceArgs } from "../components/container-service";
-import { BACKUP_BIN } from "./backups";
-import { SERVICES_BIN } from "./host-files";
-import { MAINTENANCE_BIN } from "./maintenance";
-import { Settings } from "./settings";
+import { BACKUP_BIN } from "../topology/host/backups";
+import { SERVICES_BIN } from "../topology/host/services-files";
+import { MAINTENANCE_BIN } from "../topology/host/maintenance";
+import { Settings } from "../model/settings";
 
 /** What a deploy records (the `verifiedRelease` output), and what the next one compares with. */
 export interface VerifiedRelease {

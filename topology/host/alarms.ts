@@ -3,10 +3,10 @@
  * Checklist" and "Escalation" in one list. components/escalation.ts turns it into CloudWatch.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AlarmSpec, oncallTopicName, Publisher } from "../components/escalation";
-import { CatalogEntry } from "./catalog";
-import { APP_METRICS, BACKUP_METRICS, CERT_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "./metrics";
-import { Settings } from "./settings";
+import { AlarmSpec, oncallTopicName, Publisher } from "../../components/escalation";
+import { CatalogEntry } from "../../model/catalog";
+import { APP_METRICS, BACKUP_METRICS, CERT_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "../../model/metrics";
+import { Settings } from "../../model/settings";
 import { containerName, logGroupName } from "./store-config";
 
 /** Every alarm of a stack is named `<prefix>-<id>`. */

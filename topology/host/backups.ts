@@ -6,12 +6,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
-import { HostFilesPart } from "../components/host-files";
-import { assumedBy } from "../components/iam";
-import { hostScript } from "../components/project-root";
-import { CatalogEntry } from "./catalog";
-import { BACKUP_METRICS, KIND_DIMENSION, metricsNamespace, STACK_DIMENSION } from "./metrics";
-import { Settings } from "./settings";
+import { HostFilesPart } from "../../components/host-files";
+import { assumedBy } from "../../components/iam";
+import { hostScript } from "../../components/project-root";
+import { CatalogEntry } from "../../model/catalog";
+import { BACKUP_METRICS, KIND_DIMENSION, metricsNamespace, STACK_DIMENSION } from "../../model/metrics";
+import { Settings } from "../../model/settings";
 import { containerName, passwordFile, REDIS_AOF, volumeHostPath } from "./store-config";
 
 export const BACKUP_BIN = "/usr/local/sbin/sofia-backup";
@@ -195,7 +195,7 @@ export interface SofiaBackupsArgs {
 export const SCHEDULED_BACKUP_WAIT_SECONDS = 3600;
 
 /**
- * The schedules (the alarms on backups are with all the others, services/alarms.ts): the full
+ * The schedules (the alarms on backups are with all the others, topology/host/alarms.ts): the full
  * backup as a State Manager association; Redis-only backups through EventBridge Scheduler, since an
  * association runs at most every 30 minutes and production's Redis must be off the host within 15.
  */

@@ -7,16 +7,16 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
-import { ContainerService, ContainerServiceArgs, containerInputs } from "../components/container-service";
-import { CatalogEntry } from "./catalog";
+import { ContainerService, ContainerServiceArgs, containerInputs } from "../../components/container-service";
+import { CatalogEntry } from "../../model/catalog";
 import { ACME, maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, proxyTlsSource, stackProxyOptions } from "./proxy-config";
-import { Settings } from "./settings";
+import { Settings } from "../../model/settings";
 import { networkMembers, networksOf, talksTo } from "./networks";
-import { CatalogError, startStages } from "./start-order";
+import { CatalogError, startStages } from "../../model/start-order";
 import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
 
 export interface SofiaContainersArgs {
-    /** The stack's catalog (services/catalog.ts, with the chosen time-series store). */
+    /** The stack's catalog (model/catalog.ts, with the chosen time-series store). */
     catalog: CatalogEntry[];
     /** Validated stack settings. */
     settings: Settings;
@@ -140,7 +140,7 @@ const AT_DEPLOY = "(known at deploy time)";
  * ContainerService declares for every catalog entry (and the migrations'), computed by the same
  * code, so nothing that shapes a container can be left out of it. Values only known at deploy time
  * (generated passwords, addresses, ids) do not change between updates of a stack, so they stand in
- * as placeholders. A new fingerprint makes an update verify (services/deploy.ts).
+ * as placeholders. A new fingerprint makes an update verify (release/deploy.ts).
  */
 export function containerFingerprint(catalog: readonly CatalogEntry[], s: Settings): string {
     const text = JSON.stringify(containerShapes(catalog, s));
@@ -185,7 +185,7 @@ export { AT_DEPLOY };
 export class SofiaContainers extends pulumi.ComponentResource {
     /** Containers by catalog name. */
     readonly containers: Record<string, docker.Container> = {};
-    /** The Docker networks by name (services/networks.ts). */
+    /** The Docker networks by name (topology/host/networks.ts). */
     readonly networks: Record<string, docker.Network> = {};
     /** Start stages, as the runbook orders them. */
     readonly stages: string[][];

@@ -6,7 +6,7 @@
  * no more warning than a "+-" in the preview.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, Settings } from "./settings";
+import { NAMESPACE, Settings } from "../../model/settings";
 
 export interface Placement {
     /** The zone the settings choose (availabilityZone, or the region's first). */

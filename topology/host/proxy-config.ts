@@ -7,8 +7,8 @@
  * The same renderer produces the test configuration that a real nginx checks (`nginx -t`) and
  * serves in test/proxy.test.ts, with loopback ports and a temporary directory instead.
  */
-import { CatalogEntry, clientPorts, proxyEntry } from "./catalog";
-import { Settings } from "./settings";
+import { CatalogEntry, clientPorts, proxyEntry } from "../../model/catalog";
+import { Settings } from "../../model/settings";
 import { containerName } from "./store-config";
 
 /** Where the host keeps the flag, and where the proxy container sees it (read-only). */

@@ -28,7 +28,7 @@ export const BACKUP_METRICS = {
     drSeconds: "DrTestSeconds",
 } as const;
 
-/** The second dimension of the backup age: which kind of backup (services/backups.ts BACKUP_KINDS). */
+/** The second dimension of the backup age: which kind of backup (topology/host/backups.ts BACKUP_KINDS). */
 export const KIND_DIMENSION = "Kind";
 
 /** Published every minute by host/sofia-probe.sh. */

@@ -8,13 +8,13 @@
  * them overlap are refused.
  */
 import * as fs from "fs";
-import { HostFilesPart } from "../components/host-files";
-import { hostScript } from "../components/project-root";
+import { HostFilesPart } from "../../components/host-files";
+import { hostScript } from "../../components/project-root";
 import { BACKUP_BIN, RESTORE_BIN, SCHEDULED_BACKUP_WAIT_SECONDS } from "./backups";
-import { SERVICES_BIN } from "./host-files";
-import { Settings } from "./settings";
+import { SERVICES_BIN } from "./services-files";
+import { Settings } from "../../model/settings";
 
-export { windowsOverlap } from "./maintenance-rules";
+export { windowsOverlap } from "../../model/maintenance-rules";
 
 export const MAINTENANCE_BIN = "/usr/local/sbin/sofia-maintenance";
 
