@@ -217,7 +217,7 @@ const acme = z.strictObject({
         .url({ protocol: /^https$/, error: "expected the https:// URL of an ACME directory" })
         .default(LETS_ENCRYPT_DIRECTORY)
         .meta({ description: "The ACME CA's directory URL. Default: Let's Encrypt production." }),
-    clientImage: imageRef.optional().meta({ description: "The lego image the host runs to talk to the CA. Default: the lego version the tests run (services/certificate.ts), by tag." }),
+    clientImage: imageRef.optional().meta({ description: "The lego image the host runs to talk to the CA. Default: the lego version the tests run (topology/host/certificate.ts), by tag." }),
 });
 
 const proxy = z

@@ -3,7 +3,7 @@
  * each with the few inputs that matter for review, then the stack outputs.
  */
 import { Plan, PlannedResource } from "./offline";
-import { DEPLOY_STEPS } from "../release/deploy";
+import { DEPLOY_STEPS } from "../model/deploy-steps";
 import { renderStartOrder } from "./start-graph";
 
 /** Inputs worth showing per type (dotted paths). Types not listed show their short scalar inputs. */
@@ -79,7 +79,7 @@ function guards(r: PlannedResource): string {
         .join("; ");
 }
 
-/** The deployment checklist this update runs (release/deploy.ts), or why it runs none. */
+/** The deployment checklist this update runs (model/deploy-steps.ts), or why it runs none. */
 function renderDeploy(plan: Plan): string[] {
     const d = plan.outputs.deploy as { kind: string; steps: string[]; changes: string[] } | undefined;
     if (!d) return [];

@@ -1,5 +1,5 @@
 /**
- * The deployment checklist (release/deploy.ts) in the real program under mocks: its steps exist
+ * The deployment checklist (topology/host/deploy-checklist.ts) in the real program under mocks: its steps exist
  * only when the release changes, in the checklist's order, and say how to roll back.
  */
 import * as fs from "fs";
@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedResource } from "../plan/offline";
 import { lastDeployFromFile, stackSettings } from "../plan/stack-config";
 import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
-import { DEPLOY_STEPS, deployKind, rollbackCommand, VerifiedRelease } from "../release/deploy";
+import { DEPLOY_STEPS } from "../model/deploy-steps";
+import { deployKind, rollbackCommand, VerifiedRelease } from "../release/deploy";
 import { promote } from "../release/promote";
 import { ofType, planStack } from "./helpers/plan";
 

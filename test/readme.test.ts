@@ -23,7 +23,7 @@ describe("README", () => {
         expect(readme).toContain("| 1. `signal-on` |");
     });
 
-    it("describes what a release deploy does, step by step, exactly as release/deploy.ts orders it (npm run docs)", () => {
+    it("describes what a release deploy does, step by step, exactly as model/deploy-steps.ts orders it (npm run docs)", () => {
         expect(readme).toBe(withDeployChecklist(readme));
         expect(readme).toContain("1. **page-on**:");
     });

@@ -11,7 +11,8 @@ import { HostCommand } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
 import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
-import { DeployChecklist, deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, VerifiedRelease } from "../../release/deploy";
+import { deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, VerifiedRelease } from "../../release/deploy";
+import { DeployChecklist } from "./deploy-checklist";
 import { containerFingerprint, SofiaContainers, storeFingerprint } from "./containers";
 import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./services-files";
 import { failureRuleName, MaintenanceWindows } from "../../components/maintenance-window";
@@ -89,7 +90,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        // The deployment checklist, when (and only when) the release changes: release/deploy.ts.
+        // The deployment checklist, when (and only when) the release changes: deploy-checklist.ts.
         const images = imagesOf(this.catalog.map((e) => e.name), s.images);
         const release = releaseOf(this.catalog, s.images);
         const containersFingerprint = containerFingerprint(this.catalog, s);
