@@ -116,7 +116,6 @@ export function hostAgentPolicy(scope: HostScope): string {
     });
 }
 
-
 /** The user Pulumi's Docker provider logs in as; member of the `docker` group only. */
 export const DEPLOY_USER = "sofia-deploy";
 export const DEPLOY_AUTHORIZED_KEYS = `/home/${DEPLOY_USER}/.ssh/authorized_keys`;

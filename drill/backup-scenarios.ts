@@ -9,8 +9,8 @@ import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { BACKUP_METRICS, KIND_DIMENSION } from "../model/metrics";
 import { stagingPath } from "../components/host";
-import { volumeHostPath } from "../topology/host/store-config";
 import { backupPrefix, DRILL_BUCKET, DRILL_STACK, DrillEnv, Run } from "./env";
+import { volumeHostPath } from "../topology/host/layout";
 
 export interface Check {
     what: string;

@@ -11,17 +11,18 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { projectRoot } from "../components/project-root";
-import { backupEnv, backupItems, HOST_CONFIG_DIR, releaseOf } from "../topology/host/backups";
+import { backupEnv, backupItems, releaseOf } from "../topology/host/backups";
 import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
-import { contractsTable, hostEnv, hostLayout, servicesTable } from "../topology/host/services-files";
+import { contractsTable, servicesTable, sofiaHostLayout } from "../topology/host/services-files";
 import { probeEnv } from "../topology/host/monitoring";
 import { metricsNamespace, STACK_DIMENSION } from "../model/metrics";
-import { QUESTDB_USER, questdbServerConf, redisCommand, volumeHostPath } from "../topology/host/store-config";
+import { QUESTDB_USER, questdbServerConf, redisCommand } from "../topology/host/store-config";
 import { settingsSchema } from "../model/settings-schema";
 import { QuestDbDouble, startQuestDbDouble } from "./doubles/questdb-http";
 import { freePort, Moto, startMoto } from "./moto";
 import { FaultProxy, startFaultProxy } from "./proxy";
 import { mountPointOf } from "./run";
+import { HOST_CONFIG_DIR, hostEnv, volumeHostPath } from "../topology/host/layout";
 
 export const DRILL_STACK = "drill";
 
@@ -193,7 +194,7 @@ export class DrillEnv {
         fs.writeFileSync(path.join(volumeHostPath(this.dataPath, "ui-extensions"), "theme.json"), '{"theme":"sofia-dark"}');
         fs.writeFileSync(path.join(this.configDir, "probe.env"), probeEnv(DRILL_STACK));
         // The host's layout, as the stack writes it, with the data volume and the lock here.
-        fs.writeFileSync(path.join(this.configDir, "host.env"), hostEnv({ ...hostLayout(this.dataPath), SOFIA_DATA_MOUNT: mountPointOf(this.dir), SOFIA_OPS_LOCK: path.join(this.dir, "ops.lock"), SOFIA_STATE_DIR: path.join(this.dir, "var") }));
+        fs.writeFileSync(path.join(this.configDir, "host.env"), hostEnv({ ...sofiaHostLayout(this.dataPath), SOFIA_DATA_MOUNT: mountPointOf(this.dir), SOFIA_OPS_LOCK: path.join(this.dir, "ops.lock"), SOFIA_STATE_DIR: path.join(this.dir, "var") }));
         // The catalog's services for sofia-services, their /health served here.
         fs.writeFileSync(path.join(this.configDir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
         fs.writeFileSync(path.join(this.configDir, "contracts.tsv"), contractsTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));

@@ -11,10 +11,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../components/project-root";
 import { BACKUP_METRICS, KIND_DIMENSION } from "../model/metrics";
-import { volumeHostPath } from "../topology/host/store-config";
 import { Check, Scenario } from "./backup-scenarios";
 import { backupPrefix, DRILL_STACK, DrillEnv } from "./env";
 import { DataState, dataState, diverge, FILE_VOLUMES, invariantChecks, isState, killTree, reached, reboot, release, runHeld } from "./faults";
+import { volumeHostPath } from "../topology/host/layout";
 
 const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
 

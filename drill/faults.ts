@@ -11,9 +11,9 @@ import * as path from "path";
 import { stagingPath } from "../components/host";
 import { projectRoot } from "../components/project-root";
 import { sofiaCatalog } from "../model/catalog";
-import { volumeHostPath } from "../topology/host/store-config";
 import { Check } from "./backup-scenarios";
 import { DrillEnv, Run } from "./env";
+import { volumeHostPath } from "../topology/host/layout";
 
 const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
 

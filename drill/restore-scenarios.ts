@@ -4,9 +4,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { volumeHostPath } from "../topology/host/store-config";
 import { Check, Scenario } from "./backup-scenarios";
 import { backupPrefix, DRILL_BUCKET, DrillEnv, Run } from "./env";
+import { volumeHostPath } from "../topology/host/layout";
 
 const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
 

@@ -3,10 +3,11 @@
 # backup bucket's layout, metrics, and the Redis tools.
 set -euo pipefail
 
-SOFIA_BACKUP_ENV=${SOFIA_BACKUP_ENV:-/etc/sofia/backup.env}
-SOFIA_BACKUP_ITEMS=${SOFIA_BACKUP_ITEMS:-/etc/sofia/backup.tsv}
+# Where from: the host's layout (host.env), which the scripts that source this file have read.
+SOFIA_BACKUP_ENV=${SOFIA_BACKUP_ENV:?not in the host layout (host.env); run pulumi up to reinstall it}
+SOFIA_BACKUP_ITEMS=${SOFIA_BACKUP_ITEMS:?not in the host layout (host.env); run pulumi up to reinstall it}
 
-# Loads /etc/sofia/backup.env and checks it has every value the scripts rely on.
+# Loads backup.env and checks it has every value the scripts rely on.
 load_backup_config() {
   [[ -r $SOFIA_BACKUP_ENV ]] || die "no configuration at $SOFIA_BACKUP_ENV; it is installed by the stack (pulumi up)"
   # shellcheck source=/dev/null

@@ -20,15 +20,16 @@
 # shows the page while its flag file exists.
 set -euo pipefail
 
-PROBE_ENV=${SOFIA_PROBE_ENV:-/etc/sofia/probe.env}
-SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
 
 log() { printf '%s sofia-maintenance: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf 'sofia-maintenance: %s\n' "$*" >&2; exit 1; }
 
-[[ -r $SOFIA_HOST_ENV ]] || die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
+# Every path comes from the host's layout, written by the stack (topology/host/layout.ts); the
+# environment may point elsewhere (the drills).
+SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
 # shellcheck source=/dev/null
-source "$SOFIA_HOST_ENV"
+source "$SOFIA_HOST_ENV" || die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
+PROBE_ENV=${SOFIA_PROBE_ENV:?not in the host layout (host.env); run pulumi up to reinstall it}
 STATE_DIR=$SOFIA_STATE_DIR
 OWNERS="$STATE_DIR/maintenance"
 

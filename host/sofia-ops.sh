@@ -33,15 +33,15 @@ set -euo pipefail
 ops_log() { printf '%s sofia-ops: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 ops_die() { printf 'sofia-ops: %s\n' "$*" >&2; exit 1; }
 
-# The host's layout (services/host-files.ts writes it); the environment may point elsewhere (drills).
+# The host's layout (topology/host/layout.ts writes it; the script that sources this file has read
+# it already, this is for a caller that has not); the environment may point elsewhere (drills).
 SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
 [[ -r $SOFIA_HOST_ENV ]] || ops_die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
 source "$SOFIA_HOST_ENV"
-for var in SOFIA_OPS_LOCK SOFIA_JOURNAL SOFIA_STATE_DIR SOFIA_STAGING_DIR; do
+for var in SOFIA_OPS_LOCK SOFIA_JOURNAL SOFIA_STATE_DIR SOFIA_STAGING_DIR SOFIA_SERVICES SOFIA_MAINTENANCE_BIN; do
   [[ -n ${!var:-} ]] || ops_die "$SOFIA_HOST_ENV does not set $var; run pulumi up to reinstall it"
 done
-SOFIA_SERVICES=${SOFIA_SERVICES:-/usr/local/sbin/sofia-services}
 
 # An operation started by another (sofia-services from sofia-restore, the recovery's start) runs
 # under its parent's lock: SOFIA_OPS_HELD_BY says so, and descriptor 7 must really be that lock,
@@ -157,7 +157,7 @@ journal_clear() {
 
 # An interrupted restore's maintenance page would otherwise hold clients off until it lapses.
 lower_restore_page() {
-  "${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}" page off restore >/dev/null ||
+  "$SOFIA_MAINTENANCE_BIN" page off restore >/dev/null ||
     ops_log "could not take the interrupted restore's maintenance page down; it lapses by itself (sofia-maintenance page off restore)"
 }
 

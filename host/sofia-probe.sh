@@ -7,11 +7,16 @@
 #   sofia-probe --dry-run  probe and print the metric data instead of publishing it
 set -euo pipefail
 
-CATALOG=${SOFIA_CATALOG:-/etc/sofia/services.tsv}
-PROBE_ENV=${SOFIA_PROBE_ENV:-/etc/sofia/probe.env}
 TIMEOUT=${SOFIA_PROBE_TIMEOUT:-5}
 
 die() { printf 'sofia-probe: %s\n' "$*" >&2; exit 1; }
+# Every path comes from the host's layout, written by the stack (topology/host/layout.ts); the
+# environment may point elsewhere (the drills).
+SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
+# shellcheck source=/dev/null
+source "$SOFIA_HOST_ENV" || die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
+CATALOG=${SOFIA_CATALOG:?not in the host layout (host.env); run pulumi up to reinstall it}
+PROBE_ENV=${SOFIA_PROBE_ENV:?not in the host layout (host.env); run pulumi up to reinstall it}
 [[ -r $CATALOG ]] || die "no catalog at $CATALOG; it is installed by the stack (pulumi up)"
 [[ -r $PROBE_ENV ]] || die "no configuration at $PROBE_ENV; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
@@ -65,7 +70,7 @@ fi
 
 # The maintenance signal and page (sofia-maintenance): what is past its deadline goes, whatever
 # else failed above; the signal is published while any owner's deadline is ahead.
-MAINTENANCE_BIN=${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}
+MAINTENANCE_BIN=${SOFIA_MAINTENANCE_BIN:?not in the host layout (host.env); run pulumi up to reinstall it}
 if [[ -f $MAINTENANCE_BIN ]]; then
   bash "$MAINTENANCE_BIN" lapse || printf 'sofia-probe: could not check the maintenance deadlines\n' >&2
   if [[ $(bash "$MAINTENANCE_BIN" active 2>/dev/null) == 1 ]]; then

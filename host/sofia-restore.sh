@@ -32,13 +32,18 @@ set -euo pipefail
 log() { printf '%s sofia-restore: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf 'sofia-restore: %s\n' "$*" >&2; exit 1; }
 
+# Every path comes from the host's layout, written by the stack (topology/host/layout.ts); the
+# environment may point elsewhere (the drills).
+SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
 # shellcheck source=/dev/null
-source "${SOFIA_LIB:-/usr/local/lib/sofia/sofia-lib.sh}"
+source "$SOFIA_HOST_ENV" || die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
-source "${SOFIA_OPS_LIB:-/usr/local/lib/sofia/sofia-ops.sh}"
+source "${SOFIA_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
+# shellcheck source=/dev/null
+source "${SOFIA_OPS_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
 load_backup_config
 SERVICES=$SOFIA_SERVICES
-MAINTENANCE=${SOFIA_MAINTENANCE_BIN:-/usr/local/sbin/sofia-maintenance}
+MAINTENANCE=${SOFIA_MAINTENANCE_BIN:?not in the host layout (host.env); run pulumi up to reinstall it}
 TEMP_REDIS_PORT=${SOFIA_RESTORE_REDIS_PORT:-6390}
 # Longest the page stays up if this restore is killed and nothing takes it down (it then lapses).
 PAGE_MINUTES=${SOFIA_RESTORE_PAGE_MINUTES:-90}

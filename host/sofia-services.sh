@@ -25,9 +25,6 @@
 # order), by the watchdog timer, by maintenance windows, and by `pulumi up` for verification.
 set -euo pipefail
 
-CATALOG=${SOFIA_CATALOG:-/etc/sofia/services.tsv}
-TUNING=${SOFIA_TUNING:-/etc/sofia/tuning.tsv}
-CONTRACTS=${SOFIA_CONTRACTS:-/etc/sofia/contracts.tsv}
 HEALTH_TIMEOUT=${SOFIA_HEALTH_TIMEOUT:-300}
 POLL_SECONDS=${SOFIA_POLL_SECONDS:-2}
 WATCHDOG_STRIKES=${SOFIA_WATCHDOG_STRIKES:-3}
@@ -36,9 +33,17 @@ LOG_TAIL_LINES=${SOFIA_LOG_TAIL_LINES:-30}
 log() { printf '%s sofia-services: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf 'sofia-services: %s\n' "$*" >&2; exit 1; }
 
+# Every path comes from the host's layout, written by the stack (topology/host/layout.ts); the
+# environment may point elsewhere (the drills).
+SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
+# shellcheck source=/dev/null
+source "$SOFIA_HOST_ENV" || die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
+CATALOG=${SOFIA_CATALOG:?not in the host layout (host.env); run pulumi up to reinstall it}
+TUNING=${SOFIA_TUNING:?not in the host layout (host.env); run pulumi up to reinstall it}
+CONTRACTS=${SOFIA_CONTRACTS:?not in the host layout (host.env); run pulumi up to reinstall it}
 # The host lock and the recovery of interrupted operations (sofia-ops.sh).
 # shellcheck source=/dev/null
-source "${SOFIA_OPS_LIB:-/usr/local/lib/sofia/sofia-ops.sh}"
+source "${SOFIA_OPS_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
 STATE_DIR=$SOFIA_STATE_DIR
 # How long start, stop and restart wait for another operation (a backup, a restore) to finish.
 OPS_WAIT=${SOFIA_OPS_WAIT:-1800}

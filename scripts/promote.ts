@@ -15,7 +15,6 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { readArgs } from "./cli-args";
-import { DEFAULT_DATA_PATH } from "../components/host";
 import { projectRoot } from "../components/project-root";
 import { stackSettings } from "../plan/stack-config";
 import { pagingAlarmNames } from "../topology/host/alarms";
@@ -32,7 +31,7 @@ function soak(prodFile: string, verifiedAt: string): { ok: boolean; line: string
     if (!target) throw new PromotionError(`${prodFile} is not named Pulumi.<stack>.yaml: cannot tell which stack's soak setting applies`);
     const soakMinutes = stackSettings(target, prodFile).deploy.soakMinutes;
     const staging = stackSettings(STAGING);
-    const alarms = pagingAlarmNames(sofiaCatalog(staging.timeseriesStore), staging, DEFAULT_DATA_PATH);
+    const alarms = pagingAlarmNames(sofiaCatalog(staging.timeseriesStore), staging);
     let read;
     try {
         read = readAlarms(alarms, staging.region, verifiedAt);

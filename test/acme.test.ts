@@ -21,6 +21,7 @@ import { Moto, startMoto } from "../drill/moto";
 import { CERT_ALARM_DAYS } from "../topology/host/alarms";
 import { CERT_METRICS } from "../model/metrics";
 import { freePort, nginxIo, scratch, writeConf } from "./helpers/nginx";
+import { writeHostEnv } from "./helpers/host-env";
 import { installedFiles, one, ofType, planStack } from "./helpers/plan";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -165,6 +166,7 @@ describe("sofia-cert against Pebble (a real ACME CA), with a real nginx answerin
             PATH: `${path.join(ROOT, "drill", "doubles")}:${process.env.PATH}`,
             DOCKER_LOG: `${dir}/docker.log`,
             DOCKER_STATE: dockerState,
+            SOFIA_HOST_ENV: writeHostEnv(dir),
             SOFIA_CERT_CONFIG: `${dir}/cert.env`,
             ACME_DOMAIN: "localhost",
             ACME_DIRECTORY: `https://127.0.0.1:${ports.api}/dir`,

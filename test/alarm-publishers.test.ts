@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AlarmSpec } from "../components/escalation";
-import { DEFAULT_DATA_PATH } from "../components/host";
+import { DATA_PATH } from "../topology/host/layout";
 import { DRILL_STACK, DrillEnv } from "../drill/env";
 import type { Plan } from "../plan/offline";
 import { stackSettings } from "../plan/stack-config";
@@ -110,11 +110,11 @@ describe("every alarm of both stacks, and who sends its metric", () => {
         it(`${stack}: names a publisher for every alarm, and that publisher sends exactly the alarm's metric`, () => {
             const s = stackSettings(stack);
             const catalog = sofiaCatalog(s.timeseriesStore);
-            const specs = sofiaAlarms(catalog, s, "i-any", DEFAULT_DATA_PATH);
+            const specs = sofiaAlarms(catalog, s, "i-any", DATA_PATH);
             // The plan's alarms are these specs, one raw alarm each.
             const planned = ofType(plans[stack], "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs.name);
             for (const a of specs) expect(planned, a.id).toContain(`sofia-${stack}-${a.id}`);
-            const agent = agentConfig(stack, DEFAULT_DATA_PATH) as any;
+            const agent = agentConfig(stack, DATA_PATH) as any;
             const filters = ofType(plans[stack], "aws:cloudwatch/logMetricFilter:LogMetricFilter");
             const unmatched: string[] = [];
             for (const a of specs as AlarmSpec[]) {

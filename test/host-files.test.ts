@@ -10,8 +10,8 @@ import * as path from "path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { AWS_LIMITS, bytesOf } from "../components/aws-limits";
 import { documentContent, filesDigest, gzipFixed, HostFile, installScript } from "../components/host-files";
-import { HOST_FILES_MARKERS } from "../topology/host/services-files";
 import { installedFiles, ofType, one, planStack } from "./helpers/plan";
+import { HOST_FILES_MARKERS } from "../topology/host/layout";
 
 const ROOT = path.join(__dirname, "..");
 let dir: string;

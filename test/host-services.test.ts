@@ -6,10 +6,11 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sofiaCatalog } from "../model/catalog";
-import { contractsTable, hostEnv, hostLayout, servicesTable, tuningTable } from "../topology/host/services-files";
+import { contractsTable, servicesTable, sofiaHostLayout, tuningTable } from "../topology/host/services-files";
 import { questdbServerConf } from "../topology/host/store-config";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { mountPointOf, RunResult, runAsync } from "../drill/run";
+import { hostEnv } from "../topology/host/layout";
 
 const ROOT = path.join(__dirname, "..");
 const SCRIPT = path.join(ROOT, "host", "sofia-services.sh");
@@ -58,7 +59,7 @@ beforeEach(() => {
     fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog));
     // No contract unless a test declares one (the contract tests below).
     fs.writeFileSync(path.join(dir, "contracts.tsv"), "# name\turl\tline\n");
-    fs.writeFileSync(path.join(dir, "host.env"), hostEnv(hostLayout(path.join(dir, "data"))));
+    fs.writeFileSync(path.join(dir, "host.env"), hostEnv(sofiaHostLayout(path.join(dir, "data"))));
     for (const e of catalog) container(e.name, ["healthy"]);
 });
 
@@ -547,7 +548,7 @@ describe("host scripts", () => {
 describe("sofia-lib redis_tool", () => {
     it("gives the pinned image's tool this shell's stdin only when asked (--stdin), so loops keep their input", () => {
         const script = [
-            `source ${path.join(ROOT, "host", "sofia-lib.sh")}`,
+            `source "$SOFIA_HOST_ENV"; source ${path.join(ROOT, "host", "sofia-lib.sh")}`,
             "REDIS_IMAGE=redis:pinned",
             "redis_tool --stdin /stage redis-check-rdb /dev/stdin || true",
             "redis_tool /stage redis-cli PING || true",
@@ -563,7 +564,7 @@ describe("sofia-lib redis_tool", () => {
     it("passes the Redis password as a root-only file in the run's directory, never as a container env or argument", () => {
         const stage = fs.mkdtempSync(path.join(dir, "stage-"));
         const secret = "s3cr3t-redis-pass";
-        const script = [`source ${path.join(ROOT, "host", "sofia-lib.sh")}`, "REDIS_IMAGE=redis:pinned", `export REDISCLI_AUTH=${secret}`, `redis_tool ${stage} redis-cli PING || true`].join("\n");
+        const script = [`source "$SOFIA_HOST_ENV"; source ${path.join(ROOT, "host", "sofia-lib.sh")}`, "REDIS_IMAGE=redis:pinned", `export REDISCLI_AUTH=${secret}`, `redis_tool ${stage} redis-cli PING || true`].join("\n");
         const r = spawnSync("bash", ["-c", script], { env: env(), encoding: "utf8" });
         expect(r.status).toBe(0);
         const calls = log();

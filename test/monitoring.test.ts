@@ -14,6 +14,7 @@ import { agentConfig, monitoringHostFiles, probeEnv, prometheusConfig } from "..
 import { execFileSync } from "child_process";
 import { runAsync } from "../drill/run";
 import { ofType, one, planStack } from "./helpers/plan";
+import { writeHostEnv } from "./helpers/host-env";
 
 const catalog = sofiaCatalog("questdb");
 const METRIC = "aws:cloudwatch/metricAlarm:MetricAlarm";
@@ -233,7 +234,7 @@ describe("host/sofia-probe.sh, for real", () => {
             ...process.env, ...moto.env,
             PATH: `${path.join(__dirname, "..", "drill", "doubles")}:${process.env.PATH}`,
             DOCKER_LOG: path.join(dir, "docker.log"), DOCKER_STATE: path.join(dir, "state"),
-            SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "2",
+            SOFIA_HOST_ENV: writeHostEnv(dir), SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "2",
         });
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
@@ -259,7 +260,7 @@ describe("host/sofia-probe.sh, for real", () => {
             ...process.env, ...moto.env,
             PATH: `${path.join(__dirname, "..", "drill", "doubles")}:${process.env.PATH}`,
             DOCKER_LOG: path.join(dir, "docker.log"), DOCKER_STATE: path.join(dir, "state"),
-            SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "1",
+            SOFIA_HOST_ENV: writeHostEnv(dir), SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "1",
         });
         const data = JSON.parse(r.stdout) as { MetricName: string; Timestamp: string; Dimensions: { Name: string; Value: string }[] }[];
         expect(new Set(data.map((d) => d.Timestamp)).size).toBe(1);

@@ -96,7 +96,9 @@ describe("a backup's manifest is checked before a restore uses any of its values
     const shaped = (manifest: unknown, dir = fs.mkdtempSync(path.join(os.tmpdir(), "sofia-manifest-"))) => {
         const file = path.join(dir, "manifest.json");
         fs.writeFileSync(file, typeof manifest === "string" ? manifest : JSON.stringify(manifest));
-        return spawnSync("bash", ["-c", 'source "$1"; manifest_shaped "$2"', "_", LIB, file], { encoding: "utf8" }).status === 0;
+        // The lib needs to know where the backup configuration is, not to read it, for this check.
+        const env = { ...process.env, SOFIA_BACKUP_ENV: path.join(dir, "backup.env"), SOFIA_BACKUP_ITEMS: path.join(dir, "backup.tsv") };
+        return spawnSync("bash", ["-c", 'source "$1"; manifest_shaped "$2"', "_", LIB, file], { env, encoding: "utf8" }).status === 0;
     };
     const hostile: Record<string, (m: any, ran: string) => void> = {
         "format as an array subscript with a command": (m, ran) => (m.format = `BASH_VERSINFO[$(touch ${ran})]`),

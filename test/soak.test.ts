@@ -10,7 +10,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_DATA_PATH } from "../components/host";
 import { Moto, startMoto } from "../drill/moto";
 import { stackSettings } from "../plan/stack-config";
 import { pagingAlarmNames } from "../topology/host/alarms";
@@ -20,7 +19,7 @@ import { runAsync } from "../drill/run";
 
 const ROOT = path.join(__dirname, "..");
 const staging = stackSettings("staging");
-const ALARMS = pagingAlarmNames(sofiaCatalog(staging.timeseriesStore), staging, DEFAULT_DATA_PATH);
+const ALARMS = pagingAlarmNames(sofiaCatalog(staging.timeseriesStore), staging);
 const VERIFIED = "2026-11-30T10:00:00.000Z";
 const at = (minutes: number) => new Date(Date.parse(VERIFIED) + minutes * 60_000);
 const quiet = (updatedAt = "2026-11-30T09:00:00.000Z"): AlarmState[] => ALARMS.map((name) => ({ name, state: "OK", updatedAt }));

@@ -4,7 +4,7 @@
  * written in one place: topology/host/alarms.ts.
  */
 import { AlarmSpec, Publisher } from "../../components/escalation";
-import { DEFAULT_DATA_PATH } from "../../components/host";
+import { DATA_PATH } from "../../topology/host/layout";
 import { sofiaAlarms } from "../../topology/host/alarms";
 import { allServiceNames, sofiaCatalog } from "../../model/catalog";
 import { LOG_FORMATS } from "../../model/log-formats";
@@ -34,7 +34,7 @@ const cell = (t: string) => t.replace(/\|/g, "\\|");
 /** One row per alarm; the per-service ones (health, errors) as one row with `<service>`. */
 export function alarmTable(s: Settings): string {
     const catalog = sofiaCatalog(s.timeseriesStore);
-    const specs = sofiaAlarms(catalog, s, "<instance>", DEFAULT_DATA_PATH);
+    const specs = sofiaAlarms(catalog, s, "<instance>", DATA_PATH);
     const rows = new Map<string, AlarmSpec & { shown: string }>();
     for (const a of specs) {
         const service = catalog.find((e) => a.id.endsWith(`-${e.name}`) && (a.id.startsWith("health-") || a.id.startsWith("errors-")));

@@ -8,6 +8,7 @@ import { CatalogEntry } from "../../model/catalog";
 import { APP_METRICS, BACKUP_METRICS, CERT_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "../../model/metrics";
 import { Settings } from "../../model/settings";
 import { containerName, logGroupName } from "./store-config";
+import { DATA_PATH } from "./layout";
 
 /** Every alarm of a stack is named `<prefix>-<id>`. */
 export function alarmPrefix(stack: string): string {
@@ -18,9 +19,9 @@ export function alarmPrefix(stack: string): string {
  * The names of a stack's raw alarms that page (level 2 and 3): what the soak before promotion
  * watches. The level 3 composites are made of these, so they add nothing.
  */
-export function pagingAlarmNames(catalog: readonly CatalogEntry[], s: Settings, dataPath: string): string[] {
+export function pagingAlarmNames(catalog: readonly CatalogEntry[], s: Settings): string[] {
     // The instance id only fills the EC2 alarms' dimensions, and those are level 1.
-    return sofiaAlarms(catalog, s, "i-any", dataPath)
+    return sofiaAlarms(catalog, s, "i-any", DATA_PATH)
         .filter((a) => a.level >= 2 && a.soaks !== false)
         .map((a) => `${alarmPrefix(s.stack)}-${a.id}`);
 }
@@ -198,7 +199,7 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
         ...catalog.map<AlarmSpec>((e) => ({
             id: `errors-${e.name}`,
             level: 2,
-            description: `More than ${a.errorLinesPerMinute} error lines a minute from ${e.name} (its own log format's levels: services/log-formats.ts, ${e.logFormat}). Its log group: ${logGroupName(s.stack, e.name)}.`,
+            description: `More than ${a.errorLinesPerMinute} error lines a minute from ${e.name} (its own log format's levels: model/log-formats.ts, ${e.logFormat}). Its log group: ${logGroupName(s.stack, e.name)}.`,
             metric: { namespace: metricsNamespace(s.stack), name: LOG_METRICS.errorLines(e.name), dimensions: {}, statistic: "Sum" },
             comparison: "GreaterThanThreshold",
             threshold: a.errorLinesPerMinute,

@@ -9,11 +9,12 @@ import * as random from "@pulumi/random";
 import { createHash } from "crypto";
 import { ContainerService, ContainerServiceArgs, containerInputs } from "../../components/container-service";
 import { CatalogEntry } from "../../model/catalog";
-import { ACME, maintenancePages, MAINTENANCE_PAGE_DIR, MAINTENANCE_PAGE_HOST_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, proxyTlsSource, stackProxyOptions } from "./proxy-config";
+import { ACME, maintenancePages, MAINTENANCE_PAGE_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, proxyTlsSource, stackProxyOptions } from "./proxy-config";
 import { Settings } from "../../model/settings";
 import { networkMembers, networksOf, talksTo } from "./networks";
 import { CatalogError, startStages } from "../../model/start-order";
-import { connectionEnv, containerName, dockerVolumeName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
+import { connectionEnv, containerName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
+import { MAINTENANCE_PAGE_HOST_DIR, dockerVolumeName } from "./layout";
 
 export interface SofiaContainersArgs {
     /** The stack's catalog (model/catalog.ts, with the chosen time-series store). */

@@ -13,10 +13,7 @@ import { ContainerServiceArgs } from "../../components/container-service";
 import { DEPLOY_STEPS, DeployKind, DeployStepSpec, deployStepsFor } from "../../model/deploy-steps";
 import { Settings } from "../../model/settings";
 import { isRollback, nextHistory, ReleaseRecord, rollbackCommand, VerifiedRelease } from "../../release/deploy";
-import { BACKUP_BIN } from "./backups";
-import { SERVICES_BIN } from "./services-files";
-import { MAINTENANCE_BIN } from "./maintenance";
-
+import { BACKUP_BIN, MAINTENANCE_BIN, SERVICES_BIN } from "./layout";
 
 /** A deploy's backup: up to 30 minutes behind a scheduled one, then its own. */
 const BACKUP_STEP_SECONDS = 5400;

@@ -10,13 +10,11 @@
 import * as fs from "fs";
 import { HostFilesPart } from "../../components/host-files";
 import { hostScript } from "../../components/project-root";
-import { BACKUP_BIN, RESTORE_BIN, SCHEDULED_BACKUP_WAIT_SECONDS } from "./backups";
-import { SERVICES_BIN } from "./services-files";
+import { SCHEDULED_BACKUP_WAIT_SECONDS } from "./backups";
 import { Settings } from "../../model/settings";
+import { BACKUP_BIN, MAINTENANCE_BIN, RESTORE_BIN, SERVICES_BIN } from "./layout";
 
 export { windowsOverlap } from "../../model/maintenance-rules";
-
-export const MAINTENANCE_BIN = "/usr/local/sbin/sofia-maintenance";
 
 export interface MaintenanceTask {
     id: string;

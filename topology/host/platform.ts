@@ -6,15 +6,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { metricsNamespace } from "../../model/metrics";
 import { placementOf } from "./placement";
 import { BackupBucket } from "../../components/backup-bucket";
-import { DEFAULT_DATA_PATH, Host } from "../../components/host";
+import { Host } from "../../components/host";
 import { HostCommand } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
-import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, RESTORE_BIN, SofiaBackups } from "./backups";
+import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, SofiaBackups } from "./backups";
 import { deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, VerifiedRelease } from "../../release/deploy";
 import { DeployChecklist } from "./deploy-checklist";
 import { containerFingerprint, SofiaContainers, storeFingerprint } from "./containers";
-import { HOST_FILES_MARKERS, SERVICES_BIN, sofiaHostFiles, tuningTable } from "./services-files";
+import { sofiaHostFiles, tuningTable } from "./services-files";
 import { failureRuleName, MaintenanceWindows } from "../../components/maintenance-window";
 import { alarmPrefix } from "./alarms";
 import { maintenanceHostFiles, maintenancePlan } from "./maintenance";
@@ -22,6 +22,7 @@ import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring
 import { Settings } from "../../model/settings";
 import { certificateHostFiles } from "./certificate";
 import { ACME, proxyTlsSource } from "./proxy-config";
+import { DATA_PATH, HOST_FILES_MARKERS, RESTORE_BIN, SERVICES_BIN } from "./layout";
 
 export interface SofiaPlatformArgs {
     /** Validated stack settings (model/settings.ts). */
@@ -71,16 +72,16 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 scope: { metricsNamespace: metricsNamespace(s.stack), logGroupPrefix: logGroupName(s.stack, "") },
                 hostFilesMarkerDir: HOST_FILES_MARKERS,
                 registries: s.registry.address && s.registry.username ? [{ address: s.registry.address, username: s.registry.username, password: s.secrets.registryPassword }] : [],
-                dataPath: DEFAULT_DATA_PATH,
+                dataPath: DATA_PATH,
                 tags,
             },
             { parent: this },
         );
 
         const installs = [
-            sofiaHostFiles(this.catalog, s, DEFAULT_DATA_PATH),
-            backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DEFAULT_DATA_PATH),
-            monitoringHostFiles(this.catalog, s.stack, DEFAULT_DATA_PATH),
+            sofiaHostFiles(this.catalog, s, DATA_PATH),
+            backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DATA_PATH),
+            monitoringHostFiles(this.catalog, s.stack, DATA_PATH),
             maintenanceHostFiles(),
             ...certificateHostFiles(s),
         ];
@@ -109,7 +110,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 catalog: this.catalog,
                 settings: s,
                 instanceId: this.host.instance.id,
-                dataPath: DEFAULT_DATA_PATH,
+                dataPath: DATA_PATH,
                 level2Rules: [failureRuleName(alarmPrefix(s.stack))],
                 pagesAfter: deploy.pagesAfter,
                 tags,

@@ -1,0 +1,115 @@
+/**
+ * The only map of the Sofia host: where its scripts, tables, configuration, state, locks and data
+ * are. Every other file of the program takes a host path from here, and the host's scripts take
+ * theirs from /etc/sofia/host.env, which is written from here (hostEnv). The one path a script
+ * must know before it can read anything is that file's own: HOST_ENV, which a test holds every
+ * script to.
+ *
+ * Paths inside containers (nginx's, QuestDB's) belong to their images and stay with the code that
+ * configures them.
+ */
+import { DEFAULT_DATA_PATH, stagingPath } from "../../components/host";
+
+const ETC = "/etc/sofia";
+const SBIN = "/usr/local/sbin";
+const LIB = "/usr/local/lib/sofia";
+const STATE = "/var/lib/sofia";
+
+/** Where the data volume is mounted; Docker's data root, the stores' volumes and the journal are on it. */
+export const DATA_PATH = DEFAULT_DATA_PATH;
+
+/** The layout file every host script sources first. */
+export const HOST_ENV = `${ETC}/host.env`;
+export const HOST_CONFIG_DIR = ETC;
+/** Where each part of the host files writes the digest it installed (components/host-files.ts): steps wait for theirs. */
+export const HOST_FILES_MARKERS = `${ETC}/host-files.d`;
+export const SYSTEMD_DIR = "/etc/systemd/system";
+
+/** The commands on the host's PATH. */
+export const SERVICES_BIN = `${SBIN}/sofia-services`;
+export const BACKUP_BIN = `${SBIN}/sofia-backup`;
+export const RESTORE_BIN = `${SBIN}/sofia-restore`;
+export const MAINTENANCE_BIN = `${SBIN}/sofia-maintenance`;
+export const PROBE_BIN = `${SBIN}/sofia-probe`;
+export const CERT_BIN = `${SBIN}/sofia-cert`;
+
+/** Sourced, not run: the host lock and operations journal; the backup configuration and helpers. */
+export const OPS_LIB = `${LIB}/sofia-ops.sh`;
+export const BACKUP_LIB = `${LIB}/sofia-lib.sh`;
+
+/** Generated tables and configuration the scripts read. */
+export const CATALOG_TABLE = `${ETC}/services.tsv`;
+export const TUNING_TABLE = `${ETC}/tuning.tsv`;
+export const CONTRACTS_TABLE = `${ETC}/contracts.tsv`;
+export const BACKUP_ITEMS = `${ETC}/backup.tsv`;
+export const BACKUP_ENV = `${ETC}/backup.env`;
+export const PROBE_ENV = `${ETC}/probe.env`;
+export const CERT_ENV = `${ETC}/cert.env`;
+export const RELEASE_FILE = `${ETC}/release.json`;
+
+/** The scripts' own state (maintenance signal, watchdog strikes), and what the proxy reads from the host. */
+export const STATE_DIR = STATE;
+export const MAINTENANCE_PAGE_HOST_DIR = `${STATE}/maintenance-page`;
+export const TLS_HOST_DIR = `${STATE}/tls`;
+export const ACME_WEBROOT_HOST_DIR = `${STATE}/acme-webroot`;
+export const ACME_STATE_DIR = `${STATE}/acme`;
+
+/** Locks on tmpfs, which a reboot clears with their holders. */
+export const OPS_LOCK = "/run/lock/sofia-ops.lock";
+export const CERT_LOCK = "/run/lock/sofia-cert.lock";
+
+/** The CloudWatch agent's configuration directory (its package's own). */
+export const AGENT_DIR = "/opt/aws/amazon-cloudwatch-agent/etc";
+
+/** The Docker volume behind a catalog volume name. */
+export function dockerVolumeName(volume: string): string {
+    return `sofia-${volume}`;
+}
+
+/** Where a Docker volume's files are on the host (Docker's data root is on the data volume). */
+export function volumeHostPath(dataPath: string, volume: string): string {
+    return `${dataPath}/docker/volumes/${dockerVolumeName(volume)}/_data`;
+}
+
+/** The operations journal: on the data volume, beside the data, so it survives exactly what the data survives. */
+export function journalPath(dataPath: string): string {
+    return `${dataPath}/sofia-ops.journal`;
+}
+
+export { stagingPath };
+
+/**
+ * The layout as the host's scripts read it (host.env), by the variable each script uses. The
+ * journal lives on the data volume (the scripts refuse to run while it is not mounted); the lock
+ * on tmpfs. `questdbConf` is where the catalog's QuestDB volume holds its server.conf (a file
+ * that is not there means no credentials: a TimescaleDB stack).
+ */
+export function hostLayout(dataPath: string, questdbConf: string): Record<string, string> {
+    return {
+        SOFIA_DATA_MOUNT: dataPath,
+        SOFIA_STAGING_DIR: stagingPath(dataPath),
+        SOFIA_JOURNAL: journalPath(dataPath),
+        SOFIA_QUESTDB_CONF: questdbConf,
+        SOFIA_OPS_LOCK: OPS_LOCK,
+        SOFIA_STATE_DIR: STATE_DIR,
+        SOFIA_SERVICES: SERVICES_BIN,
+        SOFIA_MAINTENANCE_BIN: MAINTENANCE_BIN,
+        SOFIA_OPS_LIB: OPS_LIB,
+        SOFIA_LIB: BACKUP_LIB,
+        SOFIA_CATALOG: CATALOG_TABLE,
+        SOFIA_TUNING: TUNING_TABLE,
+        SOFIA_CONTRACTS: CONTRACTS_TABLE,
+        SOFIA_BACKUP_ITEMS: BACKUP_ITEMS,
+        SOFIA_BACKUP_ENV: BACKUP_ENV,
+        SOFIA_PROBE_ENV: PROBE_ENV,
+        SOFIA_CERT_CONFIG: CERT_ENV,
+        SOFIA_RELEASE: RELEASE_FILE,
+    };
+}
+
+/** host.env: each value only where the environment has none, so a drill can point the scripts elsewhere. */
+export function hostEnv(layout: Record<string, string>): string {
+    const bad = Object.entries(layout).filter(([, v]) => !/^\/[A-Za-z0-9._/-]*$/.test(v));
+    if (bad.length) throw new Error(`host layout: ${bad.map(([k, v]) => `${k}="${v}"`).join(", ")} must be absolute paths of letters, digits and ._/-`);
+    return ["# Generated by sofia-infra (topology/host/layout.ts); do not edit on the host.", ...Object.entries(layout).map(([k, v]) => `: "\${${k}:=${v}}"`), ""].join("\n");
+}
