@@ -11,7 +11,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { projectRoot } from "../components/project-root";
-import { backupEnv, backupItems, releaseOf } from "../topology/host/backups";
+import { backupEnv, backupItems } from "../topology/host/backups";
 import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
 import { contractsTable, servicesTable, sofiaHostLayout } from "../topology/host/services-files";
 import { probeEnv } from "../topology/host/monitoring";
@@ -23,6 +23,7 @@ import { freePort, Moto, startMoto } from "./moto";
 import { FaultProxy, startFaultProxy } from "./proxy";
 import { mountPointOf } from "./run";
 import { HOST_CONFIG_DIR, hostEnv, volumeHostPath } from "../topology/host/layout";
+import { releaseOf } from "../release/deploy";
 
 export const DRILL_STACK = "drill";
 

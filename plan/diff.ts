@@ -9,6 +9,7 @@ import { policyStatements } from "../components/iam";
 import { Plan, PlannedResource } from "./offline";
 import { ignored, replacementCauses } from "./replacements";
 import { startGraph, StartGraph } from "./start-graph";
+import { DeploySummary, ReadOutputs } from "../release/outputs";
 
 export type Op = "create" | "update" | "replace" | "delete";
 export const OPS: readonly Op[] = ["replace", "delete", "create", "update"];
@@ -36,12 +37,6 @@ export interface Danger {
     urn: string;
     /** What it does, as an operator would say it. */
     says: string;
-}
-
-export interface DeploySummary {
-    kind: string;
-    steps: string[];
-    changes: string[];
 }
 
 export interface PlanDiff {
@@ -287,7 +282,7 @@ export function diffPlans(base: Plan, head: Plan, ref: { ref: string; commit: st
         base: ref,
         counts,
         danger,
-        deploy: head.outputs.deploy as DeploySummary | undefined,
+        deploy: (head.outputs as ReadOutputs).deploy,
         watched,
         resources: all.filter((d) => !watched.includes(d)),
         startOrder: isDeepStrictEqual(graphs.before, graphs.after) ? undefined : graphs,

@@ -3,8 +3,9 @@
  * each with the few inputs that matter for review, then the stack outputs.
  */
 import { Plan, PlannedResource } from "./offline";
-import { DEPLOY_STEPS } from "../model/deploy-steps";
+import { DEPLOY_STEPS, DeployKind } from "../model/deploy-steps";
 import { renderStartOrder } from "./start-graph";
+import { ReadOutputs } from "../release/outputs";
 
 /** Inputs worth showing per type (dotted paths). Types not listed show their short scalar inputs. */
 const KEY_FIELDS: Record<string, string[]> = {
@@ -81,10 +82,11 @@ function guards(r: PlannedResource): string {
 
 /** The deployment checklist this update runs (model/deploy-steps.ts), or why it runs none. */
 function renderDeploy(plan: Plan): string[] {
-    const d = plan.outputs.deploy as { kind: string; steps: string[]; changes: string[] } | undefined;
+    const d = (plan.outputs as ReadOutputs).deploy;
     if (!d) return [];
     if (d.steps.length === 0) return ["Deploy checklist: none (the release is unchanged: no backup, maintenance page, migrations or verification)", ""];
-    const what = { first: "the stack's first release", release: "the release changes", config: "the containers' configuration or the code changes, not the release" }[d.kind] ?? d.kind;
+    const kinds: Record<DeployKind, string> = { first: "the stack's first release", release: "the release changes", config: "the containers' configuration or the code changes, not the release", none: "nothing changes" };
+    const what = kinds[d.kind] ?? d.kind;
     return [
         `Deploy checklist (${what}), in this order:`,
         ...d.changes.map((c) => `    ${c}`),

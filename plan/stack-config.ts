@@ -7,13 +7,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { projectRoot } from "../components/project-root";
-import { releaseOf } from "../topology/host/backups";
+
 import { sofiaCatalog } from "../model/catalog";
 import { containerFingerprint, storeFingerprint } from "../topology/host/containers";
-import { imagesOf, VerifiedRelease } from "../release/deploy";
+import { imagesOf, releaseOf } from "../release/deploy";
 import { placementOf } from "../topology/host/placement";
 import { configSource, NAMESPACE, readSettings, Settings, UNREADABLE_SECRET } from "../model/settings";
 import { OFFLINE_ATTEMPT, RunConfigValue } from "./offline";
+import { ReadOutputs, VerifiedRelease } from "../release/outputs";
 
 export const PROJECT_DIR = projectRoot();
 
@@ -154,7 +155,7 @@ export function stackSettings(stack: string, file?: string): Settings {
  * deployed and verified. A plan with `--set images.<name>=…` then shows a release deploy; one that
  * changes anything else shows none.
  */
-export function lastDeployFromFile(stack: string, file?: string): Record<string, unknown> {
+export function lastDeployFromFile(stack: string, file?: string): ReadOutputs {
     const s = stackSettings(stack, file);
     const catalog = sofiaCatalog(s.timeseriesStore);
     const verifiedRelease: VerifiedRelease = {

@@ -10,41 +10,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { spawnSync } from "child_process";
 import { isDeepStrictEqual } from "util";
 import { projectRoot } from "../components/project-root";
+import { CatalogEntry } from "../model/catalog";
 import { DeployKind } from "../model/deploy-steps";
+import { ReleaseRecord, VerifiedRelease } from "./outputs";
 import { Settings } from "../model/settings";
-
-/** What a deploy records (the `verifiedRelease` output), and what the next one compares with. */
-export interface VerifiedRelease {
-    /** App images: what promotion moves to prod. */
-    release: Record<string, string>;
-    /** Every image reference of the stack: what decides whether an update is a release (absent in outputs of older versions). */
-    images?: Record<string, string>;
-    /** Fingerprint of what shapes the containers (containerFingerprint): a change verifies again. */
-    containers?: string;
-    /** The stores' part of it (storeFingerprint): a change replaces a store, so the whole checklist runs. */
-    stores?: string;
-    /** When verification last passed on the host, ISO 8601 UTC. */
-    verifiedAt: string | null;
-    /** The commit of this repository the update ran (deployCommit): what promotion holds prod to. */
-    commit?: string;
-    /** The rollback this release was deployed as (settings deploy.rollbackId), if it was one. */
-    rollbackId?: string;
-    /** The stores' schema after this deploy, and the oldest app schema that reads it (settings deploy.schema). */
-    schema?: SchemaContract;
-    /** The backup the deploy took before it changed anything: the way back for the data. */
-    preDeployBackup?: string;
-    /** The releases this stack verified, newest first (this one included): what a rollback may go back to. */
-    history?: ReleaseRecord[];
-}
-
-/** The schema contract of a release: see settings deploy.schema. */
-export interface SchemaContract {
-    version: number;
-    oldestCompatible: number;
-}
-
-/** One verified release of a stack's history. */
-export type ReleaseRecord = Omit<VerifiedRelease, "history" | "containers" | "stores" | "rollbackId">;
 
 /** How many verified releases a stack remembers. */
 export const HISTORY_LENGTH = 20;
@@ -79,6 +48,11 @@ export function deployCommit(): string {
     if (head.status !== 0) return "unknown";
     return `${head.stdout.trim()}${git(["status", "--porcelain"]).stdout.trim() ? "+dirty" : ""}`;
 }
+/** The release: the image of every app, by catalog name (what promotion moves to prod). */
+export function releaseOf(catalog: readonly CatalogEntry[], images: Settings["images"]): Record<string, string> {
+    return Object.fromEntries(catalog.filter((e) => e.kind === "app").map((e) => [e.name, images[e.name]]));
+}
+
 /** Every image reference by catalog name, sorted, so that order never counts as a change. */
 export function imagesOf(names: readonly string[], images: Record<string, string>): Record<string, string> {
     return Object.fromEntries([...names].sort().map((n) => [n, images[n]]));

@@ -7,34 +7,13 @@ import { isDeepStrictEqual } from "util";
 import { parse, parseDocument } from "yaml";
 import { isPinnedByDigest } from "../components/formats";
 import { NAMESPACE } from "../model/settings";
-
-/** The recorded release as promotion reads it (release/deploy.ts VerifiedRelease). */
-export interface RecordedRelease {
-    release: Record<string, string>;
-    /** Every image of the stack, stores and proxy too (absent in outputs of older versions). */
-    images?: Record<string, string>;
-    verifiedAt: string | null;
-    /** The commit the update ran (absent in outputs of older versions). */
-    commit?: string;
-    rollbackId?: string;
-    /** The stores' schema after it, and the oldest app schema that reads it. */
-    schema?: { version: number; oldestCompatible: number };
-    /** The backup taken before its deploy changed anything. */
-    preDeployBackup?: string;
-    /** What the stack verified, newest first (absent in outputs of older versions). */
-    history?: Omit<RecordedRelease, "history" | "rollbackId">[];
-}
+import { ReadOutputs, VerifiedRelease } from "./outputs";
 
 /** What `pulumi stack output --json` gives for the fields promotion reads. */
-export interface StagingOutputs {
-    release?: Record<string, string>;
-    verifiedRelease?: RecordedRelease;
-}
+export type StagingOutputs = Pick<ReadOutputs, "release" | "verifiedRelease">;
 
 /** What `pulumi stack output --stack prod --json` gives for what a rollback checks. */
-export interface ProdOutputs {
-    verifiedRelease?: RecordedRelease;
-}
+export type ProdOutputs = Pick<ReadOutputs, "verifiedRelease">;
 
 export class PromotionError extends Error {
     constructor(message: string) {
@@ -119,7 +98,7 @@ export function promote(prodYaml: string, outputs: StagingOutputs, releaseNames:
 }
 
 /** The same release: the same images (every one, where both record them) and the same commit, where both record it. */
-function sameRelease(a: Omit<RecordedRelease, "history">, b: Omit<RecordedRelease, "history">): boolean {
+function sameRelease(a: Omit<VerifiedRelease, "history">, b: Omit<VerifiedRelease, "history">): boolean {
     const images = a.images && b.images ? isDeepStrictEqual(a.images, b.images) : isDeepStrictEqual(a.release, b.release);
     return images && (a.commit === undefined || b.commit === undefined || a.commit === b.commit);
 }
@@ -163,7 +142,7 @@ export function checkRollback(target: StagingOutputs, prod: ProdOutputs): void {
  * what prod recorded when it verified it; the way back otherwise is the backup taken before the
  * first deploy that left it behind.
  */
-function checkSchemaFollows(history: NonNullable<RecordedRelease["history"]>, at: number, current: RecordedRelease["schema"]): void {
+function checkSchemaFollows(history: NonNullable<VerifiedRelease["history"]>, at: number, current: VerifiedRelease["schema"]): void {
     if (!current) return;
     const target = history[at];
     const built = target.schema?.version;

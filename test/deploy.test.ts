@@ -9,9 +9,10 @@ import type { Plan, PlannedResource } from "../plan/offline";
 import { lastDeployFromFile, stackSettings } from "../plan/stack-config";
 import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
 import { DEPLOY_STEPS } from "../model/deploy-steps";
-import { deployKind, rollbackCommand, VerifiedRelease } from "../release/deploy";
+import { deployKind, rollbackCommand } from "../release/deploy";
 import { promote } from "../release/promote";
 import { ofType, planStack } from "./helpers/plan";
+import { VerifiedRelease } from "../release/outputs";
 
 const NEW_API = `ghcr.io/sofia-v2/api:2026.12.1@sha256:${"1".repeat(64)}`;
 const NEW_REDIS = `redis:7.4.3@sha256:${"2".repeat(64)}`;

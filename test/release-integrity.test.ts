@@ -41,7 +41,7 @@ describe("what prod runs is what staging verified", () => {
         const same = () => [] as string[];
         expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, same)).not.toThrow();
         expect(() => checkDeployIsVerified(stagingWith({ ...prodImages, proxy: "nginx:1.27@sha256:" + "e".repeat(64) }), prodImages, same)).toThrow(/prod's images are not the ones staging verified .*proxy: prod nginx/);
-        expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, () => ["host/sofia-backup.sh", "model/catalog.ts"])).toThrow(/the code differs from the commit staging verified \(cccccccccccc\) in 2 file\(s\): host\/sofia-backup\.sh, services\/catalog\.ts/);
+        expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, () => ["host/sofia-backup.sh", "model/catalog.ts"])).toThrow(/the code differs from the commit staging verified \(cccccccccccc\) in 2 file\(s\): host\/sofia-backup\.sh, model\/catalog\.ts/);
         expect(() => checkDeployIsVerified(stagingWith(prodImages), prodImages, () => undefined)).toThrow(/is not in this checkout: fetch the history/);
         expect(() => checkDeployIsVerified(stagingWith(prodImages, `${COMMIT}+dirty`), prodImages, same)).toThrow(/staging verified code no commit holds/);
         const old = stagingWith(prodImages);

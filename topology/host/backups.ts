@@ -12,11 +12,13 @@ import { hostScript } from "../../components/project-root";
 import { CatalogEntry } from "../../model/catalog";
 import { BACKUP_METRICS, KIND_DIMENSION, metricsNamespace, STACK_DIMENSION } from "../../model/metrics";
 import { Settings } from "../../model/settings";
+import { RestoreSummary, StackOutputs } from "../../release/outputs";
+import { HostCommand, HostCommandArgs } from "../../components/host-command";
 import { containerName, passwordFile, REDIS_AOF } from "./store-config";
 import { BACKUP_BIN, BACKUP_ENV, BACKUP_ITEMS, BACKUP_LIB, HOST_CONFIG_DIR, RELEASE_FILE, RESTORE_BIN, SYSTEMD_DIR, volumeHostPath } from "./layout";
+import { releaseOf } from "../../release/deploy";
 
 /** Shared by the backup and restore scripts, which source it from here. */
-
 
 /**
  * Where each kind of backup lives in the bucket, under the stack's prefix: full backups, and
@@ -34,11 +36,6 @@ export function backupRetention(s: Pick<Settings, "stack" | "backup">): { prefix
         { prefix: kindPrefix(s.stack, "full"), days: s.backup.retentionDays },
         { prefix: kindPrefix(s.stack, "redis"), days: s.backup.redisRetentionDays },
     ];
-}
-
-/** The release: the image of every app, by catalog name. */
-export function releaseOf(catalog: readonly CatalogEntry[], images: Settings["images"]): Record<string, string> {
-    return Object.fromEntries(catalog.filter((e) => e.kind === "app").map((e) => [e.name, images[e.name]]));
 }
 
 /**
@@ -158,15 +155,6 @@ export function backupHostFiles(catalog: readonly CatalogEntry[], s: Settings, b
     };
 }
 
-/** The summary sofia-restore prints last: `{"restore": {id, started, ended, seconds, result}}`. */
-export interface RestoreSummary {
-    id: string;
-    started: string;
-    ended: string;
-    seconds: number;
-    result: "ok" | "failed";
-}
-
 /** Finds the summary line in a restore's output (the host command's stdout). */
 export function parseRestoreSummary(stdout: string | undefined): RestoreSummary | undefined {
     for (const line of (stdout ?? "").trim().split("\n").reverse()) {
@@ -178,6 +166,34 @@ export function parseRestoreSummary(stdout: string | undefined): RestoreSummary 
         }
     }
     return undefined;
+}
+
+export interface RestoreStepArgs {
+    /** The backup id or `latest` (settings restore.from): the only input that runs the restore again. */
+    from: string;
+    instanceId: pulumi.Input<string>;
+    region: string;
+    /** The host files' versions the restore waits for on the host. */
+    requires: HostCommandArgs["requires"];
+    /** Everything the restore comes after: the containers and the deploy's last step. */
+    after: pulumi.Resource[];
+}
+
+/**
+ * restore.from as a stack update that restores, waited for. Only a new id runs it again: never a
+ * replaced host over the kept data volume, a changed script or any other input. Its summary is the
+ * stack's `lastRestore` output ("pending" until the restore reports). Created under the caller's
+ * parent, not a component of its own: a new parent would give the command a new URN, and a new
+ * URN runs the restore again.
+ */
+export function restoreStep(name: string, args: RestoreStepArgs, opts: pulumi.ComponentResourceOptions & { parent: pulumi.Resource }): { command: HostCommand; summary: pulumi.Output<StackOutputs["lastRestore"]> } {
+    const command = new HostCommand(
+        name,
+        { instanceId: args.instanceId, region: args.region, command: `${RESTORE_BIN} ${args.from}`, triggers: [args.from], requires: args.requires, after: args.after, timeoutSeconds: 3600 },
+        opts,
+    );
+    const summary = command.run.stdout.apply((out): StackOutputs["lastRestore"] => parseRestoreSummary(out) ?? { id: args.from, result: "pending" });
+    return { command, summary };
 }
 
 export interface SofiaBackupsArgs {

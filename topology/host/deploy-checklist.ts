@@ -12,8 +12,9 @@ import { OneShotContainer, OneShotArgs } from "../../components/one-shot-contain
 import { ContainerServiceArgs } from "../../components/container-service";
 import { DEPLOY_STEPS, DeployKind, DeployStepSpec, deployStepsFor } from "../../model/deploy-steps";
 import { Settings } from "../../model/settings";
-import { isRollback, nextHistory, ReleaseRecord, rollbackCommand, VerifiedRelease } from "../../release/deploy";
+import { isRollback, nextHistory, rollbackCommand } from "../../release/deploy";
 import { BACKUP_BIN, MAINTENANCE_BIN, SERVICES_BIN } from "./layout";
+import { ReleaseRecord, VerifiedRelease } from "../../release/outputs";
 
 /** A deploy's backup: up to 30 minutes behind a scheduled one, then its own. */
 const BACKUP_STEP_SECONDS = 5400;

@@ -7,13 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { NAMESPACE, Settings } from "../../model/settings";
-
-export interface Placement {
-    /** The zone the settings choose (availabilityZone, or the region's first). */
-    zone: string;
-    subnetId: string | null;
-    objectLock: boolean;
-}
+import { Placement } from "../../release/outputs";
 
 export function placementOf(s: Settings): Placement {
     return { zone: s.zone, subnetId: s.subnetId ?? null, objectLock: s.backup.objectLock };

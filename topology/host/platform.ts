@@ -10,8 +10,8 @@ import { Host } from "../../components/host";
 import { HostCommand } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
-import { backupHostFiles, backupRetention, parseRestoreSummary, releaseOf, SofiaBackups } from "./backups";
-import { deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, VerifiedRelease } from "../../release/deploy";
+import { backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "./backups";
+import { deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, releaseOf } from "../../release/deploy";
 import { DeployChecklist } from "./deploy-checklist";
 import { containerFingerprint, SofiaContainers, storeFingerprint } from "./containers";
 import { sofiaHostFiles, tuningTable } from "./services-files";
@@ -22,7 +22,8 @@ import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring
 import { Settings } from "../../model/settings";
 import { certificateHostFiles } from "./certificate";
 import { ACME, proxyTlsSource } from "./proxy-config";
-import { DATA_PATH, HOST_FILES_MARKERS, RESTORE_BIN, SERVICES_BIN } from "./layout";
+import { DATA_PATH, HOST_FILES_MARKERS, SERVICES_BIN } from "./layout";
+import { DeclaredOutputs, VerifiedRelease } from "../../release/outputs";
 
 export interface SofiaPlatformArgs {
     /** Validated stack settings (model/settings.ts). */
@@ -36,7 +37,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
     readonly host: Host;
     readonly backupBucket: BackupBucket;
     readonly containers: SofiaContainers;
-    readonly outputs: Record<string, pulumi.Input<unknown>>;
+    readonly outputs: DeclaredOutputs;
 
     constructor(name: string, args: SofiaPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:platform:SofiaPlatform", name, {}, opts);
@@ -162,22 +163,8 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        // restore.from: a stack update that restores, waited for. Only a new id runs it again: never a
-        // replaced host over the kept data volume, a changed script or any other input.
         const restore = s.restore.from
-            ? new HostCommand(
-                  `${name}-restore`,
-                  {
-                      instanceId: this.host.instance.id,
-                      region: s.region,
-                      command: `${RESTORE_BIN} ${s.restore.from}`,
-                      triggers: [s.restore.from],
-                      requires: hostFiles.installed,
-                      after: [...containers, ...hostFiles.associations, ...deploy.last],
-                      timeoutSeconds: 3600,
-                  },
-                  { parent: this },
-              )
+            ? restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: this.host.instance.id, region: s.region, requires: hostFiles.installed, after: [...containers, ...hostFiles.associations, ...deploy.last] }, { parent: this })
             : undefined;
 
         const endpoints = Object.fromEntries(
@@ -199,7 +186,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${s.stack}/`,
             // Where the data lives: the next update refuses a change that would replace it (topology/host/placement.ts).
             placement: placementOf(s),
-            ...(restore ? { lastRestore: restore.run.stdout.apply((out) => parseRestoreSummary(out) ?? { id: s.restore.from, result: "pending" }) } : {}),
+            ...(restore ? { lastRestore: restore.summary } : {}),
         };
         this.registerOutputs(this.outputs);
     }
