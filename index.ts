@@ -7,8 +7,9 @@ import { lastDeploy, previouslyVerified } from "./release/deploy";
 import { placementProblems, previousPlacement } from "./topology/host/placement";
 import { SofiaPlatform } from "./topology/host/platform";
 import { loadSettings, SettingsError } from "./model/settings";
+import { DeclaredOutputs } from "./release/outputs";
 
-export = async () => {
+export = async (): Promise<DeclaredOutputs> => {
     const settings = loadSettings();
     // Read before anything is declared: whether this update is a release decides its steps, and a
     // change the stack's data would not survive is refused before any resource exists to change.

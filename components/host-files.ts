@@ -30,7 +30,7 @@ export interface HostFilesPart {
     /** Contents may be outputs of other resources (a bucket name); never secrets: documents are readable. */
     files: HostFile<pulumi.Input<string>>[];
     /** Shell commands run after the part's files are in place (e.g. `systemctl daemon-reload`). */
-    then?: string[];
+    afterInstall?: string[];
 }
 
 export interface HostFilesArgs {
@@ -40,7 +40,7 @@ export interface HostFilesArgs {
     parts: HostFilesPart[];
     /** Where each part's script writes the digest of what it installed, last: `<markerDir>/<part>.sha256`. */
     markerDir: string;
-    /** What must be done before the first run (the host's own setup: the tools `then` calls). */
+    /** What must be done before the first run (the host's own setup: the tools `afterInstall` calls). */
     after?: pulumi.Input<pulumi.Resource>[];
     /** Seconds `pulumi up` waits for the first installation to succeed. @default 600 */
     waitSeconds?: number;
@@ -65,8 +65,9 @@ export function gzipFixed(data: Buffer): Buffer {
 }
 
 /** One digest of everything the script installs and runs: what the marker holds once it is done. */
-export function filesDigest(files: HostFile[], then: string[] = []): string {
-    return sha256(JSON.stringify({ files: files.map((f) => [f.path, checked(f), sha256(f.content)]), then }));
+export function filesDigest(files: HostFile[], afterInstall: string[] = []): string {
+    // The key keeps its first name: the digest is the version each host has installed.
+    return sha256(JSON.stringify({ files: files.map((f) => [f.path, checked(f), sha256(f.content)]), then: afterInstall }));
 }
 
 /** The files an install script holds, by path, with their SHA-256 (read back from its rows). */
@@ -83,7 +84,7 @@ export function installedDigests(script: string): Map<string, string> {
  * written beside its place and renamed over it: a script that is running while it is replaced
  * keeps reading the old one (bash reads scripts as it goes).
  */
-export function installScript(files: HostFile[], then: string[] = [], marker = "/var/lib/host-files.sha256"): string {
+export function installScript(files: HostFile[], afterInstall: string[] = [], marker = "/var/lib/host-files.sha256"): string {
     const blobs = files.map((f) => Buffer.from(f.content, "utf8"));
     let offset = 0;
     const rows = files.map((f, i) => {
@@ -123,22 +124,22 @@ export function installScript(files: HostFile[], then: string[] = [], marker = "
         "  n=$((n + 1))",
         "done",
     ];
-    if (then.length) lines.push('if [[ -z $root ]]; then', ...then.map((c) => `  ${c}`), "fi");
+    if (afterInstall.length) lines.push('if [[ -z $root ]]; then', ...afterInstall.map((c) => `  ${c}`), "fi");
     lines.push(
         "# Last: whoever needs this version of the files waits for this digest.",
         `mkdir -p "$(dirname "$root${marker}")"`,
-        `echo ${filesDigest(files, then)} >"$root${marker}.sofia-new"`,
+        `echo ${filesDigest(files, afterInstall)} >"$root${marker}.sofia-new"`,
         `mv -f "$root${marker}.sofia-new" "$root${marker}"`,
     );
     return lines.join("\n") + "\n";
 }
 
 /** The document's content, refused here (with each file's share) when AWS would refuse it. */
-export function documentContent(files: HostFile[], then: string[], marker: string): string {
+export function documentContent(files: HostFile[], afterInstall: string[], marker: string): string {
     const content = JSON.stringify({
         schemaVersion: "2.2",
-        description: `Install ${files.length} host files (digest ${filesDigest(files, then).slice(0, 12)})`,
-        mainSteps: [{ action: "aws:runShellScript", name: "install", inputs: { runCommand: [installScript(files, then, marker)], timeoutSeconds: "300" } }],
+        description: `Install ${files.length} host files (digest ${filesDigest(files, afterInstall).slice(0, 12)})`,
+        mainSteps: [{ action: "aws:runShellScript", name: "install", inputs: { runCommand: [installScript(files, afterInstall, marker)], timeoutSeconds: "300" } }],
     });
     const { max } = AWS_LIMITS.ssmDocumentBytes;
     if (bytesOf(content) > max) {
@@ -163,13 +164,13 @@ export class HostFiles extends pulumi.ComponentResource {
         const bad = names.filter((n, i) => !/^[a-z0-9][a-z0-9-]*$/.test(n) || names.indexOf(n) !== i);
         if (bad.length) throw new Error(`HostFiles: part names must be distinct, of lower-case letters, digits and "-": ${bad.join(", ")}`);
         for (const part of args.parts) {
-            const then = part.then ?? [];
+            const afterInstall = part.afterInstall ?? [];
             const marker = `${args.markerDir}/${part.name}.sha256`;
             const resolved = pulumi.all(part.files.map((f) => f.content)).apply((contents) => part.files.map((f, i) => ({ ...f, content: contents[i] })));
-            this.installed.push({ marker, digest: resolved.apply((files) => filesDigest(files, then)) });
+            this.installed.push({ marker, digest: resolved.apply((files) => filesDigest(files, afterInstall)) });
             const document = new aws.ssm.Document(
                 `${name}-${part.name}-document`,
-                { documentType: "Command", documentFormat: "JSON", content: resolved.apply((files) => documentContent(files, then, marker)), tags: args.tags },
+                { documentType: "Command", documentFormat: "JSON", content: resolved.apply((files) => documentContent(files, afterInstall, marker)), tags: args.tags },
                 { parent: this },
             );
             this.documents.push(document);

@@ -131,7 +131,7 @@ export function deployKeyPart(sshPublicKey: string): HostFilesPart {
         name: "deploy-key",
         files: [{ path: DEPLOY_AUTHORIZED_KEYS, content: `${sshPublicKey}\n`, mode: "0600" }],
         // sshd reads a user's keys only from a directory and file that user (or root) owns, closed to others.
-        then: [`chown -R ${DEPLOY_USER}:${DEPLOY_USER} ${dir}`, `chmod 700 ${dir}`],
+        afterInstall: [`chown -R ${DEPLOY_USER}:${DEPLOY_USER} ${dir}`, `chmod 700 ${dir}`],
     };
 }
 

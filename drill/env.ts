@@ -27,7 +27,7 @@ import { releaseOf } from "../release/deploy";
 
 export const DRILL_STACK = "drill";
 
-/** Where a backup's objects are (host/sofia-lib.sh: <stack>/<kind>/<id>/; Redis-only ids end in -redis). */
+/** Where a backup's objects are (host/sofia-backup-lib.sh: <stack>/<kind>/<id>/; Redis-only ids end in -redis). */
 export function backupPrefix(id: string): string {
     return `${DRILL_STACK}/${id.endsWith("-redis") ? "redis" : "full"}/${id}/`;
 }
@@ -235,7 +235,7 @@ export class DrillEnv {
             SOFIA_RELEASE: path.join(this.configDir, "release.json"),
             SOFIA_HOST_ENV: path.join(this.configDir, "host.env"),
             SOFIA_OPS_LIB: path.join(projectRoot(), "host", "sofia-ops.sh"),
-            SOFIA_LIB: path.join(projectRoot(), "host", "sofia-lib.sh"),
+            SOFIA_BACKUP_LIB: path.join(projectRoot(), "host", "sofia-backup-lib.sh"),
             SOFIA_SERVICES: path.join(projectRoot(), "host", "sofia-services.sh"),
             SOFIA_CATALOG: path.join(this.configDir, "services.tsv"),
             SOFIA_CONTRACTS: path.join(this.configDir, "contracts.tsv"),

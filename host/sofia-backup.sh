@@ -30,7 +30,7 @@ SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
 source "$SOFIA_HOST_ENV" || die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
 RELEASE_FILE=${SOFIA_RELEASE:?not in the host layout (host.env); run pulumi up to reinstall it}
 # shellcheck source=/dev/null
-source "${SOFIA_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
+source "${SOFIA_BACKUP_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
 # shellcheck source=/dev/null
 source "${SOFIA_OPS_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
 load_backup_config

@@ -161,7 +161,7 @@ const QUESTDB_HEALTH_PORT = 9003;
 const UI_PORT = 8080;
 
 /** The time-series store's name, whichever one the stack chose: what later stages wait for. */
-const TS = "$timeseries";
+const TIMESERIES_STORE = "$timeseries";
 
 const entries: CatalogEntry[] = [
     {
@@ -233,8 +233,8 @@ const entries: CatalogEntry[] = [
             "exposes at /metrics, in the Prometheus text format, `stale_ratio` typed gauge (share of instruments whose last tick is stale) and `ws_reconnects_total` typed counter: the CloudWatch agent drops untyped metrics (checked by every deploy's verification)",
         ],
         serves: [{ port: 8000, path: "/metrics", lines: [`# TYPE ${APP_METRICS.staleRatio} gauge`, `# TYPE ${APP_METRICS.reconnects} counter`] }],
-        startsAfter: ["redis", TS],
-        talksTo: ["redis", TS],
+        startsAfter: ["redis", TIMESERIES_STORE],
+        talksTo: ["redis", TIMESERIES_STORE],
         stopGraceSeconds: 10,
         memoryMb: 256,
     },
@@ -269,7 +269,7 @@ const entries: CatalogEntry[] = [
         kind: "app",
         ports: [],
         startsAfter: ["crypto-ws", "equities"],
-        talksTo: ["redis", TS],
+        talksTo: ["redis", TIMESERIES_STORE],
         quiesce: true,
         stopGraceSeconds: 30,
         memoryMb: 512,
@@ -293,7 +293,7 @@ const entries: CatalogEntry[] = [
         kind: "app",
         ports: [],
         startsAfter: ["ts-writer"],
-        talksTo: ["redis", TS],
+        talksTo: ["redis", TIMESERIES_STORE],
         quiesce: true,
         stopGraceSeconds: 10,
         memoryMb: 256,
@@ -319,7 +319,7 @@ const entries: CatalogEntry[] = [
         // Assumed contract of the API image: an idempotent schema migration (see README, Release).
         migration: ["python", "-m", "src.db.migrate"],
         startsAfter: ["news", "whale-alerts"],
-        talksTo: ["redis", TS],
+        talksTo: ["redis", TIMESERIES_STORE],
         stopGraceSeconds: 20,
         memoryMb: 1024,
     },
@@ -379,7 +379,7 @@ export function memoryOf(name: string): number {
 export function sofiaCatalog(store: TimeseriesStore): CatalogEntry[] {
     return entries
         .filter((e) => e.onlyWith === undefined || e.onlyWith === store)
-        .map((e) => ({ ...e, startsAfter: e.startsAfter.map((n) => (n === TS ? store : n)), ...(e.talksTo ? { talksTo: e.talksTo.map((n) => (n === TS ? store : n)) } : {}) }));
+        .map((e) => ({ ...e, startsAfter: e.startsAfter.map((n) => (n === TIMESERIES_STORE ? store : n)), ...(e.talksTo ? { talksTo: e.talksTo.map((n) => (n === TIMESERIES_STORE ? store : n)) } : {}) }));
 }
 
 /** The front proxy's entry in a catalog. */

@@ -1,4 +1,4 @@
-import { main } from "../plan/cli";
+import { main } from "./plan-cli";
 
 main(process.argv.slice(2), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }).then(
     (code) => {

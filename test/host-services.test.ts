@@ -545,10 +545,10 @@ describe("host scripts", () => {
     });
 });
 
-describe("sofia-lib redis_tool", () => {
+describe("sofia-backup-lib redis_tool", () => {
     it("gives the pinned image's tool this shell's stdin only when asked (--stdin), so loops keep their input", () => {
         const script = [
-            `source "$SOFIA_HOST_ENV"; source ${path.join(ROOT, "host", "sofia-lib.sh")}`,
+            `source "$SOFIA_HOST_ENV"; source ${path.join(ROOT, "host", "sofia-backup-lib.sh")}`,
             "REDIS_IMAGE=redis:pinned",
             "redis_tool --stdin /stage redis-check-rdb /dev/stdin || true",
             "redis_tool /stage redis-cli PING || true",
@@ -564,7 +564,7 @@ describe("sofia-lib redis_tool", () => {
     it("passes the Redis password as a root-only file in the run's directory, never as a container env or argument", () => {
         const stage = fs.mkdtempSync(path.join(dir, "stage-"));
         const secret = "s3cr3t-redis-pass";
-        const script = [`source "$SOFIA_HOST_ENV"; source ${path.join(ROOT, "host", "sofia-lib.sh")}`, "REDIS_IMAGE=redis:pinned", `export REDISCLI_AUTH=${secret}`, `redis_tool ${stage} redis-cli PING || true`].join("\n");
+        const script = [`source "$SOFIA_HOST_ENV"; source ${path.join(ROOT, "host", "sofia-backup-lib.sh")}`, "REDIS_IMAGE=redis:pinned", `export REDISCLI_AUTH=${secret}`, `redis_tool ${stage} redis-cli PING || true`].join("\n");
         const r = spawnSync("bash", ["-c", script], { env: env(), encoding: "utf8" });
         expect(r.status).toBe(0);
         const calls = log();

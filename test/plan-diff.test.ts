@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { main } from "../plan/cli";
+import { main } from "../scripts/plan-cli";
 import { COMMENT_BUDGET, COMMENT_MARKER, failureComment, GITHUB_COMMENT_LIMIT, prComment } from "../plan/comment";
 import { changedInputs, diffPlans, PlanDiff } from "../plan/diff";
 import { renderDiff } from "../plan/diff-render";

@@ -3,7 +3,7 @@
  * dependsOn, replacement options and inputs (secrets masked), and of the stack's outputs. A move of
  * code that changes none of them leaves these files as they are; a change that does shows here
  * which resources it touches, and is accepted by updating the files in the same commit
- * (`npx vitest run -u test/plan-golden.test.ts`), where review sees it. For what changed inside a
+ * (`npx vitest run test/plan-golden.test.ts --update`), where review sees it. For what changed inside a
  * resource: `npm run plan -- --stack <stack> --diff <ref>`.
  */
 import { createHash } from "crypto";

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { main } from "../plan/cli";
+import { main } from "../scripts/plan-cli";
 
 async function plan(args: string[]): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];

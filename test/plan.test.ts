@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { Io, main } from "../plan/cli";
+import { Io, main } from "../scripts/plan-cli";
 import { runOffline } from "../plan/offline";
 import { readStackConfig } from "../plan/stack-config";
 

@@ -83,8 +83,8 @@ describe("restore as a stack update", () => {
     });
 });
 
-describe("a backup's manifest is checked before a restore uses any of its values (sofia-lib.sh manifest_shaped)", () => {
-    const LIB = path.join(__dirname, "..", "host", "sofia-lib.sh");
+describe("a backup's manifest is checked before a restore uses any of its values (sofia-backup-lib.sh manifest_shaped)", () => {
+    const LIB = path.join(__dirname, "..", "host", "sofia-backup-lib.sh");
     const sha = "a".repeat(64);
     // As sofia-backup writes one (format 2).
     const good = {

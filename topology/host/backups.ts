@@ -22,7 +22,7 @@ import { releaseOf } from "../../release/deploy";
 
 /**
  * Where each kind of backup lives in the bucket, under the stack's prefix: full backups, and
- * Redis-only ones (kept for less time). host/sofia-lib.sh reads these from backup.env.
+ * Redis-only ones (kept for less time). host/sofia-backup-lib.sh reads these from backup.env.
  */
 export const BACKUP_KINDS = ["full", "redis"] as const;
 export type BackupKind = (typeof BACKUP_KINDS)[number];
@@ -132,7 +132,7 @@ export const backupAgeUnits = {
         { path: `${SYSTEMD_DIR}/sofia-backup-age.service`, content: AGE_SERVICE },
         { path: `${SYSTEMD_DIR}/sofia-backup-age.timer`, content: AGE_TIMER },
     ],
-    then: ["systemctl daemon-reload", "systemctl enable --now sofia-backup-age.timer"],
+    afterInstall: ["systemctl daemon-reload", "systemctl enable --now sofia-backup-age.timer"],
 };
 
 /** Every backup file the host gets; the bucket name is only known once the bucket exists. */
@@ -143,7 +143,7 @@ export function backupHostFiles(catalog: readonly CatalogEntry[], s: Settings, b
     return {
         name: "backups",
         files: [
-            { path: BACKUP_LIB, content: fs.readFileSync(hostScript("sofia-lib.sh"), "utf8") },
+            { path: BACKUP_LIB, content: fs.readFileSync(hostScript("sofia-backup-lib.sh"), "utf8") },
             { path: BACKUP_BIN, content: fs.readFileSync(hostScript("sofia-backup.sh"), "utf8"), mode: "0755" },
             { path: RESTORE_BIN, content: fs.readFileSync(hostScript("sofia-restore.sh"), "utf8"), mode: "0755" },
             { path: BACKUP_ENV, content: pulumi.output(bucket).apply((b) => backupEnv(target(b))) as pulumi.Input<string> },
@@ -151,7 +151,7 @@ export function backupHostFiles(catalog: readonly CatalogEntry[], s: Settings, b
             { path: RELEASE_FILE, content: JSON.stringify(releaseOf(catalog, s.images), null, 2) + "\n" },
             ...backupAgeUnits.files,
         ],
-        then: backupAgeUnits.then,
+        afterInstall: backupAgeUnits.afterInstall,
     };
 }
 

@@ -93,7 +93,7 @@ export function certificateHostFiles(s: Pick<Settings, "proxy" | "stack">): Host
                 { path: `${SYSTEMD_DIR}/sofia-cert.timer`, content: CERT_TIMER },
             ],
             // The placeholder before the proxy starts with TLS; the CA's certificate a little later.
-            then: ["systemctl daemon-reload", `${CERT_BIN} placeholder`, "systemctl enable --now sofia-cert.timer"],
+            afterInstall: ["systemctl daemon-reload", `${CERT_BIN} placeholder`, "systemctl enable --now sofia-cert.timer"],
         },
     ];
 }

@@ -24,7 +24,8 @@ export const DEPLOY_OWNER = "deploy";
 
 export interface DeployChecklistArgs {
     settings: Settings;
-    kind: DeployKind;
+    /** What this deploy is (release/deploy.ts deployKind): which steps it runs. */
+    deployKind: DeployKind;
     previous: VerifiedRelease | undefined;
     instanceId: pulumi.Input<string>;
     /** The host scripts must be installed first (their associations). */
@@ -63,18 +64,18 @@ export class DeployChecklist extends pulumi.ComponentResource {
         super("sofia:deploy:DeployChecklist", name, {}, opts);
         this.args = args;
         this.name = name;
-        this.runs = new Set(deployStepsFor(args.kind).map((s) => s.id));
+        this.runs = new Set(deployStepsFor(args.deployKind).map((s) => s.id));
         // A rollback puts an older app on the stores' newer schema, which promotion checked it can
         // read (checkRollback): the old release's migration is not run against it.
         if (isRollback(args.settings, args.previous)) this.runs.delete("migrate");
-        if (args.kind === "first" || args.kind === "release") {
+        if (args.deployKind === "first" || args.deployKind === "release") {
             // In the update's log from the start: a container that never turns healthy fails the
             // update in the Docker provider, before any step of ours could say this.
             pulumi.log.info(`Release deploy (${this.steps.join(", ")}). If it fails: ${this.ifItFails}`, this);
         }
         const minutes = args.settings.deploy.maintenanceMinutes;
         const pageOn = this.runs.has("page-on") ? this.step("page-on", `${MAINTENANCE_BIN} page on ${minutes} ${DEPLOY_OWNER}`, args.hostReady) : undefined;
-        if (pageOn && args.kind === "first") this.pagesAfter.push(pageOn.run);
+        if (pageOn && args.deployKind === "first") this.pagesAfter.push(pageOn.run);
         // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
         // The writers stay stopped for the backup's whole budget and the page's time after it (the
         // watchdog starts them only then, never in the middle of a deploy that is still going); a
@@ -90,7 +91,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
             : undefined;
         const gate = this.backup ?? pageOn;
         if (gate) this.before.push(gate.run);
-        this.registerOutputs({ kind: args.kind });
+        this.registerOutputs({ kind: args.deployKind });
     }
 
     private step(id: DeployStepSpec["id"], command: string, after: pulumi.Resource[], timeoutSeconds = 900): HostCommand {
@@ -164,8 +165,8 @@ export class DeployChecklist extends pulumi.ComponentResource {
      * images (a configuration change, a store's among them) is reverted.
      */
     private get ifItFails(): string {
-        const { settings: s, previous, kind, images } = this.args;
-        const sameImages = kind === "config" || (previous?.images !== undefined && isDeepStrictEqual(previous.images, images) && !isRollback(s, previous));
+        const { settings: s, previous, deployKind, images } = this.args;
+        const sameImages = deployKind === "config" || (previous?.images !== undefined && isDeepStrictEqual(previous.images, images) && !isRollback(s, previous));
         return sameImages
             ? `The release did not change: revert the configuration change (git revert it in Pulumi.${s.stack}.yaml or the catalog) and run pulumi up --stack ${s.stack}.`
             : rollbackCommand(s.stack, previous);

@@ -35,7 +35,7 @@ export const CERT_BIN = `${SBIN}/sofia-cert`;
 
 /** Sourced, not run: the host lock and operations journal; the backup configuration and helpers. */
 export const OPS_LIB = `${LIB}/sofia-ops.sh`;
-export const BACKUP_LIB = `${LIB}/sofia-lib.sh`;
+export const BACKUP_LIB = `${LIB}/sofia-backup-lib.sh`;
 
 /** Generated tables and configuration the scripts read. */
 export const CATALOG_TABLE = `${ETC}/services.tsv`;
@@ -95,7 +95,7 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_SERVICES: SERVICES_BIN,
         SOFIA_MAINTENANCE_BIN: MAINTENANCE_BIN,
         SOFIA_OPS_LIB: OPS_LIB,
-        SOFIA_LIB: BACKUP_LIB,
+        SOFIA_BACKUP_LIB: BACKUP_LIB,
         SOFIA_CATALOG: CATALOG_TABLE,
         SOFIA_TUNING: TUNING_TABLE,
         SOFIA_CONTRACTS: CONTRACTS_TABLE,

@@ -86,7 +86,7 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
 
 /** The maintenance helper on the host. */
 export function maintenanceHostFiles(): HostFilesPart {
-    return { name: "maintenance", files: [{ path: MAINTENANCE_BIN, content: fs.readFileSync(hostScript("sofia-maintenance.sh"), "utf8"), mode: "0755" }], then: [] };
+    return { name: "maintenance", files: [{ path: MAINTENANCE_BIN, content: fs.readFileSync(hostScript("sofia-maintenance.sh"), "utf8"), mode: "0755" }], afterInstall: [] };
 }
 
 /** The README's maintenance table, generated from the plan (checked by a test). */

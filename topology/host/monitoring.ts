@@ -119,7 +119,7 @@ export function monitoringHostFiles(catalog: readonly CatalogEntry[], stack: str
             { path: `${AGENT_DIR}/amazon-cloudwatch-agent.json`, content: JSON.stringify(agentConfig(stack, dataPath), null, 2) + "\n" },
             { path: `${AGENT_DIR}/prometheus.yaml`, content: prometheusConfig(catalog, stack) },
         ],
-        then: [
+        afterInstall: [
             "systemctl daemon-reload",
             "systemctl enable --now sofia-probe.timer",
             `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${AGENT_DIR}/amazon-cloudwatch-agent.json`,

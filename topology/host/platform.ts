@@ -98,10 +98,10 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const containersFingerprint = containerFingerprint(this.catalog, s);
         const commit = deployCommit();
         const storesFingerprint = storeFingerprint(this.catalog, s);
-        const kind = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint);
+        const thisDeploy = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint);
         const deploy = new DeployChecklist(
             `${name}-deploy`,
-            { settings: s, kind, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, stores: storesFingerprint, attempt: deployAttempt(), commit },
+            { settings: s, deployKind: thisDeploy, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, stores: storesFingerprint, attempt: deployAttempt(), commit },
             { parent: this },
         );
         // After the checklist: on a first deploy the paging alarms wait for the maintenance page.
@@ -182,7 +182,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             // What promotion reads, and the next update compares with: the release verified, and when.
             verifiedRelease,
             // What this update does beyond the resources: the deployment checklist's steps, in order.
-            deploy: { kind, steps: deploy.steps, changes: releaseChanges(args.previous, images) },
+            deploy: { kind: thisDeploy, steps: deploy.steps, changes: releaseChanges(args.previous, images) },
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${s.stack}/`,
             // Where the data lives: the next update refuses a change that would replace it (topology/host/placement.ts).
             placement: placementOf(s),

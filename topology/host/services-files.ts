@@ -106,6 +106,6 @@ export function sofiaHostFiles(catalog: readonly CatalogEntry[], s: Pick<Setting
             { path: `${SYSTEMD_DIR}/sofia-watchdog.service`, content: WATCHDOG_SERVICE },
             { path: `${SYSTEMD_DIR}/sofia-watchdog.timer`, content: WATCHDOG_TIMER },
         ],
-        then: ["systemctl daemon-reload", "systemctl enable sofia-boot.service", "systemctl enable --now sofia-watchdog.timer"],
+        afterInstall: ["systemctl daemon-reload", "systemctl enable sofia-boot.service", "systemctl enable --now sofia-watchdog.timer"],
     };
 }

@@ -4,14 +4,14 @@
  * The offline plan: the real program, the stack's own Pulumi.<stack>.yaml, no cloud account.
  * Exit 0 with the plan on stdout; 1 with the problems on stderr (invalid settings, bad options).
  */
-import { readArgs } from "../scripts/cli-args";
+import { readArgs } from "./cli-args";
 import { SettingsError } from "../model/settings";
-import { planAtRef } from "./at-ref";
-import { diffPlans } from "./diff";
-import { renderDiff } from "./diff-render";
-import { KEEP_STACKS_ENV, runOffline, Plan } from "./offline";
-import { renderPlan } from "./render";
-import { applyOverride, InputError, lastDeployFromFile, projectName, readStackConfig } from "./stack-config";
+import { planAtRef } from "../plan/at-ref";
+import { diffPlans } from "../plan/diff";
+import { renderDiff } from "../plan/diff-render";
+import { KEEP_STACKS_ENV, runOffline, Plan } from "../plan/offline";
+import { renderPlan } from "../plan/render";
+import { applyOverride, InputError, lastDeployFromFile, projectName, readStackConfig } from "../plan/stack-config";
 
 export const DEFAULT_STACK = "staging";
 
