@@ -9,12 +9,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { denyInsecureTransport } from "./bucket-policies";
 
 export interface AccessLogBucketArgs {
+    /** The log bucket's name prefix (S3 completes it). */
+    bucketPrefix: string;
     /** The bucket whose requests are logged here. */
     sourceBucketArn: pulumi.Input<string>;
     /** Key prefix the logs are written under, ending in "/". */
     prefix: string;
     /** Days the logs are kept. */
     days: number;
+    /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
 
@@ -50,7 +53,7 @@ export class AccessLogBucket extends pulumi.ComponentResource {
     constructor(name: string, args: AccessLogBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:backup:AccessLogBucket", name, {}, opts);
         const child = { parent: this };
-        this.bucket = new aws.s3.Bucket(name, { bucketPrefix: "sofia-backups-logs-", forceDestroy: false, tags: args.tags }, { ...child, retainOnDelete: true, protect: true });
+        this.bucket = new aws.s3.Bucket(name, { bucketPrefix: args.bucketPrefix, forceDestroy: false, tags: args.tags }, { ...child, retainOnDelete: true, protect: true });
         const bucket = this.bucket.id;
         new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);
         const block = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, child);

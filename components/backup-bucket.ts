@@ -10,6 +10,8 @@ import { ACCESS_LOG_PREFIX, AccessLogBucket } from "./access-log-bucket";
 import { tlsOnlyPolicy } from "./bucket-policies";
 
 export interface BackupBucketArgs {
+    /** The bucket's name prefix (S3 completes it); its access-log bucket's is this followed by "logs-". */
+    bucketPrefix: string;
     /**
      * How long what lives under each prefix is kept (one lifecycle rule each; prefixes must not
      * overlap, or S3 would apply the shorter rule to both).
@@ -25,11 +27,14 @@ export interface BackupBucketArgs {
     noncurrentVersionDays?: number;
     /** Days the access logs (who read or wrote what, when, from where) are kept. @default 365 */
     accessLogDays?: number;
+    /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
 
 /** Throws on arguments that would keep backups shorter than promised. */
 export function validateBackupBucketArgs(args: BackupBucketArgs): void {
+    // The provider's bucketPrefix: lower case, at most 37 characters (it appends 26); the log bucket's adds "logs-".
+    if (!/^[a-z0-9][a-z0-9.-]*$/.test(args.bucketPrefix) || args.bucketPrefix.length > 32) throw new Error(`BackupBucketArgs.bucketPrefix: "${args.bucketPrefix}" must be lower-case letters, digits, dots and hyphens, at most 32 characters (S3 completes it; its log bucket's adds "logs-")`);
     if (args.retention.length === 0) throw new Error("BackupBucketArgs.retention: give at least one prefix and its days");
     for (const { prefix, days } of args.retention) {
         if (!Number.isInteger(days) || days < 1) throw new Error(`BackupBucketArgs.retention: ${days} days for "${prefix}" must be a whole number of days >= 1`);
@@ -55,7 +60,7 @@ export class BackupBucket extends pulumi.ComponentResource {
 
         this.bucket = new aws.s3.Bucket(
             `${name}`,
-            { bucketPrefix: "sofia-backups-", objectLockEnabled: args.objectLock ?? false, forceDestroy: false, tags: args.tags },
+            { bucketPrefix: args.bucketPrefix, objectLockEnabled: args.objectLock ?? false, forceDestroy: false, tags: args.tags },
             // Every backup is in it: protected from destroy and replacement; and should the stack go
             // anyway, the bucket stays (its lifecycle empties it).
             { ...child, retainOnDelete: true, protect: true },
@@ -112,7 +117,7 @@ export class BackupBucket extends pulumi.ComponentResource {
 
     /** Logging switched on for the backup bucket, into a log bucket of its own (after its grant: S3 checks it can deliver). */
     private createAccessLogs(name: string, args: BackupBucketArgs, child: { parent: pulumi.Resource }): aws.s3.Bucket {
-        const logs = new AccessLogBucket(`${name}-access-logs`, { sourceBucketArn: this.bucket.arn, prefix: ACCESS_LOG_PREFIX, days: args.accessLogDays ?? 365, tags: args.tags }, child);
+        const logs = new AccessLogBucket(`${name}-access-logs`, { bucketPrefix: `${args.bucketPrefix}logs-`, sourceBucketArn: this.bucket.arn, prefix: ACCESS_LOG_PREFIX, days: args.accessLogDays ?? 365, tags: args.tags }, child);
         new aws.s3.BucketLogging(
             `${name}-access-logging`,
             { bucket: this.bucket.id, targetBucket: logs.bucket.id, targetPrefix: ACCESS_LOG_PREFIX, targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } } },

@@ -14,21 +14,21 @@ export interface ContainerServiceArgs {
     containerName: string;
     /** Image reference to pull and run. */
     image: string;
-    /** Command (argv) overriding the image's default. */
+    /** Command (argv) overriding the image's default. @default the image's own */
     command?: string[];
-    /** Plain environment variables. Secrets never go here: see `secretFiles`. */
+    /** Plain environment variables. Secrets never go here: see `secretFiles`. @default none */
     env?: Record<string, string>;
     /**
      * Secret files written into the container before it starts: absent from `docker inspect`.
      * One secret file makes the whole upload list secret in plans, so plain configuration belongs
-     * in `command` or `env`, where reviewers can read it.
+     * in `command` or `env`, where reviewers can read it. @default none
      */
     secretFiles?: { path: string; value: pulumi.Input<string> }[];
-    /** Plain files written into the container before it starts (configuration reviewers should read). */
+    /** Plain files written into the container before it starts (configuration reviewers should read). @default none */
     files?: { path: string; content: string }[];
-    /** Host directories mounted into the container, read-only unless said otherwise. */
+    /** Host directories mounted into the container, read-only unless said otherwise. @default none */
     binds?: { hostPath: string; path: string; readOnly?: boolean }[];
-    /** Ports published on the host; "loopback" keeps them on 127.0.0.1. Unlisted ports stay on the private network. */
+    /** Ports published on the host; "loopback" keeps them on 127.0.0.1. Unlisted ports stay on the private network. @default none */
     ports?: { port: number; bind: Bind }[];
     /** Docker health check; creation waits for "healthy", so dependents start only after it passes. */
     healthcheck: { test: string[]; startPeriodSeconds: number; intervalSeconds?: number; timeoutSeconds?: number; retries?: number };
@@ -38,17 +38,17 @@ export interface ContainerServiceArgs {
     stopGraceSeconds: number;
     /** Names of the private Docker networks to join (its name is its DNS alias on each). */
     networks: pulumi.Input<string>[];
-    /** Named volumes to mount. */
+    /** Named volumes to mount. @default none */
     volumes?: { volumeName: pulumi.Input<string>; path: string }[];
-    /** Containers that must be healthy before this one is created. */
+    /** Containers that must be healthy before this one is created. @default none */
     startAfter?: docker.Container[];
-    /** Other steps that must be done first (a deploy's backup, say). */
+    /** Other steps that must be done first (a deploy's backup, say). @default none */
     waitFor?: pulumi.Resource[];
     /** Docker provider of the host. */
     provider: docker.Provider;
     /**
      * Ship the output to this CloudWatch Logs group (awslogs driver, non-blocking); `docker logs`
-     * keeps working from a local, rotated cache. Unset: json-file logs on the host only.
+     * keeps working from a local, rotated cache. @default json-file logs on the host only
      */
     logs?: { group: pulumi.Input<string>; region: string };
     /** Log rotation: size of one local log file in MiB. @default 50 */

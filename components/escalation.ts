@@ -65,15 +65,20 @@ export interface AlarmSpec {
 }
 
 export interface EscalationArgs {
+    /** The system's name, in the topics' display names ("<title> level 2: on-call"). */
+    title: string;
     /** Alarm and topic names start with this (e.g. "sofia-prod"). */
     prefix: string;
+    /** The region the alarms live in (the dashboard links to it). */
     region: string;
+    /** Every alarm, as data: its level decides where it goes. */
     alarms: AlarmSpec[];
-    /** Level 2: an HTTPS endpoint that pages on-call (secret). Unset: the topic has no subscriber, which is itself a level 3 alarm. */
+    /** Level 2: an HTTPS endpoint that pages on-call (secret). @default none: the topic has no subscriber, which is itself a level 3 alarm */
     oncallEndpoint?: pulumi.Input<string>;
     /**
      * The EventBridge rules (names) that publish to the on-call topic besides the alarms, e.g. a
      * failed maintenance task. The topic's policy admits exactly these and this stack's alarms.
+     * @default none
      */
     level2Rules?: string[];
     /** Level 3: e-mail addresses of senior engineers and security contacts. */
@@ -85,8 +90,9 @@ export interface EscalationArgs {
      * signal) a host that is still starting pages nobody. @default nothing
      */
     pagesAfter?: pulumi.Resource[];
-    /** Level 3 composites: name and rule over the raw alarms' names (e.g. several systems failing). */
+    /** Level 3 composites: name and rule over the raw alarms' names (e.g. several systems failing). @default none */
     level3Rules?: { id: string; description: string; rule: (rawNames: Record<string, string>) => string }[];
+    /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
 
@@ -163,8 +169,8 @@ export class Escalation extends pulumi.ComponentResource {
         const account = aws.getCallerIdentityOutput({}, child).accountId;
         const topicNames = { 2: oncallTopicName(args.prefix), 3: `${args.prefix}-level3-senior` } as const;
         this.topics = {
-            2: new aws.sns.Topic(`${name}-level2`, { name: topicNames[2], displayName: "Sofia level 2: on-call", tags }, child),
-            3: new aws.sns.Topic(`${name}-level3`, { name: topicNames[3], displayName: "Sofia level 3: senior and security", tags }, child),
+            2: new aws.sns.Topic(`${name}-level2`, { name: topicNames[2], displayName: `${args.title} level 2: on-call`, tags }, child),
+            3: new aws.sns.Topic(`${name}-level3`, { name: topicNames[3], displayName: `${args.title} level 3: senior and security`, tags }, child),
         };
         this.topicArns = {
             2: account.apply((a) => arnOf("sns", args.region, a, topicNames[2])),

@@ -11,13 +11,15 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface HostCommandArgs {
+    /** The instance the command runs on, through SSM. */
     instanceId: pulumi.Input<string>;
+    /** The instance's region. */
     region: string;
     /** The command line to run on the host. */
     command: string;
     /** Values whose change makes the command run again (and only those). */
     triggers: pulumi.Input<unknown>[];
-    /** Resources that must exist first (a component's own `dependsOn` does not hold back its children). */
+    /** Resources that must exist first (a component's own `dependsOn` does not hold back its children). @default none */
     after?: pulumi.Input<pulumi.Resource>[];
     /**
      * The host files this command needs: before running it, the host waits (bounded) until each
@@ -27,7 +29,7 @@ export interface HostCommandArgs {
     requires?: { marker: string; digest: pulumi.Input<string> }[];
     /** Seconds to wait for the command; also its execution timeout on the host. @default 900 */
     timeoutSeconds?: number;
-    /** Printed after the host's own output when the command fails: what to do now. */
+    /** Printed after the host's own output when the command fails: what to do now. @default nothing more */
     onFailure?: pulumi.Input<string>;
 }
 

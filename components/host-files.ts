@@ -40,10 +40,11 @@ export interface HostFilesArgs {
     parts: HostFilesPart[];
     /** Where each part's script writes the digest of what it installed, last: `<markerDir>/<part>.sha256`. */
     markerDir: string;
-    /** What must be done before the first run (the host's own setup: the tools `afterInstall` calls). */
+    /** What must be done before the first run (the host's own setup: the tools `afterInstall` calls). @default none */
     after?: pulumi.Input<pulumi.Resource>[];
     /** Seconds `pulumi up` waits for the first installation to succeed. @default 600 */
     waitSeconds?: number;
+    /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
 
@@ -79,7 +80,7 @@ export function installedDigests(script: string): Map<string, string> {
  * The bash script the document runs. Every file travels in one gzip stream (scripts share most of
  * their words, so together they compress far better than one by one), in base64. The script
  * unpacks them all and checks each one's SHA-256 before it puts any in place, so a damaged
- * document installs nothing. Files are written under `$SOFIA_ROOT` when it is set, and follow-up
+ * document installs nothing. Files are written under `$HOST_FILES_ROOT` when it is set, and follow-up
  * commands skipped, so tests can run the very same script in a scratch directory. Each file is
  * written beside its place and renamed over it: a script that is running while it is replaced
  * keeps reading the old one (bash reads scripts as it goes).
@@ -97,7 +98,7 @@ export function installScript(files: HostFile[], afterInstall: string[] = [], ma
     const lines = [
         "#!/usr/bin/env bash",
         "set -euo pipefail",
-        'root="${SOFIA_ROOT:-}"',
+        'root="${HOST_FILES_ROOT:-}"',
         "tmp=$(mktemp -d)",
         "trap 'rm -rf \"$tmp\"' EXIT",
         "# Every file, one after another, gzip in base64.",
@@ -118,8 +119,8 @@ export function installScript(files: HostFile[], afterInstall: string[] = [], ma
         "n=0",
         'for row in "${files[@]}"; do',
         '  read -r path mode _ <<<"$row"',
-        '  install -D -m "$mode" "$tmp/$n" "$root$path.sofia-new"',
-        '  mv -f "$root$path.sofia-new" "$root$path"',
+        '  install -D -m "$mode" "$tmp/$n" "$root$path.host-files-new"',
+        '  mv -f "$root$path.host-files-new" "$root$path"',
         '  echo "installed $path"',
         "  n=$((n + 1))",
         "done",
@@ -128,8 +129,8 @@ export function installScript(files: HostFile[], afterInstall: string[] = [], ma
     lines.push(
         "# Last: whoever needs this version of the files waits for this digest.",
         `mkdir -p "$(dirname "$root${marker}")"`,
-        `echo ${filesDigest(files, afterInstall)} >"$root${marker}.sofia-new"`,
-        `mv -f "$root${marker}.sofia-new" "$root${marker}"`,
+        `echo ${filesDigest(files, afterInstall)} >"$root${marker}.host-files-new"`,
+        `mv -f "$root${marker}.host-files-new" "$root${marker}"`,
     );
     return lines.join("\n") + "\n";
 }

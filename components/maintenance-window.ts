@@ -29,15 +29,21 @@ export interface WindowSpec {
 }
 
 export interface MaintenanceWindowsArgs {
+    /** The system's name, in the descriptions of the windows' role and failure rule. */
+    title: string;
     /** Names start with this (e.g. "sofia-prod"). */
     prefix: string;
+    /** The instance the windows' tasks run on. */
     instanceId: pulumi.Input<string>;
+    /** The windows, each with its tasks in order. */
     windows: WindowSpec[];
     /** Where task output goes. */
     logGroupName: string;
+    /** Days the task output is kept. */
     logRetentionDays: number;
     /** SNS topic told about a failed or timed-out task; its policy must admit failureRuleName(prefix). */
     failureTopicArn: pulumi.Input<string>;
+    /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
 
@@ -152,7 +158,7 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
         const role = new aws.iam.Role(
             `${name}-role`,
             {
-                description: "Sofia maintenance windows: run their commands on the host, nothing else",
+                description: `${args.title} maintenance windows: run their commands on the host, nothing else`,
                 assumeRolePolicy: assumedBy("ssm.amazonaws.com"),
                 tags,
             },
@@ -189,7 +195,7 @@ export class MaintenanceWindows extends pulumi.ComponentResource {
             `${name}-task-failed`,
             {
                 name: failureRuleName(args.prefix),
-                description: "A Sofia maintenance window or task failed, timed out, was cancelled or was skipped",
+                description: `A ${args.title} maintenance window or task failed, timed out, was cancelled or was skipped`,
                 eventPattern: pulumi.all(windowIds).apply((ids) =>
                     JSON.stringify({
                         source: ["aws.ssm"],

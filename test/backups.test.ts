@@ -35,7 +35,7 @@ describe("the backup bucket in the plan", () => {
         expect(grant.Resource).toMatch(/^arn:aws:s3:::sofia-backups-logs-[0-9a-f]+\/s3-access\/\*$/);
         // Server access logs cannot be delivered to a KMS-encrypted bucket: SSE-S3 there, whatever the backups use.
         expect(full.resources.find((r) => r.name === "sofia-backups-access-logs-encryption")!.inputs.rules).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }]);
-        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "s/full", days: 30 }], accessLogDays: 0 })).toThrow(/accessLogDays: 0 must be a whole number of days >= 1/);
+        expect(() => validateBackupBucketArgs({ bucketPrefix: "sofia-backups-", retention: [{ prefix: "s/full", days: 30 }], accessLogDays: 0 })).toThrow(/accessLogDays: 0 must be a whole number of days >= 1/);
     });
 
     it("is versioned, encrypted, private, owner-enforced and kept when the stack is destroyed", () => {
@@ -148,10 +148,12 @@ describe("backup configuration from the catalog", () => {
     });
 
     it("validates the bucket's arguments", () => {
-        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "p/full", days: 0 }] })).toThrow(/0 days for "p\/full"/);
-        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "/p/", days: 30 }] })).toThrow(/"\/p\/" must be a key prefix/);
-        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "p", days: 30 }, { prefix: "p/redis", days: 7 }] })).toThrow(/the prefixes p\/ contain others/);
-        expect(() => validateBackupBucketArgs({ retention: [] })).toThrow(/at least one prefix/);
-        expect(() => validateBackupBucketArgs({ retention: [{ prefix: "p/full", days: 30 }], kmsKeyArn: "alias/x" })).toThrow(/kmsKeyArn/);
+        expect(() => validateBackupBucketArgs({ bucketPrefix: "sofia-backups-", retention: [{ prefix: "p/full", days: 0 }] })).toThrow(/0 days for "p\/full"/);
+        expect(() => validateBackupBucketArgs({ bucketPrefix: "sofia-backups-", retention: [{ prefix: "/p/", days: 30 }] })).toThrow(/"\/p\/" must be a key prefix/);
+        expect(() => validateBackupBucketArgs({ bucketPrefix: "sofia-backups-", retention: [{ prefix: "p", days: 30 }, { prefix: "p/redis", days: 7 }] })).toThrow(/the prefixes p\/ contain others/);
+        expect(() => validateBackupBucketArgs({ bucketPrefix: "sofia-backups-", retention: [] })).toThrow(/at least one prefix/);
+        expect(() => validateBackupBucketArgs({ bucketPrefix: "Sofia_Backups-", retention: [{ prefix: "p/full", days: 30 }] })).toThrow(/bucketPrefix: "Sofia_Backups-" must be lower-case/);
+        expect(() => validateBackupBucketArgs({ bucketPrefix: `${"a".repeat(33)}`, retention: [{ prefix: "p/full", days: 30 }] })).toThrow(/at most 32 characters/);
+        expect(() => validateBackupBucketArgs({ bucketPrefix: "sofia-backups-", retention: [{ prefix: "p/full", days: 30 }], kmsKeyArn: "alias/x" })).toThrow(/kmsKeyArn/);
     });
 });

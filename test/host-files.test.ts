@@ -30,7 +30,7 @@ async function stackParts(): Promise<{ part: string; content: string; script: st
 function install(script: string, root: string) {
     const file = path.join(dir, `install-${Math.random()}.sh`);
     fs.writeFileSync(file, script);
-    return spawnSync("bash", [file], { env: { ...process.env, SOFIA_ROOT: root, PATH: "/usr/bin:/bin" }, encoding: "utf8" });
+    return spawnSync("bash", [file], { env: { ...process.env, HOST_FILES_ROOT: root, PATH: "/usr/bin:/bin" }, encoding: "utf8" });
 }
 
 describe("the host files' installer", () => {
@@ -54,7 +54,7 @@ describe("the host files' installer", () => {
         expect(fs.readFileSync(path.join(root, "usr/local/lib/sofia/sofia-ops.sh"), "utf8")).toBe(fs.readFileSync(path.join(ROOT, "host", "sofia-ops.sh"), "utf8"));
         expect((fs.statSync(path.join(root, "usr/local/sbin/sofia-backup")).mode & 0o777).toString(8)).toBe("755");
         expect((fs.statSync(path.join(root, "etc/sofia/services.tsv")).mode & 0o777).toString(8)).toBe("644");
-        expect(fs.readdirSync(path.join(root, "etc/sofia")).filter((f) => f.endsWith(".sofia-new"))).toEqual([]);
+        expect(fs.readdirSync(path.join(root, "etc/sofia")).filter((f) => f.endsWith(".host-files-new"))).toEqual([]);
         // The deploy user's key, closed to others (sshd refuses a key file others can write).
         expect(fs.readFileSync(path.join(root, "home/sofia-deploy/.ssh/authorized_keys"), "utf8")).toMatch(/^ssh-ed25519 \S+/);
         expect((fs.statSync(path.join(root, "home/sofia-deploy/.ssh/authorized_keys")).mode & 0o777).toString(8)).toBe("600");

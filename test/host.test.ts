@@ -4,7 +4,8 @@ import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { architectureOf, backupPrefixPolicy, CONTROL_OPTS, Host, hostUserData, SSHD_DEPLOY_CONF, validateHostArgs } from "../components/host";
+import { architectureOf, backupPrefixPolicy, controlOpts, Host, hostUserData, sshdDeployConf, validateHostArgs } from "../components/host";
+import { HOST_NAMING } from "../topology/host/layout";
 import { runOffline } from "../plan/offline";
 import { clientPorts, sofiaCatalog } from "../model/catalog";
 import { ofType, one, planStack } from "./helpers/plan";
@@ -88,10 +89,10 @@ describe("the host in the staging plan", () => {
     it("reuses one SSH connection for every Docker call, which the host's sshd lets run side by side", () => {
         const p = one(plan, "pulumi:providers:docker").inputs as any;
         const opts = JSON.parse(p.sshOpts) as string[];
-        for (const o of CONTROL_OPTS) expect(opts).toContain(o);
+        for (const o of controlOpts(HOST_NAMING)) expect(opts).toContain(o);
         const userData = one(plan, "aws:ec2/instance:Instance").inputs.userData as string;
         const doc = parse(userData) as { write_files: { path: string; content: string }[]; runcmd: string[][] };
-        expect(doc.write_files.find((f) => f.path === "/etc/ssh/sshd_config.d/60-sofia-deploy.conf")?.content).toBe(SSHD_DEPLOY_CONF);
+        expect(doc.write_files.find((f) => f.path === "/etc/ssh/sshd_config.d/60-sofia-deploy.conf")?.content).toBe(sshdDeployConf(HOST_NAMING));
         expect(doc.runcmd).toContainEqual(["systemctl", "reload", "sshd"]);
     });
 
@@ -110,7 +111,7 @@ describe("the host's sshd drop-in, read by the real sshd", () => {
         fs.mkdirSync("/run/sshd", { recursive: true });
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host-key")]);
         fs.mkdirSync(path.join(dir, "sshd_config.d"));
-        fs.writeFileSync(path.join(dir, "sshd_config.d", "60-sofia-deploy.conf"), SSHD_DEPLOY_CONF);
+        fs.writeFileSync(path.join(dir, "sshd_config.d", "60-sofia-deploy.conf"), sshdDeployConf(HOST_NAMING));
         // As on Amazon Linux 2023: the main file includes the drop-in directory first.
         fs.writeFileSync(path.join(dir, "sshd_config"), `Include ${dir}/sshd_config.d/*.conf\nHostKey ${dir}/host-key\n`);
         const sshd = (conf: string) => spawnSync("sshd", ["-T", "-f", conf, "-C", "user=sofia-deploy,host=runner,addr=192.0.2.1"], { encoding: "utf8", env: { PATH: `/usr/sbin:/sbin:${process.env.PATH}` } });
@@ -151,7 +152,7 @@ describe("host variants", () => {
     });
 
     it("refuses arguments that would open SSH to the internet", () => {
-        const base = { instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 100, clientPorts: [], clientCidrs: [], sshPublicKey: KEY, scope: { metricsNamespace: "Sofia/t", logGroupPrefix: "/sofia/t/" }, hostFilesMarkerDir: "/etc/sofia/host-files.d" };
+        const base = { naming: HOST_NAMING, instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 100, clientPorts: [], clientCidrs: [], sshPublicKey: KEY, scope: { metricsNamespace: "Sofia/t", logGroupPrefix: "/sofia/t/" }, hostFilesMarkerDir: "/etc/sofia/host-files.d" };
         expect(() => validateHostArgs({ ...base, adminCidrs: ["0.0.0.0/0"], dockerAccess: "admin-ssh" })).toThrow(/HostArgs\.adminCidrs: 0\.0\.0\.0\/0/);
         expect(() => validateHostArgs({ ...base, adminCidrs: [], dockerAccess: "admin-ssh" })).toThrow(/needs at least one admin CIDR/);
         expect(() => validateHostArgs({ ...base, adminCidrs: [], dockerAccess: "ssm" })).not.toThrow();
@@ -177,7 +178,7 @@ describe("the host's access to the backup bucket", () => {
             config: new Map([["aws:region", { value: "eu-central-1", secret: false }]]),
             program: () => {
                 new Host("h", {
-                    instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 50,
+                    naming: HOST_NAMING, instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 50,
                     clientPorts: [], clientCidrs: [], adminCidrs: [], dockerAccess: "ssm", sshPublicKey: KEY,
                     backupBucket: { arn: "arn:aws:s3:::sofia-backups", prefix: "unit" },
                     scope: { metricsNamespace: "Sofia/unit", logGroupPrefix: "/sofia/unit/" },
@@ -192,12 +193,12 @@ describe("the host's access to the backup bucket", () => {
 
 describe("cloud-init user data", () => {
     it("is rejected by the schema checker when broken, so the check above can fail", () => {
-        const broken = hostUserData({ volumeId: "vol-0abc", dataPath: "/data" }).replace("package_update: true", "package_update: sometimes");
+        const broken = hostUserData({ volumeId: "vol-0abc", dataPath: "/data", naming: HOST_NAMING }).replace("package_update: true", "package_update: sometimes");
         expect(cloudInitSchema(broken).ok).toBe(false);
     });
 
     it("mounts the data volume before Docker starts and keeps Docker's data on it", () => {
-        const ud = hostUserData({ volumeId: "vol-0abc", dataPath: "/data" });
+        const ud = hostUserData({ volumeId: "vol-0abc", dataPath: "/data", naming: HOST_NAMING });
         const mountAt = ud.indexOf("- /usr/local/sbin/sofia-mount-data");
         const dockerAt = ud.indexOf("- docker\n", ud.indexOf("runcmd:"));
         expect(mountAt).toBeGreaterThan(0);

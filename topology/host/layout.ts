@@ -8,12 +8,15 @@
  * Paths inside containers (nginx's, QuestDB's) belong to their images and stay with the code that
  * configures them.
  */
-import { DEFAULT_DATA_PATH, stagingPath } from "../../components/host";
+import { DEFAULT_DATA_PATH, HostNaming, stagingPath } from "../../components/host";
 
 const ETC = "/etc/sofia";
 const SBIN = "/usr/local/sbin";
 const LIB = "/usr/local/lib/sofia";
 const STATE = "/var/lib/sofia";
+
+/** What the host's own users, files and descriptions are named after (the deploy user is sofia-deploy). */
+export const HOST_NAMING: HostNaming = { slug: "sofia", title: "Sofia", generator: "sofia-infra" };
 
 /** Where the data volume is mounted; Docker's data root, the stores' volumes and the journal are on it. */
 export const DATA_PATH = DEFAULT_DATA_PATH;

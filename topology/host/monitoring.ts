@@ -18,7 +18,7 @@ import { LOG_FORMATS } from "../../model/log-formats";
 import { MAINTENANCE_FLAG } from "./proxy-config";
 import { Settings } from "../../model/settings";
 import { containerName, logGroupName, passwordFile } from "./store-config";
-import { AGENT_DIR, MAINTENANCE_PAGE_HOST_DIR, PROBE_BIN, PROBE_ENV, SYSTEMD_DIR } from "./layout";
+import { AGENT_DIR, HOST_NAMING, MAINTENANCE_PAGE_HOST_DIR, PROBE_BIN, PROBE_ENV, SYSTEMD_DIR } from "./layout";
 
 export { logGroupName };
 
@@ -204,6 +204,7 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
         this.escalation = new Escalation(
             `${name}-escalation`,
             {
+                title: HOST_NAMING.title,
                 prefix: alarmPrefix(s.stack),
                 region: s.region,
                 alarms: this.alarmSpecs,

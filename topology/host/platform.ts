@@ -22,7 +22,7 @@ import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring
 import { Settings } from "../../model/settings";
 import { certificateHostFiles } from "./certificate";
 import { ACME, proxyTlsSource } from "./proxy-config";
-import { DATA_PATH, HOST_FILES_MARKERS, SERVICES_BIN } from "./layout";
+import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN } from "./layout";
 import { DeclaredOutputs, VerifiedRelease } from "../../release/outputs";
 
 export interface SofiaPlatformArgs {
@@ -48,13 +48,14 @@ export class SofiaPlatform extends pulumi.ComponentResource {
 
         this.backupBucket = new BackupBucket(
             `${name}-backups`,
-            { retention: backupRetention(s), kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, objectLockMode: s.backup.objectLockMode, tags },
+            { bucketPrefix: `${HOST_NAMING.slug}-backups-`, retention: backupRetention(s), kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, objectLockMode: s.backup.objectLockMode, tags },
             { parent: this },
         );
 
         this.host = new Host(
             `${name}-host`,
             {
+                naming: HOST_NAMING,
                 instanceType: s.instanceType,
                 region: s.region,
                 zone: s.zone,
@@ -137,6 +138,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         new MaintenanceWindows(
             `${name}-maintenance`,
             {
+                title: HOST_NAMING.title,
                 prefix: alarmPrefix(s.stack),
                 instanceId: this.host.instance.id,
                 windows: maintenancePlan(s),
