@@ -8,6 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ACCESS_LOG_PREFIX, AccessLogBucket } from "./access-log-bucket";
 import { tlsOnlyPolicy } from "./bucket-policies";
+import { Transform, transformed } from "./transform";
 
 export interface BackupBucketArgs {
     /** The bucket's name prefix (S3 completes it); its access-log bucket's is this followed by "logs-". */
@@ -27,6 +28,8 @@ export interface BackupBucketArgs {
     noncurrentVersionDays?: number;
     /** Days the access logs (who read or wrote what, when, from where) are kept. @default 365 */
     accessLogDays?: number;
+    /** Adjust the bucket before it is created (fields merged over the component's, or a function). @default none */
+    transform?: { bucket?: Transform<aws.s3.BucketArgs> };
     /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
@@ -59,11 +62,14 @@ export class BackupBucket extends pulumi.ComponentResource {
         const child = { parent: this };
 
         this.bucket = new aws.s3.Bucket(
-            `${name}`,
-            { bucketPrefix: args.bucketPrefix, objectLockEnabled: args.objectLock ?? false, forceDestroy: false, tags: args.tags },
-            // Every backup is in it: protected from destroy and replacement; and should the stack go
-            // anyway, the bucket stays (its lifecycle empties it).
-            { ...child, retainOnDelete: true, protect: true },
+            ...transformed(
+                args.transform?.bucket,
+                `${name}`,
+                { bucketPrefix: args.bucketPrefix, objectLockEnabled: args.objectLock ?? false, forceDestroy: false, tags: args.tags },
+                // Every backup is in it: protected from destroy and replacement; and should the stack go
+                // anyway, the bucket stays (its lifecycle empties it).
+                { ...child, retainOnDelete: true, protect: true },
+            ),
         );
         const bucket = this.bucket.id;
         new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } }, child);

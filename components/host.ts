@@ -12,6 +12,7 @@ import { HostFiles, HostFilesPart } from "./host-files";
 import { assumedBy } from "./iam";
 import { renderCloudConfig } from "./cloud-init";
 import { hostScript } from "./project-root";
+import { Transform, transformed } from "./transform";
 
 /** A port the host publishes to the client CIDRs. */
 export interface PublishedPort {
@@ -62,6 +63,8 @@ export interface HostArgs {
     registries?: { address: string; username: string; password?: pulumi.Input<string> }[];
     /** Where the data volume is mounted. @default DEFAULT_DATA_PATH */
     dataPath?: string;
+    /** Adjust a child before it is created (fields merged over the component's, or a function). @default none */
+    transform?: { instance?: Transform<aws.ec2.InstanceArgs>; securityGroup?: Transform<aws.ec2.SecurityGroupArgs>; dataVolume?: Transform<aws.ebs.VolumeArgs> };
     /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
@@ -271,10 +274,13 @@ export class Host extends pulumi.ComponentResource {
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: this.role.name, tags }, { parent: this });
 
         this.dataVolume = new aws.ebs.Volume(
-            `${name}-data`,
-            { availabilityZone: subnet.availabilityZone, size: args.dataVolumeGb, type: "gp3", encrypted: true, tags: { ...tags, Name: `${name}-data` } },
-            // Every store is on it: neither pulumi destroy nor a replacement may delete it unasked.
-            { parent: this, protect: true },
+            ...transformed(
+                args.transform?.dataVolume,
+                `${name}-data`,
+                { availabilityZone: subnet.availabilityZone, size: args.dataVolumeGb, type: "gp3", encrypted: true, tags: { ...tags, Name: `${name}-data` } },
+                // Every store is on it: neither pulumi destroy nor a replacement may delete it unasked.
+                { parent: this, protect: true },
+            ),
         );
         this.instance = this.createInstance(name, args, subnet.id, profile, dataPath, tags);
 
@@ -302,9 +308,12 @@ export class Host extends pulumi.ComponentResource {
 
     private createSecurityGroup(name: string, args: HostArgs, vpcId: pulumi.Input<string>, tags: Record<string, string>): aws.ec2.SecurityGroup {
         const sg = new aws.ec2.SecurityGroup(
-            `${name}-sg`,
-            { vpcId, description: `${args.naming.title} host: client ports to client CIDRs only`, revokeRulesOnDelete: true, tags: { ...tags, Name: `${name}-sg` } },
-            { parent: this },
+            ...transformed(
+                args.transform?.securityGroup,
+                `${name}-sg`,
+                { vpcId, description: `${args.naming.title} host: client ports to client CIDRs only`, revokeRulesOnDelete: true, tags: { ...tags, Name: `${name}-sg` } },
+                { parent: this },
+            ),
         );
         const cidrArgs = (cidr: string) => (cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr });
         for (const { port, description } of args.clientPorts) {
@@ -380,24 +389,27 @@ export class Host extends pulumi.ComponentResource {
             { parent: this },
         );
         return new aws.ec2.Instance(
-            `${name}-instance`,
-            {
-                ami: ami.id,
-                instanceType: args.instanceType,
-                subnetId,
-                vpcSecurityGroupIds: [this.securityGroup.id],
-                iamInstanceProfile: profile.name,
-                associatePublicIpAddress: true,
-                monitoring: true,
-                ebsOptimized: true,
-                // Hop limit 1: containers on the bridge network cannot borrow the host's role.
-                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
-                rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeGb, encrypted: true, deleteOnTermination: true },
-                userData: this.dataVolume.id.apply((volumeId) => hostUserData({ volumeId, dataPath, naming: args.naming })),
-                tags: { ...tags, Name: name },
-            },
-            // A newer AMI must not replace the host that holds the data: patches come through SSM.
-            { parent: this, ignoreChanges: ["ami"] },
+            ...transformed(
+                args.transform?.instance,
+                `${name}-instance`,
+                {
+                    ami: ami.id,
+                    instanceType: args.instanceType,
+                    subnetId,
+                    vpcSecurityGroupIds: [this.securityGroup.id],
+                    iamInstanceProfile: profile.name,
+                    associatePublicIpAddress: true,
+                    monitoring: true,
+                    ebsOptimized: true,
+                    // Hop limit 1: containers on the bridge network cannot borrow the host's role.
+                    metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+                    rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeGb, encrypted: true, deleteOnTermination: true },
+                    userData: this.dataVolume.id.apply((volumeId) => hostUserData({ volumeId, dataPath, naming: args.naming })),
+                    tags: { ...tags, Name: name },
+                },
+                // A newer AMI must not replace the host that holds the data: patches come through SSM.
+                { parent: this, ignoreChanges: ["ami"] },
+            ),
         );
     }
 
