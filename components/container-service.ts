@@ -5,6 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { looksLikeSecretName } from "./formats";
+import { allOf, Gate } from "./gate";
 
 /** Where a published port listens on the host: its loopback, every address, or one address. */
 export type Bind = "loopback" | "all" | { ip: pulumi.Input<string> };
@@ -43,7 +44,7 @@ export interface ContainerServiceArgs {
     /** Containers that must be healthy before this one is created. @default none */
     startAfter?: docker.Container[];
     /** Other steps that must be done first (a deploy's backup, say). @default none */
-    waitFor?: pulumi.Resource[];
+    waitFor?: Gate;
     /** Docker provider of the host. */
     provider: docker.Provider;
     /**
@@ -170,7 +171,7 @@ export class ContainerService extends pulumi.ComponentResource {
             {
                 parent: this,
                 provider: args.provider,
-                dependsOn: [...(args.startAfter ?? []), ...(args.waitFor ?? [])],
+                dependsOn: allOf(args.startAfter, args.waitFor),
                 // Fixed names and ports cannot exist twice; the provider only waits for health on
                 // create, so a changed health check must create the container anew.
                 deleteBeforeReplace: true,

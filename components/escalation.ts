@@ -9,6 +9,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { repeated } from "./formats";
+import { allOf, Gate } from "./gate";
 
 export type Level = 1 | 2 | 3;
 
@@ -89,7 +90,7 @@ export interface EscalationArgs {
      * What the paging composites are created after: while it runs (a first deploy's maintenance
      * signal) a host that is still starting pages nobody. @default nothing
      */
-    pagesAfter?: pulumi.Resource[];
+    pagesAfter?: Gate;
     /** Level 3 composites: name and rule over the raw alarms' names (e.g. several systems failing). @default none */
     level3Rules?: { id: string; description: string; rule: (rawNames: Record<string, string>) => string }[];
     /** Tags for every taggable child. @default none */
@@ -284,7 +285,7 @@ export class Escalation extends pulumi.ComponentResource {
                 tags: { ...(args.tags ?? {}), Level: String(level) },
             },
             // The rule names alarms that must exist first; the topics must admit it before it pages.
-            { parent: this, dependsOn: [...after, ...this.policies, ...(args.pagesAfter ?? [])] },
+            { parent: this, dependsOn: allOf(after, this.policies, args.pagesAfter) },
         );
     }
 }

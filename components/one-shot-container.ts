@@ -6,10 +6,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerServiceArgs, logging, uploadsOf } from "./container-service";
+import { Gate } from "./gate";
 
 export type OneShotArgs = Pick<ContainerServiceArgs, "containerName" | "image" | "command" | "env" | "secretFiles" | "memoryMb" | "networks" | "provider" | "logs"> & {
     /** What must be done first (the stores it migrates). */
-    waitFor: pulumi.Resource[];
+    waitFor: Gate;
     /** Docker labels; a change replaces the container, which runs it again. */
     labels?: Record<string, string>;
 };

@@ -15,6 +15,7 @@ import { networkMembers, networksOf, talksTo } from "./networks";
 import { CatalogError, startStages } from "../../model/start-order";
 import { connectionEnv, containerName, passwordFile, QUESTDB_CONF_PATH, questdbServerConf, REDIS_AUTH_CONF, redisCommand } from "./store-config";
 import { MAINTENANCE_PAGE_HOST_DIR, dockerVolumeName } from "./layout";
+import { allOf, Gate } from "../../components/gate";
 
 export interface SofiaContainersArgs {
     /** The stack's catalog (model/catalog.ts, with the chosen time-series store). */
@@ -27,10 +28,13 @@ export interface SofiaContainersArgs {
     logGroups: Record<string, pulumi.Input<string>>;
     /** The host's private address: the front proxy takes the client ports there. */
     hostPrivateIp: pulumi.Input<string>;
-    /** A release deploy's steps that every container waits for (backup, maintenance page). */
-    before?: pulumi.Resource[];
-    /** A release deploy's steps that only the apps wait for (migrations), given the stores. */
-    beforeApps?: (stores: docker.Container[], migration: ContainerServiceArgs) => pulumi.Resource[];
+    /** What the deploy holds the containers back for (deploy-checklist.ts): empty when it runs no such step. */
+    gates: {
+        /** Every container waits for these (the maintenance page, the backup). */
+        beforeContainers: Gate;
+        /** The apps also wait for these (the migrations, which wait for the stores). */
+        beforeApps: Gate;
+    };
 }
 
 /** The proxy's configuration, pages, flag directory and TLS, from the catalog and settings. */
@@ -190,6 +194,10 @@ export class SofiaContainers extends pulumi.ComponentResource {
     readonly networks: Record<string, docker.Network> = {};
     /** Start stages, as the runbook orders them. */
     readonly stages: string[][];
+    /** The stores' containers: what the migrations wait for. */
+    readonly stores: docker.Container[] = [];
+    /** How the migrations run: the migrating app's container, with its migration command (none without one). */
+    readonly migration?: ContainerServiceArgs;
 
     constructor(name: string, args: SofiaContainersArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:services:SofiaContainers", name, {}, opts);
@@ -207,15 +215,10 @@ export class SofiaContainers extends pulumi.ComponentResource {
         // The networks by their fixed names, and each container after the networks it joins.
         const argsOf = (entry: CatalogEntry) => ({ ...containerSpec(entry, ctx), provider });
 
-        let appGate: pulumi.Resource[] = [];
+        const migrator = catalog.find((e) => e.migration);
+        if (migrator?.migration) this.migration = { ...argsOf(migrator), ...migrationSpec(migrator) };
         for (const stage of this.stages) {
             const entries = stage.map((n) => byName.get(n) as CatalogEntry);
-            // Migrations run once every store is up and before the first app starts.
-            if (args.beforeApps && appGate.length === 0 && entries.some((e) => e.kind === "app")) {
-                const stores = catalog.filter((e) => e.kind === "store").map((e) => this.containers[e.name]);
-                const migrator = catalog.find((e) => e.migration);
-                if (migrator?.migration) appGate = args.beforeApps(stores, { ...argsOf(migrator), ...migrationSpec(migrator) });
-            }
             for (const entry of entries) {
                 const volumes = (entry.volumes ?? []).map((v) => ({
                     volumeName: new docker.Volume(`${name}-${v.name}`, { name: dockerVolumeName(v.name) }, { ...child, retainOnDelete: true }).name as pulumi.Input<string>,
@@ -227,11 +230,13 @@ export class SofiaContainers extends pulumi.ComponentResource {
                         ...argsOf(entry),
                         volumes,
                         startAfter: entry.startsAfter.map((d) => this.containers[d]),
-                        waitFor: [...(args.before ?? []), ...(entry.kind === "app" ? appGate : []), ...networksOf(catalog, entry.name).map((n) => this.networks[n])],
+                        // Migrations run once every store is up and before any app starts.
+                        waitFor: allOf(args.gates.beforeContainers, entry.kind === "app" ? args.gates.beforeApps : undefined, networksOf(catalog, entry.name).map((n) => this.networks[n])),
                     },
                     { parent: this },
                 );
                 this.containers[entry.name] = service.container;
+                if (entry.kind === "store") this.stores.push(service.container);
             }
         }
         this.registerOutputs({ stages: this.stages, networks: networkMembers(catalog) });

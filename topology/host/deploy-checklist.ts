@@ -4,9 +4,15 @@
  *
  *   maintenance page on → writers quiesced, backup → (stores) → migrations → (apps, in catalog
  *   order) → writers resumed, verify → maintenance page off, and the verified release recorded.
+ *
+ * It is declared after the containers, which it checks, in one constructor: what it holds back
+ * (every container, the apps, the paging alarms) waits at gates it is given and opens, typed
+ * promises of its steps' resources (components/gate.ts), so nothing creates resources under
+ * another component or depends on methods being called in the right order.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { isDeepStrictEqual } from "util";
+import { LateGate } from "../../components/gate";
 import { HostCommand } from "../../components/host-command";
 import { OneShotContainer, OneShotArgs } from "../../components/one-shot-container";
 import { ContainerServiceArgs } from "../../components/container-service";
@@ -22,6 +28,23 @@ const BACKUP_STEP_SECONDS = 5400;
 /** The deploy's name as an owner of the maintenance page and signal (windows and restores own theirs). */
 export const DEPLOY_OWNER = "deploy";
 
+/**
+ * What the checklist holds back, declared before it (they are what it checks): it opens each once
+ * its steps exist, empty when this deploy runs no such step.
+ */
+export interface DeployGates {
+    /** Every container waits for it: the maintenance page and the backup. */
+    containers: LateGate;
+    /** The apps wait for it: the migrations' result. */
+    apps: LateGate;
+    /** The paging alarms wait for it: on a first deploy the page, so a host still starting pages nobody. */
+    pages: LateGate;
+}
+
+export function deployGates(): DeployGates {
+    return { containers: new LateGate("the containers, behind the deploy's page and backup"), apps: new LateGate("the apps, behind the migrations"), pages: new LateGate("the paging alarms, behind a first deploy's page") };
+}
+
 export interface DeployChecklistArgs {
     settings: Settings;
     /** What this deploy is (release/deploy.ts deployKind): which steps it runs. */
@@ -34,6 +57,8 @@ export interface DeployChecklistArgs {
     hostFiles: { marker: string; digest: pulumi.Input<string> }[];
     /** Every image reference: a new set runs the steps again where they already exist. */
     images: Record<string, string>;
+    /** The app images (release/deploy.ts releaseOf), recorded as the verified release. */
+    release: Record<string, string>;
     /** containerFingerprint: a new one runs verification again where it already exists. */
     containers: string;
     /** storeFingerprint, recorded with the verified release. */
@@ -42,17 +67,16 @@ export interface DeployChecklistArgs {
     attempt: string;
     /** The commit the update runs (deployCommit()), recorded with the verified release. */
     commit: string;
+    /** What it checks: the stores (the migrations wait for them) and every container (verification does). */
+    declared: { stores: pulumi.Resource[]; all: pulumi.Resource[]; migration?: ContainerServiceArgs };
+    /** What it holds back, opened here (deployGates()). */
+    gates: DeployGates;
 }
 
-/**
- * The steps around the containers. Usage: `before` and `migrate` go to the containers; `finish`
- * is called with them all once they exist.
- */
+/** The steps around the containers, declared after them; the containers wait through the gates. */
 export class DeployChecklist extends pulumi.ComponentResource {
-    /** Every container waits for these (backup, maintenance page). */
-    readonly before: pulumi.Resource[] = [];
-    /** What the paging alarms wait for: on a first deploy the page, so a host still starting pages nobody. */
-    readonly pagesAfter: pulumi.Resource[] = [];
+    /** The release as the stack records it once verified (the verifiedRelease output). */
+    readonly verifiedRelease: pulumi.Output<VerifiedRelease | null>;
     private verify?: HostCommand;
     private pageOff?: HostCommand;
     private backup?: HostCommand;
@@ -75,7 +99,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
         }
         const minutes = args.settings.deploy.maintenanceMinutes;
         const pageOn = this.runs.has("page-on") ? this.step("page-on", `${MAINTENANCE_BIN} page on ${minutes} ${DEPLOY_OWNER}`, args.hostReady) : undefined;
-        if (pageOn && args.deployKind === "first") this.pagesAfter.push(pageOn.run);
+        args.gates.pages.open(pageOn && args.deployKind === "first" ? [pageOn.run] : []);
         // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
         // The writers stay stopped for the backup's whole budget and the page's time after it (the
         // watchdog starts them only then, never in the middle of a deploy that is still going); a
@@ -89,9 +113,52 @@ export class DeployChecklist extends pulumi.ComponentResource {
                   BACKUP_STEP_SECONDS,
               )
             : undefined;
-        const gate = this.backup ?? pageOn;
-        if (gate) this.before.push(gate.run);
+        const before = [(this.backup ?? pageOn)?.run].filter((r): r is NonNullable<typeof r> => r !== undefined);
+        args.gates.containers.open(before);
+        args.gates.apps.open(this.migrations(before));
+        this.verifiedRelease = this.finish();
         this.registerOutputs({ kind: args.deployKind });
+    }
+
+    /** Migrations: run after the stores, before any app; the apps wait for the result. */
+    private migrations(before: pulumi.Resource[]): pulumi.Resource[] {
+        const { migration, stores } = this.args.declared;
+        if (!this.runs.has("migrate") || !migration) return [];
+        // Labelled with the attempt: a retry replaces the container, so the migrations run again.
+        const oneShot: OneShotArgs = { ...migration, containerName: `${migration.containerName}-migrate`, waitFor: [...before, ...stores], labels: { "sofia.deploy-attempt": this.args.attempt } };
+        const run = new OneShotContainer(`${this.name}-migrations`, oneShot, { parent: this });
+        const check = this.step("migrate", `${SERVICES_BIN} migrated ${oneShot.containerName}`, [run.container]);
+        return [check.run];
+    }
+
+    /** Verify and lift the page, after every container; the verified release as the stack records it. */
+    private finish(): pulumi.Output<VerifiedRelease | null> {
+        const { images, containers: fingerprint, release } = this.args;
+        if (!this.runs.has("verify")) return pulumi.output(this.args.previous ?? null);
+        this.verify = this.step("verify", `${SERVICES_BIN} resume && ${SERVICES_BIN} verify`, [...this.args.declared.all, ...this.args.hostReady]);
+        let done: pulumi.Output<string> = this.verify.run.stdout;
+        const firstBackup = this.runs.has("first-backup") ? this.step("first-backup", `${BACKUP_BIN} run --wait 1800`, [this.verify.run], BACKUP_STEP_SECONDS) : undefined;
+        if (this.runs.has("page-off")) {
+            this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}`, [firstBackup?.run ?? this.verify.run]);
+            done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);
+        }
+        const { settings: s, previous } = this.args;
+        const rollbackId = s.deploy.rollbackId;
+        // After a rollback the stores keep the schema they had: the old release's migration did not run.
+        const schema = isRollback(s, previous) ? previous?.schema : s.deploy.schema;
+        const backupOut = this.backup ? this.backup.run.stdout : pulumi.output("");
+        return pulumi.all([done, backupOut]).apply(([out, backupLog]) => {
+            const preDeployBackup = /backup (\S+) complete \(/.exec(backupLog ?? "")?.[1];
+            const record: ReleaseRecord = {
+                release,
+                images,
+                verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null,
+                commit: this.args.commit,
+                ...(schema ? { schema } : {}),
+                ...(preDeployBackup ? { preDeployBackup } : {}),
+            };
+            return { ...record, containers: fingerprint, stores: this.args.stores, ...(rollbackId ? { rollbackId } : {}), history: record.verifiedAt ? nextHistory(record, previous) : previous?.history };
+        });
     }
 
     private step(id: DeployStepSpec["id"], command: string, after: pulumi.Resource[], timeoutSeconds = 900): HostCommand {
@@ -118,46 +185,6 @@ export class DeployChecklist extends pulumi.ComponentResource {
             { instanceId, region: s.region, command, triggers: [JSON.stringify(this.args.images), this.args.containers, this.args.attempt], requires: this.args.hostFiles, after, timeoutSeconds, onFailure },
             { parent: this },
         );
-    }
-
-    /** Migrations, for the containers: run after the stores, before any app; apps wait for the result. */
-    readonly migrate = (stores: pulumi.Resource[], migration: ContainerServiceArgs): pulumi.Resource[] => {
-        if (!this.runs.has("migrate")) return [];
-        // Labelled with the attempt: a retry replaces the container, so the migrations run again.
-        const oneShot: OneShotArgs = { ...migration, containerName: `${migration.containerName}-migrate`, waitFor: [...this.before, ...stores], labels: { "sofia.deploy-attempt": this.args.attempt } };
-        const run = new OneShotContainer(`${this.name}-migrations`, oneShot, { parent: this });
-        const check = this.step("migrate", `${SERVICES_BIN} migrated ${oneShot.containerName}`, [run.container]);
-        return [check.run];
-    };
-
-    /** Verify and lift the page, after every container; the verified release as the stack records it. */
-    finish(containers: pulumi.Resource[], release: Record<string, string>): pulumi.Output<VerifiedRelease | null> {
-        const { images, containers: fingerprint } = this.args;
-        if (!this.runs.has("verify")) return pulumi.output(this.args.previous ?? null);
-        this.verify = this.step("verify", `${SERVICES_BIN} resume && ${SERVICES_BIN} verify`, [...containers, ...this.args.hostReady]);
-        let done: pulumi.Output<string> = this.verify.run.stdout;
-        const firstBackup = this.runs.has("first-backup") ? this.step("first-backup", `${BACKUP_BIN} run --wait 1800`, [this.verify.run], BACKUP_STEP_SECONDS) : undefined;
-        if (this.runs.has("page-off")) {
-            this.pageOff = this.step("page-off", `${MAINTENANCE_BIN} page off ${DEPLOY_OWNER}`, [firstBackup?.run ?? this.verify.run]);
-            done = pulumi.all([this.verify.run.stdout, this.pageOff.run.stdout]).apply(([v]) => v);
-        }
-        const { settings: s, previous } = this.args;
-        const rollbackId = s.deploy.rollbackId;
-        // After a rollback the stores keep the schema they had: the old release's migration did not run.
-        const schema = isRollback(s, previous) ? previous?.schema : s.deploy.schema;
-        const backupOut = this.backup ? this.backup.run.stdout : pulumi.output("");
-        return pulumi.all([done, backupOut]).apply(([out, backupLog]) => {
-            const preDeployBackup = /backup (\S+) complete \(/.exec(backupLog ?? "")?.[1];
-            const record: ReleaseRecord = {
-                release,
-                images,
-                verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null,
-                commit: this.args.commit,
-                ...(schema ? { schema } : {}),
-                ...(preDeployBackup ? { preDeployBackup } : {}),
-            };
-            return { ...record, containers: fingerprint, stores: this.args.stores, ...(rollbackId ? { rollbackId } : {}), history: record.verifiedAt ? nextHistory(record, previous) : previous?.history };
-        });
     }
 
     /**

@@ -19,6 +19,7 @@ import { MAINTENANCE_FLAG } from "./proxy-config";
 import { Settings } from "../../model/settings";
 import { containerName, logGroupName, passwordFile } from "./store-config";
 import { AGENT_DIR, HOST_NAMING, MAINTENANCE_PAGE_HOST_DIR, PROBE_BIN, PROBE_ENV, SYSTEMD_DIR } from "./layout";
+import { Gate } from "../../components/gate";
 
 export { logGroupName };
 
@@ -160,7 +161,7 @@ export interface SofiaMonitoringArgs {
     /** EventBridge rules that page on-call besides the alarms (their names): the topic admits them. */
     level2Rules?: string[];
     /** What the paging (composite) alarms wait for: a first deploy's maintenance page. @default nothing */
-    pagesAfter?: pulumi.Resource[];
+    pagesAfter?: Gate;
     tags: Record<string, string>;
 }
 

@@ -12,7 +12,8 @@ import { HostFiles } from "../../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
 import { backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "./backups";
 import { deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, releaseOf } from "../../release/deploy";
-import { DeployChecklist } from "./deploy-checklist";
+import { DeployChecklist, deployGates } from "./deploy-checklist";
+import { LateGate } from "../../components/gate";
 import { containerFingerprint, SofiaContainers, storeFingerprint } from "./containers";
 import { sofiaHostFiles, tuningTable } from "./services-files";
 import { failureRuleName, MaintenanceWindows } from "../../components/maintenance-window";
@@ -100,12 +101,9 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const commit = deployCommit();
         const storesFingerprint = storeFingerprint(this.catalog, s);
         const thisDeploy = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint);
-        const deploy = new DeployChecklist(
-            `${name}-deploy`,
-            { settings: s, deployKind: thisDeploy, previous: args.previous, instanceId: this.host.instance.id, hostReady: hostFiles.associations, hostFiles: hostFiles.installed, images, containers: containersFingerprint, stores: storesFingerprint, attempt: deployAttempt(), commit },
-            { parent: this },
-        );
-        // After the checklist: on a first deploy the paging alarms wait for the maintenance page.
+        // The checklist comes after what it checks; what it holds back waits at its gates, which it opens.
+        const gates = deployGates();
+        // On a first deploy the paging alarms wait for the maintenance page.
         const monitoring = new SofiaMonitoring(
             `${name}-monitoring`,
             {
@@ -114,7 +112,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 instanceId: this.host.instance.id,
                 dataPath: DATA_PATH,
                 level2Rules: [failureRuleName(alarmPrefix(s.stack))],
-                pagesAfter: deploy.pagesAfter,
+                pagesAfter: gates.pages.resources,
                 tags,
             },
             { parent: this },
@@ -127,13 +125,32 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 provider: this.host.dockerProvider,
                 logGroups: monitoring.logGroups,
                 hostPrivateIp: this.host.instance.privateIp,
-                before: deploy.before,
-                beforeApps: deploy.migrate,
+                gates: { beforeContainers: gates.containers.resources, beforeApps: gates.apps.resources },
             },
             { parent: this },
         );
         const containers = Object.values(this.containers.containers);
-        const verifiedRelease = deploy.finish(containers, release);
+        const deploy = new DeployChecklist(
+            `${name}-deploy`,
+            {
+                settings: s,
+                deployKind: thisDeploy,
+                previous: args.previous,
+                instanceId: this.host.instance.id,
+                hostReady: hostFiles.associations,
+                hostFiles: hostFiles.installed,
+                images,
+                release,
+                containers: containersFingerprint,
+                stores: storesFingerprint,
+                attempt: deployAttempt(),
+                commit,
+                declared: { stores: this.containers.stores, all: containers, migration: this.containers.migration },
+                gates,
+            },
+            { parent: this },
+        );
+        LateGate.assertOpened(gates.containers, gates.apps, gates.pages);
         new SofiaBackups(`${name}-backup`, { settings: s, instanceId: this.host.instance.id }, { parent: this });
         new MaintenanceWindows(
             `${name}-maintenance`,
@@ -182,7 +199,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             dashboard: `sofia-${s.stack}`,
             release,
             // What promotion reads, and the next update compares with: the release verified, and when.
-            verifiedRelease,
+            verifiedRelease: deploy.verifiedRelease,
             // What this update does beyond the resources: the deployment checklist's steps, in order.
             deploy: { kind: thisDeploy, steps: deploy.steps, changes: releaseChanges(args.previous, images) },
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${s.stack}/`,
