@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sofia's services on this host, in catalog order. The catalog arrives as a generated table
-# (services/host-files.ts renders it from services/catalog.ts); nothing here lists services itself.
+# (topology/host/services-files.ts renders it from model/catalog.ts); nothing here lists services itself.
 #
 #   sofia-services start      start stage by stage, each stage only once the previous is healthy
 #   sofia-services stop       stop in reverse stage order, a stage's containers together, each with its grace period
@@ -164,7 +164,7 @@ cmd_verify() {
   echo "verified-at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
-# What the alarms assume of the images and the host can check (services/catalog.ts `serves`): each
+# What the alarms assume of the images and the host can check (model/catalog.ts `serves`): each
 # listed line must be served, exactly, at its URL. An image that breaks one would leave an alarm blind.
 verify_contracts() {
   [[ -r $CONTRACTS ]] || die "verify: no contracts table at $CONTRACTS; it is installed by the stack (pulumi up)"
