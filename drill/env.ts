@@ -13,7 +13,7 @@ import * as path from "path";
 import { projectRoot } from "../components/project-root";
 import { backupEnv, backupItems } from "../topology/host/backups";
 import { releaseServiceNames, sofiaCatalog } from "../model/catalog";
-import { contractsTable, servicesTable, sofiaHostLayout } from "../topology/host/services-files";
+import { contractsTable, flowsTable, servicesTable, sofiaHostLayout } from "../topology/host/services-files";
 import { probeEnv } from "../topology/host/monitoring";
 import { metricsNamespace, STACK_DIMENSION } from "../model/metrics";
 import { QUESTDB_USER, questdbServerConf, redisCommand } from "../topology/host/store-config";
@@ -199,6 +199,8 @@ export class DrillEnv {
         // The catalog's services for sofia-services, their /health served here.
         fs.writeFileSync(path.join(this.configDir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
         fs.writeFileSync(path.join(this.configDir, "contracts.tsv"), contractsTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
+        // What verify checks is arriving: the double counts rows newer than a minute in ticks.
+        fs.writeFileSync(path.join(this.configDir, "flows.tsv"), flowsTable(catalog, { timeseriesStore: "questdb" }).replaceAll("http://127.0.0.1:9000", this.questdb.url));
         // The docker double: every container runs and is healthy; sofia-redis is a real process.
         fs.mkdirSync(this.state, { recursive: true });
         for (const e of catalog) {
@@ -239,6 +241,7 @@ export class DrillEnv {
             SOFIA_SERVICES: path.join(projectRoot(), "host", "sofia-services.sh"),
             SOFIA_CATALOG: path.join(this.configDir, "services.tsv"),
             SOFIA_CONTRACTS: path.join(this.configDir, "contracts.tsv"),
+            SOFIA_FLOWS: path.join(this.configDir, "flows.tsv"),
             SOFIA_PROBE_ENV: path.join(this.configDir, "probe.env"),
             SOFIA_PAGE_FLAG: this.pageFlag,
             SOFIA_MAINTENANCE_BIN: path.join(projectRoot(), "host", "sofia-maintenance.sh"),

@@ -41,6 +41,7 @@ source "$SOFIA_HOST_ENV" || die "no host layout at $SOFIA_HOST_ENV; it is instal
 CATALOG=${SOFIA_CATALOG:?not in the host layout (host.env); run pulumi up to reinstall it}
 TUNING=${SOFIA_TUNING:?not in the host layout (host.env); run pulumi up to reinstall it}
 CONTRACTS=${SOFIA_CONTRACTS:?not in the host layout (host.env); run pulumi up to reinstall it}
+FLOWS=${SOFIA_FLOWS:?not in the host layout (host.env); run pulumi up to reinstall it}
 # The host lock and the recovery of interrupted operations (sofia-ops.sh).
 # shellcheck source=/dev/null
 source "${SOFIA_OPS_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
@@ -160,6 +161,7 @@ cmd_verify() {
   fi
   log "verify: all healthy"
   verify_contracts
+  verify_flows
   # Read by the stack (the verifiedRelease output): when this release was last seen healthy.
   echo "verified-at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
@@ -183,6 +185,56 @@ verify_contracts() {
     fi
   done <"$CONTRACTS"
   (( ${#broken[@]} == 0 )) || die "verify: an image breaks what the alarms assume of it (README, Contracts): $(printf '%s; ' "${broken[@]}")fix the image or the catalog"
+}
+
+# What the catalog says must be arriving once everything runs (its `writes`): rows newer than a
+# minute in the writer's table, within the writer's time. A release whose processes answer but
+# write nothing fails here, naming the writer and the apps whose data it writes, with their logs.
+verify_flows() {
+  [[ -r $FLOWS ]] || die "verify: no data-flow table at $FLOWS; it is installed by the stack (pulumi up)"
+  local writer container sources store target seconds table sql count started waited said=0 why
+  while IFS=$'\t' read -r writer container sources store target seconds table sql; do
+    [[ -z $writer || $writer == \#* ]] && continue
+    [[ $seconds =~ ^[0-9]+$ ]] || die "verify: '$seconds' seconds for $writer in $FLOWS is not a number; run pulumi up to reinstall it"
+    started=$(date +%s)
+    while :; do
+      why=""
+      count=$(flow_count "$store" "$target" "$sql" 2>&1) || { why=$count; count=""; }
+      if [[ $count =~ ^[0-9]+$ ]] && (( count > 0 )); then
+        log "verify: data flows: $count rows in $table newer than a minute ($writer)"
+        break
+      fi
+      waited=$(( $(date +%s) - started ))
+      if (( waited >= seconds )); then
+        local c from=""
+        [[ $sources == - ]] || from=" from what ${sources//,/ and } publish"
+        for c in "$container" ${sources//,/ }; do
+          [[ $c == - ]] || log_tail "$c"
+        done
+        die "verify: no data flowing: no row in $table newer than a minute after ${seconds}s${why:+ ($store: ${why//$'\n'/ })}; $writer ($container) writes them$from; their last log lines are above"
+      fi
+      if (( waited >= said + 15 )); then
+        said=$waited
+        log "verify: waiting for rows in $table from $writer (${waited}s of ${seconds}s)"
+      fi
+      sleep "$POLL_SECONDS"
+    done
+  done <"$FLOWS"
+}
+
+# The rows a flow's count query finds, on stdout; what went wrong on stdout otherwise, and fail.
+flow_count() {
+  local store=$1 target=$2 sql=$3 out
+  case $store in
+    questdb)
+      out=$(questdb_exec "$target" "$sql") || { printf '%s\n' "$out"; return 1; }
+      out=$(sed -n 's/.*"dataset":\[\[\([0-9][0-9]*\)\]\].*/\1/p' <<<"$out")
+      [[ -n $out ]] || { echo "QuestDB gave no count"; return 1; }
+      printf '%s\n' "$out" ;;
+    timescaledb)
+      docker exec "$target" psql -U postgres -tAc "$sql" 2>&1 | tr -d '[:space:]' ;;
+    *) echo "unknown store '$store'"; return 1 ;;
+  esac
 }
 
 # The last log lines of a container, on stderr, for a failure message.
@@ -245,7 +297,7 @@ cmd_watchdog() {
 questdb_exec() {
   local url=$1 sql=$2 body
   if ! body=$(questdb_curl -sS -G --max-time 600 --data-urlencode "query=$sql" -w '\n%{http_code}' "$url/exec"); then
-    die "tune: QuestDB at $url did not answer; is sofia-questdb healthy? (sofia-services status)"
+    die "QuestDB at $url did not answer; is sofia-questdb healthy? (sofia-services status)"
   fi
   local code=${body##*$'\n'}
   body=${body%$'\n'*}

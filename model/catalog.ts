@@ -122,7 +122,17 @@ export interface CatalogEntry {
      * changes the release runs it from the new image, to completion, before any app starts.
      */
     migration?: string[];
+    /**
+     * What it writes, which a deploy checks is arriving once everything runs (README, "Contracts"):
+     * rows newer than a minute in `table` of the time-series store, by `timeColumn`, within
+     * `withinSeconds` of the verification's start. The apps it starts after are the ones whose data
+     * it writes: a failure names them too.
+     */
+    writes?: { table: string; timeColumn: string; withinSeconds: number };
 }
+
+/** The table of ticks: what the writer fills, the tuning keeps and a deploy checks is growing. */
+export const TICKS_TABLE = "ticks";
 
 /**
  * A Python worker that serves no HTTP: its command, and a check that its script is still in the
@@ -273,6 +283,9 @@ const entries: CatalogEntry[] = [
         quiesce: true,
         stopGraceSeconds: 30,
         memoryMb: 512,
+        // The runbook's own check after a deploy ("Verify data flow"): rows in ticks in the last minute.
+        // Crypto trades around the clock: a minute without ticks is a broken feed, not a quiet market.
+        writes: { table: TICKS_TABLE, timeColumn: "timestamp", withinSeconds: 180 },
     },
     {
         name: "news",

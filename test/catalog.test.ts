@@ -2,7 +2,8 @@ import { spawn } from "child_process";
 import * as http from "http";
 import * as net from "net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CatalogEntry, clientPorts, sofiaCatalog } from "../model/catalog";
+import { CatalogEntry, clientPorts, sofiaCatalog, TICKS_TABLE } from "../model/catalog";
+import { flowSql } from "../topology/host/store-config";
 import { runAsync } from "../drill/run";
 import { CatalogError, startStages, stopStages } from "../model/start-order";
 
@@ -130,5 +131,22 @@ describe("health checks, run for real", () => {
         } finally {
             worker.kill();
         }
+    });
+});
+
+describe("the catalog's writes (a deploy's data-flow check)", () => {
+    it("declares the writer of ticks in both stores' catalogs, and counts rows newer than a minute in each store's SQL", () => {
+        for (const store of ["questdb", "timescaledb"] as const) {
+            const writers = sofiaCatalog(store).filter((e) => e.writes);
+            expect(writers.map((e) => e.name)).toEqual(["ts-writer"]);
+            expect(writers[0].writes!.table).toBe(TICKS_TABLE);
+        }
+        expect(flowSql("questdb", "ticks", "timestamp")).toBe("SELECT count() FROM ticks WHERE timestamp > dateadd('m', -1, now())");
+        expect(flowSql("timescaledb", "ticks", "timestamp")).toBe(`SELECT count(*) FROM ticks WHERE "timestamp" > now() - INTERVAL '1 minute'`);
+    });
+
+    it("refuses a table or column that is not a plain name (it goes into SQL on the host)", () => {
+        expect(() => flowSql("questdb", "ticks; DROP TABLE ticks", "timestamp")).toThrow(/is not a plain table and column name/);
+        expect(() => flowSql("timescaledb", "ticks", 'timestamp" OR 1=1 --')).toThrow(/is not a plain table and column name/);
     });
 });

@@ -6,7 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sofiaCatalog } from "../model/catalog";
-import { contractsTable, servicesTable, sofiaHostLayout, tuningTable } from "../topology/host/services-files";
+import { freePort } from "../drill/moto";
+import { contractsTable, flowsTable, servicesTable, sofiaHostLayout, tuningTable } from "../topology/host/services-files";
 import { questdbServerConf } from "../topology/host/store-config";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { mountPointOf, RunResult, runAsync } from "../drill/run";
@@ -35,6 +36,7 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
         DOCKER_STATE: state(),
         SOFIA_CATALOG: path.join(dir, "services.tsv"),
         SOFIA_CONTRACTS: path.join(dir, "contracts.tsv"),
+        SOFIA_FLOWS: path.join(dir, "flows.tsv"),
         SOFIA_STATE_DIR: path.join(dir, "var"),
         SOFIA_OPS_LIB: path.join(ROOT, "host", "sofia-ops.sh"),
         SOFIA_OPS_LOCK: path.join(dir, "lock"),
@@ -59,6 +61,8 @@ beforeEach(() => {
     fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog));
     // No contract unless a test declares one (the contract tests below).
     fs.writeFileSync(path.join(dir, "contracts.tsv"), "# name\turl\tline\n");
+    // No flow either, unless a test declares one (the data-flow tests below).
+    fs.writeFileSync(path.join(dir, "flows.tsv"), "# writer\tcontainer\tsource_containers\tstore\ttarget\tseconds\ttable\tsql\n");
     fs.writeFileSync(path.join(dir, "host.env"), hostEnv(sofiaHostLayout(path.join(dir, "data"))));
     for (const e of catalog) container(e.name, ["healthy"]);
 });
@@ -453,6 +457,67 @@ describe("sofia-services migrated (a deploy's one-shot migration container)", ()
         const gone = await migrated();
         expect(gone.status).toBe(1);
         expect(gone.stderr).toMatch(/migrated: no container sofia-api-migrate; did the deploy create it\?/);
+    });
+});
+
+describe("sofia-services verify: data flows (the catalog's writes)", () => {
+    let questdb: QuestDbDouble;
+    beforeAll(async () => {
+        questdb = await startQuestDbDouble();
+    });
+    afterAll(() => questdb.close());
+
+    /** Every container running and healthy, no /health to ask; the flows table as the stack writes it, its store here and its wait `seconds`. */
+    function stack(store: "questdb" | "timescaledb", seconds?: number): void {
+        fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+\S*/g, "-"));
+        for (const e of catalog) container(e.name, ["healthy"], true);
+        let flows = flowsTable(sofiaCatalog(store), { timeseriesStore: store }).replaceAll("http://127.0.0.1:9000", questdb.url);
+        if (seconds !== undefined) flows = flows.replace(/\t180\t/g, `\t${seconds}\t`);
+        fs.writeFileSync(path.join(dir, "flows.tsv"), flows);
+    }
+    const verify = () => runAsync("bash", [SCRIPT, "verify"], env({ SOFIA_POLL_SECONDS: "0.2" }));
+
+    it("passes once rows newer than a minute arrive in ticks, asking the runbook's query until they do", async () => {
+        stack("questdb");
+        Object.assign(questdb, { queries: [], recentRows: [0, 0, 7] });
+        const r = await verify();
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("verify: data flows: 7 rows in ticks newer than a minute (ts-writer)");
+        expect(questdb.queries).toEqual(Array(3).fill("SELECT count() FROM ticks WHERE timestamp > dateadd('m', -1, now())"));
+        expect(r.stdout.indexOf("data flows")).toBeLessThan(r.stdout.indexOf("verified-at"));
+    });
+
+    it("fails after the writer's time when nothing arrives, naming the writer and the ingestors, with their logs", async () => {
+        stack("questdb", 1);
+        Object.assign(questdb, { queries: [], recentRows: [0] });
+        fs.writeFileSync(path.join(state(), "sofia-crypto-ws.logs"), "ERROR websocket closed: 1006\n");
+        const r = await verify();
+        expect(r.status).toBe(1);
+        expect(r.stdout).not.toContain("verified-at");
+        expect(r.stderr).toContain("verify: no data flowing: no row in ticks newer than a minute after 1s; ts-writer (sofia-ts-writer) writes them from what sofia-crypto-ws and sofia-equities publish; their last log lines are above");
+        for (const c of ["sofia-ts-writer", "sofia-crypto-ws", "sofia-equities"]) expect(r.stderr).toContain(`--- last 30 log lines of ${c} ---`);
+        expect(r.stderr).toContain("ERROR websocket closed: 1006");
+    });
+
+    it("says why when the store does not answer", async () => {
+        stack("questdb", 1);
+        const closed = await freePort();
+        fs.writeFileSync(path.join(dir, "flows.tsv"), fs.readFileSync(path.join(dir, "flows.tsv"), "utf8").replaceAll(questdb.url, `http://127.0.0.1:${closed}`));
+        const r = await verify();
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`no data flowing: no row in ticks newer than a minute after 1s \\(questdb: .*QuestDB at http://127\\.0\\.0\\.1:${closed} did not answer`));
+    });
+
+    it("asks TimescaleDB with psql in its container", async () => {
+        stack("timescaledb", 1);
+        fs.writeFileSync(path.join(state(), "sofia-timescaledb.rows"), "12\n");
+        const r = await verify();
+        expect(r.stderr).toBe("");
+        expect(r.stdout).toContain("verify: data flows: 12 rows in ticks newer than a minute (ts-writer)");
+        expect(log()).toContain(`exec sofia-timescaledb psql -U postgres -tAc SELECT count(*) FROM ticks WHERE "timestamp" > now() - INTERVAL '1 minute'`);
+        fs.writeFileSync(path.join(state(), "sofia-timescaledb.rows"), "0\n");
+        expect((await verify()).status).toBe(1);
     });
 });
 

@@ -23,6 +23,8 @@ export interface QuestDbDouble {
     auth?: string;
     /** Queries refused for missing or wrong credentials (HTTP 401), in order. */
     refused: string[];
+    /** What successive counts of rows newer than a minute answer (a flow's check); the last one stays. */
+    recentRows: number[];
     close(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ function reply(res: http.ServerResponse, status: number, body: object): void {
 }
 
 export async function startQuestDbDouble(): Promise<QuestDbDouble> {
-    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok", release: "ok", held: false, refused: [] };
+    const double: Omit<QuestDbDouble, "url" | "close"> = { queries: [], tableExists: true, alter: "ok", checkpoint: "ok", release: "ok", held: false, refused: [], recentRows: [42] };
     const server = http.createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://x");
         if (url.pathname !== "/exec") return reply(res, 404, { error: "not found" });
@@ -46,6 +48,10 @@ export async function startQuestDbDouble(): Promise<QuestDbDouble> {
         if (/table_name.*tables\(\)/i.test(query)) {
             const names = double.tableExists ? [["ticks"]] : [];
             return reply(res, 200, { query, columns: [{ name: "table_name", type: "STRING" }], dataset: names, count: names.length });
+        }
+        if (/^select count\(\) from \w+ where \w+ > dateadd\('m', -1, now\(\)\)$/i.test(query)) {
+            const rows = double.recentRows.length > 1 ? double.recentRows.shift()! : (double.recentRows[0] ?? 0);
+            return reply(res, 200, { query, columns: [{ name: "count", type: "LONG" }], dataset: [[rows]], count: 1 });
         }
         if (/^checkpoint create/i.test(query)) {
             if (double.checkpoint !== "ok" || double.held) return reply(res, 400, { query, error: "checkpoint is already in progress", position: 0 });

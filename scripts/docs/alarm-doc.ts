@@ -61,7 +61,8 @@ export function contractsTable(): string {
         "|---|---|---|---|",
         ...entries.map((e) => {
             const peers = e.kind === "edge" ? "the services of its client ports" : (e.talksTo ?? []).join(", ") || "nothing (others connect to it)";
-            return `| \`${e.name}\` | ${cell(LOG_FORMATS[e.logFormat].layout)} | ${cell(peers)} | ${cell((e.contracts ?? []).join("; ") || "nothing beyond the catalog")} |`;
+            const writes = e.writes ? [`writes rows to \`${e.writes.table}\` (time column \`${e.writes.timeColumn}\`) without pause: a deploy, a restore and a restart wait up to ${e.writes.withinSeconds} s for rows newer than a minute, and fail naming it and the apps it starts after`] : [];
+            return `| \`${e.name}\` | ${cell(LOG_FORMATS[e.logFormat].layout)} | ${cell(peers)} | ${cell([...(e.contracts ?? []), ...writes].join("; ") || "nothing beyond the catalog")} |`;
         }),
     ].join("\n");
 }

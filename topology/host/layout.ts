@@ -44,6 +44,7 @@ export const BACKUP_LIB = `${LIB}/sofia-backup-lib.sh`;
 export const CATALOG_TABLE = `${ETC}/services.tsv`;
 export const TUNING_TABLE = `${ETC}/tuning.tsv`;
 export const CONTRACTS_TABLE = `${ETC}/contracts.tsv`;
+export const FLOWS_TABLE = `${ETC}/flows.tsv`;
 export const BACKUP_ITEMS = `${ETC}/backup.tsv`;
 export const BACKUP_ENV = `${ETC}/backup.env`;
 export const PROBE_ENV = `${ETC}/probe.env`;
@@ -102,6 +103,7 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_CATALOG: CATALOG_TABLE,
         SOFIA_TUNING: TUNING_TABLE,
         SOFIA_CONTRACTS: CONTRACTS_TABLE,
+        SOFIA_FLOWS: FLOWS_TABLE,
         SOFIA_BACKUP_ITEMS: BACKUP_ITEMS,
         SOFIA_BACKUP_ENV: BACKUP_ENV,
         SOFIA_PROBE_ENV: PROBE_ENV,

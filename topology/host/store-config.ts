@@ -2,7 +2,7 @@
  * How each data store is configured and how apps reach it: pure functions of the catalog and the
  * settings, so the tests can read exactly what a container will be given.
  */
-import { CatalogEntry } from "../../model/catalog";
+import { CatalogEntry, TICKS_TABLE } from "../../model/catalog";
 import { Settings } from "../../model/settings";
 import { volumeHostPath } from "./layout";
 
@@ -107,8 +107,6 @@ export function questdbConfHostPath(catalog: readonly CatalogEntry[], dataPath: 
     return volumeHostPath(dataPath, volume.name) + QUESTDB_CONF_PATH.slice(volume.path.length);
 }
 
-/** The table the writer fills and the tuning applies to. */
-export const TICKS_TABLE = "ticks";
 
 /**
  * Idempotent SQL that keeps the time-series store tuned once the ticks table exists: QuestDB drops
@@ -124,4 +122,13 @@ export function tuningSql(store: Settings["timeseriesStore"], retentionDays: num
         `ALTER TABLE ${TICKS_TABLE} SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')`,
         `SELECT add_compression_policy('${TICKS_TABLE}', INTERVAL '7 days', if_not_exists => true)`,
     ];
+}
+
+/**
+ * How many rows of `table` are newer than a minute, in the store's own SQL: the runbook's "Verify
+ * data flow" query. Names come from the catalog, never from input.
+ */
+export function flowSql(store: Settings["timeseriesStore"], table: string, timeColumn: string): string {
+    if (!/^[a-z_][a-z0-9_]*$/.test(table) || !/^[a-z_][a-z0-9_]*$/.test(timeColumn)) throw new Error(`flowSql: "${table}"."${timeColumn}" is not a plain table and column name`);
+    return store === "questdb" ? `SELECT count() FROM ${table} WHERE ${timeColumn} > dateadd('m', -1, now())` : `SELECT count(*) FROM ${table} WHERE "${timeColumn}" > now() - INTERVAL '1 minute'`;
 }
