@@ -240,9 +240,9 @@ const entries: CatalogEntry[] = [
         ...pythonHttpService(8000, "/health", "loopback"),
         contracts: [
             PYTHON_LOG_CONTRACT,
-            "exposes at /metrics, in the Prometheus text format, `stale_ratio` typed gauge (share of instruments whose last tick is stale) and `ws_reconnects_total` typed counter: the CloudWatch agent drops untyped metrics (checked by every deploy's verification)",
+            `exposes at /metrics, in the Prometheus text format, \`${APP_METRICS.staleRatio}\` typed gauge (share of instruments whose last tick is stale), \`${APP_METRICS.reconnects}\` typed counter, \`${APP_METRICS.newsAge}\` typed gauge (seconds since the newest stored news item was published) and \`${APP_METRICS.fallbackUp}\` typed gauge (1 when the equities fallback source answered its hourly check, else 0): the CloudWatch agent drops untyped metrics (checked by every deploy's verification)`,
         ],
-        serves: [{ port: 8000, path: "/metrics", lines: [`# TYPE ${APP_METRICS.staleRatio} gauge`, `# TYPE ${APP_METRICS.reconnects} counter`] }],
+        serves: [{ port: 8000, path: "/metrics", lines: [`# TYPE ${APP_METRICS.staleRatio} gauge`, `# TYPE ${APP_METRICS.reconnects} counter`, `# TYPE ${APP_METRICS.newsAge} gauge`, `# TYPE ${APP_METRICS.fallbackUp} gauge`] }],
         startsAfter: ["redis", TIMESERIES_STORE],
         talksTo: ["redis", TIMESERIES_STORE],
         stopGraceSeconds: 10,

@@ -57,6 +57,13 @@ export const APP_METRICS = {
      * is already reconnects per minute, so its Sum per minute is the rate.
      */
     reconnects: "ws_reconnects_total",
+    /** Seconds since the newest item the news aggregator stored was published (runbook daily: "Verify news feed updates"). */
+    newsAge: "news_newest_item_age_seconds",
+    /**
+     * 1 when the equities puller's fallback source answered its last check, else 0; checked every
+     * hour (runbook hourly: "Test fallback data sources").
+     */
+    fallbackUp: "equities_fallback_up",
 } as const;
 
 /** Host metrics from the CloudWatch agent. */

@@ -120,6 +120,8 @@ const alarms = z
         redisMemoryPercent: percent.default(80).meta({ description: "Redis used memory, as a percentage of maxmemory." }),
         diskPercent: percent.default(80).meta({ description: "Disk used on the root and data volumes." }),
         reconnectsPerMinute: z.number().positive().default(5).meta({ description: "Websocket reconnects per minute before alarming." }),
+        newsMaxAgeHours: z.number().positive().max(72).default(6).meta({ description: "Alarm when the newest stored news item is older than this (the runbook checks the feed daily)." }),
+        fallbackDownHours: z.number().int().min(1).max(24).default(2).meta({ description: "Hours in a row the equities fallback source may fail its hourly check before alarming." }),
         errorLinesPerMinute: z.number().positive().default(10).meta({ description: "ERROR log lines per minute, per service, before alarming." }),
         backupMaxAgeHours: z.number().positive().max(24 * 14).default(26).meta({ description: "Alarm when the last good full backup is older than this." }),
         redisBackupMaxAgeMinutes: z.number().int().min(30).max(24 * 60).default(60).meta({ description: "Where Redis-only backups are scheduled: alarm when the newest is older than this." }),

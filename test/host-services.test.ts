@@ -391,7 +391,7 @@ describe("sofia-services verify, against real HTTP endpoints", () => {
     });
 
     it("checks what the images must serve: the metrics server's typed gauge and counter, exactly, else fails naming the contract", async () => {
-        const metrics = http.createServer((q, res) => res.end(q.url === "/typed" ? "# HELP stale_ratio x\r\n# TYPE stale_ratio gauge\r\nstale_ratio 0.01\r\n# TYPE ws_reconnects_total counter\r\nws_reconnects_total 3\r\n" : "# TYPE stale_ratio untyped\nstale_ratio 0.01\n# TYPE ws_reconnects_total counter\n"));
+        const metrics = http.createServer((q, res) => res.end(q.url === "/typed" ? "# HELP stale_ratio x\r\n# TYPE stale_ratio gauge\r\nstale_ratio 0.01\r\n# TYPE ws_reconnects_total counter\r\nws_reconnects_total 3\r\n# TYPE news_newest_item_age_seconds gauge\r\nnews_newest_item_age_seconds 420\r\n# TYPE equities_fallback_up gauge\r\nequities_fallback_up 1\r\n" : "# TYPE stale_ratio untyped\nstale_ratio 0.01\n# TYPE ws_reconnects_total counter\n"));
         await new Promise<void>((r) => metrics.listen(0, "127.0.0.1", r));
         const port = (metrics.address() as net.AddressInfo).port;
         try {
@@ -404,7 +404,9 @@ describe("sofia-services verify, against real HTTP endpoints", () => {
             contracts("/untyped");
             const bad = await verify();
             expect(bad.status).toBe(1);
-            expect(bad.stderr).toContain(`verify: an image breaks what the alarms assume of it (README, Contracts): metrics: http://127.0.0.1:${port}/untyped has no line '# TYPE stale_ratio gauge'; fix the image or the catalog`);
+            const at = `metrics: http://127.0.0.1:${port}/untyped has no line`;
+            // Every missing line is named, the one served untyped first; the counter it does serve is not.
+            expect(bad.stderr).toContain(`verify: an image breaks what the alarms assume of it (README, Contracts): ${at} '# TYPE stale_ratio gauge'; ${at} '# TYPE news_newest_item_age_seconds gauge'; ${at} '# TYPE equities_fallback_up gauge'; fix the image or the catalog`);
             expect(bad.stderr).not.toContain("ws_reconnects_total counter'");
             fs.rmSync(path.join(dir, "contracts.tsv"));
             expect((await verify()).stderr).toContain("no contracts table at");

@@ -73,6 +73,10 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
     });
     const staleRatio = { ...sofia(APP_METRICS.staleRatio), statistic: "Maximum" };
     const reconnects = { ...sofia(APP_METRICS.reconnects), statistic: "Sum" };
+    // The worst of the hour: one scrape a minute, the age only grows between items.
+    const newsAge = { ...sofia(APP_METRICS.newsAge), statistic: "Maximum" };
+    // One failed check is enough to count the hour: the source was not there when asked.
+    const fallbackUp = { ...sofia(APP_METRICS.fallbackUp), statistic: "Minimum" };
     const apiLatency = { namespace: metricsNamespace(s.stack), name: LOG_METRICS.apiLatency, dimensions: {}, extendedStatistic: "p95" } as const;
 
     const specs: AlarmSpec[] = [
@@ -124,6 +128,35 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             silence: "no scrape that minute: no news (health-metrics covers the server, stale-ratio-signal-gone a gauge that never comes)",
         },
         signalGone("stale-ratio", `${APP_METRICS.staleRatio} gauge from the metrics server`, staleRatio, metricsServer),
+        {
+            id: "news-stale",
+            level: 2,
+            description: `News feed stale: the newest stored item is older than ${a.newsMaxAgeHours} h (${APP_METRICS.newsAge}, a gauge the metrics server is assumed to expose; README, "Contracts"). Check the news aggregator's log for its feeds (sofia-news) and restart it: docker restart sofia-news.`,
+            metric: newsAge,
+            comparison: "GreaterThanThreshold",
+            threshold: a.newsMaxAgeHours * 3600,
+            period: 3600,
+            evaluationPeriods: 1,
+            treatMissingData: "notBreaching",
+            publisher: metricsServer,
+            silence: "no scrape that hour: no news (news-stale-signal-gone alarms a gauge that never comes)",
+        },
+        signalGone("news-stale", `${APP_METRICS.newsAge} gauge from the metrics server`, newsAge, metricsServer),
+        {
+            id: "fallback-down",
+            level: 2,
+            description: `The equities fallback source failed its hourly check ${a.fallbackDownHours} hours in a row (${APP_METRICS.fallbackUp}; README, "Contracts"): should the primary fail now, the equities feed has nowhere to go. Check the source from the host and the puller's log (sofia-equities); equityPrimary switches which source is primary.`,
+            metric: fallbackUp,
+            comparison: "LessThanThreshold",
+            threshold: 1,
+            period: 3600,
+            evaluationPeriods: a.fallbackDownHours,
+            datapointsToAlarm: a.fallbackDownHours,
+            treatMissingData: "notBreaching",
+            publisher: metricsServer,
+            silence: "no scrape that hour: no news (fallback-down-signal-gone alarms a gauge that never comes)",
+        },
+        signalGone("fallback-down", `${APP_METRICS.fallbackUp} gauge from the metrics server`, fallbackUp, metricsServer),
         {
             id: "api-latency-p95",
             level: 2,
