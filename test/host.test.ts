@@ -5,7 +5,7 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { BackupBucket } from "../components/backup-bucket";
-import { architectureOf, backupPrefixPolicy, controlOpts, Host, hostUserData, sshdDeployConf, validateHostArgs } from "../components/host";
+import { architectureOf, backupPrefixPolicy, controlOpts, Host, HostArgs, hostUserData, sshdDeployConf, validateHostArgs } from "../components/host";
 import { HOST_NAMING } from "../topology/host/layout";
 import { runOffline } from "../plan/offline";
 import { clientPorts, sofiaCatalog } from "../model/catalog";
@@ -14,6 +14,26 @@ import type { Plan } from "../plan/offline";
 
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKRiw9uK4mRIBIf1ZLvaCONfaETTv0o7k3j1UY7K+fbE test";
+
+/** A Host of one project's "unit" stack, planned offline with `args` over small defaults (and whatever `more` declares). */
+function planHost(project: string, args: Partial<HostArgs>, more: () => void = () => undefined): Promise<Plan> {
+    const title = project[0].toUpperCase() + project.slice(1);
+    return runOffline({
+        project,
+        stack: "unit",
+        config: new Map([["aws:region", { value: "eu-central-1", secret: false }]]),
+        program: () => {
+            new Host("h", {
+                naming: HOST_NAMING, instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 50,
+                clientPorts: [], clientCidrs: [], adminCidrs: [], dockerAccess: "ssm", sshPublicKey: KEY,
+                scope: { metricsNamespace: `${title}/unit`, logGroupPrefix: `/${project}/unit/` },
+                hostFilesMarkerDir: `/etc/${project}/host-files.d`,
+                ...args,
+            });
+            more();
+        },
+    });
+}
 
 function ingress(plan: Plan): string[] {
     return ofType(plan, INGRESS)
@@ -173,20 +193,7 @@ describe("the host's access to the backup bucket", () => {
     });
 
     it("is attached to the host role when the Host is given a bucket", async () => {
-        const plan = await runOffline({
-            project: "sofia",
-            stack: "unit",
-            config: new Map([["aws:region", { value: "eu-central-1", secret: false }]]),
-            program: () => {
-                new Host("h", {
-                    naming: HOST_NAMING, instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 50,
-                    clientPorts: [], clientCidrs: [], adminCidrs: [], dockerAccess: "ssm", sshPublicKey: KEY,
-                    backupBucket: { arn: "arn:aws:s3:::sofia-backups", prefix: "unit" },
-                    scope: { metricsNamespace: "Sofia/unit", logGroupPrefix: "/sofia/unit/" },
-                    hostFilesMarkerDir: "/etc/sofia/host-files.d",
-                });
-            },
-        });
+        const plan = await planHost("sofia", { backupBucket: { arn: "arn:aws:s3:::sofia-backups", prefix: "unit" } });
         const policy = JSON.parse(ofType(plan, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "h-backups")!.inputs.policy as string);
         expect(policy.Statement[1].Resource).toEqual(["arn:aws:s3:::sofia-backups/unit/*"]);
     });
@@ -194,24 +201,17 @@ describe("the host's access to the backup bucket", () => {
 
 describe("the Host as a generic component", () => {
     it("names its users, files and descriptions after the caller's system, and lets the caller adjust a child (transform)", async () => {
-        const plan = await runOffline({
-            project: "acme",
-            stack: "unit",
-            config: new Map([["aws:region", { value: "eu-central-1", secret: false }]]),
-            program: () => {
-                new Host("h", {
-                    naming: { slug: "acme", title: "Acme", generator: "acme-infra" }, instanceType: "t3.large", region: "eu-central-1", zone: "eu-central-1a", rootVolumeGb: 30, dataVolumeGb: 50,
-                    clientPorts: [], clientCidrs: [], adminCidrs: [], dockerAccess: "ssm", sshPublicKey: KEY,
-                    scope: { metricsNamespace: "Acme/unit", logGroupPrefix: "/acme/unit/" },
-                    hostFilesMarkerDir: "/etc/acme/host-files.d",
-                    transform: {
-                        instance: { monitoring: false },
-                        securityGroup: (args) => void (args.tags = { ...(args.tags as Record<string, string>), Team: "edge" }),
-                    },
-                });
-                new BackupBucket("b", { bucketPrefix: "acme-backups-", retention: [{ prefix: "unit/full", days: 30 }], transform: { bucket: { tags: { Owner: "data" } } } });
+        const plan = await planHost(
+            "acme",
+            {
+                naming: { slug: "acme", title: "Acme", generator: "acme-infra" },
+                transform: {
+                    instance: { monitoring: false },
+                    securityGroup: (args) => void (args.tags = { ...(args.tags as Record<string, string>), Team: "edge" }),
+                },
             },
-        });
+            () => new BackupBucket("b", { bucketPrefix: "acme-backups-", retention: [{ prefix: "unit/full", days: 30 }], transform: { bucket: { tags: { Owner: "data" } } } }),
+        );
         const instance = one(plan, "aws:ec2/instance:Instance");
         expect(instance.inputs.monitoring).toBe(false);
         // The rest of the component's own choices stay: the guard against a new AMI replacing the host.
