@@ -129,6 +129,24 @@ export interface CatalogEntry {
      * it writes: a failure names them too.
      */
     writes?: { table: string; timeColumn: string; withinSeconds: number };
+    /**
+     * How a browser tells that its theme is intact (README, "Contracts"; the runbook's "UI Theme
+     * Broken"): on `path`, each marker's element exists and its computed style `property` has
+     * `value`. The synthetic check loads the page through the front proxy and names the first marker
+     * that differs; markers are the theme's own, never live data, so prices moving raise nothing.
+     */
+    theme?: { path: string; markers: ThemeMarker[] };
+    /** Paths its clients need answered with 2xx, each within `maxMs` (the synthetic check, through the front proxy). */
+    criticalPaths?: { path: string; maxMs: number }[];
+}
+
+export interface ThemeMarker {
+    /** A CSS selector the page must have an element for. */
+    selector: string;
+    /** A CSS property of that element, as getComputedStyle reads it. */
+    property: string;
+    /** Its value, exactly as the browser computes it (colours as rgb(...)). */
+    value: string;
 }
 
 /** The table of ticks: what the writer fills, the tuning keeps and a deploy checks is growing. */
@@ -324,6 +342,8 @@ const entries: CatalogEntry[] = [
             PYTHON_LOG_CONTRACT,
             "writes one JSON line per request to stdout with `duration_ms` (milliseconds, a number): the latency alarm's only input",
         ],
+        // The read endpoints the UI needs belong here too, as the API image names them.
+        criticalPaths: [{ path: "/health", maxMs: 1000 }],
         // The runbook's "API Performance" values.
         env: { WORKERS: "4", REDIS_POOL_SIZE: "20", DB_POOL_SIZE: "10", API_CACHE_TTL: "5" },
         // The runbook backs up models/ ("AI models"); the API loads them.
@@ -345,6 +365,15 @@ const entries: CatalogEntry[] = [
         check: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${UI_PORT}/`], startPeriodSeconds: 15 },
         logFormat: "python",
         contracts: [PYTHON_LOG_CONTRACT],
+        // The sofia-dark theme (the UI's own extensions hold it): a dark page, marked on its root element.
+        theme: {
+            path: "/",
+            markers: [
+                { selector: 'html[data-theme="sofia-dark"]', property: "color-scheme", value: "dark" },
+                { selector: "body", property: "background-color", value: "rgb(13, 17, 23)" },
+            ],
+        },
+        criticalPaths: [{ path: "/", maxMs: 3000 }],
         // The runbook backs up sofia_ui/extensions: the UI's installed extensions.
         volumes: [{ name: "ui-extensions", path: "/app/sofia_ui/extensions" }],
         backup: { kind: "files", volume: "ui-extensions" },

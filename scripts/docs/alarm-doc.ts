@@ -62,7 +62,9 @@ export function contractsTable(): string {
         ...entries.map((e) => {
             const peers = e.kind === "edge" ? "the services of its client ports" : (e.talksTo ?? []).join(", ") || "nothing (others connect to it)";
             const writes = e.writes ? [`writes rows to \`${e.writes.table}\` (time column \`${e.writes.timeColumn}\`) without pause: a deploy, a restore and a restart wait up to ${e.writes.withinSeconds} s for rows newer than a minute, and fail naming it and the apps it starts after`] : [];
-            return `| \`${e.name}\` | ${cell(LOG_FORMATS[e.logFormat].layout)} | ${cell(peers)} | ${cell([...(e.contracts ?? []), ...writes].join("; ") || "nothing beyond the catalog")} |`;
+            const theme = e.theme ? [`its theme is marked on \`${e.theme.path}\`: ${e.theme.markers.map((m) => `\`${m.selector}\` has ${m.property} \`${m.value}\``).join(", ")} (the synthetic check's theme markers)`] : [];
+            const paths = e.criticalPaths ? [`answers ${e.criticalPaths.map((p) => `\`${p.path}\` within ${p.maxMs} ms`).join(", ")} (its critical paths)`] : [];
+            return `| \`${e.name}\` | ${cell(LOG_FORMATS[e.logFormat].layout)} | ${cell(peers)} | ${cell([...(e.contracts ?? []), ...writes, ...theme, ...paths].join("; ") || "nothing beyond the catalog")} |`;
         }),
     ].join("\n");
 }
