@@ -25,7 +25,9 @@ type Resources = (s: Scope) => string[];
 const ANY: Resources = () => ["*"];
 const ROLES: Resources = (s) => [`arn:${s.partition}:iam::${s.account}:role/sofia-*`];
 const PROFILES: Resources = (s) => [`arn:${s.partition}:iam::${s.account}:instance-profile/sofia-*`];
-const BUCKETS: Resources = (s) => [`arn:${s.partition}:s3:::sofia-backups-*`];
+const BUCKETS: Resources = (s) => [`arn:${s.partition}:s3:::sofia-backups-*`, `arn:${s.partition}:s3:::sofia-*-synthetics-*`];
+/** The synthetic checks' code and run artifacts, in their own buckets. */
+const SYNTHETICS_OBJECTS: Resources = (s) => [`arn:${s.partition}:s3:::sofia-*-synthetics-*/*`];
 const TOPICS: Resources = (s) => [`arn:${s.partition}:sns:${s.region}:${s.account}:sofia-*`];
 const ALARMS: Resources = (s) => [`arn:${s.partition}:cloudwatch:${s.region}:${s.account}:alarm:sofia-*`];
 const DASHBOARDS: Resources = (s) => [`arn:${s.partition}:cloudwatch::${s.account}:dashboard/sofia-*`];
@@ -122,6 +124,27 @@ export const TYPE_GRANTS: Record<string, Grant> = {
     "aws:cloudwatch/logMetricFilter:LogMetricFilter": { actions: ["logs:PutMetricFilter", "logs:DeleteMetricFilter", "logs:DescribeMetricFilters"], resources: LOG_GROUPS },
     "aws:cloudwatch/eventRule:EventRule": { actions: ["events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:ListTargetsByRule", "events:TagResource", "events:UntagResource", "events:ListTagsForResource"], resources: RULES },
     "aws:cloudwatch/eventTarget:EventTarget": { actions: ["events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule"], resources: RULES },
+    "aws:s3/bucketObjectv2:BucketObjectv2": {
+        actions: ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:GetObjectAttributes"],
+        resources: SYNTHETICS_OBJECTS,
+        scopedReads: true,
+    },
+    // Synthetics runs each canary as a Lambda function (cwsyn-<canary>-<id>) and a layer it creates
+    // with the caller's own permissions, from the code object it reads.
+    "aws:synthetics/canary:Canary": {
+        actions: [
+            "synthetics:CreateCanary", "synthetics:UpdateCanary", "synthetics:DeleteCanary", "synthetics:GetCanary", "synthetics:DescribeCanaries", "synthetics:StartCanary", "synthetics:StopCanary",
+            "synthetics:TagResource", "synthetics:UntagResource", "synthetics:ListTagsForResource",
+            "lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:AddPermission", "lambda:PublishVersion",
+            "lambda:PublishLayerVersion", "lambda:GetLayerVersion", "lambda:GetLayerVersionByArn", "lambda:DeleteLayerVersion", "lambda:ListLayerVersions", "lambda:TagResource", "lambda:ListTags",
+        ],
+        resources: (s) => [
+            `arn:${s.partition}:synthetics:${s.region}:${s.account}:canary:sofia-*`,
+            `arn:${s.partition}:lambda:${s.region}:${s.account}:function:cwsyn-sofia-*`,
+            `arn:${s.partition}:lambda:${s.region}:${s.account}:layer:cwsyn-sofia-*`,
+            `arn:${s.partition}:lambda:${s.region}:${s.account}:layer:cwsyn-sofia-*:*`,
+        ],
+    },
     "aws:ssm/document:Document": {
         actions: ["ssm:CreateDocument", "ssm:UpdateDocument", "ssm:UpdateDocumentDefaultVersion", "ssm:DeleteDocument", "ssm:DescribeDocument", "ssm:GetDocument", "ssm:ListDocumentVersions", "ssm:DescribeDocumentPermission", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource"],
         resources: DOCUMENTS,
@@ -189,10 +212,10 @@ export const OPERATIONS: Operation[] = [
     },
     {
         sid: "PassHostAndWindowRoles",
-        why: "the host's instance profile (to EC2), the maintenance windows' service role (to SSM), the Redis schedule's role (to EventBridge Scheduler)",
+        why: "the host's instance profile (to EC2), the maintenance windows' service role (to SSM), the Redis schedule's role (to EventBridge Scheduler), the canaries' role (to Lambda, which Synthetics runs them on)",
         actions: ["iam:PassRole"],
         resources: ROLES,
-        condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com"] } },
+        condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com", "lambda.amazonaws.com"] } },
     },
     {
         sid: "AlarmEc2Actions",

@@ -20,11 +20,14 @@ export function allOf(...gates: (Gate | undefined)[]): Gate {
 export class LateGate {
     readonly resources: Promise<pulumi.Resource[]>;
     private resolve!: (resources: pulumi.Resource[]) => void;
+    private reject!: (error: unknown) => void;
     private opened = false;
 
     /** @param name what it holds back, for the error when nobody opened it */
     constructor(readonly name: string) {
-        this.resources = new Promise((resolve) => (this.resolve = resolve));
+        this.resources = new Promise((resolve, reject) => ((this.resolve = resolve), (this.reject = reject)));
+        // Whoever waits at the gate sees a failure; the promise itself must not count as unhandled.
+        this.resources.catch(() => undefined);
     }
 
     /** Declares its resources; once only. */
@@ -34,9 +37,23 @@ export class LateGate {
         this.resolve(resources);
     }
 
-    /** Throws unless opened: a gate nobody opens would hold its resources back forever (the update would hang). */
-    static assertOpened(...gates: LateGate[]): void {
-        const closed = gates.filter((g) => !g.opened).map((g) => g.name);
-        if (closed.length) throw new Error(`gates never opened: ${closed.join(", ")}; whatever waits on them would never be created`);
+    /**
+     * Declares what opens the gates. Should it throw, or leave a gate closed, every closed gate
+     * fails with that error: a gate nobody opens would hold its resources back forever, and the
+     * update would hang with its error lost.
+     */
+    static declaring<T>(gates: LateGate[], declare: () => T): T {
+        try {
+            const result = declare();
+            const closed = gates.filter((g) => !g.opened).map((g) => g.name);
+            if (closed.length) throw new Error(`gates never opened: ${closed.join(", ")}; whatever waits on them would never be created`);
+            return result;
+        } catch (error) {
+            for (const g of gates.filter((g) => !g.opened)) {
+                g.opened = true;
+                g.reject(error);
+            }
+            throw error;
+        }
     }
 }

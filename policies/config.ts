@@ -5,7 +5,7 @@
  */
 import { EnforcementLevel } from "@pulumi/policy";
 import { cronFields } from "../components/formats";
-import { backupRetention } from "../topology/host/backups";
+import { BACKUP_BUCKET_PREFIX, backupRetention } from "../topology/host/backups";
 import { PRODUCTION_MIN_RETENTION_DAYS, PRODUCTION_STACKS, Settings } from "../model/settings";
 
 export type PolicyConfig = { all?: EnforcementLevel } & Record<string, EnforcementLevel | Record<string, unknown> | undefined>;
@@ -18,7 +18,7 @@ export function scheduleDay(expr: string): string {
 export function policyConfig(s: Settings): PolicyConfig {
     return {
         ...(PRODUCTION_STACKS.includes(s.stack) ? { all: "mandatory" as const } : {}),
-        "iam-host-role-own-prefix": { prefix: s.stack },
+        "iam-host-role-own-prefix": { prefix: s.stack, buckets: BACKUP_BUCKET_PREFIX },
         "s3-retention-covers-backups": { retention: Object.fromEntries(backupRetention(s).map((r) => [`${r.prefix}/`, r.days])) },
         // A floor of its own, not the settings': a production stack whose settings ask less still fails.
         "s3-prod-backups-kept": PRODUCTION_STACKS.includes(s.stack) ? { minimumDays: PRODUCTION_MIN_RETENTION_DAYS, objectLock: true } : { minimumDays: 1, objectLock: false },

@@ -76,8 +76,10 @@ export const policies: SofiaPolicy[] = [
             validateResourceOfType(aws.ebs.Volume, (_v, a, report) => {
                 if (!a.opts.protect) report("the data volume must be declared with protect: true.");
             }),
+            // The backups and their access logs (components under sofia:backup:); a bucket of run
+            // artifacts (the synthetic checks') holds nothing a restore needs.
             validateResourceOfType(aws.s3.Bucket, (_b, a, report) => {
-                if (!a.opts.protect) report("the backup bucket must be declared with protect: true.");
+                if (a.urn.includes("::sofia:backup:") && !a.opts.protect) report("the backup bucket must be declared with protect: true.");
             }),
         ],
     },
@@ -174,14 +176,19 @@ export const policies: SofiaPolicy[] = [
         name: "iam-host-role-own-prefix",
         description: "The host's role reaches only its own stack's prefix of the backup bucket: staging cannot read or overwrite prod's backups.",
         enforcementLevel: "mandatory",
-        configSchema: { properties: { prefix: { type: "string", default: "" } } },
+        // `buckets`: the backup bucket's name prefix (other buckets, a canary's artifacts say, are theirs to grant).
+        configSchema: { properties: { prefix: { type: "string", default: "" }, buckets: { type: "string", default: "" } } },
         validateResource: validateResourceOfType(aws.iam.RolePolicy, (p, args, report) => {
-            const { prefix } = args.getConfig<{ prefix: string }>();
+            const { prefix, buckets } = args.getConfig<{ prefix: string; buckets: string }>();
             for (const s of statements(p.policy)) {
-                if (!list(s.Action).some((a) => a.startsWith("s3:"))) continue;
+                const actions = list(s.Action).filter((a) => a.startsWith("s3:"));
+                if (!actions.length) continue;
+                // Listing the account's buckets reads no backup; any object action on "*" reaches them all.
+                const onObjects = actions.some((a) => a === "s3:*" || /object/i.test(a));
                 for (const r of list(s.Resource)) {
-                    const object = /^arn:aws[a-z-]*:s3:::[^/]+\/(.*)$/.exec(r);
-                    if (r === "*" || (object && (!prefix || !object[1].startsWith(`${prefix}/`)))) report(`S3 resource ${r} is not under the stack's prefix "${prefix}/".`);
+                    const object = /^arn:aws[a-z-]*:s3:::([^/]+)\/(.*)$/.exec(r);
+                    if (object && !object[1].startsWith(buckets)) continue;
+                    if ((r === "*" && onObjects) || (object && (!prefix || !object[2].startsWith(`${prefix}/`)))) report(`S3 resource ${r} is not under the stack's prefix "${prefix}/".`);
                 }
             }
         }),

@@ -147,6 +147,8 @@ describe("every alarm of both stacks, and who sends its metric", () => {
                         case "log-filter":
                             return filters.some((f) => f.inputs.logGroupName === `/sofia/${stack}/${p.service}` && (f.inputs.metricTransformation as any).namespace === m.namespace && (f.inputs.metricTransformation as any).name === m.name);
                         case "aws":
+                            // A canary publishes under its own namespace, dimensioned by its name: it must be one the stack declares.
+                            if (p.service === "Synthetics") return m.namespace === "CloudWatchSynthetics" && ofType(plans[stack], "aws:synthetics/canary:Canary").some((c) => c.inputs.name === (m.dimensions as Record<string, unknown>).CanaryName);
                             return m.namespace === `AWS/${p.service}`;
                     }
                 })();

@@ -60,13 +60,15 @@ describe("the deploy role's permissions, from the program's resource types", () 
         for (const [t, g] of Object.entries(TYPE_GRANTS)) for (const a of g.actions) expect(all, t).toContain(a);
         const writeOn = (action: string) => statements.filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource);
         expect(writeOn("iam:PutRolePolicy")).toEqual(["arn:aws:iam::123456789012:role/sofia-*"]);
-        expect(writeOn("s3:PutBucketPolicy")).toEqual(["arn:aws:s3:::sofia-backups-*"]);
+        expect(writeOn("s3:PutBucketPolicy")).toEqual(["arn:aws:s3:::sofia-backups-*", "arn:aws:s3:::sofia-*-synthetics-*"]);
         expect(writeOn("cloudwatch:PutCompositeAlarm")).toEqual(["arn:aws:cloudwatch:eu-central-1:123456789012:alarm:sofia-*"]);
         // Listing a bucket reads what is in it: S3 reads stay on Sofia's buckets too.
-        expect(writeOn("s3:ListBucket")).toEqual(["arn:aws:s3:::sofia-backups-*"]);
+        expect(writeOn("s3:ListBucket")).toEqual(["arn:aws:s3:::sofia-backups-*", "arn:aws:s3:::sofia-*-synthetics-*"]);
+        // The deploy role writes objects only to the synthetic checks' buckets (their code), never into the backups.
+        expect(writeOn("s3:PutObject")).toEqual(["arn:aws:s3:::sofia-*-synthetics-*/*"]);
         // No managed policy is attached by the program: the deploy role cannot attach one (AdministratorAccess would be a way out).
         expect(all).not.toContain("iam:AttachRolePolicy");
-        expect(statements.find((s) => s.Action.includes("iam:PassRole"))!.Condition).toEqual({ StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com"] } });
+        expect(statements.find((s) => s.Action.includes("iam:PassRole"))!.Condition).toEqual({ StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com", "lambda.amazonaws.com"] } });
         expect(all).not.toContain("*");
         expect(all.filter((a) => a.includes("*"))).toEqual([]);
         const policies = asManagedPolicies(statements);

@@ -104,6 +104,12 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["ec2-detailed-monitoring", [res(T.instance, goodInstance)], [res(T.instance, { ...goodInstance, monitoring: false })]],
     ["ebs-encrypted", [res(T.volume, { encrypted: true })], [res(T.volume, { encrypted: false })]],
     ["data-protected", [res(T.volume, { encrypted: true }, { protect: true })], [res(T.volume, { encrypted: true })]],
+    // The backup bucket must be protected; a bucket of canary artifacts need not be.
+    [
+        "data-protected",
+        [{ ...res(T.bucket, {}, { protect: true }), urn: "urn:pulumi:t::sofia::sofia:backup:BackupBucket$aws:s3/bucket:Bucket::b1" }, { ...res(T.bucket, {}), urn: "urn:pulumi:t::sofia::sofia:monitoring:SyntheticChecks$aws:s3/bucket:Bucket::a1" }],
+        [{ ...res(T.bucket, {}), urn: "urn:pulumi:t::sofia::sofia:backup:BackupBucket$aws:s3/bucket:Bucket::b2" }],
+    ],
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "0.0.0.0/0", description: "api" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 6379, toPort: 6379, cidrIpv4: "0.0.0.0/0", description: "redis" })]],
     // Half the internet is as open as all of it.
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24", description: "ssh" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "128.0.0.0/1", description: "ssh" })]],
@@ -127,6 +133,13 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
         [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::b/staging/*"] }] }) })],
         [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::b/*"] }] }) })],
         { "iam-host-role-own-prefix": { prefix: "staging" } },
+    ],
+    // Another bucket's objects and the account's bucket list are not the backups; an object action on "*" reaches them.
+    [
+        "iam-host-role-own-prefix",
+        [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::sofia-staging-synthetics-1/runs/*"] }, { Effect: "Allow", Action: ["s3:ListAllMyBuckets"], Resource: "*" }] }) })],
+        [res(T.rolePolicy, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:GetObject"], Resource: "*" }, { Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::sofia-backups-1/prod/*"] }] }) })],
+        { "iam-host-role-own-prefix": { prefix: "staging", buckets: "sofia-backups-" } },
     ],
     ["s3-versioning", bucketSet(), bucketSet({ versioning: { versioningConfiguration: { status: "Suspended" } } })],
     ["s3-encryption", bucketSet(), bucketSet({ sse: null })],
@@ -285,7 +298,7 @@ describe("enforcement per stack", () => {
     it("derives each stack's policy configuration from its settings", () => {
         expect(policyConfig(stackSettings("prod"))).toEqual({
             all: "mandatory",
-            "iam-host-role-own-prefix": { prefix: "prod" },
+            "iam-host-role-own-prefix": { prefix: "prod", buckets: "sofia-backups-" },
             "s3-retention-covers-backups": { retention: { "prod/full/": 30, "prod/redis/": 7 } },
             "s3-prod-backups-kept": { minimumDays: 30, objectLock: true },
             "maintenance-windows-utc-on-day": { day: "SUN" },

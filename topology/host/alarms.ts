@@ -9,6 +9,8 @@ import { APP_METRICS, BACKUP_METRICS, CERT_METRICS, HOST_METRICS, KIND_DIMENSION
 import { Settings } from "../../model/settings";
 import { containerName, logGroupName } from "./store-config";
 import { DATA_PATH } from "./layout";
+import { syntheticChecks } from "./synthetics";
+import { canaryMetric } from "../../components/synthetic-checks";
 
 /** Every alarm of a stack is named `<prefix>-<id>`. */
 export function alarmPrefix(stack: string): string {
@@ -141,6 +143,21 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             publisher: metricsServer,
             silence: "no scrape that hour: no news (news-stale-signal-gone alarms a gauge that never comes)",
         },
+        ...syntheticChecks(catalog, s, alarmPrefix(s.stack)).map<AlarmSpec>((c) => ({
+            id: `synthetic-${c.id}`,
+            level: 2,
+            description: `The synthetic check of ${c.service} failed, from outside, through ${c.base}: ${[c.theme ? "its theme markers (runbook: UI Theme Broken)" : "", c.paths ? `its critical paths ${c.paths.map((p) => p.path).join(", ")}` : ""].filter(Boolean).join(" and ")}. The canary ${c.canary}'s last runs say which, with screenshots (CloudWatch, Synthetics).`,
+            metric: { ...canaryMetric(c.canary), statistic: "Average" },
+            comparison: "LessThanThreshold",
+            threshold: 100,
+            period: 300,
+            evaluationPeriods: 3,
+            datapointsToAlarm: 2,
+            // A canary that stopped running checks nothing.
+            treatMissingData: "breaching",
+            publisher: { by: "aws", service: "Synthetics" },
+            silence: "the canary did not run: it pages (a check that stopped is no check)",
+        })),
         signalGone("news-stale", `${APP_METRICS.newsAge} gauge from the metrics server`, newsAge, metricsServer),
         {
             id: "fallback-down",

@@ -15,10 +15,13 @@ import { Settings } from "../../model/settings";
 import { RestoreSummary, StackOutputs } from "../../release/outputs";
 import { HostCommand, HostCommandArgs } from "../../components/host-command";
 import { containerName, passwordFile, REDIS_AOF } from "./store-config";
-import { BACKUP_BIN, BACKUP_ENV, BACKUP_ITEMS, BACKUP_LIB, HOST_CONFIG_DIR, RELEASE_FILE, RESTORE_BIN, SYSTEMD_DIR, volumeHostPath } from "./layout";
+import { BACKUP_BIN, BACKUP_ENV, BACKUP_ITEMS, BACKUP_LIB, HOST_CONFIG_DIR, HOST_NAMING, RELEASE_FILE, RESTORE_BIN, SYSTEMD_DIR, volumeHostPath } from "./layout";
 import { releaseOf } from "../../release/deploy";
 
 /** Shared by the backup and restore scripts, which source it from here. */
+
+/** The backup bucket's name prefix (S3 completes it); the host role's policy is held to the stack's prefix in it. */
+export const BACKUP_BUCKET_PREFIX = `${HOST_NAMING.slug}-backups-`;
 
 /**
  * Where each kind of backup lives in the bucket, under the stack's prefix: full backups, and

@@ -10,9 +10,11 @@ import { Host } from "../../components/host";
 import { HostCommand } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
-import { backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "./backups";
+import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "./backups";
 import { deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, releaseOf } from "../../release/deploy";
 import { DeployChecklist, deployGates } from "./deploy-checklist";
+import { syntheticChecks, syntheticsOffBecause } from "./synthetics";
+import { SyntheticChecks } from "../../components/synthetic-checks";
 import { LateGate } from "../../components/gate";
 import { containerFingerprint, SofiaContainers, storeFingerprint } from "./containers";
 import { sofiaHostFiles, tuningTable } from "./services-files";
@@ -49,7 +51,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
 
         this.backupBucket = new BackupBucket(
             `${name}-backups`,
-            { bucketPrefix: `${HOST_NAMING.slug}-backups-`, retention: backupRetention(s), kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, objectLockMode: s.backup.objectLockMode, tags },
+            { bucketPrefix: BACKUP_BUCKET_PREFIX, retention: backupRetention(s), kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, objectLockMode: s.backup.objectLockMode, tags },
             { parent: this },
         );
 
@@ -103,54 +105,63 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const thisDeploy = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint);
         // The checklist comes after what it checks; what it holds back waits at its gates, which it opens.
         const gates = deployGates();
-        // On a first deploy the paging alarms wait for the maintenance page.
-        const monitoring = new SofiaMonitoring(
-            `${name}-monitoring`,
-            {
-                catalog: this.catalog,
-                settings: s,
-                instanceId: this.host.instance.id,
-                dataPath: DATA_PATH,
-                level2Rules: [failureRuleName(alarmPrefix(s.stack))],
-                pagesAfter: gates.pages.resources,
-                tags,
-            },
-            { parent: this },
-        );
-        this.containers = new SofiaContainers(
-            `${name}-services`,
-            {
-                catalog: this.catalog,
-                settings: s,
-                provider: this.host.dockerProvider,
-                logGroups: monitoring.logGroups,
-                hostPrivateIp: this.host.instance.privateIp,
-                gates: { beforeContainers: gates.containers.resources, beforeApps: gates.apps.resources },
-            },
-            { parent: this },
-        );
-        const containers = Object.values(this.containers.containers);
-        const deploy = new DeployChecklist(
-            `${name}-deploy`,
-            {
-                settings: s,
-                deployKind: thisDeploy,
-                previous: args.previous,
-                instanceId: this.host.instance.id,
-                hostReady: hostFiles.associations,
-                hostFiles: hostFiles.installed,
-                images,
-                release,
-                containers: containersFingerprint,
-                stores: storesFingerprint,
-                attempt: deployAttempt(),
-                commit,
-                declared: { stores: this.containers.stores, all: containers, migration: this.containers.migration },
-                gates,
-            },
-            { parent: this },
-        );
-        LateGate.assertOpened(gates.containers, gates.apps, gates.pages);
+        // Should anything below throw before the checklist opens its gates, they fail with that error.
+        const { monitoring, deploy, containers, sofiaContainers } = LateGate.declaring([gates.containers, gates.apps, gates.pages], () => {
+            // On a first deploy the paging alarms wait for the maintenance page.
+            const monitoring = new SofiaMonitoring(
+                `${name}-monitoring`,
+                {
+                    catalog: this.catalog,
+                    settings: s,
+                    instanceId: this.host.instance.id,
+                    dataPath: DATA_PATH,
+                    level2Rules: [failureRuleName(alarmPrefix(s.stack))],
+                    pagesAfter: gates.pages.resources,
+                    tags,
+                },
+                { parent: this },
+            );
+            // The runbook's theme regression and critical paths, from outside (synthetics.ts).
+            const checks = syntheticChecks(this.catalog, s, alarmPrefix(s.stack));
+            if (checks.length) new SyntheticChecks(`${name}-synthetics`, { prefix: alarmPrefix(s.stack), checks: checks.map(({ canary: _c, service: _s, ...check }) => check), tags }, { parent: this });
+            else pulumi.log.info(`No synthetic checks in stack ${s.stack}: ${syntheticsOffBecause(s)}. The deploy's verification is the check here.`, this);
+
+            const sofiaContainers = new SofiaContainers(
+                `${name}-services`,
+                {
+                    catalog: this.catalog,
+                    settings: s,
+                    provider: this.host.dockerProvider,
+                    logGroups: monitoring.logGroups,
+                    hostPrivateIp: this.host.instance.privateIp,
+                    gates: { beforeContainers: gates.containers.resources, beforeApps: gates.apps.resources },
+                },
+                { parent: this },
+            );
+            const containers = Object.values(sofiaContainers.containers);
+            const deploy = new DeployChecklist(
+                `${name}-deploy`,
+                {
+                    settings: s,
+                    deployKind: thisDeploy,
+                    previous: args.previous,
+                    instanceId: this.host.instance.id,
+                    hostReady: hostFiles.associations,
+                    hostFiles: hostFiles.installed,
+                    images,
+                    release,
+                    containers: containersFingerprint,
+                    stores: storesFingerprint,
+                    attempt: deployAttempt(),
+                    commit,
+                    declared: { stores: sofiaContainers.stores, all: containers, migration: sofiaContainers.migration },
+                    gates,
+                },
+                { parent: this },
+            );
+            return { monitoring, deploy, containers, sofiaContainers };
+        });
+        this.containers = sofiaContainers;
         new SofiaBackups(`${name}-backup`, { settings: s, instanceId: this.host.instance.id }, { parent: this });
         new MaintenanceWindows(
             `${name}-maintenance`,
