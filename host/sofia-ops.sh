@@ -36,9 +36,8 @@ ops_die() { printf 'sofia-ops: %s\n' "$*" >&2; exit 1; }
 # The host's layout (topology/host/layout.ts writes it; the script that sources this file has read
 # it already, this is for a caller that has not); the environment may point elsewhere (drills).
 SOFIA_HOST_ENV=${SOFIA_HOST_ENV:-/etc/sofia/host.env}
-[[ -r $SOFIA_HOST_ENV ]] || ops_die "no host layout at $SOFIA_HOST_ENV; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
-source "$SOFIA_HOST_ENV"
+source "$SOFIA_HOST_ENV" || ops_die "no host layout at $SOFIA_HOST_ENV, or it does not read; it is installed by the stack (pulumi up)"
 for var in SOFIA_OPS_LOCK SOFIA_JOURNAL SOFIA_STATE_DIR SOFIA_STAGING_DIR SOFIA_SERVICES SOFIA_MAINTENANCE_BIN; do
   [[ -n ${!var:-} ]] || ops_die "$SOFIA_HOST_ENV does not set $var; run pulumi up to reinstall it"
 done

@@ -192,25 +192,33 @@ verify_contracts() {
 # write nothing fails here, naming the writer and the apps whose data it writes, with their logs.
 verify_flows() {
   [[ -r $FLOWS ]] || die "verify: no data-flow table at $FLOWS; it is installed by the stack (pulumi up)"
-  local writer container sources store target seconds table sql count started waited said=0 why
+  local writer container sources store target seconds table sql count started waited said why left
+  local -a feeds
+  # Each writer's time counts from the verification's start (the catalog's withinSeconds).
+  started=$(date +%s)
   while IFS=$'\t' read -r writer container sources store target seconds table sql; do
     [[ -z $writer || $writer == \#* ]] && continue
-    [[ $seconds =~ ^[0-9]+$ ]] || die "verify: '$seconds' seconds for $writer in $FLOWS is not a number; run pulumi up to reinstall it"
-    started=$(date +%s)
+    [[ $seconds =~ ^(0|[1-9][0-9]{0,5})$ ]] || die "verify: '$seconds' seconds for $writer in $FLOWS is not a number of seconds; run pulumi up to reinstall it"
+    feeds=()
+    [[ $sources == - ]] || IFS=, read -ra feeds <<<"$sources"
+    said=0
     while :; do
+      waited=$(( $(date +%s) - started ))
+      # One question at a time, never longer than the time left (a store that hangs must not hold the deploy).
+      left=$(( seconds - waited ))
+      (( left > 10 )) && left=10
+      (( left < 1 )) && left=1
       why=""
-      count=$(flow_count "$store" "$target" "$sql" 2>&1) || { why=$count; count=""; }
-      if [[ $count =~ ^[0-9]+$ ]] && (( count > 0 )); then
+      count=$(flow_count "$store" "$target" "$sql" "$left" 2>&1) || { why=$count; count=""; }
+      if [[ $count =~ ^[0-9]+$ ]] && (( 10#$count > 0 )); then
         log "verify: data flows: $count rows in $table newer than a minute ($writer)"
         break
       fi
       waited=$(( $(date +%s) - started ))
       if (( waited >= seconds )); then
         local c from=""
-        [[ $sources == - ]] || from=" from what ${sources//,/ and } publish"
-        for c in "$container" ${sources//,/ }; do
-          [[ $c == - ]] || log_tail "$c"
-        done
+        (( ${#feeds[@]} == 0 )) || from=" from what $(printf '%s and ' "${feeds[@]}" | sed 's/ and $//') publish"
+        for c in "$container" "${feeds[@]}"; do log_tail "$c"; done
         die "verify: no data flowing: no row in $table newer than a minute after ${seconds}s${why:+ ($store: ${why//$'\n'/ })}; $writer ($container) writes them$from; their last log lines are above"
       fi
       if (( waited >= said + 15 )); then
@@ -223,16 +231,27 @@ verify_flows() {
 }
 
 # The rows a flow's count query finds, on stdout; what went wrong on stdout otherwise, and fail.
+# Waits at most $4 seconds for the store's answer.
 flow_count() {
-  local store=$1 target=$2 sql=$3 out
+  local store=$1 target=$2 sql=$3 wait=$4 out err
   case $store in
     questdb)
-      out=$(questdb_exec "$target" "$sql") || { printf '%s\n' "$out"; return 1; }
+      out=$(questdb_exec "$target" "$sql" "$wait") || { printf '%s\n' "$out"; return 1; }
       out=$(sed -n 's/.*"dataset":\[\[\([0-9][0-9]*\)\]\].*/\1/p' <<<"$out")
       [[ -n $out ]] || { echo "QuestDB gave no count"; return 1; }
       printf '%s\n' "$out" ;;
     timescaledb)
-      docker exec "$target" psql -U postgres -tAc "$sql" 2>&1 | tr -d '[:space:]' ;;
+      # The count from stdout alone: psql warns on stderr (a collation mismatch, say) and still answers.
+      err=$(mktemp)
+      if out=$(timeout "$wait" docker exec "$target" psql -X -U postgres -tAc "$sql" 2>"$err"); then
+        rm -f "$err"
+        printf '%s\n' "${out//[[:space:]]/}"
+      else
+        tr '\n' ' ' <"$err"
+        echo "(psql in $target: exit or timeout after ${wait}s)"
+        rm -f "$err"
+        return 1
+      fi ;;
     *) echo "unknown store '$store'"; return 1 ;;
   esac
 }
@@ -295,8 +314,8 @@ cmd_watchdog() {
 
 # QuestDB's HTTP API: prints the response body, fails on an HTTP error with QuestDB's own message.
 questdb_exec() {
-  local url=$1 sql=$2 body
-  if ! body=$(questdb_curl -sS -G --max-time 600 --data-urlencode "query=$sql" -w '\n%{http_code}' "$url/exec"); then
+  local url=$1 sql=$2 maxtime=${3:-600} body
+  if ! body=$(questdb_curl -sS -G --max-time "$maxtime" --data-urlencode "query=$sql" -w '\n%{http_code}' "$url/exec"); then
     die "QuestDB at $url did not answer; is sofia-questdb healthy? (sofia-services status)"
   fi
   local code=${body##*$'\n'}

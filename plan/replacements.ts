@@ -25,6 +25,9 @@ const FORCE_NEW: Record<string, readonly string[]> = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ["bucket", "expectedBucketOwner"],
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": ["bucket", "expectedBucketOwner"],
     "aws:s3/bucketLogging:BucketLogging": ["bucket", "expectedBucketOwner"],
+    // A new script is a new key (its digest is in it): a new object, the canaries then updated in place.
+    "aws:s3/bucketObjectv2:BucketObjectv2": ["bucket", "key"],
+    "aws:synthetics/canary:Canary": ["name"],
     "aws:iam/role:Role": ["name", "namePrefix", "path"],
     "aws:iam/rolePolicy:RolePolicy": ["name", "namePrefix", "role"],
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ["role", "policyArn"],

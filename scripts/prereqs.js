@@ -17,7 +17,8 @@ const NEEDED = [
   { command: "openssl", pkg: "openssl", why: "SHA-256 in the backup and restore scripts; a throwaway certificate for the proxy's TLS" },
   { command: "pebble", pkg: "pebble", why: "an ACME test server issues the proxy's certificate to sofia-cert" },
   { command: "lego", pkg: "lego", why: "the ACME client sofia-cert runs (the host runs the same version from its image)" },
-  { command: "chromium", pkg: "chromium", why: "the synthetic checks' theme and critical-path script runs in a real headless browser" },
+  // Debian's chromium; on GitHub's Ubuntu runners (whose chromium package is a snap) their Google Chrome.
+  { command: "chromium", check: "command -v chromium || command -v chromium-browser || command -v google-chrome", pkg: "chromium", why: "the synthetic checks' theme and critical-path script runs in a real headless browser" },
   // Not in Debian 12: these come from PyPI (pip install 'moto[server]' awscli), preinstalled here.
   { command: "moto_server", pkg: null, why: "the S3/CloudWatch/SSM emulator the drills talk to" },
   { command: "aws", pkg: null, why: "host scripts call AWS through the aws CLI" },

@@ -11,6 +11,7 @@ import * as path from "path";
 import puppeteer, { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sofiaCatalog } from "../model/catalog";
+import { browserPath } from "./helpers/browser";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { checkTheme, checkPaths } = require("../components/synthetics/checks.js");
 
@@ -43,7 +44,7 @@ beforeAll(async () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-    browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+    browser = await puppeteer.launch({ executablePath: browserPath(), headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
     tab = await browser.newPage();
 }, 60_000);
 

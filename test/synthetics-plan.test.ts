@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { canaryName, canaryPolicy } from "../components/synthetic-checks";
+import { stackSettings } from "../plan/stack-config";
+import { syntheticsOffBecause } from "../topology/host/synthetics";
 import { ofType, planStack } from "./helpers/plan";
 
 describe("the synthetic checks in the plan", () => {
@@ -31,11 +33,13 @@ describe("the synthetic checks in the plan", () => {
         ]);
     });
 
-    it("staging (clients from the office only): no canary, and the plan says why", async () => {
+    it("staging (clients from the office only): no canary and no alarm for one, for a reason the README gives", async () => {
         const plan = await planStack("staging");
         expect(ofType(plan, "aws:synthetics/canary:Canary")).toEqual([]);
         expect(ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => String(a.inputs.name).includes("synthetic"))).toEqual([]);
-        expect(plan.messages).toContain("info: No synthetic checks in stack staging: the client ports are open to clientCidrs only, not to the whole internet where the canaries run from, so a canary would be refused. The deploy's verification is the check here.");
+        expect(syntheticsOffBecause(stackSettings("staging"))).toMatch(/open to clientCidrs only, not to the whole internet/);
+        expect(syntheticsOffBecause({ ...stackSettings("prod"), proxy: { ...stackSettings("prod").proxy, acme: undefined } })).toMatch(/no DNS name/);
+        expect(syntheticsOffBecause(stackSettings("prod"))).toBeUndefined();
     });
 
     it("keeps canary names within what a Lambda function's name leaves them (21 characters)", () => {

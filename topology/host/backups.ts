@@ -17,6 +17,7 @@ import { HostCommand, HostCommandArgs } from "../../components/host-command";
 import { containerName, passwordFile, REDIS_AOF } from "./store-config";
 import { BACKUP_BIN, BACKUP_ENV, BACKUP_ITEMS, BACKUP_LIB, HOST_CONFIG_DIR, HOST_NAMING, RELEASE_FILE, RESTORE_BIN, SYSTEMD_DIR, volumeHostPath } from "./layout";
 import { releaseOf } from "../../release/deploy";
+import { hostEnvFile } from "./services-files";
 
 /** Shared by the backup and restore scripts, which source it from here. */
 
@@ -146,6 +147,7 @@ export function backupHostFiles(catalog: readonly CatalogEntry[], s: Settings, b
     return {
         name: "backups",
         files: [
+            hostEnvFile(dataPath),
             { path: BACKUP_LIB, content: fs.readFileSync(hostScript("sofia-backup-lib.sh"), "utf8") },
             { path: BACKUP_BIN, content: fs.readFileSync(hostScript("sofia-backup.sh"), "utf8"), mode: "0755" },
             { path: RESTORE_BIN, content: fs.readFileSync(hostScript("sofia-restore.sh"), "utf8"), mode: "0755" },

@@ -14,6 +14,7 @@ import { ACME } from "./proxy-config";
 import { Settings } from "../../model/settings";
 import { containerName } from "./store-config";
 import { CERT_BIN, CERT_ENV, CERT_LOCK, SYSTEMD_DIR } from "./layout";
+import { hostEnvFile } from "./services-files";
 
 /** Let's Encrypt certificates last 90 days: renewing a month ahead leaves two months of retries. */
 export const RENEW_DAYS = 30;
@@ -87,6 +88,7 @@ export function certificateHostFiles(s: Pick<Settings, "proxy" | "stack">): Host
         {
             name: "certificate",
             files: [
+                hostEnvFile(),
                 { path: CERT_ENV, content: certEnv(s) },
                 { path: CERT_BIN, content: fs.readFileSync(hostScript("sofia-cert.sh"), "utf8"), mode: "0755" },
                 { path: `${SYSTEMD_DIR}/sofia-cert.service`, content: CERT_SERVICE },

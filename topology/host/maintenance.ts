@@ -13,6 +13,7 @@ import { hostScript } from "../../components/project-root";
 import { SCHEDULED_BACKUP_WAIT_SECONDS } from "./backups";
 import { Settings } from "../../model/settings";
 import { BACKUP_BIN, MAINTENANCE_BIN, RESTORE_BIN, SERVICES_BIN } from "./layout";
+import { hostEnvFile } from "./services-files";
 
 export { windowsOverlap } from "../../model/maintenance-rules";
 
@@ -86,7 +87,7 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
 
 /** The maintenance helper on the host. */
 export function maintenanceHostFiles(): HostFilesPart {
-    return { name: "maintenance", files: [{ path: MAINTENANCE_BIN, content: fs.readFileSync(hostScript("sofia-maintenance.sh"), "utf8"), mode: "0755" }], afterInstall: [] };
+    return { name: "maintenance", files: [hostEnvFile(), { path: MAINTENANCE_BIN, content: fs.readFileSync(hostScript("sofia-maintenance.sh"), "utf8"), mode: "0755" }], afterInstall: [] };
 }
 
 /** The README's maintenance table, generated from the plan (checked by a test). */

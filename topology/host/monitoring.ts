@@ -20,6 +20,7 @@ import { Settings } from "../../model/settings";
 import { containerName, logGroupName, passwordFile } from "./store-config";
 import { AGENT_DIR, HOST_NAMING, MAINTENANCE_PAGE_HOST_DIR, PROBE_BIN, PROBE_ENV, SYSTEMD_DIR } from "./layout";
 import { Gate } from "../../components/gate";
+import { hostEnvFile } from "./services-files";
 
 export { logGroupName };
 
@@ -113,6 +114,7 @@ export function monitoringHostFiles(catalog: readonly CatalogEntry[], stack: str
     return {
         name: "monitoring",
         files: [
+            hostEnvFile(dataPath),
             { path: PROBE_BIN, content: fs.readFileSync(hostScript("sofia-probe.sh"), "utf8"), mode: "0755" },
             { path: PROBE_ENV, content: probeEnv(stack) },
             { path: `${SYSTEMD_DIR}/sofia-probe.service`, content: PROBE_SERVICE },

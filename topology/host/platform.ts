@@ -13,7 +13,7 @@ import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
 import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "./backups";
 import { deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, releaseOf } from "../../release/deploy";
 import { DeployChecklist, deployGates } from "./deploy-checklist";
-import { syntheticChecks, syntheticsOffBecause } from "./synthetics";
+import { syntheticChecks } from "./synthetics";
 import { SyntheticChecks } from "../../components/synthetic-checks";
 import { LateGate } from "../../components/gate";
 import { containerFingerprint, SofiaContainers, storeFingerprint } from "./containers";
@@ -124,7 +124,6 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             // The runbook's theme regression and critical paths, from outside (synthetics.ts).
             const checks = syntheticChecks(this.catalog, s, alarmPrefix(s.stack));
             if (checks.length) new SyntheticChecks(`${name}-synthetics`, { prefix: alarmPrefix(s.stack), checks: checks.map(({ canary: _c, service: _s, ...check }) => check), tags }, { parent: this });
-            else pulumi.log.info(`No synthetic checks in stack ${s.stack}: ${syntheticsOffBecause(s)}. The deploy's verification is the check here.`, this);
 
             const sofiaContainers = new SofiaContainers(
                 `${name}-services`,
