@@ -34,6 +34,8 @@ export const AWS_LIMITS = {
     tagKeyChars: { max: 128, what: "a tag key, characters" },
     tagValueChars: { max: 256, what: "a tag value, characters" },
     securityGroupIngressRules: { max: 60, what: "inbound rules of one security group per IP version (VPC default quota)" },
+    canaryNameChars: { max: 21, what: "a Synthetics canary's name, characters (it runs as the Lambda function cwsyn-<name>-<36-character id>, whose name has 64 at most)" },
+    lambdaEnvironmentBytes: { max: 4 * 1024, what: "a Lambda function's environment variables together, keys and values, bytes (a canary's runConfig.environmentVariables become them)" },
 } as const satisfies Record<string, AwsLimit>;
 
 export type LimitName = keyof typeof AWS_LIMITS;

@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { AWS_LIMITS } from "./aws-limits";
 import { tlsOnlyPolicy } from "./bucket-policies";
 import { assumedBy } from "./iam";
 import { projectRoot } from "./project-root";
@@ -61,7 +62,8 @@ export function canaryMetric(canaryName: string): { namespace: string; name: str
  */
 export function canaryName(prefix: string, id: string): string {
     const name = `${prefix}-${id}`;
-    if (!/^[a-z0-9_-]{1,21}$/.test(name)) throw new Error(`SyntheticChecksArgs: canary name "${name}" must be 1 to 21 lower-case letters, digits, hyphens or underscores (its Lambda function's name is cwsyn-<name>-<id>, 64 characters at most)`);
+    const max = AWS_LIMITS.canaryNameChars.max;
+    if (!/^[a-z0-9_-]+$/.test(name) || name.length > max) throw new Error(`SyntheticChecksArgs: canary name "${name}" must be 1 to ${max} lower-case letters, digits, hyphens or underscores (its Lambda function's name is cwsyn-<name>-<id>, 64 characters at most)`);
     return name;
 }
 

@@ -22,6 +22,7 @@ const TYPES = {
     window: "aws:ssm/maintenanceWindow:MaintenanceWindow",
     windowTask: "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
     ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    canary: "aws:synthetics/canary:Canary",
 } as const;
 
 function check(report: Report, limit: LimitName, value: number, subject: string, urn?: string): void {
@@ -62,6 +63,19 @@ export const limitPolicies: (ResourceValidationPolicy | StackValidationPolicy)[]
             if (args.type !== TYPES.document) return;
             const content = str(args.props.content);
             if (content !== undefined) check(report, "ssmDocumentBytes", bytesOf(content), `document ${args.name} content`);
+        },
+    },
+    {
+        name: "aws-limit-canary",
+        description: "A Synthetics canary's name fits the Lambda function it runs as, and its environment (the checks' configuration) fits Lambda's 4 KB: CreateCanary refuses either.",
+        enforcementLevel: "mandatory",
+        validateResource: (args, report) => {
+            if (args.type !== TYPES.canary) return;
+            const name = str(args.props.name);
+            if (name !== undefined) check(report, "canaryNameChars", name.length, `canary ${args.name} name`);
+            const env = (args.props.runConfig as { environmentVariables?: Record<string, unknown> } | undefined)?.environmentVariables ?? {};
+            const bytes = Object.entries(env).reduce((n, [k, v]) => n + bytesOf(k) + bytesOf(String(v)), 0);
+            check(report, "lambdaEnvironmentBytes", bytes, `canary ${args.name} environment`);
         },
     },
     {

@@ -80,7 +80,7 @@ describe("prod's proxy with a certificate from Let's Encrypt, as planned", () =>
 
     it("installs sofia-cert with its configuration and an hourly timer, and the placeholder before the proxy needs it", async () => {
         const files = installedFiles(await planStack("prod")).filter((f) => f.part === "certificate");
-        expect(files.map((f) => f.path).sort()).toEqual(["/etc/sofia/cert.env", "/etc/systemd/system/sofia-cert.service", "/etc/systemd/system/sofia-cert.timer", "/usr/local/sbin/sofia-cert"]);
+        expect(files.map((f) => f.path).sort()).toEqual(["/etc/sofia/cert.env", "/etc/sofia/host.env", "/etc/systemd/system/sofia-cert.service", "/etc/systemd/system/sofia-cert.timer", "/usr/local/sbin/sofia-cert"]);
         expect(files.find((f) => f.path === "/etc/sofia/cert.env")!.content).toContain(': "${ACME_DOMAIN=sofia.company.com}"');
         expect(files.find((f) => f.path === "/etc/systemd/system/sofia-cert.timer")!.content).toContain("OnUnitActiveSec=1h");
         const doc = (await planStack("prod")).resources.find((r) => r.name === "sofia-host-files-certificate-document")!;
