@@ -193,6 +193,7 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
         [res(T.association, { parameters: { commands: "/usr/local/sbin/sofia-backup run" } })],
     ],
     ["aws-limit-ssm-document-size", [res(T.document, { content: "x".repeat(65_536) })], [res(T.document, { content: "x".repeat(65_537) })]],
+    ["aws-limit-canary", [res("aws:synthetics/canary:Canary", { name: "sofia-staging-api" })], [res("aws:synthetics/canary:Canary", { name: "sofia-preproduction-api" })]],
     ["aws-limit-user-data-size", [res(T.instance, { ...goodInstance, userData: "#cloud-config\n" })], [res(T.instance, { ...goodInstance, userData: "#".repeat(16_385) })]],
     ["aws-limit-iam-policy-size", [res(T.rolePolicy, { role: "r", policy: "a".repeat(10_240) })], [res(T.rolePolicy, { role: "r", policy: "a".repeat(6_000) }), res(T.rolePolicy, { role: "r", policy: "a".repeat(4_241) })]],
     ["aws-limit-alarms", [res(T.composite, { alarmName: "p", alarmRule: 'ALARM("a")', alarmActions: ["arn:sns"] })], [res(T.composite, { alarmName: "p", alarmRule: 'ALARM("a")', alarmActions: ["arn:sns"], alarmDescription: "d".repeat(1_025) })]],
