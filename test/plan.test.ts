@@ -135,6 +135,13 @@ describe("the real command", () => {
         expect(r.stdout).toMatch(/instanceType=m6i\.xlarge/);
     });
 
+    it("stops quietly when its reader leaves early (npm run plan | head)", () => {
+        const r = spawnSync("bash", ["-c", "set -o pipefail; npm run --silent plan -- --stack prod | head -1"], { cwd: ROOT, encoding: "utf8" });
+        expect(r.stdout).toMatch(/^Offline plan of stack "prod"/);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+    });
+
     it("exits 1 with the problem on stderr for an invalid override", () => {
         const r = spawnSync("npm", ["run", "--silent", "plan", "--", "--set", "rootVolumeGb=5"], { cwd: ROOT, encoding: "utf8" });
         expect(r.status).toBe(1);
