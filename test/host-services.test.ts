@@ -527,6 +527,21 @@ describe("sofia-services verify: data flows (the catalog's writes)", () => {
         expect((await verify()).status).toBe(1);
     });
 
+    it("leaves the flows out when asked (a restore: a feed that is down says nothing of the restored data), and refuses other options", async () => {
+        stack("questdb", 1);
+        Object.assign(questdb, { queries: [], recentRows: [0] });
+        const r = await runAsync("bash", [SCRIPT, "verify", "--without-flows"], env({ SOFIA_POLL_SECONDS: "0.2" }));
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("verify: data flow not checked (--without-flows)");
+        expect(questdb.queries).toEqual([]);
+        const bad = await runAsync("bash", [SCRIPT, "verify", "--quick"], env());
+        expect(bad.status).toBe(1);
+        expect(bad.stderr).toContain("usage: sofia-services verify [--without-flows]");
+        // The restore, the one caller that must not depend on live feeds, asks for exactly this.
+        expect(fs.readFileSync(path.join(ROOT, "host", "sofia-restore.sh"), "utf8")).toMatch(/^"\$SERVICES" verify --without-flows$/m);
+    });
+
     it("never waits on a hung store past the writer's time", async () => {
         stack("questdb", 3);
         const hung = net.createServer(() => undefined); // accepts, never answers
@@ -638,7 +653,7 @@ describe("host scripts", () => {
         expect(missing.stderr).toMatch(/no catalog at .*nope\.tsv; it is installed by the stack/);
         const wrong = run(["launch"]);
         expect(wrong.status).toBe(1);
-        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify|watchdog|tune|patch|quiesce <minutes>|resume|status");
+        expect(wrong.stderr).toContain("usage: sofia-services start|stop|restart|verify [--without-flows]|watchdog|tune|patch|quiesce <minutes>|resume|status");
     });
 });
 
