@@ -61,9 +61,11 @@ export interface CatalogEntry {
     description: string;
     /**
      * Data stores hold state that backups and restores care about; apps are stateless and their
-     * images are the release; the edge is the front proxy between clients and the apps.
+     * images are the release; the edge is the front proxy between clients and the apps; a tool is
+     * an upstream program beside the apps (Grafana): pinned like a store, stateless like an app,
+     * and not part of the release (a new dashboard is no release deploy).
      */
-    kind: "store" | "app" | "edge";
+    kind: "store" | "app" | "edge" | "tool";
     /**
      * A pinned upstream image for stores, so a stack needs no setting for them. Apps have no
      * default: their image references are the release and come from stack settings.
@@ -84,6 +86,11 @@ export interface CatalogEntry {
     backup?: BackupSpec;
     /** Stores: the env var prefix apps use to reach it (`REDIS` gives REDIS_HOST, REDIS_PORT, REDIS_PASSWORD). */
     connectionEnv?: string;
+    /**
+     * A tool's own generated password (its admin's), given to it as a file whose path is in this
+     * env var (stores always get one; README, "Contracts"). @default none
+     */
+    adminPasswordEnv?: string;
     /** Names of the entries that must be healthy before this one starts. */
     startsAfter: string[];
     /**
@@ -183,6 +190,8 @@ function listening(port: number, startPeriodSeconds: number): ContainerCheck {
 }
 
 const API_PORT = 8013;
+/** Grafana's own default port, kept: its docs and operators' muscle memory say 3000. */
+const GRAFANA_PORT = 3000;
 /** The proxy's own health listener, inside its container only. */
 const PROXY_HEALTH_PORT = 8099;
 const QUESTDB_HEALTH_PORT = 9003;
@@ -259,6 +268,7 @@ const entries: CatalogEntry[] = [
         contracts: [
             PYTHON_LOG_CONTRACT,
             `exposes at /metrics, in the Prometheus text format, \`${APP_METRICS.staleRatio}\` typed gauge (share of instruments whose last tick is stale), \`${APP_METRICS.reconnects}\` typed counter, \`${APP_METRICS.newsAge}\` typed gauge (seconds since the newest stored news item was published) and \`${APP_METRICS.fallbackUp}\` typed gauge (1 when the equities fallback source answered its hourly check, else 0): the CloudWatch agent drops untyped metrics (checked by every deploy's verification)`,
+            `may expose \`${APP_METRICS.pnl}\` typed gauge (paper trading's profit and loss in USD): the Grafana dashboard draws it where it is exported; nothing checks or alarms on it`,
         ],
         serves: [{ port: 8000, path: "/metrics", lines: [`# TYPE ${APP_METRICS.staleRatio} gauge`, `# TYPE ${APP_METRICS.reconnects} counter`, `# TYPE ${APP_METRICS.newsAge} gauge`, `# TYPE ${APP_METRICS.fallbackUp} gauge`] }],
         startsAfter: ["redis", TIMESERIES_STORE],
@@ -383,6 +393,25 @@ const entries: CatalogEntry[] = [
         memoryMb: 256,
     },
     {
+        // The runbook's hourly "Review Grafana dashboard": provisioned from the catalog and the alarm
+        // table (topology/host/grafana.ts), behind the proxy like the API and UI. The image is
+        // Alpine-based: busybox wget is there.
+        name: "grafana",
+        description: "Grafana: Sofia's dashboard (CloudWatch and the time-series store), served to the client CIDRs",
+        kind: "tool",
+        defaultImage: "grafana/grafana:11.6.0@sha256:62d2b9d20a19714ebfe48d1bb405086081bc602aa053e28cf6d73c7537640dfb",
+        ports: [{ name: "http", port: GRAFANA_PORT, publish: "clients" }],
+        health: { port: GRAFANA_PORT, path: "/api/health" },
+        check: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GRAFANA_PORT}/api/health`], startPeriodSeconds: 60 },
+        logFormat: "grafana",
+        adminPasswordEnv: "GF_SECURITY_ADMIN_PASSWORD__FILE",
+        // It reads the time-series store for the data-flow panel; nothing writes through it.
+        startsAfter: [TIMESERIES_STORE],
+        talksTo: [TIMESERIES_STORE],
+        stopGraceSeconds: 10,
+        memoryMb: 256,
+    },
+    {
         // Up with the stores, before any app: while apps restart it answers clients with the
         // maintenance page instead of refused connections. Its client ports are the "clients"
         // ports of the entries above (see proxiedPorts); topology/host/proxy-config.ts is its nginx.conf.
@@ -422,6 +451,11 @@ export function sofiaCatalog(store: TimeseriesStore): CatalogEntry[] {
     return entries
         .filter((e) => e.onlyWith === undefined || e.onlyWith === store)
         .map((e) => ({ ...e, startsAfter: e.startsAfter.map((n) => (n === TIMESERIES_STORE ? store : n)), ...(e.talksTo ? { talksTo: e.talksTo.map((n) => (n === TIMESERIES_STORE ? store : n)) } : {}) }));
+}
+
+/** Whether an entry gets a generated password of its own: every store, and a tool that takes one. */
+export function ownsPassword(e: Pick<CatalogEntry, "kind" | "adminPasswordEnv">): boolean {
+    return e.kind === "store" || e.adminPasswordEnv !== undefined;
 }
 
 /** The front proxy's entry in a catalog. */

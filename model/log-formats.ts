@@ -7,7 +7,7 @@
  * quotes) and nothing else. test/log-formats.test.ts runs them on real lines of each.
  */
 
-export type LogFormat = "python" | "uvicorn" | "nginx" | "questdb" | "redis" | "postgres";
+export type LogFormat = "python" | "uvicorn" | "nginx" | "questdb" | "redis" | "postgres" | "grafana";
 
 export interface LogFormatSpec {
     /** What writes these lines, and the layout the pattern assumes. */
@@ -45,6 +45,12 @@ export const LOG_FORMATS: Record<LogFormat, LogFormatSpec> = {
     redis: {
         layout: "Redis' log, `1:M 03 Dec 2026 08:15:02.123 # ...`: `#` is its highest level (warning), which its errors use; a start writes one or two `#` lines, well below the alarm's threshold",
         errorPatterns: [levelField(6, ["#"], ["pid", "day", "month", "year", "time"])],
+    },
+    grafana: {
+        // Its default logfmt puts request fields (userId, orgId, ...) before the level, so the level
+        // has no fixed position; the container sets GF_LOG_CONSOLE_FORMAT=json (topology/host/grafana.ts).
+        layout: 'Grafana\'s console log as JSON, `{"logger":"context","t":"2026-12-03T08:15:02.123Z","level":"error","msg":"..."}`',
+        errorPatterns: ['{ $.level = "error" || $.level = "crit" }'],
     },
     postgres: {
         layout: "PostgreSQL's log with its default prefix `%m [%p] `: `2026-12-03 08:15:02.123 UTC [1] ERROR:  ...`",

@@ -64,6 +64,11 @@ export const APP_METRICS = {
      * hour (runbook hourly: "Test fallback data sources").
      */
     fallbackUp: "equities_fallback_up",
+    /**
+     * Paper trading's profit and loss in USD (runbook daily: "Check paper trading PnL"): drawn on the
+     * Grafana dashboard where the image exports it; not required, so neither checked nor alarmed.
+     */
+    pnl: "paper_trading_pnl_usd",
 } as const;
 
 /** Host metrics from the CloudWatch agent. */

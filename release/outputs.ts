@@ -84,6 +84,10 @@ export interface StackOutputs {
     /** Where the backups are: s3://bucket/stack/. */
     backups: string;
     placement: Placement;
+    /** Grafana's address and its admin's user. */
+    grafana?: { url: string; user: string };
+    /** The admin's generated password, a secret: `pulumi stack output --show-secrets grafanaAdminPassword`. */
+    grafanaAdminPassword?: string;
     /** The last restore.from this stack ran, once it has: its id and result ("pending" until it reports). */
     lastRestore?: RestoreSummary | { id: string; result: "pending" };
 }

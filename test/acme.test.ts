@@ -37,7 +37,7 @@ describe("public means TLS", () => {
 
     it("allows plain HTTP to private ranges only, but never in prod", async () => {
         const plan = await planStack("staging", ["proxy={}", "clientCidrs=[10.20.0.0/16, 'fd00::/8']"]);
-        expect(plan.outputs.endpoints).toEqual({ api: "http://203.0.113.10:8013", ui: "http://203.0.113.10:8080" });
+        expect(plan.outputs.endpoints).toEqual({ api: "http://203.0.113.10:8013", ui: "http://203.0.113.10:8080", grafana: "http://203.0.113.10:3000" });
         await expect(planStack("prod", ["proxy={}", "clientCidrs=[10.20.0.0/16]"])).rejects.toThrow(/sofia:proxy: prod serves its clients over TLS only/);
     });
 
@@ -68,7 +68,7 @@ describe("prod's proxy with a certificate from Let's Encrypt, as planned", () =>
         const world = ofType(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.inputs.fromPort === 80);
         expect(world.map((r) => r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6).sort()).toEqual(["0.0.0.0/0", "::/0"]);
         expect(one(plan, "aws:ec2/eip:Eip").inputs).toMatchObject({ domain: "vpc" });
-        expect(plan.outputs.endpoints).toEqual({ api: "https://sofia.company.com:8013", ui: "https://sofia.company.com:8080" });
+        expect(plan.outputs.endpoints).toEqual({ api: "https://sofia.company.com:8013", ui: "https://sofia.company.com:8080", grafana: "https://sofia.company.com:3000" });
     });
 
     it("alarms (level 2) when the certificate nears its end, is still the placeholder, or sofia-cert goes silent; a stack without ACME has no such alarm", async () => {

@@ -21,8 +21,8 @@ async function runCheck(test: string[]): Promise<number | null> {
 }
 
 describe("start order from the catalog", () => {
-    it("follows the runbook: stores (and the front proxy), metrics, ingestors, writer, news and alerts, API, UI", () => {
-        expect(startStages(catalog)).toEqual([["redis", "questdb", "proxy"], ["metrics"], ["crypto-ws", "equities"], ["ts-writer"], ["news", "whale-alerts"], ["api"], ["ui"]]);
+    it("follows the runbook: stores (and the front proxy), metrics (and Grafana, once its store is up), ingestors, writer, news and alerts, API, UI", () => {
+        expect(startStages(catalog)).toEqual([["redis", "questdb", "proxy"], ["metrics", "grafana"], ["crypto-ws", "equities"], ["ts-writer"], ["news", "whale-alerts"], ["api"], ["ui"]]);
     });
 
     it("waits for whichever time-series store the stack chose", () => {
@@ -70,8 +70,8 @@ describe("catalog entries", () => {
         expect(JSON.stringify(catalog)).not.toContain("8009");
     });
 
-    it("publish only the API and UI to clients, and keep the stores off the internet", () => {
-        expect(clientPorts(catalog).map((c) => `${c.service}:${c.port.port}`)).toEqual(["api:8013", "ui:8080"]);
+    it("publish only the API, UI and Grafana to clients, and keep the stores off the internet", () => {
+        expect(clientPorts(catalog).map((c) => `${c.service}:${c.port.port}`)).toEqual(["api:8013", "ui:8080", "grafana:3000"]);
         for (const e of catalog.filter((x) => x.kind === "store")) for (const p of e.ports) expect(p.publish, `${e.name}:${p.port}`).not.toBe("clients");
     });
 

@@ -37,7 +37,7 @@ describe("containers in the staging plan", () => {
             expect(c.inputs.wait, e.name).toBe(true);
             expect(c.inputs.waitTimeout as number, e.name).toBeGreaterThan(e.check.startPeriodSeconds);
         }
-        expect(startGraph(plan).stages).toEqual([["sofia-proxy", "sofia-questdb", "sofia-redis"], ["sofia-metrics"], ["sofia-crypto-ws", "sofia-equities"], ["sofia-ts-writer"], ["sofia-news", "sofia-whale-alerts"], ["sofia-api"], ["sofia-ui"]]);
+        expect(startGraph(plan).stages).toEqual([["sofia-proxy", "sofia-questdb", "sofia-redis"], ["sofia-grafana", "sofia-metrics"], ["sofia-crypto-ws", "sofia-equities"], ["sofia-ts-writer"], ["sofia-news", "sofia-whale-alerts"], ["sofia-api"], ["sofia-ui"]]);
     });
 
     it("gives every container a health check, restart policy, log rotation, memory limit, private network, no privilege", () => {
@@ -69,13 +69,15 @@ describe("containers in the staging plan", () => {
         }
     });
 
-    it("binds every service to loopback, lets only the front proxy take the API and UI ports for clients, and keeps ILP private", () => {
+    it("binds every service to loopback, lets only the front proxy take the API, UI and Grafana ports for clients, and keeps ILP private", () => {
         const published = ofType(plan, CONTAINER).flatMap((c) => (c.inputs.ports as any[]).map((p) => `${c.inputs.name}:${p.internal}@${p.ip}`)).sort();
         // The proxy binds the host's private address (clients reach it through the security
         // group); the API and UI keep the same ports on loopback for the host's own checks.
         expect(published).toEqual([
             "sofia-api:8013@127.0.0.1",
+            "sofia-grafana:3000@127.0.0.1",
             "sofia-metrics:8000@127.0.0.1",
+            `sofia-proxy:3000@${OFFLINE_PRIVATE_IP}`,
             `sofia-proxy:8013@${OFFLINE_PRIVATE_IP}`,
             `sofia-proxy:8080@${OFFLINE_PRIVATE_IP}`,
             // The ACME challenge (staging's certificate comes from Let's Encrypt).
@@ -88,17 +90,19 @@ describe("containers in the staging plan", () => {
         ]);
     });
 
-    it("puts each container on the networks of what it talks to and its own: the proxy reaches the API and UI, never a store", () => {
+    it("puts each container on the networks of what it talks to and its own: the proxy reaches the API, UI and Grafana, never a store", () => {
         const joined = (name: string) => (container(plan, name).inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
-        expect(joined("proxy")).toEqual(["sofia-net-api", "sofia-net-ui"]);
+        expect(joined("proxy")).toEqual(["sofia-net-api", "sofia-net-grafana", "sofia-net-ui"]);
+        expect(joined("grafana")).toEqual(["sofia-net-grafana", "sofia-net-questdb"]);
         expect(joined("redis")).toEqual(["sofia-net-redis"]);
         expect(joined("crypto-ws")).toEqual(["sofia-net-redis"]);
         expect(joined("api")).toEqual(["sofia-net-api", "sofia-net-questdb", "sofia-net-redis"]);
         expect(networkMembers(catalog)).toEqual({
             "sofia-net-redis": ["redis", "metrics", "crypto-ws", "equities", "ts-writer", "news", "whale-alerts", "api"],
-            "sofia-net-questdb": ["questdb", "metrics", "ts-writer", "whale-alerts", "api"],
+            "sofia-net-questdb": ["questdb", "metrics", "ts-writer", "whale-alerts", "api", "grafana"],
             "sofia-net-api": ["api", "ui", "proxy"],
             "sofia-net-ui": ["ui", "proxy"],
+            "sofia-net-grafana": ["grafana", "proxy"],
         });
         expect(ofType(plan, "docker:index/network:Network").map((n) => n.inputs.name).sort()).toEqual(Object.keys(networkMembers(catalog)).sort());
         // Only what it talks to: an ingestor gets Redis' address and password, not QuestDB's.
@@ -217,7 +221,7 @@ describe("settings that change containers", () => {
         expect(ofType(plan, CONTAINER).map((c) => c.inputs.name)).not.toContain("sofia-questdb");
         expect(env(container(plan, "timescaledb")).POSTGRES_PASSWORD_FILE).toBe("/run/secrets/timescaledb-password");
         expect(startGraph(plan).stages[0]).toEqual(["sofia-proxy", "sofia-redis", "sofia-timescaledb"]);
-        expect(startGraph(plan).stages[1]).toEqual(["sofia-metrics"]);
+        expect(startGraph(plan).stages[1]).toEqual(["sofia-grafana", "sofia-metrics"]);
         expect(env(container(plan, "api")).TIMESERIES_STORE).toBe("timescaledb");
     });
 

@@ -193,4 +193,16 @@ http {
         ];
         expect(counted("postgres", out)).toEqual([out[1], out[3]]);
     });
+
+    it("grafana (its JSON console layout; Grafana does not run here): counts error and crit records, not an info record whose message says error, nor a logfmt line", () => {
+        const out = [
+            '{"logger":"settings","t":"2026-12-03T08:15:02.123456789Z","level":"info","msg":"Starting Grafana","version":"11.6.0"}',
+            '{"logger":"context","userId":0,"orgId":1,"uname":"","t":"2026-12-03T08:15:02.223Z","level":"error","msg":"Request error","error":"db query error"}',
+            '{"logger":"tsdb.grafana-postgresql-datasource","t":"2026-12-03T08:15:02.323Z","level":"info","msg":"level error in a message"}',
+            '{"logger":"server","t":"2026-12-03T08:15:02.423Z","level":"crit","msg":"Critical error"}',
+            'logger=context t=2026-12-03T08:15:02.523Z level=error msg="logfmt is not what the container writes"',
+        ];
+        expect(counted("grafana", out)).toEqual([out[1], out[3]]);
+        expect(() => filterMatches('{ $.level = "error" || $.msg = "x" }', "{}")).toThrow(/cannot read JSON pattern/);
+    });
 });

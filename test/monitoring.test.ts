@@ -182,10 +182,10 @@ describe("the CloudWatch agent's configuration", () => {
         expect(c.metrics.metrics_collected.mem).toMatchObject({ measurement: ["mem_used_percent"], append_dimensions: { Stack: "staging" } });
     });
 
-    it("scrapes the metrics server named in the catalog, keeping only the alarmed metrics", () => {
+    it("scrapes the metrics server named in the catalog, keeping only the alarmed metrics and the PnL the dashboard draws", () => {
         const c = agentConfig("staging", "/data") as any;
         const decl = c.logs.metrics_collected.prometheus.emf_processor.metric_declaration[0];
-        expect(decl).toMatchObject({ label_matcher: "^sofia-metrics$", dimensions: [["Stack"]], metric_selectors: ["^stale_ratio$", "^ws_reconnects_total$", "^news_newest_item_age_seconds$", "^equities_fallback_up$"] });
+        expect(decl).toMatchObject({ label_matcher: "^sofia-metrics$", dimensions: [["Stack"]], metric_selectors: ["^stale_ratio$", "^ws_reconnects_total$", "^news_newest_item_age_seconds$", "^equities_fallback_up$", "^paper_trading_pnl_usd$"] });
         expect(prometheusConfig(catalog, "staging")).toContain("- 127.0.0.1:8000");
         expect(prometheusConfig(catalog, "staging")).toContain("Stack: staging");
     });

@@ -24,6 +24,7 @@ describe("the stack's proxy configuration, checked by nginx -t", () => {
         expect(options.routes).toEqual([
             { service: "api", listen: 8013, upstream: "sofia-api:8013" },
             { service: "ui", listen: 8080, upstream: "sofia-ui:8080" },
+            { service: "grafana", listen: 3000, upstream: "sofia-grafana:3000" },
         ]);
         const result = nginxTest(writeConf(proxyConfig(options)));
         expect(result.output).toMatch(/syntax is ok/);
@@ -126,7 +127,7 @@ describe("TLS in the stack", () => {
         const proxy = plan.resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "sofia-proxy")!;
         expect(proxy.inputs.uploads).toBe("[secret]");
         expect(JSON.stringify(plan)).not.toContain(key.split("\n")[1]);
-        expect(plan.outputs.endpoints).toEqual({ api: "https://203.0.113.10:8013", ui: "https://203.0.113.10:8080" });
+        expect(plan.outputs.endpoints).toEqual({ api: "https://203.0.113.10:8013", ui: "https://203.0.113.10:8080", grafana: "https://203.0.113.10:3000" });
     });
 
     it("refuses a certificate without its key, and a key without its certificate, naming the missing one", async () => {

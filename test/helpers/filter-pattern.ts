@@ -4,8 +4,10 @@
  * writes: `[name, name = "v" || name = "v*", ...]`. As CloudWatch documents it: a log line is
  * split at spaces, text inside `[...]` or `"..."` is one field without its brackets or quotes, the
  * pattern's fields match by position, `...` stands for any number of fields, and values compare
- * case-sensitively with `*` as a wildcard. Anything outside the subset throws, so a pattern the
- * double does not understand cannot pass by accident.
+ * case-sensitively with `*` as a wildcard. And JSON patterns of one top-level property,
+ * `{ $.name = "v" || $.name = "v" }`: the line must be a JSON object whose property equals one of
+ * the values exactly (a line that is not JSON never matches). Anything outside the subset throws,
+ * so a pattern the double does not understand cannot pass by accident.
  */
 
 /** A log line's fields as CloudWatch splits them. */
@@ -62,7 +64,25 @@ function matchFrom(fields: Field[], values: string[]): boolean {
     return matchFrom(rest, values.slice(1));
 }
 
+/** `{ $.p = "a" || $.p = "b" }`: the property and its values, or undefined for any other pattern. */
+function parseJson(pattern: string): { property: string; values: string[] } | undefined {
+    const m = /^\{(.*)\}$/.exec(pattern.trim());
+    if (!m) return undefined;
+    const alternatives = m[1].split("||").map((a) => /^\$\.(\w+)\s*=\s*"([^"*]*)"$/.exec(a.trim()));
+    if (alternatives.some((a) => !a) || new Set(alternatives.map((a) => a![1])).size !== 1) throw new Error(`filter-pattern double: cannot read JSON pattern ${pattern}`);
+    return { property: alternatives[0]![1], values: alternatives.map((a) => a![2]) };
+}
+
 /** Whether CloudWatch would count this log line for the pattern. */
 export function filterMatches(pattern: string, line: string): boolean {
-    return matchFrom(parse(pattern), logFields(line));
+    const json = parseJson(pattern);
+    if (!json) return matchFrom(parse(pattern), logFields(line));
+    let event: unknown;
+    try {
+        event = JSON.parse(line);
+    } catch {
+        return false;
+    }
+    const value = event !== null && typeof event === "object" ? (event as Record<string, unknown>)[json.property] : undefined;
+    return typeof value === "string" && json.values.includes(value);
 }

@@ -8,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
 import { ContainerService, ContainerServiceArgs, containerInputs } from "../../components/container-service";
-import { CatalogEntry } from "../../model/catalog";
+import { CatalogEntry, ownsPassword } from "../../model/catalog";
+import { grafanaExtras } from "./grafana";
 import { ACME, maintenancePages, MAINTENANCE_PAGE_DIR, PROXY_CONF_PATH, PROXY_PAGES_DIR, PROXY_TLS_CERT, PROXY_TLS_KEY, proxyConfig, proxyRoutes, proxyTls, proxyTlsSource, stackProxyOptions } from "./proxy-config";
 import { Settings } from "../../model/settings";
 import { networkMembers, networksOf, talksTo } from "./networks";
@@ -85,6 +86,12 @@ function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Input<st
     }
 }
 
+/** A tool's inputs beyond what the catalog says. */
+function toolExtras(entry: CatalogEntry, catalog: CatalogEntry[], s: Settings): Partial<ContainerServiceArgs> {
+    if (entry.name === "grafana") return grafanaExtras(catalog, s);
+    throw new CatalogError(`catalog: the tool ${entry.name} has no configuration in topology/host/containers.ts`);
+}
+
 /** What a container's arguments are made from besides its catalog entry and the settings. */
 interface SpecContext {
     catalog: readonly CatalogEntry[];
@@ -98,12 +105,13 @@ interface SpecContext {
 /** A catalog entry's container arguments (but its volumes, start order and provider). */
 export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<ContainerServiceArgs, "volumes" | "startAfter" | "provider"> {
     const { catalog, settings: s } = ctx;
-    const extras = entry.kind === "store" ? storeExtras(entry, s, ctx.passwords[entry.name]) : entry.kind === "edge" ? proxyExtras(catalog, s) : {};
-    // An app sees the password files of the stores it talks to; a store its own; the proxy none.
+    const extras =
+        entry.kind === "store" ? storeExtras(entry, s, ctx.passwords[entry.name]) : entry.kind === "edge" ? proxyExtras(catalog, s) : entry.kind === "tool" ? toolExtras(entry, [...catalog], s) : {};
+    // An app sees the password files of the stores it talks to; a store its own; a tool both; the proxy none.
     const peers = talksTo(catalog, entry);
     const storeSecrets = Object.entries(ctx.passwords)
-        .filter(([store]) => (entry.kind === "app" ? peers.includes(store) : store === entry.name))
-        .map(([store, pw]) => ({ path: passwordFile(store), value: pw }));
+        .filter(([owner]) => owner === entry.name || (entry.kind !== "store" && peers.includes(owner)))
+        .map(([owner, pw]) => ({ path: passwordFile(owner), value: pw }));
     // Apps' client ports stay on loopback (host checks); the proxy takes them for clients.
     const ports =
         entry.kind === "edge"
@@ -120,6 +128,7 @@ export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<Conta
             ...entry.env,
             ...extras.env,
             ...(entry.name === "equities" && s.equityPrimary ? { EQUITY_PRIMARY: s.equityPrimary } : {}),
+            ...(entry.adminPasswordEnv ? { [entry.adminPasswordEnv]: passwordFile(entry.name) } : {}),
             ...s.serviceEnv[entry.name],
         },
         secretFiles: [...(entry.kind === "edge" ? [] : storeSecrets), ...(extras.secretFiles ?? [])],
@@ -168,7 +177,7 @@ export function containerShapes(catalog: readonly CatalogEntry[], s: Settings): 
     const ctx: SpecContext = {
         catalog,
         settings: s,
-        passwords: Object.fromEntries(catalog.filter((e) => e.kind === "store").map((e) => [e.name, AT_DEPLOY])),
+        passwords: Object.fromEntries(catalog.filter(ownsPassword).map((e) => [e.name, AT_DEPLOY])),
         hostPrivateIp: AT_DEPLOY,
         logGroups: Object.fromEntries(catalog.map((e) => [e.name, AT_DEPLOY])),
     };
@@ -194,6 +203,8 @@ export class SofiaContainers extends pulumi.ComponentResource {
     readonly networks: Record<string, docker.Network> = {};
     /** Start stages, as the runbook orders them. */
     readonly stages: string[][];
+    /** Each generated password (stores', tools' admins'), secret, by catalog name. */
+    readonly passwords: Record<string, pulumi.Output<string>>;
     /** The stores' containers: what the migrations wait for. */
     readonly stores: docker.Container[] = [];
     /** How the migrations run: the migrating app's container, with its migration command (none without one). */
@@ -211,7 +222,8 @@ export class SofiaContainers extends pulumi.ComponentResource {
             this.networks[net] = new docker.Network(`${name}-${net}`, { name: net, driver: "bridge", internal: false, attachable: false }, child);
         }
         const passwords = this.createPasswords(name, catalog);
-        const ctx: SpecContext = { catalog, settings: s, passwords: Object.fromEntries(Object.entries(passwords).map(([k, p]) => [k, p.result])), hostPrivateIp: args.hostPrivateIp, logGroups: args.logGroups };
+        this.passwords = Object.fromEntries(Object.entries(passwords).map(([k, p]) => [k, p.result]));
+        const ctx: SpecContext = { catalog, settings: s, passwords: this.passwords, hostPrivateIp: args.hostPrivateIp, logGroups: args.logGroups };
         // The networks by their fixed names, and each container after the networks it joins.
         const argsOf = (entry: CatalogEntry) => ({ ...containerSpec(entry, ctx), provider });
 
@@ -245,7 +257,7 @@ export class SofiaContainers extends pulumi.ComponentResource {
     /** One generated password per store; `special: false` keeps them safe in URLs and conf files. */
     private createPasswords(name: string, catalog: CatalogEntry[]): Record<string, random.RandomPassword> {
         return Object.fromEntries(
-            catalog.filter((e) => e.kind === "store").map((e) => [e.name, new random.RandomPassword(`${name}-${e.name}-password`, { length: 32, special: false }, { parent: this })]),
+            catalog.filter(ownsPassword).map((e) => [e.name, new random.RandomPassword(`${name}-${e.name}-password`, { length: 32, special: false }, { parent: this })]),
         );
     }
 }

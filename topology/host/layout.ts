@@ -35,6 +35,7 @@ export const RESTORE_BIN = `${SBIN}/sofia-restore`;
 export const MAINTENANCE_BIN = `${SBIN}/sofia-maintenance`;
 export const PROBE_BIN = `${SBIN}/sofia-probe`;
 export const CERT_BIN = `${SBIN}/sofia-cert`;
+export const GRAFANA_CREDS_BIN = `${SBIN}/sofia-grafana-creds`;
 
 /** Sourced, not run: the host lock and operations journal; the backup configuration and helpers. */
 export const OPS_LIB = `${LIB}/sofia-ops.sh`;
@@ -49,6 +50,7 @@ export const BACKUP_ITEMS = `${ETC}/backup.tsv`;
 export const BACKUP_ENV = `${ETC}/backup.env`;
 export const PROBE_ENV = `${ETC}/probe.env`;
 export const CERT_ENV = `${ETC}/cert.env`;
+export const GRAFANA_ENV = `${ETC}/grafana.env`;
 export const RELEASE_FILE = `${ETC}/release.json`;
 
 /** The scripts' own state (maintenance signal, watchdog strikes), and what the proxy reads from the host. */
@@ -57,6 +59,10 @@ export const MAINTENANCE_PAGE_HOST_DIR = `${STATE}/maintenance-page`;
 export const TLS_HOST_DIR = `${STATE}/tls`;
 export const ACME_WEBROOT_HOST_DIR = `${STATE}/acme-webroot`;
 export const ACME_STATE_DIR = `${STATE}/acme`;
+/** Grafana's short-lived AWS credentials, written by sofia-grafana-creds, read by its container. */
+export const GRAFANA_AWS_HOST_DIR = `${STATE}/grafana-aws`;
+/** Grafana's generated dashboards (a host file, so a new alarm is no new container). */
+export const GRAFANA_DASHBOARDS_HOST_DIR = `${STATE}/grafana-dashboards`;
 
 /** Locks on tmpfs, which a reboot clears with their holders. */
 export const OPS_LOCK = "/run/lock/sofia-ops.lock";
@@ -108,6 +114,7 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_BACKUP_ENV: BACKUP_ENV,
         SOFIA_PROBE_ENV: PROBE_ENV,
         SOFIA_CERT_CONFIG: CERT_ENV,
+        SOFIA_GRAFANA_CONFIG: GRAFANA_ENV,
         SOFIA_RELEASE: RELEASE_FILE,
     };
 }

@@ -24,6 +24,7 @@ import { maintenanceHostFiles, maintenancePlan } from "./maintenance";
 import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring";
 import { Settings } from "../../model/settings";
 import { certificateHostFiles } from "./certificate";
+import { GRAFANA_ADMIN, grafanaHostFiles, grafanaReaderRole } from "./grafana";
 import { ACME, proxyTlsSource } from "./proxy-config";
 import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN } from "./layout";
 import { DeclaredOutputs, VerifiedRelease } from "../../release/outputs";
@@ -83,12 +84,15 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        const grafana = this.catalog.find((e) => e.name === "grafana");
+        const grafanaReader = grafana ? grafanaReaderRole(name, this.host.role, tags, this) : undefined;
         const installs = [
             sofiaHostFiles(this.catalog, s, DATA_PATH),
             backupHostFiles(this.catalog, s, this.backupBucket.bucket.bucket, DATA_PATH),
             monitoringHostFiles(this.catalog, s.stack, DATA_PATH),
             maintenanceHostFiles(),
             ...certificateHostFiles(s),
+            ...(grafanaReader ? [grafanaHostFiles(this.catalog, s, grafanaReader.arn)] : []),
         ];
         const hostFiles = new HostFiles(
             `${name}-host-files`,
@@ -215,6 +219,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             backups: pulumi.interpolate`s3://${this.backupBucket.bucket.bucket}/${s.stack}/`,
             // Where the data lives: the next update refuses a change that would replace it (topology/host/placement.ts).
             placement: placementOf(s),
+            ...(grafana ? { grafana: { url: endpoints[grafana.name], user: GRAFANA_ADMIN }, grafanaAdminPassword: pulumi.secret(sofiaContainers.passwords[grafana.name]) } : {}),
             ...(restore ? { lastRestore: restore.summary } : {}),
         };
         this.registerOutputs(this.outputs);

@@ -1,0 +1,168 @@
+/**
+ * Sofia's Grafana dashboard, built with Grafana's own foundation SDK from the alarm table and the
+ * catalog: a panel per alarmed metric (its alarms' series, and the threshold drawn where they
+ * fire), a row per family of metrics, the paper-trading PnL where the metrics server exports it,
+ * and the catalog's data flow read from the time-series store. A new alarm is a new panel, with no
+ * edit here.
+ */
+import * as cog from "@grafana/grafana-foundation-sdk/cog";
+import { CloudWatchMetricsQueryBuilder, MetricEditorMode, MetricQueryType } from "@grafana/grafana-foundation-sdk/cloudwatch";
+import { GraphThresholdsStyleConfigBuilder, GraphThresholdsStyleMode } from "@grafana/grafana-foundation-sdk/common";
+import { DashboardBuilder, DataSourceRef, RowBuilder, ThresholdsConfigBuilder, ThresholdsMode } from "@grafana/grafana-foundation-sdk/dashboard";
+import { PanelBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
+import { AlarmSpec } from "../../components/escalation";
+import { CatalogEntry } from "../../model/catalog";
+import { APP_METRICS, BACKUP_METRICS, CERT_METRICS, HOST_METRICS, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "../../model/metrics";
+import { Settings } from "../../model/settings";
+import { sofiaAlarms } from "./alarms";
+import { DATA_PATH } from "./layout";
+
+/** The data sources the provisioning declares (topology/host/grafana.ts), by the uid panels name. */
+export const DATASOURCES = {
+    cloudwatch: { uid: "sofia-cloudwatch", type: "cloudwatch" },
+    timeseries: { uid: "sofia-timeseries", type: "grafana-postgresql-datasource" },
+} as const satisfies Record<string, DataSourceRef>;
+
+export const DASHBOARD_UID = "sofia-overview";
+
+/** Rows, in order: the first whose test holds takes a metric; the rest go to "Other". */
+const ROWS: { title: string; has: (metric: string) => boolean }[] = [
+    { title: "Services and Redis (host probe)", has: (m) => (Object.values(PROBE_METRICS) as string[]).includes(m) },
+    { title: "Market data, news and feeds (metrics server)", has: (m) => (Object.values(APP_METRICS) as string[]).includes(m) },
+    { title: "API latency and errors (logs)", has: (m) => m === LOG_METRICS.apiLatency || m.startsWith(LOG_METRICS.errorLines("")) },
+    { title: "Host", has: (m) => (Object.values(HOST_METRICS) as string[]).includes(m) },
+    { title: "Backups and DR test", has: (m) => (Object.values(BACKUP_METRICS) as string[]).includes(m) },
+    { title: "Certificate", has: (m) => (Object.values(CERT_METRICS) as string[]).includes(m) },
+];
+
+/** Stands in for the instance id, which is known only once the host exists: its alarms are AWS's (EC2 status checks), not drawn. */
+const NOT_YET = "<instance>";
+
+/** A, B, ... Z, A1, B1, ...: unique within a panel. */
+const refId = (i: number) => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : "");
+
+/** One series of an alarm: what its CloudWatch query reads. */
+interface Series {
+    alarm: AlarmSpec;
+    namespace: string;
+    name: string;
+    dimensions: Record<string, string>;
+    statistic: string;
+}
+
+function seriesOf(a: AlarmSpec): Series[] {
+    const plain = (d: Record<string, unknown>) => Object.values(d).every((v) => typeof v === "string" && v !== NOT_YET);
+    if (a.metric && plain(a.metric.dimensions)) {
+        return [{ alarm: a, namespace: a.metric.namespace, name: a.metric.name, dimensions: a.metric.dimensions as Record<string, string>, statistic: a.metric.statistic ?? a.metric.extendedStatistic! }];
+    }
+    return (a.expression?.metrics ?? []).filter((m) => plain(m.dimensions)).map((m) => ({ alarm: a, namespace: m.namespace, name: m.name, dimensions: m.dimensions as Record<string, string>, statistic: m.statistic }));
+}
+
+/** Queries read the data source's region, the stack's (topology/host/grafana.ts). */
+const REGION = "default";
+
+function cloudwatchQuery(x: Series, refId: string) {
+    return new CloudWatchMetricsQueryBuilder()
+        .refId(refId)
+        .datasource(DATASOURCES.cloudwatch)
+        .region(REGION)
+        .namespace(x.namespace)
+        .metricName(x.name)
+        .dimensions(x.dimensions)
+        .matchExact(true)
+        .statistic(x.statistic)
+        .period(String(x.alarm.period))
+        .label(x.alarm.id)
+        .metricQueryType(MetricQueryType.Search)
+        .metricEditorMode(MetricEditorMode.Builder);
+}
+
+/** A panel of every alarm on one metric: their series, and the first one's threshold as a line. */
+function alarmPanel(name: string, series: Series[]): PanelBuilder {
+    const alarms = [...new Map(series.map((x) => [x.alarm.id, x.alarm])).values()];
+    const threshold = alarms[0].threshold;
+    return new PanelBuilder()
+        .title(name)
+        .description(alarms.map((a) => `${a.id} (level ${a.level}): ${a.description}`).join("\n\n"))
+        .datasource(DATASOURCES.cloudwatch)
+        .thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([{ value: null, color: "green" }, { value: threshold, color: "red" }]))
+        .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Line))
+        .targets(series.map((x, i) => cloudwatchQuery(x, refId(i))));
+}
+
+/** The catalog's writers' rows per minute, straight from the store (the runbook's "Verify data flow"). */
+function dataFlowPanel(catalog: readonly CatalogEntry[], store: Settings["timeseriesStore"]): PanelBuilder | undefined {
+    const writers = catalog.filter((e) => e.writes);
+    if (!writers.length) return undefined;
+    const sql = (w: CatalogEntry) => {
+        const { table, timeColumn } = w.writes!;
+        return store === "questdb"
+            ? `SELECT ${timeColumn} AS time, count() AS "${w.name}" FROM ${table} WHERE $__timeFilter(${timeColumn}) SAMPLE BY 1m ALIGN TO CALENDAR`
+            : `SELECT time_bucket('1 minute', ${timeColumn}) AS time, count(*) AS "${w.name}" FROM ${table} WHERE $__timeFilter(${timeColumn}) GROUP BY 1 ORDER BY 1`;
+    };
+    const queries = writers.map((w, i) => new SqlQuery(refId(i), sql(w)));
+    return new PanelBuilder()
+        .title("Rows written per minute")
+        .description(`What the catalog's writers put into the ${store} store, per minute: ${writers.map((w) => `${w.name} into ${w.writes!.table}`).join(", ")}. A flat zero is the deploy's data-flow check failing.`)
+        .datasource(DATASOURCES.timeseries)
+        .targets(queries);
+}
+
+/**
+ * A raw SQL query of Grafana's PostgreSQL data source (QuestDB speaks its wire protocol): the SDK
+ * ships no builder for that data source, so this is the one query written by hand, as its type.
+ */
+class SqlQuery implements cog.Builder<cog.Dataquery> {
+    constructor(
+        private readonly refId: string,
+        private readonly rawSql: string,
+    ) {}
+    build(): cog.Dataquery {
+        return { refId: this.refId, datasource: DATASOURCES.timeseries, rawSql: this.rawSql, rawQuery: true, editorMode: "code", format: "time_series", _implementsDataqueryVariant() {} } as cog.Dataquery;
+    }
+}
+
+/** Sofia's overview dashboard of a stack, as Grafana's dashboard JSON model. */
+export function sofiaDashboard(catalog: CatalogEntry[], s: Settings) {
+    const series = sofiaAlarms(catalog, s, NOT_YET, DATA_PATH).flatMap(seriesOf);
+    const byMetric = new Map<string, Series[]>();
+    for (const x of series) byMetric.set(x.name, [...(byMetric.get(x.name) ?? []), x]);
+    const rows = [...ROWS, { title: "Other", has: () => true }];
+    const builder = new DashboardBuilder(`Sofia ${s.stack}`).uid(`${DASHBOARD_UID}-${s.stack}`).tags(["sofia", s.stack]).refresh("1m").time({ from: "now-6h", to: "now" }).timezone("utc").readonly();
+    const taken = new Set<string>();
+    for (const row of rows) {
+        const names = [...byMetric.keys()].filter((m) => !taken.has(m) && row.has(m));
+        const extra = row.title.startsWith("Market data") ? [pnlPanel(s), dataFlowPanel(catalog, s.timeseriesStore)].filter((p) => p !== undefined) : [];
+        if (!names.length && !extra.length) continue;
+        builder.withRow(new RowBuilder(row.title));
+        for (const m of names) {
+            taken.add(m);
+            builder.withPanel(alarmPanel(m, byMetric.get(m)!));
+        }
+        for (const p of extra) builder.withPanel(p);
+    }
+    return builder.build();
+}
+
+/** Paper-trading PnL, where the metrics server exports it (README, "Contracts": not required, so not alarmed). */
+function pnlPanel(s: Settings): PanelBuilder {
+    const query = new CloudWatchMetricsQueryBuilder()
+        .refId("A")
+        .datasource(DATASOURCES.cloudwatch)
+        .region(REGION)
+        .namespace(metricsNamespace(s.stack))
+        .metricName(APP_METRICS.pnl)
+        .dimensions({ [STACK_DIMENSION]: s.stack })
+        .matchExact(true)
+        .statistic("Average")
+        .period("60")
+        .label("PnL")
+        .metricQueryType(MetricQueryType.Search)
+        .metricEditorMode(MetricEditorMode.Builder);
+    return new PanelBuilder()
+        .title("Paper-trading PnL")
+        .description(`${APP_METRICS.pnl} from the metrics server (the runbook's daily "Check paper trading PnL"); empty when the image does not export it.`)
+        .datasource(DATASOURCES.cloudwatch)
+        .unit("currencyUSD")
+        .targets([query]);
+}
