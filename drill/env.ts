@@ -201,6 +201,9 @@ export class DrillEnv {
         fs.writeFileSync(path.join(this.configDir, "contracts.tsv"), contractsTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+/g, this.healthUrl));
         // What verify checks is arriving: the double counts rows newer than a minute in ticks.
         fs.writeFileSync(path.join(this.configDir, "flows.tsv"), flowsTable(catalog, { timeseriesStore: "questdb" }).replaceAll("http://127.0.0.1:9000", this.questdb.url));
+        // No UI page is served here: the theme check's browser runs in test/host-services.test.ts
+        // (a browser in every verification would double the campaign's time).
+        fs.writeFileSync(path.join(this.configDir, "themes.tsv"), "# service\tnetwork\timage\tchecks\n");
         // The docker double: every container runs and is healthy; sofia-redis is a real process.
         fs.mkdirSync(this.state, { recursive: true });
         for (const e of catalog) {
@@ -242,6 +245,7 @@ export class DrillEnv {
             SOFIA_CATALOG: path.join(this.configDir, "services.tsv"),
             SOFIA_CONTRACTS: path.join(this.configDir, "contracts.tsv"),
             SOFIA_FLOWS: path.join(this.configDir, "flows.tsv"),
+            SOFIA_THEMES: path.join(this.configDir, "themes.tsv"),
             SOFIA_PROBE_ENV: path.join(this.configDir, "probe.env"),
             SOFIA_PAGE_FLAG: this.pageFlag,
             SOFIA_MAINTENANCE_BIN: path.join(projectRoot(), "host", "sofia-maintenance.sh"),

@@ -8,9 +8,12 @@
 #   sofia-services verify [--without-flows]
 #                             every container running, every /health answering, what the images
 #                             must serve (the contracts table), then data flowing (the flows
-#                             table); fail naming the services that are not running, not healthy,
-#                             break a contract or write nothing. A restore verifies without flows:
-#                             whether the markets' feeds answer says nothing of the restored data
+#                             table) and each UI's theme intact in a browser (the themes table);
+#                             fail naming the services that are not running, not healthy, break a
+#                             contract, write nothing or lost their theme. A restore verifies
+#                             without flows (nor theme): whether the markets' feeds answer says
+#                             nothing of the restored data, and a browser image that cannot be
+#                             pulled must not undo a good restore
 #   sofia-services quiesce <minutes>
 #                             stop the writers (the catalog's `quiesce` entries) for a deploy's
 #                             backup and migrations; past <minutes> the watchdog starts them again
@@ -45,6 +48,10 @@ CATALOG=${SOFIA_CATALOG:?not in the host layout (host.env); run pulumi up to rei
 TUNING=${SOFIA_TUNING:?not in the host layout (host.env); run pulumi up to reinstall it}
 CONTRACTS=${SOFIA_CONTRACTS:?not in the host layout (host.env); run pulumi up to reinstall it}
 FLOWS=${SOFIA_FLOWS:?not in the host layout (host.env); run pulumi up to reinstall it}
+THEMES=${SOFIA_THEMES:?not in the host layout (host.env); run pulumi up to reinstall it}
+THEME_RUNNER=${SOFIA_THEME_RUNNER:?not in the host layout (host.env); run pulumi up to reinstall it}
+# A browser's first start in a fresh container, and its image's first pull, take a while.
+THEME_TIMEOUT=${SOFIA_THEME_TIMEOUT:-600}
 # The host lock and the recovery of interrupted operations (sofia-ops.sh).
 # shellcheck source=/dev/null
 source "${SOFIA_OPS_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
@@ -169,9 +176,42 @@ cmd_verify() {
   fi
   log "verify: all healthy"
   verify_contracts
-  if (( flows )); then verify_flows; else log "verify: data flow not checked (--without-flows)"; fi
+  if (( flows )); then verify_flows; verify_theme; else log "verify: data flow and theme not checked (--without-flows)"; fi
   # Read by the stack (the verifiedRelease output): when this release was last seen healthy.
   echo "verified-at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+# The runbook's "Check UI theme", in a browser (the catalog's `theme` markers; the same checks.js the
+# canaries run): straight at each UI's container on its own network, since the proxy shows the
+# maintenance page during a deploy. Rows: service, Docker network, browser image ("-": node and a
+# browser on this host, the tests), the checks as one line of JSON.
+verify_theme() {
+  [[ -r $THEMES ]] || die "verify: no theme table at $THEMES; it is installed by the stack (pulumi up)"
+  [[ -r $THEME_RUNNER ]] || die "verify: no theme runner at $THEME_RUNNER; it is installed by the stack (pulumi up)"
+  local service network image checks conf out status broken=() unchecked=()
+  while IFS=$'\t' read -r service network image checks; do
+    [[ -z $service || $service == \#* ]] && continue
+    conf=$(mktemp)
+    printf '%s\n' "$checks" >"$conf"
+    # The browser runs as the image's own user: it must read the checks.
+    chmod 0644 "$conf"
+    if [[ $image == - ]]; then
+      out=$(timeout "$THEME_TIMEOUT" node "$THEME_RUNNER" "$conf" 2>&1) && status=0 || status=$?
+    else
+      out=$(timeout "$THEME_TIMEOUT" docker run --rm --network "$network" -v "$(dirname "$THEME_RUNNER"):/checks:ro" -v "$conf:/checks.json:ro" \
+        -e NODE_PATH=/home/pptruser/node_modules --entrypoint node "$image" "/checks/$(basename "$THEME_RUNNER")" /checks.json 2>&1) && status=0 || status=$?
+    fi
+    rm -f "$conf"
+    while IFS= read -r line; do [[ -n $line ]] && log "verify: theme of $service: $line"; done <<<"$out"
+    case $status in
+      0) ;;
+      1) broken+=("$service") ;;
+      *) unchecked+=("$service (exit $status${image:+, browser image $image})") ;;
+    esac
+  done <"$THEMES"
+  (( ${#broken[@]} == 0 )) || die "verify: theme broken: ${broken[*]} (the lines above name each marker that differs); the release is not verified: roll it back or fix the UI image"
+  (( ${#unchecked[@]} == 0 )) || die "verify: the theme could not be checked: ${unchecked[*]}; the browser did not run (its output is above): check that the host can pull the image, or run sofia-services verify again"
+  return 0
 }
 
 # What the alarms assume of the images and the host can check (model/catalog.ts `serves`): each

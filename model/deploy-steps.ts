@@ -30,7 +30,7 @@ export const DEPLOY_STEPS: readonly DeployStepSpec[] = [
         title: "Migrations: a one-shot container of the new API image runs to completion after the stores and before any app (not in a rollback: the older app reads the stores' newer schema, which promotion checked, and its migration is not run against it)",
         on: ["first", "release"],
     },
-    { id: "verify", title: "Resume and verify: the quiesced writers start again, then every container must run, every /health answer and data flow (rows newer than a minute arriving in the writer's table, the catalog's `writes`), from the host, after the last start stage", on: ["first", "release", "config"] },
+    { id: "verify", title: "Resume and verify: the quiesced writers start again, then every container must run, every /health answer, data flow (rows newer than a minute arriving in the writer's table, the catalog's `writes`) and the UI's theme hold in a browser (the catalog's `theme` markers, against the UI's container), from the host, after the last start stage", on: ["first", "release", "config"] },
     { id: "first-backup", title: "First backup: taken as soon as a new stack verifies, so backup age and staging's soak count from its first deploy, not from the first night", on: ["first"] },
     { id: "page-off", title: "Maintenance page off, pages back on; the verified release is recorded with its time (verifiedRelease)", on: ["first", "release"] },
 ];

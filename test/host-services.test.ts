@@ -12,6 +12,8 @@ import { questdbServerConf } from "../topology/host/store-config";
 import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http";
 import { mountPointOf, RunResult, runAsync } from "../drill/run";
 import { hostEnv } from "../topology/host/layout";
+import { themeTable } from "../topology/host/synthetics";
+import { browserPath } from "./helpers/browser";
 
 const ROOT = path.join(__dirname, "..");
 const SCRIPT = path.join(ROOT, "host", "sofia-services.sh");
@@ -37,6 +39,8 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
         SOFIA_CATALOG: path.join(dir, "services.tsv"),
         SOFIA_CONTRACTS: path.join(dir, "contracts.tsv"),
         SOFIA_FLOWS: path.join(dir, "flows.tsv"),
+        SOFIA_THEMES: path.join(dir, "themes.tsv"),
+        SOFIA_THEME_RUNNER: path.join(ROOT, "components", "synthetics", "run-local.js"),
         SOFIA_STATE_DIR: path.join(dir, "var"),
         SOFIA_OPS_LIB: path.join(ROOT, "host", "sofia-ops.sh"),
         SOFIA_OPS_LOCK: path.join(dir, "lock"),
@@ -63,6 +67,8 @@ beforeEach(() => {
     fs.writeFileSync(path.join(dir, "contracts.tsv"), "# name\turl\tline\n");
     // No flow either, unless a test declares one (the data-flow tests below).
     fs.writeFileSync(path.join(dir, "flows.tsv"), "# writer\tcontainer\tsource_containers\tstore\ttarget\tseconds\ttable\tsql\n");
+    // Nor a theme (the browser tests below).
+    fs.writeFileSync(path.join(dir, "themes.tsv"), "# service\tnetwork\timage\tchecks\n");
     fs.writeFileSync(path.join(dir, "host.env"), hostEnv(sofiaHostLayout(path.join(dir, "data"))));
     for (const e of catalog) container(e.name, ["healthy"]);
 });
@@ -714,5 +720,68 @@ describe("sofia-ops questdb_curl", () => {
         expect(unreadable.status).toBe(1);
         expect(unreadable.stderr).toContain(`QuestDB's credentials (http.user, http.password) could not be read from ${conf}`);
         expect(unreadable.stdout).toBe("");
+    });
+});
+
+describe("sofia-services verify: the UI's theme, in a real browser (the catalog's theme markers)", () => {
+    let server: http.Server;
+    let base: string;
+    let variant: "good" | "broken" = "good";
+    beforeAll(async () => {
+        // A stand-in UI: the catalog's theme, or the page without its stylesheet; a price that moves.
+        server = http.createServer((_req, res) => {
+            const css = variant === "good" ? "<style>:root { color-scheme: dark; } body { background-color: #0d1117; }</style>" : "";
+            res.setHeader("content-type", "text/html");
+            res.end(`<!doctype html><html data-theme="sofia-dark"><head>${css}</head><body><p>BTC ${(60000 + Math.random() * 5000).toFixed(2)}</p></body></html>`);
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+    // The stack's own table, with the UI's container address pointed here and the browser on this host.
+    const table = () => themeTable(sofiaCatalog("questdb"), "-").replace("http://sofia-ui:8080", base);
+    const browser = { BROWSER: browserPath() };
+    /** Every container running and healthy, no /health to ask, the given themes table. Async: the stand-in page is served from this process. */
+    const verify = (themes: string, args: string[], extra: Record<string, string> = {}) => {
+        fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+\S*/g, "-"));
+        for (const e of catalog) container(e.name, ["healthy"], true);
+        fs.writeFileSync(path.join(dir, "themes.tsv"), themes);
+        return runAsync("bash", [SCRIPT, "verify", ...args], env(extra));
+    };
+
+    it("installs a row per themed entry: its own network, the pinned browser image, its container's address", () => {
+        const rows = themeTable(sofiaCatalog("questdb")).split("\n").filter((l) => l && !l.startsWith("#"));
+        expect(rows.map((r) => r.split("\t").slice(0, 3))).toEqual([["ui", "sofia-net-ui", "ghcr.io/puppeteer/puppeteer:24.10.0"]]);
+        expect(JSON.parse(rows[0].split("\t")[3])).toEqual([{ base: "http://sofia-ui:8080", theme: sofiaCatalog("questdb").find((e) => e.name === "ui")!.theme }]);
+    });
+
+    it("passes with the theme intact, and fails the verification naming the marker when the stylesheet is gone", async () => {
+        variant = "good";
+        const ok = await verify(table(), [], browser);
+        expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+        expect(ok.stdout).toContain(`verify: theme of ui: ${base}: theme intact`);
+        variant = "broken";
+        const bad = await verify(table(), [], browser);
+        expect(bad.status).not.toBe(0);
+        expect(bad.stdout).toMatch(/verify: theme of ui: FAILED: body background-color is rgba\(0, 0, 0, 0\), not rgb\(13, 17, 23\)/);
+        expect(bad.stderr).toMatch(/verify: theme broken: ui .*roll it back or fix the UI image/);
+    }, 60_000);
+
+    it("fails saying the theme could not be checked when the browser does not run, and a restore's verify does not run it", async () => {
+        const r = await verify(table(), [], { BROWSER: path.join(dir, "no-such-browser") });
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toMatch(/verify: the theme could not be checked: ui \(exit 2.*the browser did not run/);
+        const restore = await verify(table(), ["--without-flows"], { BROWSER: path.join(dir, "no-such-browser") });
+        expect(restore.status, restore.stderr).toBe(0);
+        expect(restore.stdout).toContain("data flow and theme not checked (--without-flows)");
+    }, 60_000);
+
+    it("runs the browser image in a container on the UI's network, where the stack's table names one", async () => {
+        const r = await verify(themeTable(sofiaCatalog("questdb")), []);
+        // The docker double runs no image: what matters is the command it was given.
+        const calls = fs.readFileSync(path.join(dir, "docker.log"), "utf8").split("\n").filter((l) => l.startsWith("run "));
+        expect(calls.at(-1)).toMatch(/^run --rm --network sofia-net-ui -v .*\/components\/synthetics:\/checks:ro -v \S+:\/checks\.json:ro -e NODE_PATH=\/home\/pptruser\/node_modules --entrypoint node ghcr\.io\/puppeteer\/puppeteer:24\.10\.0 \/checks\/run-local\.js \/checks\.json$/);
+        expect(r.status).not.toBe(0);
     });
 });

@@ -40,12 +40,16 @@ export const GRAFANA_CREDS_BIN = `${SBIN}/sofia-grafana-creds`;
 /** Sourced, not run: the host lock and operations journal; the backup configuration and helpers. */
 export const OPS_LIB = `${LIB}/sofia-ops.sh`;
 export const BACKUP_LIB = `${LIB}/sofia-backup-lib.sh`;
+/** The synthetic checks' browser runner, with checks.js beside it (components/synthetics/): a directory of their own, mounted into the browser's container. */
+export const THEME_RUNNER_DIR = `${LIB}/synthetics`;
+export const THEME_RUNNER = `${THEME_RUNNER_DIR}/run-local.js`;
 
 /** Generated tables and configuration the scripts read. */
 export const CATALOG_TABLE = `${ETC}/services.tsv`;
 export const TUNING_TABLE = `${ETC}/tuning.tsv`;
 export const CONTRACTS_TABLE = `${ETC}/contracts.tsv`;
 export const FLOWS_TABLE = `${ETC}/flows.tsv`;
+export const THEMES_TABLE = `${ETC}/themes.tsv`;
 export const BACKUP_ITEMS = `${ETC}/backup.tsv`;
 export const BACKUP_ENV = `${ETC}/backup.env`;
 export const PROBE_ENV = `${ETC}/probe.env`;
@@ -110,6 +114,8 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_TUNING: TUNING_TABLE,
         SOFIA_CONTRACTS: CONTRACTS_TABLE,
         SOFIA_FLOWS: FLOWS_TABLE,
+        SOFIA_THEMES: THEMES_TABLE,
+        SOFIA_THEME_RUNNER: THEME_RUNNER,
         SOFIA_BACKUP_ITEMS: BACKUP_ITEMS,
         SOFIA_BACKUP_ENV: BACKUP_ENV,
         SOFIA_PROBE_ENV: PROBE_ENV,

@@ -10,7 +10,10 @@ import { startStages } from "../../model/start-order";
 import { Settings } from "../../model/settings";
 import { TICKS_TABLE } from "../../model/catalog";
 import { containerName, flowSql, questdbConfHostPath, tuningSql } from "./store-config";
-import { CATALOG_TABLE, CONTRACTS_TABLE, DATA_PATH, FLOWS_TABLE, HOST_ENV, OPS_LIB, SERVICES_BIN, SYSTEMD_DIR, TUNING_TABLE, hostEnv, hostLayout } from "./layout";
+import { CATALOG_TABLE, CONTRACTS_TABLE, DATA_PATH, FLOWS_TABLE, HOST_ENV, OPS_LIB, SERVICES_BIN, SYSTEMD_DIR, THEME_RUNNER, THEME_RUNNER_DIR, THEMES_TABLE, TUNING_TABLE, hostEnv, hostLayout } from "./layout";
+import { themeTable } from "./synthetics";
+import { projectRoot } from "../../components/project-root";
+import * as path from "path";
 
 /** What the images must serve (the catalog's `serves`), for sofia-services verify: name, URL, exact line. */
 export function contractsTable(catalog: readonly CatalogEntry[]): string {
@@ -132,6 +135,9 @@ export function sofiaHostFiles(catalog: readonly CatalogEntry[], s: Pick<Setting
             { path: CONTRACTS_TABLE, content: contractsTable(catalog) },
             { path: TUNING_TABLE, content: tuningTable(catalog, s) },
             { path: FLOWS_TABLE, content: flowsTable(catalog, s) },
+            { path: THEMES_TABLE, content: themeTable(catalog) },
+            { path: THEME_RUNNER, content: fs.readFileSync(path.join(projectRoot(), "components/synthetics/run-local.js"), "utf8") },
+            { path: `${THEME_RUNNER_DIR}/checks.js`, content: fs.readFileSync(path.join(projectRoot(), "components/synthetics/checks.js"), "utf8") },
             { path: SERVICES_BIN, content: fs.readFileSync(hostScript("sofia-services.sh"), "utf8"), mode: "0755" },
             { path: `${SYSTEMD_DIR}/sofia-boot.service`, content: bootUnit(dataPath) },
             { path: `${SYSTEMD_DIR}/sofia-watchdog.service`, content: WATCHDOG_SERVICE },
