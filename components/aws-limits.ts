@@ -35,6 +35,7 @@ export const AWS_LIMITS = {
     tagValueChars: { max: 256, what: "a tag value, characters" },
     securityGroupIngressRules: { max: 60, what: "inbound rules of one security group per IP version (VPC default quota)" },
     canaryNameChars: { max: 21, what: "a Synthetics canary's name, characters (it runs as the Lambda function cwsyn-<name>-<36-character id>, whose name has 64 at most)" },
+    eventPatternChars: { max: 2_048, what: "an EventBridge rule's event pattern, characters (EventBridge quota, default; adjustable to 4,096)" },
     lambdaEnvironmentBytes: { max: 4 * 1024, what: "a Lambda function's environment variables together, keys and values, bytes (a canary's runConfig.environmentVariables become them)" },
 } as const satisfies Record<string, AwsLimit>;
 

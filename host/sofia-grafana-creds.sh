@@ -44,7 +44,9 @@ if ! creds=$(aws sts assume-role --region "$AWS_REGION_NAME" --role-arn "$GRAFAN
   die "could not assume $GRAFANA_READER_ROLE_ARN (see the error above): the instance's role must be allowed sts:AssumeRole on it, and the role must trust it (pulumi up sets both). Grafana keeps the credentials it has until they expire: $(if [[ -s $target ]]; then echo "$target is still there"; else echo "it has none yet"; fi)."
 fi
 read -r key secret token expires <<<"$creds"
-[[ -n ${key:-} && -n ${secret:-} && -n ${token:-} && -n ${expires:-} ]] || die "sts assume-role answered without a whole set of credentials; nothing written, $target unchanged"
+# The CLI's text output says "None" for a field it did not get: a temporary key starts ASIA.
+[[ ${key:-} =~ ^ASIA[A-Z0-9]{12,}$ && -n ${secret:-} && ${secret} != None && -n ${token:-} && ${token} != None && ${expires:-None} != None ]] ||
+  die "sts assume-role answered without a whole set of temporary credentials; nothing written, $target unchanged"
 
 printf '[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\naws_session_token = %s\n' "$GRAFANA_AWS_PROFILE" "$key" "$secret" "$token" >"$tmp"
 chown "$GRAFANA_UID:$GRAFANA_UID" "$tmp"

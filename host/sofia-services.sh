@@ -21,6 +21,10 @@
 #   sofia-services watchdog   restart a container that stays unhealthy (Docker never does)
 #   sofia-services tune       retention and compression SQL for the time-series store (idempotent)
 #   sofia-services status     one line per service
+#   sofia-services pull-browser
+#                             pull the theme check's browser image (a deploy does, before its page)
+#   sofia-services flows      rows newer than a minute per writer (one question each, 10 s at most):
+#                             what the diagnostics bundles record; never fails on a store that does not answer
 #   sofia-services patch      security updates under the host lock (waiting for a restore, a backup
 #                             or a deploy step); when they need a reboot, exit 194: the SSM agent
 #                             reboots the host and runs the task again, which finds nothing to do
@@ -196,16 +200,25 @@ verify_theme() {
     # The browser runs as the image's own user: it must read the checks.
     chmod 0644 "$conf"
     if [[ $image == - ]]; then
-      out=$(timeout "$THEME_TIMEOUT" node "$THEME_RUNNER" "$conf" 2>&1) && status=0 || status=$?
+      out=$(timeout -k 20 "$THEME_TIMEOUT" node "$THEME_RUNNER" "$conf" 2>&1) && status=0 || status=$?
     else
-      out=$(timeout "$THEME_TIMEOUT" docker run --rm --network "$network" -v "$(dirname "$THEME_RUNNER"):/checks:ro" -v "$conf:/checks.json:ro" \
+      # A name of its own, so that a run killed with the CLI (timeout, SSM) leaves nothing behind;
+      # --init: node as PID 1 would ignore the SIGTERM docker forwards. Limits like every container.
+      theme_container="sofia-theme-$$"
+      # Killed (TERM, INT: SSM's timeout or cancel) or exiting, the browser's container goes too.
+      trap 'docker rm -f "$theme_container" >/dev/null 2>&1 || true' EXIT
+      trap 'docker rm -f "$theme_container" >/dev/null 2>&1 || true; exit 143' TERM INT
+      out=$(timeout -k 20 "$THEME_TIMEOUT" docker run --rm --init --name "$theme_container" --network "$network" --memory 1g --pids-limit 512 --shm-size 256m \
+        -v "$(dirname "$THEME_RUNNER"):/checks:ro" -v "$conf:/checks.json:ro" \
         -e NODE_PATH=/home/pptruser/node_modules --entrypoint node "$image" "/checks/$(basename "$THEME_RUNNER")" /checks.json 2>&1) && status=0 || status=$?
+      docker rm -f "$theme_container" >/dev/null 2>&1 || true
+      trap - EXIT TERM INT
     fi
     rm -f "$conf"
     while IFS= read -r line; do [[ -n $line ]] && log "verify: theme of $service: $line"; done <<<"$out"
     case $status in
       0) ;;
-      1) broken+=("$service") ;;
+      3) broken+=("$service") ;;
       *) unchecked+=("$service (exit $status${image:+, browser image $image})") ;;
     esac
   done <"$THEMES"
@@ -401,6 +414,33 @@ cmd_tune() {
   done < "$TUNING"
 }
 
+# The browser images of the theme checks, pulled before a deploy raises the maintenance page: a
+# slow or failing pull then holds no client off, and fails the deploy before anything changed.
+cmd_pull_browser() {
+  [[ -r $THEMES ]] || die "pull-browser: no theme table at $THEMES; it is installed by the stack (pulumi up)"
+  local service network image checks
+  while IFS=$'\t' read -r service network image checks; do
+    [[ -z $service || $service == \#* || $image == - ]] && continue
+    docker image inspect "$image" >/dev/null 2>&1 && { log "pull-browser: $image is here"; continue; }
+    log "pull-browser: pulling $image (the theme check of $service)"
+    timeout -k 20 "$THEME_TIMEOUT" docker pull --quiet "$image" >/dev/null ||
+      die "pull-browser: could not pull $image within ${THEME_TIMEOUT}s; nothing was changed: check that the host reaches its registry, then run the update again"
+  done <"$THEMES"
+}
+
+cmd_flows() {
+  [[ -r $FLOWS ]] || die "flows: no data-flow table at $FLOWS; it is installed by the stack (pulumi up)"
+  local writer container sources store target seconds table sql count
+  while IFS=$'\t' read -r writer container sources store target seconds table sql; do
+    [[ -z $writer || $writer == \#* ]] && continue
+    if count=$(flow_count "$store" "$target" "$sql" 10 2>&1) && [[ $count =~ ^[0-9]+$ ]]; then
+      printf 'flows: %s rows in %s newer than a minute (%s)\n' "$count" "$table" "$writer"
+    else
+      printf 'flows: unknown for %s: %s did not answer (%s)\n' "$writer" "$store" "${count//$'\n'/ }"
+    fi
+  done <"$FLOWS"
+}
+
 cmd_status() {
   local i
   for i in "${!NAME[@]}"; do
@@ -505,11 +545,13 @@ case ${1:-} in
   restart) ops_begin "sofia-services restart" "$OPS_WAIT"; cmd_restart ;;
   watchdog) if watchdog_may_run; then cmd_watchdog; fi ;;
   verify) cmd_verify "${2:-}" ;;
+  flows) cmd_flows ;;
+  pull-browser) cmd_pull_browser ;;
   tune) ops_begin "sofia-services tune" "$OPS_WAIT"; cmd_tune ;;
   patch) ops_begin "sofia-services patch" "$OPS_WAIT"; cmd_patch ;;
   quiesce) ops_begin "sofia-services quiesce" "$OPS_WAIT"; cmd_quiesce "${2:-}" ;;
   resume) ops_begin "sofia-services resume" "$OPS_WAIT"; cmd_resume ;;
   migrated) cmd_migrated "${2:-}" ;;
   status) cmd_status ;;
-  *) die "usage: sofia-services start|stop|restart|verify [--without-flows]|watchdog|tune|patch|quiesce <minutes>|resume|status|migrated <container>" ;;
+  *) die "usage: sofia-services start|stop|restart|verify [--without-flows]|watchdog|tune|patch|quiesce <minutes>|resume|status|flows|pull-browser|migrated <container>" ;;
 esac

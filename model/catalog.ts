@@ -87,10 +87,10 @@ export interface CatalogEntry {
     /** Stores: the env var prefix apps use to reach it (`REDIS` gives REDIS_HOST, REDIS_PORT, REDIS_PASSWORD). */
     connectionEnv?: string;
     /**
-     * A tool's own generated password (its admin's), given to it as a file whose path is in this
-     * env var (stores always get one; README, "Contracts"). @default none
+     * A tool takes a generated password of its own (its admin's), as a secret file its configuration
+     * names (stores always get one). @default false
      */
-    adminPasswordEnv?: string;
+    adminPassword?: boolean;
     /** Names of the entries that must be healthy before this one starts. */
     startsAfter: string[];
     /**
@@ -404,12 +404,12 @@ const entries: CatalogEntry[] = [
         health: { port: GRAFANA_PORT, path: "/api/health" },
         check: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GRAFANA_PORT}/api/health`], startPeriodSeconds: 60 },
         logFormat: "grafana",
-        adminPasswordEnv: "GF_SECURITY_ADMIN_PASSWORD__FILE",
+        adminPassword: true,
         // It reads the time-series store for the data-flow panel; nothing writes through it.
         startsAfter: [TIMESERIES_STORE],
         talksTo: [TIMESERIES_STORE],
         stopGraceSeconds: 10,
-        memoryMb: 256,
+        memoryMb: 512,
     },
     {
         // Up with the stores, before any app: while apps restart it answers clients with the
@@ -454,8 +454,8 @@ export function sofiaCatalog(store: TimeseriesStore): CatalogEntry[] {
 }
 
 /** Whether an entry gets a generated password of its own: every store, and a tool that takes one. */
-export function ownsPassword(e: Pick<CatalogEntry, "kind" | "adminPasswordEnv">): boolean {
-    return e.kind === "store" || e.adminPasswordEnv !== undefined;
+export function ownsPassword(e: Pick<CatalogEntry, "kind" | "adminPassword">): boolean {
+    return e.kind === "store" || e.adminPassword === true;
 }
 
 /** The front proxy's entry in a catalog. */

@@ -17,7 +17,7 @@ export interface DeployStepSpec {
 export const DEPLOY_STEPS: readonly DeployStepSpec[] = [
     {
         id: "page-on",
-        title: "Maintenance page on: clients get HTTP 503 with Retry-After from the front proxy; pages are suppressed (on a first deploy too: a host that is still starting is not an outage)",
+        title: "The theme check's browser image pulled (a failed pull stops the deploy here, before anything changed), then maintenance page on: clients get HTTP 503 with Retry-After from the front proxy; pages are suppressed (on a first deploy too: a host that is still starting is not an outage)",
         on: ["first", "release"],
     },
     {

@@ -23,6 +23,7 @@ const TYPES = {
     windowTask: "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
     ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     canary: "aws:synthetics/canary:Canary",
+    eventRule: "aws:cloudwatch/eventRule:EventRule",
 } as const;
 
 function check(report: Report, limit: LimitName, value: number, subject: string, urn?: string): void {
@@ -76,6 +77,16 @@ export const limitPolicies: (ResourceValidationPolicy | StackValidationPolicy)[]
             const env = (args.props.runConfig as { environmentVariables?: Record<string, unknown> } | undefined)?.environmentVariables ?? {};
             const bytes = Object.entries(env).reduce((n, [k, v]) => n + bytesOf(k) + bytesOf(String(v)), 0);
             check(report, "lambdaEnvironmentBytes", bytes, `canary ${args.name} environment`);
+        },
+    },
+    {
+        name: "aws-limit-event-pattern",
+        description: "An EventBridge rule's event pattern stays within 2,048 characters (the default quota): PutRule refuses a longer one, in the middle of an update.",
+        enforcementLevel: "mandatory",
+        validateResource: (args, report) => {
+            if (args.type !== TYPES.eventRule) return;
+            const pattern = str(args.props.eventPattern);
+            if (pattern !== undefined) check(report, "eventPatternChars", pattern.length, `rule ${args.name} eventPattern`);
         },
     },
     {

@@ -58,7 +58,7 @@ describe("prod's proxy with a certificate from Let's Encrypt, as planned", () =>
         expect(conf).toContain("listen 8013 ssl;");
         expect(conf).toContain("ssl_certificate /etc/nginx/tls/live/cert.pem;");
         expect(conf).toMatch(/listen 80;\n {8}location \/\.well-known\/acme-challenge\/ \{\n {12}root \/var\/www\/acme;/);
-        expect((proxy.inputs.ports as { internal: number }[]).map((p) => p.internal)).toEqual([8013, 8080, 80]);
+        expect((proxy.inputs.ports as { internal: number }[]).map((p) => p.internal)).toEqual([8013, 8080, 3000, 80]);
         expect(proxy.inputs.volumes).toEqual(
             expect.arrayContaining([
                 expect.objectContaining({ hostPath: ACME.hostTlsDir, containerPath: ACME.tlsDir, readOnly: true }),

@@ -18,7 +18,7 @@ const NEW_API = `ghcr.io/sofia-v2/api:2026.12.1@sha256:${"1".repeat(64)}`;
 const NEW_REDIS = `redis:7.4.3@sha256:${"2".repeat(64)}`;
 const catalog = sofiaCatalog("questdb");
 /** Every part of the host files: each step waits for them all to be installed. */
-const HOST_FILES = ["services", "backups", "monitoring", "maintenance", "certificate", "grafana"].map((p) => `sofia-host-files-${p}-association`);
+const HOST_FILES = ["services", "backups", "monitoring", "maintenance", "certificate", "grafana", "diagnostics"].map((p) => `sofia-host-files-${p}-association`);
 
 const short = (urn: string) => urn.split("::").pop() as string;
 const byName = (plan: Plan, name: string): PlannedResource | undefined => plan.resources.find((r) => r.name === name);

@@ -16,7 +16,7 @@ import { sofiaCatalog } from "../model/catalog";
 import { APP_METRICS } from "../model/metrics";
 import { sofiaAlarms } from "../topology/host/alarms";
 import { containerShapes } from "../topology/host/containers";
-import { DATASOURCES, sofiaDashboard } from "../topology/host/dashboards";
+import { dashboardUid, DATASOURCES, sofiaDashboard } from "../topology/host/dashboards";
 import { grafanaDatasources, grafanaEnv, grafanaReaderPolicy } from "../topology/host/grafana";
 import { DATA_PATH } from "../topology/host/layout";
 import { writeHostEnv } from "./helpers/host-env";
@@ -33,7 +33,10 @@ describe("the Grafana container", () => {
         const shape = containerShapes(catalog, prod).find((c) => c.name === "sofia-grafana")!;
         expect(catalog.find((e) => e.name === "grafana")!.defaultImage).toMatch(/^grafana\/grafana:11\.6\.0@sha256:[0-9a-f]{64}$/);
         const envs = shape.envs as string[];
-        expect(envs).toContain("GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana-password");
+        // Read by Grafana from its ini, never through the environment (the image's run.sh would export a __FILE variable's content).
+        expect(envs.filter((e) => e.includes("PASSWORD"))).toEqual([]);
+        const ini = (shape.uploads as { file: string; content: string }[]).find((u) => u.file === "/etc/grafana/grafana.ini")!.content;
+        expect(ini).toContain("admin_password = $__file{/run/secrets/grafana-password}");
         expect(envs).toContain("GF_LOG_CONSOLE_FORMAT=json");
         expect(envs).toContain("GF_SERVER_ROOT_URL=https://sofia.company.com:3000/");
         expect(envs).toContain("GF_SECURITY_COOKIE_SECURE=true");
@@ -92,9 +95,15 @@ describe("the dashboard, generated from the alarm table and the catalog", () => 
         const missing = alarms.filter((a) => !drawn.has(a.id)).map((a) => a.id);
         expect(missing.sort()).toEqual(["ec2-instance-check", "ec2-system-check"]);
         // The stale-ratio panel carries the alarm's threshold as its red step.
-        const stale = panels(d).find((p) => p.title === APP_METRICS.staleRatio)!;
-        expect(stale.fieldConfig?.defaults?.thresholds?.steps.map((x) => x.value)).toEqual([null, prod.alarms.staleRatio]);
+        const stale = panels(d).find((p) => p.title === `${APP_METRICS.staleRatio} (Maximum)`)!;
+        expect(stale.fieldConfig?.defaults?.thresholds?.steps).toEqual([{ value: null, color: "green" }, { value: prod.alarms.staleRatio, color: "red" }]);
         expect(stale.description).toContain("stale-ratio (level 2)");
+        // Its signal-gone alarm counts samples: a panel of its own, not a count beside a ratio.
+        expect(stale.targets!.map((t) => t.label)).toEqual(["stale-ratio"]);
+        expect(panels(d).find((p) => p.title === `${APP_METRICS.staleRatio} (SampleCount)`)!.targets!.map((t) => t.label)).toEqual(["stale-ratio-signal-gone"]);
+        // "Less than" alarms fire below the line: red below, green above.
+        const health = panels(d).find((p) => p.title === "ServiceHealthy (Minimum)")!;
+        expect(health.fieldConfig?.defaults?.thresholds?.steps).toEqual([{ value: null, color: "red" }, { value: 1, color: "green" }]);
     });
 
     it("follows the settings: a stack without the Redis schedule has no Redis backup-age series", () => {
@@ -110,8 +119,8 @@ describe("the dashboard, generated from the alarm table and the catalog", () => 
         const pnl = panels(d).find((p) => p.title === "Paper-trading PnL")!;
         expect(pnl.targets?.[0]).toMatchObject({ metricName: APP_METRICS.pnl, namespace: "Sofia/prod" });
         const flow = (store: "questdb" | "timescaledb") => panels(sofiaDashboard(sofiaCatalog(store), { ...prod, timeseriesStore: store })).find((p) => p.title === "Rows written per minute")!.targets![0].rawSql;
-        expect(flow("questdb")).toBe(`SELECT timestamp AS time, count() AS "ts-writer" FROM ticks WHERE $__timeFilter(timestamp) SAMPLE BY 1m ALIGN TO CALENDAR`);
-        expect(flow("timescaledb")).toMatch(/^SELECT time_bucket\('1 minute', timestamp\) AS time, count\(\*\) AS "ts-writer" FROM ticks .* GROUP BY 1/);
+        expect(flow("questdb")).toBe(`SELECT timestamp AS time, count() AS "ts-writer" FROM ticks WHERE $__timeFilter(timestamp) SAMPLE BY 1m FILL(0) ALIGN TO CALENDAR`);
+        expect(flow("timescaledb")).toMatch(/^SELECT time_bucket_gapfill\('1 minute', timestamp\) AS time, COALESCE\(count\(\*\), 0\) AS "ts-writer" FROM ticks .* GROUP BY 1/);
         // Unique ids per panel's queries, every query on a provisioned data source.
         for (const p of panels(d).filter((x) => x.targets)) {
             const ids = p.targets!.map((t) => t.refId);
@@ -119,6 +128,10 @@ describe("the dashboard, generated from the alarm table and the catalog", () => 
             for (const t of p.targets!) expect([DATASOURCES.cloudwatch.uid, DATASOURCES.timeseries.uid]).toContain((t.datasource as { uid: string }).uid);
         }
         expect(d.uid).toBe("sofia-overview-prod");
+        // Grafana's 40 characters for a uid, whatever the stack's name.
+        const long = dashboardUid("a-stack-name-well-over-what-grafana-takes");
+        expect(long.length).toBeLessThanOrEqual(40);
+        expect(long).not.toBe(dashboardUid("a-stack-name-well-over-what-grafana-takes-2"));
     });
 });
 
@@ -184,6 +197,20 @@ describe("host/sofia-grafana-creds.sh, against moto_server", () => {
         expect(r.stderr).toMatch(/could not assume .*grafana-reader.*credentials\/? is still there|could not assume .*grafana-reader.* is still there/s);
         expect(fs.readFileSync(r.file, "utf8")).toBe(before);
         expect(fs.existsSync(leftover)).toBe(false);
+    });
+
+    it("writes nothing when STS answers without a whole set (the CLI prints None for a missing field)", () => {
+        const first = run();
+        expect(first.status).toBe(0);
+        const before = fs.readFileSync(first.file, "utf8");
+        const bin = path.join(dir, "fake-bin");
+        fs.mkdirSync(bin, { recursive: true });
+        // A stand-in for the aws CLI (a double: STS cannot be made to answer so here).
+        fs.writeFileSync(path.join(bin, "aws"), "#!/bin/sh\nprintf 'None\\tNone\\tNone\\tNone\\n'\n", { mode: 0o755 });
+        const r = run({ PATH: `${bin}:${process.env.PATH}` });
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toContain("without a whole set of temporary credentials");
+        expect(fs.readFileSync(r.file, "utf8")).toBe(before);
     });
 
     it("refuses a configuration without the role, naming the key", () => {

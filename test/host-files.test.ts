@@ -36,7 +36,7 @@ function install(script: string, root: string) {
 describe("the host files' installer", () => {
     it("installs every file of the real stack exactly, with its mode, then each part's digest marker; twice is harmless", async () => {
         const parts = await stackParts();
-        expect(parts.map((p) => p.part).sort()).toEqual(["backups", "certificate", "deploy-key", "grafana", "maintenance", "monitoring", "services"]);
+        expect(parts.map((p) => p.part).sort()).toEqual(["backups", "certificate", "deploy-key", "diagnostics", "grafana", "maintenance", "monitoring", "services"]);
         const root = path.join(dir, "root");
         for (const { part, script } of parts) {
             const file = path.join(dir, `install-${part}.sh`);

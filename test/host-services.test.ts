@@ -153,10 +153,10 @@ describe("sofia-services start (the ordered boot)", () => {
         expect(r.status).toBe(0);
         const calls = log();
         const starts = calls.filter((c) => c.startsWith("start ")).map((c) => c.replace("start sofia-", ""));
-        expect(starts).toEqual(["redis", "questdb", "proxy", "metrics", "crypto-ws", "equities", "ts-writer", "news", "whale-alerts", "api", "ui"]);
+        expect(starts).toEqual(["redis", "questdb", "proxy", "metrics", "grafana", "crypto-ws", "equities", "ts-writer", "news", "whale-alerts", "api", "ui"]);
         // Every container is health-checked after its own start and before any later stage starts.
         const at = (call: string) => calls.indexOf(call);
-        const stages = [["redis", "questdb"], ["metrics"], ["crypto-ws", "equities"], ["ts-writer"], ["news", "whale-alerts"], ["api"], ["ui"]];
+        const stages = [["redis", "questdb"], ["metrics", "grafana"], ["crypto-ws", "equities"], ["ts-writer"], ["news", "whale-alerts"], ["api"], ["ui"]];
         for (let i = 0; i + 1 < stages.length; i++) {
             for (const earlier of stages[i]) {
                 const healthCheck = calls.findIndex((c, k) => k > at(`start sofia-${earlier}`) && c.includes("Health") && c.endsWith(`sofia-${earlier}`));
@@ -209,7 +209,7 @@ describe("sofia-services stop", () => {
         expect(r.status).toBe(0);
         const stops = log().filter((c) => c.startsWith("stop "));
         // One stage after another; within a stage the stops run at once, in any order.
-        const stages = [["stop -t 10 sofia-ui"], ["stop -t 20 sofia-api"], ["stop -t 10 sofia-news", "stop -t 10 sofia-whale-alerts"], ["stop -t 30 sofia-ts-writer"], ["stop -t 15 sofia-crypto-ws", "stop -t 15 sofia-equities"], ["stop -t 10 sofia-metrics"], ["stop -t 10 sofia-proxy", "stop -t 30 sofia-redis", "stop -t 60 sofia-questdb"]];
+        const stages = [["stop -t 10 sofia-ui"], ["stop -t 20 sofia-api"], ["stop -t 10 sofia-news", "stop -t 10 sofia-whale-alerts"], ["stop -t 30 sofia-ts-writer"], ["stop -t 15 sofia-crypto-ws", "stop -t 15 sofia-equities"], ["stop -t 10 sofia-grafana", "stop -t 10 sofia-metrics"], ["stop -t 10 sofia-proxy", "stop -t 30 sofia-redis", "stop -t 60 sofia-questdb"]];
         let at = 0;
         const grouped = stages.map((g) => stops.slice(at, (at += g.length)).sort());
         expect(grouped).toEqual(stages);
@@ -632,7 +632,7 @@ describe("sofia-services tune (retention and compression)", () => {
 describe("the catalog table", () => {
     it("has one row per entry that sofia-services reads, stages as the catalog orders them", () => {
         const rows = servicesTable(catalog).split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
-        expect(rows.map((r) => `${r[0]}:${r[1]}`)).toEqual(["0:redis", "0:questdb", "0:proxy", "1:metrics", "2:crypto-ws", "2:equities", "3:ts-writer", "4:news", "4:whale-alerts", "5:api", "6:ui"]);
+        expect(rows.map((r) => `${r[0]}:${r[1]}`)).toEqual(["0:redis", "0:questdb", "0:proxy", "1:metrics", "1:grafana", "2:crypto-ws", "2:equities", "3:ts-writer", "4:news", "4:whale-alerts", "5:api", "6:ui"]);
         expect(rows.find((r) => r[1] === "api")!.slice(2)).toEqual(["sofia-api", "20", "http://127.0.0.1:8013/health", "-"]);
         // The writers a release deploy quiesces: the catalog's `quiesce` entries.
         expect(rows.filter((r) => r[5] === "yes").map((r) => r[1])).toEqual(["crypto-ws", "equities", "ts-writer", "news", "whale-alerts"]);
@@ -781,7 +781,31 @@ describe("sofia-services verify: the UI's theme, in a real browser (the catalog'
         const r = await verify(themeTable(sofiaCatalog("questdb")), []);
         // The docker double runs no image: what matters is the command it was given.
         const calls = fs.readFileSync(path.join(dir, "docker.log"), "utf8").split("\n").filter((l) => l.startsWith("run "));
-        expect(calls.at(-1)).toMatch(/^run --rm --network sofia-net-ui -v .*\/components\/synthetics:\/checks:ro -v \S+:\/checks\.json:ro -e NODE_PATH=\/home\/pptruser\/node_modules --entrypoint node ghcr\.io\/puppeteer\/puppeteer:24\.10\.0 \/checks\/run-local\.js \/checks\.json$/);
+        expect(calls.at(-1)).toMatch(
+            /^run --rm --init --name sofia-theme-\d+ --network sofia-net-ui --memory 1g --pids-limit 512 --shm-size 256m -v .*\/components\/synthetics:\/checks:ro -v \S+:\/checks\.json:ro -e NODE_PATH=\/home\/pptruser\/node_modules --entrypoint node ghcr\.io\/puppeteer\/puppeteer:24\.10\.0 \/checks\/run-local\.js \/checks\.json$/,
+        );
+        // Its container is removed by name whatever happened to the run.
+        const name = /--name (sofia-theme-\d+)/.exec(calls.at(-1)!)![1];
+        expect(fs.readFileSync(path.join(dir, "docker.log"), "utf8")).toContain(`rm -f ${name}`);
+        expect(r.stderr).toMatch(/the theme could not be checked: ui \(exit 2, browser image ghcr\.io\/puppeteer\/puppeteer:24\.10\.0\)/);
+    });
+
+    it("calls a runner that cannot load its checks 'could not check', never 'theme broken' (only exit 3 fails a release)", async () => {
+        const runner = path.join(dir, "lonely", "run-local.js");
+        fs.mkdirSync(path.dirname(runner));
+        fs.copyFileSync(path.join(ROOT, "components", "synthetics", "run-local.js"), runner);
+        const r = await verify(table(), [], { ...browser, SOFIA_THEME_RUNNER: runner });
+        expect(r.stderr).toMatch(/the theme could not be checked: ui \(exit 2/);
+        expect(r.stderr).not.toContain("theme broken");
+    });
+
+    it("pull-browser pulls each table's browser image once, and fails before the page with what to do", async () => {
+        fs.writeFileSync(path.join(dir, "themes.tsv"), themeTable(sofiaCatalog("questdb")));
+        const r = run(["pull-browser"]);
+        // The double knows no image: inspect fails, the pull is asked for, and the double refuses it.
+        expect(fs.readFileSync(path.join(dir, "docker.log"), "utf8")).toContain("pull --quiet ghcr.io/puppeteer/puppeteer:24.10.0");
         expect(r.status).not.toBe(0);
+        expect(r.stderr).toContain("could not pull ghcr.io/puppeteer/puppeteer:24.10.0");
+        expect(r.stderr).toContain("nothing was changed");
     });
 });

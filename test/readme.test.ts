@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { withDeployChecklist, withMaintenanceTable, withSettingsReference } from "../scripts/docs/settings-doc";
+import { withDeployChecklist, withLevers, withMaintenanceTable, withSettingsReference } from "../scripts/docs/settings-doc";
 import { maintenanceTable } from "../topology/host/maintenance";
 import { withAlarmTables } from "../scripts/docs/alarm-doc";
 import { stackSettings } from "../plan/stack-config";
@@ -31,6 +31,11 @@ describe("README", () => {
     it("says for every alarm what publishes it and what its silence means, exactly as topology/host/alarms.ts does (npm run docs)", () => {
         expect(readme).toBe(withAlarmTables(readme, stackSettings("prod")));
         expect(readme).toMatch(/\| `ws-reconnects` \| 2 \| `ws_reconnects_total` \| the agent's scrape of `metrics` \(a contract\) \| no scrape that minute/);
+    });
+
+    it("has the emergency levers exactly as topology/host/levers.ts lists them (npm run docs)", () => {
+        expect(readme).toBe(withLevers(readme));
+        expect(readme).toContain("| The equities primary source fails |");
     });
 
     it("has a two-command quick start whose test command is the one CI runs", () => {

@@ -7,13 +7,16 @@
  *   node run-local.js <checks.json>
  *
  * checks.json is `[{ base, theme?: { path, markers }, paths? }]`, as the canary's CHECKS. Prints
- * one line per check and per failure; exits 1 naming every failure, 2 when the browser cannot run.
+ * one line per check and per failure; exits 3 naming every failure (a broken theme, a path that
+ * fails), and 2 (or Node's own 1) when it could not check at all: only 3 may fail a release.
  * Puppeteer comes from the image it runs in (`puppeteer`) or from puppeteer-core with a browser at
  * $BROWSER (the tests: Debian's chromium).
  */
 "use strict";
 const fs = require("fs");
-const { checkTheme, checkPaths } = require("./checks.js");
+
+/** Exit status for "checked, and something differs": nothing else means the UI is broken. */
+const FAILED = 3;
 
 function loadPuppeteer() {
   for (const name of ["puppeteer", "puppeteer-core"]) {
@@ -27,6 +30,8 @@ function loadPuppeteer() {
 }
 
 async function main() {
+  // Inside main: a checks.js that cannot be loaded is "could not check" (2), not a broken theme.
+  const { checkTheme, checkPaths } = require("./checks.js");
   const file = process.argv[2];
   if (!file) throw Object.assign(new Error("usage: node run-local.js <checks.json>"), { exitCode: 2 });
   const checks = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -48,7 +53,7 @@ async function main() {
     await browser.close();
   }
   for (const f of failures) console.log(`FAILED: ${f}`);
-  return failures.length ? 1 : 0;
+  return failures.length ? FAILED : 0;
 }
 
 main().then(

@@ -25,11 +25,13 @@ export function one(plan: Plan, type: string): PlannedResource {
     return found[0];
 }
 
-/** The host files the plan's installer documents would write: path, mode and content of each, and its part. */
+/** The host files the plan's installer documents would write: path, mode and content of each, and its part (other documents are left out). */
 export function installedFiles(plan: Plan): { path: string; mode: string; content: string; part: string }[] {
     return ofType(plan, "aws:ssm/document:Document").flatMap((doc) => {
         const script = JSON.parse(doc.inputs.content as string).mainSteps[0].inputs.runCommand[0] as string;
-        const all = gunzipSync(Buffer.from(/<<'EOF'\n([\s\S]*?)\nEOF\n/.exec(script)![1].replace(/\n/g, ""), "base64"));
+        const payload = /<<'EOF'\n([\s\S]*?)\nEOF\n/.exec(script);
+        if (!payload) return [];
+        const all = gunzipSync(Buffer.from(payload[1].replace(/\n/g, ""), "base64"));
         return [...script.matchAll(/^ {2}"(\/\S+) (0[0-7]{3}) [0-9a-f]{64} (\d+) (\d+)"$/gm)].map((m) => ({
             path: m[1],
             mode: m[2],

@@ -11,6 +11,7 @@ import { containerName, logGroupName } from "./store-config";
 import { DATA_PATH } from "./layout";
 import { syntheticChecks } from "./synthetics";
 import { canaryMetric } from "../../components/synthetic-checks";
+import { evidenceSentence, procedureOf } from "./alarm-actions";
 
 /** Every alarm of a stack is named `<prefix>-<id>`. */
 export function alarmPrefix(stack: string): string {
@@ -418,7 +419,12 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             silence: "EC2 reports every minute with detailed monitoring: a gap is not counted either way",
         },
     ];
-    return specs;
+    // The page says where the evidence is: collected the moment the alarm fired (diagnostics.ts).
+    return specs.map((spec) => {
+        const procedure = procedureOf(spec.id);
+        const said = spec.description.trimEnd();
+        return procedure ? { ...spec, description: `${said}${/[.!?]$/.test(said) ? "" : "."} ${evidenceSentence(s.stack, procedure)}` } : spec;
+    });
 }
 
 /** Level 3: several systems failing at once, i.e. any two services' health alarms together. */

@@ -18,6 +18,7 @@ import { containerName, passwordFile, REDIS_AOF } from "./store-config";
 import { BACKUP_BIN, BACKUP_ENV, BACKUP_ITEMS, BACKUP_LIB, HOST_CONFIG_DIR, HOST_NAMING, RELEASE_FILE, RESTORE_BIN, SYSTEMD_DIR, volumeHostPath } from "./layout";
 import { releaseOf } from "../../release/deploy";
 import { hostEnvFile } from "./services-files";
+import { diagnosticsPrefix, DIAGNOSTICS_DAYS } from "./alarm-actions";
 
 /** Shared by the backup and restore scripts, which source it from here. */
 
@@ -39,6 +40,8 @@ export function backupRetention(s: Pick<Settings, "stack" | "backup">): { prefix
     return [
         { prefix: kindPrefix(s.stack, "full"), days: s.backup.retentionDays },
         { prefix: kindPrefix(s.stack, "redis"), days: s.backup.redisRetentionDays },
+        // The diagnostics bundles alarms collect (topology/host/diagnostics.ts), beside the backups.
+        { prefix: diagnosticsPrefix(s.stack), days: DIAGNOSTICS_DAYS },
     ];
 }
 

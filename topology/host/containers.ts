@@ -128,7 +128,6 @@ export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<Conta
             ...entry.env,
             ...extras.env,
             ...(entry.name === "equities" && s.equityPrimary ? { EQUITY_PRIMARY: s.equityPrimary } : {}),
-            ...(entry.adminPasswordEnv ? { [entry.adminPasswordEnv]: passwordFile(entry.name) } : {}),
             ...s.serviceEnv[entry.name],
         },
         secretFiles: [...(entry.kind === "edge" ? [] : storeSecrets), ...(extras.secretFiles ?? [])],

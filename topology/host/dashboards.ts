@@ -5,6 +5,7 @@
  * and the catalog's data flow read from the time-series store. A new alarm is a new panel, with no
  * edit here.
  */
+import { createHash } from "crypto";
 import * as cog from "@grafana/grafana-foundation-sdk/cog";
 import { CloudWatchMetricsQueryBuilder, MetricEditorMode, MetricQueryType } from "@grafana/grafana-foundation-sdk/cloudwatch";
 import { GraphThresholdsStyleConfigBuilder, GraphThresholdsStyleMode } from "@grafana/grafana-foundation-sdk/common";
@@ -24,6 +25,12 @@ export const DATASOURCES = {
 } as const satisfies Record<string, DataSourceRef>;
 
 export const DASHBOARD_UID = "sofia-overview";
+
+/** Grafana refuses a uid over 40 characters (the dashboard would silently not load): a long stack name is shortened with its hash. */
+export function dashboardUid(stack: string): string {
+    const uid = `${DASHBOARD_UID}-${stack}`;
+    return uid.length <= 40 ? uid : `${uid.slice(0, 31)}-${createHash("sha256").update(stack).digest("hex").slice(0, 8)}`;
+}
 
 /** Rows, in order: the first whose test holds takes a metric; the rest go to "Other". */
 const ROWS: { title: string; has: (metric: string) => boolean }[] = [
@@ -77,15 +84,23 @@ function cloudwatchQuery(x: Series, refId: string) {
         .metricEditorMode(MetricEditorMode.Builder);
 }
 
-/** A panel of every alarm on one metric: their series, and the first one's threshold as a line. */
-function alarmPanel(name: string, series: Series[]): PanelBuilder {
+/**
+ * A panel of every alarm on one metric and statistic: their series, and the first one's threshold
+ * as a line, red on the side where it fires (below it for "less than" alarms such as health).
+ */
+function alarmPanel(title: string, series: Series[]): PanelBuilder {
     const alarms = [...new Map(series.map((x) => [x.alarm.id, x.alarm])).values()];
-    const threshold = alarms[0].threshold;
+    const { threshold, comparison } = alarms[0];
+    const firesBelow = comparison.startsWith("Less");
     return new PanelBuilder()
-        .title(name)
+        .title(title)
         .description(alarms.map((a) => `${a.id} (level ${a.level}): ${a.description}`).join("\n\n"))
         .datasource(DATASOURCES.cloudwatch)
-        .thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([{ value: null, color: "green" }, { value: threshold, color: "red" }]))
+        .thresholds(
+            new ThresholdsConfigBuilder()
+                .mode(ThresholdsMode.Absolute)
+                .steps(firesBelow ? [{ value: null, color: "red" }, { value: threshold, color: "green" }] : [{ value: null, color: "green" }, { value: threshold, color: "red" }]),
+        )
         .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Line))
         .targets(series.map((x, i) => cloudwatchQuery(x, refId(i))));
 }
@@ -97,8 +112,9 @@ function dataFlowPanel(catalog: readonly CatalogEntry[], store: Settings["timese
     const sql = (w: CatalogEntry) => {
         const { table, timeColumn } = w.writes!;
         return store === "questdb"
-            ? `SELECT ${timeColumn} AS time, count() AS "${w.name}" FROM ${table} WHERE $__timeFilter(${timeColumn}) SAMPLE BY 1m ALIGN TO CALENDAR`
-            : `SELECT time_bucket('1 minute', ${timeColumn}) AS time, count(*) AS "${w.name}" FROM ${table} WHERE $__timeFilter(${timeColumn}) GROUP BY 1 ORDER BY 1`;
+            ? // FILL(0): a minute nobody wrote is a zero on the panel, not a line drawn across the gap.
+              `SELECT ${timeColumn} AS time, count() AS "${w.name}" FROM ${table} WHERE $__timeFilter(${timeColumn}) SAMPLE BY 1m FILL(0) ALIGN TO CALENDAR`
+            : `SELECT time_bucket_gapfill('1 minute', ${timeColumn}) AS time, COALESCE(count(*), 0) AS "${w.name}" FROM ${table} WHERE $__timeFilter(${timeColumn}) GROUP BY 1 ORDER BY 1`;
     };
     const queries = writers.map((w, i) => new SqlQuery(refId(i), sql(w)));
     return new PanelBuilder()
@@ -125,13 +141,17 @@ class SqlQuery implements cog.Builder<cog.Dataquery> {
 /** Sofia's overview dashboard of a stack, as Grafana's dashboard JSON model. */
 export function sofiaDashboard(catalog: CatalogEntry[], s: Settings) {
     const series = sofiaAlarms(catalog, s, NOT_YET, DATA_PATH).flatMap(seriesOf);
+    // One panel per metric and statistic: a ratio beside a count of its samples would flatten it.
     const byMetric = new Map<string, Series[]>();
-    for (const x of series) byMetric.set(x.name, [...(byMetric.get(x.name) ?? []), x]);
+    for (const x of series) {
+        const key = `${x.name} (${x.statistic})`;
+        byMetric.set(key, [...(byMetric.get(key) ?? []), x]);
+    }
     const rows = [...ROWS, { title: "Other", has: () => true }];
-    const builder = new DashboardBuilder(`Sofia ${s.stack}`).uid(`${DASHBOARD_UID}-${s.stack}`).tags(["sofia", s.stack]).refresh("1m").time({ from: "now-6h", to: "now" }).timezone("utc").readonly();
+    const builder = new DashboardBuilder(`Sofia ${s.stack}`).uid(dashboardUid(s.stack)).tags(["sofia", s.stack]).refresh("1m").time({ from: "now-6h", to: "now" }).timezone("utc").readonly();
     const taken = new Set<string>();
     for (const row of rows) {
-        const names = [...byMetric.keys()].filter((m) => !taken.has(m) && row.has(m));
+        const names = [...byMetric.keys()].filter((m) => !taken.has(m) && row.has(byMetric.get(m)![0].name));
         const extra = row.title.startsWith("Market data") ? [pnlPanel(s), dataFlowPanel(catalog, s.timeseriesStore)].filter((p) => p !== undefined) : [];
         if (!names.length && !extra.length) continue;
         builder.withRow(new RowBuilder(row.title));

@@ -98,7 +98,7 @@ export class DeployChecklist extends pulumi.ComponentResource {
             pulumi.log.info(`Release deploy (${this.steps.join(", ")}). If it fails: ${this.ifItFails}`, this);
         }
         const minutes = args.settings.deploy.maintenanceMinutes;
-        const pageOn = this.runs.has("page-on") ? this.step("page-on", `${MAINTENANCE_BIN} page on ${minutes} ${DEPLOY_OWNER}`, args.hostReady) : undefined;
+        const pageOn = this.runs.has("page-on") ? this.step("page-on", `${SERVICES_BIN} pull-browser && ${MAINTENANCE_BIN} page on ${minutes} ${DEPLOY_OWNER}`, args.hostReady) : undefined;
         args.gates.pages.open(pageOn && args.deployKind === "first" ? [pageOn.run] : []);
         // Behind a scheduled backup that is still running, wait for it rather than fail the deploy.
         // The writers stay stopped for the backup's whole budget and the page's time after it (the

@@ -36,6 +36,7 @@ export const MAINTENANCE_BIN = `${SBIN}/sofia-maintenance`;
 export const PROBE_BIN = `${SBIN}/sofia-probe`;
 export const CERT_BIN = `${SBIN}/sofia-cert`;
 export const GRAFANA_CREDS_BIN = `${SBIN}/sofia-grafana-creds`;
+export const DIAGNOSE_BIN = `${SBIN}/sofia-diagnose`;
 
 /** Sourced, not run: the host lock and operations journal; the backup configuration and helpers. */
 export const OPS_LIB = `${LIB}/sofia-ops.sh`;
@@ -55,6 +56,7 @@ export const BACKUP_ENV = `${ETC}/backup.env`;
 export const PROBE_ENV = `${ETC}/probe.env`;
 export const CERT_ENV = `${ETC}/cert.env`;
 export const GRAFANA_ENV = `${ETC}/grafana.env`;
+export const DIAGNOSE_ENV = `${ETC}/diagnose.env`;
 export const RELEASE_FILE = `${ETC}/release.json`;
 
 /** The scripts' own state (maintenance signal, watchdog strikes), and what the proxy reads from the host. */
@@ -121,6 +123,7 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_PROBE_ENV: PROBE_ENV,
         SOFIA_CERT_CONFIG: CERT_ENV,
         SOFIA_GRAFANA_CONFIG: GRAFANA_ENV,
+        SOFIA_DIAG_CONFIG: DIAGNOSE_ENV,
         SOFIA_RELEASE: RELEASE_FILE,
     };
 }

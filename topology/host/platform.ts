@@ -25,6 +25,8 @@ import { logGroupName, monitoringHostFiles, SofiaMonitoring } from "./monitoring
 import { Settings } from "../../model/settings";
 import { certificateHostFiles } from "./certificate";
 import { GRAFANA_ADMIN, grafanaHostFiles, grafanaReaderRole } from "./grafana";
+import { diagnosticsCommands, diagnosticsHostFiles } from "./diagnostics";
+import { AlarmCommands } from "../../components/alarm-commands";
 import { ACME, proxyTlsSource } from "./proxy-config";
 import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN } from "./layout";
 import { DeclaredOutputs, VerifiedRelease } from "../../release/outputs";
@@ -93,6 +95,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             maintenanceHostFiles(),
             ...certificateHostFiles(s),
             ...(grafanaReader ? [grafanaHostFiles(this.catalog, s, grafanaReader.arn)] : []),
+            diagnosticsHostFiles(this.catalog, s, this.backupBucket.bucket.bucket),
         ];
         const hostFiles = new HostFiles(
             `${name}-host-files`,
@@ -165,6 +168,8 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             return { monitoring, deploy, containers, sofiaContainers };
         });
         this.containers = sofiaContainers;
+        // The runbook's debugging procedures, collected the moment their alarms fire (diagnostics.ts).
+        new AlarmCommands(`${name}-diagnostics`, { prefix: alarmPrefix(s.stack), instanceId: this.host.instance.id, commands: diagnosticsCommands(this.catalog, s), tags }, { parent: this });
         new SofiaBackups(`${name}-backup`, { settings: s, instanceId: this.host.instance.id }, { parent: this });
         new MaintenanceWindows(
             `${name}-maintenance`,
