@@ -30,6 +30,7 @@ export interface AlarmCommandsArgs {
     prefix: string;
     /** The instance the commands run on. */
     instanceId: pulumi.Input<string>;
+    /** One document and one rule each; a command no alarm runs is refused. */
     commands: AlarmCommand[];
     /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;

@@ -22,6 +22,8 @@ export interface BackupBucketArgs {
     kmsKeyArn?: string;
     /** Object Lock, retention = the longest of `retention`. Can only be turned on at creation. @default false */
     objectLock?: boolean;
+    /** Days Object Lock holds each new object, when it is on. @default the longest of `retention` */
+    lockDays?: number;
     /** GOVERNANCE (bypassable with s3:BypassGovernanceRetention) or COMPLIANCE (by nobody). @default GOVERNANCE */
     objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
     /** Days a replaced or deleted object version is kept. @default 7 */
@@ -46,6 +48,7 @@ export function validateBackupBucketArgs(args: BackupBucketArgs): void {
     const prefixes = args.retention.map((r) => `${r.prefix}/`);
     const overlap = prefixes.filter((p, i) => prefixes.some((q, j) => i !== j && q.startsWith(p)));
     if (overlap.length) throw new Error(`BackupBucketArgs.retention: the prefixes ${overlap.join(", ")} contain others; S3 would apply the shorter rule to both`);
+    if (args.lockDays !== undefined && (!Number.isInteger(args.lockDays) || args.lockDays < 1)) throw new Error(`BackupBucketArgs.lockDays: ${args.lockDays} must be a whole number of days >= 1`);
     if (args.accessLogDays !== undefined && (!Number.isInteger(args.accessLogDays) || args.accessLogDays < 1)) throw new Error(`BackupBucketArgs.accessLogDays: ${args.accessLogDays} must be a whole number of days >= 1`);
     if (args.kmsKeyArn !== undefined && !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/.test(args.kmsKeyArn)) throw new Error(`BackupBucketArgs.kmsKeyArn: "${args.kmsKeyArn}" is not a KMS key ARN`);
 }
@@ -58,7 +61,7 @@ export class BackupBucket extends pulumi.ComponentResource {
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:backup:BackupBucket", name, {}, opts);
         validateBackupBucketArgs(args);
-        const lockDays = Math.max(...args.retention.map((r) => r.days));
+        const lockDays = args.lockDays ?? Math.max(...args.retention.map((r) => r.days));
         const child = { parent: this };
 
         this.bucket = new aws.s3.Bucket(

@@ -21,6 +21,8 @@ export interface Check {
 export interface Scenario {
     name: string;
     run(env: DrillEnv, log: (line: string) => void): Promise<Check[]>;
+    /** Run by `npm run drill` only, kept out of the test command for its time (the test command has ten minutes). @default false */
+    campaignOnly?: boolean;
 }
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");

@@ -48,10 +48,10 @@ CATALOG=${SOFIA_CATALOG:?not in the host layout (host.env); run pulumi up to rei
 [[ -r $CONFIG ]] || die "no configuration at $CONFIG; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
 source "$CONFIG"
-for var in DIAG_BUCKET DIAG_PREFIX DIAG_LOG_GROUP AWS_REGION_NAME REDIS_CONTAINER REDIS_PASSWORD_FILE METRICS_URL API_CONTAINER FEED_CONTAINERS MEMORY_SAMPLES MEMORY_INTERVAL SECTION_SECONDS; do
+for var in DIAG_BUCKET DIAG_PREFIX DIAG_LOG_GROUP AWS_REGION_NAME REDIS_CONTAINER REDIS_PASSWORD_FILE METRICS_URL API_CONTAINER FEED_CONTAINERS MEMORY_SAMPLES MEMORY_INTERVAL LATENCY_SECONDS SECTION_SECONDS; do
   [[ -n ${!var:-} ]] || die "$CONFIG does not set $var; reinstall it (pulumi up)"
 done
-for var in MEMORY_SAMPLES MEMORY_INTERVAL SECTION_SECONDS; do
+for var in MEMORY_SAMPLES MEMORY_INTERVAL LATENCY_SECONDS SECTION_SECONDS; do
   [[ ${!var} =~ ^[1-9][0-9]{0,3}$ ]] || die "$var in $CONFIG is '${!var}', not a number"
 done
 
@@ -81,7 +81,7 @@ section() {
 # an argument or in this host's environment. The arguments are this script's own constants.
 redis() { docker exec "$REDIS_CONTAINER" sh -c "REDISCLI_AUTH=\"\$(cat \"\$1\")\" redis-cli $*" sh "$REDIS_PASSWORD_FILE"; }
 # Without a terminal redis-cli --latency samples for the interval, prints "min max avg samples" once and exits.
-redis_latency() { echo "min max avg samples (ms, over 10 s)"; redis --latency -i 10; }
+redis_latency() { echo "min max avg samples (ms, over $LATENCY_SECONDS s)"; redis --latency -i "$LATENCY_SECONDS"; }
 containers() { awk -F'\t' '!/^#/ && NF >= 3 { print $3 }' "$CATALOG"; }
 memory_samples() {
   local i
@@ -102,7 +102,7 @@ last_lines() {  # pattern, containers (comma-separated)
 all_logs() { local c; for c in $(containers); do printf -- '--- %s ---\n' "$c"; docker logs --tail 50 "$c" 2>&1 || true; done; }
 connections() { ss -s; echo; echo "established: $(ss -Htan state established | wc -l)"; }
 export -f connections redis redis_latency containers memory_samples last_lines all_logs
-export REDIS_CONTAINER REDIS_PASSWORD_FILE MEMORY_SAMPLES MEMORY_INTERVAL CATALOG
+export REDIS_CONTAINER REDIS_PASSWORD_FILE MEMORY_SAMPLES MEMORY_INTERVAL LATENCY_SECONDS CATALOG
 
 section host sh -c 'uptime; echo; free -m; echo; df -h; echo; top -b -n 1 | head -n 40'
 case $procedure in

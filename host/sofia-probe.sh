@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Publishes every minute (sofia-probe.timer) whether each of Sofia's services is healthy: its
-# /health where the catalog gives one, Docker's health status otherwise; and Redis' memory use as
-# a share of its maxmemory. One put-metric-data call per run.
+# /health where the catalog gives one, Docker's health status otherwise; Redis' memory use as a
+# share of its maxmemory; and where capacity is heading: days until the data volume is full and
+# until Redis reaches maxmemory, from hourly samples of the last week. One put-metric-data call per run.
 #
 #   sofia-probe            probe and publish
 #   sofia-probe --dry-run  probe and print the metric data instead of publishing it
@@ -21,7 +22,7 @@ PROBE_ENV=${SOFIA_PROBE_ENV:?not in the host layout (host.env); run pulumi up to
 [[ -r $PROBE_ENV ]] || die "no configuration at $PROBE_ENV; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
 source "$PROBE_ENV"
-for var in METRICS_NAMESPACE METRIC_STACK METRIC_HEALTHY METRIC_REDIS_MEMORY METRIC_RUNS METRIC_MAINTENANCE REDIS_CONTAINER REDIS_PASSWORD_FILE; do
+for var in METRICS_NAMESPACE METRIC_STACK METRIC_HEALTHY METRIC_REDIS_MEMORY METRIC_RUNS METRIC_MAINTENANCE METRIC_DATA_DAYS_LEFT METRIC_REDIS_DAYS_LEFT CAPACITY_DAYS_CAP REDIS_CONTAINER REDIS_PASSWORD_FILE; do
   [[ -n ${!var:-} ]] || die "$PROBE_ENV does not set $var; run pulumi up to reinstall it"
 done
 
@@ -57,6 +58,8 @@ for f in "$dir"/*; do
   data+=("$(datum "$METRIC_HEALTHY" "$(cat "$f")" Count "$(basename "$f")")")
 done
 
+used=""
+max=""
 # Redis memory: used_memory / maxmemory, read inside the container (the host has no redis-cli).
 # The password goes from its file to REDISCLI_AUTH inside the container: never on a command line.
 # shellcheck disable=SC2016 # expanded by the container's shell
@@ -67,6 +70,37 @@ if info=$(timeout "$TIMEOUT" docker exec "$REDIS_CONTAINER" sh -c 'REDISCLI_AUTH
     data+=("$(datum "$METRIC_REDIS_MEMORY" "$(awk -v u="$used" -v m="$max" 'BEGIN { printf "%.2f", 100 * u / m }')" Percent)")
   fi
 fi
+
+# Where capacity is heading. One sample an hour (epoch, data used and size in bytes, Redis used and
+# max, "-" when unknown) kept for a week; the trend is from the oldest sample at least six hours old
+# to now. Written by rename: a run killed at any line leaves the history whole.
+HISTORY=${SOFIA_STATE_DIR:?not in the host layout (host.env); run pulumi up to reinstall it}/capacity.history
+now=$(date +%s)
+read -r data_used data_size < <(df -B1 --output=used,size "${SOFIA_DATA_MOUNT:?not in the host layout (host.env)}" 2>/dev/null | tail -n 1) || true
+[[ ${data_used:-} =~ ^[0-9]+$ && ${data_size:-} =~ ^[1-9][0-9]*$ ]] || { data_used=-; data_size=-; }
+[[ $used =~ ^[0-9]+$ && $max =~ ^[1-9][0-9]*$ ]] || { used=-; max=-; }
+last=$(tail -n 1 "$HISTORY" 2>/dev/null | cut -d' ' -f1 || true)
+if [[ ! $last =~ ^[0-9]+$ ]] || (( now - last >= 3600 )); then
+  mkdir -p "$(dirname "$HISTORY")"
+  { tail -n 167 "$HISTORY" 2>/dev/null || true; echo "$now $data_used $data_size $used $max"; } >"$HISTORY.tmp" && mv -f "$HISTORY.tmp" "$HISTORY"
+fi
+# days_left <used column> <limit column> <used now> <limit now>: empty without six hours of trend.
+days_left() {
+  awk -v now="$now" -v u="$3" -v m="$4" -v cap="$CAPACITY_DAYS_CAP" -v uc="$1" -v mc="$2" '
+    $1 ~ /^[0-9]+$/ && $uc ~ /^[0-9]+$/ && now - $1 >= 21600 && !found { t = $1; v = $uc; found = 1 }
+    END {
+      if (!found || u !~ /^[0-9]+$/ || m !~ /^[0-9]+$/ || m == 0) exit
+      rate = (u - v) / (now - t)
+      days = rate > 0 ? (m - u) / rate / 86400 : cap
+      if (days > cap) days = cap
+      if (days < 0) days = 0
+      printf "%.1f", days
+    }' "$HISTORY" 2>/dev/null || true
+}
+d=$(days_left 2 3 "$data_used" "$data_size")
+[[ -z $d ]] || data+=("$(datum "$METRIC_DATA_DAYS_LEFT" "$d" None)")
+r=$(days_left 4 5 "$used" "$max")
+[[ -z $r ]] || data+=("$(datum "$METRIC_REDIS_DAYS_LEFT" "$r" None)")
 
 # The maintenance signal and page (sofia-maintenance): what is past its deadline goes, whatever
 # else failed above; the signal is published while any owner's deadline is ahead.

@@ -41,6 +41,14 @@ export const PROBE_METRICS = {
     runs: "ProbeRuns",
 } as const;
 
+/**
+ * Where capacity is heading (host/sofia-probe.sh, every minute, from its hourly samples of the last
+ * week): days until the data volume is full, and until Redis reaches its maxmemory, at the growth
+ * of the oldest sample at least six hours old to now. Capped at CAPACITY_DAYS_CAP (not growing).
+ */
+export const CAPACITY_METRICS = { dataDaysLeft: "DataVolumeDaysLeft", redisDaysLeft: "RedisMemoryDaysLeft" } as const;
+export const CAPACITY_DAYS_CAP = 3650;
+
 /** Published by maintenance windows and deploys while they run: 1, else absent or 0. */
 export const MAINTENANCE_METRIC = "MaintenanceActive";
 

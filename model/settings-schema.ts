@@ -126,6 +126,7 @@ const alarms = z
         backupMaxAgeHours: z.number().positive().max(24 * 14).default(26).meta({ description: "Alarm when the last good full backup is older than this." }),
         redisBackupMaxAgeMinutes: z.number().int().min(30).max(24 * 60).default(60).meta({ description: "Where Redis-only backups are scheduled: alarm when the newest is older than this." }),
         recoveryTimeMinutes: z.number().int().min(1).max(24 * 60).default(60).meta({ description: "Recovery-time objective: alarm when the monthly DR test's restore takes longer than this." }),
+        capacityDaysLeft: z.number().int().min(1).max(365).default(21).meta({ description: "Capacity ahead: e-mail the senior contacts when the data volume or Redis' maxmemory will be reached within this many days at the last week's growth." }),
     })
     .refine((a) => a.healthFailingMinutes <= a.healthWindowMinutes, {
         error: "healthFailingMinutes cannot be larger than healthWindowMinutes",

@@ -7,10 +7,11 @@ import { backupScenarios, manyBackups } from "../drill/backup-scenarios";
 import { DrillEnv } from "../drill/env";
 import { faultScenarios } from "../drill/fault-scenarios";
 import { maintenanceScenarios } from "../drill/maintenance-scenarios";
+import { diagnosticsScenarios } from "../drill/diagnostics-scenarios";
 import { restoreScenarios } from "../drill/restore-scenarios";
 
 // The campaign's last case: the bucket as months of 15-minute Redis backups leave it.
-const scenarios = [...backupScenarios, ...restoreScenarios, ...maintenanceScenarios, ...faultScenarios, manyBackups(10_000)];
+const scenarios = [...backupScenarios, ...restoreScenarios, ...maintenanceScenarios, ...diagnosticsScenarios, ...faultScenarios, manyBackups(10_000)];
 
 const USAGE = `usage: npm run drill -- [--only <text>]
   runs every scenario (backup, restore, maintenance, the fault campaign) against a real redis-server

@@ -63,9 +63,11 @@ describe("the backup bucket in the plan", () => {
         const rules = one(staging, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as any[];
         expect(rules[0]).toMatchObject({ id: "expire-staging-full", filter: { prefix: "staging/full/" }, expiration: { days: 14 }, noncurrentVersionExpiration: { noncurrentDays: 7 } });
         expect(rules[1]).toMatchObject({ id: "expire-staging-redis", filter: { prefix: "staging/redis/" }, expiration: { days: 7 } });
-        expect(rules[2]).toMatchObject({ abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } });
+        // The diagnostics bundles alarms collect, beside the backups (topology/host/diagnostics.ts).
+        expect(rules[2]).toMatchObject({ id: "expire-staging-diagnostics", filter: { prefix: "staging/diagnostics/" }, expiration: { days: 30 } });
+        expect(rules[3]).toMatchObject({ abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } });
         const prodRules = one(backupsOf(prod), "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as any[];
-        expect(prodRules.map((r) => [r.filter.prefix, r.expiration?.days])).toEqual([["prod/full/", 30], ["prod/redis/", 7], ["", undefined]]);
+        expect(prodRules.map((r) => [r.filter.prefix, r.expiration?.days])).toEqual([["prod/full/", 30], ["prod/redis/", 7], ["prod/diagnostics/", 30], ["", undefined]]);
     });
 
     it("locks objects in prod (governance, retention = backup retention), not in staging", () => {

@@ -18,7 +18,7 @@ const NEW_API = `ghcr.io/sofia-v2/api:2026.12.1@sha256:${"1".repeat(64)}`;
 const NEW_REDIS = `redis:7.4.3@sha256:${"2".repeat(64)}`;
 const catalog = sofiaCatalog("questdb");
 /** Every part of the host files: each step waits for them all to be installed. */
-const HOST_FILES = ["services", "backups", "monitoring", "maintenance", "certificate", "grafana", "diagnostics"].map((p) => `sofia-host-files-${p}-association`);
+const HOST_FILES = ["services", "backups", "monitoring", "maintenance", "certificate", "grafana", "diagnostics", "capacity"].map((p) => `sofia-host-files-${p}-association`);
 
 const short = (urn: string) => urn.split("::").pop() as string;
 const byName = (plan: Plan, name: string): PlannedResource | undefined => plan.resources.find((r) => r.name === name);
@@ -60,7 +60,7 @@ describe("a release deploy (a new API image)", () => {
         expect(after(plan, "sofia-deploy-page-off-run")).toEqual(["sofia-deploy-verify-run"]);
         const commands = ["page-on", "backup", "migrate", "verify", "page-off"].map((s) => String(byName(plan, `sofia-deploy-${s}-run`)!.inputs.create).split(" eu-central-1 ")[1]);
         expect(commands).toEqual([
-            "/usr/local/sbin/sofia-maintenance page on 60 deploy",
+            "/usr/local/sbin/sofia-services pull-browser && /usr/local/sbin/sofia-maintenance page on 60 deploy",
             // Stopped for the backup's budget (90 minutes) and the page's time; a failed backup puts them back and lifts the page.
             "/usr/local/sbin/sofia-services quiesce 150 && { /usr/local/sbin/sofia-backup run --wait 1800 || { /usr/local/sbin/sofia-services resume; /usr/local/sbin/sofia-maintenance page off deploy; exit 1; }; }",
             "/usr/local/sbin/sofia-services migrated sofia-api-migrate",

@@ -1,9 +1,10 @@
 /**
  * When a page fires, the evidence is already there: the runbook's debugging procedures as SSM
  * documents run by EventBridge the moment their alarms enter ALARM, and host/sofia-diagnose.sh run
- * for real against the drill's Redis (a real redis-server), the docker double and moto_server:
- * each procedure's bundle lands in the bucket with what the runbook collects, its summary in the
- * maintenance log group; nothing is collected under the maintenance signal.
+ * for real against the drill's Redis (a real redis-server), the docker double and moto_server: the
+ * latency bundle lands in the bucket with what the runbook collects, its summary in the maintenance
+ * log group; nothing is collected under the maintenance signal. Every other procedure's bundle is
+ * the campaign's (npm run drill, drill/diagnostics-scenarios.ts), for the test command's time.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -101,7 +102,7 @@ describe("host/sofia-diagnose.sh, for real (the drill's Redis, the docker double
         metrics = http.createServer((_q, res) => res.end("# TYPE ws_reconnects_total counter\nws_reconnects_total 3\n# TYPE stale_ratio gauge\nstale_ratio 0.02\n"));
         await new Promise<void>((r) => metrics.listen(0, "127.0.0.1", r));
         const url = `http://127.0.0.1:${(metrics.address() as net.AddressInfo).port}/metrics`;
-        fs.writeFileSync(path.join(env.configDir, "diagnose.env"), diagnoseEnv(catalog, { stack: DRILL_STACK, region: "eu-central-1" }, DRILL_BUCKET).replace(/METRICS_URL=[^}]*/, `METRICS_URL=${url}`).replace("MEMORY_INTERVAL=20", "MEMORY_INTERVAL=1"));
+        fs.writeFileSync(path.join(env.configDir, "diagnose.env"), diagnoseEnv(catalog, { stack: DRILL_STACK, region: "eu-central-1" }, DRILL_BUCKET).replace(/METRICS_URL=[^}]*/, `METRICS_URL=${url}`).replace("MEMORY_INTERVAL=20", "MEMORY_INTERVAL=1").replace("LATENCY_SECONDS=10", "LATENCY_SECONDS=1"));
         fs.writeFileSync(path.join(env.state, "sofia-crypto-ws.logs"), "2026-12-03 08:15:01,000 INFO ingestors.crypto_ws: connected\n2026-12-03 08:15:02,000 ERROR ingestors.crypto_ws: websocket disconnect (1006)\n2026-12-03 08:15:04,000 INFO ingestors.crypto_ws: reconnect 1\n");
         expect(env.aws(["logs", "create-log-group", "--log-group-name", `/sofia/${DRILL_STACK}/maintenance`]).status).toBe(0);
     }, 120_000);
@@ -127,21 +128,6 @@ describe("host/sofia-diagnose.sh, for real (the drill's Redis, the docker double
         // The password never left Redis' container: not in the bundle.
         expect(JSON.stringify(b)).not.toContain(env.redisPassword);
     }, 120_000);
-
-    it("memory, websocket and outage: what each procedure of the runbook collects", async () => {
-        for (const p of ["memory", "websocket", "outage"] as const) expect((await diagnose([p, `sofia-drill-${p}`])).status).toBe(0);
-        const memory = unpack(bundles("memory")[0]);
-        expect(memory["container-memory"].match(/^sofia-redis /gm)).toHaveLength(4);
-        expect(memory["redis-info-memory"]).toContain("used_memory:");
-        const ws = unpack(bundles("websocket")[0]);
-        expect(ws.metrics).toContain("ws_reconnects_total 3");
-        expect(ws["feed-lines"]).toContain("websocket disconnect (1006)");
-        expect(ws["feed-lines"]).not.toContain("connected\n");
-        const outage = unpack(bundles("outage")[0]);
-        expect(outage.services).toMatch(/stage 0\s+redis\s+healthy/);
-        expect(outage["docker-ps"]).toContain("sofia-redis Up");
-        expect(outage["container-logs"]).toContain("--- sofia-crypto-ws ---");
-    }, 180_000);
 
     it("collects nothing under the maintenance signal (unless forced), and refuses a name that is not an alarm's", async () => {
         const before = bundles("outage").length;

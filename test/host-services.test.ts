@@ -539,7 +539,7 @@ describe("sofia-services verify: data flows (the catalog's writes)", () => {
         const r = await runAsync("bash", [SCRIPT, "verify", "--without-flows"], env({ SOFIA_POLL_SECONDS: "0.2" }));
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
-        expect(r.stdout).toContain("verify: data flow not checked (--without-flows)");
+        expect(r.stdout).toContain("verify: data flow and theme not checked (--without-flows)");
         expect(questdb.queries).toEqual([]);
         const bad = await runAsync("bash", [SCRIPT, "verify", "--quick"], env());
         expect(bad.status).toBe(1);

@@ -41,7 +41,7 @@ const at: Record<LimitName, (value: number) => PlannedResource[]> = {
     tagsPerResource: (v) => [res("aws:sns/topic:Topic", { tags: Object.fromEntries(times(v, (i) => [`k${i}`, "v"])) })],
     tagKeyChars: (v) => [res("aws:sns/topic:Topic", { tags: { ["k".repeat(v)]: "v" } })],
     tagValueChars: (v) => [res("aws:sns/topic:Topic", { tags: { k: "v".repeat(v) } })],
-    eventPatternChars: (v) => [res("aws:cloudwatch/eventRule:EventRule", { name: "r", eventPattern: JSON.stringify({ source: ["x".repeat(v - 16)] }) })],
+    eventPatternChars: (v) => [res("aws:cloudwatch/eventRule:EventRule", { name: "r", eventPattern: JSON.stringify({ source: ["x".repeat(v - 15)] }) })],
     canaryNameChars: (v) => [res("aws:synthetics/canary:Canary", { name: "c".repeat(v) })],
     lambdaEnvironmentBytes: (v) => [res("aws:synthetics/canary:Canary", { name: "c", runConfig: { environmentVariables: { CHECKS: "é".repeat((v - 6) / 2) + "x".repeat((v - 6) % 2) } } })],
     securityGroupIngressRules: (v) => times(v, (i) => res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { securityGroupId: "sg", cidrIpv6: `2001:db8:${i.toString(16)}::/48` })),

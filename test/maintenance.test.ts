@@ -44,12 +44,13 @@ describe("maintenance windows in the staging plan", () => {
         ]);
     });
 
-    it("runs the monthly restart and DR test between raising and clearing the signal", () => {
+    it("runs the monthly restart, DR test and capacity report between raising and clearing the signal", () => {
         expect(tasksOf(plan, monthly).map(commandOf)).toEqual([
             "/usr/local/sbin/sofia-maintenance signal on 120 window-monthly",
             "/usr/local/sbin/sofia-services restart && /usr/local/sbin/sofia-services verify",
             "/usr/local/sbin/sofia-restore --scratch latest",
             "/usr/local/sbin/sofia-backup run --wait 3600",
+            "/usr/local/sbin/sofia-capacity report",
             "/usr/local/sbin/sofia-maintenance signal off window-monthly",
         ]);
     });
@@ -86,7 +87,7 @@ describe("maintenance windows in the staging plan", () => {
     });
 
     it("notifies on-call when a task fails or times out, and when a window is cancelled or skipped", () => {
-        const rule = ofType(plan, "aws:cloudwatch/eventRule:EventRule")[0];
+        const rule = ofType(plan, "aws:cloudwatch/eventRule:EventRule").find((r) => String(r.inputs.eventPattern).includes("aws.ssm"))!;
         const pattern = JSON.parse(rule.inputs.eventPattern as string);
         expect(pattern).toMatchObject({
             source: ["aws.ssm"],
@@ -94,7 +95,7 @@ describe("maintenance windows in the staging plan", () => {
             detail: { status: ["FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED_OVERLAPPING"] },
         });
         expect(pattern.detail["window-id"]).toHaveLength(2);
-        const target = ofType(plan, "aws:cloudwatch/eventTarget:EventTarget")[0];
+        const target = ofType(plan, "aws:cloudwatch/eventTarget:EventTarget").find((t) => t.parent === rule.urn)!;
         expect(target.inputs.arn).toMatch(/:sofia-staging-level2-oncall$/);
         // The on-call topic's one policy admits this rule by its name (and the alarms beside it).
         const policy = ofType(plan, "aws:sns/topicPolicy:TopicPolicy").find((p) => p.inputs.arn === target.inputs.arn)!;

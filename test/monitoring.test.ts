@@ -234,7 +234,7 @@ describe("host/sofia-probe.sh, for real", () => {
             ...process.env, ...moto.env,
             PATH: `${path.join(__dirname, "..", "drill", "doubles")}:${process.env.PATH}`,
             DOCKER_LOG: path.join(dir, "docker.log"), DOCKER_STATE: path.join(dir, "state"),
-            SOFIA_HOST_ENV: writeHostEnv(dir), SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "2",
+            SOFIA_HOST_ENV: writeHostEnv(dir), SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "2", SOFIA_STATE_DIR: path.join(dir, "var"),
         });
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
@@ -260,7 +260,7 @@ describe("host/sofia-probe.sh, for real", () => {
             ...process.env, ...moto.env,
             PATH: `${path.join(__dirname, "..", "drill", "doubles")}:${process.env.PATH}`,
             DOCKER_LOG: path.join(dir, "docker.log"), DOCKER_STATE: path.join(dir, "state"),
-            SOFIA_HOST_ENV: writeHostEnv(dir), SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "1",
+            SOFIA_HOST_ENV: writeHostEnv(dir), SOFIA_CATALOG: path.join(dir, "services.tsv"), SOFIA_PROBE_ENV: path.join(dir, "probe.env"), SOFIA_PROBE_TIMEOUT: "1", SOFIA_STATE_DIR: path.join(dir, "var"),
         });
         const data = JSON.parse(r.stdout) as { MetricName: string; Timestamp: string; Dimensions: { Name: string; Value: string }[] }[];
         expect(new Set(data.map((d) => d.Timestamp)).size).toBe(1);

@@ -193,6 +193,7 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
         [res(T.association, { parameters: { commands: "/usr/local/sbin/sofia-backup run" } })],
     ],
     ["aws-limit-ssm-document-size", [res(T.document, { content: "x".repeat(65_536) })], [res(T.document, { content: "x".repeat(65_537) })]],
+    ["aws-limit-event-pattern", [res("aws:cloudwatch/eventRule:EventRule", { eventPattern: JSON.stringify({ source: ["x".repeat(2000)] }) })], [res("aws:cloudwatch/eventRule:EventRule", { eventPattern: JSON.stringify({ source: ["x".repeat(2100)] }) })]],
     ["aws-limit-canary", [res("aws:synthetics/canary:Canary", { name: "sofia-staging-api" })], [res("aws:synthetics/canary:Canary", { name: "sofia-preproduction-api" })]],
     ["aws-limit-user-data-size", [res(T.instance, { ...goodInstance, userData: "#cloud-config\n" })], [res(T.instance, { ...goodInstance, userData: "#".repeat(16_385) })]],
     ["aws-limit-iam-policy-size", [res(T.rolePolicy, { role: "r", policy: "a".repeat(10_240) })], [res(T.rolePolicy, { role: "r", policy: "a".repeat(6_000) }), res(T.rolePolicy, { role: "r", policy: "a".repeat(4_241) })]],
@@ -300,7 +301,7 @@ describe("enforcement per stack", () => {
         expect(policyConfig(stackSettings("prod"))).toEqual({
             all: "mandatory",
             "iam-host-role-own-prefix": { prefix: "prod", buckets: "sofia-backups-" },
-            "s3-retention-covers-backups": { retention: { "prod/full/": 30, "prod/redis/": 7 } },
+            "s3-retention-covers-backups": { retention: { "prod/full/": 30, "prod/redis/": 7, "prod/diagnostics/": 30 } },
             "s3-prod-backups-kept": { minimumDays: 30, objectLock: true },
             "maintenance-windows-utc-on-day": { day: "SUN" },
         });

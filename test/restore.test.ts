@@ -51,7 +51,7 @@ describe("restore as a stack update", () => {
         const plan = await planStack("staging", ["restore.from=20261130T010000Z"]);
         const env = restoreRun(plan)!.inputs.environment as Record<string, string>;
         const wanted = Object.fromEntries(env.SSM_RUN_REQUIRE.split(" ").map((p) => p.split("=")));
-        expect(Object.keys(wanted).sort()).toEqual(["backups", "certificate", "diagnostics", "grafana", "maintenance", "monitoring", "services"].map((p) => `/etc/sofia/host-files.d/${p}.sha256`));
+        expect(Object.keys(wanted).sort()).toEqual(["backups", "capacity", "certificate", "diagnostics", "grafana", "maintenance", "monitoring", "services"].map((p) => `/etc/sofia/host-files.d/${p}.sha256`));
         // The deploy key is the Host's own part, for the Docker provider: the restore needs the others.
         for (const doc of ofType(plan, "aws:ssm/document:Document").filter((d) => d.name.startsWith("sofia-host-files-") && !d.name.includes("deploy-key"))) {
             const part = doc.name.replace(/^sofia-host-files-|-document$/g, "");

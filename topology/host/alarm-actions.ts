@@ -58,6 +58,10 @@ const FAMILIES: { match: RegExp; actions: AlarmActions }[] = [
         match: /^host-memory$/,
         actions: { procedure: "memory", first: ["Read the bundle's `container-memory`: the container that grows", "`docker restart sofia-<service>` for a leak; a bigger `instanceType` for growth (the capacity report says which)"] },
     },
+    {
+        match: /^(data-volume|redis-memory)-filling$/,
+        actions: { first: ["Not urgent: weeks ahead, at the last week's growth. Read the last monthly capacity report (`<stack>/reports/` in the backup bucket)", "Data volume: `dataVolumeGb` up, `pulumi up` (grows in place). Redis: `redis.maxmemoryMb` up or a bigger `instanceType`"] },
+    },
     { match: /^disk-/, actions: { first: ["`sofia-maintenance tidy` on the host (old logs, unused images)", "Grow the volume: `dataVolumeGb` or `rootVolumeGb` up, `pulumi up` (in place)"] } },
     { match: /^errors-/, actions: { procedure: "outage", first: ["Read the service's lines in the bundle's `container-logs`, or its log group `/sofia/<stack>/<service>`", "After a release: roll back (`npm run promote -- --rollback ...`)"] } },
     { match: /^tls-certificate$/, actions: { first: ["`sofia-cert status` and `sofia-cert renew` on the host", "The domain's A record must point at the `publicIp` output; port 80 open to everyone"] } },

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AlarmSpec, oncallTopicName, Publisher } from "../../components/escalation";
 import { CatalogEntry } from "../../model/catalog";
-import { APP_METRICS, BACKUP_METRICS, CERT_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "../../model/metrics";
+import { APP_METRICS, BACKUP_METRICS, CAPACITY_METRICS, CERT_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "../../model/metrics";
 import { Settings } from "../../model/settings";
 import { containerName, logGroupName } from "./store-config";
 import { DATA_PATH } from "./layout";
@@ -354,6 +354,30 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
             publisher: { by: "host", script: "sofia-restore --scratch" },
             silence: "between monthly runs: the last result stands",
         },
+        // Capacity ahead (issue: where it is heading, not only where it is): level 3 without
+        // on-call, an e-mail to the senior contacts; weeks ahead is no reason to wake anyone.
+        ...(
+            [
+                ["data-volume-filling", CAPACITY_METRICS.dataDaysLeft, "The data volume will be full", "Grow it: dataVolumeGb up and pulumi up (in place); sofia-maintenance tidy frees logs and images now."],
+                ["redis-memory-filling", CAPACITY_METRICS.redisDaysLeft, "Redis will reach its maxmemory (then it evicts or refuses writes, by its policy)", "Raise redis.maxmemoryMb within the container's memory, or a bigger instanceType; the monthly capacity report says how much."],
+            ] as const
+        ).map(
+            ([id, metric, what, todo]): AlarmSpec => ({
+                id,
+                level: 3,
+                description: `${what} within ${a.capacityDaysLeft} days at the last week's growth (${metric}, from sofia-probe's hourly samples). ${todo}`,
+                metric: { ...sofia(metric), statistic: "Minimum" },
+                comparison: "LessThanThreshold",
+                threshold: a.capacityDaysLeft,
+                period: 3600,
+                evaluationPeriods: 3,
+                treatMissingData: "notBreaching",
+                publisher: probe,
+                silence: "no trend yet (under six hours of samples) or no probe at all, which probe-silent pages",
+                pagesOncall: false,
+                soaks: false,
+            }),
+        ),
         {
             id: "oncall-delivery-failed",
             level: 3,

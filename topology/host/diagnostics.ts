@@ -23,6 +23,8 @@ const SECTION_SECONDS = 60;
 /** Container memory sampled this many times, this many seconds apart (the runbook's "Monitor memory over time"). */
 const MEMORY_SAMPLES = 4;
 const MEMORY_INTERVAL = 20;
+/** Seconds of `redis-cli --latency` samples (the runbook runs it until interrupted). */
+const LATENCY_SECONDS = 10;
 /** What SSM lets a run take: every section at its limit, and the upload. */
 export const DIAGNOSE_TIMEOUT_SECONDS = 900;
 
@@ -50,6 +52,7 @@ export function diagnoseEnv(catalog: readonly CatalogEntry[], s: Pick<Settings, 
         FEED_CONTAINERS: [...new Set(feeds)].map((n) => containerName({ name: n })).join(","),
         MEMORY_SAMPLES: String(MEMORY_SAMPLES),
         MEMORY_INTERVAL: String(MEMORY_INTERVAL),
+        LATENCY_SECONDS: String(LATENCY_SECONDS),
         SECTION_SECONDS: String(SECTION_SECONDS),
     };
     const bad = Object.entries(values).filter(([, v]) => !/^[A-Za-z0-9@._:/,+-]+$/.test(v));

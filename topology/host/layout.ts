@@ -37,6 +37,7 @@ export const PROBE_BIN = `${SBIN}/sofia-probe`;
 export const CERT_BIN = `${SBIN}/sofia-cert`;
 export const GRAFANA_CREDS_BIN = `${SBIN}/sofia-grafana-creds`;
 export const DIAGNOSE_BIN = `${SBIN}/sofia-diagnose`;
+export const CAPACITY_BIN = `${SBIN}/sofia-capacity`;
 
 /** Sourced, not run: the host lock and operations journal; the backup configuration and helpers. */
 export const OPS_LIB = `${LIB}/sofia-ops.sh`;
@@ -57,6 +58,8 @@ export const PROBE_ENV = `${ETC}/probe.env`;
 export const CERT_ENV = `${ETC}/cert.env`;
 export const GRAFANA_ENV = `${ETC}/grafana.env`;
 export const DIAGNOSE_ENV = `${ETC}/diagnose.env`;
+export const CAPACITY_ENV = `${ETC}/capacity.env`;
+export const CAPACITY_TABLE = `${ETC}/capacity.tsv`;
 export const RELEASE_FILE = `${ETC}/release.json`;
 
 /** The scripts' own state (maintenance signal, watchdog strikes), and what the proxy reads from the host. */
@@ -124,6 +127,8 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_CERT_CONFIG: CERT_ENV,
         SOFIA_GRAFANA_CONFIG: GRAFANA_ENV,
         SOFIA_DIAG_CONFIG: DIAGNOSE_ENV,
+        SOFIA_CAPACITY_CONFIG: CAPACITY_ENV,
+        SOFIA_CAPACITY_TABLE: CAPACITY_TABLE,
         SOFIA_RELEASE: RELEASE_FILE,
     };
 }

@@ -12,7 +12,7 @@ import { HostFilesPart } from "../../components/host-files";
 import { hostScript } from "../../components/project-root";
 import { SCHEDULED_BACKUP_WAIT_SECONDS } from "./backups";
 import { Settings } from "../../model/settings";
-import { BACKUP_BIN, MAINTENANCE_BIN, RESTORE_BIN, SERVICES_BIN } from "./layout";
+import { BACKUP_BIN, CAPACITY_BIN, MAINTENANCE_BIN, RESTORE_BIN, SERVICES_BIN } from "./layout";
 import { hostEnvFile } from "./services-files";
 
 export { windowsOverlap } from "../../model/maintenance-rules";
@@ -79,6 +79,12 @@ export function maintenancePlan(s: Settings): MaintenanceWindowSpec[] {
                 { id: "full-restart", title: "Full restart: stop in reverse order, start in catalog order, verify every /health", run: { commands: [`${SERVICES_BIN} restart`, `${SERVICES_BIN} verify`] }, timeoutMinutes: 60 },
                 { id: "dr-test", title: "Disaster-recovery test: restore the latest backup into scratch space, verify, time it", run: { commands: [`${RESTORE_BIN} --scratch latest`] }, timeoutMinutes: dataMinutes },
                 { id: "backup-after", title: "A fresh backup after the restart", run: { commands: [`${BACKUP_BIN} run --wait ${SCHEDULED_BACKUP_WAIT_SECONDS}`] }, timeoutMinutes: dataMinutes },
+                {
+                    id: "capacity-report",
+                    title: "Capacity report: 90 days of growth against each alarm's limit, months left, what to do (in the backup bucket)",
+                    run: { commands: [`${CAPACITY_BIN} report`] },
+                    timeoutMinutes: 15,
+                },
                 signalOff("monthly"),
             ],
         },

@@ -12,7 +12,7 @@ import { HostFilesPart } from "../../components/host-files";
 import { hostScript } from "../../components/project-root";
 import { alarmedPaths, alarmPrefix, severalSystemsRule, sofiaAlarms } from "./alarms";
 import { CatalogEntry } from "../../model/catalog";
-import { APP_METRICS, BACKUP_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, MAINTENANCE_METRIC, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "../../model/metrics";
+import { APP_METRICS, BACKUP_METRICS, CAPACITY_DAYS_CAP, CAPACITY_METRICS, HOST_METRICS, KIND_DIMENSION, LOG_METRICS, MAINTENANCE_METRIC, metricsNamespace, PROBE_METRICS, STACK_DIMENSION } from "../../model/metrics";
 import { BACKUP_KINDS } from "./backups";
 import { LOG_FORMATS } from "../../model/log-formats";
 import { MAINTENANCE_FLAG } from "./proxy-config";
@@ -80,6 +80,9 @@ export function probeEnv(stack: string): string {
         METRIC_REDIS_MEMORY: PROBE_METRICS.redisMemory,
         METRIC_RUNS: PROBE_METRICS.runs,
         METRIC_MAINTENANCE: MAINTENANCE_METRIC,
+        METRIC_DATA_DAYS_LEFT: CAPACITY_METRICS.dataDaysLeft,
+        METRIC_REDIS_DAYS_LEFT: CAPACITY_METRICS.redisDaysLeft,
+        CAPACITY_DAYS_CAP: String(CAPACITY_DAYS_CAP),
         REDIS_CONTAINER: containerName({ name: "redis" }),
         REDIS_PASSWORD_FILE: passwordFile("redis"),
         // sofia-maintenance's page flag: where the front proxy looks (topology/host/proxy-config.ts).

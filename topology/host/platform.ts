@@ -26,6 +26,8 @@ import { Settings } from "../../model/settings";
 import { certificateHostFiles } from "./certificate";
 import { GRAFANA_ADMIN, grafanaHostFiles, grafanaReaderRole } from "./grafana";
 import { diagnosticsCommands, diagnosticsHostFiles } from "./diagnostics";
+import { CAPACITY_READ_POLICY, capacityHostFiles } from "./capacity";
+import * as aws from "@pulumi/aws";
 import { AlarmCommands } from "../../components/alarm-commands";
 import { ACME, proxyTlsSource } from "./proxy-config";
 import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN } from "./layout";
@@ -54,7 +56,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
 
         this.backupBucket = new BackupBucket(
             `${name}-backups`,
-            { bucketPrefix: BACKUP_BUCKET_PREFIX, retention: backupRetention(s), kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, objectLockMode: s.backup.objectLockMode, tags },
+            { bucketPrefix: BACKUP_BUCKET_PREFIX, retention: backupRetention(s), lockDays: s.backup.retentionDays, kmsKeyArn: s.backup.kmsKeyArn, objectLock: s.backup.objectLock, objectLockMode: s.backup.objectLockMode, tags },
             { parent: this },
         );
 
@@ -96,7 +98,10 @@ export class SofiaPlatform extends pulumi.ComponentResource {
             ...certificateHostFiles(s),
             ...(grafanaReader ? [grafanaHostFiles(this.catalog, s, grafanaReader.arn)] : []),
             diagnosticsHostFiles(this.catalog, s, this.backupBucket.bucket.bucket),
+            capacityHostFiles(this.catalog, s, this.backupBucket.bucket.bucket),
         ];
+        // The monthly capacity report reads metric statistics (topology/host/capacity.ts).
+        new aws.iam.RolePolicy(`${name}-capacity-report`, { role: this.host.role.id, policy: CAPACITY_READ_POLICY }, { parent: this.host.role });
         const hostFiles = new HostFiles(
             `${name}-host-files`,
             { instanceId: this.host.instance.id, parts: installs, markerDir: HOST_FILES_MARKERS, after: [this.host.ready.run], tags },
