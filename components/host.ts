@@ -19,6 +19,8 @@ export interface PublishedPort {
     port: number;
     /** Why it is open; becomes the security-group rule's description. */
     description: string;
+    /** Who may reach it. @default the host's `clientCidrs` */
+    cidrs?: string[];
 }
 
 export interface HostArgs {
@@ -316,8 +318,8 @@ export class Host extends pulumi.ComponentResource {
             ),
         );
         const cidrArgs = (cidr: string) => (cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr });
-        for (const { port, description } of args.clientPorts) {
-            args.clientCidrs.forEach((cidr, i) => {
+        for (const { port, description, cidrs } of args.clientPorts) {
+            (cidrs ?? args.clientCidrs).forEach((cidr, i) => {
                 new aws.vpc.SecurityGroupIngressRule(
                     `${name}-in-${port}-${i}`,
                     { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: port, toPort: port, description, ...cidrArgs(cidr), tags },

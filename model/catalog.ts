@@ -20,7 +20,13 @@ export type Publish =
      * proxy owns the port for clients (maintenance page, TLS); the service itself listens on it
      * on the host's loopback only, for the host's own checks.
      */
-    | "clients";
+    | "clients"
+    /**
+     * Like "clients", but for the operators only (`staffCidrs`): a tool's UI (Grafana). Never the
+     * whole internet: staffCidrs are held to trusted networks, and empty by default (then the port
+     * is reached through an SSM port-forwarding session to the host).
+     */
+    | "staff";
 
 export interface PortSpec {
     /** What the port carries, e.g. "http", "pg-wire". */
@@ -397,10 +403,10 @@ const entries: CatalogEntry[] = [
         // table (topology/host/grafana.ts), behind the proxy like the API and UI. The image is
         // Alpine-based: busybox wget is there.
         name: "grafana",
-        description: "Grafana: Sofia's dashboard (CloudWatch and the time-series store), served to the client CIDRs",
+        description: "Grafana: Sofia's dashboard (CloudWatch and the time-series store), for the operators (staffCidrs, or an SSM tunnel)",
         kind: "tool",
         defaultImage: "grafana/grafana:11.6.0@sha256:62d2b9d20a19714ebfe48d1bb405086081bc602aa053e28cf6d73c7537640dfb",
-        ports: [{ name: "http", port: GRAFANA_PORT, publish: "clients" }],
+        ports: [{ name: "http", port: GRAFANA_PORT, publish: "staff" }],
         health: { port: GRAFANA_PORT, path: "/api/health" },
         check: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GRAFANA_PORT}/api/health`], startPeriodSeconds: 60 },
         logFormat: "grafana",
@@ -470,7 +476,10 @@ export function migrationEntry(catalog: readonly CatalogEntry[]): CatalogEntry |
     return catalog.find((e) => e.migration);
 }
 
-/** Ports that the host's security group opens to the client CIDRs (the proxy serves them). */
+/**
+ * Ports the front proxy takes for someone outside the host, and the security group opens: to the
+ * client CIDRs ("clients") or the operators' ("staff", per `port.publish`).
+ */
 export function clientPorts(catalog: readonly CatalogEntry[]): { service: string; port: PortSpec }[] {
-    return catalog.flatMap((e) => e.ports.filter((p) => p.publish === "clients").map((port) => ({ service: e.name, port })));
+    return catalog.flatMap((e) => e.ports.filter((p) => p.publish === "clients" || p.publish === "staff").map((port) => ({ service: e.name, port })));
 }

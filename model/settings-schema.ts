@@ -253,6 +253,10 @@ export const settingsSchema = z
         rootVolumeGb: z.number().int().min(20).max(1024).default(30).meta({ description: "Root volume size (encrypted gp3)." }),
         dataVolumeGb: z.number().int().min(20).max(16384).default(200).meta({ description: "Data volume size (encrypted gp3): Docker volumes and backup staging." }),
         clientCidrs: z.array(cidr).default([]).meta({ description: "Who may reach the API and UI ports. Empty: nobody from outside the VPC." }),
+        staffCidrs: z
+            .array(cidr.refine((c) => !isTooWideForAdmin(c), { error: `a staff CIDR names the operators' networks: at most a /${ADMIN_MIN_PREFIX.v4} (IPv6: /${ADMIN_MIN_PREFIX.v6}); wider blocks are the internet in pieces` }))
+            .default([])
+            .meta({ description: "Who may reach the operators' ports (Grafana) through the proxy. Empty: nobody from outside; reach it through an SSM port-forwarding session to the host." }),
         adminCidrs: z
             .array(cidr.refine((c) => !isTooWideForAdmin(c), { error: `an admin CIDR names trusted hosts: at most a /${ADMIN_MIN_PREFIX.v4} (IPv6: /${ADMIN_MIN_PREFIX.v6}); wider blocks are the internet in pieces` }))
             .default([])

@@ -63,13 +63,16 @@ export function isRollback(s: Pick<Settings, "deploy">, previous: VerifiedReleas
     return s.deploy.rollbackId !== undefined && s.deploy.rollbackId !== previous?.rollbackId;
 }
 
-export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string, rollbackId?: string, commit?: string, stores?: string): DeployKind {
+export function deployKind(previous: VerifiedRelease | undefined, images: Record<string, string>, containers: string, rollbackId?: string, commit?: string, stores?: string, tools: readonly string[] = []): DeployKind {
     if (!previous?.verifiedAt) return "first";
+    // A tool (Grafana) is no part of the release and holds no data: a new or changed tool image is a
+    // container change like any other (verify), not a reason to page clients off and back up.
+    const withoutTools = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).filter(([n]) => !tools.includes(n)));
     // A rollback is a deploy like any other, also back to the very release prod last verified
     // (after a failed deploy of a newer one): its backup, page, verification, page off.
     if (rollbackId !== undefined && rollbackId !== previous.rollbackId) return "release";
     // Recorded before outputs carried every image (the app release only): cannot tell, so back up.
-    if (!previous.images || !isDeepStrictEqual(previous.images, images)) return "release";
+    if (!previous.images || !isDeepStrictEqual(withoutTools(previous.images), withoutTools(images))) return "release";
     // A store replaced is an outage of everything on it: backup and page first (also when outputs
     // of an older version cannot tell whether the stores changed).
     if (previous.containers !== containers) return stores !== undefined && previous.stores !== stores ? "release" : "config";

@@ -59,6 +59,10 @@ describe("every alarm of both stacks, and who sends its metric", () => {
         fs.mkdirSync(bin);
         fs.writeFileSync(path.join(bin, "aws"), RECORDER, { mode: 0o755 });
         const realAws = require("child_process").execFileSync("sh", ["-c", "command -v aws"], { encoding: "utf8" }).trim();
+        // A week-old-enough capacity sample (seven hours ago, almost nothing used then): the probe
+        // publishes its days-left trends only once it has six hours of them.
+        fs.mkdirSync(path.join(env.dir, "var"), { recursive: true });
+        fs.writeFileSync(path.join(env.dir, "var", "capacity.history"), `${Math.floor(Date.now() / 1000) - 7 * 3600} 1 1 1 1\n`);
         const runs: [string, string, string[]][] = [
             ["sofia-probe", "sofia-probe", []],
             ["sofia-backup run", "sofia-backup", ["run"]],

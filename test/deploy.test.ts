@@ -151,6 +151,11 @@ describe("which updates are releases", () => {
         expect(deployKind({ release: images, images, containers: "c1", verifiedAt: at }, images, "c1")).toBe("none");
         expect(deployKind({ release: images, images, containers: "c1", verifiedAt: at }, { api: "x" }, "c1")).toBe("release");
         expect(deployKind({ release: images, images, containers: "c1", verifiedAt: at }, images, "c2")).toBe("config");
+        // A tool's image, new or changed, changes its container only: verified, no page or backup.
+        const withTool = { ...images, grafana: "grafana/grafana:11.6.0" };
+        expect(deployKind({ release: images, images, containers: "c1", verifiedAt: at }, withTool, "c2", undefined, undefined, undefined, ["grafana"])).toBe("config");
+        expect(deployKind({ release: images, images: withTool, containers: "c1", verifiedAt: at }, { ...withTool, grafana: "grafana/grafana:12" }, "c2", undefined, undefined, undefined, ["grafana"])).toBe("config");
+        expect(deployKind({ release: images, images, containers: "c1", verifiedAt: at }, withTool, "c2")).toBe("release");
         // A stack last deployed by a version that recorded only the app release: backed up first.
         expect(deployKind({ release: images, verifiedAt: at }, images, "c1")).toBe("release");
     });

@@ -29,8 +29,8 @@ const catalog = sofiaCatalog("questdb");
 type Panel = { type: string; title: string; description?: string; targets?: Record<string, unknown>[]; fieldConfig?: { defaults?: { thresholds?: { steps: { value: number | null }[] } } } };
 
 describe("the Grafana container", () => {
-    it("runs the pinned image behind the proxy with TLS, its admin password from a generated secret file, no secret in its env", () => {
-        const shape = containerShapes(catalog, prod).find((c) => c.name === "sofia-grafana")!;
+    it("runs the pinned image behind the proxy with TLS for the operators' CIDRs, its admin password from a generated secret file, no secret in its env", () => {
+        const shape = containerShapes(catalog, { ...prod, staffCidrs: ["192.0.2.0/24"] }).find((c) => c.name === "sofia-grafana")!;
         expect(catalog.find((e) => e.name === "grafana")!.defaultImage).toMatch(/^grafana\/grafana:11\.6\.0@sha256:[0-9a-f]{64}$/);
         const envs = shape.envs as string[];
         // Read by Grafana from its ini, never through the environment (the image's run.sh would export a __FILE variable's content).
@@ -53,6 +53,12 @@ describe("the Grafana container", () => {
         const plan = await planStack("prod");
         const proxy = ofType(plan, "docker:index/container:Container").find((r) => r.inputs.name === "sofia-proxy")!;
         expect(proxy.inputs.ports).toEqual(expect.arrayContaining([expect.objectContaining({ internal: 3000 })]));
+        // Prod's clients are the whole internet; Grafana's port is opened to staffCidrs alone (none by default).
+        const rules = ofType(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.inputs.fromPort === 3000);
+        expect(rules).toEqual([]);
+        const staffed = await planStack("prod", ["staffCidrs=[192.0.2.0/24]"]);
+        expect(ofType(staffed, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.inputs.fromPort === 3000).map((r) => r.inputs.cidrIpv4)).toEqual(["192.0.2.0/24"]);
+        await expect(planStack("prod", ["staffCidrs=[0.0.0.0/0]"])).rejects.toThrow(/sofia:staffCidrs\[0\]: "0\.0\.0\.0\/0" is not allowed: a staff CIDR names the operators' networks/);
         const alarms = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.inputs.name);
         const image = ofType(plan, "docker:index/remoteImage:RemoteImage").find((r) => String(r.inputs.name).startsWith("grafana/"))!;
         expect(image.inputs.name).toMatch(/^grafana\/grafana:11\.6\.0@sha256:[0-9a-f]{64}$/);
@@ -63,6 +69,13 @@ describe("the Grafana container", () => {
         expect(files).toEqual(expect.arrayContaining(["/etc/sofia/grafana.env", "/usr/local/sbin/sofia-grafana-creds", "/etc/systemd/system/sofia-grafana-creds.timer"]));
         const roles = ofType(plan, "aws:iam/role:Role").filter((r) => String(r.name).includes("grafana-reader"));
         expect(roles).toHaveLength(1);
+    });
+});
+
+describe("reached through an SSM tunnel when no staffCidrs are set", () => {
+    it("sets neither a secure cookie nor an https root URL, which would break the login over the tunnel", () => {
+        const envs = containerShapes(catalog, prod).find((c) => c.name === "sofia-grafana")!.envs as string[];
+        expect(envs.filter((e) => /COOKIE_SECURE|ROOT_URL/.test(e))).toEqual([]);
     });
 });
 

@@ -95,7 +95,10 @@ function dashboardProvider(): string {
 /** The Grafana container's files, env and mounts beyond the catalog. */
 export function grafanaExtras(catalog: CatalogEntry[], s: Settings): Partial<ContainerServiceArgs> {
     const port = clientPorts(catalog).find((p) => p.service === "grafana")?.port.port;
-    const tls = proxyTlsSource(s) !== undefined;
+    // Through the proxy's TLS where staffCidrs let anyone in; otherwise only through an SSM
+    // port-forwarding session to its loopback port (encrypted by SSM), where a secure cookie or an
+    // https root URL would break the login.
+    const viaProxy = s.staffCidrs.length > 0 && proxyTlsSource(s) !== undefined;
     return {
         files: [
             // The admin's password from its secret file, read by Grafana itself: the image's start
@@ -115,9 +118,9 @@ export function grafanaExtras(catalog: CatalogEntry[], s: Settings): Partial<Con
             GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
             GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES: "false",
             GF_SECURITY_DISABLE_GRAVATAR: "true",
-            ...(tls ? { GF_SECURITY_COOKIE_SECURE: "true" } : {}),
-            // Links and redirects name the address clients use, through the proxy.
-            ...(s.proxy.acme?.domain && port ? { GF_SERVER_ROOT_URL: `https://${s.proxy.acme.domain}:${port}/` } : {}),
+            ...(viaProxy ? { GF_SECURITY_COOKIE_SECURE: "true" } : {}),
+            // Links and redirects name the address the operators use, through the proxy.
+            ...(viaProxy && s.proxy.acme?.domain && port ? { GF_SERVER_ROOT_URL: `https://${s.proxy.acme.domain}:${port}/` } : {}),
             AWS_SHARED_CREDENTIALS_FILE: `${AWS_DIR}/credentials`,
         },
         binds: [

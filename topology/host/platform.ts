@@ -70,7 +70,9 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 subnetId: s.subnetId,
                 rootVolumeGb: s.rootVolumeGb,
                 dataVolumeGb: s.dataVolumeGb,
-                clientPorts: published.map(({ service, port }) => ({ port: port.port, description: `Sofia ${service} (${port.name}) for clients` })),
+                clientPorts: published.map(({ service, port }) =>
+                    port.publish === "staff" ? { port: port.port, description: `Sofia ${service} (${port.name}) for the operators`, cidrs: s.staffCidrs } : { port: port.port, description: `Sofia ${service} (${port.name}) for clients` },
+                ),
                 clientCidrs: s.clientCidrs,
                 // An ACME CA checks the domain from anywhere, on port 80: nothing but its challenge is served there.
                 worldPorts: proxyTlsSource(s) === "acme" ? [{ port: ACME.httpPort, description: "ACME HTTP-01 challenges for the proxy's certificate (nothing else is served)" }] : [],
@@ -114,7 +116,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const containersFingerprint = containerFingerprint(this.catalog, s);
         const commit = deployCommit();
         const storesFingerprint = storeFingerprint(this.catalog, s);
-        const thisDeploy = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint);
+        const thisDeploy = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint, this.catalog.filter((e) => e.kind === "tool").map((e) => e.name));
         // The checklist comes after what it checks; what it holds back waits at its gates, which it opens.
         const gates = deployGates();
         // Should anything below throw before the checklist opens its gates, they fail with that error.
