@@ -9,11 +9,24 @@ import { applyOverride, lastDeployFromFile, projectName, readStackConfig } from 
  * `lastOutputs` says otherwise ({} for a first deploy).
  */
 export async function planStack(stack: string, overrides: string[] = [], secretOverrides: string[] = [], lastOutputs?: Record<string, unknown>): Promise<Plan> {
-    const config = readStackConfig(stack);
-    for (const o of overrides) applyOverride(config, o);
-    for (const o of secretOverrides) applyOverride(config, o, true);
-    return runOffline({ project: projectName(), stack, config, program: program as unknown as () => unknown, lastOutputs: lastOutputs ?? lastDeployFromFile(stack) });
+    // The same arguments and environment give the same plan (the program is deterministic under the
+    // mocks; a deploy's attempt and commit come from the environment): one run per test file, and
+    // each caller gets its own copy, free to change it.
+    const key = JSON.stringify([stack, overrides, secretOverrides, lastOutputs ?? null, process.env]);
+    let planned = plans.get(key);
+    if (!planned) {
+        const config = readStackConfig(stack);
+        for (const o of overrides) applyOverride(config, o);
+        for (const o of secretOverrides) applyOverride(config, o, true);
+        planned = runOffline({ project: projectName(), stack, config, program: program as unknown as () => unknown, lastOutputs: lastOutputs ?? lastDeployFromFile(stack) });
+        plans.set(key, planned);
+        // A refused plan is not kept: the next caller sees the refusal again, from a fresh run.
+        planned.catch(() => plans.delete(key));
+    }
+    return structuredClone(await planned);
 }
+
+const plans = new Map<string, Promise<Plan>>();
 
 export function ofType(plan: Plan, type: string): PlannedResource[] {
     return plan.resources.filter((r) => r.type === type);
