@@ -18,6 +18,9 @@ export type SofiaPolicy = ResourceValidationPolicy | StackValidationPolicy;
 /** Ports of the data stores, whichever time-series store a stack runs. */
 const DATA_STORE_PORTS = new Set([...sofiaCatalog("questdb"), ...sofiaCatalog("timescaledb")].filter((e) => e.kind === "store").flatMap((e) => e.ports.map((p) => p.port)));
 
+/** The operators' ports (a tool's UI, Grafana): for staffCidrs, never the internet. */
+const OPERATOR_PORTS = new Set([...sofiaCatalog("questdb"), ...sofiaCatalog("timescaledb")].flatMap((e) => e.ports.filter((p) => p.publish === "staff").map((p) => p.port)));
+
 function portsOf(rule: { fromPort?: number; toPort?: number; ipProtocol?: string }): (port: number) => boolean {
     if (rule.ipProtocol === "-1") return () => true;
     return (port) => rule.fromPort !== undefined && rule.toPort !== undefined && port >= rule.fromPort && port <= rule.toPort;
@@ -99,13 +102,13 @@ export const policies: SofiaPolicy[] = [
     },
     {
         name: "sg-no-world-admin-or-data-ports",
-        description: "No SSH or data-store port is open to the whole internet: admin access goes through SSM or admin CIDRs, stores stay on loopback.",
+        description: "No SSH, data-store or operators' port (Grafana) is open to the whole internet: admin access goes through SSM or admin CIDRs, stores stay on loopback, the operators' UIs go to staffCidrs.",
         enforcementLevel: "mandatory",
         validateResource: validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (r, _a, report) => {
             // Wider than any admin range: the whole internet, or a large piece of it (0.0.0.0/1).
             const cidr = r.cidrIpv4 ?? r.cidrIpv6;
             if (!cidr || !isTooWideForAdmin(cidr)) return;
-            const bad = [22, ...DATA_STORE_PORTS].filter(portsOf(r));
+            const bad = [22, ...DATA_STORE_PORTS, ...OPERATOR_PORTS].filter(portsOf(r));
             if (bad.length) report(`${cidr} may reach port(s) ${bad.join(", ")}.`);
         }),
     },

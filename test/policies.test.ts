@@ -113,6 +113,8 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "0.0.0.0/0", description: "api" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 6379, toPort: 6379, cidrIpv4: "0.0.0.0/0", description: "redis" })]],
     // Half the internet is as open as all of it.
     ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24", description: "ssh" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "128.0.0.0/1", description: "ssh" })]],
+    // Grafana's port: an operators' network passes, the internet does not.
+    ["sg-no-world-admin-or-data-ports", [res(T.ingress, { ipProtocol: "tcp", fromPort: 3000, toPort: 3000, cidrIpv4: "192.0.2.0/24", description: "grafana" })], [res(T.ingress, { ipProtocol: "tcp", fromPort: 3000, toPort: 3000, cidrIpv6: "::/0", description: "grafana" })]],
     [
         "client-ports-tls-when-public",
         [res(T.container, proxyWith("8013 ssl")), res(T.ingress, { ipProtocol: "tcp", fromPort: 8013, toPort: 8013, cidrIpv4: "0.0.0.0/0", description: "api" }), res(T.ingress, { ipProtocol: "tcp", fromPort: 80, toPort: 80, cidrIpv4: "0.0.0.0/0", description: "acme" })],
