@@ -57,24 +57,29 @@ while IFS=$'\t' read -r id namespace metric dimensions statistic limit todo; do
   [[ $statistic =~ ^p[0-9.]+$ ]] && stat_args=(--extended-statistics "$statistic")
   if ! out=$(aws cloudwatch get-metric-statistics --region "$AWS_REGION_NAME" --namespace "$namespace" --metric-name "$metric" \
       ${dims[@]+--dimensions "${dims[@]}"} --start-time "$start" --end-time "$end" --period 86400 "${stat_args[@]}" --output json 2>"$work/err"); then
-    echo "| \`$id\` | could not be read: $(tr '\n' ' ' <"$work/err" | cut -c1-200) | | | | | |" >>"$report"
+    echo "| \`$id\` | could not be read: $(tr '\n|' '  ' <"$work/err" | cut -c1-200) | | | | | |" >>"$report"
     continue
   fi
   # Days since the start, and the value, oldest first.
+  # An answer of an unexpected shape is that row's problem, not the whole report's.
   jq -r --arg s "$statistic" --argjson start "$(( now - 90 * 86400 ))" '
     # The CLI prints ISO 8601 times (with +00:00); an epoch number is taken as it is.
     .Datapoints | map({t: (((.Timestamp | if type == "number" then . else (sub("\\.[0-9]+"; "") | sub("\\+00:00$"; "Z") | fromdateiso8601) end) - $start) / 86400),
                        v: (if ($s | test("^p")) then .ExtendedStatistics[$s] else .[$s] end)})
-    | map(select(.v != null)) | sort_by(.t) | .[] | "\(.t) \(.v)"' <<<"$out" >"$work/points"
+    | map(select(.v != null)) | sort_by(.t) | .[] | "\(.t) \(.v)"' <<<"$out" >"$work/points" 2>"$work/err" || {
+    echo "| \`$id\` | could not be parsed: $(tr '\n|' '  ' <"$work/err" | cut -c1-200) | | | | | |" >>"$report"
+    continue
+  }
   if [[ ! -s $work/points ]]; then
     echo "| \`$id\` | no data yet | | | | ${limit/#-/none} | |" >>"$report"
     continue
   fi
   read -r first last latest growth months < <(awk -v limit="$limit" '
-    { if ($1 < 30) { fs += $2; fn++ } if ($1 >= 60) { ls += $2; ln++ } latest = $2 }
+    { if ($1 < 30) { fs += $2; ft += $1; fn++ } if ($1 >= 60) { ls += $2; lt += $1; ln++ } latest = $2 }
     END {
       f = fn ? fs / fn : "-"; l = ln ? ls / ln : "-"
-      g = (fn && ln) ? (l - f) / 2 : "-"
+      # Per month, over the real distance between the two windows middle days (gaps, a young stack).
+      g = (fn && ln && lt / ln > ft / fn) ? (l - f) / ((lt / ln - ft / fn) / 30) : "-"
       m = "-"
       if (g != "-" && limit != "-") { if (latest >= limit) m = 0; else if (g > 0) m = (limit - latest) / g; else m = "never" }
       fmt = "%.2f"

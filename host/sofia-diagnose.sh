@@ -48,10 +48,10 @@ CATALOG=${SOFIA_CATALOG:?not in the host layout (host.env); run pulumi up to rei
 [[ -r $CONFIG ]] || die "no configuration at $CONFIG; it is installed by the stack (pulumi up)"
 # shellcheck source=/dev/null
 source "$CONFIG"
-for var in DIAG_BUCKET DIAG_PREFIX DIAG_LOG_GROUP AWS_REGION_NAME REDIS_CONTAINER REDIS_PASSWORD_FILE METRICS_URL API_CONTAINER FEED_CONTAINERS MEMORY_SAMPLES MEMORY_INTERVAL LATENCY_SECONDS SECTION_SECONDS; do
+for var in DIAG_BUCKET DIAG_PREFIX DIAG_LOG_GROUP AWS_REGION_NAME REDIS_CONTAINER REDIS_PASSWORD_FILE METRICS_URL API_CONTAINER FEED_CONTAINERS MEMORY_SAMPLES MEMORY_INTERVAL LATENCY_SECONDS SECTION_SECONDS COOLDOWN_SECONDS; do
   [[ -n ${!var:-} ]] || die "$CONFIG does not set $var; reinstall it (pulumi up)"
 done
-for var in MEMORY_SAMPLES MEMORY_INTERVAL LATENCY_SECONDS SECTION_SECONDS; do
+for var in MEMORY_SAMPLES MEMORY_INTERVAL LATENCY_SECONDS SECTION_SECONDS COOLDOWN_SECONDS; do
   [[ ${!var} =~ ^[1-9][0-9]{0,3}$ ]] || die "$var in $CONFIG is '${!var}', not a number"
 done
 
@@ -60,8 +60,24 @@ if (( ! force )) && [[ $("$MAINTENANCE" active 2>/dev/null || echo 0) == 1 ]]; t
   exit 0
 fi
 
+# One run per procedure at a time, and one per cooldown: in an outage most of the outage alarms
+# fire within a minute, and one bundle of a struggling host says what twenty-five would.
+STATE=${SOFIA_STATE_DIR:?not in the host layout (host.env); run pulumi up to reinstall it}
+mkdir -p "$STATE"
+exec 9>>"$STATE/diagnose-$procedure.lock"
+flock -n 9 || { echo "sofia-diagnose: $procedure for $alarm not collected: another $procedure collection is running"; exit 0; }
+stamp="$STATE/diagnose-$procedure.last"
+if (( ! force )) && [[ -f $stamp ]] && (( $(date +%s) - $(stat -c %Y "$stamp") < COOLDOWN_SECONDS )); then
+  echo "sofia-diagnose: $procedure for $alarm not collected: one was collected $(( $(date +%s) - $(stat -c %Y "$stamp") )) s ago ($(cat "$stamp" 2>/dev/null || echo "?")); --force collects anyway"
+  exit 0
+fi
+printf '%s\n' "$alarm" >"$stamp"
+
 started=$(date -u +%Y%m%dT%H%M%SZ)
-work=$(mktemp -d "${TMPDIR:-/tmp}/sofia-diagnose.XXXXXX")
+# Off the data volume; /dev/shm when /tmp is full (a full root disk is an outage of its own).
+tmp=${TMPDIR:-/tmp}
+(( $(df -Pk "$tmp" 2>/dev/null | awk 'NR == 2 { print $4 }' || echo 0) > 51200 )) || tmp=/dev/shm
+work=$(mktemp -d "$tmp/sofia-diagnose.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 dir="$work/$procedure-$started"
 mkdir "$dir"
@@ -74,7 +90,7 @@ section() {
   local name=$1 status=0
   shift
   { printf '$ %s\n' "$*"; timeout "$SECTION_SECONDS" bash -c '"$@"' section "$@" 2>&1 || status=$?; } >"$dir/$name.txt" 2>&1 || status=$?
-  if (( status == 0 )); then done_sections+=("$name"); else failed_sections+=("$name (exit $status)"); printf '(exit %s)\n' "$status" >>"$dir/$name.txt"; fi
+  if (( status == 0 )); then done_sections+=("$name"); else failed_sections+=("$name (exit $status)"); printf '(exit %s)\n' "$status" >>"$dir/$name.txt" || true; fi
 }
 
 # Redis' tools inside its own container, the password read there from its secret file: never in
@@ -88,7 +104,7 @@ memory_samples() {
   for ((i = 1; i <= MEMORY_SAMPLES; i++)); do
     date -u +%H:%M:%S
     docker stats --no-stream --format '{{.Name}} {{.MemUsage}} {{.MemPerc}}'
-    (( i < MEMORY_SAMPLES )) && sleep "$MEMORY_INTERVAL"
+    if (( i < MEMORY_SAMPLES )); then sleep "$MEMORY_INTERVAL"; fi
   done
 }
 last_lines() {  # pattern, containers (comma-separated)
@@ -113,7 +129,8 @@ case $procedure in
     section connections connections
     section api-errors last_lines 'ERROR|CRITICAL|Traceback' "$API_CONTAINER" ;;
   memory)
-    section container-memory memory_samples
+    # Its own time: every sample and the pauses between them, and some for docker.
+    SECTION_SECONDS=$(( MEMORY_SAMPLES * (MEMORY_INTERVAL + 10) )) section container-memory memory_samples
     section redis-info-memory redis INFO memory
     section processes sh -c 'ps aux --sort=-rss | head -n 25' ;;
   websocket)
@@ -128,8 +145,8 @@ case $procedure in
 esac
 
 key="$DIAG_PREFIX/$procedure/$started-$alarm.tar.gz"
-tar -czf "$work/bundle.tar.gz" -C "$work" "$procedure-$started"
-size=$(stat -c %s "$work/bundle.tar.gz")
+tar -czf "$work/bundle.tar.gz" -C "$work" "$procedure-$started" || echo "sofia-diagnose: could not pack the bundle (see above); its sections follow" >&2
+size=$(stat -c %s "$work/bundle.tar.gz" 2>/dev/null || echo 0)
 summary="diagnostics $procedure for $alarm at $started: ${#done_sections[@]} sections${failed_sections[*]:+, failed: ${failed_sections[*]}}; load $(cut -d' ' -f1-3 /proc/loadavg); bundle s3://$DIAG_BUCKET/$key ($size bytes)"
 uploaded=1
 aws s3 cp --only-show-errors --region "$AWS_REGION_NAME" "$work/bundle.tar.gz" "s3://$DIAG_BUCKET/$key" || uploaded=0
@@ -142,7 +159,13 @@ event=$(jq -cn --arg m "$summary" --argjson t "$(( $(date +%s) * 1000 ))" '[{tim
 aws logs put-log-events --region "$AWS_REGION_NAME" --log-group-name "$DIAG_LOG_GROUP" --log-stream-name "$stream" --log-events "$event" >/dev/null ||
   echo "sofia-diagnose: could not write the summary to $DIAG_LOG_GROUP (see above); it is in this command's output"
 if (( ! uploaded )); then
-  # The evidence must not be lost with the temporary directory: print it where SSM keeps the output.
-  for f in "$dir"/*.txt; do printf '=== %s ===\n' "$(basename "$f" .txt)"; head -c 20000 "$f"; done
+  # The evidence must not be lost with the temporary directory: the bundle stays on the host (the
+  # last ten), and the start of each section goes where SSM keeps the output (about 24,000 characters).
+  unsent="$STATE/diagnostics-unsent"
+  if mkdir -p "$unsent" && cp "$work/bundle.tar.gz" "$unsent/$started-$procedure-$alarm.tar.gz" 2>/dev/null; then
+    echo "sofia-diagnose: the bundle is kept on the host at $unsent/$started-$procedure-$alarm.tar.gz"
+    find "$unsent" -name '*.tar.gz' -printf '%T@ %p\n' | sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -f
+  fi
+  for f in "$dir"/*.txt; do printf '=== %s ===\n' "$(basename "$f" .txt)"; head -c 4000 "$f" || true; echo; done
   exit 1
 fi

@@ -72,39 +72,50 @@ if info=$(timeout "$TIMEOUT" docker exec "$REDIS_CONTAINER" sh -c 'REDISCLI_AUTH
 fi
 
 # Where capacity is heading. One sample an hour (epoch, data used and size in bytes, Redis used and
-# max, "-" when unknown) kept for a week; the trend is from the oldest sample at least six hours old
-# to now. Written by rename: a run killed at any line leaves the history whole.
+# max, "-" when unknown) kept for a week, none while the maintenance signal is on (a DR test fills
+# the data volume for an hour: no trend). The trend runs from the oldest sample at least a day older
+# than the newest to the newest: hourly values, not this minute's. Written by rename from a file of
+# its own: a run killed at any line, or a manual run beside the timer's, leaves the history whole.
 HISTORY=${SOFIA_STATE_DIR:?not in the host layout (host.env); run pulumi up to reinstall it}/capacity.history
+MAINTENANCE_BIN=${SOFIA_MAINTENANCE_BIN:?not in the host layout (host.env); run pulumi up to reinstall it}
 now=$(date +%s)
 read -r data_used data_size < <(df -B1 --output=used,size "${SOFIA_DATA_MOUNT:?not in the host layout (host.env)}" 2>/dev/null | tail -n 1) || true
 [[ ${data_used:-} =~ ^[0-9]+$ && ${data_size:-} =~ ^[1-9][0-9]*$ ]] || { data_used=-; data_size=-; }
 [[ $used =~ ^[0-9]+$ && $max =~ ^[1-9][0-9]*$ ]] || { used=-; max=-; }
 last=$(tail -n 1 "$HISTORY" 2>/dev/null | cut -d' ' -f1 || true)
-if [[ ! $last =~ ^[0-9]+$ ]] || (( now - last >= 3600 )); then
+quiet=1
+if [[ -f $MAINTENANCE_BIN && $(bash "$MAINTENANCE_BIN" active 2>/dev/null) == 1 ]]; then quiet=0; fi
+if (( quiet )) && { [[ ! $last =~ ^[0-9]+$ ]] || (( now - last >= 3600 )); }; then
   mkdir -p "$(dirname "$HISTORY")"
-  { tail -n 167 "$HISTORY" 2>/dev/null || true; echo "$now $data_used $data_size $used $max"; } >"$HISTORY.tmp" && mv -f "$HISTORY.tmp" "$HISTORY"
+  sample=$(mktemp "$HISTORY.XXXXXX")
+  if { tail -n 167 "$HISTORY" 2>/dev/null || true; echo "$now $data_used $data_size $used $max"; } >"$sample"; then
+    mv -f "$sample" "$HISTORY" || rm -f "$sample"
+  else
+    rm -f "$sample"
+  fi
 fi
-# days_left <used column> <limit column> <used now> <limit now>: empty without six hours of trend.
+# days_left <used column> <limit column>: empty without a day of trend.
 days_left() {
-  awk -v now="$now" -v u="$3" -v m="$4" -v cap="$CAPACITY_DAYS_CAP" -v uc="$1" -v mc="$2" '
-    $1 ~ /^[0-9]+$/ && $uc ~ /^[0-9]+$/ && now - $1 >= 21600 && !found { t = $1; v = $uc; found = 1 }
+  awk -v cap="$CAPACITY_DAYS_CAP" -v uc="$1" -v mc="$2" '
+    $1 ~ /^[0-9]+$/ && $uc ~ /^[0-9]+$/ && $mc ~ /^[0-9]+$/ { n++; t[n] = $1; v[n] = $uc; m[n] = $mc }
     END {
-      if (!found || u !~ /^[0-9]+$/ || m !~ /^[0-9]+$/ || m == 0) exit
-      rate = (u - v) / (now - t)
-      days = rate > 0 ? (m - u) / rate / 86400 : cap
+      if (!n) exit
+      for (i = 1; i < n; i++) if (t[n] - t[i] >= 86400) { old = i; break }
+      if (!old || m[n] == 0) exit
+      rate = (v[n] - v[old]) / (t[n] - t[old])
+      days = rate > 0 ? (m[n] - v[n]) / rate / 86400 : cap
       if (days > cap) days = cap
       if (days < 0) days = 0
       printf "%.1f", days
     }' "$HISTORY" 2>/dev/null || true
 }
-d=$(days_left 2 3 "$data_used" "$data_size")
+d=$(days_left 2 3)
 [[ -z $d ]] || data+=("$(datum "$METRIC_DATA_DAYS_LEFT" "$d" None)")
-r=$(days_left 4 5 "$used" "$max")
+r=$(days_left 4 5)
 [[ -z $r ]] || data+=("$(datum "$METRIC_REDIS_DAYS_LEFT" "$r" None)")
 
 # The maintenance signal and page (sofia-maintenance): what is past its deadline goes, whatever
 # else failed above; the signal is published while any owner's deadline is ahead.
-MAINTENANCE_BIN=${SOFIA_MAINTENANCE_BIN:?not in the host layout (host.env); run pulumi up to reinstall it}
 if [[ -f $MAINTENANCE_BIN ]]; then
   bash "$MAINTENANCE_BIN" lapse || printf 'sofia-probe: could not check the maintenance deadlines\n' >&2
   if [[ $(bash "$MAINTENANCE_BIN" active 2>/dev/null) == 1 ]]; then

@@ -59,10 +59,11 @@ describe("every alarm of both stacks, and who sends its metric", () => {
         fs.mkdirSync(bin);
         fs.writeFileSync(path.join(bin, "aws"), RECORDER, { mode: 0o755 });
         const realAws = require("child_process").execFileSync("sh", ["-c", "command -v aws"], { encoding: "utf8" }).trim();
-        // A week-old-enough capacity sample (seven hours ago, almost nothing used then): the probe
-        // publishes its days-left trends only once it has six hours of them.
+        // Capacity samples a day apart (almost nothing used then, a little now): the probe publishes
+        // its days-left trends only once it has a day of them.
         fs.mkdirSync(path.join(env.dir, "var"), { recursive: true });
-        fs.writeFileSync(path.join(env.dir, "var", "capacity.history"), `${Math.floor(Date.now() / 1000) - 7 * 3600} 1 1 1 1\n`);
+        const then = Math.floor(Date.now() / 1000) - 25 * 3600;
+        fs.writeFileSync(path.join(env.dir, "var", "capacity.history"), `${then} 1 1000000 1 1000000\n${then + 24 * 3600} 2 1000000 2 1000000\n`);
         const runs: [string, string, string[]][] = [
             ["sofia-probe", "sofia-probe", []],
             ["sofia-backup run", "sofia-backup", ["run"]],
@@ -153,6 +154,8 @@ describe("every alarm of both stacks, and who sends its metric", () => {
                         case "aws":
                             // A canary publishes under its own namespace, dimensioned by its name: it must be one the stack declares.
                             if (p.service === "Synthetics") return m.namespace === "CloudWatchSynthetics" && ofType(plans[stack], "aws:synthetics/canary:Canary").some((c) => c.inputs.name === (m.dimensions as Record<string, unknown>).CanaryName);
+                            // EventBridge publishes per rule, under AWS/Events: the rule must be one the stack declares.
+                            if (p.service === "EventBridge") return m.namespace === "AWS/Events" && ofType(plans[stack], "aws:cloudwatch/eventRule:EventRule").some((r) => r.inputs.name === (m.dimensions as Record<string, unknown>).RuleName);
                             return m.namespace === `AWS/${p.service}`;
                     }
                 })();

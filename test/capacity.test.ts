@@ -85,21 +85,27 @@ describe("for real: the probe's trend and the monthly report (moto_server)", () 
         expect(kept).not.toContain("`redis-memory` reaches");
     }, 120_000);
 
-    it("probe: publishes days until the data volume is full once it has six hours of trend, none before", async () => {
+    it("probe: publishes days until the data volume is full from its hourly samples once they span a day, none before, no sample under the maintenance signal", async () => {
         const history = path.join(env.dir, "var", "capacity.history");
         fs.rmSync(history, { force: true });
         const first = await env.runHost("sofia-probe", ["--dry-run"]);
         expect(first.status, first.stderr).toBe(0);
         expect(first.stdout).not.toContain(CAPACITY_METRICS.dataDaysLeft);
-        // A sample from seven hours ago with 1 GiB less used: the volume grows 1 GiB per 7 hours.
+        // The newest sample, and one 25 hours before it with 1 GiB less used: 1 GiB per 25 hours.
         const [now, used, size, ...redis] = fs.readFileSync(history, "utf8").trim().split(" ");
-        const earlier = `${Number(now) - 7 * 3600} ${Number(used) - 2 ** 30} ${size} ${redis.join(" ")}`;
-        fs.writeFileSync(history, `${earlier}\n${fs.readFileSync(history, "utf8")}`);
+        fs.writeFileSync(history, `${Number(now) - 25 * 3600} ${Number(used) - 2 ** 30} ${size} ${redis.join(" ")}\n${now} ${used} ${size} ${redis.join(" ")}\n`);
         const second = await env.runHost("sofia-probe", ["--dry-run"]);
         const datum = (JSON.parse(second.stdout) as { MetricName: string; Value: number }[]).find((d) => d.MetricName === CAPACITY_METRICS.dataDaysLeft)!;
-        const expected = (Number(size) - Number(used)) / (2 ** 30 / (7 * 3600)) / 86400;
+        const expected = (Number(size) - Number(used)) / (2 ** 30 / (25 * 3600)) / 86400;
         expect(datum.Value).toBeCloseTo(Math.min(expected, 3650), 0);
-        // A run within the hour adds no sample.
+        // A run within the hour adds no sample; nor does one an hour later under the maintenance signal.
         expect(fs.readFileSync(history, "utf8").trim().split("\n")).toHaveLength(2);
+        fs.writeFileSync(history, `${Number(now) - 25 * 3600} ${Number(used) - 2 ** 30} ${size} ${redis.join(" ")}\n${Number(now) - 3600} ${used} ${size} ${redis.join(" ")}\n`);
+        expect((await env.runHost("sofia-maintenance", ["signal", "on", "5", "test"])).status).toBe(0);
+        await env.runHost("sofia-probe", ["--dry-run"]);
+        expect(fs.readFileSync(history, "utf8").trim().split("\n")).toHaveLength(2);
+        expect((await env.runHost("sofia-maintenance", ["signal", "off", "test"])).status).toBe(0);
+        await env.runHost("sofia-probe", ["--dry-run"]);
+        expect(fs.readFileSync(history, "utf8").trim().split("\n")).toHaveLength(3);
     }, 60_000);
 });

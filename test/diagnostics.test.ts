@@ -139,6 +139,11 @@ describe("host/sofia-diagnose.sh, for real (the drill's Redis, the docker double
         expect((await diagnose(["outage", "sofia-drill-health-api", "--force"])).status).toBe(0);
         expect(bundles("outage")).toHaveLength(before + 1);
         expect((await env.runHost("sofia-maintenance", ["signal", "off", "test"])).status).toBe(0);
+        // A second alarm of the same procedure within the cooldown: one bundle says it (an outage fires many).
+        const again = await diagnose(["latency", "sofia-drill-synthetic-api"]);
+        expect(again.status).toBe(0);
+        expect(again.stdout).toMatch(/latency for sofia-drill-synthetic-api not collected: one was collected \d+ s ago \(sofia-drill-api-latency-p95\)/);
+        expect(bundles("latency")).toHaveLength(1);
         const hostile = await diagnose(["outage", "x/../../etc;rm"]);
         expect(hostile.status).not.toBe(0);
         expect(hostile.stderr).toContain("is not an alarm name");
@@ -149,6 +154,9 @@ describe("host/sofia-diagnose.sh, for real (the drill's Redis, the docker double
         const r = await env.runHost("sofia-diagnose", ["memory", "sofia-drill-host-memory"], { SOFIA_DIAG_CONFIG: path.join(env.configDir, "diagnose.env"), AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_MAX_ATTEMPTS: "1" });
         expect(r.status).not.toBe(0);
         expect(r.stdout).toContain("NOT UPLOADED");
+        // Every section collected in its time (the memory samples have their own), none failed.
+        expect(r.stdout).toMatch(/diagnostics memory for sofia-drill-host-memory at \d{8}T\d{6}Z: 4 sections; load/);
+        expect(r.stdout).toMatch(/the bundle is kept on the host at \S+diagnostics-unsent\/\d{8}T\d{6}Z-memory-sofia-drill-host-memory\.tar\.gz/);
         expect(r.stdout).toContain("=== redis-info-memory ===");
         expect(r.stdout).toContain("used_memory:");
     }, 120_000);

@@ -30,21 +30,22 @@ function firesWhen(a: AlarmSpec): string {
     return `${stat} of \`${name}\` ${COMPARISON[a.comparison]} ${a.threshold}, ${of} period(s) of ${a.period} s`;
 }
 
-/** The alarms of a stack, the per-service ones as one row each with `<service>`. */
-function alarmRows(s: Settings): { shown: string; spec: AlarmSpec }[] {
+/** The alarms of a stack, the per-service ones as one row each with `<service>` (in the words of the first service's page). */
+function alarmRows(s: Settings): { shown: string; spec: AlarmSpec; perService: boolean }[] {
     const catalog = sofiaCatalog(s.timeseriesStore);
-    const rows = new Map<string, AlarmSpec>();
+    const rows = new Map<string, { spec: AlarmSpec; perService: boolean }>();
     for (const a of sofiaAlarms(catalog, s, "<instance>", DATA_PATH)) {
         const service = catalog.find((e) => a.id.endsWith(`-${e.name}`) && /^(health|errors)-/.test(a.id));
         const shown = service ? a.id.replace(service.name, "<service>") : a.id;
-        if (!rows.has(shown)) rows.set(shown, service ? { ...a, description: a.description.replaceAll(service.name, "<service>") } : a);
+        const general = (t: string) => (service ? t.replaceAll(service.name, "<service>") : t);
+        if (!rows.has(shown)) rows.set(shown, { spec: service ? { ...a, description: general(a.description), metric: a.metric && { ...a.metric, name: general(a.metric.name) } } : a, perService: !!service });
     }
-    return [...rows].map(([shown, spec]) => ({ shown, spec }));
+    return [...rows].map(([shown, r]) => ({ shown, ...r }));
 }
 
 function alarmSection(prod: Settings, staging: Settings): string {
     const other = new Map(alarmRows(staging).map((r) => [r.shown, r.spec]));
-    const blocks = alarmRows(prod).map(({ shown, spec }) => {
+    const blocks = alarmRows(prod).map(({ shown, spec, perService }) => {
         const actions = actionsFor(spec.id);
         const st = other.get(shown);
         const stagingLine = !st ? "not in staging" : firesWhen(st) === firesWhen(spec) ? "the same in staging" : `staging: ${firesWhen(st)}`;
@@ -53,7 +54,7 @@ function alarmSection(prod: Settings, staging: Settings): string {
             "",
             `- **Fires when** ${firesWhen(spec)} (prod; ${stagingLine}).`,
             // The page's own text, less its evidence sentence (the next line says it for every stack).
-            `- **Means** ${spec.description.replace(/ Evidence: the \w+ bundle, .*$/, "")}`,
+            `- **Means** ${spec.description.replace(/ Evidence: the \w+ bundle, .*$/, "")}${perService ? " (In the words of one service's page: each names its own service, log group and check.)" : ""}`,
             `- **Evidence** ${actions.procedure ? `the ${actions.procedure} bundle (${PROCEDURES[actions.procedure]}), collected when it fired: \`${diagnosticsPrefix("<stack>")}/${actions.procedure}/\` in the backup bucket, its summary in \`/sofia/<stack>/maintenance\`.` : "no bundle: the alarm's own metric and the command below."}`,
             `- **First** ${actions.first.map((f, i) => `${i + 1}. ${f}`).join(" ")}`,
             "",
@@ -63,11 +64,12 @@ function alarmSection(prod: Settings, staging: Settings): string {
 }
 
 function escalation(s: Settings): string {
+    const level3 = alarmRows(s).filter((r) => r.spec.level === 3).map((r) => `\`${r.shown}\``);
     const paging = s.secrets.oncallEndpoint ? "its endpoint (the `oncallEndpoint` secret)" : "nobody yet: `oncallEndpoint` is not set, which is itself a level 3 alarm";
     return [
         `**${s.stack}**: level 1 is AWS acting by itself (EC2 recovery and reboot) and is only recorded;`,
         `level 2 pages on-call through \`${alarmPrefix(s.stack)}-level2-oncall\`, which reaches ${paging};`,
-        `level 3 (two services down at once, on-call's own deliveries failing) also e-mails ${[...s.escalation.seniorEmails, ...s.escalation.securityEmails].map((e) => `\`${e}\``).join(", ") || "nobody (set `escalation.seniorEmails`)"}.`,
+        `level 3 (${[...level3, "`several-systems-failing`, two services down at once"].join(", ")}) e-mails ${[...s.escalation.seniorEmails, ...s.escalation.securityEmails].map((e) => `\`${e}\``).join(", ") || "nobody (set `escalation.seniorEmails`)"}.`,
         "Pages are suppressed while a maintenance window, deploy or restore holds the maintenance signal.",
     ].join(" ");
 }

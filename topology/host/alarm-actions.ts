@@ -68,6 +68,10 @@ const FAMILIES: { match: RegExp; actions: AlarmActions }[] = [
     { match: /^backup-(age|failed)(-redis)?$/, actions: { first: ["The failed run's output in SSM (Run Command history) says what and what to do", "`sofia-backup list` and `sofia-backup run` on the host"] } },
     { match: /^verification-failed$/, actions: { first: ["The weekly window's output in the maintenance log group", "`sofia-restore --verify-only latest` on the host; a broken backup: take a new one, `sofia-backup run`"] } },
     { match: /^dr-test-(failed|slow)$/, actions: { first: ["The monthly window's output in the maintenance log group", "`sofia-restore --scratch latest` on the host, timed; slow: the capacity report's recommendation"] } },
+    {
+        match: /^diagnostics-undelivered-/,
+        actions: { first: ["Not urgent: the pages still reach on-call, without their evidence. The rule's target and role in EventBridge (FailedInvocations says when)", "`sofia-diagnose <procedure> --force` on the host collects a bundle by hand"] },
+    },
     { match: /^oncall-/, actions: { first: ["Set or fix on-call's endpoint: `pulumi config set --secret oncallEndpoint https://...` and `pulumi up`", "Until then level 2 pages reach nobody: watch the dashboard"] } },
     { match: /^ec2-/, actions: { first: ["AWS recovers or reboots the instance by itself (level 1); the data volume stays", "Repeated: replace the instance with `pulumi up` after stopping it; the data volume is kept"] } },
 ];

@@ -11,7 +11,7 @@ import { containerName, logGroupName } from "./store-config";
 import { DATA_PATH } from "./layout";
 import { syntheticChecks } from "./synthetics";
 import { canaryMetric } from "../../components/synthetic-checks";
-import { evidenceSentence, procedureOf } from "./alarm-actions";
+import { evidenceSentence, PROCEDURES, Procedure, procedureOf } from "./alarm-actions";
 
 /** Every alarm of a stack is named `<prefix>-<id>`. */
 export function alarmPrefix(stack: string): string {
@@ -374,6 +374,25 @@ export function sofiaAlarms(catalog: readonly CatalogEntry[], s: Settings, insta
                 treatMissingData: "notBreaching",
                 publisher: probe,
                 silence: "no trend yet (under six hours of samples) or no probe at all, which probe-silent pages",
+                pagesOncall: false,
+                soaks: false,
+            }),
+        ),
+        // The page says its evidence is collected: a rule that cannot run its document says so.
+        ...(Object.keys(PROCEDURES) as Procedure[]).map(
+            (procedure): AlarmSpec => ({
+                id: `diagnostics-undelivered-${procedure}`,
+                level: 3,
+                description: `EventBridge could not run the ${procedure} diagnostics document (${alarmPrefix(s.stack)}-diagnose-${procedure}): pages that name its bundle have none. Check the rule's target and its role (ssm:SendCommand on the document and the instance); sofia-diagnose ${procedure} --force on the host collects one by hand.`,
+                metric: { namespace: "AWS/Events", name: "FailedInvocations", dimensions: { RuleName: `${alarmPrefix(s.stack)}-diagnose-${procedure}` }, statistic: "Sum" },
+                comparison: "GreaterThanThreshold",
+                threshold: 0,
+                period: 300,
+                evaluationPeriods: 1,
+                // EventBridge reports only when the rule matched something.
+                treatMissingData: "notBreaching",
+                publisher: { by: "aws", service: "EventBridge" },
+                silence: "the rule matched nothing: nothing failed",
                 pagesOncall: false,
                 soaks: false,
             }),

@@ -25,6 +25,8 @@ const MEMORY_SAMPLES = 4;
 const MEMORY_INTERVAL = 20;
 /** Seconds of `redis-cli --latency` samples (the runbook runs it until interrupted). */
 const LATENCY_SECONDS = 10;
+/** One bundle per procedure in this time: an outage fires most of its alarms within a minute. */
+export const COOLDOWN_SECONDS = 600;
 /** What SSM lets a run take: every section at its limit, and the upload. */
 export const DIAGNOSE_TIMEOUT_SECONDS = 900;
 
@@ -53,6 +55,7 @@ export function diagnoseEnv(catalog: readonly CatalogEntry[], s: Pick<Settings, 
         MEMORY_SAMPLES: String(MEMORY_SAMPLES),
         MEMORY_INTERVAL: String(MEMORY_INTERVAL),
         LATENCY_SECONDS: String(LATENCY_SECONDS),
+        COOLDOWN_SECONDS: String(COOLDOWN_SECONDS),
         SECTION_SECONDS: String(SECTION_SECONDS),
     };
     const bad = Object.entries(values).filter(([, v]) => !/^[A-Za-z0-9@._:/,+-]+$/.test(v));
