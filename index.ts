@@ -6,6 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { lastDeploy, previouslyVerified } from "./release/deploy";
 import { placementProblems, previousPlacement } from "./topology/host/placement";
 import { SofiaPlatform } from "./topology/host/platform";
+import { SofiaEcsPlatform } from "./topology/ecs/platform";
+import { ecsNetwork } from "./topology/ecs/network";
 import { loadSettings, SettingsError } from "./model/settings";
 import { DeclaredOutputs } from "./release/outputs";
 
@@ -21,6 +23,11 @@ export = async (): Promise<DeclaredOutputs> => {
         pulumi.log.warn(`acceptDataLoss is set: this update may replace the data volume or the backup bucket. Unset it once done: pulumi config rm acceptDataLoss --stack ${settings.stack}`);
     }
     const previous = await previouslyVerified(self);
+    if (settings.topology === "ecs") {
+        // Its subnets are looked up before anything is declared: a mount target and a rule per subnet.
+        const network = await ecsNetwork(settings);
+        return new SofiaEcsPlatform("sofia", { settings, previous, network }).outputs;
+    }
     const platform = new SofiaPlatform("sofia", { settings, previous });
     return platform.outputs;
 };

@@ -37,7 +37,46 @@ export const AWS_LIMITS = {
     canaryNameChars: { max: 21, what: "a Synthetics canary's name, characters (it runs as the Lambda function cwsyn-<name>-<36-character id>, whose name has 64 at most)" },
     eventPatternChars: { max: 2_048, what: "an EventBridge rule's event pattern, characters (EventBridge quota, default; adjustable to 4,096)" },
     lambdaEnvironmentBytes: { max: 4 * 1024, what: "a Lambda function's environment variables together, keys and values, bytes (a canary's runConfig.environmentVariables become them)" },
+    albNameChars: { max: 32, what: "a load balancer's name, characters (Elastic Load Balancing)" },
+    targetGroupNameChars: { max: 32, what: "a target group's name, characters (Elastic Load Balancing)" },
+    replicationGroupIdChars: { max: 40, what: "an ElastiCache replication group's id, characters" },
+    cacheSnapshotRetentionDays: { max: 35, what: "days ElastiCache keeps automatic snapshots (SnapshotRetentionLimit)" },
+    fargateStopTimeoutSeconds: { max: 120, what: "a Fargate container's stopTimeout, seconds" },
+    ecsHealthStartPeriodSeconds: { max: 300, what: "an ECS container health check's startPeriod, seconds" },
+    taskDefinitionBytes: { max: 64 * 1024, what: "an ECS task definition's container definitions, bytes (RegisterTaskDefinition)" },
 } as const satisfies Record<string, AwsLimit>;
+
+/**
+ * The task sizes Fargate runs (Linux): each CPU value (units of 1/1024 vCPU) with the memory sizes
+ * it allows, MiB. Any other pair fails RegisterTaskDefinition ("No Fargate configuration exists").
+ */
+export const FARGATE_SIZES: readonly { cpu: number; memoryMb: readonly number[] }[] = [
+    { cpu: 256, memoryMb: [512, 1024, 2048] },
+    { cpu: 512, memoryMb: range(1024, 4096, 1024) },
+    { cpu: 1024, memoryMb: range(2048, 8192, 1024) },
+    { cpu: 2048, memoryMb: range(4096, 16384, 1024) },
+    { cpu: 4096, memoryMb: range(8192, 30720, 1024) },
+    { cpu: 8192, memoryMb: range(16384, 61440, 4096) },
+    { cpu: 16384, memoryMb: range(32768, 122880, 8192) },
+];
+
+function range(from: number, to: number, step: number): number[] {
+    return Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
+}
+
+/** Whether Fargate runs a task of this CPU and memory. */
+export function isFargateSize(cpu: number, memoryMb: number): boolean {
+    return FARGATE_SIZES.some((s) => s.cpu === cpu && s.memoryMb.includes(memoryMb));
+}
+
+/** The smallest Fargate size with at least `memoryMb` of memory (the least CPU that allows it). */
+export function fargateSize(memoryMb: number): { cpu: number; memoryMb: number } {
+    for (const s of FARGATE_SIZES) {
+        const m = s.memoryMb.find((x) => x >= memoryMb);
+        if (m !== undefined) return { cpu: s.cpu, memoryMb: m };
+    }
+    throw new Error(`fargateSize: ${memoryMb} MiB is more than the largest Fargate task holds (122,880 MiB)`);
+}
 
 export type LimitName = keyof typeof AWS_LIMITS;
 

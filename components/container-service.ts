@@ -66,10 +66,12 @@ export function validateContainerServiceArgs(args: ContainerServiceArgs): void {
     if (args.healthcheck.test.length === 0) throw new Error(`${where}: healthcheck.test is empty`);
     const secretish = Object.keys(args.env ?? {}).filter(looksLikeSecretName);
     if (secretish.length) throw new Error(`${where}: env ${secretish.join(", ")} would hold a secret in plain text; use secretFiles`);
-    const seen = new Set<number>();
+    // A port may listen on the loopback and on one address besides (a store reached from the VPC), never twice on the same kind.
+    const seen = new Set<string>();
     for (const p of args.ports ?? []) {
-        if (seen.has(p.port)) throw new Error(`${where}: port ${p.port} is published twice`);
-        seen.add(p.port);
+        const key = `${p.port}/${typeof p.bind === "string" ? p.bind : "address"}`;
+        if (seen.has(key) || (p.bind === "all" && (args.ports ?? []).some((q) => q !== p && q.port === p.port))) throw new Error(`${where}: port ${p.port} is published twice`);
+        seen.add(key);
     }
 }
 

@@ -30,7 +30,7 @@ export type Publisher =
     /** A metric filter on a catalog service's log group. */
     | { by: "log-filter"; service: string }
     /** AWS itself. */
-    | { by: "aws"; service: "EC2" | "SNS" | "Synthetics" | "EventBridge" };
+    | { by: "aws"; service: "EC2" | "SNS" | "Synthetics" | "EventBridge" | "ECS" | "ELB" | "ElastiCache" };
 
 export interface AlarmSpec {
     /** Short, unique; the alarm is named `<prefix>-<id>`. */

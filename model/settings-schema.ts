@@ -116,6 +116,7 @@ const alarms = z
         healthFailingMinutes: z.number().int().min(1).max(60).default(2).meta({ description: "Minutes of failed /health, within the window, before a service alarms." }),
         healthWindowMinutes: z.number().int().min(1).max(60).default(3).meta({ description: "Window the failing minutes are counted in." }),
         staleRatio: z.number().gt(0).lte(1).default(0.1).meta({ description: "Data freshness: alarm when stale_ratio reaches this." }),
+        http5xxPercent: percent.default(5).meta({ description: "Topology ecs: the share of client requests answered 5xx (apps or load balancer), in %, that alarms." }),
         apiP95Ms: z.number().positive().default(150).meta({ description: "API latency p95 threshold in milliseconds." }),
         redisMemoryPercent: percent.default(80).meta({ description: "Redis used memory, as a percentage of maxmemory." }),
         diskPercent: percent.default(80).meta({ description: "Disk used on the root and data volumes." }),
@@ -237,6 +238,32 @@ const proxy = z
     .refine((p) => !(p.tlsCertificate && p.acme), { error: "set proxy.tlsCertificate or proxy.acme, not both", path: ["acme"] })
     .prefault({});
 
+/**
+ * The ECS topology (`topology: ecs`): the apps as ECS services on Fargate behind an ALB, Redis as
+ * ElastiCache, the time-series store on a host of its own (topology/ecs/).
+ */
+const ecs = z
+    .strictObject({
+        certificateArn: z
+            .string()
+            .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/, { error: "expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)" })
+            .optional()
+            .meta({ description: "ACM certificate the load balancer serves TLS with on every client port. Unset: one is requested from ACM for proxy.acme.domain (DNS validation: add the record the validationRecord output names)." }),
+        subnetIds: z
+            .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'expected a subnet id like "subnet-0abc12345def67890"' }))
+            .min(2, { error: "the load balancer and ElastiCache's failover need subnets in two zones at least" })
+            .optional()
+            .meta({ description: "Subnets (two zones at least) of the load balancer, the tasks and ElastiCache. Default: the default VPC's default subnets." }),
+        publicTaskIps: z.boolean().default(true).meta({ description: "Give tasks a public address for their way out (images, feeds): true in subnets without a NAT gateway (the default VPC's); only the load balancer may reach them in." }),
+        minTasks: z.number().int().min(1).max(100).default(2).meta({ description: "Least tasks of each load-balanced service (API, UI): two spread over two zones survive a zone." }),
+        maxTasks: z.number().int().min(1).max(100).default(6).meta({ description: "Most tasks autoscaling may run of each load-balanced service." }),
+        targetCpuPercent: z.number().int().min(10).max(90).default(60).meta({ description: "Average CPU per load-balanced service that target tracking holds it at." }),
+        cacheNodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { error: 'expected an ElastiCache node type like "cache.t4g.medium"' }).default("cache.t4g.medium").meta({ description: "ElastiCache node type (two nodes: a primary and its replica in another zone)." }),
+        cacheEngine: z.enum(["valkey", "redis"]).default("valkey").meta({ description: "ElastiCache engine: Valkey (cheaper) or Redis OSS." }),
+    })
+    .refine((e) => e.minTasks <= e.maxTasks, { error: "minTasks cannot be more than maxTasks", path: ["minTasks"] })
+    .prefault({});
+
 /** The retention periods CloudWatch Logs accepts. */
 const LOG_RETENTIONS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
@@ -266,6 +293,11 @@ export const settingsSchema = z
             .string()
             .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( \S.*)?$/, { error: "expected one OpenSSH public key line (ssh-ed25519 AAAA… comment)" })
             .meta({ description: "Public key of the deploy user that Pulumi's Docker provider logs in as (the private key stays with the operator or CI). A new key replaces the old one on the host through an SSM association, without stopping it." }),
+        topology: z
+            .enum(["host", "ecs"])
+            .default("host")
+            .meta({ description: "Where Sofia runs: one EC2 host (host), or the apps on ECS Fargate behind a load balancer with Redis as ElastiCache and the time-series store on a host of its own (ecs; README \"Scale\")." }),
+        ecs,
         timeseriesStore: z.enum(["questdb", "timescaledb"]).default("questdb").meta({ description: "Which time-series store runs (the runbook allows either)." }),
         images,
         registry,

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { PlainSettings, SecretSettingName, secretSettings, settingsSchema } from "./settings-schema";
 import { reachesInternet } from "../components/formats";
+import { AWS_LIMITS } from "../components/aws-limits";
 
 export const NAMESPACE = "sofia";
 
@@ -133,7 +134,8 @@ function productionBackupGuard(b: PlainSettings["backup"]): string[] {
  * internet, and always in prod (its clients may sit anywhere).
  */
 function publicTlsGuard(stack: string, s: PlainSettings): string[] {
-    if (s.proxy.tlsCertificate || s.proxy.acme) return [];
+    // On ECS the load balancer serves TLS (ecsGuard), not the proxy.
+    if (s.proxy.tlsCertificate || s.proxy.acme || s.topology === "ecs") return [];
     const open = s.clientCidrs.filter(reachesInternet);
     const why = open.length ? `the API and UI would be served to ${open.join(", ")} (addresses on the internet) over plain HTTP` : PRODUCTION_STACKS.includes(stack) ? `${stack} serves its clients over TLS only` : undefined;
     if (!why) return [];
@@ -141,6 +143,26 @@ function publicTlsGuard(stack: string, s: PlainSettings): string[] {
         `${NAMESPACE}:proxy: ${why}: set proxy.acme.domain and proxy.acme.email (a certificate from Let's Encrypt, obtained and renewed on the host), or proxy.tlsCertificate with the proxyTlsKey secret${open.length && !PRODUCTION_STACKS.includes(stack) ? ", or limit clientCidrs to private ranges" : ""}`,
     ];
 }
+
+/**
+ * The ECS topology's load balancer serves TLS only (policies: alb-tls-only): from an ACM certificate
+ * given by ARN, or one requested for the proxy's DNS name. A PEM in proxy.tlsCertificate is the
+ * host's proxy's and is not imported.
+ */
+function ecsGuard(s: PlainSettings): string[] {
+    if (s.topology !== "ecs") return [];
+    const problems: string[] = [];
+    if (!s.ecs.certificateArn && !s.proxy.acme) problems.push(`${NAMESPACE}:ecs.certificateArn: missing; topology ecs serves clients over TLS only: set ecs.certificateArn (an ACM certificate in this region), or proxy.acme.domain for a certificate ACM issues`);
+    // ElastiCache keeps its snapshots 35 days at most: Redis would be kept shorter than promised.
+    if (s.backup.retentionDays > ECS_MAX_SNAPSHOT_DAYS) problems.push(`${NAMESPACE}:backup.retentionDays: ${s.backup.retentionDays} is not allowed with topology ecs: ElastiCache keeps Redis' snapshots ${ECS_MAX_SNAPSHOT_DAYS} days at most`);
+    // The cache is seeded from the backup's RDB object when it is created: a plan must name it.
+    if (s.restore.from === "latest") problems.push(`${NAMESPACE}:restore.from: "latest" is not allowed with topology ecs: ElastiCache is seeded from one backup's RDB, named when the plan is made; give its id (sofia-backup list)`);
+    // ElastiCache reads a seed only under SSE-S3.
+    if (s.restore.from && s.backup.kmsKeyArn) problems.push(`${NAMESPACE}:restore.from: not allowed with backup.kmsKeyArn in topology ecs: ElastiCache seeds only from SSE-S3 objects; restore Redis by hand (README "Scale")`);
+    return problems;
+}
+
+const ECS_MAX_SNAPSHOT_DAYS = AWS_LIMITS.cacheSnapshotRetentionDays.max;
 
 /** A restore into prod must name it; a confirmation must name the stack it is set on. */
 function restoreGuard(stack: string, r: PlainSettings["restore"]): string[] {
@@ -206,7 +228,7 @@ export function readSettings(project: string, stack: string, source: ConfigSourc
     if (parsed.success && (parsed.data.proxy.tlsCertificate !== undefined) !== hasKey) {
         problems.push(hasKey ? `${NAMESPACE}:proxy.tlsCertificate: missing; proxyTlsKey is set, so the proxy needs its certificate too` : `${NAMESPACE}:proxyTlsKey: missing; proxy.tlsCertificate is set: pulumi config set --secret proxyTlsKey < key.pem`);
     }
-    if (parsed.success) problems.push(...publicTlsGuard(stack, parsed.data));
+    if (parsed.success) problems.push(...publicTlsGuard(stack, parsed.data), ...ecsGuard(parsed.data));
     if (problems.length > 0 || !parsed.success || !region) throw new SettingsError(stack, problems);
 
     const backup = { ...parsed.data.backup, redisSchedule: parsed.data.backup.redisSchedule ?? (PRODUCTION_STACKS.includes(stack) ? PRODUCTION_REDIS_SCHEDULE : undefined) };

@@ -87,6 +87,31 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
             case "docker:index/remoteImage:RemoteImage":
                 state.imageId = `sha256:${hex(String(inputs.name), 64)}`;
                 break;
+            case "aws:acm/certificate:Certificate": {
+                const domain = String(inputs.domainName);
+                state.domainValidationOptions = [{ domainName: domain, resourceRecordName: `_${hex(domain, 32)}.${domain}.`, resourceRecordType: "CNAME", resourceRecordValue: `_${hex(name, 32)}.acm-validations.aws.` }];
+                break;
+            }
+            case "aws:lb/loadBalancer:LoadBalancer":
+            case "aws:lb/targetGroup:TargetGroup": {
+                const lb = type === "aws:lb/loadBalancer:LoadBalancer";
+                const own = String(inputs.name ?? name).slice(0, 32);
+                state.name = own;
+                state.arnSuffix = `${lb ? "app" : "targetgroup"}/${own}/${hex(name, 16)}`;
+                state.arn = `arn:aws:elasticloadbalancing:${this.region}:${OFFLINE_ACCOUNT}:${lb ? "loadbalancer/" : ""}${state.arnSuffix}`;
+                if (lb) state.dnsName = `${own}-${hex(name, 10)}.${this.region}.elb.amazonaws.com`;
+                break;
+            }
+            case "aws:ecs/cluster:Cluster":
+            case "aws:ecs/service:Service":
+                state.name = inputs.name ?? name;
+                break;
+            case "aws:elasticache/replicationGroup:ReplicationGroup": {
+                const group = String(inputs.replicationGroupId ?? `${name}-${hex(name, 7)}`).toLowerCase();
+                id = group;
+                Object.assign(state, { replicationGroupId: group, primaryEndpointAddress: `master.${group}.${hex(name, 6)}.euc1.cache.amazonaws.com` });
+                break;
+            }
         }
         return { id: args.custom === false ? undefined : id, state };
     }
@@ -105,6 +130,11 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
                     availabilityZone: inputs.availabilityZone ?? `${this.region}a`,
                     cidrBlock: "172.31.0.0/20",
                 };
+            case "aws:ec2/getVpc:getVpc":
+                return { id: `vpc-0${hex("default", 16)}`, cidrBlock: "172.31.0.0/16", default: true };
+            case "aws:ec2/getSubnets:getSubnets":
+                // The default VPC's default subnets: one per zone, three zones.
+                return { ids: ["a", "b", "c"].map((z) => `subnet-0${hex(`${this.region}${z}`, 16)}`) };
             case "aws:index/getCallerIdentity:getCallerIdentity":
                 return { accountId: OFFLINE_ACCOUNT, arn: `arn:aws:iam::${OFFLINE_ACCOUNT}:user/offline-plan`, userId: "offline-plan" };
             case "aws:index/getRegion:getRegion":

@@ -23,5 +23,7 @@ export function policyConfig(s: Settings): PolicyConfig {
         // A floor of its own, not the settings': a production stack whose settings ask less still fails.
         "s3-prod-backups-kept": PRODUCTION_STACKS.includes(s.stack) ? { minimumDays: PRODUCTION_MIN_RETENTION_DAYS, objectLock: true } : { minimumDays: 1, objectLock: false },
         "maintenance-windows-utc-on-day": { day: scheduleDay(s.maintenance.weeklySchedule) },
+        // The ECS topology's tasks reach the store host's stores on its private address.
+        "container-store-ports-loopback": { privateAddress: s.topology === "ecs" },
     };
 }

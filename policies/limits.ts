@@ -5,7 +5,7 @@
  * stack.
  */
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { bytesOf, iamChars, LimitName, overLimit, ruleChildren } from "../components/aws-limits";
+import { bytesOf, iamChars, isFargateSize, LimitName, overLimit, ruleChildren } from "../components/aws-limits";
 
 type Report = (message: string, urn?: string) => void;
 
@@ -24,7 +24,22 @@ const TYPES = {
     ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     canary: "aws:synthetics/canary:Canary",
     eventRule: "aws:cloudwatch/eventRule:EventRule",
+    loadBalancer: "aws:lb/loadBalancer:LoadBalancer",
+    targetGroup: "aws:lb/targetGroup:TargetGroup",
+    replicationGroup: "aws:elasticache/replicationGroup:ReplicationGroup",
+    taskDefinition: "aws:ecs/taskDefinition:TaskDefinition",
 } as const;
+
+/** A task definition's containers, parsed; none when they are not (yet) known. */
+function containersOf(defs: unknown): Record<string, unknown>[] {
+    if (typeof defs !== "string") return [];
+    try {
+        const parsed = JSON.parse(defs) as unknown;
+        return Array.isArray(parsed) ? (parsed as Record<string, unknown>[]) : [];
+    } catch {
+        return [];
+    }
+}
 
 function check(report: Report, limit: LimitName, value: number, subject: string, urn?: string): void {
     const problem = overLimit(limit, value, subject);
@@ -87,6 +102,33 @@ export const limitPolicies: (ResourceValidationPolicy | StackValidationPolicy)[]
             if (args.type !== TYPES.eventRule) return;
             const pattern = str(args.props.eventPattern);
             if (pattern !== undefined) check(report, "eventPatternChars", pattern.length, `rule ${args.name} eventPattern`);
+        },
+    },
+    {
+        name: "aws-limit-ecs",
+        description: "The ECS topology within AWS's limits: names of load balancers and target groups (32), replication group ids (40), ElastiCache snapshot retention (35 days), task definitions (64 KB), Fargate's sizes, stop timeouts (120 s) and health-check start periods (300 s).",
+        enforcementLevel: "mandatory",
+        validateResource: (args, report) => {
+            const name = str(args.props.name);
+            if (args.type === TYPES.loadBalancer && name !== undefined) check(report, "albNameChars", name.length, `load balancer ${args.name} name`);
+            if (args.type === TYPES.targetGroup && name !== undefined) check(report, "targetGroupNameChars", name.length, `target group ${args.name} name`);
+            if (args.type === TYPES.replicationGroup) {
+                const id = str(args.props.replicationGroupId);
+                if (id !== undefined) check(report, "replicationGroupIdChars", id.length, `replication group ${args.name} id`);
+                const days = args.props.snapshotRetentionLimit;
+                if (typeof days === "number") check(report, "cacheSnapshotRetentionDays", days, `snapshotRetentionLimit of ${args.name}`);
+            }
+            if (args.type !== TYPES.taskDefinition) return;
+            const defs = str(args.props.containerDefinitions);
+            if (defs !== undefined) check(report, "taskDefinitionBytes", bytesOf(defs), `container definitions of ${args.name}`);
+            const cpu = Number(args.props.cpu);
+            const memory = Number(args.props.memory);
+            if (args.props.cpu !== undefined && !isFargateSize(cpu, memory)) report(`task definition ${args.name}: ${cpu} CPU units with ${memory} MiB is not a size Fargate runs (RegisterTaskDefinition refuses it); see FARGATE_SIZES in components/aws-limits.ts.`);
+            for (const c of containersOf(defs)) {
+                if (typeof c.stopTimeout === "number") check(report, "fargateStopTimeoutSeconds", c.stopTimeout, `stopTimeout of container ${String(c.name)}`);
+                const start = (c.healthCheck as { startPeriod?: unknown } | undefined)?.startPeriod;
+                if (typeof start === "number") check(report, "ecsHealthStartPeriodSeconds", start, `health check startPeriod of container ${String(c.name)}`);
+            }
         },
     },
     {

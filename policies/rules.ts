@@ -12,8 +12,14 @@ import { sofiaCatalog } from "../model/catalog";
 import { CONTAINER_PREFIX } from "../topology/host/store-config";
 import { limitPolicies } from "./limits";
 import { pagingPolicies } from "./paging";
+import { ecsPolicies } from "./ecs";
 
 export type SofiaPolicy = ResourceValidationPolicy | StackValidationPolicy;
+
+/** An RFC 1918 address (what a VPC's private addresses are). */
+function isPrivateV4(ip: string): boolean {
+    return /^10\./.test(ip) || /^192\.168\./.test(ip) || /^172\.(1[6-9]|2\d|3[01])\./.test(ip);
+}
 
 /** Ports of the data stores, whichever time-series store a stack runs. */
 const DATA_STORE_PORTS = new Set([...sofiaCatalog("questdb"), ...sofiaCatalog("timescaledb")].filter((e) => e.kind === "store").flatMap((e) => e.ports.map((p) => p.port)));
@@ -347,10 +353,13 @@ export const policies: SofiaPolicy[] = [
     },
     {
         name: "container-store-ports-loopback",
-        description: "Data-store ports are published on the host's loopback at most: nothing outside the host talks to Redis or QuestDB.",
+        description: "Data-store ports are published on the host's loopback at most: nothing outside the host talks to Redis or QuestDB. In the ECS topology the store host's are also on its private address (`privateAddress`), which its security group opens to the tasks' group alone; never on every address or a public one.",
         enforcementLevel: "mandatory",
-        validateResource: validateResourceOfType(docker.Container, (c, _a, report) => {
-            for (const p of c.ports ?? []) if (DATA_STORE_PORTS.has(p.internal) && p.ip !== "127.0.0.1") report(`store port ${p.internal} is published on ${p.ip ?? "all addresses"}.`);
+        configSchema: { properties: { privateAddress: { type: "boolean", default: false } } },
+        validateResource: validateResourceOfType(docker.Container, (c, args, report) => {
+            const { privateAddress } = args.getConfig<{ privateAddress: boolean }>();
+            const allowed = (ip: string | undefined) => ip === "127.0.0.1" || (privateAddress && ip !== undefined && isPrivateV4(ip));
+            for (const p of c.ports ?? []) if (DATA_STORE_PORTS.has(p.internal) && !allowed(p.ip)) report(`store port ${p.internal} is published on ${p.ip ?? "all addresses"}.`);
         }),
     },
     {
@@ -453,4 +462,5 @@ export const policies: SofiaPolicy[] = [
     ...pagingPolicies,
     // --- AWS's size and count limits (policies/limits.ts) -------------------------------------------
     ...limitPolicies,
+    ...ecsPolicies,
 ];

@@ -88,6 +88,12 @@ export interface StackOutputs {
     grafana?: { url: string; user: string };
     /** The admin's generated password, a secret: `pulumi stack output --show-secrets grafanaAdminPassword`. */
     grafanaAdminPassword?: string;
+    /** Where Sofia runs (settings topology); absent: host. */
+    topology?: "host" | "ecs";
+    /** Topology ecs: the load balancer's DNS name (point the clients' name at it). */
+    loadBalancer?: string;
+    /** Topology ecs with a requested certificate: the DNS record ACM issues it on. */
+    certificateValidation?: { name: string; type: string; value: string };
     /** The last restore.from this stack ran, once it has: its id and result ("pending" until it reports). */
     lastRestore?: RestoreSummary | { id: string; result: "pending" };
 }

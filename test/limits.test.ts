@@ -3,7 +3,7 @@
  * limit named), then the pack's limit policies on what the program declares for both stacks.
  */
 import { describe, expect, it } from "vitest";
-import { AWS_LIMITS, iamChars, LimitName, ruleChildren } from "../components/aws-limits";
+import { AWS_LIMITS, fargateSize, iamChars, LimitName, ruleChildren } from "../components/aws-limits";
 import { evaluate } from "../policies/evaluate";
 import { limitPolicies } from "../policies/limits";
 import { PlannedResource } from "../plan/offline";
@@ -19,6 +19,9 @@ const times = <T>(count: number, f: (i: number) => T): T[] => Array.from({ lengt
 const policyJson = (chars: number) => JSON.stringify({ Statement: [{ Sid: "x".repeat(chars - 26) }] });
 const rule = (children: number, pad = 0) => times(children, (i) => `ALARM("a${i}")`).join(" OR ") + " ".repeat(pad);
 const widgets = (count: number, metricsEach: number) => JSON.stringify({ widgets: times(count, (i) => ({ properties: { title: `w${i}`, metrics: times(metricsEach, () => ["N", "m"]) } })) });
+
+/** A Fargate task definition (0.25 vCPU, 512 MiB) with these containers. */
+const task = (containers: object[]) => res("aws:ecs/taskDefinition:TaskDefinition", { cpu: "256", memory: "512", containerDefinitions: JSON.stringify(containers) });
 
 /** For each limit: the resources at a given value of what it counts. */
 const at: Record<LimitName, (value: number) => PlannedResource[]> = {
@@ -44,6 +47,13 @@ const at: Record<LimitName, (value: number) => PlannedResource[]> = {
     eventPatternChars: (v) => [res("aws:cloudwatch/eventRule:EventRule", { name: "r", eventPattern: JSON.stringify({ source: ["x".repeat(v - 15)] }) })],
     canaryNameChars: (v) => [res("aws:synthetics/canary:Canary", { name: "c".repeat(v) })],
     lambdaEnvironmentBytes: (v) => [res("aws:synthetics/canary:Canary", { name: "c", runConfig: { environmentVariables: { CHECKS: "é".repeat((v - 6) / 2) + "x".repeat((v - 6) % 2) } } })],
+    albNameChars: (v) => [res("aws:lb/loadBalancer:LoadBalancer", { name: "a".repeat(v) })],
+    targetGroupNameChars: (v) => [res("aws:lb/targetGroup:TargetGroup", { name: "t".repeat(v) })],
+    replicationGroupIdChars: (v) => [res("aws:elasticache/replicationGroup:ReplicationGroup", { replicationGroupId: "r".repeat(v) })],
+    cacheSnapshotRetentionDays: (v) => [res("aws:elasticache/replicationGroup:ReplicationGroup", { replicationGroupId: "r", snapshotRetentionLimit: v })],
+    fargateStopTimeoutSeconds: (v) => [task([{ name: "c", stopTimeout: v }])],
+    ecsHealthStartPeriodSeconds: (v) => [task([{ name: "c", healthCheck: { startPeriod: v } }])],
+    taskDefinitionBytes: (v) => [task([{ name: "c", command: ["x".repeat(v - 29)] }])],
     securityGroupIngressRules: (v) => times(v, (i) => res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { securityGroupId: "sg", cidrIpv6: `2001:db8:${i.toString(16)}::/48` })),
 };
 
@@ -65,6 +75,19 @@ describe("AWS limits", () => {
             expect(refused.join("\n")).toContain(`over AWS's limit of ${max} (${what}), by 1`);
         });
     }
+});
+
+describe("Fargate's task sizes", () => {
+    it("the smallest size that holds the memory; a size Fargate does not run is refused", async () => {
+        expect(fargateSize(256)).toEqual({ cpu: 256, memoryMb: 512 });
+        expect(fargateSize(2048)).toEqual({ cpu: 256, memoryMb: 2048 });
+        expect(fargateSize(2049)).toEqual({ cpu: 512, memoryMb: 3072 });
+        expect(fargateSize(4097)).toEqual({ cpu: 1024, memoryMb: 5120 });
+        expect(() => fargateSize(200_000)).toThrow(/largest Fargate task/);
+        const sized = (cpu: string, memory: string) => res("aws:ecs/taskDefinition:TaskDefinition", { cpu, memory, containerDefinitions: "[]" });
+        expect(await messages([sized("1024", "2048")])).toEqual([]);
+        expect((await messages([sized("256", "4096")])).join()).toContain("256 CPU units with 4096 MiB is not a size Fargate runs");
+    });
 });
 
 describe("the program within AWS's limits", () => {

@@ -29,6 +29,11 @@ export interface SofiaContainersArgs {
     logGroups: Record<string, pulumi.Input<string>>;
     /** The host's private address: the front proxy takes the client ports there. */
     hostPrivateIp: pulumi.Input<string>;
+    /**
+     * The stores' ports are also published on the host's private address, for clients elsewhere in
+     * the VPC (the ECS topology's tasks; its security group admits them alone). @default loopback only
+     */
+    storesOnPrivateIp?: boolean;
     /** What the deploy holds the containers back for (deploy-checklist.ts): empty when it runs no such step. */
     gates: {
         /** Every container waits for these (the maintenance page, the backup). */
@@ -100,6 +105,7 @@ interface SpecContext {
     passwords: Record<string, pulumi.Input<string>>;
     hostPrivateIp: pulumi.Input<string>;
     logGroups: Record<string, pulumi.Input<string>>;
+    storesOnPrivateIp?: boolean;
 }
 
 /** A catalog entry's container arguments (but its volumes, start order and provider). */
@@ -116,7 +122,10 @@ export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<Conta
     const ports =
         entry.kind === "edge"
             ? [...proxyRoutes(catalog).map((r) => r.listen), ...(proxyTlsSource(s) === "acme" ? [ACME.httpPort] : [])].map((port) => ({ port, bind: { ip: ctx.hostPrivateIp } }))
-            : entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: "loopback" as const }));
+            : [
+                  ...entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: "loopback" as const })),
+                  ...(entry.kind === "store" && ctx.storesOnPrivateIp ? entry.ports.map((p) => ({ port: p.port, bind: { ip: ctx.hostPrivateIp } })) : []),
+              ];
     return {
         containerName: containerName(entry),
         image: s.images[entry.name],
@@ -135,9 +144,14 @@ export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<Conta
         memoryMb: entry.memoryMb,
         stopGraceSeconds: entry.stopGraceSeconds,
         // Fixed names, known before the stack exists: the fingerprint holds who shares which network.
-        networks: networksOf(catalog, entry.name),
+        networks: networksOf(catalog, entry.name, servedElsewhere(catalog, ctx)),
         logs: { group: ctx.logGroups[entry.name], region: s.region },
     };
+}
+
+/** The stores whose clients are elsewhere in the VPC (their ports on the private address): each on a network of its own. */
+function servedElsewhere(catalog: readonly CatalogEntry[], ctx: Pick<SpecContext, "storesOnPrivateIp">): string[] {
+    return ctx.storesOnPrivateIp ? catalog.filter((e) => e.kind === "store").map((e) => e.name) : [];
 }
 
 /** The migrations' one-shot container: the migrating entry's container, running its migration. */
@@ -217,12 +231,13 @@ export class SofiaContainers extends pulumi.ComponentResource {
         const child = { parent: this, provider };
 
         // Not internal: the apps reach exchanges and feeds through them, and the stores' loopback ports work.
-        for (const net of Object.keys(networkMembers(catalog))) {
+        const elsewhere = servedElsewhere(catalog, args);
+        for (const net of Object.keys(networkMembers(catalog, elsewhere))) {
             this.networks[net] = new docker.Network(`${name}-${net}`, { name: net, driver: "bridge", internal: false, attachable: false }, child);
         }
         const passwords = this.createPasswords(name, catalog);
         this.passwords = Object.fromEntries(Object.entries(passwords).map(([k, p]) => [k, p.result]));
-        const ctx: SpecContext = { catalog, settings: s, passwords: this.passwords, hostPrivateIp: args.hostPrivateIp, logGroups: args.logGroups };
+        const ctx: SpecContext = { catalog, settings: s, passwords: this.passwords, hostPrivateIp: args.hostPrivateIp, logGroups: args.logGroups, storesOnPrivateIp: args.storesOnPrivateIp };
         // The networks by their fixed names, and each container after the networks it joins.
         const argsOf = (entry: CatalogEntry) => ({ ...containerSpec(entry, ctx), provider });
 
@@ -242,7 +257,7 @@ export class SofiaContainers extends pulumi.ComponentResource {
                         volumes,
                         startAfter: entry.startsAfter.map((d) => this.containers[d]),
                         // Migrations run once every store is up and before any app starts.
-                        waitFor: allOf(args.gates.beforeContainers, entry.kind === "app" ? args.gates.beforeApps : undefined, networksOf(catalog, entry.name).map((n) => this.networks[n])),
+                        waitFor: allOf(args.gates.beforeContainers, entry.kind === "app" ? args.gates.beforeApps : undefined, networksOf(catalog, entry.name, elsewhere).map((n) => this.networks[n])),
                     },
                     { parent: this },
                 );
@@ -250,7 +265,7 @@ export class SofiaContainers extends pulumi.ComponentResource {
                 if (entry.kind === "store") this.stores.push(service.container);
             }
         }
-        this.registerOutputs({ stages: this.stages, networks: networkMembers(catalog) });
+        this.registerOutputs({ stages: this.stages, networks: networkMembers(catalog, elsewhere) });
     }
 
     /** One generated password per store; `special: false` keeps them safe in URLs and conf files. */

@@ -28,10 +28,11 @@ export { logGroupName };
 export function prometheusConfig(catalog: readonly CatalogEntry[], stack: string): string {
     const metrics = catalog.find((e) => e.name === "metrics");
     const port = metrics?.ports.find((p) => p.name === "http")?.port;
-    if (!port) throw new Error("catalog: the metrics server needs an http port to be scraped");
+    if (metrics && !port) throw new Error("catalog: the metrics server needs an http port to be scraped");
+    // A host without the metrics server (the ECS topology's store host) scrapes nothing.
     return stringify({
         global: { scrape_interval: "1m", scrape_timeout: "10s" },
-        scrape_configs: [{ job_name: "sofia-metrics", metrics_path: "/metrics", static_configs: [{ targets: [`127.0.0.1:${port}`], labels: { [STACK_DIMENSION]: stack } }] }],
+        scrape_configs: !port ? [] : [{ job_name: "sofia-metrics", metrics_path: "/metrics", static_configs: [{ targets: [`127.0.0.1:${port}`], labels: { [STACK_DIMENSION]: stack } }] }],
     });
 }
 
@@ -158,6 +159,37 @@ export function dashboardBody(catalog: readonly CatalogEntry[], s: Settings, reg
     });
 }
 
+/**
+ * A log group per catalog entry (both topologies' containers log there), with its software's own
+ * error lines counted (model/log-formats.ts) and the API's request latency read from its access log.
+ */
+export function serviceLogGroups(name: string, catalog: readonly CatalogEntry[], s: Settings, tags: Record<string, string>, parent: pulumi.Resource): Record<string, pulumi.Output<string>> {
+    const logs = metricsNamespace(s.stack);
+    const groups: Record<string, pulumi.Output<string>> = {};
+    for (const e of catalog) {
+        const group = new aws.cloudwatch.LogGroup(`${name}-logs-${e.name}`, { name: logGroupName(s.stack, e.name), retentionInDays: s.logRetentionDays, tags }, { parent });
+        groups[e.name] = group.name;
+        // Its software's own error lines (model/log-formats.ts), one filter per layout it
+        // writes, all into one metric; 0 for every other line, so a quiet minute reads 0.
+        LOG_FORMATS[e.logFormat].errorPatterns.forEach((pattern, i) => {
+            new aws.cloudwatch.LogMetricFilter(
+                `${name}-errors-${e.name}${i ? `-${i + 1}` : ""}`,
+                { logGroupName: group.name, pattern, metricTransformation: { namespace: logs, name: LOG_METRICS.errorLines(e.name), value: "1", defaultValue: "0", unit: "Count" } },
+                { parent: group },
+            );
+        });
+        if (e.name === "api") {
+            new aws.cloudwatch.LogMetricFilter(
+                `${name}-api-latency`,
+                // The API's JSON access log: one data point per request, so p95 is a true percentile.
+                { logGroupName: group.name, pattern: "{ $.duration_ms = * }", metricTransformation: { namespace: logs, name: LOG_METRICS.apiLatency, value: "$.duration_ms", unit: "Milliseconds" } },
+                { parent: group },
+            );
+        }
+    }
+    return groups;
+}
+
 export interface SofiaMonitoringArgs {
     catalog: CatalogEntry[];
     settings: Settings;
@@ -172,7 +204,7 @@ export interface SofiaMonitoringArgs {
 
 export class SofiaMonitoring extends pulumi.ComponentResource {
     /** Log group name by catalog entry: containers log there. */
-    readonly logGroups: Record<string, pulumi.Output<string>> = {};
+    readonly logGroups: Record<string, pulumi.Output<string>>;
     readonly alarmSpecs: AlarmSpec[];
     readonly escalation: Escalation;
 
@@ -180,29 +212,8 @@ export class SofiaMonitoring extends pulumi.ComponentResource {
         super("sofia:monitoring:SofiaMonitoring", name, {}, opts);
         const { catalog, settings: s, tags } = args;
         const child = { parent: this };
-        const logs = metricsNamespace(s.stack);
 
-        for (const e of catalog) {
-            const group = new aws.cloudwatch.LogGroup(`${name}-logs-${e.name}`, { name: logGroupName(s.stack, e.name), retentionInDays: s.logRetentionDays, tags }, child);
-            this.logGroups[e.name] = group.name;
-            // Its software's own error lines (model/log-formats.ts), one filter per layout it
-            // writes, all into one metric; 0 for every other line, so a quiet minute reads 0.
-            LOG_FORMATS[e.logFormat].errorPatterns.forEach((pattern, i) => {
-                new aws.cloudwatch.LogMetricFilter(
-                    `${name}-errors-${e.name}${i ? `-${i + 1}` : ""}`,
-                    { logGroupName: group.name, pattern, metricTransformation: { namespace: logs, name: LOG_METRICS.errorLines(e.name), value: "1", defaultValue: "0", unit: "Count" } },
-                    { parent: group },
-                );
-            });
-            if (e.name === "api") {
-                new aws.cloudwatch.LogMetricFilter(
-                    `${name}-api-latency`,
-                    // The API's JSON access log: one data point per request, so p95 is a true percentile.
-                    { logGroupName: group.name, pattern: "{ $.duration_ms = * }", metricTransformation: { namespace: logs, name: LOG_METRICS.apiLatency, value: "$.duration_ms", unit: "Milliseconds" } },
-                    { parent: group },
-                );
-            }
-        }
+        this.logGroups = serviceLogGroups(name, catalog, s, tags, this);
         new aws.cloudwatch.LogGroup(`${name}-logs-prometheus`, { name: logGroupName(s.stack, "prometheus"), retentionInDays: s.logRetentionDays, tags }, child);
 
         this.alarmSpecs = sofiaAlarms(catalog, s, args.instanceId, args.dataPath);

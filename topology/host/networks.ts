@@ -21,9 +21,14 @@ export function talksTo(catalog: readonly CatalogEntry[], entry: CatalogEntry): 
     return declared;
 }
 
-/** Every network of the stack and its members, in catalog order. */
-export function networkMembers(catalog: readonly CatalogEntry[]): Record<string, string[]> {
+/**
+ * Every network of the stack and its members, in catalog order. `servedElsewhere`: entries whose
+ * clients are not containers of this host (the ECS topology's store host): each gets a network of
+ * its own. @default none
+ */
+export function networkMembers(catalog: readonly CatalogEntry[], servedElsewhere: readonly string[] = []): Record<string, string[]> {
     const members: Record<string, string[]> = {};
+    for (const name of servedElsewhere) members[networkName(name)] = [name];
     for (const entry of catalog) {
         for (const server of talksTo(catalog, entry)) {
             members[networkName(server)] ??= [server];
@@ -34,8 +39,8 @@ export function networkMembers(catalog: readonly CatalogEntry[]): Record<string,
 }
 
 /** The networks one entry joins: its own (if anything connects to it) and those of what it talks to. */
-export function networksOf(catalog: readonly CatalogEntry[], name: string): string[] {
-    const found = Object.entries(networkMembers(catalog))
+export function networksOf(catalog: readonly CatalogEntry[], name: string, servedElsewhere: readonly string[] = []): string[] {
+    const found = Object.entries(networkMembers(catalog, servedElsewhere))
         .filter(([, members]) => members.includes(name))
         .map(([network]) => network);
     if (found.length === 0) throw new CatalogError(`catalog: ${name} talks to nothing and nothing talks to it; give it a talksTo, or it would sit on Docker's default network with everything else`);

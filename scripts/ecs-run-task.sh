@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs one ECS task to completion for `pulumi up` (the ECS topology's migrations) and fails the
+# update unless its container exits 0.
+#   ecs-run-task.sh <region> <cluster> <task-definition-arn> <container> <command-json>
+# ECS_RUN_SUBNETS (comma-separated), ECS_RUN_SECURITY_GROUP, ECS_RUN_PUBLIC_IP (ENABLED|DISABLED),
+# ECS_RUN_TIMEOUT (seconds, default 900). Killed or timed out, it stops the task it started: a
+# retried update never runs a second migration beside the first.
+set -euo pipefail
+
+die() { echo "ecs-run-task: $*" >&2; exit 1; }
+(( $# == 5 )) || die "usage: ecs-run-task.sh <region> <cluster> <task-definition-arn> <container> <command-json>"
+region=$1 cluster=$2 taskdef=$3 container=$4 cmd=$5
+: "${ECS_RUN_SUBNETS:?ECS_RUN_SUBNETS: the subnets to run the task in}"
+: "${ECS_RUN_SECURITY_GROUP:?ECS_RUN_SECURITY_GROUP: the tasks security group}"
+public=${ECS_RUN_PUBLIC_IP:-DISABLED}
+timeout=${ECS_RUN_TIMEOUT:-900}
+[[ $timeout =~ ^[1-9][0-9]{0,5}$ ]] || die "ECS_RUN_TIMEOUT must be a number of seconds, not '$timeout'"
+[[ $public == ENABLED || $public == DISABLED ]] || die "ECS_RUN_PUBLIC_IP must be ENABLED or DISABLED, not '$public'"
+jq -e 'type == "array" and all(type == "string")' <<<"$cmd" >/dev/null || die "the command must be a JSON array of strings, not: $cmd"
+
+subnets=$(jq -cn --arg s "$ECS_RUN_SUBNETS" '$s | split(",")')
+network=$(jq -cn --argjson s "$subnets" --arg g "$ECS_RUN_SECURITY_GROUP" --arg p "$public" '{awsvpcConfiguration: {subnets: $s, securityGroups: [$g], assignPublicIp: $p}}')
+overrides=$(jq -cn --arg c "$container" --argjson cmd "$cmd" '{containerOverrides: [{name: $c, command: $cmd}]}')
+
+task=""
+stop_task() {
+  [[ -n $task ]] || return 0
+  aws ecs stop-task --region "$region" --cluster "$cluster" --task "$task" --reason "ecs-run-task: $1" >/dev/null 2>&1 ||
+    echo "ecs-run-task: could not stop $task; stop it: aws ecs stop-task --cluster $cluster --task $task" >&2
+}
+trap 'stop_task interrupted; exit 130' INT
+trap 'stop_task terminated; exit 143' TERM HUP
+
+started=$(aws ecs run-task --region "$region" --cluster "$cluster" --launch-type FARGATE --task-definition "$taskdef" \
+  --network-configuration "$network" --overrides "$overrides" --started-by pulumi-deploy --output json)
+task=$(jq -r '.tasks[0].taskArn // empty' <<<"$started")
+[[ -n $task ]] || die "ECS started no task: $(jq -c '.failures' <<<"$started")"
+echo "ecs-run-task: $container: started $task"
+
+deadline=$(( $(date +%s) + timeout ))
+while :; do
+  described=$(aws ecs describe-tasks --region "$region" --cluster "$cluster" --tasks "$task" --output json)
+  status=$(jq -r '.tasks[0].lastStatus // "MISSING"' <<<"$described")
+  if [[ $status == STOPPED ]]; then
+    code=$(jq -r --arg c "$container" '.tasks[0].containers[] | select(.name == $c) | .exitCode // empty' <<<"$described")
+    reason=$(jq -r '.tasks[0].stoppedReason // ""' <<<"$described")
+    task=""
+    [[ $code == 0 ]] || die "$container exited ${code:-without a code} ($reason); its output is in its log group, stream prefix $container"
+    echo "ecs-run-task: $container: done (exit 0)"
+    exit 0
+  fi
+  [[ $status != MISSING ]] || die "ECS no longer knows the task $task"
+  (( $(date +%s) < deadline )) || { stop_task "timed out after ${timeout}s"; task=""; die "$container still $status after ${timeout}s: stopped it"; }
+  sleep 6
+done

@@ -1,0 +1,207 @@
+/**
+ * The ECS topology (`topology: ecs`) from the same catalog: the offline plan of prod and staging
+ * under Pulumi's mocks (a TEST DOUBLE of the engine and AWS), the policies on it, and each ECS
+ * policy on a good and a bad input.
+ */
+import { describe, expect, it } from "vitest";
+import { evaluate } from "../policies/evaluate";
+import { ecsPolicies } from "../policies/ecs";
+import { policies } from "../policies/rules";
+import { policyConfig } from "../policies/config";
+import { PlannedResource } from "../plan/offline";
+import { sofiaCatalog } from "../model/catalog";
+import { startStages } from "../model/start-order";
+import { hourWindow } from "../topology/ecs/cache";
+import { containerDefinition, ecsEnv, secretEnvOf } from "../topology/ecs/tasks";
+import { ofType, one, planStack } from "./helpers/plan";
+import { readStackConfig, projectName, applyOverride } from "../plan/stack-config";
+import { configSource, readSettings, SettingsError } from "../model/settings";
+
+const ECS = ["topology=ecs"];
+const CERT = "ecs.certificateArn=arn:aws:acm:eu-central-1:123456789012:certificate/12345678-1234-1234-1234-123456789012";
+
+function settingsOf(stack: string, overrides: string[]) {
+    const config = readStackConfig(stack);
+    for (const o of overrides) applyOverride(config, o);
+    return readSettings(projectName(), stack, configSource(config));
+}
+
+describe("topology ecs: prod's plan from the one catalog", () => {
+    it("every app is an ECS service, in catalog order: each stage waits for the one before", async () => {
+        const plan = await planStack("prod", ECS);
+        const services = ofType(plan, "aws:ecs/service:Service");
+        const apps = sofiaCatalog("questdb").filter((e) => e.kind === "app").map((e) => e.name);
+        expect(services.map((s) => s.inputs.name).sort()).toEqual([...apps].sort());
+        const stages = startStages(sofiaCatalog("questdb")).map((st) => st.filter((n) => apps.includes(n))).filter((st) => st.length);
+        const urnOf = (name: string) => services.find((s) => s.inputs.name === name)!.urn;
+        for (let i = 1; i < stages.length; i++) {
+            for (const name of stages[i]) {
+                const deps = services.find((s) => s.inputs.name === name)!.dependsOn;
+                for (const before of stages[i - 1]) expect(deps, `${name} waits for ${before}`).toContain(urnOf(before));
+            }
+        }
+        for (const s of services) {
+            expect(s.inputs.waitForSteadyState).toBe(true);
+            expect(s.inputs.deploymentCircuitBreaker).toEqual({ enable: true, rollback: true });
+        }
+        expect(plan.outputs.startStages).toEqual([["questdb"], ...stages]);
+    });
+
+    it("the API and UI scale behind the load balancer; every other app is a singleton that cannot run twice", async () => {
+        const plan = await planStack("prod", ECS);
+        const services = ofType(plan, "aws:ecs/service:Service");
+        for (const s of services) {
+            const scaled = ["api", "ui"].includes(String(s.inputs.name));
+            if (scaled) {
+                expect(s.inputs.loadBalancers).toHaveLength(1);
+                expect(s.options.ignoreChanges).toContain("desiredCount");
+                expect([s.inputs.deploymentMaximumPercent, s.inputs.deploymentMinimumHealthyPercent]).toEqual([200, 100]);
+            } else {
+                expect([s.inputs.desiredCount, s.inputs.deploymentMaximumPercent, s.inputs.deploymentMinimumHealthyPercent]).toEqual([1, 100, 0]);
+                expect(s.inputs.loadBalancers).toBeUndefined();
+            }
+        }
+        const targets = ofType(plan, "aws:appautoscaling/target:Target");
+        expect(targets.map((t) => [t.name, t.inputs.minCapacity, t.inputs.maxCapacity])).toEqual([
+            ["sofia-ecs-api-scaling", 2, 6],
+            ["sofia-ecs-ui-scaling", 2, 6],
+        ]);
+        const listeners = ofType(plan, "aws:lb/listener:Listener");
+        expect(listeners.map((l) => [l.inputs.port, l.inputs.protocol])).toEqual([
+            [8013, "HTTPS"],
+            [8080, "HTTPS"],
+        ]);
+    });
+
+    it("Redis is ElastiCache with failover across zones, encrypted, with AUTH; the store host runs QuestDB alone", async () => {
+        const plan = await planStack("prod", ECS);
+        const group = one(plan, "aws:elasticache/replicationGroup:ReplicationGroup").inputs;
+        expect(group).toMatchObject({ numCacheClusters: 2, automaticFailoverEnabled: true, multiAzEnabled: true, atRestEncryptionEnabled: true, transitEncryptionEnabled: true, transitEncryptionMode: "required", snapshotRetentionLimit: 30 });
+        expect(group.snapshotWindow).toBe("01:00-02:00");
+        expect(group.maintenanceWindow).toBe("sun:02:00-sun:03:00");
+        expect(group.snapshotArns).toBeUndefined();
+        const containers = ofType(plan, "docker:index/container:Container").map((c) => c.inputs.name);
+        expect(containers).toEqual(["sofia-questdb"]);
+        // The same bucket and host as the host topology: moving keeps the backups and QuestDB's volume.
+        const host = await planStack("prod");
+        const urns = (p: typeof plan, type: string) => ofType(p, type).map((r) => r.urn);
+        const backups = (p: typeof plan) => urns(p, "aws:s3/bucket:Bucket").filter((u) => u.includes("::sofia-backups"));
+        expect(backups(plan)).toHaveLength(2);
+        expect(backups(plan)).toEqual(backups(host));
+        expect(urns(plan, "aws:ebs/volume:Volume")).toEqual(urns(host, "aws:ebs/volume:Volume"));
+        expect(ofType(host, "aws:ecs/service:Service")).toEqual([]);
+    });
+
+    it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {
+        const plan = await planStack("prod", ECS);
+        const names = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => String(a.inputs.name));
+        for (const app of ["metrics", "crypto-ws", "api", "ui"]) expect(names).toContain(`sofia-prod-tasks-${app}`);
+        for (const id of ["http-5xx", "api-response-p95", "ui-response-p95", "cache-memory-1", "cache-memory-2", "backup-age", "health-questdb", "disk-data", "ec2-system-check"]) expect(names).toContain(`sofia-prod-${id}`);
+        for (const id of ["health-api", "redis-memory", "stale-ratio", "backup-age-redis"]) expect(names).not.toContain(`sofia-prod-${id}`);
+    });
+
+    it("restore.from seeds ElastiCache from that backup's RDB, which the bucket lets ElastiCache read, and nothing else", async () => {
+        const plan = await planStack("prod", [...ECS, "restore.from=20261201T010000Z", "restore.confirm=prod"]);
+        const group = one(plan, "aws:elasticache/replicationGroup:ReplicationGroup").inputs;
+        expect(group.snapshotArns).toEqual([expect.stringMatching(/^arn:aws:s3:::sofia-backups-[0-9a-f]+\/prod\/full\/20261201T010000Z\/redis\.rdb$/)]);
+        const policy = JSON.parse(String(ofType(plan, "aws:s3/bucketPolicy:BucketPolicy").find((p) => p.name === "sofia-backups-tls-only")!.inputs.policy));
+        const read = policy.Statement.find((s: { Sid: string }) => s.Sid === "ServiceRead0");
+        expect(read.Principal).toEqual({ Service: "eu-central-1.elasticache-snapshot.amazonaws.com" });
+        expect(read.Resource.filter((r: string) => r.includes("/"))).toEqual([expect.stringMatching(/\/prod\/full\/20261201T010000Z\/redis\.rdb$/)]);
+    });
+
+    for (const [stack, extra] of [["prod", []], ["staging", [CERT]]] as const) {
+        it(`${stack}: every policy passes on the ECS plan (0 violations)`, async () => {
+            const plan = await planStack(stack, [...ECS, ...extra]);
+            expect(await evaluate(policies, plan.resources, policyConfig(settingsOf(stack, [...ECS, ...extra])))).toEqual([]);
+        });
+    }
+});
+
+describe("topology ecs: tasks from the catalog", () => {
+    const catalog = sofiaCatalog("questdb");
+    const s = settingsOf("prod", ECS);
+    const endpoints = { redis: { host: "master.cache", tls: true }, questdb: { host: "10.0.0.10", tls: false } };
+    it("secrets arrive from Secrets Manager, never as plain env; stores by their endpoints", () => {
+        const api = catalog.find((e) => e.name === "api")!;
+        const env = ecsEnv(catalog, api, s, endpoints);
+        expect(env).toMatchObject({ REDIS_HOST: "master.cache", REDIS_TLS: "true", QUESTDB_HOST: "10.0.0.10" });
+        expect(Object.keys(env).filter((k) => /PASSWORD/.test(k))).toEqual([]);
+        expect(secretEnvOf(catalog, api)).toEqual([
+            { store: "redis", env: "REDIS_PASSWORD" },
+            { store: "questdb", env: "QUESTDB_PASSWORD" },
+        ]);
+        const def = containerDefinition(api, { settings: s, env, secrets: [{ name: "REDIS_PASSWORD", valueFrom: "arn:secret" }], logGroup: "/sofia/prod/api" });
+        expect(def).toMatchObject({ readonlyRootFilesystem: true, privileged: false, secrets: [{ name: "REDIS_PASSWORD", valueFrom: "arn:secret" }], stopTimeout: 20 });
+        expect(JSON.stringify(def.environment)).not.toContain("arn:secret");
+        // Fargate's 120 s cap on a grace the catalog sets longer.
+        expect(containerDefinition({ ...api, stopGraceSeconds: 600 }, { settings: s, env, secrets: [], logGroup: "g" }).stopTimeout).toBe(120);
+    });
+
+    it("ElastiCache's windows follow the schedules that name one hour, else AWS picks", () => {
+        expect(hourWindow("cron(0 1 * * ? *)")).toEqual({ daily: "01:00-02:00" });
+        expect(hourWindow("cron(30 23 ? * SAT *)")).toEqual({ daily: "23:30-00:30", weekly: "sat:23:30-sun:00:30" });
+        expect(hourWindow("rate(15 minutes)")).toBeUndefined();
+        expect(hourWindow("cron(0 1-3 * * ? *)")).toBeUndefined();
+    });
+});
+
+describe("topology ecs: settings", () => {
+    const refused = (overrides: string[]) => {
+        try {
+            settingsOf("staging", overrides);
+        } catch (e) {
+            if (e instanceof SettingsError) return e.problems.join("\n");
+            throw e;
+        }
+        return "";
+    };
+    it("TLS only: a certificate ARN or a domain ACM issues one for", () => {
+        expect(refused([...ECS, "proxy={}"])).toContain("sofia:ecs.certificateArn: missing; topology ecs serves clients over TLS only");
+        expect(refused([...ECS, "proxy={}", CERT])).toBe("");
+    });
+    it("refuses what ElastiCache cannot keep or seed, naming the key", () => {
+        expect(refused([...ECS, CERT, "backup.retentionDays=60"])).toContain("sofia:backup.retentionDays: 60 is not allowed with topology ecs");
+        expect(refused([...ECS, CERT, "restore.from=latest"])).toContain('sofia:restore.from: "latest" is not allowed with topology ecs');
+        expect(refused([...ECS, CERT, "ecs.minTasks=5", "ecs.maxTasks=3"])).toContain("sofia:ecs.minTasks");
+        expect(refused([...ECS, CERT, "ecs.subnetIds=[\"subnet-0abc12345def67890\"]"])).toContain("two zones");
+    });
+});
+
+describe("ECS policies can fail", () => {
+    let n = 0;
+    const res = (type: string, inputs: Record<string, unknown>): PlannedResource => ({ urn: `urn:pulumi:t::sofia::${type}::e${++n}`, type, name: `e${n}`, dependsOn: [], options: {}, inputs, custom: true });
+    const check = async (r: PlannedResource[]) => (await evaluate(ecsPolicies, r)).map((v) => `${v.policy}: ${v.message}`).join("\n");
+    const service = (inputs: Record<string, unknown>) => res("aws:ecs/service:Service", { waitForSteadyState: true, deploymentCircuitBreaker: { enable: true, rollback: true }, desiredCount: 1, deploymentMaximumPercent: 100, deploymentMinimumHealthyPercent: 0, ...inputs });
+
+    it("a singleton that could run twice, a deployment without its breaker", async () => {
+        expect(await check([service({})])).toBe("");
+        expect(await check([service({ deploymentMaximumPercent: 200 })])).toContain("two tasks would double ticks and alerts");
+        expect(await check([service({ deploymentCircuitBreaker: { enable: true, rollback: false } })])).toContain("circuit breaker");
+        expect(await check([service({ desiredCount: 3, loadBalancers: [{}] })])).toBe("");
+    });
+    it("privileged or writable containers, secrets in env", async () => {
+        const task = (c: object) => res("aws:ecs/taskDefinition:TaskDefinition", { containerDefinitions: JSON.stringify([{ name: "c", readonlyRootFilesystem: true, ...c }]) });
+        expect(await check([task({})])).toBe("");
+        expect(await check([task({ privileged: true })])).toContain("container c is privileged");
+        expect(await check([task({ readonlyRootFilesystem: false })])).toContain("writable root");
+        expect(await check([task({ environment: [{ name: "REDIS_PASSWORD", value: "hunter2" }] })])).toContain("env REDIS_PASSWORD holds a value in plain text");
+    });
+    it("plain or old-TLS listeners; an unencrypted cache", async () => {
+        const listener = (inputs: object) => res("aws:lb/listener:Listener", { port: 443, ...inputs });
+        expect(await check([listener({ protocol: "HTTPS", sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" })])).toBe("");
+        expect(await check([listener({ protocol: "HTTPS", sslPolicy: "ELBSecurityPolicy-2016-08" })])).toContain("use a TLS13-1-2 policy");
+        expect(await check([listener({ protocol: "HTTP", defaultActions: [{ type: "forward" }] })])).toContain("in the clear");
+        expect(await check([listener({ protocol: "HTTP", defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS" } }] })])).toBe("");
+        const good = { atRestEncryptionEnabled: true, transitEncryptionEnabled: true, transitEncryptionMode: "required", authToken: "x", automaticFailoverEnabled: true, multiAzEnabled: true, numCacheClusters: 2 };
+        expect(await check([res("aws:elasticache/replicationGroup:ReplicationGroup", good)])).toBe("");
+        expect(await check([res("aws:elasticache/replicationGroup:ReplicationGroup", { ...good, authToken: undefined, transitEncryptionMode: "preferred" })])).toMatch(/no AUTH token[\s\S]*not required|not required[\s\S]*no AUTH token/);
+    });
+    it("a task role granting a wildcard", async () => {
+        const role = res("aws:iam/role:Role", { assumeRolePolicy: JSON.stringify({ Statement: [{ Principal: { Service: "ecs-tasks.amazonaws.com" } }] }) });
+        const policy = (st: object) => res("aws:iam/rolePolicy:RolePolicy", { role: `${role.name}-id`, policy: JSON.stringify({ Statement: [{ Effect: "Allow", ...st }] }) });
+        expect(await check([role, policy({ Action: "secretsmanager:GetSecretValue", Resource: ["arn:aws:secretsmanager:x"] })])).toBe("");
+        expect(await check([role, policy({ Action: "s3:*", Resource: ["arn:aws:s3:::b"] })])).toContain("grants s3:*");
+        expect(await check([role, policy({ Action: "logs:PutLogEvents", Resource: "*" })])).toContain("on every resource");
+    });
+});

@@ -1,0 +1,123 @@
+/**
+ * The ECS topology's alarms, from the same table as the host's and AWS's own signals: running
+ * against desired tasks per service (Container Insights), the load balancer's 5xx share and each
+ * target group's p95 response time, ElastiCache's memory per node; from the host table, what still
+ * holds here (the store host's backups, restores and EC2 checks, every service's error lines, the
+ * API's own latency and on-call's deliveries). The host probe's health, disk and scrape alarms
+ * have no publisher in this topology and are left out, not kept blind.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { AlarmSpec } from "../../components/escalation";
+import { CatalogEntry } from "../../model/catalog";
+import { Settings } from "../../model/settings";
+import { sofiaAlarms } from "../host/alarms";
+import { DATA_PATH } from "../host/layout";
+import { appShape, ecsApps } from "./tasks";
+
+/** Whether a host-table alarm has a publisher in the ECS topology: the store host runs the probe, the agent, the backups and restores for its stores alone. */
+export function holdsOnEcs(spec: AlarmSpec, storeHost: readonly string[]): boolean {
+    const p = spec.publisher;
+    if (p.by === "aws") return p.service === "EC2" || p.service === "SNS";
+    if (p.by === "log-filter" || p.by === "agent") return true;
+    if (p.by === "scrape") return false;
+    if (/^(redis-|backup-age-redis)/.test(spec.id)) return false;
+    if (spec.id.startsWith("health-")) return storeHost.includes(spec.id.slice("health-".length));
+    return /^sofia-(backup|restore|probe)\b/.test(p.script) && !p.script.includes("--only redis");
+}
+
+export interface EcsSignals {
+    clusterName: pulumi.Input<string>;
+    /** The load balancer's CloudWatch dimension (its ARN suffix). */
+    loadBalancer: pulumi.Input<string>;
+    /** Each load-balanced app's target group dimension (ARN suffix). */
+    targetGroups: Record<string, pulumi.Input<string>>;
+    /** ElastiCache's member clusters (one per node). */
+    cacheNodes: pulumi.Input<string>[];
+    storeInstanceId: pulumi.Input<string>;
+}
+
+export function ecsAlarms(catalog: readonly CatalogEntry[], s: Settings, signals: EcsSignals): AlarmSpec[] {
+    const a = s.alarms;
+    const storeHost = catalog.filter((e) => e.kind === "store" && e.name !== "redis").map((e) => e.name);
+    const fromHost = sofiaAlarms(catalog, s, signals.storeInstanceId, DATA_PATH).filter((spec) => holdsOnEcs(spec, storeHost));
+    const tasks = ecsApps(catalog).map(
+        (e): AlarmSpec => ({
+            id: `tasks-${e.name}`,
+            level: 2,
+            description: `${e.name}: fewer tasks running than desired for ${a.healthFailingMinutes + 3} minutes (ECS keeps replacing a task that fails its health check or exits). First: aws ecs describe-services --cluster sofia-${s.stack} --services ${e.name} (events), then its log group.`,
+            expression: {
+                expression: "desired - running",
+                label: `${e.name} tasks missing`,
+                metrics: ["DesiredTaskCount", "RunningTaskCount"].map((name) => ({
+                    id: name === "DesiredTaskCount" ? "desired" : "running",
+                    namespace: "ECS/ContainerInsights",
+                    name,
+                    dimensions: { ClusterName: signals.clusterName, ServiceName: e.name },
+                    statistic: "Average",
+                })),
+            },
+            comparison: "GreaterThanOrEqualToThreshold",
+            threshold: appShape(e) === "singleton" ? 1 : 0.5,
+            period: 60,
+            evaluationPeriods: a.healthFailingMinutes + 3,
+            // A singleton's deployment stops the old task before the new one starts: a few minutes, not five.
+            datapointsToAlarm: a.healthFailingMinutes + 3,
+            treatMissingData: "breaching",
+            publisher: { by: "aws", service: "ECS" },
+            silence: "breaching: Container Insights reports every minute; silence means it stopped, and nothing would see a service fail",
+        }),
+    );
+    const lb = { LoadBalancer: signals.loadBalancer };
+    const http5xx: AlarmSpec = {
+        id: "http-5xx",
+        level: 2,
+        description: `More than ${a.http5xxPercent}% of client requests answered 5xx (by the apps or the load balancer) for 3 minutes. First: the target groups' health in the EC2 console, then the API's and UI's log groups.`,
+        expression: {
+            expression: "IF(requests > 0, 100 * (FILL(target, 0) + FILL(elb, 0)) / requests, 0)",
+            label: "5xx share of requests, %",
+            metrics: [
+                { id: "requests", namespace: "AWS/ApplicationELB", name: "RequestCount", dimensions: lb, statistic: "Sum" },
+                { id: "target", namespace: "AWS/ApplicationELB", name: "HTTPCode_Target_5XX_Count", dimensions: lb, statistic: "Sum" },
+                { id: "elb", namespace: "AWS/ApplicationELB", name: "HTTPCode_ELB_5XX_Count", dimensions: lb, statistic: "Sum" },
+            ],
+        },
+        comparison: "GreaterThanThreshold",
+        threshold: a.http5xxPercent,
+        period: 60,
+        evaluationPeriods: 3,
+        treatMissingData: "notBreaching",
+        publisher: { by: "aws", service: "ELB" },
+        silence: "no requests in a minute: nothing failed",
+    };
+    const p95 = Object.entries(signals.targetGroups).map(
+        ([app, group]): AlarmSpec => ({
+            id: `${app}-response-p95`,
+            level: 2,
+            description: `${app}: p95 response time through the load balancer over ${a.apiP95Ms} ms for 5 minutes. First: ${app}'s tasks' CPU (autoscaling at its maxTasks?) and the stores' latency.`,
+            metric: { namespace: "AWS/ApplicationELB", name: "TargetResponseTime", dimensions: { ...lb, TargetGroup: group }, extendedStatistic: "p95" },
+            comparison: "GreaterThanThreshold",
+            threshold: a.apiP95Ms / 1000,
+            period: 60,
+            evaluationPeriods: 5,
+            treatMissingData: "notBreaching",
+            publisher: { by: "aws", service: "ELB" },
+            silence: "no requests in a minute: nothing was slow",
+        }),
+    );
+    const cache = signals.cacheNodes.map(
+        (node, i): AlarmSpec => ({
+            id: `cache-memory-${i + 1}`,
+            level: 2,
+            description: `ElastiCache node ${i + 1}: memory used over ${a.redisMemoryPercent}% of what it may hold, for 5 minutes; past 100% the eviction policy (${s.redis.maxmemoryPolicy}) decides what is lost. First: a larger ecs.cacheNodeType.`,
+            metric: { namespace: "AWS/ElastiCache", name: "DatabaseMemoryUsagePercentage", dimensions: { CacheClusterId: node }, statistic: "Maximum" },
+            comparison: "GreaterThanOrEqualToThreshold",
+            threshold: a.redisMemoryPercent,
+            period: 60,
+            evaluationPeriods: 5,
+            treatMissingData: "breaching",
+            publisher: { by: "aws", service: "ElastiCache" },
+            silence: "breaching: ElastiCache reports every minute; silence means the node is gone",
+        }),
+    );
+    return [...tasks, http5xx, ...p95, ...cache, ...fromHost];
+}

@@ -1,0 +1,120 @@
+/**
+ * The clients' way in on ECS: an Application Load Balancer across the subnets' zones, one HTTPS
+ * listener per client port of the catalog (the same ports as the host's proxy, so clients keep
+ * their URLs but for the name), each forwarding to its app's target group, whose health check is
+ * the catalog's. TLS only: there is no plain listener.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { CatalogEntry } from "../../model/catalog";
+import { Settings } from "../../model/settings";
+import { allowOut, securityGroup } from "./network";
+
+/** TLS 1.2 and 1.3 only (ELB's TLS13-1-2 family): the policy alb-tls-only holds every listener to it. */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/** The load balancer's name: `sofia-<stack>` (ELB allows 32 characters). */
+export function loadBalancerName(stack: string): string {
+    return `sofia-${stack}`;
+}
+
+/** The ports the load balancer serves clients on, by app. */
+export function clientListeners(catalog: readonly CatalogEntry[]): { entry: CatalogEntry; port: number; healthPath: string }[] {
+    return catalog.flatMap((entry) =>
+        entry.kind !== "app"
+            ? []
+            : entry.ports.filter((p) => p.publish === "clients").map((p) => ({ entry, port: p.port, healthPath: entry.health?.port === p.port ? entry.health.path : "/" })),
+    );
+}
+
+export interface SofiaEdgeArgs {
+    settings: Settings;
+    catalog: readonly CatalogEntry[];
+    vpcId: string;
+    subnetIds: string[];
+    tags: Record<string, string>;
+}
+
+export class SofiaEdge extends pulumi.ComponentResource {
+    readonly loadBalancer: aws.lb.LoadBalancer;
+    readonly securityGroup: aws.ec2.SecurityGroup;
+    /** Target group per app name. */
+    readonly targetGroups: Record<string, aws.lb.TargetGroup> = {};
+    readonly listeners: aws.lb.Listener[] = [];
+    /** The DNS record ACM needs to issue a requested certificate (none when one is given by ARN). */
+    readonly validationRecord?: pulumi.Output<{ name: string; type: string; value: string }>;
+
+    constructor(name: string, args: SofiaEdgeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sofia:ecs:Edge", name, {}, opts);
+        const { settings: s, tags } = args;
+        const child = { parent: this };
+        const listeners = clientListeners(args.catalog);
+        this.securityGroup = securityGroup(`${name}-sg`, args.vpcId, "Sofia load balancer: client ports to client CIDRs only", tags, this);
+        const cidrArgs = (cidr: string) => (cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr });
+        for (const { entry, port } of listeners) {
+            s.clientCidrs.forEach((cidr, i) => {
+                new aws.vpc.SecurityGroupIngressRule(
+                    `${name}-in-${port}-${i}`,
+                    { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: port, toPort: port, description: `Sofia ${entry.name} for clients`, ...cidrArgs(cidr), tags },
+                    { parent: this.securityGroup },
+                );
+            });
+        }
+        allowOut(`${name}-out`, this.securityGroup, tags);
+
+        this.loadBalancer = new aws.lb.LoadBalancer(
+            `${name}-alb`,
+            {
+                name: loadBalancerName(s.stack),
+                loadBalancerType: "application",
+                internal: false,
+                subnets: args.subnetIds,
+                securityGroups: [this.securityGroup.id],
+                dropInvalidHeaderFields: true,
+                enableDeletionProtection: true,
+                idleTimeout: 60,
+                tags,
+            },
+            child,
+        );
+        let certificateArn: pulumi.Input<string>;
+        if (s.ecs.certificateArn) certificateArn = s.ecs.certificateArn;
+        else {
+            const domain = s.proxy.acme?.domain;
+            if (!domain) throw new Error("topology ecs: no certificate (settings refuse this: ecs.certificateArn or proxy.acme.domain)");
+            const cert = new aws.acm.Certificate(`${name}-cert`, { domainName: domain, validationMethod: "DNS", tags }, { ...child, deleteBeforeReplace: false });
+            // One name, one record (a certificate for one domain has one validation option).
+            this.validationRecord = cert.domainValidationOptions.apply((options) => {
+                const o = options?.[0];
+                return { name: o?.resourceRecordName ?? "", type: o?.resourceRecordType ?? "CNAME", value: o?.resourceRecordValue ?? "" };
+            });
+            // Waits (up to its timeout) until the operator's DNS record lets ACM issue it.
+            certificateArn = new aws.acm.CertificateValidation(`${name}-cert-valid`, { certificateArn: cert.arn }, { parent: cert }).certificateArn;
+        }
+        for (const { entry, port, healthPath } of listeners) {
+            const group = new aws.lb.TargetGroup(
+                `${name}-${entry.name}`,
+                {
+                    port,
+                    protocol: "HTTP",
+                    targetType: "ip",
+                    vpcId: args.vpcId,
+                    // Longer than a request takes, shorter than ELB's 300 s: deploys do not wait five minutes per task.
+                    deregistrationDelay: 30,
+                    healthCheck: { path: healthPath, port: "traffic-port", protocol: "HTTP", matcher: "200-399", interval: 15, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3 },
+                    tags,
+                },
+                child,
+            );
+            this.targetGroups[entry.name] = group;
+            this.listeners.push(
+                new aws.lb.Listener(
+                    `${name}-${entry.name}-${port}`,
+                    { loadBalancerArn: this.loadBalancer.arn, port, protocol: "HTTPS", sslPolicy: TLS_POLICY, certificateArn, defaultActions: [{ type: "forward", targetGroupArn: group.arn }], tags },
+                    child,
+                ),
+            );
+        }
+        this.registerOutputs({ dnsName: this.loadBalancer.dnsName });
+    }
+}

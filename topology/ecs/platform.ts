@@ -1,0 +1,298 @@
+/**
+ * SofiaEcsPlatform: Sofia with its apps on ECS Fargate behind a load balancer, Redis as
+ * ElastiCache, and the time-series store on a host of its own, built from the host topology's
+ * parts. QuestDB is single-node by nature (one writer process owns its tables), so its host stays
+ * one EC2 instance with its data volume, backups, restore and DR test as in the host topology.
+ *
+ * The backup bucket, the store host and its containers keep the host topology's names, so a stack
+ * that moves from `topology: host` to `ecs` keeps its bucket, its host and QuestDB's data volume:
+ * moving is a setting and a restore (restore.from seeds ElastiCache from that backup's RDB).
+ */
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { BackupBucket } from "../../components/backup-bucket";
+import { Escalation } from "../../components/escalation";
+import { Host } from "../../components/host";
+import { HostCommand } from "../../components/host-command";
+import { HostFiles } from "../../components/host-files";
+import { failureRuleName, MaintenanceWindows } from "../../components/maintenance-window";
+import { CatalogEntry, sofiaCatalog } from "../../model/catalog";
+import { Settings } from "../../model/settings";
+import { deployAttempt, deployCommit, deployKind, imagesOf, nextHistory, releaseChanges, releaseOf } from "../../release/deploy";
+import { DeclaredOutputs, ReleaseRecord, VerifiedRelease } from "../../release/outputs";
+import { alarmPrefix } from "../host/alarms";
+import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupObjectKey, backupRetention, restoreStep, SofiaBackups } from "../host/backups";
+import { containerFingerprint, SofiaContainers } from "../host/containers";
+import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN, BACKUP_BIN } from "../host/layout";
+import { maintenanceHostFiles, maintenancePlan } from "../host/maintenance";
+import { monitoringHostFiles, serviceLogGroups } from "../host/monitoring";
+import { MAINTENANCE_METRIC, metricsNamespace, STACK_DIMENSION } from "../../model/metrics";
+import { allOf, LateGate } from "../../components/gate";
+import { placementOf } from "../host/placement";
+import { sofiaHostFiles, tuningTable } from "../host/services-files";
+import { ecsAlarms } from "./alarms";
+import { CACHE_PORT, SofiaCache } from "./cache";
+import { SofiaEdge, clientListeners } from "./edge";
+import { appVolumes, SharedFiles } from "./files";
+import { allowFrom, allowOut, EcsNetwork, securityGroup } from "./network";
+import { SofiaEcsServices } from "./services";
+import { ecsApps } from "./tasks";
+
+/** The stores on the store host: all but Redis, which is ElastiCache here. */
+export function storeHostCatalog(catalog: readonly CatalogEntry[]): CatalogEntry[] {
+    return catalog.filter((e) => e.kind === "store" && e.name !== "redis");
+}
+
+export interface SofiaEcsPlatformArgs {
+    settings: Settings;
+    previous: VerifiedRelease | undefined;
+    network: EcsNetwork;
+}
+
+export class SofiaEcsPlatform extends pulumi.ComponentResource {
+    readonly outputs: DeclaredOutputs;
+
+    constructor(name: string, args: SofiaEcsPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The host topology's type and name: the bucket and the store host keep their URNs across the move.
+        super("sofia:platform:SofiaPlatform", name, {}, opts);
+        const s = args.settings;
+        const { vpcId, subnetIds } = args.network;
+        const catalog = sofiaCatalog(s.timeseriesStore);
+        const stores = storeHostCatalog(catalog);
+        const tags = { Project: s.project, Stack: s.stack, ManagedBy: "pulumi" };
+        // Redis is ElastiCache's: the store host takes no Redis-only backups.
+        const hostSettings: Settings = { ...s, backup: { ...s.backup, redisSchedule: undefined } };
+        const seedKey = s.restore.from ? backupObjectKey(s.stack, s.restore.from, "redis.rdb") : undefined;
+
+        const backupBucket = new BackupBucket(
+            `${name}-backups`,
+            {
+                bucketPrefix: BACKUP_BUCKET_PREFIX,
+                retention: backupRetention(s),
+                lockDays: s.backup.retentionDays,
+                kmsKeyArn: s.backup.kmsKeyArn,
+                objectLock: s.backup.objectLock,
+                objectLockMode: s.backup.objectLockMode,
+                // ElastiCache reads the one RDB it is seeded from, nothing else.
+                serviceReaders: seedKey ? [{ principal: `${s.region}.elasticache-snapshot.amazonaws.com`, keys: [seedKey] }] : [],
+                tags,
+            },
+            { parent: this },
+        );
+
+        const tasksSg = securityGroup(`${name}-tasks-sg`, vpcId, "Sofia ECS tasks: from the load balancer only", tags, this);
+        allowOut(`${name}-tasks-out`, tasksSg, tags);
+        const host = new Host(
+            `${name}-host`,
+            {
+                naming: HOST_NAMING,
+                instanceType: s.instanceType,
+                region: s.region,
+                zone: s.zone,
+                subnetId: s.subnetId,
+                rootVolumeGb: s.rootVolumeGb,
+                dataVolumeGb: s.dataVolumeGb,
+                clientPorts: [],
+                clientCidrs: [],
+                staticAddress: false,
+                adminCidrs: s.adminCidrs,
+                dockerAccess: s.dockerAccess,
+                sshPublicKey: s.sshPublicKey,
+                backupBucket: { arn: backupBucket.bucket.arn, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn },
+                scope: { metricsNamespace: metricsNamespace(s.stack), logGroupPrefix: `/sofia/${s.stack}/` },
+                hostFilesMarkerDir: HOST_FILES_MARKERS,
+                registries: [],
+                dataPath: DATA_PATH,
+                tags,
+            },
+            { parent: this },
+        );
+        // The tasks reach the store on its ports, by security group; nothing else does.
+        for (const store of stores) {
+            for (const port of store.ports) allowFrom(`${name}-store-${store.name}-${port.port}`, host.securityGroup, tasksSg, port.port, `Sofia ${store.name} (${port.name}) for the ECS tasks`, tags);
+        }
+        const hostFiles = new HostFiles(
+            `${name}-host-files`,
+            {
+                instanceId: host.instance.id,
+                parts: [sofiaHostFiles(stores, s, DATA_PATH), backupHostFiles(stores, hostSettings, backupBucket.bucket.bucket, DATA_PATH), monitoringHostFiles(stores, s.stack, DATA_PATH), maintenanceHostFiles()],
+                markerDir: HOST_FILES_MARKERS,
+                after: [host.ready.run],
+                tags,
+            },
+            { parent: this },
+        );
+        const logGroups = serviceLogGroups(`${name}-monitoring`, catalog.filter((e) => e.kind === "store" || e.kind === "app"), s, tags, this);
+        const storeContainers = new SofiaContainers(
+            `${name}-services`,
+            {
+                catalog: stores,
+                settings: s,
+                provider: host.dockerProvider,
+                logGroups,
+                hostPrivateIp: host.instance.privateIp,
+                storesOnPrivateIp: true,
+                gates: { beforeContainers: [], beforeApps: [] },
+            },
+            { parent: this },
+        );
+
+        // Redis.
+        const cacheSg = securityGroup(`${name}-cache-sg`, vpcId, "Sofia ElastiCache: Redis from the tasks only", tags, this);
+        allowFrom(`${name}-cache-in`, cacheSg, tasksSg, CACHE_PORT, "Redis from Sofia's tasks", tags);
+        const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, seedRdbArn: seedKey ? pulumi.interpolate`${backupBucket.bucket.arn}/${seedKey}` : undefined, tags }, { parent: this });
+
+        // The stores' passwords for the tasks, in Secrets Manager.
+        const passwordSecrets: Record<string, pulumi.Input<string>> = { redis: cache.tokenSecretArn };
+        for (const store of stores) {
+            const secret = new aws.secretsmanager.Secret(`${name}-${store.name}-secret`, { namePrefix: `sofia-${s.stack}-${store.name}-`, description: `Sofia's ${store.name} password (the tasks' ${store.connectionEnv}_PASSWORD)`, recoveryWindowInDays: 7, tags }, { parent: this });
+            new aws.secretsmanager.SecretVersion(`${name}-${store.name}-secret-value`, { secretId: secret.id, secretString: storeContainers.passwords[store.name] }, { parent: secret });
+            passwordSecrets[store.name] = secret.arn;
+        }
+        let registryCredentials: pulumi.Output<string> | undefined;
+        if (s.registry.address && s.registry.username) {
+            const secret = new aws.secretsmanager.Secret(`${name}-registry`, { namePrefix: `sofia-${s.stack}-registry-`, description: `Pull credentials for ${s.registry.address}`, recoveryWindowInDays: 7, tags }, { parent: this });
+            // The token: the registryPassword secret, or DOCKER_REGISTRY_PASS where pulumi runs (as the host topology's Docker provider reads it).
+            const password = s.secrets.registryPassword ?? pulumi.secret(process.env.DOCKER_REGISTRY_PASS ?? "");
+            new aws.secretsmanager.SecretVersion(`${name}-registry-value`, { secretId: secret.id, secretString: pulumi.secret(pulumi.all([password]).apply(([p]) => JSON.stringify({ username: s.registry.username, password: p }))) }, { parent: secret });
+            registryCredentials = secret.arn;
+        }
+
+        const edge = new SofiaEdge(`${name}-edge`, { settings: s, catalog, vpcId, subnetIds, tags }, { parent: this });
+        for (const { entry, port } of clientListeners(catalog)) allowFrom(`${name}-tasks-in-${entry.name}`, tasksSg, edge.securityGroup, port, `Sofia ${entry.name} from the load balancer`, tags);
+        const volumes = appVolumes(catalog);
+        const files = volumes.length ? new SharedFiles(`${name}-files`, { volumes, vpcId, subnetIds, tasks: tasksSg, tags }, { parent: this }) : undefined;
+
+        // The deploy checklist in ECS terms (README "Scale"): backup first, migrations, rolling deployment, verified when steady.
+        const images = imagesOf(catalog.map((e) => e.name), s.images);
+        const release = releaseOf(catalog, s.images);
+        const fingerprint = containerFingerprint(catalog, s);
+        const commit = deployCommit();
+        const kind = deployKind(args.previous, images, fingerprint, s.deploy.rollbackId, commit);
+        const before: pulumi.Resource[] = [...Object.values(storeContainers.containers), cache.group];
+        if (kind === "release") {
+            before.push(
+                new HostCommand(`${name}-deploy-backup`, { instanceId: host.instance.id, region: s.region, command: `${BACKUP_BIN} run --wait 1800`, triggers: [JSON.stringify(release), deployAttempt()], requires: hostFiles.installed, after: [...hostFiles.associations, ...before], timeoutSeconds: 3600 }, { parent: this }).run,
+            );
+        }
+        // The migration runs the new task definition, which the services' component declares: the services wait at this gate.
+        const migrated = new LateGate("ECS migrations");
+        const services = LateGate.declaring([migrated], () => {
+            const services = new SofiaEcsServices(
+            `${name}-ecs`,
+            {
+                settings: s,
+                catalog,
+                subnetIds,
+                tasksSecurityGroupId: tasksSg.id,
+                endpoints: {
+                    redis: cache.group.primaryEndpointAddress.apply((host) => ({ host, tls: true })),
+                    ...Object.fromEntries(stores.map((e) => [e.name, host.instance.privateIp.apply((ip) => ({ host: ip, tls: false }))])),
+                },
+                passwordSecrets,
+                registryCredentials,
+                logGroups,
+                targetGroups: Object.fromEntries(Object.entries(edge.targetGroups).map(([k, g]) => [k, g.arn])),
+                files: files ? { fileSystemId: files.fileSystem.id, fileSystemArn: files.fileSystem.arn, accessPoints: Object.fromEntries(Object.entries(files.accessPoints).map(([k, p]) => [k, { id: p.id, arn: p.arn }])) } : undefined,
+                after: allOf([...before, ...edge.listeners, ...(files ? [files] : [])], migrated.resources),
+                tags,
+            },
+            { parent: this },
+        );
+
+            // The migration: a one-off task of the migrating app's new task definition, waited for, before any service moves.
+            const migrator = ecsApps(catalog).find((e) => e.migration);
+            if (migrator?.migration && (kind === "release" || kind === "first")) {
+                const task = services.services[migrator.name].taskDefinition;
+                const migrate = new command.local.Command(
+                    `${name}-deploy-migrate`,
+                    {
+                        create: pulumi.interpolate`./scripts/ecs-run-task.sh ${s.region} ${services.cluster.name} ${task.arn} ${migrator.name} '${JSON.stringify(migrator.migration)}'`,
+                        environment: { ECS_RUN_SUBNETS: subnetIds.join(","), ECS_RUN_SECURITY_GROUP: tasksSg.id, ECS_RUN_PUBLIC_IP: s.ecs.publicTaskIps ? "ENABLED" : "DISABLED", ECS_RUN_TIMEOUT: "900" },
+                        triggers: [JSON.stringify(release), deployAttempt()],
+                    },
+                    { parent: this, dependsOn: [...before, task], replaceOnChanges: ["triggers"] },
+                );
+                migrated.open([migrate]);
+            } else migrated.open([]);
+            return services;
+        });
+
+        const prefix = alarmPrefix(s.stack);
+        const escalation = new Escalation(
+            `${name}-escalation`,
+            {
+                title: HOST_NAMING.title,
+                prefix,
+                region: s.region,
+                alarms: ecsAlarms(catalog, hostSettings, {
+                    clusterName: services.cluster.name,
+                    loadBalancer: edge.loadBalancer.arnSuffix,
+                    targetGroups: Object.fromEntries(Object.entries(edge.targetGroups).map(([k, g]) => [k, g.arnSuffix])),
+                    cacheNodes: cache.nodeIds,
+                    storeInstanceId: host.instance.id,
+                }),
+                oncallEndpoint: s.secrets.oncallEndpoint,
+                level3Emails: [...s.escalation.seniorEmails, ...s.escalation.securityEmails],
+                maintenanceMetric: { namespace: metricsNamespace(s.stack), name: MAINTENANCE_METRIC, dimensions: { [STACK_DIMENSION]: s.stack } },
+                level2Rules: [failureRuleName(prefix)],
+                tags,
+            },
+            { parent: this },
+        );
+        new SofiaBackups(`${name}-backup`, { settings: hostSettings, instanceId: host.instance.id }, { parent: this });
+        new MaintenanceWindows(
+            `${name}-maintenance`,
+            {
+                title: HOST_NAMING.title,
+                prefix,
+                instanceId: host.instance.id,
+                windows: maintenancePlan(hostSettings),
+                logGroupName: `/sofia/${s.stack}/maintenance`,
+                logRetentionDays: s.logRetentionDays,
+                failureTopicArn: escalation.topicArns[2],
+                tags,
+            },
+            { parent: this },
+        );
+        const containers = Object.values(storeContainers.containers);
+        new HostCommand(
+            `${name}-tune`,
+            { instanceId: host.instance.id, region: s.region, command: `${SERVICES_BIN} tune`, triggers: [tuningTable(stores, s), host.instance.id], requires: hostFiles.installed, after: [...containers, ...hostFiles.associations] },
+            { parent: this },
+        );
+        // The store host restores its stores; ElastiCache was seeded from the same backup above.
+        const restore = s.restore.from
+            ? restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...containers, ...hostFiles.associations] }, { parent: this })
+            : undefined;
+
+        const address = s.proxy.acme?.domain ?? edge.loadBalancer.dnsName;
+        const endpoints = Object.fromEntries(clientListeners(catalog).map(({ entry, port }) => [entry.name, pulumi.interpolate`https://${address}:${port}`]));
+        const steady = pulumi.all(Object.values(services.services).map((x) => x.service.id));
+        const verifiedRelease = steady.apply((): VerifiedRelease | null => {
+            if (kind === "none" || kind === "config") return args.previous ?? null;
+            // Verified: every service steady with healthy tasks (Pulumi waited for it), the migration done.
+            const record: ReleaseRecord = { release, images, verifiedAt: new Date().toISOString(), commit, ...(s.deploy.schema ? { schema: s.deploy.schema } : {}) };
+            return { ...record, containers: fingerprint, history: nextHistory(record, args.previous) };
+        });
+        this.outputs = {
+            instanceId: host.instance.id,
+            publicIp: host.publicIp,
+            endpoints,
+            startStages: [stores.map((e) => e.name), ...services.stages],
+            alarmTopics: { level2: escalation.topicArns[2], level3: escalation.topicArns[3] },
+            dashboard: `sofia-${s.stack}`,
+            release,
+            verifiedRelease,
+            deploy: { kind, steps: kind === "release" ? ["backup", "migrate", "verify"] : kind === "first" ? ["migrate", "verify"] : [], changes: releaseChanges(args.previous, images) },
+            backups: pulumi.interpolate`s3://${backupBucket.bucket.bucket}/${s.stack}/`,
+            placement: placementOf(s),
+            topology: "ecs",
+            loadBalancer: edge.loadBalancer.dnsName,
+            ...(edge.validationRecord ? { certificateValidation: edge.validationRecord } : {}),
+            ...(restore ? { lastRestore: restore.summary } : {}),
+        };
+        this.registerOutputs(this.outputs);
+    }
+}
