@@ -26,7 +26,8 @@ export = async (): Promise<DeclaredOutputs> => {
     if (settings.topology === "ecs") {
         // Its subnets are looked up before anything is declared: a mount target and a rule per subnet.
         const network = await ecsNetwork(settings);
-        return new SofiaEcsPlatform("sofia", { settings, previous, network }).outputs;
+        const previousSeed = self.getOutput("cacheSeed") as pulumi.Output<string | undefined>;
+        return new SofiaEcsPlatform("sofia", { settings, previous, network, previousSeed }).outputs;
     }
     const platform = new SofiaPlatform("sofia", { settings, previous });
     return platform.outputs;

@@ -108,6 +108,9 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         const read = policy.Statement.find((s: { Sid: string }) => s.Sid === "ServiceRead0");
         expect(read.Principal).toEqual({ Service: "eu-central-1.elasticache-snapshot.amazonaws.com" });
         expect(read.Resource.filter((r: string) => r.includes("/"))).toEqual([expect.stringMatching(/\/prod\/full\/20261201T010000Z\/redis\.rdb$/)]);
+        // Unset afterwards, the last seed stays: a changed seed would replace (empty) the group.
+        const after = await planStack("prod", ECS, [], { ...plan.outputs });
+        expect(one(after, "aws:elasticache/replicationGroup:ReplicationGroup").inputs.snapshotArns).toEqual(group.snapshotArns);
     });
 
     for (const [stack, extra] of [["prod", []], ["staging", [CERT]]] as const) {

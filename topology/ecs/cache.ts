@@ -49,7 +49,7 @@ export interface SofiaCacheArgs {
     subnetIds: string[];
     securityGroupId: pulumi.Input<string>;
     /** S3 object ARN of an RDB to seed the group from when it is created; a new one replaces the group. @default empty */
-    seedRdbArn?: pulumi.Input<string>;
+    seedRdbArn?: pulumi.Input<string | undefined>;
     tags: Record<string, string>;
 }
 
@@ -96,7 +96,7 @@ export class SofiaCache extends pulumi.ComponentResource {
                 snapshotWindow: hourWindow(s.backup.schedule)?.daily,
                 maintenanceWindow: hourWindow(s.maintenance.weeklySchedule)?.weekly,
                 finalSnapshotIdentifier: `sofia-${s.stack}-cache-final`,
-                ...(args.seedRdbArn ? { snapshotArns: [args.seedRdbArn] } : {}),
+                snapshotArns: pulumi.output(args.seedRdbArn).apply((arn) => (arn ? [arn] : undefined)),
                 applyImmediately: false,
                 tags: args.tags,
             },

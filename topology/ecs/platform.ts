@@ -48,6 +48,11 @@ export interface SofiaEcsPlatformArgs {
     settings: Settings;
     previous: VerifiedRelease | undefined;
     network: EcsNetwork;
+    /**
+     * The RDB the cache was last seeded from (this stack's `cacheSeed` output): kept while
+     * restore.from is unset, since ElastiCache replaces the whole group when its seed changes.
+     */
+    previousSeed?: pulumi.Input<string | undefined>;
 }
 
 export class SofiaEcsPlatform extends pulumi.ComponentResource {
@@ -141,7 +146,9 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // Redis.
         const cacheSg = securityGroup(`${name}-cache-sg`, vpcId, "Sofia ElastiCache: Redis from the tasks only", tags, this);
         allowFrom(`${name}-cache-in`, cacheSg, tasksSg, CACHE_PORT, "Redis from Sofia's tasks", tags);
-        const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, seedRdbArn: seedKey ? pulumi.interpolate`${backupBucket.bucket.arn}/${seedKey}` : undefined, tags }, { parent: this });
+        // A new restore.from seeds a new group; unsetting it keeps the last seed (a changed seed replaces the group, emptying it).
+        const seed: pulumi.Output<string | undefined> = seedKey ? pulumi.interpolate`${backupBucket.bucket.arn}/${seedKey}` : pulumi.output(args.previousSeed);
+        const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, seedRdbArn: seed, tags }, { parent: this });
 
         // The stores' passwords for the tasks, in Secrets Manager.
         const passwordSecrets: Record<string, pulumi.Input<string>> = { redis: cache.tokenSecretArn };
@@ -289,6 +296,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             backups: pulumi.interpolate`s3://${backupBucket.bucket.bucket}/${s.stack}/`,
             placement: placementOf(s),
             topology: "ecs",
+            cacheSeed: seed,
             loadBalancer: edge.loadBalancer.dnsName,
             ...(edge.validationRecord ? { certificateValidation: edge.validationRecord } : {}),
             ...(restore ? { lastRestore: restore.summary } : {}),
