@@ -26,8 +26,7 @@ export = async (): Promise<DeclaredOutputs> => {
     if (settings.topology === "ecs") {
         // Its subnets are looked up before anything is declared: a mount target and a rule per subnet.
         const network = await ecsNetwork(settings);
-        const previousSeed = self.getOutput("cacheSeed") as pulumi.Output<string | undefined>;
-        return new SofiaEcsPlatform("sofia", { settings, previous, network, previousSeed }).outputs;
+        return new SofiaEcsPlatform("sofia", { settings, previous, network }).outputs;
     }
     const platform = new SofiaPlatform("sofia", { settings, previous });
     return platform.outputs;

@@ -25,17 +25,21 @@ export interface FargateServiceArgs {
     name: string;
     /** The container definition (ECS's JSON shape); its `name` is the service's. */
     container: pulumi.Input<Record<string, unknown>>;
-    /** Memory the container needs, MiB: the task gets the smallest Fargate size that holds it. */
+    /** Memory the container needs, MiB: the task gets the smallest Fargate size that holds it and its sidecars'. */
     memoryMb: number;
+    /** Containers beside it in the task (an agent), and the memory they need together, MiB. @default none */
+    sidecars?: { containers: pulumi.Input<Record<string, unknown>>[]; memoryMb: number };
     /** The role ECS pulls images and reads secrets with. */
     executionRoleArn: pulumi.Input<string>;
     /** The role the task's code runs as. */
     taskRoleArn: pulumi.Input<string>;
     /** Subnets the tasks run in (two zones at least). */
     subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+    /** Security groups of the tasks. */
     securityGroupIds: pulumi.Input<string>[];
     /** A public address for the task's way out, where the subnets have no NAT gateway. */
     assignPublicIp: boolean;
+    /** One task that never runs twice, or a scaled set behind a target group. */
     count: TaskCount;
     /** Task volumes (EFS) the container mounts. @default none */
     volumes?: aws.types.input.ecs.TaskDefinitionVolume[];
@@ -43,6 +47,7 @@ export interface FargateServiceArgs {
     startAfter?: Gate;
     /** Seconds a new task's failing health checks do not count (scaled only). @default 60 */
     healthGraceSeconds?: number;
+    /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
 
@@ -52,7 +57,8 @@ export class FargateService extends pulumi.ComponentResource {
 
     constructor(name: string, args: FargateServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:ecs:FargateService", name, {}, opts);
-        const size = fargateSize(args.memoryMb);
+        const sidecars = args.sidecars?.containers ?? [];
+        const size = fargateSize(args.memoryMb + (args.sidecars?.memoryMb ?? 0));
         this.taskDefinition = new aws.ecs.TaskDefinition(
             `${name}-task`,
             {
@@ -64,7 +70,7 @@ export class FargateService extends pulumi.ComponentResource {
                 runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
                 executionRoleArn: args.executionRoleArn,
                 taskRoleArn: args.taskRoleArn,
-                containerDefinitions: pulumi.output(args.container).apply((c) => JSON.stringify([c])),
+                containerDefinitions: pulumi.all([args.container, ...sidecars]).apply((containers) => JSON.stringify(containers)),
                 volumes: args.volumes,
                 tags: args.tags,
             },

@@ -430,6 +430,14 @@ cmd_pull_browser() {
 
 cmd_flows() {
   [[ -r $FLOWS ]] || die "flows: no data-flow table at $FLOWS; it is installed by the stack (pulumi up)"
+  # --wait: the deploy's data-flow check alone, for writers that run elsewhere (the ECS topology's
+  # tasks write into this host's store): wait for each writer's rows, fail naming it, else verified.
+  if [[ ${1:-} == --wait ]]; then
+    verify_flows
+    echo "verified-at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    return
+  fi
+  [[ -z ${1:-} ]] || die "usage: sofia-services flows [--wait]"
   local writer container sources store target seconds table sql count
   while IFS=$'\t' read -r writer container sources store target seconds table sql; do
     [[ -z $writer || $writer == \#* ]] && continue
@@ -545,7 +553,7 @@ case ${1:-} in
   restart) ops_begin "sofia-services restart" "$OPS_WAIT"; cmd_restart ;;
   watchdog) if watchdog_may_run; then cmd_watchdog; fi ;;
   verify) cmd_verify "${2:-}" ;;
-  flows) cmd_flows ;;
+  flows) cmd_flows "${@:2}" ;;
   pull-browser) cmd_pull_browser ;;
   tune) ops_begin "sofia-services tune" "$OPS_WAIT"; cmd_tune ;;
   patch) ops_begin "sofia-services patch" "$OPS_WAIT"; cmd_patch ;;
@@ -553,5 +561,5 @@ case ${1:-} in
   resume) ops_begin "sofia-services resume" "$OPS_WAIT"; cmd_resume ;;
   migrated) cmd_migrated "${2:-}" ;;
   status) cmd_status ;;
-  *) die "usage: sofia-services start|stop|restart|verify [--without-flows]|watchdog|tune|patch|quiesce <minutes>|resume|status|flows|pull-browser|migrated <container>" ;;
+  *) die "usage: sofia-services start|stop|restart|verify [--without-flows]|watchdog|tune|patch|quiesce <minutes>|resume|status|flows [--wait]|pull-browser|migrated <container>" ;;
 esac

@@ -116,6 +116,12 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         return { id: args.custom === false ? undefined : id, state };
     }
 
+    /** The zone of a subnet id: one of the default subnets' ids (…getSubnets below), else the region's first. */
+    private zoneOf(id: unknown): string {
+        const zone = ["a", "b", "c"].find((z) => id === `subnet-0${hex(`${this.region}${z}`, 16)}`);
+        return `${this.region}${zone ?? "a"}`;
+    }
+
     call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
         const inputs = args.inputs as Record<string, any>;
         switch (args.token) {
@@ -123,13 +129,11 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
                 const arch = inputs.filters?.find((f: any) => f.name === "architecture")?.values?.[0] ?? "x86_64";
                 return { id: `ami-0${hex(arch, 16)}`, architecture: arch, name: "al2023-ami-2023.offline-plan" };
             }
-            case "aws:ec2/getSubnet:getSubnet":
-                return {
-                    id: inputs.id ?? `subnet-0${hex(String(inputs.availabilityZone), 16)}`,
-                    vpcId: `vpc-0${hex("default", 16)}`,
-                    availabilityZone: inputs.availabilityZone ?? `${this.region}a`,
-                    cidrBlock: "172.31.0.0/20",
-                };
+            case "aws:ec2/getSubnet:getSubnet": {
+                // The default VPC's subnets by zone; any other id, a subnet of the zone its id names (…a, …b), else the first.
+                const zone = inputs.availabilityZone ?? this.zoneOf(inputs.id);
+                return { id: inputs.id ?? `subnet-0${hex(String(zone), 16)}`, vpcId: `vpc-0${hex("default", 16)}`, availabilityZone: zone, cidrBlock: "172.31.0.0/20" };
+            }
             case "aws:ec2/getVpc:getVpc":
                 return { id: `vpc-0${hex("default", 16)}`, cidrBlock: "172.31.0.0/16", default: true };
             case "aws:ec2/getSubnets:getSubnets":

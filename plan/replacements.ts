@@ -54,6 +54,28 @@ const FORCE_NEW: Record<string, readonly string[]> = {
     "docker:index/network:Network": ["name", "driver", "internal", "ipamConfigs", "options", "labels", "ipv6", "attachable"],
     "docker:index/remoteImage:RemoteImage": ["name", "pullTriggers", "platform"],
     "command:local:Command": ["triggers"],
+    // Topology ecs. A task definition is immutable: every change but its tags is a new revision.
+    "aws:ecs/cluster:Cluster": ["name"],
+    "aws:ecs/taskDefinition:TaskDefinition": ["family", "containerDefinitions", "cpu", "memory", "networkMode", "requiresCompatibilities", "runtimePlatform", "executionRoleArn", "taskRoleArn", "volumes", "ephemeralStorage", "pidMode", "ipcMode"],
+    // A new task definition, count or load balancer is a deployment, in place.
+    "aws:ecs/service:Service": ["name", "cluster", "launchType", "schedulingStrategy", "iamRole", "deploymentController"],
+    "aws:appautoscaling/target:Target": ["resourceId", "scalableDimension", "serviceNamespace"],
+    "aws:appautoscaling/policy:Policy": ["name", "resourceId", "scalableDimension", "serviceNamespace"],
+    "aws:lb/loadBalancer:LoadBalancer": ["name", "namePrefix", "internal", "loadBalancerType"],
+    "aws:lb/targetGroup:TargetGroup": ["name", "namePrefix", "port", "protocol", "protocolVersion", "targetType", "vpcId"],
+    "aws:lb/listener:Listener": ["loadBalancerArn"],
+    "aws:acm/certificate:Certificate": ["domainName", "subjectAlternativeNames", "validationMethod", "keyAlgorithm", "certificateAuthorityArn"],
+    "aws:acm/certificateValidation:CertificateValidation": ["certificateArn", "validationRecordFqdns"],
+    "aws:elasticache/subnetGroup:SubnetGroup": ["name"],
+    "aws:elasticache/parameterGroup:ParameterGroup": ["name", "family", "description"],
+    // A new seed (snapshotArns) is a new, seeded group: the cache's data is replaced.
+    "aws:elasticache/replicationGroup:ReplicationGroup": ["replicationGroupId", "subnetGroupName", "snapshotArns", "snapshotName", "atRestEncryptionEnabled", "kmsKeyId", "port", "dataTieringEnabled", "preferredCacheClusterAzs"],
+    "aws:secretsmanager/secret:Secret": ["name", "namePrefix"],
+    "aws:secretsmanager/secretVersion:SecretVersion": ["secretId"],
+    "aws:efs/fileSystem:FileSystem": ["creationToken", "encrypted", "kmsKeyId", "performanceMode", "availabilityZoneName"],
+    "aws:efs/backupPolicy:BackupPolicy": ["fileSystemId"],
+    "aws:efs/mountTarget:MountTarget": ["fileSystemId", "subnetId", "ipAddress"],
+    "aws:efs/accessPoint:AccessPoint": ["fileSystemId", "posixUser", "rootDirectory"],
     // A provider's inputs reach its resources through their own diffs.
     "pulumi:providers:docker": [],
 };

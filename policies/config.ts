@@ -6,6 +6,7 @@
 import { EnforcementLevel } from "@pulumi/policy";
 import { cronFields } from "../components/formats";
 import { BACKUP_BUCKET_PREFIX, backupRetention } from "../topology/host/backups";
+import { SCRAPE_AGENT } from "../topology/ecs/scrape";
 import { PRODUCTION_MIN_RETENTION_DAYS, PRODUCTION_STACKS, Settings } from "../model/settings";
 
 export type PolicyConfig = { all?: EnforcementLevel } & Record<string, EnforcementLevel | Record<string, unknown> | undefined>;
@@ -25,5 +26,7 @@ export function policyConfig(s: Settings): PolicyConfig {
         "maintenance-windows-utc-on-day": { day: scheduleDay(s.maintenance.weeklySchedule) },
         // The ECS topology's tasks reach the store host's stores on its private address.
         "container-store-ports-loopback": { privateAddress: s.topology === "ecs" },
+        // The CloudWatch agent beside the metrics server writes its translated configuration under its own directory.
+        "ecs-container-hardened": { writableRoot: s.topology === "ecs" ? [SCRAPE_AGENT.name] : [] },
     };
 }

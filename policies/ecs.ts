@@ -33,14 +33,16 @@ function taskRoles(resources: PolicyResource[]): PolicyResource[] {
 export const ecsPolicies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
     {
         name: "ecs-container-hardened",
-        description: "ECS containers are never privileged, run on a read-only root file system (scratch space is a task volume), and take secrets from Secrets Manager, never as plain env values.",
+        description: "ECS containers are never privileged, run on a read-only root file system (scratch space is a task volume) unless named in `writableRoot` (an upstream agent that writes under its own directory), and take secrets from Secrets Manager, never as plain env values.",
         enforcementLevel: "mandatory",
+        configSchema: { properties: { writableRoot: { type: "array", items: { type: "string" }, default: [] } } },
         validateResource: (args, report) => {
             if (args.type !== TASK_DEFINITION) return;
+            const { writableRoot } = args.getConfig<{ writableRoot: string[] }>();
             for (const c of containers(args)) {
                 const name = String(c.name);
                 if (c.privileged === true) report(`container ${name} is privileged.`);
-                if (c.readonlyRootFilesystem !== true) report(`container ${name} has a writable root file system; mount a task volume where it must write.`);
+                if (c.readonlyRootFilesystem !== true && !writableRoot.includes(name)) report(`container ${name} has a writable root file system; mount a task volume where it must write.`);
                 for (const e of (c.environment as { name?: string; value?: string }[] | undefined) ?? []) {
                     if (e.name && looksLikeSecretName(e.name) && e.value) report(`container ${name}: env ${e.name} holds a value in plain text; give it as a secret (Secrets Manager).`);
                 }

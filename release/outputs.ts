@@ -92,7 +92,7 @@ export interface StackOutputs {
     topology?: "host" | "ecs";
     /** Topology ecs: the load balancer's DNS name (point the clients' name at it). */
     loadBalancer?: string;
-    /** Topology ecs: the RDB (S3 object ARN) ElastiCache was last seeded from, kept by later updates. */
+    /** Topology ecs, an update with restore.from: the RDB (S3 object ARN) it seeds ElastiCache from. */
     cacheSeed?: string;
     /** Topology ecs with a requested certificate: the DNS record ACM issues it on. */
     certificateValidation?: { name: string; type: string; value: string };

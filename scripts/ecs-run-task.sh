@@ -3,7 +3,7 @@
 # update unless its container exits 0.
 #   ecs-run-task.sh <region> <cluster> <task-definition-arn> <container> <command-json>
 # ECS_RUN_SUBNETS (comma-separated), ECS_RUN_SECURITY_GROUP, ECS_RUN_PUBLIC_IP (ENABLED|DISABLED),
-# ECS_RUN_TIMEOUT (seconds, default 900). Killed or timed out, it stops the task it started: a
+# ECS_RUN_TIMEOUT (seconds, default 900), ECS_RUN_POLL (seconds between looks, default 6). Killed or timed out, it stops the task it started: a
 # retried update never runs a second migration beside the first.
 set -euo pipefail
 
@@ -14,6 +14,8 @@ region=$1 cluster=$2 taskdef=$3 container=$4 cmd=$5
 : "${ECS_RUN_SECURITY_GROUP:?ECS_RUN_SECURITY_GROUP: the tasks security group}"
 public=${ECS_RUN_PUBLIC_IP:-DISABLED}
 timeout=${ECS_RUN_TIMEOUT:-900}
+poll=${ECS_RUN_POLL:-6}
+[[ $poll =~ ^[0-9]{1,3}$ ]] || die "ECS_RUN_POLL must be a number of seconds, not '$poll'"
 [[ $timeout =~ ^[1-9][0-9]{0,5}$ ]] || die "ECS_RUN_TIMEOUT must be a number of seconds, not '$timeout'"
 [[ $public == ENABLED || $public == DISABLED ]] || die "ECS_RUN_PUBLIC_IP must be ENABLED or DISABLED, not '$public'"
 jq -e 'type == "array" and all(type == "string")' <<<"$cmd" >/dev/null || die "the command must be a JSON array of strings, not: $cmd"
@@ -51,5 +53,6 @@ while :; do
   fi
   [[ $status != MISSING ]] || die "ECS no longer knows the task $task"
   (( $(date +%s) < deadline )) || { stop_task "timed out after ${timeout}s"; task=""; die "$container still $status after ${timeout}s: stopped it"; }
-  sleep 6
+  # In the background, so that a TERM is handled (the task stopped) at once, not after the sleep.
+  sleep "$poll" & wait $!
 done

@@ -14,6 +14,7 @@ import { startStages } from "../model/start-order";
 import { hourWindow } from "../topology/ecs/cache";
 import { containerDefinition, ecsEnv, secretEnvOf } from "../topology/ecs/tasks";
 import { ofType, one, planStack } from "./helpers/plan";
+import { replacementCauses } from "../plan/replacements";
 import { readStackConfig, projectName, applyOverride } from "../plan/stack-config";
 import { configSource, readSettings, SettingsError } from "../model/settings";
 
@@ -92,12 +93,33 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(ofType(host, "aws:ecs/service:Service")).toEqual([]);
     });
 
+    it("moving a host stack creates nothing under an AWS name the update would delete: what both declare keeps its URN", async () => {
+        const [host, ecs] = [await planStack("prod"), await planStack("prod", ECS)];
+        const physical = (r: PlannedResource) => [r.type, r.inputs.name ?? r.inputs.alarmName ?? r.inputs.dashboardName ?? r.inputs.bucket ?? r.inputs.family].join(" ");
+        const named = (r: PlannedResource) => r.custom && [r.inputs.name, r.inputs.alarmName, r.inputs.dashboardName, r.inputs.family].some((v) => typeof v === "string");
+        const hostUrns = new Set(host.resources.map((r) => r.urn));
+        const ecsUrns = new Set(ecs.resources.map((r) => r.urn));
+        const created = new Set(ecs.resources.filter((r) => named(r) && !hostUrns.has(r.urn)).map(physical));
+        const deleted = host.resources.filter((r) => named(r) && !ecsUrns.has(r.urn)).map(physical);
+        expect(deleted.filter((p) => created.has(p))).toEqual([]);
+        // What both have: the escalation's topics and alarms, the log groups, the dashboard.
+        const kept = ecs.resources.filter((r) => hostUrns.has(r.urn));
+        expect(kept.filter((r) => r.type === "aws:sns/topic:Topic")).toHaveLength(2);
+        expect(kept.filter((r) => r.type === "aws:cloudwatch/logGroup:LogGroup").length).toBeGreaterThan(8);
+        expect(kept.filter((r) => r.type === "aws:cloudwatch/dashboard:Dashboard")).toHaveLength(1);
+    });
+
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {
         const plan = await planStack("prod", ECS);
         const names = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => String(a.inputs.name));
         for (const app of ["metrics", "crypto-ws", "api", "ui"]) expect(names).toContain(`sofia-prod-tasks-${app}`);
-        for (const id of ["http-5xx", "api-response-p95", "ui-response-p95", "cache-memory-1", "cache-memory-2", "backup-age", "health-questdb", "disk-data", "ec2-system-check"]) expect(names).toContain(`sofia-prod-${id}`);
-        for (const id of ["health-api", "redis-memory", "stale-ratio", "backup-age-redis"]) expect(names).not.toContain(`sofia-prod-${id}`);
+        // stale-ratio: the CloudWatch agent beside the metrics server scrapes it (scrape.ts).
+        for (const id of ["http-5xx", "api-response-p95", "ui-response-p95", "cache-memory-1", "cache-memory-2", "backup-age", "health-questdb", "disk-data", "ec2-system-check", "stale-ratio"]) expect(names).toContain(`sofia-prod-${id}`);
+        for (const id of ["health-api", "redis-memory", "backup-age-redis"]) expect(names).not.toContain(`sofia-prod-${id}`);
+        const metrics = JSON.parse(String(ofType(plan, "aws:ecs/taskDefinition:TaskDefinition").find((t) => t.inputs.family === "metrics")!.inputs.containerDefinitions));
+        expect(metrics.map((c: { name: string }) => c.name)).toEqual(["metrics", "cloudwatch-agent"]);
+        const agent = JSON.parse(metrics[1].environment.find((e: { name: string }) => e.name === "CW_CONFIG_CONTENT").value);
+        expect(agent.logs.metrics_collected.prometheus).toMatchObject({ prometheus_config_path: "env:PROMETHEUS_CONFIG_CONTENT", log_group_name: "/sofia/prod/prometheus" });
     });
 
     it("restore.from seeds ElastiCache from that backup's RDB, which the bucket lets ElastiCache read, and nothing else", async () => {
@@ -108,9 +130,12 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         const read = policy.Statement.find((s: { Sid: string }) => s.Sid === "ServiceRead0");
         expect(read.Principal).toEqual({ Service: "eu-central-1.elasticache-snapshot.amazonaws.com" });
         expect(read.Resource.filter((r: string) => r.includes("/"))).toEqual([expect.stringMatching(/\/prod\/full\/20261201T010000Z\/redis\.rdb$/)]);
-        // Unset afterwards, the last seed stays: a changed seed would replace (empty) the group.
-        const after = await planStack("prod", ECS, [], { ...plan.outputs });
-        expect(one(after, "aws:elasticache/replicationGroup:ReplicationGroup").inputs.snapshotArns).toEqual(group.snapshotArns);
+        expect(one(plan, "aws:elasticache/replicationGroup:ReplicationGroup").options.ignoreChanges ?? []).not.toContain("snapshotArns");
+        // Unset afterwards, the group keeps its seed: a dropped seed would replace (empty) it.
+        const after = one(await planStack("prod", ECS), "aws:elasticache/replicationGroup:ReplicationGroup");
+        expect(after.options.ignoreChanges).toContain("snapshotArns");
+        expect(replacementCauses(after.type, ["snapshotArns"], after.options)).toEqual([]);
+        expect(replacementCauses(after.type, ["snapshotArns"], {})).toEqual(["snapshotArns"]);
     });
 
     for (const [stack, extra] of [["prod", []], ["staging", [CERT]]] as const) {
@@ -168,6 +193,10 @@ describe("topology ecs: settings", () => {
         expect(refused([...ECS, CERT, "restore.from=latest"])).toContain('sofia:restore.from: "latest" is not allowed with topology ecs');
         expect(refused([...ECS, CERT, "ecs.minTasks=5", "ecs.maxTasks=3"])).toContain("sofia:ecs.minTasks");
         expect(refused([...ECS, CERT, "ecs.subnetIds=[\"subnet-0abc12345def67890\"]"])).toContain("two zones");
+    });
+    it("subnets in one zone, or away from the store host's VPC, are refused before anything is declared", async () => {
+        const two = "ecs.subnetIds=[\"subnet-0abc12345def67890\",\"subnet-0abc12345def67891\"]";
+        await expect(planStack("staging", [...ECS, CERT, two])).rejects.toThrow(/all in eu-central-1a; the load balancer and ElastiCache's failover need subnets in two zones/);
     });
 });
 

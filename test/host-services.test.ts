@@ -496,6 +496,24 @@ describe("sofia-services verify: data flows (the catalog's writes)", () => {
         expect(r.stdout.indexOf("data flows")).toBeLessThan(r.stdout.indexOf("verified-at"));
     });
 
+    it("flows --wait: the data-flow check alone (the ECS topology's store host, whose writers run elsewhere)", async () => {
+        stack("questdb", 1);
+        // No container of the writers here: only the store answers.
+        fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog.filter((e) => e.name === "questdb")).replace(/http:\/\/127\.0\.0\.1:\d+\S*/g, "-"));
+        Object.assign(questdb, { queries: [], recentRows: [0, 4] });
+        const ok = await runAsync("bash", [SCRIPT, "flows", "--wait"], env({ SOFIA_POLL_SECONDS: "0.2" }));
+        expect(ok.stderr).toBe("");
+        expect(ok.status).toBe(0);
+        expect(ok.stdout).toContain("verify: data flows: 4 rows in ticks newer than a minute (ts-writer)");
+        expect(ok.stdout).toMatch(/^verified-at \d{4}-\d\d-\d\dT/m);
+        Object.assign(questdb, { queries: [], recentRows: [0] });
+        const none = await runAsync("bash", [SCRIPT, "flows", "--wait"], env({ SOFIA_POLL_SECONDS: "0.2" }));
+        expect(none.status).toBe(1);
+        expect(none.stdout).not.toContain("verified-at");
+        expect(none.stderr).toContain("verify: no data flowing: no row in ticks newer than a minute after 1s; ts-writer (sofia-ts-writer) writes them");
+        expect((await runAsync("bash", [SCRIPT, "flows", "--later"], env())).stderr).toContain("usage: sofia-services flows [--wait]");
+    });
+
     it("fails after the writer's time when nothing arrives, naming the writer and the ingestors, with their logs", async () => {
         stack("questdb", 1);
         Object.assign(questdb, { queries: [], recentRows: [0] });
@@ -642,7 +660,7 @@ describe("the catalog table", () => {
 
 describe("host scripts", () => {
     it("are bash with set -euo pipefail and shellcheck-clean", () => {
-        const scripts = [...fs.readdirSync(path.join(ROOT, "host")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, ".ci", "run")];
+        const scripts = [...fs.readdirSync(path.join(ROOT, "host")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, "scripts", "ecs-run-task.sh"), path.join(ROOT, "drill", "doubles", "ecs", "aws"), path.join(ROOT, ".ci", "run")];
         for (const s of scripts) {
             const text = fs.readFileSync(s, "utf8");
             expect(text.startsWith("#!/usr/bin/env bash\n"), s).toBe(true);

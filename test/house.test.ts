@@ -27,8 +27,8 @@ const floorOf = (file: string) => (file.startsWith("topology/") ? "topology" : f
 
 /** What each floor may import besides itself. */
 const MAY_IMPORT: Record<string, (target: string) => boolean> = {
-    // Pure validators (CIDRs, schedules, image references) are the one generic piece the model uses.
-    model: (t) => t === "components/formats",
+    // Pure validators (CIDRs, schedules, image references) and AWS's documented limits are the generic pieces the model uses.
+    model: (t) => t === "components/formats" || t === "components/aws-limits",
     components: () => false,
     release: (t) => t.startsWith("model/") || t === "components/formats" || t === "components/project-root",
     topology: (t) => ["model", "components", "release"].includes(floorOf(t)),

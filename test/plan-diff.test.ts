@@ -169,7 +169,8 @@ describe("the offline diff of two plans", () => {
 
     it("knows how the provider changes every type the program declares", async () => {
         const staging = await planStack("staging");
-        const types = new Set([...base.resources, ...staging.resources].filter((r) => r.custom).map((r) => r.type));
+        const ecs = await planStack("prod", ["topology=ecs"]);
+        const types = new Set([...base.resources, ...staging.resources, ...ecs.resources].filter((r) => r.custom).map((r) => r.type));
         expect([...types].filter((t) => !knownReplacementTypes().includes(t))).toEqual([]);
         // Docker replaces a container for anything but what `docker update` can change.
         expect(replacementCauses("docker:index/container:Container", ["memory"])).toEqual([]);

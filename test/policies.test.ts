@@ -196,6 +196,30 @@ const cases: [string, PlannedResource[], PlannedResource[], PolicyConfig?][] = [
     ],
     ["aws-limit-ssm-document-size", [res(T.document, { content: "x".repeat(65_536) })], [res(T.document, { content: "x".repeat(65_537) })]],
     ["aws-limit-event-pattern", [res("aws:cloudwatch/eventRule:EventRule", { eventPattern: JSON.stringify({ source: ["x".repeat(2000)] }) })], [res("aws:cloudwatch/eventRule:EventRule", { eventPattern: JSON.stringify({ source: ["x".repeat(2100)] }) })]],
+    // Topology ecs.
+    ["aws-limit-ecs", [res("aws:lb/targetGroup:TargetGroup", { name: "sofia-prod-api" })], [res("aws:ecs/taskDefinition:TaskDefinition", { cpu: "256", memory: "4096", containerDefinitions: "[]" })]],
+    ["alb-tls-only", [res("aws:lb/listener:Listener", { port: 8013, protocol: "HTTPS", sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" })], [res("aws:lb/listener:Listener", { port: 8013, protocol: "HTTP", defaultActions: [{ type: "forward" }] })]],
+    [
+        "ecs-container-hardened",
+        [res("aws:ecs/taskDefinition:TaskDefinition", { containerDefinitions: JSON.stringify([{ name: "api", readonlyRootFilesystem: true, secrets: [{ name: "REDIS_PASSWORD", valueFrom: "arn:x" }] }, { name: "cloudwatch-agent", readonlyRootFilesystem: false }]) })],
+        [res("aws:ecs/taskDefinition:TaskDefinition", { containerDefinitions: JSON.stringify([{ name: "api", readonlyRootFilesystem: false }]) })],
+        { "ecs-container-hardened": { writableRoot: ["cloudwatch-agent"] } },
+    ],
+    [
+        "ecs-deployments-safe",
+        [res("aws:ecs/service:Service", { waitForSteadyState: true, deploymentCircuitBreaker: { enable: true, rollback: true }, desiredCount: 1, deploymentMaximumPercent: 100, deploymentMinimumHealthyPercent: 0 })],
+        [res("aws:ecs/service:Service", { waitForSteadyState: true, deploymentCircuitBreaker: { enable: true, rollback: true }, desiredCount: 1, deploymentMaximumPercent: 200, deploymentMinimumHealthyPercent: 100 })],
+    ],
+    [
+        "ecs-task-roles-least-privilege",
+        [res("aws:iam/role:Role", { assumeRolePolicy: "ecs-tasks.amazonaws.com" }), res("aws:iam/rolePolicy:RolePolicy", { role: "r-other", policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] }) })],
+        [{ ...res("aws:iam/role:Role", { assumeRolePolicy: "ecs-tasks.amazonaws.com" }), name: "task" }, res("aws:iam/rolePolicy:RolePolicy", { role: "task-id", policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "logs:*", Resource: "arn:aws:logs:x" }] }) })],
+    ],
+    [
+        "elasticache-encrypted",
+        [res("aws:elasticache/replicationGroup:ReplicationGroup", { atRestEncryptionEnabled: true, transitEncryptionEnabled: true, authToken: "t", automaticFailoverEnabled: true, multiAzEnabled: true, numCacheClusters: 2 })],
+        [res("aws:elasticache/replicationGroup:ReplicationGroup", { atRestEncryptionEnabled: false, transitEncryptionEnabled: true, authToken: "t", automaticFailoverEnabled: true, multiAzEnabled: true, numCacheClusters: 2 })],
+    ],
     ["aws-limit-canary", [res("aws:synthetics/canary:Canary", { name: "sofia-staging-api" })], [res("aws:synthetics/canary:Canary", { name: "sofia-preproduction-api" })]],
     ["aws-limit-user-data-size", [res(T.instance, { ...goodInstance, userData: "#cloud-config\n" })], [res(T.instance, { ...goodInstance, userData: "#".repeat(16_385) })]],
     ["aws-limit-iam-policy-size", [res(T.rolePolicy, { role: "r", policy: "a".repeat(10_240) })], [res(T.rolePolicy, { role: "r", policy: "a".repeat(6_000) }), res(T.rolePolicy, { role: "r", policy: "a".repeat(4_241) })]],
@@ -306,7 +330,10 @@ describe("enforcement per stack", () => {
             "s3-retention-covers-backups": { retention: { "prod/full/": 30, "prod/redis/": 7, "prod/diagnostics/": 30 } },
             "s3-prod-backups-kept": { minimumDays: 30, objectLock: true },
             "maintenance-windows-utc-on-day": { day: "SUN" },
+            "container-store-ports-loopback": { privateAddress: false },
+            "ecs-container-hardened": { writableRoot: [] },
         });
+        expect(policyConfig({ ...stackSettings("prod"), topology: "ecs" })).toMatchObject({ "container-store-ports-loopback": { privateAddress: true }, "ecs-container-hardened": { writableRoot: ["cloudwatch-agent"] } });
         expect(policyConfig(stackSettings("staging"))).toMatchObject({ "s3-retention-covers-backups": { retention: { "staging/full/": 14, "staging/redis/": 7 } } });
         expect(policyConfig(stackSettings("staging")).all).toBeUndefined();
         expect(scheduleDay("cron(0 2 ? * SUN#1 *)")).toBe("SUN");

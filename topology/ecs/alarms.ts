@@ -3,8 +3,8 @@
  * against desired tasks per service (Container Insights), the load balancer's 5xx share and each
  * target group's p95 response time, ElastiCache's memory per node; from the host table, what still
  * holds here (the store host's backups, restores and EC2 checks, every service's error lines, the
- * API's own latency and on-call's deliveries). The host probe's health, disk and scrape alarms
- * have no publisher in this topology and are left out, not kept blind.
+ * API's own latency, the metrics server's scrape, on-call's deliveries). The host probe's health
+ * of the apps and Redis' memory have no publisher in this topology and are left out, not kept blind.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { AlarmSpec } from "../../components/escalation";
@@ -19,7 +19,8 @@ export function holdsOnEcs(spec: AlarmSpec, storeHost: readonly string[]): boole
     const p = spec.publisher;
     if (p.by === "aws") return p.service === "EC2" || p.service === "SNS";
     if (p.by === "log-filter" || p.by === "agent") return true;
-    if (p.by === "scrape") return false;
+    // The CloudWatch agent beside the metrics server scrapes it (scrape.ts).
+    if (p.by === "scrape") return true;
     if (/^(redis-|backup-age-redis)/.test(spec.id)) return false;
     if (spec.id.startsWith("health-")) return storeHost.includes(spec.id.slice("health-".length));
     return /^sofia-(backup|restore|probe)\b/.test(p.script) && !p.script.includes("--only redis");

@@ -48,8 +48,11 @@ export interface SofiaCacheArgs {
     settings: Settings;
     subnetIds: string[];
     securityGroupId: pulumi.Input<string>;
-    /** S3 object ARN of an RDB to seed the group from when it is created; a new one replaces the group. @default empty */
-    seedRdbArn?: pulumi.Input<string | undefined>;
+    /**
+     * S3 object ARN of an RDB to seed the group from: a new one replaces the group (seeded from it).
+     * Without one, the group keeps what seeded it (its seed is not compared). @default none
+     */
+    seedRdbArn?: pulumi.Input<string>;
     tags: Record<string, string>;
 }
 
@@ -72,6 +75,7 @@ export class SofiaCache extends pulumi.ComponentResource {
             child,
         );
         // Letters and digits only: ElastiCache allows few specials, and none is needed for 32 characters of entropy.
+        const generation = new random.RandomId(`${name}-generation`, { byteLength: 4, keepers: { seed: args.seedRdbArn ?? "unseeded" } }, child);
         const token = new random.RandomPassword(`${name}-token`, { length: 32, special: false }, child);
         this.group = new aws.elasticache.ReplicationGroup(
             `${name}-group`,
@@ -95,13 +99,15 @@ export class SofiaCache extends pulumi.ComponentResource {
                 // In step with the host topology's schedules where they name one time (else AWS picks).
                 snapshotWindow: hourWindow(s.backup.schedule)?.daily,
                 maintenanceWindow: hourWindow(s.maintenance.weeklySchedule)?.weekly,
-                finalSnapshotIdentifier: `sofia-${s.stack}-cache-final`,
-                snapshotArns: pulumi.output(args.seedRdbArn).apply((arn) => (arn ? [arn] : undefined)),
+                // One name per generation of the group: a second delete must not meet the first's snapshot.
+                finalSnapshotIdentifier: pulumi.interpolate`sofia-${s.stack}-cache-final-${generation.hex}`,
+                ...(args.seedRdbArn ? { snapshotArns: [args.seedRdbArn] } : {}),
                 applyImmediately: false,
                 tags: args.tags,
             },
-            // The live state: a replacement (a new seed) is a restore, asked for by restore.from alone.
-            { ...child, additionalSecretOutputs: ["authToken"] },
+            // The live state: a replacement (a new seed) is a restore, asked for by restore.from alone;
+            // unsetting restore.from must not drop the seed (ForceNew), which would replace the group empty.
+            { ...child, additionalSecretOutputs: ["authToken"], ...(args.seedRdbArn ? {} : { ignoreChanges: ["snapshotArns"] }) },
         );
         const secret = new aws.secretsmanager.Secret(`${name}-token-secret`, { namePrefix: `sofia-${s.stack}-redis-auth-`, description: "Sofia's ElastiCache AUTH token (REDIS_PASSWORD of the tasks)", recoveryWindowInDays: 7, tags: args.tags }, child);
         new aws.secretsmanager.SecretVersion(`${name}-token-value`, { secretId: secret.id, secretString: token.result }, { parent: secret });

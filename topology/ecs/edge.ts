@@ -88,6 +88,10 @@ export class SofiaEdge extends pulumi.ComponentResource {
                 const o = options?.[0];
                 return { name: o?.resourceRecordName ?? "", type: o?.resourceRecordType ?? "CNAME", value: o?.resourceRecordValue ?? "" };
             });
+            // Said at once, in the update's log: the validation below waits for this record (up to 75 minutes), and the output comes only after.
+            this.validationRecord.apply((r) => {
+                if (r.name) pulumi.log.info(`ACM issues the certificate for ${domain} once this DNS record exists: ${r.name} ${r.type} ${r.value}`, cert);
+            });
             // Waits (up to its timeout) until the operator's DNS record lets ACM issue it.
             certificateArn = new aws.acm.CertificateValidation(`${name}-cert-valid`, { certificateArn: cert.arn }, { parent: cert }).certificateArn;
         }

@@ -21,6 +21,7 @@ export function appVolumes(catalog: readonly CatalogEntry[]): string[] {
 export interface SharedFilesArgs {
     volumes: string[];
     vpcId: string;
+    /** One subnet per zone: a mount target each (EFS refuses two in one zone). */
     subnetIds: string[];
     tasks: aws.ec2.SecurityGroup;
     tags: Record<string, string>;

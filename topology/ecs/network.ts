@@ -9,19 +9,35 @@ import { Settings } from "../../model/settings";
 
 export interface EcsNetwork {
     vpcId: string;
+    /** Every subnet given (or the default VPC's default subnets): the load balancer's, the tasks', ElastiCache's. */
     subnetIds: string[];
+    /** One subnet per zone (the first given in each): EFS takes one mount target per zone. */
+    perZone: string[];
 }
 
-/** The subnets of the settings, or the default VPC's default subnets (one per zone). */
+/**
+ * The subnets of the settings, or the default VPC's default subnets (one per zone). Refused, naming
+ * the setting: subnets in fewer than two zones (the load balancer and ElastiCache's failover need
+ * two), in more than one VPC, or in another VPC than the store host's.
+ */
 export async function ecsNetwork(s: Settings, parent?: pulumi.Resource): Promise<EcsNetwork> {
-    if (s.ecs.subnetIds) {
-        const first = await aws.ec2.getSubnet({ id: s.ecs.subnetIds[0] }, { parent });
-        return { vpcId: first.vpcId, subnetIds: s.ecs.subnetIds };
+    let ids = s.ecs.subnetIds;
+    if (!ids) {
+        const vpc = await aws.ec2.getVpc({ default: true }, { parent });
+        ids = [...(await aws.ec2.getSubnets({ filters: [{ name: "vpc-id", values: [vpc.id] }, { name: "default-for-az", values: ["true"] }] }, { parent })).ids].sort();
     }
-    const vpc = await aws.ec2.getVpc({ default: true }, { parent });
-    const subnets = await aws.ec2.getSubnets({ filters: [{ name: "vpc-id", values: [vpc.id] }, { name: "default-for-az", values: ["true"] }] }, { parent });
-    if (subnets.ids.length < 2) throw new Error(`topology ecs: the default VPC ${vpc.id} has ${subnets.ids.length} default subnet(s); the load balancer and ElastiCache's failover need two zones: set sofia:ecs.subnetIds`);
-    return { vpcId: vpc.id, subnetIds: [...subnets.ids].sort() };
+    const subnets = await Promise.all(ids.map((id) => aws.ec2.getSubnet({ id }, { parent })));
+    const where = s.ecs.subnetIds ? "sofia:ecs.subnetIds" : "the default VPC's default subnets";
+    const vpcs = [...new Set(subnets.map((x) => x.vpcId))];
+    if (vpcs.length !== 1) throw new Error(`topology ecs: ${where} are in ${vpcs.length} VPCs (${vpcs.join(", ")}); give subnets of one VPC`);
+    const zones = new Map<string, string>();
+    for (const x of subnets) if (!zones.has(x.availabilityZone)) zones.set(x.availabilityZone, x.id);
+    if (zones.size < 2) throw new Error(`topology ecs: ${where} are all in ${[...zones.keys()].join(", ") || "no zone"}; the load balancer and ElastiCache's failover need subnets in two zones`);
+    if (s.ecs.subnetIds) {
+        const host = s.subnetId ? await aws.ec2.getSubnet({ id: s.subnetId }, { parent }) : undefined;
+        if (host?.vpcId !== vpcs[0]) throw new Error(`topology ecs: the store host's subnet (sofia:subnetId: ${s.subnetId ?? "unset, so the default VPC's"}) must be in the VPC of sofia:ecs.subnetIds (${vpcs[0]}): the tasks reach the store by security group, within one VPC`);
+    }
+    return { vpcId: vpcs[0], subnetIds: ids, perZone: [...zones.values()] };
 }
 
 /** One security group with a description, its rules added by the caller. */

@@ -12,22 +12,22 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupBucket } from "../../components/backup-bucket";
-import { Escalation } from "../../components/escalation";
 import { Host } from "../../components/host";
 import { HostCommand } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
-import { failureRuleName, MaintenanceWindows } from "../../components/maintenance-window";
+import { MaintenanceWindows } from "../../components/maintenance-window";
 import { CatalogEntry, sofiaCatalog } from "../../model/catalog";
 import { Settings } from "../../model/settings";
 import { deployAttempt, deployCommit, deployKind, imagesOf, nextHistory, releaseChanges, releaseOf } from "../../release/deploy";
 import { DeclaredOutputs, ReleaseRecord, VerifiedRelease } from "../../release/outputs";
 import { alarmPrefix } from "../host/alarms";
 import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupObjectKey, backupRetention, restoreStep, SofiaBackups } from "../host/backups";
-import { containerFingerprint, SofiaContainers } from "../host/containers";
+import { SofiaContainers } from "../host/containers";
 import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN, BACKUP_BIN } from "../host/layout";
 import { maintenanceHostFiles, maintenancePlan } from "../host/maintenance";
-import { monitoringHostFiles, serviceLogGroups } from "../host/monitoring";
-import { MAINTENANCE_METRIC, metricsNamespace, STACK_DIMENSION } from "../../model/metrics";
+import { monitoringHostFiles } from "../host/monitoring";
+import { EcsMonitoring } from "./monitoring";
+import { metricsNamespace } from "../../model/metrics";
 import { allOf, LateGate } from "../../components/gate";
 import { placementOf } from "../host/placement";
 import { sofiaHostFiles, tuningTable } from "../host/services-files";
@@ -37,7 +37,7 @@ import { SofiaEdge, clientListeners } from "./edge";
 import { appVolumes, SharedFiles } from "./files";
 import { allowFrom, allowOut, EcsNetwork, securityGroup } from "./network";
 import { SofiaEcsServices } from "./services";
-import { ecsApps } from "./tasks";
+import { ecsApps, ecsFingerprint } from "./tasks";
 
 /** The stores on the store host: all but Redis, which is ElastiCache here. */
 export function storeHostCatalog(catalog: readonly CatalogEntry[]): CatalogEntry[] {
@@ -48,11 +48,6 @@ export interface SofiaEcsPlatformArgs {
     settings: Settings;
     previous: VerifiedRelease | undefined;
     network: EcsNetwork;
-    /**
-     * The RDB the cache was last seeded from (this stack's `cacheSeed` output): kept while
-     * restore.from is unset, since ElastiCache replaces the whole group when its seed changes.
-     */
-    previousSeed?: pulumi.Input<string | undefined>;
 }
 
 export class SofiaEcsPlatform extends pulumi.ComponentResource {
@@ -121,14 +116,15 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             `${name}-host-files`,
             {
                 instanceId: host.instance.id,
-                parts: [sofiaHostFiles(stores, s, DATA_PATH), backupHostFiles(stores, hostSettings, backupBucket.bucket.bucket, DATA_PATH), monitoringHostFiles(stores, s.stack, DATA_PATH), maintenanceHostFiles()],
+                parts: [sofiaHostFiles(stores, s, DATA_PATH, catalog), backupHostFiles(stores, hostSettings, backupBucket.bucket.bucket, DATA_PATH), monitoringHostFiles(stores, s.stack, DATA_PATH), maintenanceHostFiles()],
                 markerDir: HOST_FILES_MARKERS,
                 after: [host.ready.run],
                 tags,
             },
             { parent: this },
         );
-        const logGroups = serviceLogGroups(`${name}-monitoring`, catalog.filter((e) => e.kind === "store" || e.kind === "app"), s, tags, this);
+        const monitoring = new EcsMonitoring(`${name}-monitoring`, { settings: s, catalog: catalog.filter((e) => e.kind === "store" || e.kind === "app"), tags }, { parent: this });
+        const logGroups = monitoring.logGroups;
         const storeContainers = new SofiaContainers(
             `${name}-services`,
             {
@@ -146,8 +142,8 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // Redis.
         const cacheSg = securityGroup(`${name}-cache-sg`, vpcId, "Sofia ElastiCache: Redis from the tasks only", tags, this);
         allowFrom(`${name}-cache-in`, cacheSg, tasksSg, CACHE_PORT, "Redis from Sofia's tasks", tags);
-        // A new restore.from seeds a new group; unsetting it keeps the last seed (a changed seed replaces the group, emptying it).
-        const seed: pulumi.Output<string | undefined> = seedKey ? pulumi.interpolate`${backupBucket.bucket.arn}/${seedKey}` : pulumi.output(args.previousSeed);
+        // restore.from seeds a new group; unset, the group keeps whatever seeded it (cache.ts).
+        const seed = seedKey ? pulumi.interpolate`${backupBucket.bucket.arn}/${seedKey}` : undefined;
         const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, seedRdbArn: seed, tags }, { parent: this });
 
         // The stores' passwords for the tasks, in Secrets Manager.
@@ -162,19 +158,31 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             const secret = new aws.secretsmanager.Secret(`${name}-registry`, { namePrefix: `sofia-${s.stack}-registry-`, description: `Pull credentials for ${s.registry.address}`, recoveryWindowInDays: 7, tags }, { parent: this });
             // The token: the registryPassword secret, or DOCKER_REGISTRY_PASS where pulumi runs (as the host topology's Docker provider reads it).
             const password = s.secrets.registryPassword ?? pulumi.secret(process.env.DOCKER_REGISTRY_PASS ?? "");
-            new aws.secretsmanager.SecretVersion(`${name}-registry-value`, { secretId: secret.id, secretString: pulumi.secret(pulumi.all([password]).apply(([p]) => JSON.stringify({ username: s.registry.username, password: p }))) }, { parent: secret });
+            // Checked on every update, where it runs (the offline plan runs no command): an empty token
+            // would let the update pass and every later task launch fail (CannotPullContainerError).
+            const check = s.secrets.registryPassword
+                ? undefined
+                : new command.local.Command(
+                      `${name}-registry-check`,
+                      {
+                          create: `test -n "\${DOCKER_REGISTRY_PASS:-}" || { echo "topology ecs pulls the release from ${s.registry.address} with a secret: set sofia:registryPassword (pulumi config set --secret registryPassword ...) or DOCKER_REGISTRY_PASS where pulumi runs" >&2; exit 1; }`,
+                          triggers: [deployAttempt()],
+                      },
+                      { parent: this, replaceOnChanges: ["triggers"] },
+                  );
+            new aws.secretsmanager.SecretVersion(`${name}-registry-value`, { secretId: secret.id, secretString: pulumi.secret(pulumi.all([password]).apply(([p]) => JSON.stringify({ username: s.registry.username, password: p }))) }, { parent: secret, dependsOn: check ? [check] : [] });
             registryCredentials = secret.arn;
         }
 
         const edge = new SofiaEdge(`${name}-edge`, { settings: s, catalog, vpcId, subnetIds, tags }, { parent: this });
         for (const { entry, port } of clientListeners(catalog)) allowFrom(`${name}-tasks-in-${entry.name}`, tasksSg, edge.securityGroup, port, `Sofia ${entry.name} from the load balancer`, tags);
         const volumes = appVolumes(catalog);
-        const files = volumes.length ? new SharedFiles(`${name}-files`, { volumes, vpcId, subnetIds, tasks: tasksSg, tags }, { parent: this }) : undefined;
+        const files = volumes.length ? new SharedFiles(`${name}-files`, { volumes, vpcId, subnetIds: args.network.perZone, tasks: tasksSg, tags }, { parent: this }) : undefined;
 
         // The deploy checklist in ECS terms (README "Scale"): backup first, migrations, rolling deployment, verified when steady.
         const images = imagesOf(catalog.map((e) => e.name), s.images);
         const release = releaseOf(catalog, s.images);
-        const fingerprint = containerFingerprint(catalog, s);
+        const fingerprint = ecsFingerprint(catalog, s);
         const commit = deployCommit();
         const kind = deployKind(args.previous, images, fingerprint, s.deploy.rollbackId, commit);
         const before: pulumi.Resource[] = [...Object.values(storeContainers.containers), cache.group];
@@ -227,26 +235,14 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         });
 
         const prefix = alarmPrefix(s.stack);
-        const escalation = new Escalation(
-            `${name}-escalation`,
-            {
-                title: HOST_NAMING.title,
-                prefix,
-                region: s.region,
-                alarms: ecsAlarms(catalog, hostSettings, {
-                    clusterName: services.cluster.name,
-                    loadBalancer: edge.loadBalancer.arnSuffix,
-                    targetGroups: Object.fromEntries(Object.entries(edge.targetGroups).map(([k, g]) => [k, g.arnSuffix])),
-                    cacheNodes: cache.nodeIds,
-                    storeInstanceId: host.instance.id,
-                }),
-                oncallEndpoint: s.secrets.oncallEndpoint,
-                level3Emails: [...s.escalation.seniorEmails, ...s.escalation.securityEmails],
-                maintenanceMetric: { namespace: metricsNamespace(s.stack), name: MAINTENANCE_METRIC, dimensions: { [STACK_DIMENSION]: s.stack } },
-                level2Rules: [failureRuleName(prefix)],
-                tags,
-            },
-            { parent: this },
+        const escalation = monitoring.escalate(
+            ecsAlarms(catalog, hostSettings, {
+                clusterName: services.cluster.name,
+                loadBalancer: edge.loadBalancer.arnSuffix,
+                targetGroups: Object.fromEntries(Object.entries(edge.targetGroups).map(([k, g]) => [k, g.arnSuffix])),
+                cacheNodes: cache.nodeIds,
+                storeInstanceId: host.instance.id,
+            }),
         );
         new SofiaBackups(`${name}-backup`, { settings: hostSettings, instanceId: host.instance.id }, { parent: this });
         new MaintenanceWindows(
@@ -276,13 +272,28 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
 
         const address = s.proxy.acme?.domain ?? edge.loadBalancer.dnsName;
         const endpoints = Object.fromEntries(clientListeners(catalog).map(({ entry, port }) => [entry.name, pulumi.interpolate`https://${address}:${port}`]));
-        const steady = pulumi.all(Object.values(services.services).map((x) => x.service.id));
-        const verifiedRelease = steady.apply((): VerifiedRelease | null => {
-            if (kind === "none" || kind === "config") return args.previous ?? null;
-            // Verified: every service steady with healthy tasks (Pulumi waited for it), the migration done.
-            const record: ReleaseRecord = { release, images, verifiedAt: new Date().toISOString(), commit, ...(s.deploy.schema ? { schema: s.deploy.schema } : {}) };
-            return { ...record, containers: fingerprint, history: nextHistory(record, args.previous) };
-        });
+        // Verified: every service steady with healthy tasks (Pulumi waited for each), then the writers' rows arriving in the store (the catalog's `writes`), checked on the store host.
+        const verify =
+            kind === "none"
+                ? undefined
+                : new HostCommand(
+                      `${name}-deploy-verify`,
+                      {
+                          instanceId: host.instance.id,
+                          region: s.region,
+                          command: `${SERVICES_BIN} flows --wait`,
+                          triggers: [JSON.stringify(release), fingerprint, deployAttempt()],
+                          requires: hostFiles.installed,
+                          after: [...Object.values(services.services).map((x) => x.service), ...hostFiles.associations],
+                      },
+                      { parent: this },
+                  );
+        const verifiedRelease = verify
+            ? verify.run.stdout.apply((out): VerifiedRelease | null => {
+                  const record: ReleaseRecord = { release, images, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null, commit, ...(s.deploy.schema ? { schema: s.deploy.schema } : {}) };
+                  return { ...record, containers: fingerprint, history: record.verifiedAt ? nextHistory(record, args.previous) : args.previous?.history };
+              })
+            : pulumi.output(args.previous ?? null);
         this.outputs = {
             instanceId: host.instance.id,
             publicIp: host.publicIp,
@@ -292,11 +303,11 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             dashboard: `sofia-${s.stack}`,
             release,
             verifiedRelease,
-            deploy: { kind, steps: kind === "release" ? ["backup", "migrate", "verify"] : kind === "first" ? ["migrate", "verify"] : [], changes: releaseChanges(args.previous, images) },
+            deploy: { kind, steps: kind === "release" ? ["backup", "migrate", "verify"] : kind === "first" ? ["migrate", "verify"] : kind === "config" ? ["verify"] : [], changes: releaseChanges(args.previous, images) },
             backups: pulumi.interpolate`s3://${backupBucket.bucket.bucket}/${s.stack}/`,
             placement: placementOf(s),
             topology: "ecs",
-            cacheSeed: seed,
+            ...(seed ? { cacheSeed: seed } : {}),
             loadBalancer: edge.loadBalancer.dnsName,
             ...(edge.validationRecord ? { certificateValidation: edge.validationRecord } : {}),
             ...(restore ? { lastRestore: restore.summary } : {}),

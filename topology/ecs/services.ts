@@ -12,6 +12,7 @@ import { assumedBy } from "../../components/iam";
 import { CatalogEntry } from "../../model/catalog";
 import { Settings } from "../../model/settings";
 import { startStages } from "../../model/start-order";
+import { SCRAPE_AGENT, SCRAPED_APP, scrapePolicy, scrapeSidecar } from "./scrape";
 import { appShape, containerDefinition, ecsApps, ecsEnv, efsVolumeName, SCRATCH, secretEnvOf, StoreEndpoint } from "./tasks";
 
 export interface SofiaEcsServicesArgs {
@@ -95,6 +96,8 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
         const { settings: s, tags } = args;
         const volumes = entry.volumes ?? [];
         const role = new aws.iam.Role(`${name}-${entry.name}-task`, { assumeRolePolicy: assumedBy("ecs-tasks.amazonaws.com"), description: `Sofia ECS: the ${entry.name} task (nothing but its volumes)`, tags }, { parent: this });
+        const scraped = entry.name === SCRAPED_APP;
+        if (scraped) new aws.iam.RolePolicy(`${name}-${entry.name}-scrape`, { role: role.id, policy: scrapePolicy(s) }, { parent: role });
         if (volumes.length) {
             const files = args.files;
             if (!files) throw new Error(`topology ecs: ${entry.name} has volumes but no shared file system was given`);
@@ -134,6 +137,7 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
                 name: entry.name,
                 container,
                 memoryMb: entry.memoryMb,
+                sidecars: scraped ? { containers: [pulumi.output(args.logGroups[entry.name]).apply((g) => scrapeSidecar(args.catalog, s, g))], memoryMb: SCRAPE_AGENT.memoryMb } : undefined,
                 executionRoleArn: this.executionRole.arn,
                 taskRoleArn: role.arn,
                 subnetIds: args.subnetIds,

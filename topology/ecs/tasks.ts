@@ -4,7 +4,8 @@
  * (a store's password) ECS gives from Secrets Manager as an env var at start: its value is never
  * in the task definition, only the secret's ARN.
  */
-import { AWS_LIMITS } from "../../components/aws-limits";
+import { createHash } from "crypto";
+import { AWS_LIMITS, fargateSize } from "../../components/aws-limits";
 import { CatalogEntry } from "../../model/catalog";
 import { Settings } from "../../model/settings";
 import { talksTo } from "../host/networks";
@@ -124,4 +125,23 @@ export function containerDefinition(entry: CatalogEntry, ctx: ContainerContext):
         logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": ctx.logGroup, "awslogs-region": s.region, "awslogs-stream-prefix": entry.name, mode: "non-blocking" } },
         ...(ctx.registryCredentials ? { repositoryCredentials: { credentialsParameter: ctx.registryCredentials } } : {}),
     };
+}
+
+/** What stands in, in the fingerprint, for values known only once the stack exists. */
+const AT_DEPLOY = "(known at deploy time)";
+
+/**
+ * One fingerprint of everything that shapes the tasks but their images: each app's container
+ * definition (by the same function the services use), its size and its shape (scaled or one
+ * task). Endpoints, ARNs and log groups do not change between updates, so they stand in as
+ * placeholders. A new fingerprint makes an update verify (release/deploy.ts), as on the host.
+ */
+export function ecsFingerprint(catalog: readonly CatalogEntry[], s: Settings): string {
+    const endpoints = Object.fromEntries(catalog.filter((e) => e.connectionEnv).map((e) => [e.name, { host: AT_DEPLOY, tls: e.name === "redis" }]));
+    const shapes = ecsApps(catalog).map((entry) => ({
+        shape: appShape(entry),
+        size: fargateSize(entry.memoryMb),
+        container: containerDefinition({ ...entry }, { settings: { ...s, images: {} } as Settings, env: ecsEnv(catalog, entry, s, endpoints), secrets: secretEnvOf(catalog, entry).map((x) => ({ name: x.env, valueFrom: AT_DEPLOY })), logGroup: AT_DEPLOY }),
+    }));
+    return createHash("sha256").update(JSON.stringify(["ecs", s.ecs, shapes])).digest("hex").slice(0, 16);
 }

@@ -50,24 +50,29 @@ export function agentConfig(stack: string, dataPath: string): object {
                 disk: { measurement: [HOST_METRICS.disk.replace(/^disk_/, "")], resources: alarmedPaths(dataPath), drop_device: true, append_dimensions: stackDim },
             },
         },
-        logs: {
-            metrics_collected: {
-                prometheus: {
-                    prometheus_config_path: `${AGENT_DIR}/prometheus.yaml`,
-                    log_group_name: logGroupName(stack, "prometheus"),
-                    emf_processor: {
-                        metric_namespace: metricsNamespace(stack),
-                        metric_declaration: [
-                            {
-                                source_labels: ["job"],
-                                label_matcher: "^sofia-metrics$",
-                                dimensions: [[STACK_DIMENSION]],
-                                metric_selectors: Object.values(APP_METRICS).map((m) => `^${m}$`),
-                            },
-                        ],
-                    },
+        logs: { metrics_collected: { prometheus: prometheusSection(stack, `${AGENT_DIR}/prometheus.yaml`) } },
+    };
+}
+
+/**
+ * The CloudWatch agent's Prometheus scrape of the metrics server, as embedded-metric log lines
+ * into the stack's namespace: the host's agent, and on ECS the agent beside the metrics server in
+ * its task (`configPath` then names the env var holding the scrape configuration).
+ */
+export function prometheusSection(stack: string, configPath: string): object {
+    return {
+        prometheus_config_path: configPath,
+        log_group_name: logGroupName(stack, "prometheus"),
+        emf_processor: {
+            metric_namespace: metricsNamespace(stack),
+            metric_declaration: [
+                {
+                    source_labels: ["job"],
+                    label_matcher: "^sofia-metrics$",
+                    dimensions: [[STACK_DIMENSION]],
+                    metric_selectors: Object.values(APP_METRICS).map((m) => `^${m}$`),
                 },
-            },
+            ],
         },
     };
 }

@@ -124,8 +124,12 @@ OnUnitActiveSec=1min
 WantedBy=timers.target
 `;
 
-/** Every file the host gets, and the commands that activate them. */
-export function sofiaHostFiles(catalog: readonly CatalogEntry[], s: Pick<Settings, "timeseriesStore" | "questdb">, dataPath: string): HostFilesPart {
+/**
+ * Every file the host gets, and the commands that activate them. `flowsFrom`: the catalog whose
+ * writers' rows the deploy checks arrive in this host's store (the ECS topology's store host checks
+ * the whole stack's). @default the host's own catalog
+ */
+export function sofiaHostFiles(catalog: readonly CatalogEntry[], s: Pick<Settings, "timeseriesStore" | "questdb">, dataPath: string, flowsFrom: readonly CatalogEntry[] = catalog): HostFilesPart {
     return {
         name: "services",
         files: [
@@ -134,7 +138,7 @@ export function sofiaHostFiles(catalog: readonly CatalogEntry[], s: Pick<Setting
             { path: CATALOG_TABLE, content: servicesTable(catalog) },
             { path: CONTRACTS_TABLE, content: contractsTable(catalog) },
             { path: TUNING_TABLE, content: tuningTable(catalog, s) },
-            { path: FLOWS_TABLE, content: flowsTable(catalog, s) },
+            { path: FLOWS_TABLE, content: flowsTable(flowsFrom, s) },
             { path: THEMES_TABLE, content: themeTable(catalog) },
             { path: THEME_RUNNER, content: fs.readFileSync(path.join(projectRoot(), "components/synthetics/run-local.js"), "utf8") },
             { path: `${THEME_RUNNER_DIR}/checks.js`, content: fs.readFileSync(path.join(projectRoot(), "components/synthetics/checks.js"), "utf8") },

@@ -1,0 +1,72 @@
+/**
+ * scripts/ecs-run-task.sh, the ECS topology's migration runner, against a TEST DOUBLE of the aws
+ * CLI (drill/doubles/ecs/aws): moto never stops a Fargate task, nor gives it an exit code.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { runAsync } from "../drill/run";
+
+const ROOT = path.join(__dirname, "..");
+const SCRIPT = path.join(ROOT, "scripts", "ecs-run-task.sh");
+const DOUBLE = path.join(ROOT, "drill", "doubles", "ecs");
+const ARGS = ["eu-central-1", "sofia-prod", "arn:aws:ecs:eu-central-1:123456789012:task-definition/api:7", "api", '["python","-m","src.db.migrate"]'];
+
+function env(extra: Record<string, string> = {}) {
+    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ecs-run-")), "aws.log");
+    return { log, env: { ...process.env, PATH: `${DOUBLE}:${process.env.PATH}`, AWS_LOG: log, ECS_RUN_SUBNETS: "subnet-a,subnet-b", ECS_RUN_SECURITY_GROUP: "sg-1", ECS_RUN_PUBLIC_IP: "ENABLED", ECS_RUN_POLL: "1", ...extra } };
+}
+
+describe("scripts/ecs-run-task.sh", () => {
+    it("runs the task with the command as its override and the network given, and exits 0 when its container does", async () => {
+        const { log, env: e } = env();
+        const r = await runAsync("bash", [SCRIPT, ...ARGS], e);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("ecs-run-task: api: done (exit 0)");
+        const calls = fs.readFileSync(log, "utf8");
+        expect(calls).toContain('--overrides {"containerOverrides":[{"name":"api","command":["python","-m","src.db.migrate"]}]}');
+        expect(calls).toContain('{"awsvpcConfiguration":{"subnets":["subnet-a","subnet-b"],"securityGroups":["sg-1"],"assignPublicIp":"ENABLED"}}');
+    });
+
+    it("fails the update with the container's exit code and where its output is", async () => {
+        const { env: e } = env({ ECS_DOUBLE_EXIT: "3" });
+        const r = await runAsync("bash", [SCRIPT, ...ARGS], e);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("api exited 3 (Essential container in task exited); its output is in its log group, stream prefix api");
+    });
+
+    it("fails when ECS starts nothing, naming why", async () => {
+        const { env: e } = env({ ECS_DOUBLE_NO_TASK: "1" });
+        const r = await runAsync("bash", [SCRIPT, ...ARGS], e);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain('ECS started no task: [{"reason":"RESOURCE:MEMORY"}]');
+    });
+
+    it("stops the task when it times out, and when it is killed: a retry never runs a second migration beside the first", async () => {
+        const timed = env({ ECS_DOUBLE_STATUS: "RUNNING", ECS_RUN_TIMEOUT: "1" });
+        const r = await runAsync("bash", [SCRIPT, ...ARGS], timed.env);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("api still RUNNING after 1s: stopped it");
+        expect(fs.readFileSync(timed.log, "utf8")).toMatch(/ecs stop-task --region eu-central-1 --cluster sofia-prod --task arn:aws:ecs:\S+\/double --reason ecs-run-task: timed out after 1s/);
+
+        const killed = env({ ECS_DOUBLE_STATUS: "RUNNING" });
+        const child = spawn("bash", [SCRIPT, ...ARGS], { env: killed.env });
+        await new Promise((res) => setTimeout(res, 1500));
+        child.kill("SIGTERM");
+        const status = await new Promise((res) => child.on("close", res));
+        expect(status).toBe(143);
+        expect(fs.readFileSync(killed.log, "utf8")).toContain("ecs stop-task --region eu-central-1 --cluster sofia-prod --task arn:aws:ecs:eu-central-1:123456789012:task/sofia/double --reason ecs-run-task: terminated");
+    });
+
+    it("refuses a command that is not a JSON list of strings, and bad settings, before calling AWS", async () => {
+        const { log, env: e } = env({ ECS_RUN_TIMEOUT: "soon" });
+        const r = await runAsync("bash", [SCRIPT, ...ARGS], e);
+        expect(r.stderr).toContain("ECS_RUN_TIMEOUT must be a number of seconds, not 'soon'");
+        const bad = await runAsync("bash", [SCRIPT, ...ARGS.slice(0, 4), "python -m migrate"], env().env);
+        expect(bad.stderr).toContain("the command must be a JSON array of strings");
+        expect(fs.existsSync(log)).toBe(false);
+    });
+});
