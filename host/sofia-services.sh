@@ -547,7 +547,32 @@ cmd_patch() {
   fi
 }
 
+# Stops containers this host no longer runs (a move to the ECS topology: its apps, Redis and proxy
+# now run elsewhere), in the order given, each with its grace (name:seconds), and keeps them from
+# restarting; Pulumi removes them afterwards. Never one of this host's own services. Idempotent: a
+# container that is gone or stopped is said and passed over.
+cmd_retire() {
+  (( $# )) || die "usage: sofia-services retire <container>:<grace seconds>..."
+  local arg c grace i
+  for arg in "$@"; do
+    [[ $arg =~ ^(sofia-[a-z0-9-]+):([0-9]{1,4})$ ]] || die "retire: '$arg' is not <sofia container>:<grace seconds>"
+    c=${BASH_REMATCH[1]} grace=${BASH_REMATCH[2]}
+    for i in "${!NAME[@]}"; do
+      [[ ${CONTAINER[$i]} != "$c" ]] || die "retire: $c is one of this host's services ($CATALOG): refusing to stop it"
+    done
+  done
+  for arg in "$@"; do
+    c=${arg%:*} grace=${arg##*:}
+    if ! docker inspect -f '{{.State.Running}}' "$c" >/dev/null 2>&1; then log "retire: $c is not on this host"; continue; fi
+    docker update --restart=no "$c" >/dev/null || die "retire: could not keep $c from restarting; is Docker running?"
+    log "retire: stopping $c (grace ${grace}s)"
+    docker stop -t "$grace" "$c" >/dev/null || die "retire: could not stop $c: docker stop -t $grace $c"
+  done
+  log "retire: done"
+}
+
 case ${1:-} in
+  retire) ops_begin "sofia-services retire" "$OPS_WAIT"; cmd_retire "${@:2}" ;;
   start) ops_begin "sofia-services start" "$OPS_WAIT"; cmd_start ;;
   stop) ops_begin "sofia-services stop" "$OPS_WAIT"; cmd_stop ;;
   restart) ops_begin "sofia-services restart" "$OPS_WAIT"; cmd_restart ;;
@@ -561,5 +586,5 @@ case ${1:-} in
   resume) ops_begin "sofia-services resume" "$OPS_WAIT"; cmd_resume ;;
   migrated) cmd_migrated "${2:-}" ;;
   status) cmd_status ;;
-  *) die "usage: sofia-services start|stop|restart|verify [--without-flows]|watchdog|tune|patch|quiesce <minutes>|resume|status|flows [--wait]|pull-browser|migrated <container>" ;;
+  *) die "usage: sofia-services start|stop|restart|verify [--without-flows]|watchdog|tune|patch|quiesce <minutes>|resume|status|flows [--wait]|pull-browser|migrated <container>|retire <container>:<grace>..." ;;
 esac

@@ -15,6 +15,7 @@ import { hourWindow } from "../topology/ecs/cache";
 import { containerDefinition, ecsEnv, secretEnvOf } from "../topology/ecs/tasks";
 import { ofType, one, planStack } from "./helpers/plan";
 import { replacementCauses } from "../plan/replacements";
+import { retiredFromHost } from "../topology/ecs/platform";
 import { readStackConfig, projectName, applyOverride } from "../plan/stack-config";
 import { configSource, readSettings, SettingsError } from "../model/settings";
 
@@ -107,6 +108,15 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(kept.filter((r) => r.type === "aws:sns/topic:Topic")).toHaveLength(2);
         expect(kept.filter((r) => r.type === "aws:cloudwatch/logGroup:LogGroup").length).toBeGreaterThan(8);
         expect(kept.filter((r) => r.type === "aws:cloudwatch/dashboard:Dashboard")).toHaveLength(1);
+    });
+
+    it("on a move, the host's apps, Redis and proxy stop (apps first) before any task starts; a restore also comes first", async () => {
+        expect(retiredFromHost(sofiaCatalog("questdb"))).toEqual(["sofia-ui:10", "sofia-api:20", "sofia-whale-alerts:10", "sofia-news:10", "sofia-ts-writer:30", "sofia-equities:15", "sofia-crypto-ws:15", "sofia-grafana:10", "sofia-metrics:10", "sofia-proxy:10", "sofia-redis:30"]);
+        const plan = await planStack("prod", [...ECS, "restore.from=20261201T010000Z", "restore.confirm=prod"]);
+        const urn = (name: string) => plan.resources.find((r) => r.name === name)!.urn;
+        const first = ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === "metrics")!;
+        expect(first.dependsOn).toEqual(expect.arrayContaining([urn("sofia-retire-host-apps-run"), urn("sofia-restore-run")]));
+        expect(plan.resources.find((r) => r.name === "sofia-restore-run")!.dependsOn).toContain(urn("sofia-retire-host-apps-run"));
     });
 
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {

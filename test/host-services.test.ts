@@ -468,6 +468,29 @@ describe("sofia-services migrated (a deploy's one-shot migration container)", ()
     });
 });
 
+describe("sofia-services retire (the move to the ECS topology)", () => {
+    it("stops what the host no longer runs, in the order given with each grace, and keeps it from restarting; never one of its own services", async () => {
+        fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog.filter((e) => e.name === "questdb")));
+        container("questdb", ["healthy"], true);
+        container("api", ["healthy"], true);
+        container("redis", ["healthy"], true);
+        const r = await runAsync("bash", [SCRIPT, "retire", "sofia-api:20", "sofia-redis:30", "sofia-grafana:10"], env());
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("retire: sofia-grafana is not on this host");
+        const calls = log();
+        expect(calls.filter((l) => /^(update|stop)/.test(l))).toEqual(["update --restart=no sofia-api", "stop -t 20 sofia-api", "update --restart=no sofia-redis", "stop -t 30 sofia-redis"]);
+        expect(fs.readFileSync(path.join(state(), "sofia-api.running"), "utf8").trim()).toBe("false");
+        // Again: idempotent.
+        expect((await runAsync("bash", [SCRIPT, "retire", "sofia-api:20"], env())).status).toBe(0);
+        const own = await runAsync("bash", [SCRIPT, "retire", "sofia-api:20", "sofia-questdb:60"], env());
+        expect(own.status).toBe(1);
+        expect(own.stderr).toContain("retire: sofia-questdb is one of this host's services");
+        expect(fs.readFileSync(path.join(state(), "sofia-questdb.running"), "utf8").trim()).toBe("true");
+        expect((await runAsync("bash", [SCRIPT, "retire", "api; rm -rf /"], env())).stderr).toContain("is not <sofia container>:<grace seconds>");
+    });
+});
+
 describe("sofia-services verify: data flows (the catalog's writes)", () => {
     let questdb: QuestDbDouble;
     beforeAll(async () => {

@@ -23,6 +23,8 @@ import { DeclaredOutputs, ReleaseRecord, VerifiedRelease } from "../../release/o
 import { alarmPrefix } from "../host/alarms";
 import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupObjectKey, backupRetention, restoreStep, SofiaBackups } from "../host/backups";
 import { SofiaContainers } from "../host/containers";
+import { containerName } from "../host/store-config";
+import { startStages } from "../../model/start-order";
 import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN, BACKUP_BIN } from "../host/layout";
 import { maintenanceHostFiles, maintenancePlan } from "../host/maintenance";
 import { monitoringHostFiles } from "../host/monitoring";
@@ -42,6 +44,17 @@ import { ecsApps, ecsFingerprint } from "./tasks";
 /** The stores on the store host: all but Redis, which is ElastiCache here. */
 export function storeHostCatalog(catalog: readonly CatalogEntry[]): CatalogEntry[] {
     return catalog.filter((e) => e.kind === "store" && e.name !== "redis");
+}
+
+/** What the host topology ran that the store host does not, as `<container>:<grace>` in reverse start order (the apps first, Redis last). */
+export function retiredFromHost(catalog: readonly CatalogEntry[]): string[] {
+    const kept = new Set(storeHostCatalog(catalog).map((e) => e.name));
+    const byName = new Map(catalog.map((e) => [e.name, e]));
+    return startStages(catalog)
+        .flat()
+        .reverse()
+        .filter((n) => !kept.has(n))
+        .map((n) => `${containerName({ name: n })}:${byName.get(n)!.stopGraceSeconds}`);
 }
 
 export interface SofiaEcsPlatformArgs {
@@ -185,7 +198,20 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const fingerprint = ecsFingerprint(catalog, s);
         const commit = deployCommit();
         const kind = deployKind(args.previous, images, fingerprint, s.deploy.rollbackId, commit);
-        const before: pulumi.Resource[] = [...Object.values(storeContainers.containers), cache.group];
+        const storeRuns = Object.values(storeContainers.containers);
+        // A stack moving from the host topology: what the host ran and no longer does (its apps, Redis,
+        // the proxy, tools) stops, in reverse start order, before any task starts: never two writers or
+        // alerters at once. Once: a new stack's host has none of them.
+        const retire = new HostCommand(
+            `${name}-retire-host-apps`,
+            { instanceId: host.instance.id, region: s.region, command: `${SERVICES_BIN} retire ${retiredFromHost(catalog).join(" ")}`, triggers: ["host-to-ecs"], requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations] },
+            { parent: this },
+        );
+        // The store host restores its stores before any task writes to them (ElastiCache is seeded from the same backup).
+        const restore = s.restore.from
+            ? restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations, retire.run] }, { parent: this })
+            : undefined;
+        const before: pulumi.Resource[] = [...storeRuns, cache.group, retire.run, ...(restore ? [restore.command.run] : [])];
         if (kind === "release") {
             before.push(
                 new HostCommand(`${name}-deploy-backup`, { instanceId: host.instance.id, region: s.region, command: `${BACKUP_BIN} run --wait 1800`, triggers: [JSON.stringify(release), deployAttempt()], requires: hostFiles.installed, after: [...hostFiles.associations, ...before], timeoutSeconds: 3600 }, { parent: this }).run,
@@ -259,17 +285,12 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const containers = Object.values(storeContainers.containers);
+        const containers = storeRuns;
         new HostCommand(
             `${name}-tune`,
             { instanceId: host.instance.id, region: s.region, command: `${SERVICES_BIN} tune`, triggers: [tuningTable(stores, s), host.instance.id], requires: hostFiles.installed, after: [...containers, ...hostFiles.associations] },
             { parent: this },
         );
-        // The store host restores its stores; ElastiCache was seeded from the same backup above.
-        const restore = s.restore.from
-            ? restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...containers, ...hostFiles.associations] }, { parent: this })
-            : undefined;
-
         const address = s.proxy.acme?.domain ?? edge.loadBalancer.dnsName;
         const endpoints = Object.fromEntries(clientListeners(catalog).map(({ entry, port }) => [entry.name, pulumi.interpolate`https://${address}:${port}`]));
         // Verified: every service steady with healthy tasks (Pulumi waited for each), then the writers' rows arriving in the store (the catalog's `writes`), checked on the store host.
