@@ -29,9 +29,38 @@ stop_task() {
   [[ -n $task ]] || return 0
   aws ecs stop-task --region "$region" --cluster "$cluster" --task "$task" --reason "ecs-run-task: $1" >/dev/null 2>&1 ||
     echo "ecs-run-task: could not stop $task; stop it: aws ecs stop-task --cluster $cluster --task $task" >&2
+  task=""
 }
+# Whatever ends this script while its task runs (a signal, a failed call under set -e) stops the
+# task; only SIGKILL cannot, and the next run finds that task first (below).
 trap 'stop_task interrupted; exit 130' INT
 trap 'stop_task terminated; exit 143' TERM HUP
+trap 'stop_task "ended early"' EXIT
+
+# The status of a task: its lastStatus and, once stopped, the container's exit code and the reason.
+# Retried: one failed call (a throttle, a network blip) must not abandon a running migration.
+describe() {  # task arn
+  local out tries=0
+  until out=$(aws ecs describe-tasks --region "$region" --cluster "$cluster" --tasks "$1" --output json 2>/dev/null); do
+    (( ++tries < 5 )) || { echo "ecs-run-task: could not describe $1 ($tries tries)" >&2; return 1; }
+    sleep "$poll"
+  done
+  printf '%s\n' "$out"
+}
+
+deadline=$(( $(date +%s) + timeout ))
+# A task an earlier run started (an update killed outright) may still be migrating: wait for it to
+# end rather than run a second migration beside it.
+family=${taskdef##*task-definition/}
+family=${family%%:*}
+earlier=$(aws ecs list-tasks --region "$region" --cluster "$cluster" --started-by pulumi-deploy --family "$family" --desired-status RUNNING --output json)
+for other in $(jq -r '.taskArns[]?' <<<"$earlier"); do
+  echo "ecs-run-task: $container: a task an earlier run started still runs ($other); waiting for it to end"
+  until [[ $(describe "$other" | jq -r '.tasks[0].lastStatus // "MISSING"') =~ ^(STOPPED|MISSING)$ ]]; do
+    (( $(date +%s) < deadline )) || die "$other (started by an earlier update) still runs after ${timeout}s; wait for it, or stop it: aws ecs stop-task --cluster $cluster --task $other"
+    sleep "$poll" & wait $!
+  done
+done
 
 started=$(aws ecs run-task --region "$region" --cluster "$cluster" --launch-type FARGATE --task-definition "$taskdef" \
   --network-configuration "$network" --overrides "$overrides" --started-by pulumi-deploy --output json)
@@ -39,20 +68,20 @@ task=$(jq -r '.tasks[0].taskArn // empty' <<<"$started")
 [[ -n $task ]] || die "ECS started no task: $(jq -c '.failures' <<<"$started")"
 echo "ecs-run-task: $container: started $task"
 
-deadline=$(( $(date +%s) + timeout ))
 while :; do
-  described=$(aws ecs describe-tasks --region "$region" --cluster "$cluster" --tasks "$task" --output json)
+  described=$(describe "$task")
   status=$(jq -r '.tasks[0].lastStatus // "MISSING"' <<<"$described")
   if [[ $status == STOPPED ]]; then
     code=$(jq -r --arg c "$container" '.tasks[0].containers[] | select(.name == $c) | .exitCode // empty' <<<"$described")
     reason=$(jq -r '.tasks[0].stoppedReason // ""' <<<"$described")
     task=""
+    trap - EXIT
     [[ $code == 0 ]] || die "$container exited ${code:-without a code} ($reason); its output is in its log group, stream prefix $container"
     echo "ecs-run-task: $container: done (exit 0)"
     exit 0
   fi
   [[ $status != MISSING ]] || die "ECS no longer knows the task $task"
-  (( $(date +%s) < deadline )) || { stop_task "timed out after ${timeout}s"; task=""; die "$container still $status after ${timeout}s: stopped it"; }
+  (( $(date +%s) < deadline )) || { stop_task "timed out after ${timeout}s"; die "$container still $status after ${timeout}s: stopped it"; }
   # In the background, so that a TERM is handled (the task stopped) at once, not after the sleep.
   sleep "$poll" & wait $!
 done

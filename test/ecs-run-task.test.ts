@@ -61,6 +61,27 @@ describe("scripts/ecs-run-task.sh", () => {
         expect(fs.readFileSync(killed.log, "utf8")).toContain("ecs stop-task --region eu-central-1 --cluster sofia-prod --task arn:aws:ecs:eu-central-1:123456789012:task/sofia/double --reason ecs-run-task: terminated");
     });
 
+    it("waits for a task an earlier (killed) run started before it runs its own: never two migrations at once", async () => {
+        const { log, env: e } = env({ ECS_DOUBLE_EARLIER: "arn:aws:ecs:eu-central-1:123456789012:task/sofia/earlier", ECS_DOUBLE_EARLIER_POLLS: "2" });
+        const r = await runAsync("bash", [SCRIPT, ...ARGS], e);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("a task an earlier run started still runs (arn:aws:ecs:eu-central-1:123456789012:task/sofia/earlier); waiting for it to end");
+        const calls = fs.readFileSync(log, "utf8").split("\n");
+        expect(calls.findIndex((l) => l.startsWith("ecs run-task"))).toBeGreaterThan(calls.findLastIndex((l) => l.includes("task/sofia/earlier")));
+        expect(calls.find((l) => l.startsWith("ecs list-tasks"))).toContain("--started-by pulumi-deploy --family api --desired-status RUNNING");
+    });
+
+    it("rides out a failed look at its task, and stops the task when it cannot look any more", async () => {
+        const once = env({ ECS_DOUBLE_DESCRIBE_FAILS: "1" });
+        expect((await runAsync("bash", [SCRIPT, ...ARGS], once.env)).status).toBe(0);
+        const never = env({ ECS_DOUBLE_DESCRIBE_FAILS: "99", ECS_RUN_POLL: "0" });
+        const r = await runAsync("bash", [SCRIPT, ...ARGS], never.env);
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toContain("could not describe arn:aws:ecs:eu-central-1:123456789012:task/sofia/double (5 tries)");
+        expect(fs.readFileSync(never.log, "utf8")).toContain("ecs stop-task --region eu-central-1 --cluster sofia-prod --task arn:aws:ecs:eu-central-1:123456789012:task/sofia/double --reason ecs-run-task: ended early");
+    });
+
     it("refuses a command that is not a JSON list of strings, and bad settings, before calling AWS", async () => {
         const { log, env: e } = env({ ECS_RUN_TIMEOUT: "soon" });
         const r = await runAsync("bash", [SCRIPT, ...ARGS], e);
