@@ -16,6 +16,9 @@ export type TaskCount =
     /** Between min and max tasks behind a target group, scaled on average CPU; deployments start new tasks before stopping old ones. */
     | { kind: "scaled"; min: number; max: number; targetCpuPercent: number; targetGroupArn: pulumi.Input<string>; port: number };
 
+/** Memory AWS recommends leaving in a task for the Service Connect proxy it adds. */
+export const SERVICE_CONNECT_PROXY_MB = 256;
+
 export interface FargateServiceArgs {
     /** The cluster's ARN. */
     cluster: pulumi.Input<string>;
@@ -47,6 +50,11 @@ export interface FargateServiceArgs {
     startAfter?: Gate;
     /** Seconds a new task's failing health checks do not count (scaled only). @default 60 */
     healthGraceSeconds?: number;
+    /**
+     * ECS Service Connect: a client of the namespace's services, and, with `serves`, one itself,
+     * reached by other tasks as `dnsName:port` (the name it has on the host's Docker network). @default none
+     */
+    serviceConnect?: { namespaceArn: pulumi.Input<string>; serves?: { portName: string; dnsName: string; port: number } };
     /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
 }
@@ -58,7 +66,8 @@ export class FargateService extends pulumi.ComponentResource {
     constructor(name: string, args: FargateServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:ecs:FargateService", name, {}, opts);
         const sidecars = args.sidecars?.containers ?? [];
-        const size = fargateSize(args.memoryMb + (args.sidecars?.memoryMb ?? 0));
+        // ECS adds Service Connect's proxy to the task: AWS asks room for it (256 MiB).
+        const size = fargateSize(args.memoryMb + (args.sidecars?.memoryMb ?? 0) + (args.serviceConnect ? SERVICE_CONNECT_PROXY_MB : 0));
         this.taskDefinition = new aws.ecs.TaskDefinition(
             `${name}-task`,
             {
@@ -97,6 +106,17 @@ export class FargateService extends pulumi.ComponentResource {
                           loadBalancers: [{ targetGroupArn: scaled.targetGroupArn, containerName: args.name, containerPort: scaled.port }],
                           healthCheckGracePeriodSeconds: args.healthGraceSeconds ?? 60,
                           availabilityZoneRebalancing: "ENABLED",
+                      }
+                    : {}),
+                ...(args.serviceConnect
+                    ? {
+                          serviceConnectConfiguration: {
+                              enabled: true,
+                              namespace: args.serviceConnect.namespaceArn,
+                              ...(args.serviceConnect.serves
+                                  ? { services: [{ portName: args.serviceConnect.serves.portName, discoveryName: args.name, clientAlias: [{ port: args.serviceConnect.serves.port, dnsName: args.serviceConnect.serves.dnsName }] }] }
+                                  : {}),
+                          },
                       }
                     : {}),
                 propagateTags: "SERVICE",

@@ -76,6 +76,7 @@ const FORCE_NEW: Record<string, readonly string[]> = {
     "aws:efs/backupPolicy:BackupPolicy": ["fileSystemId"],
     "aws:efs/mountTarget:MountTarget": ["fileSystemId", "subnetId", "ipAddress"],
     "aws:efs/accessPoint:AccessPoint": ["fileSystemId", "posixUser", "rootDirectory"],
+    "aws:servicediscovery/httpNamespace:HttpNamespace": ["name"],
     // A provider's inputs reach its resources through their own diffs.
     "pulumi:providers:docker": [],
 };

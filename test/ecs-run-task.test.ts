@@ -68,7 +68,7 @@ describe("scripts/ecs-run-task.sh", () => {
         expect(r.status).toBe(0);
         expect(r.stdout).toContain("a task an earlier run started still runs (arn:aws:ecs:eu-central-1:123456789012:task/sofia/earlier); waiting for it to end");
         const calls = fs.readFileSync(log, "utf8").split("\n");
-        expect(calls.findIndex((l) => l.startsWith("ecs run-task"))).toBeGreaterThan(calls.findLastIndex((l) => l.includes("task/sofia/earlier")));
+        expect(calls.findIndex((l) => l.startsWith("ecs run-task"))).toBeGreaterThan(calls.map((l) => l.includes("task/sofia/earlier")).lastIndexOf(true));
         expect(calls.find((l) => l.startsWith("ecs list-tasks"))).toContain("--started-by pulumi-deploy --family api --desired-status RUNNING");
     });
 

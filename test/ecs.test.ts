@@ -119,6 +119,22 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(plan.resources.find((r) => r.name === "sofia-restore-run")!.dependsOn).toContain(urn("sofia-retire-host-apps-run"));
     });
 
+    it("each app reaches what the catalog says it talks to, no more: its own security group; the UI calls the API by its host name through Service Connect", async () => {
+        const plan = await planStack("prod", ECS);
+        const rules = ofType(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => r.name);
+        expect(rules).toContain("sofia-store-questdb-9009-ts-writer");
+        expect(rules.filter((r) => r.startsWith("sofia-store-questdb-") && r.endsWith("-ui"))).toEqual([]);
+        expect(rules.filter((r) => r.startsWith("sofia-cache-in-")).sort()).toEqual(["sofia-cache-in-api", "sofia-cache-in-crypto-ws", "sofia-cache-in-equities", "sofia-cache-in-metrics", "sofia-cache-in-news", "sofia-cache-in-ts-writer", "sofia-cache-in-whale-alerts"]);
+        expect(rules).toContain("sofia-api-in-ui");
+        const service = (n: string) => ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === n)!.inputs;
+        expect(service("api").serviceConnectConfiguration).toMatchObject({ enabled: true, services: [{ discoveryName: "api", clientAlias: [{ dnsName: "sofia-api", port: 8013 }] }] });
+        expect(service("ui").serviceConnectConfiguration).toMatchObject({ enabled: true });
+        expect((service("ui").serviceConnectConfiguration as { services?: unknown }).services).toBeUndefined();
+        expect(service("ts-writer").serviceConnectConfiguration).toBeUndefined();
+        const portNames = JSON.parse(String(ofType(plan, "aws:ecs/taskDefinition:TaskDefinition").find((t) => t.inputs.family === "api")!.inputs.containerDefinitions))[0].portMappings.map((p: { name: string }) => p.name);
+        expect(portNames).toEqual(["api-http"]);
+    });
+
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {
         const plan = await planStack("prod", ECS);
         const names = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => String(a.inputs.name));

@@ -23,7 +23,8 @@ export interface SharedFilesArgs {
     vpcId: string;
     /** One subnet per zone: a mount target each (EFS refuses two in one zone). */
     subnetIds: string[];
-    tasks: aws.ec2.SecurityGroup;
+    /** The security groups of the tasks that mount it. */
+    clients: aws.ec2.SecurityGroup[];
     tags: Record<string, string>;
 }
 
@@ -37,7 +38,7 @@ export class SharedFiles extends pulumi.ComponentResource {
         this.fileSystem = new aws.efs.FileSystem(`${name}-fs`, { encrypted: true, performanceMode: "generalPurpose", throughputMode: "elastic", tags: { ...args.tags, Name: `${name}-fs` } }, { ...child, protect: true });
         new aws.efs.BackupPolicy(`${name}-backup`, { fileSystemId: this.fileSystem.id, backupPolicy: { status: "ENABLED" } }, { parent: this.fileSystem });
         const sg = securityGroup(`${name}-sg`, args.vpcId, "Sofia shared files: NFS from the tasks only", args.tags, this);
-        allowFrom(`${name}-in-nfs`, sg, args.tasks, NFS_PORT, "NFS from Sofia's tasks", args.tags);
+        args.clients.forEach((client, i) => allowFrom(`${name}-in-nfs${i ? `-${i + 1}` : ""}`, sg, client, NFS_PORT, "NFS from a Sofia task with volumes", args.tags));
         args.subnetIds.forEach((subnetId, i) => {
             new aws.efs.MountTarget(`${name}-mount-${i}`, { fileSystemId: this.fileSystem.id, subnetId, securityGroups: [sg.id] }, { parent: this.fileSystem });
         });

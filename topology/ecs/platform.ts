@@ -40,6 +40,7 @@ import { appVolumes, SharedFiles } from "./files";
 import { allowFrom, allowOut, EcsNetwork, securityGroup } from "./network";
 import { SofiaEcsServices } from "./services";
 import { ecsApps, ecsFingerprint } from "./tasks";
+import { talksTo } from "../host/networks";
 
 /** The stores on the store host: all but Redis, which is ElastiCache here. */
 export function storeHostCatalog(catalog: readonly CatalogEntry[]): CatalogEntry[] {
@@ -94,8 +95,15 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const tasksSg = securityGroup(`${name}-tasks-sg`, vpcId, "Sofia ECS tasks: from the load balancer only", tags, this);
-        allowOut(`${name}-tasks-out`, tasksSg, tags);
+        // A security group per app: what it may reach is what the catalog says it talks to (as the host's Docker networks), no more.
+        const appSgs = Object.fromEntries(
+            ecsApps(catalog).map((e) => {
+                const sg = securityGroup(`${name}-${e.name}-sg`, vpcId, `Sofia ECS ${e.name}: in from what talks to it only`, tags, this);
+                allowOut(`${name}-${e.name}-out`, sg, tags);
+                return [e.name, sg];
+            }),
+        );
+        const talkers = (store: string) => ecsApps(catalog).filter((e) => talksTo(catalog, e).includes(store));
         const host = new Host(
             `${name}-host`,
             {
@@ -123,7 +131,9 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         );
         // The tasks reach the store on its ports, by security group; nothing else does.
         for (const store of stores) {
-            for (const port of store.ports) allowFrom(`${name}-store-${store.name}-${port.port}`, host.securityGroup, tasksSg, port.port, `Sofia ${store.name} (${port.name}) for the ECS tasks`, tags);
+            for (const app of talkers(store.name)) {
+                for (const port of store.ports) allowFrom(`${name}-store-${store.name}-${port.port}-${app.name}`, host.securityGroup, appSgs[app.name], port.port, `Sofia ${store.name} (${port.name}) for ${app.name}`, tags);
+            }
         }
         const hostFiles = new HostFiles(
             `${name}-host-files`,
@@ -154,7 +164,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
 
         // Redis.
         const cacheSg = securityGroup(`${name}-cache-sg`, vpcId, "Sofia ElastiCache: Redis from the tasks only", tags, this);
-        allowFrom(`${name}-cache-in`, cacheSg, tasksSg, CACHE_PORT, "Redis from Sofia's tasks", tags);
+        for (const app of talkers("redis")) allowFrom(`${name}-cache-in-${app.name}`, cacheSg, appSgs[app.name], CACHE_PORT, `Redis for ${app.name}`, tags);
         // restore.from seeds a new group; unset, the group keeps whatever seeded it (cache.ts).
         const seed = seedKey ? pulumi.interpolate`${backupBucket.bucket.arn}/${seedKey}` : undefined;
         const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, seedRdbArn: seed, tags }, { parent: this });
@@ -188,9 +198,13 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         }
 
         const edge = new SofiaEdge(`${name}-edge`, { settings: s, catalog, vpcId, subnetIds, tags }, { parent: this });
-        for (const { entry, port } of clientListeners(catalog)) allowFrom(`${name}-tasks-in-${entry.name}`, tasksSg, edge.securityGroup, port, `Sofia ${entry.name} from the load balancer`, tags);
+        for (const { entry, port } of clientListeners(catalog)) {
+            allowFrom(`${name}-tasks-in-${entry.name}`, appSgs[entry.name], edge.securityGroup, port, `Sofia ${entry.name} from the load balancer`, tags);
+            // An app that calls another (the UI the API) reaches it on its port, by Service Connect (services.ts).
+            for (const caller of talkers(entry.name)) allowFrom(`${name}-${entry.name}-in-${caller.name}`, appSgs[entry.name], appSgs[caller.name], port, `Sofia ${entry.name} for ${caller.name}`, tags);
+        }
         const volumes = appVolumes(catalog);
-        const files = volumes.length ? new SharedFiles(`${name}-files`, { volumes, vpcId, subnetIds: args.network.perZone, tasks: tasksSg, tags }, { parent: this }) : undefined;
+        const files = volumes.length ? new SharedFiles(`${name}-files`, { volumes, vpcId, subnetIds: args.network.perZone, clients: ecsApps(catalog).filter((e) => e.volumes?.length).map((e) => appSgs[e.name]), tags }, { parent: this }) : undefined;
 
         // The deploy checklist in ECS terms (README "Scale"): backup first, migrations, rolling deployment, verified when steady.
         const images = imagesOf(catalog.map((e) => e.name), s.images);
@@ -226,7 +240,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                 settings: s,
                 catalog,
                 subnetIds,
-                tasksSecurityGroupId: tasksSg.id,
+                securityGroups: Object.fromEntries(Object.entries(appSgs).map(([k, g]) => [k, g.id])),
                 endpoints: {
                     redis: cache.group.primaryEndpointAddress.apply((host) => ({ host, tls: true })),
                     ...Object.fromEntries(stores.map((e) => [e.name, host.instance.privateIp.apply((ip) => ({ host: ip, tls: false }))])),
@@ -250,7 +264,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                     `${name}-deploy-migrate`,
                     {
                         create: pulumi.interpolate`./scripts/ecs-run-task.sh ${s.region} ${services.cluster.name} ${task.arn} ${migrator.name} '${JSON.stringify(migrator.migration)}'`,
-                        environment: { ECS_RUN_SUBNETS: subnetIds.join(","), ECS_RUN_SECURITY_GROUP: tasksSg.id, ECS_RUN_PUBLIC_IP: s.ecs.publicTaskIps ? "ENABLED" : "DISABLED", ECS_RUN_TIMEOUT: "900" },
+                        environment: { ECS_RUN_SUBNETS: subnetIds.join(","), ECS_RUN_SECURITY_GROUP: appSgs[migrator.name].id, ECS_RUN_PUBLIC_IP: s.ecs.publicTaskIps ? "ENABLED" : "DISABLED", ECS_RUN_TIMEOUT: "900" },
                         triggers: [JSON.stringify(release), deployAttempt()],
                     },
                     { parent: this, dependsOn: [...before, task], replaceOnChanges: ["triggers"] },

@@ -12,6 +12,8 @@ import { assumedBy } from "../../components/iam";
 import { CatalogEntry } from "../../model/catalog";
 import { Settings } from "../../model/settings";
 import { startStages } from "../../model/start-order";
+import { talksTo } from "../host/networks";
+import { containerName } from "../host/store-config";
 import { SCRAPE_AGENT, SCRAPED_APP, scrapePolicy, scrapeSidecar } from "./scrape";
 import { appShape, containerDefinition, ecsApps, ecsEnv, efsVolumeName, SCRATCH, secretEnvOf, StoreEndpoint } from "./tasks";
 
@@ -19,7 +21,8 @@ export interface SofiaEcsServicesArgs {
     settings: Settings;
     catalog: readonly CatalogEntry[];
     subnetIds: string[];
-    tasksSecurityGroupId: pulumi.Input<string>;
+    /** Each app's security group. */
+    securityGroups: Record<string, pulumi.Input<string>>;
     /** Where each store is reached (ElastiCache, the store host). */
     endpoints: Record<string, pulumi.Input<StoreEndpoint>>;
     /** Secrets Manager ARN of each store's password, by store name. */
@@ -41,6 +44,7 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
     readonly services: Record<string, FargateService> = {};
     readonly stages: string[][];
     readonly executionRole: aws.iam.Role;
+    readonly namespace?: aws.servicediscovery.HttpNamespace;
 
     constructor(name: string, args: SofiaEcsServicesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sofia:ecs:Services", name, {}, opts);
@@ -55,6 +59,9 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
 
         // Container Insights: running against desired tasks per service, what the alarms compare.
         this.cluster = new aws.ecs.Cluster(`${name}-cluster`, { name: `sofia-${s.stack}`, settings: [{ name: "containerInsights", value: "enabled" }], tags }, child);
+        // Apps that call another app (the UI the API) reach it by the name it has on the host's Docker network, through Service Connect.
+        const calling = apps.filter((e) => talksTo(args.catalog, e).some((p) => appNames.has(p)));
+        this.namespace = calling.length ? new aws.servicediscovery.HttpNamespace(`${name}-apps`, { name: `sofia-${s.stack}.apps`, description: "Sofia's apps that other apps call", tags }, child) : undefined;
 
         const secretArns = [...Object.values(args.passwordSecrets), ...(args.registryCredentials ? [args.registryCredentials] : [])];
         this.executionRole = new aws.iam.Role(`${name}-execution`, { assumeRolePolicy: assumedBy("ecs-tasks.amazonaws.com"), description: "Sofia ECS: pull images, write logs, read the stores' secrets", tags }, child);
@@ -128,7 +135,10 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
                     registryCredentials: registry,
                 }),
             );
-        const port = entry.ports.find((p) => p.publish === "clients")?.port;
+        const client = entry.ports.find((p) => p.publish === "clients");
+        const port = client?.port;
+        const served = this.namespace && client && ecsApps(args.catalog).some((e) => talksTo(args.catalog, e).includes(entry.name));
+        const calls = this.namespace && talksTo(args.catalog, entry).some((p) => ecsApps(args.catalog).some((e) => e.name === p));
         return new FargateService(
             `${name}-${entry.name}`,
             {
@@ -141,7 +151,7 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
                 executionRoleArn: this.executionRole.arn,
                 taskRoleArn: role.arn,
                 subnetIds: args.subnetIds,
-                securityGroupIds: [args.tasksSecurityGroupId],
+                securityGroupIds: [args.securityGroups[entry.name]],
                 assignPublicIp: s.ecs.publicTaskIps,
                 count:
                     shape === "scaled" && port !== undefined
@@ -158,6 +168,9 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
                         },
                     })),
                 ],
+                ...(served || calls
+                    ? { serviceConnect: { namespaceArn: this.namespace!.arn, ...(served ? { serves: { portName: `${entry.name}-${client!.name}`, dnsName: containerName(entry), port: client!.port } } : {}) } }
+                    : {}),
                 startAfter,
                 healthGraceSeconds: entry.check.startPeriodSeconds,
                 tags,
