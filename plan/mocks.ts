@@ -105,6 +105,11 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
             case "aws:ecs/cluster:Cluster":
             case "aws:ecs/service:Service":
                 state.name = inputs.name ?? name;
+                if (type === "aws:ecs/cluster:Cluster") state.arn = `arn:aws:ecs:${this.region}:${OFFLINE_ACCOUNT}:cluster/${state.name}`;
+                break;
+            case "aws:ecs/taskDefinition:TaskDefinition":
+                // As ECS names a registered revision: the family and its number.
+                Object.assign(state, { revision: 1, arn: `arn:aws:ecs:${this.region}:${OFFLINE_ACCOUNT}:task-definition/${inputs.family}:1` });
                 break;
             case "aws:elasticache/replicationGroup:ReplicationGroup": {
                 const group = String(inputs.replicationGroupId ?? `${name}-${hex(name, 7)}`).toLowerCase();

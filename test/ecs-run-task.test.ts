@@ -91,3 +91,29 @@ describe("scripts/ecs-run-task.sh", () => {
         expect(fs.existsSync(log)).toBe(false);
     });
 });
+
+describe("scripts/ecs-rollout-check.sh", () => {
+    const CHECK = path.join(ROOT, "scripts", "ecs-rollout-check.sh");
+    const want = (n: string, rev = 7) => `${n}=arn:aws:ecs:eu-central-1:123456789012:task-definition/${n}:${rev}`;
+    const services = ["metrics", "crypto-ws", "equities", "ts-writer", "news", "whale-alerts", "api", "ui", "x1", "x2", "x3"];
+
+    it("passes when every service's primary deployment runs the declared task definition, completed (ten per call)", async () => {
+        const { log, env: e } = env();
+        const r = await runAsync("bash", [CHECK, "eu-central-1", "sofia-prod", ...services.map((n) => want(n))], e);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("every service runs what this update declared");
+        expect(fs.readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("ecs describe-services"))).toHaveLength(2);
+    });
+
+    it("fails, naming the service, the events and what to do, when the circuit breaker rolled it back", async () => {
+        const { env: e } = env({ ECS_DOUBLE_ROLLED_BACK: "ui" });
+        const r = await runAsync("bash", [CHECK, "eu-central-1", "sofia-prod", want("api"), want("ui")], e);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("ui runs ui:6 (COMPLETED), not ui:7: ECS deployment circuit breaker: rolled back to the last completed deployment");
+        expect(r.stderr).toContain("(service ui) rolling back to deployment ecs-svc/1");
+        expect(r.stderr).toContain("not running what this update declared: ui");
+        expect(r.stderr).toContain("pulumi refresh");
+        expect((await runAsync("bash", [CHECK, "eu-central-1", "sofia-prod", "ui=latest"], e)).stderr).toContain("'ui=latest' is not <service>=<task definition ARN>");
+    });
+});

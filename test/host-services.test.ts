@@ -683,7 +683,7 @@ describe("the catalog table", () => {
 
 describe("host scripts", () => {
     it("are bash with set -euo pipefail and shellcheck-clean", () => {
-        const scripts = [...fs.readdirSync(path.join(ROOT, "host")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, "scripts", "ecs-run-task.sh"), path.join(ROOT, "drill", "doubles", "ecs", "aws"), path.join(ROOT, ".ci", "run")];
+        const scripts = [...fs.readdirSync(path.join(ROOT, "host")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, "scripts", "ecs-run-task.sh"), path.join(ROOT, "scripts", "ecs-rollout-check.sh"), path.join(ROOT, "drill", "doubles", "ecs", "aws"), path.join(ROOT, ".ci", "run")];
         for (const s of scripts) {
             const text = fs.readFileSync(s, "utf8");
             expect(text.startsWith("#!/usr/bin/env bash\n"), s).toBe(true);

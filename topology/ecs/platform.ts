@@ -25,6 +25,7 @@ import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupObjectKey, backupRetention
 import { SofiaContainers } from "../host/containers";
 import { containerName } from "../host/store-config";
 import { startStages } from "../../model/start-order";
+import { DeployKind, DeployStepSpec } from "../../model/deploy-steps";
 import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN, BACKUP_BIN } from "../host/layout";
 import { maintenanceHostFiles, maintenancePlan } from "../host/maintenance";
 import { monitoringHostFiles } from "../host/monitoring";
@@ -45,6 +46,11 @@ import { talksTo } from "../host/networks";
 /** The stores on the store host: all but Redis, which is ElastiCache here. */
 export function storeHostCatalog(catalog: readonly CatalogEntry[]): CatalogEntry[] {
     return catalog.filter((e) => e.kind === "store" && e.name !== "redis");
+}
+
+/** The deployment checklist's steps on ECS, by kind (the model's ids; "verify" is the rollout check and the data flow). */
+export function ecsDeploySteps(kind: DeployKind): DeployStepSpec["id"][] {
+    return kind === "release" ? ["backup", "migrate", "verify"] : kind === "first" ? ["migrate", "verify"] : kind === "config" ? ["verify"] : [];
 }
 
 /** What the host topology ran that the store host does not, as `<container>:<grace>` in reverse start order (the apps first, Redis last). */
@@ -308,21 +314,34 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const address = s.proxy.acme?.domain ?? edge.loadBalancer.dnsName;
         const endpoints = Object.fromEntries(clientListeners(catalog).map(({ entry, port }) => [entry.name, pulumi.interpolate`https://${address}:${port}`]));
         // Verified: every service steady with healthy tasks (Pulumi waited for each), then the writers' rows arriving in the store (the catalog's `writes`), checked on the store host.
-        const verify =
+        // A rollback by the circuit breaker also ends steady: each service must run what this update declared.
+        const rollout =
             kind === "none"
                 ? undefined
-                : new HostCommand(
-                      `${name}-deploy-verify`,
+                : new command.local.Command(
+                      `${name}-deploy-rollout`,
                       {
-                          instanceId: host.instance.id,
-                          region: s.region,
-                          command: `${SERVICES_BIN} flows --wait`,
+                          create: pulumi
+                              .all(Object.entries(services.services).map(([app, svc]) => pulumi.interpolate`${app}=${svc.taskDefinition.arn}`))
+                              .apply((pairs) => `./scripts/ecs-rollout-check.sh ${s.region} sofia-${s.stack} ${pairs.join(" ")}`),
                           triggers: [JSON.stringify(release), fingerprint, deployAttempt()],
-                          requires: hostFiles.installed,
-                          after: [...Object.values(services.services).map((x) => x.service), ...hostFiles.associations],
                       },
-                      { parent: this },
+                      { parent: this, dependsOn: Object.values(services.services).map((x) => x.service), replaceOnChanges: ["triggers"] },
                   );
+        const verify = !rollout
+            ? undefined
+            : new HostCommand(
+                  `${name}-deploy-verify`,
+                  {
+                      instanceId: host.instance.id,
+                      region: s.region,
+                      command: `${SERVICES_BIN} flows --wait`,
+                      triggers: [JSON.stringify(release), fingerprint, deployAttempt()],
+                      requires: hostFiles.installed,
+                      after: [rollout, ...hostFiles.associations],
+                  },
+                  { parent: this },
+              );
         const verifiedRelease = verify
             ? verify.run.stdout.apply((out): VerifiedRelease | null => {
                   const record: ReleaseRecord = { release, images, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null, commit, ...(s.deploy.schema ? { schema: s.deploy.schema } : {}) };
@@ -338,7 +357,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             dashboard: `sofia-${s.stack}`,
             release,
             verifiedRelease,
-            deploy: { kind, steps: kind === "release" ? ["backup", "migrate", "verify"] : kind === "first" ? ["migrate", "verify"] : kind === "config" ? ["verify"] : [], changes: releaseChanges(args.previous, images) },
+            deploy: { kind, steps: ecsDeploySteps(kind), changes: releaseChanges(args.previous, images) },
             backups: pulumi.interpolate`s3://${backupBucket.bucket.bucket}/${s.stack}/`,
             placement: placementOf(s),
             topology: "ecs",
