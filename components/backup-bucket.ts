@@ -32,24 +32,8 @@ export interface BackupBucketArgs {
     accessLogDays?: number;
     /** Adjust the bucket before it is created (fields merged over the component's, or a function). @default none */
     transform?: { bucket?: Transform<aws.s3.BucketArgs> };
-    /**
-     * AWS services that may read given objects (ElastiCache seeding a cache from a snapshot's RDB):
-     * the service principal, and the object keys it may get. @default none
-     */
-    serviceReaders?: { principal: string; keys: string[] }[];
     /** Tags for every taggable child. @default none */
     tags?: Record<string, string>;
-}
-
-/** The statements letting each service reader get its objects (and see the bucket, as ElastiCache asks). */
-function serviceReads(bucketArn: string, readers: NonNullable<BackupBucketArgs["serviceReaders"]>): object[] {
-    return readers.map((r, i) => ({
-        Sid: `ServiceRead${i}`,
-        Effect: "Allow",
-        Principal: { Service: r.principal },
-        Action: ["s3:GetObject", "s3:ListBucket", "s3:GetBucketAcl"],
-        Resource: [bucketArn, ...r.keys.map((k) => `${bucketArn}/${k}`)],
-    }));
 }
 
 /** Throws on arguments that would keep backups shorter than promised. */
@@ -97,7 +81,7 @@ export class BackupBucket extends pulumi.ComponentResource {
             { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
             child,
         );
-        new aws.s3.BucketPolicy(`${name}-tls-only`, { bucket, policy: this.bucket.arn.apply((arn) => tlsOnlyPolicy(arn, serviceReads(arn, args.serviceReaders ?? []))) }, { ...child, dependsOn: [block] });
+        new aws.s3.BucketPolicy(`${name}-tls-only`, { bucket, policy: this.bucket.arn.apply(tlsOnlyPolicy) }, { ...child, dependsOn: [block] });
         const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket, versioningConfiguration: { status: "Enabled" } }, child);
         new aws.s3.BucketServerSideEncryptionConfiguration(
             `${name}-encryption`,

@@ -9,7 +9,7 @@ export const denyInsecureTransport = (bucketArn: string) => ({
     Condition: { Bool: { "aws:SecureTransport": "false" } },
 });
 
-/** The bucket policy: nothing over plain HTTP, and any further statements. */
-export function tlsOnlyPolicy(bucketArn: string, more: object[] = []): string {
-    return JSON.stringify({ Version: "2012-10-17", Statement: [denyInsecureTransport(bucketArn), ...more] });
+/** The bucket policy: nothing over plain HTTP. */
+export function tlsOnlyPolicy(bucketArn: string): string {
+    return JSON.stringify({ Version: "2012-10-17", Statement: [denyInsecureTransport(bucketArn)] });
 }

@@ -155,10 +155,6 @@ function ecsGuard(s: PlainSettings): string[] {
     if (!s.ecs.certificateArn && !s.proxy.acme) problems.push(`${NAMESPACE}:ecs.certificateArn: missing; topology ecs serves clients over TLS only: set ecs.certificateArn (an ACM certificate in this region), or proxy.acme.domain for a certificate ACM issues`);
     // ElastiCache keeps its snapshots 35 days at most: Redis would be kept shorter than promised.
     if (s.backup.retentionDays > ECS_MAX_SNAPSHOT_DAYS) problems.push(`${NAMESPACE}:backup.retentionDays: ${s.backup.retentionDays} is not allowed with topology ecs: ElastiCache keeps Redis' snapshots ${ECS_MAX_SNAPSHOT_DAYS} days at most`);
-    // The cache is seeded from the backup's RDB object when it is created: a plan must name it.
-    if (s.restore.from === "latest") problems.push(`${NAMESPACE}:restore.from: "latest" is not allowed with topology ecs: ElastiCache is seeded from one backup's RDB, named when the plan is made; give its id (sofia-backup list)`);
-    // ElastiCache reads a seed only under SSE-S3.
-    if (s.restore.from && s.backup.kmsKeyArn) problems.push(`${NAMESPACE}:restore.from: not allowed with backup.kmsKeyArn in topology ecs: ElastiCache seeds only from SSE-S3 objects; restore Redis by hand (README "Scale")`);
     return problems;
 }
 

@@ -92,8 +92,6 @@ export interface StackOutputs {
     topology?: "host" | "ecs";
     /** Topology ecs: the load balancer's DNS name (point the clients' name at it). */
     loadBalancer?: string;
-    /** Topology ecs, an update with restore.from: the RDB (S3 object ARN) it seeds ElastiCache from. */
-    cacheSeed?: string;
     /** Topology ecs with a requested certificate: the DNS record ACM issues it on. */
     certificateValidation?: { name: string; type: string; value: string };
     /** The last restore.from this stack ran, once it has: its id and result ("pending" until it reports). */

@@ -117,3 +117,23 @@ describe("scripts/ecs-rollout-check.sh", () => {
         expect((await runAsync("bash", [CHECK, "eu-central-1", "sofia-prod", "ui=latest"], e)).stderr).toContain("'ui=latest' is not <service>=<task definition ARN>");
     });
 });
+
+describe("scripts/ecs-scale.sh", () => {
+    const SCALE = path.join(ROOT, "scripts", "ecs-scale.sh");
+
+    it("sets the count of the services that exist and waits until they are steady; passes over those not created yet", async () => {
+        const { log, env: e } = env({ ECS_DOUBLE_SERVICES: "crypto-ws ts-writer" });
+        const r = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "0", "crypto-ws", "ts-writer", "news"], e);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        const calls = fs.readFileSync(log, "utf8").split("\n");
+        expect(calls.filter((l) => l.startsWith("ecs update-service"))).toEqual([
+            "ecs update-service --region eu-central-1 --cluster sofia-prod --service crypto-ws --desired-count 0 --output json",
+            "ecs update-service --region eu-central-1 --cluster sofia-prod --service ts-writer --desired-count 0 --output json",
+        ]);
+        expect(calls).toContain("ecs wait services-stable --region eu-central-1 --cluster sofia-prod --services crypto-ws ts-writer");
+        const none = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "1", "news"], env({ ECS_DOUBLE_SERVICES: "other" }).env);
+        expect(none.stdout).toContain("none of news exists yet: nothing to do");
+        expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "-1", "news"], e)).stderr).toContain("'-1' is not a task count");
+    });
+});

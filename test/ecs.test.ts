@@ -14,7 +14,6 @@ import { startStages } from "../model/start-order";
 import { hourWindow } from "../topology/ecs/cache";
 import { containerDefinition, ecsEnv, secretEnvOf } from "../topology/ecs/tasks";
 import { ofType, one, planStack } from "./helpers/plan";
-import { replacementCauses } from "../plan/replacements";
 import { retiredFromHost } from "../topology/ecs/platform";
 import { readStackConfig, projectName, applyOverride } from "../plan/stack-config";
 import { configSource, readSettings, SettingsError } from "../model/settings";
@@ -81,7 +80,6 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(group).toMatchObject({ numCacheClusters: 2, automaticFailoverEnabled: true, multiAzEnabled: true, atRestEncryptionEnabled: true, transitEncryptionEnabled: true, transitEncryptionMode: "required", snapshotRetentionLimit: 30 });
         expect(group.snapshotWindow).toBe("01:00-02:00");
         expect(group.maintenanceWindow).toBe("sun:02:00-sun:03:00");
-        expect(group.snapshotArns).toBeUndefined();
         const containers = ofType(plan, "docker:index/container:Container").map((c) => c.inputs.name);
         expect(containers).toEqual(["sofia-questdb"]);
         // The same bucket and host as the host topology: moving keeps the backups and QuestDB's volume.
@@ -110,13 +108,38 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(kept.filter((r) => r.type === "aws:cloudwatch/dashboard:Dashboard")).toHaveLength(1);
     });
 
-    it("on a move, the host's apps, Redis and proxy stop (apps first) before any task starts; a restore also comes first", async () => {
+    it("on a move, the host's apps stop first, its Redis is carried into the cache, then it stops; all before any task starts", async () => {
         expect(retiredFromHost(sofiaCatalog("questdb"))).toEqual(["sofia-ui:10", "sofia-api:20", "sofia-whale-alerts:10", "sofia-news:10", "sofia-ts-writer:30", "sofia-equities:15", "sofia-crypto-ws:15", "sofia-grafana:10", "sofia-metrics:10", "sofia-proxy:10", "sofia-redis:30"]);
-        const plan = await planStack("prod", [...ECS, "restore.from=20261201T010000Z", "restore.confirm=prod"]);
-        const urn = (name: string) => plan.resources.find((r) => r.name === name)!.urn;
+        const plan = await planStack("prod", ECS);
+        const step = (name: string) => plan.resources.find((r) => r.name === name)!;
+        expect(String(step("sofia-retire-host-apps-run").inputs.create)).toMatch(/sofia-services retire sofia-ui:10 .* sofia-proxy:10$/);
+        expect(String(step("sofia-move-cache-run").inputs.create)).toMatch(/\/usr\/local\/sbin\/sofia-cache move$/);
+        expect(String(step("sofia-retire-host-redis-run").inputs.create)).toMatch(/sofia-services retire sofia-redis:30$/);
+        expect(step("sofia-move-cache-run").dependsOn).toContain(step("sofia-retire-host-apps-run").urn);
+        expect(step("sofia-retire-host-redis-run").dependsOn).toContain(step("sofia-move-cache-run").urn);
         const first = ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === "metrics")!;
-        expect(first.dependsOn).toEqual(expect.arrayContaining([urn("sofia-retire-host-apps-run"), urn("sofia-restore-run")]));
-        expect(plan.resources.find((r) => r.name === "sofia-restore-run")!.dependsOn).toContain(urn("sofia-retire-host-apps-run"));
+        expect(first.dependsOn).toContain(step("sofia-retire-host-redis-run").urn);
+        // Once: the same steps on the next update run nothing again.
+        for (const n of ["sofia-retire-host-apps-run", "sofia-move-cache-run", "sofia-retire-host-redis-run"]) expect(step(n).inputs.triggers).toEqual(["host-to-ecs"]);
+    });
+
+    it("restore.from: the writers held at no task, the backup's Redis copied into the cache and the store host restored, then the writers back, before the services", async () => {
+        const plan = await planStack("prod", [...ECS, "restore.from=20261201T010000Z", "restore.confirm=prod"]);
+        const step = (name: string) => plan.resources.find((r) => r.name === name)!;
+        expect(step("sofia-restore-hold-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 0 crypto-ws equities ts-writer news whale-alerts");
+        expect(String(step("sofia-restore-cache-run").inputs.create)).toMatch(/sofia-cache seed 20261201T010000Z$/);
+        expect(String(step("sofia-restore-run").inputs.create)).toMatch(/sofia-restore 20261201T010000Z$/);
+        const release = step("sofia-restore-release-writers");
+        expect(release.inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
+        expect(release.dependsOn).toEqual(expect.arrayContaining([step("sofia-restore-cache-run").urn, step("sofia-restore-run").urn]));
+        expect(step("sofia-restore-cache-run").dependsOn).toContain(step("sofia-restore-hold-writers").urn);
+        for (const n of ["sofia-restore-hold-writers", "sofia-restore-cache-run", "sofia-restore-release-writers"]) expect(step(n).inputs.triggers).toEqual(["20261201T010000Z"]);
+        const first = ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === "metrics")!;
+        expect(first.dependsOn).toContain(release.urn);
+        // The cache is never replaced by a setting: a restore copies into it.
+        const group = one(plan, "aws:elasticache/replicationGroup:ReplicationGroup");
+        expect(group.inputs.snapshotArns).toBeUndefined();
+        expect(group.options.protect).toBe(true);
     });
 
     it("each app reaches what the catalog says it talks to, no more: its own security group; the UI calls the API by its host name through Service Connect", async () => {
@@ -124,7 +147,7 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         const rules = ofType(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => r.name);
         expect(rules).toContain("sofia-store-questdb-9009-ts-writer");
         expect(rules.filter((r) => r.startsWith("sofia-store-questdb-") && r.endsWith("-ui"))).toEqual([]);
-        expect(rules.filter((r) => r.startsWith("sofia-cache-in-")).sort()).toEqual(["sofia-cache-in-api", "sofia-cache-in-crypto-ws", "sofia-cache-in-equities", "sofia-cache-in-metrics", "sofia-cache-in-news", "sofia-cache-in-ts-writer", "sofia-cache-in-whale-alerts"]);
+        expect(rules.filter((r) => r.startsWith("sofia-cache-in-")).sort()).toEqual(["sofia-cache-in-api", "sofia-cache-in-crypto-ws", "sofia-cache-in-equities", "sofia-cache-in-metrics", "sofia-cache-in-news", "sofia-cache-in-store-host", "sofia-cache-in-ts-writer", "sofia-cache-in-whale-alerts"]);
         expect(rules).toContain("sofia-api-in-ui");
         const service = (n: string) => ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === n)!.inputs;
         expect(service("api").serviceConnectConfiguration).toMatchObject({ enabled: true, services: [{ discoveryName: "api", clientAlias: [{ dnsName: "sofia-api", port: 8013 }] }] });
@@ -146,22 +169,6 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(metrics.map((c: { name: string }) => c.name)).toEqual(["metrics", "cloudwatch-agent"]);
         const agent = JSON.parse(metrics[1].environment.find((e: { name: string }) => e.name === "CW_CONFIG_CONTENT").value);
         expect(agent.logs.metrics_collected.prometheus).toMatchObject({ prometheus_config_path: "env:PROMETHEUS_CONFIG_CONTENT", log_group_name: "/sofia/prod/prometheus" });
-    });
-
-    it("restore.from seeds ElastiCache from that backup's RDB, which the bucket lets ElastiCache read, and nothing else", async () => {
-        const plan = await planStack("prod", [...ECS, "restore.from=20261201T010000Z", "restore.confirm=prod"]);
-        const group = one(plan, "aws:elasticache/replicationGroup:ReplicationGroup").inputs;
-        expect(group.snapshotArns).toEqual([expect.stringMatching(/^arn:aws:s3:::sofia-backups-[0-9a-f]+\/prod\/full\/20261201T010000Z\/redis\.rdb$/)]);
-        const policy = JSON.parse(String(ofType(plan, "aws:s3/bucketPolicy:BucketPolicy").find((p) => p.name === "sofia-backups-tls-only")!.inputs.policy));
-        const read = policy.Statement.find((s: { Sid: string }) => s.Sid === "ServiceRead0");
-        expect(read.Principal).toEqual({ Service: "eu-central-1.elasticache-snapshot.amazonaws.com" });
-        expect(read.Resource.filter((r: string) => r.includes("/"))).toEqual([expect.stringMatching(/\/prod\/full\/20261201T010000Z\/redis\.rdb$/)]);
-        expect(one(plan, "aws:elasticache/replicationGroup:ReplicationGroup").options.ignoreChanges ?? []).not.toContain("snapshotArns");
-        // Unset afterwards, the group keeps its seed: a dropped seed would replace (empty) it.
-        const after = one(await planStack("prod", ECS), "aws:elasticache/replicationGroup:ReplicationGroup");
-        expect(after.options.ignoreChanges).toContain("snapshotArns");
-        expect(replacementCauses(after.type, ["snapshotArns"], after.options)).toEqual([]);
-        expect(replacementCauses(after.type, ["snapshotArns"], {})).toEqual(["snapshotArns"]);
     });
 
     for (const [stack, extra] of [["prod", []], ["staging", [CERT]]] as const) {
@@ -214,9 +221,9 @@ describe("topology ecs: settings", () => {
         expect(refused([...ECS, "proxy={}"])).toContain("sofia:ecs.certificateArn: missing; topology ecs serves clients over TLS only");
         expect(refused([...ECS, "proxy={}", CERT])).toBe("");
     });
-    it("refuses what ElastiCache cannot keep or seed, naming the key", () => {
+    it("refuses what ElastiCache cannot keep, naming the key", () => {
         expect(refused([...ECS, CERT, "backup.retentionDays=60"])).toContain("sofia:backup.retentionDays: 60 is not allowed with topology ecs");
-        expect(refused([...ECS, CERT, "restore.from=latest"])).toContain('sofia:restore.from: "latest" is not allowed with topology ecs');
+        expect(refused([...ECS, CERT, "restore.from=latest"])).toBe("");
         expect(refused([...ECS, CERT, "ecs.minTasks=5", "ecs.maxTasks=3"])).toContain("sofia:ecs.minTasks");
         expect(refused([...ECS, CERT, "ecs.subnetIds=[\"subnet-0abc12345def67890\"]"])).toContain("two zones");
     });

@@ -683,7 +683,12 @@ describe("the catalog table", () => {
 
 describe("host scripts", () => {
     it("are bash with set -euo pipefail and shellcheck-clean", () => {
-        const scripts = [...fs.readdirSync(path.join(ROOT, "host")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, "scripts", "ecs-run-task.sh"), path.join(ROOT, "scripts", "ecs-rollout-check.sh"), path.join(ROOT, "drill", "doubles", "ecs", "aws"), path.join(ROOT, ".ci", "run")];
+        const all = fs.readdirSync(path.join(ROOT, "host"));
+        // One tool is Python (the key-by-key Redis copy: binary-safe RESP that bash cannot be): it must compile.
+        expect(all.filter((f) => !f.endsWith(".sh"))).toEqual(["sofia-redis-copy.py"]);
+        const compiled = spawnSync("python3", ["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", path.join(ROOT, "host", "sofia-redis-copy.py")], { encoding: "utf8" });
+        expect(compiled.stderr).toBe("");
+        const scripts = [...all.filter((f) => f.endsWith(".sh")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, "scripts", "ecs-run-task.sh"), path.join(ROOT, "scripts", "ecs-rollout-check.sh"), path.join(ROOT, "scripts", "ecs-scale.sh"), path.join(ROOT, "drill", "doubles", "ecs", "aws"), path.join(ROOT, ".ci", "run")];
         for (const s of scripts) {
             const text = fs.readFileSync(s, "utf8");
             expect(text.startsWith("#!/usr/bin/env bash\n"), s).toBe(true);

@@ -1,14 +1,22 @@
 /**
  * Redis as ElastiCache: a primary and a replica in two zones with automatic failover, encrypted at
  * rest and in transit, an AUTH token from @pulumi/random kept in Secrets Manager for the tasks,
- * daily snapshots kept as long as the backups, and the eviction policy of the settings. Seeded,
- * when created, from a backup's RDB in the backup bucket (restore.from): the migration path.
+ * daily snapshots kept as long as the backups, and the eviction policy of the settings. Its data
+ * arrives key by key from the store host (host/sofia-cache.sh): the host topology's Redis on a move,
+ * a backup's snapshot on restore.from. Not from an RDB in S3: ElastiCache's engines refuse the
+ * snapshots of the host's Redis 7.4 (RDB format 12).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { AWS_LIMITS } from "../../components/aws-limits";
 import { Settings } from "../../model/settings";
+import * as fs from "fs";
+import { HostFilesPart } from "../../components/host-files";
+import { hostScript } from "../../components/project-root";
+import { CACHE_BIN, CACHE_ENV, REDIS_COPY_LIB, shellDefaults } from "../host/layout";
+import { hostEnvFile } from "../host/services-files";
+import { containerName, passwordFile } from "../host/store-config";
 
 /** Engine versions and their parameter group families. */
 export const CACHE_ENGINES = {
@@ -48,11 +56,6 @@ export interface SofiaCacheArgs {
     settings: Settings;
     subnetIds: string[];
     securityGroupId: pulumi.Input<string>;
-    /**
-     * S3 object ARN of an RDB to seed the group from: a new one replaces the group (seeded from it).
-     * Without one, the group keeps what seeded it (its seed is not compared). @default none
-     */
-    seedRdbArn?: pulumi.Input<string>;
     tags: Record<string, string>;
 }
 
@@ -75,7 +78,8 @@ export class SofiaCache extends pulumi.ComponentResource {
             child,
         );
         // Letters and digits only: ElastiCache allows few specials, and none is needed for 32 characters of entropy.
-        const generation = new random.RandomId(`${name}-generation`, { byteLength: 4, keepers: { seed: args.seedRdbArn ?? "unseeded" } }, child);
+        // A group replaced (new subnets) is a new generation: its final snapshot needs a name of its own.
+        const generation = new random.RandomId(`${name}-generation`, { byteLength: 4, keepers: { subnets: args.subnetIds.join(",") } }, child);
         const token = new random.RandomPassword(`${name}-token`, { length: 32, special: false }, child);
         this.group = new aws.elasticache.ReplicationGroup(
             `${name}-group`,
@@ -101,13 +105,11 @@ export class SofiaCache extends pulumi.ComponentResource {
                 maintenanceWindow: hourWindow(s.maintenance.weeklySchedule)?.weekly,
                 // One name per generation of the group: a second delete must not meet the first's snapshot.
                 finalSnapshotIdentifier: pulumi.interpolate`sofia-${s.stack}-cache-final-${generation.hex}`,
-                ...(args.seedRdbArn ? { snapshotArns: [args.seedRdbArn] } : {}),
                 applyImmediately: false,
                 tags: args.tags,
             },
-            // The live state: a replacement (a new seed) is a restore, asked for by restore.from alone;
-            // unsetting restore.from must not drop the seed (ForceNew), which would replace the group empty.
-            { ...child, additionalSecretOutputs: ["authToken"], ...(args.seedRdbArn ? {} : { ignoreChanges: ["snapshotArns"] }) },
+            // The live state: never replaced by a setting (data-protected holds it); a restore copies into it (sofia-cache seed).
+            { ...child, additionalSecretOutputs: ["authToken"], protect: true },
         );
         const secret = new aws.secretsmanager.Secret(`${name}-token-secret`, { namePrefix: `sofia-${s.stack}-redis-auth-`, description: "Sofia's ElastiCache AUTH token (REDIS_PASSWORD of the tasks)", recoveryWindowInDays: 7, tags: args.tags }, child);
         new aws.secretsmanager.SecretVersion(`${name}-token-value`, { secretId: secret.id, secretString: token.result }, { parent: secret });
@@ -115,4 +117,42 @@ export class SofiaCache extends pulumi.ComponentResource {
         this.nodeIds = [1, 2].map((n) => pulumi.interpolate`${this.group.id}-00${n}`);
         this.registerOutputs({ endpoint: this.group.primaryEndpointAddress });
     }
+}
+
+/**
+ * What the store host needs to carry Redis into the cache (host/sofia-cache.sh): where the cache is,
+ * the secret its token is in, and where the host topology's Redis was.
+ */
+export function cacheHostFiles(s: Settings, endpoint: pulumi.Input<string>, tokenSecretArn: pulumi.Input<string>, hostRedisPort: number): HostFilesPart {
+    return {
+        name: "cache",
+        files: [
+            hostEnvFile(),
+            {
+                path: CACHE_ENV,
+                content: pulumi.all([endpoint, tokenSecretArn]).apply(([host, secret]) =>
+                    shellDefaults(CACHE_ENV, "topology/ecs/cache.ts", {
+                        CACHE_ENDPOINT: host,
+                        CACHE_PORT: String(CACHE_PORT),
+                        CACHE_TLS: "yes",
+                        CACHE_TOKEN_SECRET: secret,
+                        AWS_REGION_NAME: s.region,
+                        HOST_REDIS_CONTAINER: containerName({ name: "redis" }),
+                        HOST_REDIS_PORT: String(hostRedisPort),
+                        HOST_REDIS_PASSWORD_FILE: passwordFile("redis"),
+                        // A backup's snapshot is loaded by the Redis that wrote it (the catalog's), for the copy.
+                        SEED_REDIS_IMAGE: s.images.redis,
+                    }),
+                ),
+            },
+            { path: CACHE_BIN, content: fs.readFileSync(hostScript("sofia-cache.sh"), "utf8"), mode: "0755" },
+            { path: REDIS_COPY_LIB, content: fs.readFileSync(hostScript("sofia-redis-copy.py"), "utf8") },
+        ],
+        afterInstall: [],
+    };
+}
+
+/** The store host's role may read the cache's token, and nothing else of Secrets Manager. */
+export function cacheTokenPolicy(tokenSecretArn: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.output(tokenSecretArn).apply((arn) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: arn }] }));
 }

@@ -6,7 +6,7 @@
  *
  * The backup bucket, the store host and its containers keep the host topology's names, so a stack
  * that moves from `topology: host` to `ecs` keeps its bucket, its host and QuestDB's data volume:
- * moving is a setting and a restore (restore.from seeds ElastiCache from that backup's RDB).
+ * moving is a setting: the store host carries the host's Redis into ElastiCache (host/sofia-cache.sh).
  */
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
@@ -21,12 +21,12 @@ import { Settings } from "../../model/settings";
 import { deployAttempt, deployCommit, deployKind, imagesOf, nextHistory, releaseChanges, releaseOf } from "../../release/deploy";
 import { DeclaredOutputs, ReleaseRecord, VerifiedRelease } from "../../release/outputs";
 import { alarmPrefix } from "../host/alarms";
-import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupObjectKey, backupRetention, restoreStep, SofiaBackups } from "../host/backups";
+import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "../host/backups";
 import { SofiaContainers } from "../host/containers";
 import { containerName } from "../host/store-config";
 import { startStages } from "../../model/start-order";
 import { DeployKind, DeployStepSpec } from "../../model/deploy-steps";
-import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN, BACKUP_BIN } from "../host/layout";
+import { BACKUP_BIN, CACHE_BIN, DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN } from "../host/layout";
 import { maintenanceHostFiles, maintenancePlan } from "../host/maintenance";
 import { monitoringHostFiles } from "../host/monitoring";
 import { EcsMonitoring } from "./monitoring";
@@ -35,7 +35,7 @@ import { allOf, LateGate } from "../../components/gate";
 import { placementOf } from "../host/placement";
 import { sofiaHostFiles, tuningTable } from "../host/services-files";
 import { ecsAlarms } from "./alarms";
-import { CACHE_PORT, SofiaCache } from "./cache";
+import { CACHE_PORT, cacheHostFiles, cacheTokenPolicy, SofiaCache } from "./cache";
 import { SofiaEdge, clientListeners } from "./edge";
 import { appVolumes, SharedFiles } from "./files";
 import { allowFrom, allowOut, EcsNetwork, securityGroup } from "./network";
@@ -83,7 +83,6 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const tags = { Project: s.project, Stack: s.stack, ManagedBy: "pulumi" };
         // Redis is ElastiCache's: the store host takes no Redis-only backups.
         const hostSettings: Settings = { ...s, backup: { ...s.backup, redisSchedule: undefined } };
-        const seedKey = s.restore.from ? backupObjectKey(s.stack, s.restore.from, "redis.rdb") : undefined;
 
         const backupBucket = new BackupBucket(
             `${name}-backups`,
@@ -94,8 +93,6 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                 kmsKeyArn: s.backup.kmsKeyArn,
                 objectLock: s.backup.objectLock,
                 objectLockMode: s.backup.objectLockMode,
-                // ElastiCache reads the one RDB it is seeded from, nothing else.
-                serviceReaders: seedKey ? [{ principal: `${s.region}.elasticache-snapshot.amazonaws.com`, keys: [seedKey] }] : [],
                 tags,
             },
             { parent: this },
@@ -141,11 +138,19 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                 for (const port of store.ports) allowFrom(`${name}-store-${store.name}-${port.port}-${app.name}`, host.securityGroup, appSgs[app.name], port.port, `Sofia ${store.name} (${port.name}) for ${app.name}`, tags);
             }
         }
+        // Redis: ElastiCache, reached by its apps and by the store host, which carries data into it (sofia-cache).
+        const cacheSg = securityGroup(`${name}-cache-sg`, vpcId, "Sofia ElastiCache: Redis from its apps and the store host only", tags, this);
+        for (const app of talkers("redis")) allowFrom(`${name}-cache-in-${app.name}`, cacheSg, appSgs[app.name], CACHE_PORT, `Redis for ${app.name}`, tags);
+        allowFrom(`${name}-cache-in-store-host`, cacheSg, host.securityGroup, CACHE_PORT, "Redis for the store host (a move or a restore copies into it)", tags);
+        const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, tags }, { parent: this });
+        new aws.iam.RolePolicy(`${name}-cache-token`, { role: host.role.id, policy: cacheTokenPolicy(cache.tokenSecretArn) }, { parent: host.role });
+        const hostRedisPort = catalog.find((e) => e.name === "redis")?.ports[0]?.port ?? CACHE_PORT;
+
         const hostFiles = new HostFiles(
             `${name}-host-files`,
             {
                 instanceId: host.instance.id,
-                parts: [sofiaHostFiles(stores, s, DATA_PATH, catalog), backupHostFiles(stores, hostSettings, backupBucket.bucket.bucket, DATA_PATH), monitoringHostFiles(stores, s.stack, DATA_PATH), maintenanceHostFiles()],
+                parts: [sofiaHostFiles(stores, s, DATA_PATH, catalog), backupHostFiles(stores, hostSettings, backupBucket.bucket.bucket, DATA_PATH), monitoringHostFiles(stores, s.stack, DATA_PATH), maintenanceHostFiles(), cacheHostFiles(s, cache.group.primaryEndpointAddress, cache.tokenSecretArn, hostRedisPort)],
                 markerDir: HOST_FILES_MARKERS,
                 after: [host.ready.run],
                 tags,
@@ -167,13 +172,6 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-
-        // Redis.
-        const cacheSg = securityGroup(`${name}-cache-sg`, vpcId, "Sofia ElastiCache: Redis from the tasks only", tags, this);
-        for (const app of talkers("redis")) allowFrom(`${name}-cache-in-${app.name}`, cacheSg, appSgs[app.name], CACHE_PORT, `Redis for ${app.name}`, tags);
-        // restore.from seeds a new group; unset, the group keeps whatever seeded it (cache.ts).
-        const seed = seedKey ? pulumi.interpolate`${backupBucket.bucket.arn}/${seedKey}` : undefined;
-        const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, seedRdbArn: seed, tags }, { parent: this });
 
         // The stores' passwords for the tasks, in Secrets Manager.
         const passwordSecrets: Record<string, pulumi.Input<string>> = { redis: cache.tokenSecretArn };
@@ -219,19 +217,34 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const commit = deployCommit();
         const kind = deployKind(args.previous, images, fingerprint, s.deploy.rollbackId, commit);
         const storeRuns = Object.values(storeContainers.containers);
-        // A stack moving from the host topology: what the host ran and no longer does (its apps, Redis,
-        // the proxy, tools) stops, in reverse start order, before any task starts: never two writers or
-        // alerters at once. Once: a new stack's host has none of them.
-        const retire = new HostCommand(
-            `${name}-retire-host-apps`,
-            { instanceId: host.instance.id, region: s.region, command: `${SERVICES_BIN} retire ${retiredFromHost(catalog).join(" ")}`, triggers: ["host-to-ecs"], requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations] },
-            { parent: this },
-        );
-        // The store host restores its stores before any task writes to them (ElastiCache is seeded from the same backup).
-        const restore = s.restore.from
-            ? restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations, retire.run] }, { parent: this })
-            : undefined;
-        const before: pulumi.Resource[] = [...storeRuns, cache.group, retire.run, ...(restore ? [restore.command.run] : [])];
+        // A stack moving from the host topology: what the host ran and no longer does stops before any
+        // task starts (never two writers or alerters): its apps and tools first, then its Redis is
+        // carried into ElastiCache, key by key, with nothing writing to it, and stops. Once each: a new
+        // stack's host has none of them.
+        const hostStep = (id: string, command: string, after: pulumi.Resource[], triggers: pulumi.Input<unknown>[] = ["host-to-ecs"]) =>
+            new HostCommand(`${name}-${id}`, { instanceId: host.instance.id, region: s.region, command, triggers, requires: hostFiles.installed, after: [...after, ...hostFiles.associations], timeoutSeconds: 3600 }, { parent: this }).run;
+        const retired = retiredFromHost(catalog);
+        const retireApps = hostStep("retire-host-apps", `${SERVICES_BIN} retire ${retired.filter((c) => !c.startsWith(`${containerName({ name: "redis" })}:`)).join(" ")}`, storeRuns);
+        const moveCache = hostStep("move-cache", `${CACHE_BIN} move`, [retireApps, cache.group]);
+        const retireRedis = hostStep("retire-host-redis", `${SERVICES_BIN} retire ${retired.filter((c) => c.startsWith(`${containerName({ name: "redis" })}:`)).join(" ")}`, [moveCache]);
+        // restore.from: the writers held at no task, the backup's Redis copied into the cache and the
+        // store host's stores restored, then the writers back (ecs-scale.sh; services not created yet are passed over).
+        let restore: ReturnType<typeof restoreStep> | undefined;
+        let restored: pulumi.Resource[] = [retireRedis];
+        if (s.restore.from) {
+            const writers = ecsApps(catalog).filter((e) => e.quiesce).map((e) => e.name);
+            const scale = (id: string, count: number, after: pulumi.Resource[]) =>
+                new command.local.Command(
+                    `${name}-restore-${id}`,
+                    { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} ${count} ${writers.join(" ")}`, triggers: [s.restore.from] },
+                    { parent: this, dependsOn: after, replaceOnChanges: ["triggers"] },
+                );
+            const hold = scale("hold-writers", 0, [retireRedis]);
+            const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [hold], [s.restore.from]);
+            restore = restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations, hold, seed] }, { parent: this });
+            restored = [scale("release-writers", 1, [seed, restore.command.run])];
+        }
+        const before: pulumi.Resource[] = [...storeRuns, cache.group, ...restored];
         if (kind === "release") {
             before.push(
                 new HostCommand(`${name}-deploy-backup`, { instanceId: host.instance.id, region: s.region, command: `${BACKUP_BIN} run --wait 1800`, triggers: [JSON.stringify(release), deployAttempt()], requires: hostFiles.installed, after: [...hostFiles.associations, ...before], timeoutSeconds: 3600 }, { parent: this }).run,
@@ -361,7 +374,6 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             backups: pulumi.interpolate`s3://${backupBucket.bucket.bucket}/${s.stack}/`,
             placement: placementOf(s),
             topology: "ecs",
-            ...(seed ? { cacheSeed: seed } : {}),
             loadBalancer: edge.loadBalancer.dnsName,
             ...(edge.validationRecord ? { certificateValidation: edge.validationRecord } : {}),
             ...(restore ? { lastRestore: restore.summary } : {}),

@@ -35,11 +35,6 @@ export function kindPrefix(stack: string, kind: BackupKind): string {
     return `${stack}/${kind}`;
 }
 
-/** The key of one object of a backup, as host/sofia-backup-lib.sh lays them out (objects_of: a Redis-only id ends in "-redis"). */
-export function backupObjectKey(stack: string, id: string, file: string): string {
-    return `${kindPrefix(stack, id.endsWith("-redis") ? "redis" : "full")}/${id}/${file}`;
-}
-
 /** The bucket's lifecycle per kind of backup, from the settings. */
 export function backupRetention(s: Pick<Settings, "stack" | "backup">): { prefix: string; days: number }[] {
     return [

@@ -38,10 +38,12 @@ export const CERT_BIN = `${SBIN}/sofia-cert`;
 export const GRAFANA_CREDS_BIN = `${SBIN}/sofia-grafana-creds`;
 export const DIAGNOSE_BIN = `${SBIN}/sofia-diagnose`;
 export const CAPACITY_BIN = `${SBIN}/sofia-capacity`;
+export const CACHE_BIN = `${SBIN}/sofia-cache`;
 
 /** Sourced, not run: the host lock and operations journal; the backup configuration and helpers. */
 export const OPS_LIB = `${LIB}/sofia-ops.sh`;
 export const BACKUP_LIB = `${LIB}/sofia-backup-lib.sh`;
+export const REDIS_COPY_LIB = `${LIB}/sofia-redis-copy.py`;
 /** The synthetic checks' browser runner, with checks.js beside it (components/synthetics/): a directory of their own, mounted into the browser's container. */
 export const THEME_RUNNER_DIR = `${LIB}/synthetics`;
 export const THEME_RUNNER = `${THEME_RUNNER_DIR}/run-local.js`;
@@ -60,6 +62,7 @@ export const GRAFANA_ENV = `${ETC}/grafana.env`;
 export const DIAGNOSE_ENV = `${ETC}/diagnose.env`;
 export const CAPACITY_ENV = `${ETC}/capacity.env`;
 export const CAPACITY_TABLE = `${ETC}/capacity.tsv`;
+export const CACHE_ENV = `${ETC}/cache.env`;
 export const RELEASE_FILE = `${ETC}/release.json`;
 
 /** The scripts' own state (maintenance signal, watchdog strikes), and what the proxy reads from the host. */
@@ -129,6 +132,8 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_DIAG_CONFIG: DIAGNOSE_ENV,
         SOFIA_CAPACITY_CONFIG: CAPACITY_ENV,
         SOFIA_CAPACITY_TABLE: CAPACITY_TABLE,
+        SOFIA_CACHE_CONFIG: CACHE_ENV,
+        SOFIA_REDIS_COPY: REDIS_COPY_LIB,
         SOFIA_RELEASE: RELEASE_FILE,
     };
 }

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Copies every key of one Redis into another, key by key, with each type's own commands.
+
+Why not an RDB, DUMP/RESTORE or replication: the host runs Redis 7.4, whose RDB (format 12) and
+DUMP payloads ElastiCache's engines (Valkey 8.0, Redis OSS 7.1) refuse. Commands every version
+speaks carry the data across: strings, hashes, lists, sets, sorted sets and streams (entries), each
+key with its time to live. Python's standard library only (the host's python3); RESP by hand.
+
+  sofia-redis-copy.py --source HOST:PORT --target HOST:PORT [--source-password-file F]
+      [--target-password-file F] [--target-tls] [--replace] [--batch N]
+
+The target must be empty unless --replace, which empties it first (a restore). Passwords come from
+files, never arguments. Exit 0 with "copied N keys" once the target holds exactly the source's key
+count; 1 with the reason otherwise (a key of a type it cannot copy is named, nothing is skipped).
+"""
+import argparse
+import socket
+import ssl
+import sys
+import time
+
+
+class RedisError(Exception):
+    pass
+
+
+class Conn:
+    """One RESP2 connection: commands go out in pipelines, replies come back in order."""
+
+    def __init__(self, address, password_file=None, tls=False, timeout=30):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise SystemExit(f"sofia-redis-copy: '{address}' is not HOST:PORT")
+        sock = socket.create_connection((host, int(port)), timeout=timeout)
+        if tls:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        self.sock = sock
+        self.buf = sock.makefile("rb")
+        self.address = address
+        if password_file:
+            with open(password_file, "rb") as f:
+                password = f.read().strip()
+            self.call(b"AUTH", password)
+
+    def send(self, commands):
+        out = bytearray()
+        for args in commands:
+            out += b"*%d\r\n" % len(args)
+            for a in args:
+                a = a if isinstance(a, bytes) else str(a).encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+
+    def reply(self):
+        line = self.buf.readline()
+        if not line:
+            raise RedisError(f"{self.address} closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            raise RedisError(f"{self.address}: {rest.decode(errors='replace')}")
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.buf.read(n + 2)
+            return data[:-2]
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise RedisError(f"{self.address}: unexpected reply {line[:40]!r}")
+
+    def call(self, *args):
+        self.send([args])
+        return self.reply()
+
+    def pipeline(self, commands):
+        if not commands:
+            return []
+        self.send(commands)
+        return [self.reply() for _ in commands]
+
+
+def pairs(flat):
+    return [flat[i:i + 2] for i in range(0, len(flat), 2)]
+
+
+def read_key(src, key, kind):
+    """The commands that rebuild one key on the target (after a DEL), from the source."""
+    if kind == b"string":
+        value = src.call(b"GET", key)
+        return [] if value is None else [[b"SET", key, value]]
+    if kind == b"hash":
+        flat = src.call(b"HGETALL", key)
+        return [[b"HSET", key, *flat]] if flat else []
+    if kind == b"list":
+        items = src.call(b"LRANGE", key, 0, -1)
+        return [[b"RPUSH", key, *items[i:i + 1000]] for i in range(0, len(items), 1000)]
+    if kind == b"set":
+        items = src.call(b"SMEMBERS", key)
+        return [[b"SADD", key, *items[i:i + 1000]] for i in range(0, len(items), 1000)]
+    if kind == b"zset":
+        flat = src.call(b"ZRANGE", key, 0, -1, b"WITHSCORES")
+        out = []
+        for chunk in range(0, len(flat), 2000):
+            args = []
+            for member, score in pairs(flat[chunk:chunk + 2000]):
+                args += [score, member]
+            out.append([b"ZADD", key, *args])
+        return out
+    if kind == b"stream":
+        if src.call(b"XINFO", b"GROUPS", key):
+            raise RedisError(f"stream {key!r} has consumer groups, which this copy cannot carry: nothing was skipped, so the copy stops here")
+        out = []
+        for entry_id, fields in src.call(b"XRANGE", key, b"-", b"+"):
+            out.append([b"XADD", key, entry_id, *fields])
+        return out
+    raise RedisError(f"key {key!r} is a {kind.decode()}, which this copy cannot carry: nothing was skipped, so the copy stops here")
+
+
+def main():
+    p = argparse.ArgumentParser(prog="sofia-redis-copy")
+    p.add_argument("--source", required=True)
+    p.add_argument("--target", required=True)
+    p.add_argument("--source-password-file")
+    p.add_argument("--target-password-file")
+    p.add_argument("--target-tls", action="store_true")
+    p.add_argument("--replace", action="store_true", help="empty the target first")
+    p.add_argument("--batch", type=int, default=500)
+    a = p.parse_args()
+    try:
+        src = Conn(a.source, a.source_password_file)
+        dst = Conn(a.target, a.target_password_file, tls=a.target_tls)
+        if dst.call(b"DBSIZE"):
+            if not a.replace:
+                raise RedisError(f"the target {a.target} already holds keys; give --replace to empty it first (a restore)")
+            dst.call(b"FLUSHALL")
+        copied = set()
+        expiring = []  # when each copied key with a time to live expires, monotonic seconds
+        cursor = b"0"
+        while True:
+            cursor, keys = src.call(b"SCAN", cursor, b"COUNT", a.batch)
+            if keys:
+                kinds = src.pipeline([[b"TYPE", k] for k in keys])
+                ttls = src.pipeline([[b"PTTL", k] for k in keys])
+                writes = []
+                for key, kind, ttl in zip(keys, kinds, ttls):
+                    if kind == b"none":  # gone since the scan found it
+                        continue
+                    rebuild = read_key(src, key, kind)
+                    if not rebuild:
+                        continue
+                    writes += [[b"DEL", key], *rebuild]
+                    if ttl > 0:
+                        writes.append([b"PEXPIRE", key, ttl])
+                        expiring.append(time.monotonic() + ttl / 1000)
+                    copied.add(key)
+                dst.pipeline(writes)
+            if cursor == b"0":
+                break
+            print(f"sofia-redis-copy: {len(copied)} keys so far", file=sys.stderr, flush=True)
+        held = dst.call(b"DBSIZE")
+        # Keys copied with a time to live may have expired since, on the target as they would have on the source.
+        expired = sum(1 for t in expiring if t <= time.monotonic())
+        if not len(copied) - expired <= held <= len(copied):
+            raise RedisError(f"the target holds {held} keys after {len(copied)} were copied (was the source written to while copying? stop its writers first)")
+        print(f"sofia-redis-copy: copied {len(copied)} keys from {a.source} to {a.target}")
+    except (RedisError, OSError) as e:
+        print(f"sofia-redis-copy: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

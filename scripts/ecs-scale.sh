@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets ECS services' desired task count and waits until they are steady, for `pulumi up`: a
+# restore holds the writers at 0 while the stores are replaced, then gives them their one task back.
+#   ecs-scale.sh <region> <cluster> <count> <service>...
+# A service that does not exist yet (a stack's first update on ECS) is passed over. Run twice, the
+# second run finds the count already set and the services steady.
+set -euo pipefail
+
+die() { echo "ecs-scale: $*" >&2; exit 1; }
+(( $# >= 4 )) || die "usage: ecs-scale.sh <region> <cluster> <count> <service>..."
+region=$1 cluster=$2 count=$3
+shift 3
+[[ $count =~ ^[0-9]{1,3}$ ]] || die "'$count' is not a task count"
+for s in "$@"; do [[ $s =~ ^[a-z0-9-]+$ ]] || die "'$s' is not a service name"; done
+
+out=$(aws ecs describe-services --region "$region" --cluster "$cluster" --services "$@" --output json)
+mapfile -t active < <(jq -r '.services[] | select(.status == "ACTIVE") | .serviceName' <<<"$out")
+if (( ${#active[@]} == 0 )); then
+  echo "ecs-scale: none of $* exists yet: nothing to do"
+  exit 0
+fi
+for s in "${active[@]}"; do
+  aws ecs update-service --region "$region" --cluster "$cluster" --service "$s" --desired-count "$count" --output json >/dev/null ||
+    die "could not set $s to $count tasks"
+  echo "ecs-scale: $s: $count task(s) desired"
+done
+aws ecs wait services-stable --region "$region" --cluster "$cluster" --services "${active[@]}" ||
+  die "${active[*]} did not become steady at $count task(s) (aws ecs describe-services --cluster $cluster --services ${active[*]}: events)"
+echo "ecs-scale: ${active[*]} steady at $count task(s)"

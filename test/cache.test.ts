@@ -1,0 +1,92 @@
+/**
+ * host/sofia-cache.sh for real: the drill's world (a real redis-server as the host's Redis,
+ * moto_server for S3 and Secrets Manager) and a second redis-server standing in for ElastiCache
+ * (a TEST DOUBLE of it: plain TCP where ElastiCache speaks TLS, CACHE_TLS=no).
+ */
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DrillEnv } from "../drill/env";
+import { freePort } from "../drill/moto";
+import { shellDefaults } from "../topology/host/layout";
+
+const TOKEN = "cache-token-0123456789abcdef";
+
+describe("sofia-cache: the host's Redis into the cache, and a backup's", () => {
+    let env: DrillEnv;
+    let cache: ChildProcess;
+    let port: number;
+    let extra: Record<string, string>;
+    const cacheCli = (args: string[]) => spawnSync("redis-cli", ["-p", String(port), "--no-auth-warning", "-a", TOKEN, ...args], { encoding: "utf8" }).stdout.trim();
+
+    beforeAll(async () => {
+        env = await DrillEnv.start();
+        env.loadRedis(300);
+        port = await freePort();
+        cache = spawn("redis-server", ["--port", String(port), "--requirepass", TOKEN, "--save", "", "--appendonly", "no", "--enable-debug-command", "local", "--dir", env.dir], { stdio: "ignore" });
+        for (let i = 0; i < 100 && cacheCli(["PING"]) !== "PONG"; i++) await new Promise((r) => setTimeout(r, 50));
+        const secret = env.aws(["secretsmanager", "create-secret", "--region", "eu-central-1", "--name", "sofia-drill-redis-auth", "--secret-string", TOKEN]);
+        expect(secret.status, secret.stderr).toBe(0);
+        const config = path.join(env.configDir, "cache.env");
+        fs.writeFileSync(
+            config,
+            shellDefaults(config, "test", {
+                CACHE_ENDPOINT: "127.0.0.1",
+                CACHE_PORT: String(port),
+                CACHE_TLS: "no",
+                CACHE_TOKEN_SECRET: JSON.parse(secret.stdout).ARN,
+                AWS_REGION_NAME: "eu-central-1",
+                HOST_REDIS_CONTAINER: "sofia-redis",
+                HOST_REDIS_PORT: String(env.redisPort),
+                HOST_REDIS_PASSWORD_FILE: "/run/secrets/redis-password",
+                SEED_REDIS_IMAGE: "redis:7.4.2",
+            }),
+        );
+        const state = path.join(env.dir, "state");
+        // The seed's Redis from PATH (no Docker engine here): an empty SEED_REDIS_IMAGE, as in the drills.
+        extra = { SOFIA_CACHE_CONFIG: config, SOFIA_REDIS_COPY: path.join(__dirname, "..", "host", "sofia-redis-copy.py"), SOFIA_STATE_DIR: state, SEED_REDIS_IMAGE: "" };
+    }, 120_000);
+    afterAll(async () => {
+        cache?.kill("SIGKILL");
+        await env?.close();
+    });
+
+    it("move: every key of the host's Redis, value for value, once; a second run leaves the cache's live data alone", async () => {
+        const r = await env.runHost("sofia-cache", ["move"], extra);
+        expect(r.stderr.split("\n").filter((l) => l && !/keys so far/.test(l))).toEqual([]);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("copied 300 keys");
+        expect(cacheCli(["DEBUG", "DIGEST"])).toBe(env.digest());
+        cacheCli(["SET", "live", "written on ECS since"]);
+        const again = await env.runHost("sofia-cache", ["move"], extra);
+        expect(again.status).toBe(0);
+        expect(again.stdout).toMatch(/move: done before \(.* into 127\.0\.0\.1\); the cache holds live data since: nothing to do/);
+        expect(cacheCli(["GET", "live"])).toBe("written on ECS since");
+        // The token came from Secrets Manager: not on any command line the script ran.
+        expect(fs.readFileSync(path.join(env.dir, "docker.log"), "utf8")).not.toContain(TOKEN);
+    }, 120_000);
+
+    it("seed: a backup's Redis replaces what the cache holds, checked against its manifest; once per backup", async () => {
+        const backup = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "cache-1-redis" });
+        expect(backup.status, backup.stderr).toBe(0);
+        const atBackup = env.digest();
+        env.redisCli(["SET", "after-backup", "1"]);
+        cacheCli(["SET", "stale", "1"]);
+        const r = await env.runHost("sofia-cache", ["seed", "cache-1-redis"], extra);
+        expect(r.stderr.split("\n").filter((l) => l && !/keys so far/.test(l))).toEqual([]);
+        expect(r.status).toBe(0);
+        expect(cacheCli(["DEBUG", "DIGEST"])).toBe(atBackup);
+        expect(cacheCli(["EXISTS", "stale"])).toBe("0");
+        // Nothing of the seed's Redis is left running.
+        expect(spawnSync("pgrep", ["-f", "dbfilename dump.rdb"]).status).not.toBe(0);
+        cacheCli(["SET", "live", "1"]);
+        const again = await env.runHost("sofia-cache", ["seed", "cache-1-redis"], extra);
+        expect(again.stdout).toContain("backup cache-1-redis went into the cache before");
+        expect(cacheCli(["GET", "live"])).toBe("1");
+        const missing = await env.runHost("sofia-cache", ["seed", "no-such-backup"], extra);
+        expect(missing.status).toBe(1);
+        expect(missing.stderr).toContain("backup no-such-backup has no COMPLETE marker or manifest");
+        expect((await env.runHost("sofia-cache", ["seed", "../x"], extra)).stderr).toContain("usage: sofia-cache seed <backup-id|latest>");
+    }, 180_000);
+});

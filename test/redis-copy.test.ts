@@ -1,0 +1,103 @@
+/**
+ * host/sofia-redis-copy.py against two real redis-servers: every type, binary keys, times to live,
+ * a non-empty target, a stream it cannot carry whole.
+ */
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../drill/moto";
+import { runAsync } from "../drill/run";
+
+const COPY = path.join(__dirname, "..", "host", "sofia-redis-copy.py");
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-copy-"));
+const servers: ChildProcess[] = [];
+
+async function redis(password?: string): Promise<number> {
+    const port = await freePort();
+    const args = ["--port", String(port), "--save", "", "--appendonly", "no", "--enable-debug-command", "local", "--dir", dir, ...(password ? ["--requirepass", password] : [])];
+    servers.push(spawn("redis-server", args, { stdio: "ignore" }));
+    for (let i = 0; i < 100; i++) {
+        if (cli(port, password, ["PING"]).trim() === "PONG") return port;
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server on ${port} did not answer`);
+}
+
+function cli(port: number, password: string | undefined, args: string[], input?: string): string {
+    return spawnSync("redis-cli", ["-p", String(port), "--no-auth-warning", ...(password ? ["-a", password] : []), ...args], { encoding: "utf8", input }).stdout;
+}
+
+const TOKEN = "target-token-0123456789";
+let source: number;
+let target: number;
+const tokenFile = path.join(dir, "token");
+
+beforeAll(async () => {
+    fs.writeFileSync(tokenFile, `${TOKEN}\n`);
+    [source, target] = [await redis(), await redis(TOKEN)];
+    const s = (...args: string[]) => cli(source, undefined, args);
+    s("SET", "quote:BTC", "97000.5");
+    s("HSET", "position:42", "qty", "3", "avg", "95000");
+    s("RPUSH", "orders", "a", "b", "c", "a");
+    s("SADD", "watch", "BTC", "ETH");
+    s("ZADD", "book:bids", "96999.5", "o1", "inf", "o2", "-3", "o3");
+    s("XADD", "trades", "1700000000000-0", "px", "1", "qty", "2");
+    s("XADD", "trades", "1700000000001-0", "px", "2");
+    s("SET", "session:1", "x", "PX", "600000");
+    // A key with a newline and bytes no text encoding holds.
+    cli(source, undefined, ["-x", "SET", "odd\nkey\xff"], "v\x00\x01");
+    for (let i = 0; i < 1200; i++) s("SET", `bulk:${i}`, String(i));
+});
+
+afterAll(() => servers.forEach((p) => p.kill("SIGKILL")));
+
+const copy = (...args: string[]) => runAsync("python3", [COPY, "--source", `127.0.0.1:${source}`, "--target", `127.0.0.1:${target}`, "--target-password-file", tokenFile, "--batch", "100", ...args], process.env);
+const keys = (port: number, password?: string) => cli(port, password, ["--scan"]).split("\n").filter(Boolean).sort();
+const digest = (port: number, password: string | undefined, key: string) => cli(port, password, ["DEBUG", "DIGEST-VALUE", key]).trim();
+
+describe("sofia-redis-copy", () => {
+    it("carries every key with its type's own commands, value for value, with its time to live", async () => {
+        const r = await copy();
+        expect(r.stderr.split("\n").filter((l) => l && !/keys so far/.test(l))).toEqual([]);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("copied 1208 keys");
+        expect(keys(target, TOKEN)).toEqual(keys(source));
+        for (const k of ["quote:BTC", "position:42", "orders", "watch", "book:bids", "trades", "session:1", "bulk:7"]) {
+            expect(digest(source, undefined, k), k).toMatch(/^[0-9a-f]{40}$/);
+            expect(digest(target, TOKEN, k), k).toBe(digest(source, undefined, k));
+        }
+        expect(cli(target, TOKEN, ["XRANGE", "trades", "-", "+"])).toContain("1700000000001-0");
+        expect(Number(cli(target, TOKEN, ["PTTL", "session:1"]))).toBeGreaterThan(590000);
+        expect(Number(cli(target, TOKEN, ["PTTL", "quote:BTC"]))).toBe(-1);
+        expect(cli(target, TOKEN, ["--scan", "--pattern", "odd*"])).toContain("odd");
+    });
+
+    it("refuses a target that holds keys unless asked to replace them, then replaces them", async () => {
+        cli(target, TOKEN, ["SET", "stale", "1"]);
+        const refused = await copy();
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toContain("already holds keys; give --replace to empty it first (a restore)");
+        const replaced = await copy("--replace");
+        expect(replaced.status).toBe(0);
+        expect(keys(target, TOKEN)).not.toContain("stale");
+    });
+
+    it("stops, naming the key, at a stream whose consumer groups it cannot carry", async () => {
+        cli(source, undefined, ["XGROUP", "CREATE", "trades", "alerts", "0"]);
+        const r = await copy("--replace");
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("stream b'trades' has consumer groups, which this copy cannot carry");
+        cli(source, undefined, ["XGROUP", "DESTROY", "trades", "alerts"]);
+    });
+
+    it("says so when the target's password is wrong, and never takes one as an argument", async () => {
+        const wrong = path.join(dir, "wrong");
+        fs.writeFileSync(wrong, "nope\n");
+        const r = await runAsync("python3", [COPY, "--source", `127.0.0.1:${source}`, "--target", `127.0.0.1:${target}`, "--target-password-file", wrong], process.env);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/WRONGPASS|invalid password/);
+        expect(fs.readFileSync(COPY, "utf8")).not.toMatch(/add_argument\("--(source|target)-password"/);
+    });
+});
