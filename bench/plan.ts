@@ -35,3 +35,16 @@ export function planComparison(): Comparison {
         target: 1.5,
     };
 }
+
+/** The ECS topology's offline plan against the host topology's, same stack (issue: "the same time class"). */
+export function ecsPlanComparison(): Comparison {
+    const root = projectRoot();
+    const plan = (...extra: string[]) => [process.execPath, "scripts/run-ts.js", "scripts/plan.ts", "--stack", "prod", "--json", ...extra];
+    return {
+        name: "offline plan of prod on ECS",
+        subject: { label: "plan (topology ecs)", argv: plan("--set", "topology=ecs"), cwd: root },
+        floorIs: "the same stack's offline plan on one host",
+        floor: { label: "plan (topology host)", argv: plan(), cwd: root },
+        target: 1.5,
+    };
+}

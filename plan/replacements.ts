@@ -90,8 +90,8 @@ const CONTAINER_IN_PLACE = new Set([
     "mustRun", "wait", "waitTimeout", "destroyGraceSeconds", "containerReadRefreshTimeoutMilliseconds", "attach", "logs", "rm", "start", "removeVolumes",
 ]);
 
-/** Every random password/string input is ForceNew: a change is a new value. */
-const ALL_FORCE_NEW = new Set(["random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"]);
+/** Every random password, string or id input is ForceNew: a change is a new value. */
+const ALL_FORCE_NEW = new Set(["random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString", "random:index/randomId:RandomId"]);
 
 /** Whether a resource's ignoreChanges option covers a changed input path. */
 export function ignored(options: RecordedOptions, path: string): boolean {

@@ -5,18 +5,19 @@
 import { readArgs, USAGE_EXIT } from "./cli-args";
 import { backupComparison } from "../bench/backup";
 import { compare, Comparison } from "../bench/measure";
-import { planComparison } from "../bench/plan";
+import { ecsPlanComparison, planComparison } from "../bench/plan";
 import { restoreComparison } from "../bench/restore";
 
 type Setup = (log: (s: string) => void) => Promise<{ comparison: Comparison; close?: () => Promise<void> }>;
 
 const benchmarks: Record<string, { runs: number; setup: Setup }> = {
     plan: { runs: 7, setup: async () => ({ comparison: planComparison() }) },
+    "plan-ecs": { runs: 5, setup: async () => ({ comparison: ecsPlanComparison() }) },
     backup: { runs: 3, setup: backupComparison },
     restore: { runs: 3, setup: restoreComparison },
 };
 
-const USAGE = `usage: npm run bench -- [--runs N] [plan|backup|restore ...]
+const USAGE = `usage: npm run bench -- [--runs N] [plan|plan-ecs|backup|restore ...]
 
 Measures each figure the issues ask for beside its floor, in the same run (medians, ratio, target);
 exit 1 when one is over its target. Without names, runs all of them.`;
