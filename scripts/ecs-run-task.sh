@@ -7,7 +7,8 @@
 # retried update never runs a second migration beside the first.
 set -euo pipefail
 
-die() { echo "ecs-run-task: $*" >&2; exit 1; }
+# ECS_RUN_ON_FAILURE: what to do now, said after the failure (the writers a release holds at no task).
+die() { echo "ecs-run-task: $*" >&2; [[ -z ${ECS_RUN_ON_FAILURE:-} ]] || echo "$ECS_RUN_ON_FAILURE" >&2; exit 1; }
 (( $# == 5 )) || die "usage: ecs-run-task.sh <region> <cluster> <task-definition-arn> <container> <command-json>"
 region=$1 cluster=$2 taskdef=$3 container=$4 cmd=$5
 : "${ECS_RUN_SUBNETS:?ECS_RUN_SUBNETS: the subnets to run the task in}"

@@ -31,11 +31,12 @@ describe("scripts/ecs-run-task.sh", () => {
         expect(calls).toContain('{"awsvpcConfiguration":{"subnets":["subnet-a","subnet-b"],"securityGroups":["sg-1"],"assignPublicIp":"ENABLED"}}');
     });
 
-    it("fails the update with the container's exit code and where its output is", async () => {
-        const { env: e } = env({ ECS_DOUBLE_EXIT: "3" });
+    it("fails the update with the container's exit code and where its output is, then what to do now", async () => {
+        const { env: e } = env({ ECS_DOUBLE_EXIT: "3", ECS_RUN_ON_FAILURE: "The writers are held at no task: ./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 ts-writer" });
         const r = await runAsync("bash", [SCRIPT, ...ARGS], e);
         expect(r.status).toBe(1);
         expect(r.stderr).toContain("api exited 3 (Essential container in task exited); its output is in its log group, stream prefix api");
+        expect(r.stderr.trimEnd().endsWith("The writers are held at no task: ./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 ts-writer")).toBe(true);
     });
 
     it("fails when ECS starts nothing, naming why", async () => {
@@ -135,5 +136,30 @@ describe("scripts/ecs-scale.sh", () => {
         const none = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "1", "news"], env({ ECS_DOUBLE_SERVICES: "other" }).env);
         expect(none.stdout).toContain("none of news exists yet: nothing to do");
         expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "-1", "news"], e)).stderr).toContain("'-1' is not a task count");
+    });
+});
+
+describe("scripts/ecs-cache-snapshot.sh", () => {
+    const SNAP = path.join(ROOT, "scripts", "ecs-cache-snapshot.sh");
+    const args = ["eu-central-1", "sofia-cache-group-abc", "sofia-prod-predeploy-1a2b3c", "30"];
+
+    it("takes the snapshot, waits until it is available, then deletes the same prefix's older than the days kept", async () => {
+        const { log, env: e } = env({ ECS_DOUBLE_SNAPSHOT: "None creating creating available", CACHE_SNAPSHOT_POLL: "0" });
+        const r = await runAsync("bash", [SNAP, ...args], e);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("snapshot sofia-prod-predeploy-1a2b3c is available");
+        const calls = fs.readFileSync(log, "utf8");
+        expect(calls).toContain("elasticache create-snapshot --region eu-central-1 --replication-group-id sofia-cache-group-abc --snapshot-name sofia-prod-predeploy-1a2b3c");
+        expect(calls.match(/delete-snapshot .*--snapshot-name (\S+)/g)).toEqual(["delete-snapshot --region eu-central-1 --snapshot-name sofia-prod-predeploy-old"]);
+    });
+
+    it("waits for a snapshot a retried update already took, and fails naming a failed one", async () => {
+        const again = env({ ECS_DOUBLE_SNAPSHOT: "creating available", CACHE_SNAPSHOT_POLL: "0" });
+        expect((await runAsync("bash", [SNAP, ...args], again.env)).status).toBe(0);
+        expect(fs.readFileSync(again.log, "utf8")).not.toContain("create-snapshot");
+        const failed = await runAsync("bash", [SNAP, ...args], env({ ECS_DOUBLE_SNAPSHOT: "creating failed", CACHE_SNAPSHOT_POLL: "0" }).env);
+        expect(failed.status).toBe(1);
+        expect(failed.stderr).toContain("snapshot sofia-prod-predeploy-1a2b3c of sofia-cache-group-abc failed");
     });
 });

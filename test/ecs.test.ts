@@ -158,6 +158,29 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(portNames).toEqual(["api-http"]);
     });
 
+    it("a release: writers held at no task, Redis' snapshot and the store host's backup, the migration, the services, the writers back, then verified", async () => {
+        const api = "ghcr.io/sofia-v2/api:2026.12.1@sha256:" + "a".repeat(64);
+        const plan = await planStack("prod", [...ECS, `images.api=${api}`]);
+        expect(plan.outputs.deploy).toMatchObject({ kind: "release", steps: ["backup", "migrate", "verify"] });
+        const step = (n: string) => plan.resources.find((r) => r.name === n)!;
+        const waits = (n: string, on: string) => expect(step(n).dependsOn, `${n} after ${on}`).toContain(step(on).urn);
+        expect(step("sofia-deploy-hold-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 0 crypto-ws equities ts-writer news whale-alerts");
+        expect(String(step("sofia-deploy-cache-snapshot").inputs.create)).toMatch(/^\.\/scripts\/ecs-cache-snapshot\.sh eu-central-1 \S+ sofia-prod-predeploy-[0-9a-f]{12} 30$/);
+        waits("sofia-deploy-cache-snapshot", "sofia-deploy-hold-writers");
+        waits("sofia-deploy-backup-run", "sofia-deploy-hold-writers");
+        for (const before of ["sofia-deploy-cache-snapshot", "sofia-deploy-backup-run"]) waits("sofia-deploy-migrate", before);
+        expect(String(step("sofia-deploy-migrate").inputs.create)).toMatch(/ecs-run-task\.sh eu-central-1 sofia-prod arn:aws:ecs:eu-central-1:\d+:task-definition\/api:1 api '\["python","-m","src\.db\.migrate"\]'$/);
+        expect((step("sofia-deploy-migrate").inputs.environment as Record<string, string>).ECS_RUN_ON_FAILURE).toContain("./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
+        const metrics = ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === "metrics")!;
+        expect(metrics.dependsOn).toContain(step("sofia-deploy-migrate").urn);
+        waits("sofia-deploy-release-writers", "sofia-ecs-ui-service");
+        waits("sofia-deploy-rollout", "sofia-deploy-release-writers");
+        waits("sofia-deploy-verify-run", "sofia-deploy-rollout");
+        // No release, no hold: a plan of the same release has none of these steps.
+        const same = await planStack("prod", ECS);
+        expect(same.resources.filter((r) => /deploy-(hold|cache-snapshot|backup|migrate|release)/.test(r.name))).toEqual([]);
+    });
+
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {
         const plan = await planStack("prod", ECS);
         const names = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => String(a.inputs.name));

@@ -690,7 +690,7 @@ describe("host scripts", () => {
         expect(all.filter((f) => !f.endsWith(".sh"))).toEqual(["sofia-redis-copy.py"]);
         const compiled = spawnSync("python3", ["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", path.join(ROOT, "host", "sofia-redis-copy.py")], { encoding: "utf8" });
         expect(compiled.stderr).toBe("");
-        const scripts = [...all.filter((f) => f.endsWith(".sh")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, "scripts", "ecs-run-task.sh"), path.join(ROOT, "scripts", "ecs-rollout-check.sh"), path.join(ROOT, "scripts", "ecs-scale.sh"), path.join(ROOT, "drill", "doubles", "ecs", "aws"), path.join(ROOT, ".ci", "run")];
+        const scripts = [...all.filter((f) => f.endsWith(".sh")).map((f) => path.join(ROOT, "host", f)), path.join(ROOT, "scripts", "ssm-run.sh"), path.join(ROOT, "scripts", "ecs-run-task.sh"), path.join(ROOT, "scripts", "ecs-rollout-check.sh"), path.join(ROOT, "scripts", "ecs-scale.sh"), path.join(ROOT, "scripts", "ecs-cache-snapshot.sh"), path.join(ROOT, "drill", "doubles", "ecs", "aws"), path.join(ROOT, ".ci", "run")];
         for (const s of scripts) {
             const text = fs.readFileSync(s, "utf8");
             expect(text.startsWith("#!/usr/bin/env bash\n"), s).toBe(true);

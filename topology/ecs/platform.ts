@@ -8,6 +8,7 @@
  * that moves from `topology: host` to `ecs` keeps its bucket, its host and QuestDB's data volume:
  * moving is a setting: the store host carries the host's Redis into ElastiCache (host/sofia-cache.sh).
  */
+import { createHash } from "crypto";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -245,10 +246,29 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             restored = [scale("release-writers", 1, [seed, restore.command.run])];
         }
         const before: pulumi.Resource[] = [...storeRuns, cache.group, ...restored];
+        // A release: the writers (the catalog's `quiesce`) held at no task, so the backups and the
+        // migration see data nobody is changing (as the host topology quiesces them); then Redis'
+        // snapshot and the store host's backup, waited for. The writers get their task back once the
+        // services have their new task definitions (below).
+        const writers = ecsApps(catalog).filter((e) => e.quiesce).map((e) => e.name);
+        const releaseTriggers = [JSON.stringify(release), deployAttempt()];
+        const scaleWriters = `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack}`;
+        const heldHint = `The writers (${writers.join(", ")}) are held at no task: the next update gives them back, or now: ${scaleWriters} 1 ${writers.join(" ")}`;
+        let held: command.local.Command | undefined;
         if (kind === "release") {
-            before.push(
-                new HostCommand(`${name}-deploy-backup`, { instanceId: host.instance.id, region: s.region, command: `${BACKUP_BIN} run --wait 1800`, triggers: [JSON.stringify(release), deployAttempt()], requires: hostFiles.installed, after: [...hostFiles.associations, ...before], timeoutSeconds: 3600 }, { parent: this }).run,
+            held = new command.local.Command(`${name}-deploy-hold-writers`, { create: `${scaleWriters} 0 ${writers.join(" ")}`, triggers: releaseTriggers }, { parent: this, dependsOn: before, replaceOnChanges: ["triggers"] });
+            const snapshotName = `sofia-${s.stack}-predeploy-${createHash("sha256").update(deployAttempt()).digest("hex").slice(0, 12)}`;
+            const cacheSnapshot = new command.local.Command(
+                `${name}-deploy-cache-snapshot`,
+                { create: pulumi.interpolate`./scripts/ecs-cache-snapshot.sh ${s.region} ${cache.group.id} ${snapshotName} ${s.backup.retentionDays}`, triggers: releaseTriggers },
+                { parent: this, dependsOn: [held], replaceOnChanges: ["triggers"] },
             );
+            const backup = new HostCommand(
+                `${name}-deploy-backup`,
+                { instanceId: host.instance.id, region: s.region, command: `${BACKUP_BIN} run --wait 1800`, triggers: releaseTriggers, requires: hostFiles.installed, after: [...hostFiles.associations, ...before, held], timeoutSeconds: 3600, onFailure: heldHint },
+                { parent: this },
+            ).run;
+            before.push(held, cacheSnapshot, backup);
         }
         // The migration runs the new task definition, which the services' component declares: the services wait at this gate.
         const migrated = new LateGate("ECS migrations");
@@ -283,7 +303,13 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                     `${name}-deploy-migrate`,
                     {
                         create: pulumi.interpolate`./scripts/ecs-run-task.sh ${s.region} ${services.cluster.name} ${task.arn} ${migrator.name} '${JSON.stringify(migrator.migration)}'`,
-                        environment: { ECS_RUN_SUBNETS: subnetIds.join(","), ECS_RUN_SECURITY_GROUP: appSgs[migrator.name].id, ECS_RUN_PUBLIC_IP: s.ecs.publicTaskIps ? "ENABLED" : "DISABLED", ECS_RUN_TIMEOUT: "900" },
+                        environment: {
+                            ECS_RUN_SUBNETS: subnetIds.join(","),
+                            ECS_RUN_SECURITY_GROUP: appSgs[migrator.name].id,
+                            ECS_RUN_PUBLIC_IP: s.ecs.publicTaskIps ? "ENABLED" : "DISABLED",
+                            ECS_RUN_TIMEOUT: "900",
+                            ...(held ? { ECS_RUN_ON_FAILURE: heldHint } : {}),
+                        },
                         triggers: [JSON.stringify(release), deployAttempt()],
                     },
                     { parent: this, dependsOn: [...before, task], replaceOnChanges: ["triggers"] },
@@ -328,6 +354,13 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const endpoints = Object.fromEntries(clientListeners(catalog).map(({ entry, port }) => [entry.name, pulumi.interpolate`https://${address}:${port}`]));
         // Verified: every service steady with healthy tasks (Pulumi waited for each), then the writers' rows arriving in the store (the catalog's `writes`), checked on the store host.
         // A rollback by the circuit breaker also ends steady: each service must run what this update declared.
+        const released = held
+            ? new command.local.Command(
+                  `${name}-deploy-release-writers`,
+                  { create: `${scaleWriters} 1 ${writers.join(" ")}`, triggers: releaseTriggers },
+                  { parent: this, dependsOn: Object.values(services.services).map((x) => x.service), replaceOnChanges: ["triggers"] },
+              )
+            : undefined;
         const rollout =
             kind === "none"
                 ? undefined
@@ -339,7 +372,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                               .apply((pairs) => `./scripts/ecs-rollout-check.sh ${s.region} sofia-${s.stack} ${pairs.join(" ")}`),
                           triggers: [JSON.stringify(release), fingerprint, deployAttempt()],
                       },
-                      { parent: this, dependsOn: Object.values(services.services).map((x) => x.service), replaceOnChanges: ["triggers"] },
+                      { parent: this, dependsOn: [...Object.values(services.services).map((x) => x.service), ...(released ? [released] : [])], replaceOnChanges: ["triggers"] },
                   );
         const verify = !rollout
             ? undefined
