@@ -35,6 +35,8 @@ const LOG_GROUPS: Resources = (s) => [`arn:${s.partition}:logs:${s.region}:${s.a
 const RULES: Resources = (s) => [`arn:${s.partition}:events:${s.region}:${s.account}:rule/sofia-*`];
 const DOCUMENTS: Resources = (s) => [`arn:${s.partition}:ssm:${s.region}:${s.account}:document/sofia-*`];
 const WINDOWS: Resources = (s) => [`arn:${s.partition}:ssm:${s.region}:${s.account}:maintenancewindow/*`];
+/** Topology ecs: the stores' passwords and the registry's credentials (names "sofia-<stack>-..."). */
+const SECRETS: Resources = (s) => [`arn:${s.partition}:secretsmanager:${s.region}:${s.account}:secret:sofia-*`];
 
 interface Grant {
     /** The calls the provider makes for this type. */
@@ -170,6 +172,60 @@ export const TYPE_GRANTS: Record<string, Grant> = {
         actions: ["ssm:RegisterTaskWithMaintenanceWindow", "ssm:UpdateMaintenanceWindowTask", "ssm:DeregisterTaskFromMaintenanceWindow", "ssm:GetMaintenanceWindowTask", "ssm:DescribeMaintenanceWindowTasks"],
         resources: WINDOWS,
     },
+    // --- Topology ecs ---------------------------------------------------------------------------
+    "aws:ecs/cluster:Cluster": { actions: ["ecs:CreateCluster", "ecs:DeleteCluster", "ecs:DescribeClusters", "ecs:UpdateCluster", "ecs:UpdateClusterSettings", "ecs:TagResource", "ecs:UntagResource", "ecs:ListTagsForResource"], resources: ANY },
+    "aws:ecs/taskDefinition:TaskDefinition": { actions: ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:DeleteTaskDefinitions", "ecs:TagResource", "ecs:UntagResource", "ecs:ListTagsForResource"], resources: ANY },
+    "aws:ecs/service:Service": { actions: ["ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:DescribeServices", "ecs:TagResource", "ecs:UntagResource", "ecs:ListTagsForResource"], resources: ANY },
+    "aws:appautoscaling/target:Target": {
+        actions: ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:DescribeScalableTargets", "application-autoscaling:TagResource", "application-autoscaling:UntagResource", "application-autoscaling:ListTagsForResource"],
+        resources: ANY,
+    },
+    "aws:appautoscaling/policy:Policy": { actions: ["application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DescribeScalingPolicies"], resources: ANY },
+    "aws:lb/loadBalancer:LoadBalancer": {
+        actions: ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags", "elasticloadbalancing:DescribeTags"],
+        resources: ANY,
+    },
+    "aws:lb/targetGroup:TargetGroup": {
+        actions: ["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags", "elasticloadbalancing:DescribeTags"],
+        resources: ANY,
+    },
+    "aws:lb/listener:Listener": {
+        actions: ["elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags", "elasticloadbalancing:DescribeTags"],
+        resources: ANY,
+    },
+    "aws:acm/certificate:Certificate": { actions: ["acm:RequestCertificate", "acm:DeleteCertificate", "acm:DescribeCertificate", "acm:ListTagsForCertificate", "acm:AddTagsToCertificate", "acm:RemoveTagsFromCertificate"], resources: ANY },
+    "aws:acm/certificateValidation:CertificateValidation": { actions: ["acm:DescribeCertificate"], resources: ANY },
+    "aws:elasticache/subnetGroup:SubnetGroup": {
+        actions: ["elasticache:CreateCacheSubnetGroup", "elasticache:DeleteCacheSubnetGroup", "elasticache:DescribeCacheSubnetGroups", "elasticache:ModifyCacheSubnetGroup", "elasticache:AddTagsToResource", "elasticache:RemoveTagsFromResource", "elasticache:ListTagsForResource"],
+        resources: ANY,
+    },
+    "aws:elasticache/parameterGroup:ParameterGroup": {
+        actions: ["elasticache:CreateCacheParameterGroup", "elasticache:DeleteCacheParameterGroup", "elasticache:DescribeCacheParameterGroups", "elasticache:DescribeCacheParameters", "elasticache:ModifyCacheParameterGroup", "elasticache:ResetCacheParameterGroup", "elasticache:AddTagsToResource", "elasticache:RemoveTagsFromResource", "elasticache:ListTagsForResource"],
+        resources: ANY,
+    },
+    "aws:elasticache/replicationGroup:ReplicationGroup": {
+        actions: [
+            "elasticache:CreateReplicationGroup", "elasticache:DeleteReplicationGroup", "elasticache:DescribeReplicationGroups", "elasticache:ModifyReplicationGroup", "elasticache:DescribeCacheClusters",
+            "elasticache:IncreaseReplicaCount", "elasticache:DecreaseReplicaCount", "elasticache:CreateSnapshot", "elasticache:DescribeSnapshots", "elasticache:AddTagsToResource", "elasticache:RemoveTagsFromResource", "elasticache:ListTagsForResource",
+        ],
+        resources: ANY,
+    },
+    "aws:secretsmanager/secret:Secret": { actions: ["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:UpdateSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource"], resources: SECRETS },
+    "aws:secretsmanager/secretVersion:SecretVersion": { actions: ["secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds", "secretsmanager:UpdateSecretVersionStage"], resources: SECRETS },
+    "aws:efs/fileSystem:FileSystem": {
+        actions: ["elasticfilesystem:CreateFileSystem", "elasticfilesystem:DeleteFileSystem", "elasticfilesystem:DescribeFileSystems", "elasticfilesystem:UpdateFileSystem", "elasticfilesystem:DescribeLifecycleConfiguration", "elasticfilesystem:PutLifecycleConfiguration", "elasticfilesystem:DescribeFileSystemPolicy", "elasticfilesystem:TagResource", "elasticfilesystem:UntagResource", "elasticfilesystem:ListTagsForResource"],
+        resources: ANY,
+    },
+    "aws:efs/backupPolicy:BackupPolicy": { actions: ["elasticfilesystem:PutBackupPolicy", "elasticfilesystem:DescribeBackupPolicy"], resources: ANY },
+    "aws:efs/mountTarget:MountTarget": {
+        actions: ["elasticfilesystem:CreateMountTarget", "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DescribeMountTargets", "elasticfilesystem:DescribeMountTargetSecurityGroups", "elasticfilesystem:ModifyMountTargetSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"],
+        resources: ANY,
+    },
+    "aws:efs/accessPoint:AccessPoint": { actions: ["elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint", "elasticfilesystem:DescribeAccessPoints", "elasticfilesystem:TagResource", "elasticfilesystem:UntagResource"], resources: ANY },
+    "aws:servicediscovery/httpNamespace:HttpNamespace": {
+        actions: ["servicediscovery:CreateHttpNamespace", "servicediscovery:DeleteNamespace", "servicediscovery:GetNamespace", "servicediscovery:GetOperation", "servicediscovery:UpdateHttpNamespace", "servicediscovery:TagResource", "servicediscovery:UntagResource", "servicediscovery:ListTagsForResource"],
+        resources: ANY,
+    },
 };
 
 interface Operation extends Grant {
@@ -183,7 +239,7 @@ export const OPERATIONS: Operation[] = [
     {
         sid: "ProgramLookups",
         why: "the program's own lookups: the AMI, the subnet, the zones",
-        actions: ["ec2:DescribeImages", "ec2:DescribeSubnets", "ec2:DescribeAvailabilityZones", "ec2:DescribeRegions", "sts:GetCallerIdentity"],
+        actions: ["ec2:DescribeImages", "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeAvailabilityZones", "ec2:DescribeRegions", "sts:GetCallerIdentity"],
         resources: ANY,
     },
     {
@@ -212,10 +268,23 @@ export const OPERATIONS: Operation[] = [
     },
     {
         sid: "PassHostAndWindowRoles",
-        why: "the host's instance profile (to EC2), the maintenance windows' service role (to SSM), the Redis schedule's role (to EventBridge Scheduler), the canaries' role (to Lambda, which Synthetics runs them on)",
+        why: "the host's instance profile (to EC2), the maintenance windows' service role (to SSM), the Redis schedule's role (to EventBridge Scheduler), the canaries' role (to Lambda, which Synthetics runs them on), the ECS tasks' roles (to ECS)",
         actions: ["iam:PassRole"],
         resources: ROLES,
-        condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com", "lambda.amazonaws.com"] } },
+        condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com"] } },
+    },
+    {
+        sid: "EcsDeploySteps",
+        why: "topology ecs: the migration's one-off task (scripts/ecs-run-task.sh), the writers held and given back (ecs-scale.sh), the rollout check, Redis' pre-deploy snapshot (ecs-cache-snapshot.sh)",
+        actions: ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:DescribeServices", "ecs:UpdateService", "elasticache:CreateSnapshot", "elasticache:DescribeSnapshots", "elasticache:DeleteSnapshot"],
+        resources: ANY,
+    },
+    {
+        sid: "EcsServiceLinkedRoles",
+        why: "topology ecs: ECS, the load balancer, ElastiCache, autoscaling and EFS each act through their service-linked role, made on first use in an account",
+        actions: ["iam:CreateServiceLinkedRole"],
+        resources: (s) => [`arn:${s.partition}:iam::${s.account}:role/aws-service-role/*`],
+        condition: { StringEquals: { "iam:AWSServiceName": ["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "elasticache.amazonaws.com", "ecs.application-autoscaling.amazonaws.com", "elasticfilesystem.amazonaws.com"] } },
     },
     {
         sid: "AlarmEc2Actions",

@@ -32,6 +32,8 @@ async function everyPlan(): Promise<Plan[]> {
         await planStack("staging", [], [], {}),
         await planStack("prod", [`images.api=${NEW_API}`, "restore.from=latest", "restore.confirm=prod"]),
         await planStack("staging", [], ["oncallEndpoint=https://events.example.com/x"]),
+        // Topology ecs, a release and a restore: every type and step it declares.
+        await planStack("prod", ["topology=ecs", `images.api=${NEW_API}`, "restore.from=latest", "restore.confirm=prod"]),
     ];
 }
 
@@ -68,7 +70,7 @@ describe("the deploy role's permissions, from the program's resource types", () 
         expect(writeOn("s3:PutObject")).toEqual(["arn:aws:s3:::sofia-*-synthetics-*/*"]);
         // No managed policy is attached by the program: the deploy role cannot attach one (AdministratorAccess would be a way out).
         expect(all).not.toContain("iam:AttachRolePolicy");
-        expect(statements.find((s) => s.Action.includes("iam:PassRole"))!.Condition).toEqual({ StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com", "lambda.amazonaws.com"] } });
+        expect(statements.find((s) => s.Action.includes("iam:PassRole"))!.Condition).toEqual({ StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "ssm.amazonaws.com", "scheduler.amazonaws.com", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com"] } });
         expect(all).not.toContain("*");
         expect(all.filter((a) => a.includes("*"))).toEqual([]);
         const policies = asManagedPolicies(statements);
