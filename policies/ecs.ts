@@ -7,20 +7,12 @@
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { looksLikeSecretName } from "../components/formats";
 import { policyStatements } from "../components/iam";
+import { containersOf } from "./limits";
 
 const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** A task definition's containers, parsed; none when not known. */
-function containers(args: { props: Record<string, unknown> }): Record<string, unknown>[] {
-    const defs = args.props.containerDefinitions;
-    if (typeof defs !== "string") return [];
-    try {
-        const parsed = JSON.parse(defs) as unknown;
-        return Array.isArray(parsed) ? (parsed as Record<string, unknown>[]) : [];
-    } catch {
-        return [];
-    }
-}
+/** A task definition's containers, parsed (policies/limits.ts reads them the same way). */
+const containers = (args: { props: Record<string, unknown> }) => containersOf(args.props.containerDefinitions);
 
 const TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition";
 const SERVICE = "aws:ecs/service:Service";

@@ -31,7 +31,7 @@ const TYPES = {
 } as const;
 
 /** A task definition's containers, parsed; none when they are not (yet) known. */
-function containersOf(defs: unknown): Record<string, unknown>[] {
+export function containersOf(defs: unknown): Record<string, unknown>[] {
     if (typeof defs !== "string") return [];
     try {
         const parsed = JSON.parse(defs) as unknown;

@@ -106,6 +106,10 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(kept.filter((r) => r.type === "aws:sns/topic:Topic")).toHaveLength(2);
         expect(kept.filter((r) => r.type === "aws:cloudwatch/logGroup:LogGroup").length).toBeGreaterThan(8);
         expect(kept.filter((r) => r.type === "aws:cloudwatch/dashboard:Dashboard")).toHaveLength(1);
+        // The host and its data volume: the same inputs, so nothing replaces them (hostArgs, one place).
+        for (const type of ["aws:ebs/volume:Volume", "aws:ec2/volumeAttachment:VolumeAttachment"]) expect(one(ecs, type).inputs, type).toEqual(one(host, type).inputs);
+        const instance = (p: typeof host) => one(p, "aws:ec2/instance:Instance").inputs;
+        for (const key of ["ami", "instanceType", "availabilityZone", "subnetId", "rootBlockDevice", "iamInstanceProfile"]) expect(instance(ecs)[key], key).toEqual(instance(host)[key]);
     });
 
     it("on a move, the host's apps stop first, its Redis is carried into the cache, then it stops; all before any task starts", async () => {

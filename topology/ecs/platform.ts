@@ -24,6 +24,7 @@ import { DeclaredOutputs, ReleaseRecord, VerifiedRelease } from "../../release/o
 import { alarmPrefix } from "../host/alarms";
 import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "../host/backups";
 import { SofiaContainers } from "../host/containers";
+import { hostArgs } from "../host/platform";
 import { containerName } from "../host/store-config";
 import { startStages } from "../../model/start-order";
 import { DeployKind, DeployStepSpec } from "../../model/deploy-steps";
@@ -31,7 +32,6 @@ import { BACKUP_BIN, CACHE_BIN, DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERV
 import { maintenanceHostFiles, maintenancePlan } from "../host/maintenance";
 import { monitoringHostFiles } from "../host/monitoring";
 import { EcsMonitoring } from "./monitoring";
-import { metricsNamespace } from "../../model/metrics";
 import { allOf, LateGate } from "../../components/gate";
 import { placementOf } from "../host/placement";
 import { sofiaHostFiles, tuningTable } from "../host/services-files";
@@ -110,27 +110,9 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const talkers = (store: string) => ecsApps(catalog).filter((e) => talksTo(catalog, e).includes(store));
         const host = new Host(
             `${name}-host`,
-            {
-                naming: HOST_NAMING,
-                instanceType: s.instanceType,
-                region: s.region,
-                zone: s.zone,
-                subnetId: s.subnetId,
-                rootVolumeGb: s.rootVolumeGb,
-                dataVolumeGb: s.dataVolumeGb,
-                clientPorts: [],
-                clientCidrs: [],
-                staticAddress: false,
-                adminCidrs: s.adminCidrs,
-                dockerAccess: s.dockerAccess,
-                sshPublicKey: s.sshPublicKey,
-                backupBucket: { arn: backupBucket.bucket.arn, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn },
-                scope: { metricsNamespace: metricsNamespace(s.stack), logGroupPrefix: `/sofia/${s.stack}/` },
-                hostFilesMarkerDir: HOST_FILES_MARKERS,
-                registries: [],
-                dataPath: DATA_PATH,
-                tags,
-            },
+            // The host topology's own arguments: the move keeps the instance and its data volume. No
+            // client port here (the load balancer has them), and no fixed address (nothing points at it).
+            { ...hostArgs(s, backupBucket), clientPorts: [], clientCidrs: [], staticAddress: false },
             { parent: this },
         );
         // The tasks reach the store on its ports, by security group; nothing else does.

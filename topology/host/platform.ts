@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { metricsNamespace } from "../../model/metrics";
 import { placementOf } from "./placement";
 import { BackupBucket } from "../../components/backup-bucket";
-import { Host } from "../../components/host";
+import { Host, HostArgs } from "../../components/host";
 import { HostCommand } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
 import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
@@ -32,6 +32,31 @@ import { AlarmCommands } from "../../components/alarm-commands";
 import { ACME, proxyTlsSource } from "./proxy-config";
 import { DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN } from "./layout";
 import { DeclaredOutputs, VerifiedRelease } from "../../release/outputs";
+
+/**
+ * The host's arguments both topologies share (the ECS topology's store host is this host): one
+ * place, so a stack moving between them keeps its host's inputs, and so its instance and data volume.
+ */
+export function hostArgs(s: Settings, backupBucket: BackupBucket): Omit<HostArgs, "clientPorts" | "clientCidrs" | "staticAddress"> {
+    return {
+        naming: HOST_NAMING,
+        instanceType: s.instanceType,
+        region: s.region,
+        zone: s.zone,
+        subnetId: s.subnetId,
+        rootVolumeGb: s.rootVolumeGb,
+        dataVolumeGb: s.dataVolumeGb,
+        adminCidrs: s.adminCidrs,
+        dockerAccess: s.dockerAccess,
+        sshPublicKey: s.sshPublicKey,
+        backupBucket: { arn: backupBucket.bucket.arn, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn },
+        scope: { metricsNamespace: metricsNamespace(s.stack), logGroupPrefix: logGroupName(s.stack, "") },
+        hostFilesMarkerDir: HOST_FILES_MARKERS,
+        registries: s.registry.address && s.registry.username ? [{ address: s.registry.address, username: s.registry.username, password: s.secrets.registryPassword }] : [],
+        dataPath: DATA_PATH,
+        tags: { Project: s.project, Stack: s.stack, ManagedBy: "pulumi" },
+    };
+}
 
 export interface SofiaPlatformArgs {
     /** Validated stack settings (model/settings.ts). */
@@ -63,13 +88,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         this.host = new Host(
             `${name}-host`,
             {
-                naming: HOST_NAMING,
-                instanceType: s.instanceType,
-                region: s.region,
-                zone: s.zone,
-                subnetId: s.subnetId,
-                rootVolumeGb: s.rootVolumeGb,
-                dataVolumeGb: s.dataVolumeGb,
+                ...hostArgs(s, this.backupBucket),
                 clientPorts: published.map(({ service, port }) =>
                     port.publish === "staff" ? { port: port.port, description: `Sofia ${service} (${port.name}) for the operators`, cidrs: s.staffCidrs } : { port: port.port, description: `Sofia ${service} (${port.name}) for clients` },
                 ),
@@ -77,15 +96,6 @@ export class SofiaPlatform extends pulumi.ComponentResource {
                 // An ACME CA checks the domain from anywhere, on port 80: nothing but its challenge is served there.
                 worldPorts: proxyTlsSource(s) === "acme" ? [{ port: ACME.httpPort, description: "ACME HTTP-01 challenges for the proxy's certificate (nothing else is served)" }] : [],
                 staticAddress: proxyTlsSource(s) === "acme",
-                adminCidrs: s.adminCidrs,
-                dockerAccess: s.dockerAccess,
-                sshPublicKey: s.sshPublicKey,
-                backupBucket: { arn: this.backupBucket.bucket.arn, prefix: s.stack, kmsKeyArn: s.backup.kmsKeyArn },
-                scope: { metricsNamespace: metricsNamespace(s.stack), logGroupPrefix: logGroupName(s.stack, "") },
-                hostFilesMarkerDir: HOST_FILES_MARKERS,
-                registries: s.registry.address && s.registry.username ? [{ address: s.registry.address, username: s.registry.username, password: s.secrets.registryPassword }] : [],
-                dataPath: DATA_PATH,
-                tags,
             },
             { parent: this },
         );
