@@ -192,6 +192,9 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         // stale-ratio: the CloudWatch agent beside the metrics server scrapes it (scrape.ts).
         for (const id of ["http-5xx", "api-response-p95", "ui-response-p95", "cache-memory-1", "cache-memory-2", "backup-age", "health-questdb", "disk-data", "ec2-system-check", "stale-ratio"]) expect(names).toContain(`sofia-prod-${id}`);
         for (const id of ["health-api", "redis-memory", "backup-age-redis"]) expect(names).not.toContain(`sofia-prod-${id}`);
+        // The canaries, as on the host: through the load balancer by the clients' name, their alarms with them.
+        expect(ofType(plan, "aws:synthetics/canary:Canary").map((c) => c.inputs.name).sort()).toEqual(["sofia-prod-api", "sofia-prod-ui"]);
+        expect(names.filter((n) => n.startsWith("sofia-prod-synthetic"))).not.toEqual([]);
         const metrics = JSON.parse(String(ofType(plan, "aws:ecs/taskDefinition:TaskDefinition").find((t) => t.inputs.family === "metrics")!.inputs.containerDefinitions));
         expect(metrics.map((c: { name: string }) => c.name)).toEqual(["metrics", "cloudwatch-agent"]);
         const agent = JSON.parse(metrics[1].environment.find((e: { name: string }) => e.name === "CW_CONFIG_CONTENT").value);

@@ -17,7 +17,8 @@ import { appShape, ecsApps } from "./tasks";
 /** Whether a host-table alarm has a publisher in the ECS topology: the store host runs the probe, the agent, the backups and restores for its stores alone. */
 export function holdsOnEcs(spec: AlarmSpec, storeHost: readonly string[]): boolean {
     const p = spec.publisher;
-    if (p.by === "aws") return p.service === "EC2" || p.service === "SNS";
+    // The canaries run as on the host (platform.ts), through the load balancer.
+    if (p.by === "aws") return p.service === "EC2" || p.service === "SNS" || p.service === "Synthetics";
     if (p.by === "log-filter" || p.by === "agent") return true;
     // The CloudWatch agent beside the metrics server scrapes it (scrape.ts).
     if (p.by === "scrape") return true;

@@ -24,6 +24,8 @@ import { DeclaredOutputs, ReleaseRecord, VerifiedRelease } from "../../release/o
 import { alarmPrefix } from "../host/alarms";
 import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "../host/backups";
 import { SofiaContainers } from "../host/containers";
+import { syntheticChecks } from "../host/synthetics";
+import { SyntheticChecks } from "../../components/synthetic-checks";
 import { hostArgs } from "../host/platform";
 import { containerName } from "../host/store-config";
 import { startStages } from "../../model/start-order";
@@ -311,6 +313,9 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                 storeInstanceId: host.instance.id,
             }),
         );
+        // The runbook's theme and critical paths from outside, as on the host: through the load balancer, by the clients' DNS name.
+        const checks = syntheticChecks(catalog, s, prefix);
+        if (checks.length) new SyntheticChecks(`${name}-synthetics`, { prefix, checks: checks.map(({ canary: _c, service: _s, ...check }) => check), tags }, { parent: this });
         new SofiaBackups(`${name}-backup`, { settings: hostSettings, instanceId: host.instance.id }, { parent: this });
         new MaintenanceWindows(
             `${name}-maintenance`,
