@@ -130,6 +130,7 @@ describe("topology ecs: prod's plan from the one catalog", () => {
     it("restore.from: the writers held at no task, the backup's Redis copied into the cache and the store host restored, then the writers back, before the services", async () => {
         const plan = await planStack("prod", [...ECS, "restore.from=20261201T010000Z", "restore.confirm=prod"]);
         const step = (name: string) => plan.resources.find((r) => r.name === name)!;
+        const waits = (n: string, on: string) => expect(step(n).dependsOn, `${n} after ${on}`).toContain(step(on).urn);
         expect(step("sofia-restore-hold-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 0 crypto-ws equities ts-writer news whale-alerts");
         expect(String(step("sofia-restore-cache-run").inputs.create)).toMatch(/sofia-cache seed 20261201T010000Z$/);
         expect(String(step("sofia-restore-run").inputs.create)).toMatch(/sofia-restore 20261201T010000Z$/);
@@ -139,7 +140,9 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(step("sofia-restore-cache-run").dependsOn).toContain(step("sofia-restore-hold-writers").urn);
         for (const n of ["sofia-restore-hold-writers", "sofia-restore-cache-run", "sofia-restore-release-writers"]) expect(step(n).inputs.triggers).toEqual(["20261201T010000Z"]);
         const first = ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === "metrics")!;
-        expect(first.dependsOn).toContain(release.urn);
+        waits("sofia-restore-hold-writers", "sofia-restore-signal-on-run");
+        waits("sofia-restore-signal-off-run", "sofia-restore-release-writers");
+        expect(first.dependsOn).toContain(step("sofia-restore-signal-off-run").urn);
         // The cache is never replaced by a setting: a restore copies into it.
         const group = one(plan, "aws:elasticache/replicationGroup:ReplicationGroup");
         expect(group.inputs.snapshotArns).toBeUndefined();
@@ -170,6 +173,10 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         const waits = (n: string, on: string) => expect(step(n).dependsOn, `${n} after ${on}`).toContain(step(on).urn);
         expect(step("sofia-deploy-hold-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 0 crypto-ws equities ts-writer news whale-alerts");
         expect(String(step("sofia-deploy-cache-snapshot").inputs.create)).toMatch(/^\.\/scripts\/ecs-cache-snapshot\.sh eu-central-1 \S+ sofia-prod-predeploy-[0-9a-f]{12} 30$/);
+        // Pages suppressed while the writers are held, lifted once verified.
+        expect(String(step("sofia-deploy-signal-on-run").inputs.create)).toMatch(/sofia-maintenance signal on 60 deploy$/);
+        waits("sofia-deploy-hold-writers", "sofia-deploy-signal-on-run");
+        waits("sofia-deploy-signal-off-run", "sofia-deploy-verify-run");
         waits("sofia-deploy-cache-snapshot", "sofia-deploy-hold-writers");
         waits("sofia-deploy-backup-run", "sofia-deploy-hold-writers");
         for (const before of ["sofia-deploy-cache-snapshot", "sofia-deploy-backup-run"]) waits("sofia-deploy-migrate", before);

@@ -30,7 +30,8 @@ import { hostArgs } from "../host/platform";
 import { containerName } from "../host/store-config";
 import { startStages } from "../../model/start-order";
 import { DeployKind, DeployStepSpec } from "../../model/deploy-steps";
-import { BACKUP_BIN, CACHE_BIN, DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, SERVICES_BIN } from "../host/layout";
+import { BACKUP_BIN, CACHE_BIN, DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, MAINTENANCE_BIN, SERVICES_BIN } from "../host/layout";
+import { DEPLOY_OWNER } from "../host/deploy-checklist";
 import { maintenanceHostFiles, maintenancePlan } from "../host/maintenance";
 import { monitoringHostFiles } from "../host/monitoring";
 import { EcsMonitoring } from "./monitoring";
@@ -224,10 +225,12 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                     { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} ${count} ${writers.join(" ")}`, triggers: [s.restore.from] },
                     { parent: this, dependsOn: after, replaceOnChanges: ["triggers"] },
                 );
-            const hold = scale("hold-writers", 0, [retireRedis]);
+            const on = hostStep("restore-signal-on", `${MAINTENANCE_BIN} signal on ${2 * s.alarms.recoveryTimeMinutes} restore`, [retireRedis], [s.restore.from]);
+            const hold = scale("hold-writers", 0, [on]);
             const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [hold], [s.restore.from]);
             restore = restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations, hold, seed] }, { parent: this });
-            restored = [scale("release-writers", 1, [seed, restore.command.run])];
+            const released = scale("release-writers", 1, [seed, restore.command.run]);
+            restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} signal off restore`, [released], [s.restore.from])];
         }
         const before: pulumi.Resource[] = [...storeRuns, cache.group, ...restored];
         // A release: the writers (the catalog's `quiesce`) held at no task, so the backups and the
@@ -239,8 +242,11 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const scaleWriters = `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack}`;
         const heldHint = `The writers (${writers.join(", ")}) are held at no task: the next update gives them back, or now: ${scaleWriters} 1 ${writers.join(" ")}`;
         let held: command.local.Command | undefined;
+        let signalled: pulumi.Resource | undefined;
         if (kind === "release") {
-            held = new command.local.Command(`${name}-deploy-hold-writers`, { create: `${scaleWriters} 0 ${writers.join(" ")}`, triggers: releaseTriggers }, { parent: this, dependsOn: before, replaceOnChanges: ["triggers"] });
+            // Pages are suppressed while the writers are held (the freshness alarms would fire); the signal lapses by itself should the deploy die.
+            signalled = hostStep("deploy-signal-on", `${MAINTENANCE_BIN} signal on ${s.deploy.maintenanceMinutes} ${DEPLOY_OWNER}`, before, releaseTriggers);
+            held = new command.local.Command(`${name}-deploy-hold-writers`, { create: `${scaleWriters} 0 ${writers.join(" ")}`, triggers: releaseTriggers }, { parent: this, dependsOn: [...before, signalled], replaceOnChanges: ["triggers"] });
             const snapshotName = `sofia-${s.stack}-predeploy-${createHash("sha256").update(deployAttempt()).digest("hex").slice(0, 12)}`;
             const cacheSnapshot = new command.local.Command(
                 `${name}-deploy-cache-snapshot`,
@@ -375,6 +381,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                   },
                   { parent: this },
               );
+        if (signalled && verify) hostStep("deploy-signal-off", `${MAINTENANCE_BIN} signal off ${DEPLOY_OWNER}`, [verify.run], releaseTriggers);
         const verifiedRelease = verify
             ? verify.run.stdout.apply((out): VerifiedRelease | null => {
                   const record: ReleaseRecord = { release, images, verifiedAt: /^verified-at (\S+)$/m.exec(out ?? "")?.[1] ?? null, commit, ...(s.deploy.schema ? { schema: s.deploy.schema } : {}) };
