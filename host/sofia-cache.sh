@@ -26,6 +26,11 @@ CONFIG=${SOFIA_CACHE_CONFIG:?not in the host layout (host.env); run pulumi up to
 COPY=${SOFIA_REDIS_COPY:?not in the host layout (host.env); run pulumi up to reinstall it}
 STATE=${SOFIA_STATE_DIR:?not in the host layout (host.env); run pulumi up to reinstall it}
 [[ -r $CONFIG ]] || die "no configuration at $CONFIG; it is installed by the stack (pulumi up)"
+# The host lock: a move or a seed is an operation on data, one at a time with backups, restores and
+# the watchdog's tidying of the staging area (which a seed downloads into).
+# shellcheck source=/dev/null
+source "${SOFIA_OPS_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
+OPS_WAIT=${SOFIA_OPS_WAIT:-1800}
 # shellcheck source=/dev/null
 source "$CONFIG"
 for var in CACHE_ENDPOINT CACHE_PORT CACHE_TOKEN_SECRET AWS_REGION_NAME HOST_REDIS_CONTAINER HOST_REDIS_PORT HOST_REDIS_PASSWORD_FILE; do
@@ -48,16 +53,30 @@ cache_token() {
   [[ -s $work/token ]] || die "the cache's token ($CACHE_TOKEN_SECRET) is empty"
 }
 
+# Whether a container runs: "true", "false", or "absent" only when Docker itself says there is no
+# such container; anything else (the daemon restarting, a socket error) stops the run: a move must
+# never take "could not tell" for "nothing to carry".
+container_state() {
+  local out
+  docker info >/dev/null 2>&1 || die "Docker does not answer (docker info); is it running? Nothing was done"
+  if out=$(docker inspect -f '{{.State.Running}}' "$1" 2>&1); then echo "$out"
+  elif [[ $out == *"No such object"* || $out == *"No such container"* ]]; then echo absent
+  else die "could not tell whether $1 runs: $out"
+  fi
+}
+
 cmd_move() {
-  local marker="$STATE/cache-moved"
+  local marker="$STATE/cache-moved" state
+  ops_begin "sofia-cache move" "$OPS_WAIT"
   if [[ -f $marker ]]; then
     log "move: done before ($(cat "$marker")); the cache holds live data since: nothing to do"
     return
   fi
-  if ! docker inspect -f '{{.State.Running}}' "$HOST_REDIS_CONTAINER" 2>/dev/null | grep -qx true; then
-    # A stack that starts on ECS, or a host whose Redis was stopped: there is nothing to carry.
-    docker inspect "$HOST_REDIS_CONTAINER" >/dev/null 2>&1 &&
+  state=$(container_state "$HOST_REDIS_CONTAINER")
+  if [[ $state != true ]]; then
+    [[ $state == absent ]] ||
       die "move: $HOST_REDIS_CONTAINER exists but is not running: start it (docker start $HOST_REDIS_CONTAINER) so its data can be carried, then run pulumi up again"
+    # A stack that starts on ECS: there is nothing to carry.
     log "move: no $HOST_REDIS_CONTAINER on this host: nothing to carry"
     mkdir -p "$STATE"
     printf 'nothing to carry, %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$marker"
@@ -101,8 +120,9 @@ seed_server_stop() {  # dir
 }
 
 cmd_seed() {
-  local requested=${1:-} id base manifest rdb size sum port marker i said
+  local requested=${1:-} id base manifest rdb size sum port marker i said keys
   [[ $requested == latest || $requested =~ ^[A-Za-z0-9._-]+$ ]] || die "usage: sofia-cache seed <backup-id|latest>"
+  ops_begin "sofia-cache seed $requested" "$OPS_WAIT"
   # shellcheck source=/dev/null
   source "${SOFIA_BACKUP_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
   load_backup_config
@@ -117,9 +137,8 @@ cmd_seed() {
     log "seed: backup $id went into the cache before ($(cat "$marker")); the cache holds live data since: nothing to do"
     return
   fi
-  # Downloads on the data volume's staging area, in a directory of this run's own.
-  mkdir -p "$SOFIA_STAGING_DIR"
-  run=$(mktemp -d "$SOFIA_STAGING_DIR/cache-seed.XXXXXX")
+  # Downloads on the data volume's staging area, in a directory of this run's own (under the lock).
+  run=$(ops_run_dir)
   trap 'seed_server_stop "$run"; rm -rf "$run" "$work"' EXIT
   base="s3://$BACKUP_BUCKET/$(objects_of "$id")"
   aws s3 cp "$base/" "$run/" --recursive --exclude '*' --include COMPLETE --include manifest.json --only-show-errors ||
@@ -134,6 +153,8 @@ cmd_seed() {
     return
   fi
   size=$(jq -r --arg p "$rdb" '.files[] | select(.path == $p) | .size' "$manifest")
+  # The snapshot's own key count, as the backup recorded it: the copy must find exactly these.
+  keys=$(jq -r --arg n "${rdb%.rdb}" '.stores[$n].dbsize // empty' "$manifest")
   sum=$(jq -r --arg p "$rdb" '.files[] | select(.path == $p) | .sha256' "$manifest")
   (( $(df -B1 --output=avail "$run" | tail -n 1) > size + (1 << 30) )) ||
     die "seed: $rdb of backup $id needs $(( (size >> 20) + 1024 )) MiB free in $SOFIA_STAGING_DIR: free space there and run again"
@@ -153,7 +174,7 @@ cmd_seed() {
   done
   cache_token
   log "seed: copying backup $id's Redis into $CACHE_ENDPOINT:$CACHE_PORT (replacing what it holds)"
-  python3 "$COPY" --source "127.0.0.1:$port" --target "$CACHE_ENDPOINT:$CACHE_PORT" "${tls[@]}" --target-password-file "$work/token" --replace ||
+  python3 "$COPY" --source "127.0.0.1:$port" --target "$CACHE_ENDPOINT:$CACHE_PORT" "${tls[@]}" --target-password-file "$work/token" --replace ${keys:+--expect-keys "$keys"} ||
     die "seed: the copy failed (above): the cache holds part of backup $id; run pulumi up again to copy it whole"
   mkdir -p "$STATE"
   printf '%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$marker.tmp"

@@ -553,7 +553,7 @@ cmd_patch() {
 # container that is gone or stopped is said and passed over.
 cmd_retire() {
   (( $# )) || die "usage: sofia-services retire <container>:<grace seconds>..."
-  local arg c grace i
+  local arg c grace i out
   for arg in "$@"; do
     [[ $arg =~ ^(sofia-[a-z0-9-]+):([0-9]{1,4})$ ]] || die "retire: '$arg' is not <sofia container>:<grace seconds>"
     c=${BASH_REMATCH[1]} grace=${BASH_REMATCH[2]}
@@ -561,9 +561,15 @@ cmd_retire() {
       [[ ${CONTAINER[$i]} != "$c" ]] || die "retire: $c is one of this host's services ($CATALOG): refusing to stop it"
     done
   done
+  docker info >/dev/null 2>&1 || die "retire: Docker does not answer (docker info); nothing was stopped"
   for arg in "$@"; do
     c=${arg%:*} grace=${arg##*:}
-    if ! docker inspect -f '{{.State.Running}}' "$c" >/dev/null 2>&1; then log "retire: $c is not on this host"; continue; fi
+    # Only Docker's own "no such container" means it is not here: anything else stops the retirement.
+    if ! out=$(docker inspect -f '{{.State.Running}}' "$c" 2>&1); then
+      [[ $out == *"No such object"* || $out == *"No such container"* ]] || die "retire: could not tell whether $c runs: $out"
+      log "retire: $c is not on this host"
+      continue
+    fi
     docker update --restart=no "$c" >/dev/null || die "retire: could not keep $c from restarting; is Docker running?"
     log "retire: stopping $c (grace ${grace}s)"
     docker stop -t "$grace" "$c" >/dev/null || die "retire: could not stop $c: docker stop -t $grace $c"

@@ -54,8 +54,14 @@ deadline=$(( $(date +%s) + timeout ))
 # end rather than run a second migration beside it.
 family=${taskdef##*task-definition/}
 family=${family%%:*}
-earlier=$(aws ecs list-tasks --region "$region" --cluster "$cluster" --started-by pulumi-deploy --family "$family" --desired-status RUNNING --output json)
-for other in $(jq -r '.taskArns[]?' <<<"$earlier"); do
+# (ListTasks takes startedBy alone: the family is checked on each task found.)
+earlier=$(aws ecs list-tasks --region "$region" --cluster "$cluster" --started-by pulumi-deploy --output json)
+mine=()
+for arn in $(jq -r '.taskArns[]?' <<<"$earlier"); do
+  td=$(describe "$arn" | jq -r '.tasks[0] | select(.lastStatus != "STOPPED") | .taskDefinitionArn // empty')
+  [[ $td == *"task-definition/$family:"* ]] && mine+=("$arn")
+done
+for other in "${mine[@]}"; do
   echo "ecs-run-task: $container: a task an earlier run started still runs ($other); waiting for it to end"
   until [[ $(describe "$other" | jq -r '.tasks[0].lastStatus // "MISSING"') =~ ^(STOPPED|MISSING)$ ]]; do
     (( $(date +%s) < deadline )) || die "$other (started by an earlier update) still runs after ${timeout}s; wait for it, or stop it: aws ecs stop-task --cluster $cluster --task $other"

@@ -70,7 +70,12 @@ describe("scripts/ecs-run-task.sh", () => {
         expect(r.stdout).toContain("a task an earlier run started still runs (arn:aws:ecs:eu-central-1:123456789012:task/sofia/earlier); waiting for it to end");
         const calls = fs.readFileSync(log, "utf8").split("\n");
         expect(calls.findIndex((l) => l.startsWith("ecs run-task"))).toBeGreaterThan(calls.map((l) => l.includes("task/sofia/earlier")).lastIndexOf(true));
-        expect(calls.find((l) => l.startsWith("ecs list-tasks"))).toContain("--started-by pulumi-deploy --family api --desired-status RUNNING");
+        expect(calls.find((l) => l.startsWith("ecs list-tasks"))).toBe("ecs list-tasks --region eu-central-1 --cluster sofia-prod --started-by pulumi-deploy --output json");
+        // A task of another family (another service's one-off) is not waited for.
+        const other = env({ ECS_DOUBLE_EARLIER: "arn:aws:ecs:eu-central-1:123456789012:task/sofia/other", ECS_DOUBLE_EARLIER_POLLS: "99", ECS_DOUBLE_EARLIER_FAMILY: "metrics" });
+        const r2 = await runAsync("bash", [SCRIPT, ...ARGS], other.env);
+        expect(r2.status).toBe(0);
+        expect(r2.stdout).not.toContain("still runs");
     });
 
     it("rides out a failed look at its task, and stops the task when it cannot look any more", async () => {
