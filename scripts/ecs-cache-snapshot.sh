@@ -17,7 +17,17 @@ timeout=${CACHE_SNAPSHOT_TIMEOUT:-1800}
 poll=${CACHE_SNAPSHOT_POLL:-15}
 [[ $timeout =~ ^[0-9]{1,5}$ && $poll =~ ^[0-9]{1,3}$ ]] || die "CACHE_SNAPSHOT_TIMEOUT and CACHE_SNAPSHOT_POLL must be numbers of seconds"
 
-status() { aws elasticache describe-snapshots --region "$region" --snapshot-name "$name" --query 'Snapshots[0].SnapshotStatus' --output text 2>/dev/null || echo missing; }
+# The snapshot's status, "missing" only when ElastiCache says there is none; a failed call is retried,
+# never taken for "missing" (a second create of the same name would fail the deploy).
+status() {
+  local out tries=0
+  until out=$(aws elasticache describe-snapshots --region "$region" --snapshot-name "$name" --query 'Snapshots[0].SnapshotStatus' --output text 2>&1); do
+    [[ $out != *SnapshotNotFoundFault* ]] || { echo missing; return; }
+    (( ++tries < 5 )) || die "could not look at snapshot $name: $out"
+    sleep "$poll"
+  done
+  echo "$out"
+}
 if [[ $(status) =~ ^(missing|None)$ ]]; then
   aws elasticache create-snapshot --region "$region" --replication-group-id "$group" --snapshot-name "$name" --output json >/dev/null ||
     die "could not start a snapshot of $group"

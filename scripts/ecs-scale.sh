@@ -13,6 +13,11 @@ shift 3
 [[ $count =~ ^[0-9]{1,3}$ ]] || die "'$count' is not a task count"
 for s in "$@"; do [[ $s =~ ^[a-z0-9-]+$ ]] || die "'$s' is not a service name"; done
 
+# A stack's first update on ECS: the cluster does not exist yet, nor any service in it.
+if [[ $(aws ecs describe-clusters --region "$region" --clusters "$cluster" --query 'clusters[0].status' --output text) != ACTIVE ]]; then
+  echo "ecs-scale: cluster $cluster does not exist yet: nothing to do"
+  exit 0
+fi
 out=$(aws ecs describe-services --region "$region" --cluster "$cluster" --services "$@" --output json)
 mapfile -t active < <(jq -r '.services[] | select(.status == "ACTIVE") | .serviceName' <<<"$out")
 if (( ${#active[@]} == 0 )); then

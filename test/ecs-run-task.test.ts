@@ -141,6 +141,9 @@ describe("scripts/ecs-scale.sh", () => {
         const none = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "1", "news"], env({ ECS_DOUBLE_SERVICES: "other" }).env);
         expect(none.stdout).toContain("none of news exists yet: nothing to do");
         expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "-1", "news"], e)).stderr).toContain("'-1' is not a task count");
+        const first = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "0", "news"], env({ ECS_DOUBLE_NO_CLUSTER: "1" }).env);
+        expect(first.status).toBe(0);
+        expect(first.stdout).toContain("cluster sofia-prod does not exist yet: nothing to do");
     });
 });
 

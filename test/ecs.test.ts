@@ -127,21 +127,26 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         for (const n of ["sofia-retire-host-apps-run", "sofia-move-cache-run", "sofia-retire-host-redis-run"]) expect(step(n).inputs.triggers).toEqual(["host-to-ecs"]);
     });
 
-    it("restore.from: the writers held at no task, the backup's Redis copied into the cache and the store host restored, then the writers back, before the services", async () => {
+    it("restore.from: under the signal, the writers held, the cache's snapshot, the store host restored, then the cache from the backup, then the writers back, before the services", async () => {
         const plan = await planStack("prod", [...ECS, "restore.from=20261201T010000Z", "restore.confirm=prod"]);
         const step = (name: string) => plan.resources.find((r) => r.name === name)!;
         const waits = (n: string, on: string) => expect(step(n).dependsOn, `${n} after ${on}`).toContain(step(on).urn);
         expect(step("sofia-restore-hold-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 0 crypto-ws equities ts-writer news whale-alerts");
-        expect(String(step("sofia-restore-cache-run").inputs.create)).toMatch(/sofia-cache seed 20261201T010000Z$/);
+        expect(String(step("sofia-restore-cache-snapshot").inputs.create)).toMatch(/ecs-cache-snapshot\.sh eu-central-1 \S+ sofia-prod-prerestore-[0-9a-f]{12} 30$/);
         expect(String(step("sofia-restore-run").inputs.create)).toMatch(/sofia-restore 20261201T010000Z$/);
-        const release = step("sofia-restore-release-writers");
-        expect(release.inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
-        expect(release.dependsOn).toEqual(expect.arrayContaining([step("sofia-restore-cache-run").urn, step("sofia-restore-run").urn]));
-        expect(step("sofia-restore-cache-run").dependsOn).toContain(step("sofia-restore-hold-writers").urn);
-        for (const n of ["sofia-restore-hold-writers", "sofia-restore-cache-run", "sofia-restore-release-writers"]) expect(step(n).inputs.triggers).toEqual(["20261201T010000Z"]);
-        const first = ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === "metrics")!;
+        expect(String(step("sofia-restore-cache-run").inputs.create)).toMatch(/sofia-cache seed 20261201T010000Z$/);
+        expect(step("sofia-restore-release-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
         waits("sofia-restore-hold-writers", "sofia-restore-signal-on-run");
+        waits("sofia-restore-cache-snapshot", "sofia-restore-hold-writers");
+        waits("sofia-restore-run", "sofia-restore-cache-snapshot");
+        // The cache only once the stores are restored: a failed restore leaves it as it was.
+        waits("sofia-restore-cache-run", "sofia-restore-run");
+        waits("sofia-restore-release-writers", "sofia-restore-cache-run");
         waits("sofia-restore-signal-off-run", "sofia-restore-release-writers");
+        for (const n of ["sofia-restore-hold-writers", "sofia-restore-cache-snapshot", "sofia-restore-cache-run", "sofia-restore-release-writers"]) expect(step(n).inputs.triggers).toEqual(["20261201T010000Z"]);
+        // Another input's change runs none of them again.
+        for (const n of ["sofia-restore-hold-writers", "sofia-restore-release-writers"]) expect(step(n).inputs.update).toBe('printf "%s" "$PULUMI_COMMAND_STDOUT"');
+        const first = ofType(plan, "aws:ecs/service:Service").find((x) => x.inputs.name === "metrics")!;
         expect(first.dependsOn).toContain(step("sofia-restore-signal-off-run").urn);
         // The cache is never replaced by a setting: a restore copies into it.
         const group = one(plan, "aws:elasticache/replicationGroup:ReplicationGroup");
@@ -187,9 +192,10 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         waits("sofia-deploy-release-writers", "sofia-ecs-ui-service");
         waits("sofia-deploy-rollout", "sofia-deploy-release-writers");
         waits("sofia-deploy-verify-run", "sofia-deploy-rollout");
-        // No release, no hold: a plan of the same release has none of these steps.
+        // No release, no hold: a plan of the same release has none of these steps; but every update gives the writers back.
         const same = await planStack("prod", ECS);
-        expect(same.resources.filter((r) => /deploy-(hold|cache-snapshot|backup|migrate|release)/.test(r.name))).toEqual([]);
+        expect(same.resources.filter((r) => /deploy-(hold|cache-snapshot|backup|migrate)/.test(r.name))).toEqual([]);
+        expect(same.resources.find((r) => r.name === "sofia-deploy-release-writers")!.inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
     });
 
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {
@@ -202,6 +208,10 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         // The canaries, as on the host: through the load balancer by the clients' name, their alarms with them.
         expect(ofType(plan, "aws:synthetics/canary:Canary").map((c) => c.inputs.name).sort()).toEqual(["sofia-prod-api", "sofia-prod-ui"]);
         expect(names.filter((n) => n.startsWith("sofia-prod-synthetic"))).not.toEqual([]);
+        // A singleton held at none alarms too: "1 - running", not "desired - running".
+        const tasks = (id: string) => ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.name === `sofia-prod-${id}`)!.inputs.metricQueries as { expression?: string }[];
+        expect(tasks("tasks-ts-writer").find((q) => q.expression)!.expression).toBe("1 - FILL(running, 0)");
+        expect(tasks("tasks-api").find((q) => q.expression)!.expression).toBe("desired - running");
         const metrics = JSON.parse(String(ofType(plan, "aws:ecs/taskDefinition:TaskDefinition").find((t) => t.inputs.family === "metrics")!.inputs.containerDefinitions));
         expect(metrics.map((c: { name: string }) => c.name)).toEqual(["metrics", "cloudwatch-agent"]);
         const agent = JSON.parse(metrics[1].environment.find((e: { name: string }) => e.name === "CW_CONFIG_CONTENT").value);

@@ -42,33 +42,29 @@ export function ecsAlarms(catalog: readonly CatalogEntry[], s: Settings, signals
     const a = s.alarms;
     const storeHost = catalog.filter((e) => e.kind === "store" && e.name !== "redis").map((e) => e.name);
     const fromHost = sofiaAlarms(catalog, s, signals.storeInstanceId, DATA_PATH).filter((spec) => holdsOnEcs(spec, storeHost));
-    const tasks = ecsApps(catalog).map(
-        (e): AlarmSpec => ({
+    const tasks = ecsApps(catalog).map((e): AlarmSpec => {
+        const singleton = appShape(e) === "singleton";
+        const metric = (name: string, id: string) => ({ id, namespace: "ECS/ContainerInsights", name, dimensions: { ClusterName: signals.clusterName, ServiceName: e.name }, statistic: "Average" });
+        return {
             id: `tasks-${e.name}`,
             level: 2,
-            description: `${e.name}: fewer tasks running than desired for ${a.healthFailingMinutes + 3} minutes (ECS keeps replacing a task that fails its health check or exits). First: aws ecs describe-services --cluster sofia-${s.stack} --services ${e.name} (events), then its log group.`,
-            expression: {
-                expression: "desired - running",
-                label: `${e.name} tasks missing`,
-                metrics: ["DesiredTaskCount", "RunningTaskCount"].map((name) => ({
-                    id: name === "DesiredTaskCount" ? "desired" : "running",
-                    namespace: "ECS/ContainerInsights",
-                    name,
-                    dimensions: { ClusterName: signals.clusterName, ServiceName: e.name },
-                    statistic: "Average",
-                })),
-            },
+            description: singleton
+                ? `${e.name}: its one task has not run for ${a.healthFailingMinutes + 3} minutes (ECS keeps replacing a task that fails its health check or exits; a deploy or restore that held it at none and failed leaves it there). First: aws ecs describe-services --cluster sofia-${s.stack} --services ${e.name} (events, desiredCount), then its log group.`
+                : `${e.name}: fewer tasks running than desired for ${a.healthFailingMinutes + 3} minutes (ECS keeps replacing a task that fails its health check or exits). First: aws ecs describe-services --cluster sofia-${s.stack} --services ${e.name} (events), then its log group.`,
+            // A singleton must run one task, whatever it is asked for: held at none, desired and running agree and only "1 - running" sees it.
+            expression: singleton
+                ? { expression: "1 - FILL(running, 0)", label: `${e.name} not running`, metrics: [metric("RunningTaskCount", "running")] }
+                : { expression: "desired - running", label: `${e.name} tasks missing`, metrics: [metric("DesiredTaskCount", "desired"), metric("RunningTaskCount", "running")] },
             comparison: "GreaterThanOrEqualToThreshold",
-            threshold: appShape(e) === "singleton" ? 1 : 0.5,
+            threshold: singleton ? 1 : 0.5,
             period: 60,
             evaluationPeriods: a.healthFailingMinutes + 3,
-            // A singleton's deployment stops the old task before the new one starts: a few minutes, not five.
             datapointsToAlarm: a.healthFailingMinutes + 3,
             treatMissingData: "breaching",
             publisher: { by: "aws", service: "ECS" },
             silence: "breaching: Container Insights reports every minute; silence means it stopped, and nothing would see a service fail",
-        }),
-    );
+        };
+    });
     const lb = { LoadBalancer: signals.loadBalancer };
     const http5xx: AlarmSpec = {
         id: "http-5xx",

@@ -14,7 +14,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupBucket } from "../../components/backup-bucket";
 import { Host } from "../../components/host";
-import { HostCommand } from "../../components/host-command";
+import { HostCommand, KEEP_LAST_OUTPUT } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
 import { MaintenanceWindows } from "../../components/maintenance-window";
 import { CatalogEntry, sofiaCatalog } from "../../model/catalog";
@@ -222,14 +222,21 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             const scale = (id: string, count: number, after: pulumi.Resource[]) =>
                 new command.local.Command(
                     `${name}-restore-${id}`,
-                    { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} ${count} ${writers.join(" ")}`, triggers: [s.restore.from] },
+                    { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} ${count} ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [s.restore.from] },
                     { parent: this, dependsOn: after, replaceOnChanges: ["triggers"] },
                 );
             const on = hostStep("restore-signal-on", `${MAINTENANCE_BIN} signal on ${2 * s.alarms.recoveryTimeMinutes} restore`, [retireRedis], [s.restore.from]);
             const hold = scale("hold-writers", 0, [on]);
-            const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [hold], [s.restore.from]);
-            restore = restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations, hold, seed] }, { parent: this });
-            const released = scale("release-writers", 1, [seed, restore.command.run]);
+            // The cache as it was, first: a restore replaces it whole.
+            const snapshot = new command.local.Command(
+                `${name}-restore-cache-snapshot`,
+                { create: pulumi.interpolate`./scripts/ecs-cache-snapshot.sh ${s.region} ${cache.group.id} sofia-${s.stack}-prerestore-${createHash("sha256").update(s.restore.from).digest("hex").slice(0, 12)} ${s.backup.retentionDays}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [s.restore.from] },
+                { parent: this, dependsOn: [hold], replaceOnChanges: ["triggers"] },
+            );
+            // The store host's stores first (sofia-restore puts the data from before back if it fails); the cache only once they are restored.
+            restore = restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations, hold, snapshot] }, { parent: this });
+            const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [restore.command.run], [s.restore.from]);
+            const released = scale("release-writers", 1, [seed]);
             restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} signal off restore`, [released], [s.restore.from])];
         }
         const before: pulumi.Resource[] = [...storeRuns, cache.group, ...restored];
@@ -240,17 +247,17 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const writers = ecsApps(catalog).filter((e) => e.quiesce).map((e) => e.name);
         const releaseTriggers = [JSON.stringify(release), deployAttempt()];
         const scaleWriters = `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack}`;
-        const heldHint = `The writers (${writers.join(", ")}) are held at no task: the next update gives them back, or now: ${scaleWriters} 1 ${writers.join(" ")}`;
+        const heldHint = `The writers (${writers.join(", ")}) are held at no task: any next update gives them back, or now: ${scaleWriters} 1 ${writers.join(" ")}`;
         let held: command.local.Command | undefined;
         let signalled: pulumi.Resource | undefined;
         if (kind === "release") {
             // Pages are suppressed while the writers are held (the freshness alarms would fire); the signal lapses by itself should the deploy die.
             signalled = hostStep("deploy-signal-on", `${MAINTENANCE_BIN} signal on ${s.deploy.maintenanceMinutes} ${DEPLOY_OWNER}`, before, releaseTriggers);
-            held = new command.local.Command(`${name}-deploy-hold-writers`, { create: `${scaleWriters} 0 ${writers.join(" ")}`, triggers: releaseTriggers }, { parent: this, dependsOn: [...before, signalled], replaceOnChanges: ["triggers"] });
+            held = new command.local.Command(`${name}-deploy-hold-writers`, { create: `${scaleWriters} 0 ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: releaseTriggers }, { parent: this, dependsOn: [...before, signalled], replaceOnChanges: ["triggers"] });
             const snapshotName = `sofia-${s.stack}-predeploy-${createHash("sha256").update(deployAttempt()).digest("hex").slice(0, 12)}`;
             const cacheSnapshot = new command.local.Command(
                 `${name}-deploy-cache-snapshot`,
-                { create: pulumi.interpolate`./scripts/ecs-cache-snapshot.sh ${s.region} ${cache.group.id} ${snapshotName} ${s.backup.retentionDays}`, triggers: releaseTriggers },
+                { create: pulumi.interpolate`./scripts/ecs-cache-snapshot.sh ${s.region} ${cache.group.id} ${snapshotName} ${s.backup.retentionDays}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: releaseTriggers },
                 { parent: this, dependsOn: [held], replaceOnChanges: ["triggers"] },
             );
             const backup = new HostCommand(
@@ -300,6 +307,9 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                             ECS_RUN_TIMEOUT: "900",
                             ...(held ? { ECS_RUN_ON_FAILURE: heldHint } : {}),
                         },
+                        // Only a new release or attempt runs it again, never another input's change.
+                        update: KEEP_LAST_OUTPUT,
+                        addPreviousOutputInEnv: true,
                         triggers: [JSON.stringify(release), deployAttempt()],
                     },
                     { parent: this, dependsOn: [...before, task], replaceOnChanges: ["triggers"] },
@@ -347,13 +357,13 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const endpoints = Object.fromEntries(clientListeners(catalog).map(({ entry, port }) => [entry.name, pulumi.interpolate`https://${address}:${port}`]));
         // Verified: every service steady with healthy tasks (Pulumi waited for each), then the writers' rows arriving in the store (the catalog's `writes`), checked on the store host.
         // A rollback by the circuit breaker also ends steady: each service must run what this update declared.
-        const released = held
-            ? new command.local.Command(
-                  `${name}-deploy-release-writers`,
-                  { create: `${scaleWriters} 1 ${writers.join(" ")}`, triggers: releaseTriggers },
-                  { parent: this, dependsOn: Object.values(services.services).map((x) => x.service), replaceOnChanges: ["triggers"] },
-              )
-            : undefined;
+        // Every update gives the writers their task (idempotent): one that held them and failed, or a
+        // restore that did, leaves them at none until the next update, whatever that one is.
+        const released = new command.local.Command(
+            `${name}-deploy-release-writers`,
+            { create: `${scaleWriters} 1 ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
+            { parent: this, dependsOn: Object.values(services.services).map((x) => x.service), replaceOnChanges: ["triggers"] },
+        );
         const rollout =
             kind === "none"
                 ? undefined
@@ -363,9 +373,11 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                           create: pulumi
                               .all(Object.entries(services.services).map(([app, svc]) => pulumi.interpolate`${app}=${svc.taskDefinition.arn}`))
                               .apply((pairs) => `./scripts/ecs-rollout-check.sh ${s.region} sofia-${s.stack} ${pairs.join(" ")}`),
+                          update: KEEP_LAST_OUTPUT,
+                          addPreviousOutputInEnv: true,
                           triggers: [JSON.stringify(release), fingerprint, deployAttempt()],
                       },
-                      { parent: this, dependsOn: [...Object.values(services.services).map((x) => x.service), ...(released ? [released] : [])], replaceOnChanges: ["triggers"] },
+                      { parent: this, dependsOn: [...Object.values(services.services).map((x) => x.service), released], replaceOnChanges: ["triggers"] },
                   );
         const verify = !rollout
             ? undefined
