@@ -29,6 +29,10 @@ for s in "${active[@]}"; do
     die "could not set $s to $count tasks"
   echo "ecs-scale: $s: $count task(s) desired"
 done
-aws ecs wait services-stable --region "$region" --cluster "$cluster" --services "${active[@]}" ||
-  die "${active[*]} did not become steady at $count task(s) (aws ecs describe-services --cluster $cluster --services ${active[*]}: events)"
+if ! aws ecs wait services-stable --region "$region" --cluster "$cluster" --services "${active[@]}"; then
+  # What ECS says about each (a new image that crash-loops shows here): the last events.
+  aws ecs describe-services --region "$region" --cluster "$cluster" --services "${active[@]}" --output json 2>/dev/null |
+    jq -r '.services[] | .serviceName as $n | .events[:3][]? | "  \($n): \(.message)"' >&2 || true
+  die "${active[*]} did not become steady at $count task(s) (the events above; aws ecs describe-services --cluster $cluster --services ${active[*]})"
+fi
 echo "ecs-scale: ${active[*]} steady at $count task(s)"

@@ -141,6 +141,10 @@ describe("scripts/ecs-scale.sh", () => {
         const none = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "1", "news"], env({ ECS_DOUBLE_SERVICES: "other" }).env);
         expect(none.stdout).toContain("none of news exists yet: nothing to do");
         expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "-1", "news"], e)).stderr).toContain("'-1' is not a task count");
+        const looping = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "1", "ts-writer"], env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1" }).env);
+        expect(looping.status).toBe(1);
+        expect(looping.stderr).toContain("ts-writer: (service ts-writer) has started 1 tasks: (task 1). Essential container in task exited");
+        expect(looping.stderr).toContain("ts-writer did not become steady at 1 task(s)");
         const first = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "0", "news"], env({ ECS_DOUBLE_NO_CLUSTER: "1" }).env);
         expect(first.status).toBe(0);
         expect(first.stdout).toContain("cluster sofia-prod does not exist yet: nothing to do");
