@@ -10,7 +10,11 @@ import { Comparison } from "./measure";
 
 const PROGRAM_DIRS = ["components", "model", "topology", "release"];
 
-/** External packages imported by index.ts and the program's folders. */
+/**
+ * External modules imported by index.ts and the program's folders, as imported: a package that
+ * exports subpaths only (@grafana/grafana-foundation-sdk/dashboard, ...) has no module of its own
+ * name to require.
+ */
 export function programPackages(root = projectRoot()): string[] {
     const files = ["index.ts", ...PROGRAM_DIRS.flatMap((d) => (fs.readdirSync(path.join(root, d), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => path.join(d, f)))];
     const found = new Set<string>();
@@ -18,7 +22,7 @@ export function programPackages(root = projectRoot()): string[] {
         for (const m of fs.readFileSync(path.join(root, f), "utf8").matchAll(/^import [^;]*? from "([^".][^"]*)";/gm)) {
             const spec = m[1];
             const pkg = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
-            if (!builtinModules.includes(pkg) && !pkg.startsWith("node:")) found.add(pkg);
+            if (!builtinModules.includes(pkg) && !pkg.startsWith("node:")) found.add(spec);
         }
     }
     return [...found].sort();
