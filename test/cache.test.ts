@@ -67,6 +67,24 @@ describe("sofia-cache: the host's Redis into the cache, and a backup's", () => {
         expect(fs.readFileSync(path.join(env.dir, "docker.log"), "utf8")).not.toContain(TOKEN);
     }, 120_000);
 
+    it("move killed (SIGKILL) in the middle of the copy: the host's Redis untouched, nothing recorded; the next run carries it whole", async () => {
+        const state = extra.SOFIA_STATE_DIR;
+        fs.rmSync(path.join(state, "cache-moved"), { force: true });
+        env.loadRedis(20000);
+        const before = env.digest();
+        const child = spawn("bash", [path.join(__dirname, "..", "host", "sofia-cache.sh"), "move"], { env: env.scriptEnv(extra) });
+        // Killed once the copy reports progress: part of the keys are in the cache.
+        await new Promise<void>((resolve) => child.stderr.on("data", (d) => String(d).includes("keys so far") && resolve()));
+        spawnSync("pkill", ["-KILL", "-f", "sofia-redis-copy.py"]);
+        child.kill("SIGKILL");
+        await new Promise((r) => child.on("close", r));
+        expect(fs.existsSync(path.join(state, "cache-moved"))).toBe(false);
+        expect(env.digest()).toBe(before);
+        const again = await env.runHost("sofia-cache", ["move"], extra);
+        expect(again.status, again.stderr).toBe(0);
+        expect(cacheCli(["DEBUG", "DIGEST"])).toBe(before);
+    }, 180_000);
+
     it("seed: a backup's Redis replaces what the cache holds, checked against its manifest; once per backup", async () => {
         const backup = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "cache-1-redis" });
         expect(backup.status, backup.stderr).toBe(0);
