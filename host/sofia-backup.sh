@@ -313,7 +313,7 @@ backup_pg_dump() {  # name, source (container)
 
 backup_files() {  # name, source (directory)
   local name=$1 dir=$2
-  [[ -d $dir ]] || die "$name: $dir does not exist; is the volume there? (docker volume ls)"
+  [[ -d $dir ]] || die "$name: $dir does not exist; is the volume there (docker volume ls), or the file system that holds it mounted (findmnt $dir)?"
   local st
   set +e
   tar -C "$dir" -cf - . | store_stream "$name.tar" "$name" "$(du -sb "$dir" | cut -f1)"

@@ -167,7 +167,7 @@ declare -a NAME KIND SOURCE DETAIL DIR
 while IFS=$'\t' read -r name kind source detail dir; do
   [[ -z $name || $name == \#* ]] && continue
   jq -e --arg n "$name" '.items | index($n)' "$manifest" >/dev/null || continue
-  [[ $dir != - ]] || { log "$name: kept as the stack wrote it (the backup's copy is for reference)"; continue; }
+  [[ $dir != - ]] || { log "$name: not put back here (backup.tsv gives it no place to restore to); the backup's copy is for reference"; continue; }
   [[ $kind != pg-dump ]] || die "$name: restoring a pg_dump is not supported yet: restore it by hand with pg_restore"
   NAME+=("$name"); KIND+=("$kind"); SOURCE+=("$source"); DETAIL+=("$detail"); DIR+=("$dir")
 done <"$SOFIA_BACKUP_ITEMS"

@@ -13,7 +13,8 @@ import { sofiaCatalog } from "../model/catalog";
 import { startStages } from "../model/start-order";
 import { hourWindow } from "../topology/ecs/cache";
 import { containerDefinition, ecsEnv, secretEnvOf } from "../topology/ecs/tasks";
-import { ofType, one, planStack } from "./helpers/plan";
+import { installedFiles, ofType, one, planStack } from "./helpers/plan";
+import { DATA_PATH, volumeHostPath } from "../topology/host/layout";
 import { retiredFromHost } from "../topology/ecs/platform";
 import { readStackConfig, projectName, applyOverride } from "../plan/stack-config";
 import { configSource, readSettings, SettingsError } from "../model/settings";
@@ -125,6 +126,27 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(first.dependsOn).toContain(step("sofia-retire-host-redis-run").urn);
         // Once: the same steps on the next update run nothing again.
         for (const n of ["sofia-retire-host-apps-run", "sofia-move-cache-run", "sofia-retire-host-redis-run"]) expect(step(n).inputs.triggers).toEqual(["host-to-ecs"]);
+    });
+
+    it("the apps' files: the store host mounts the file system (NFS allowed from it), its backups take the catalog's backed-up volumes there, and a move carries the host's in before any task starts", async () => {
+        const plan = await planStack("prod", ECS);
+        const step = (name: string) => plan.resources.find((r) => r.name === name)!;
+        const rules = ofType(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+        // The store host's security group, as the cache's rule for it names it.
+        const storeHost = rules.find((r) => r.name === "sofia-cache-in-store-host")!.inputs.referencedSecurityGroupId;
+        const nfs = rules.filter((r) => r.name.startsWith("sofia-files-in-nfs"));
+        expect(nfs.map((r) => r.inputs.fromPort)).toEqual([2049, 2049, 2049]);
+        expect(nfs.map((r) => r.inputs.referencedSecurityGroupId)).toContain(storeHost);
+        const items = installedFiles(plan).find((f) => f.path === "/etc/sofia/backup.tsv")!.content.split("\n").filter((l) => l && !l.startsWith("#"));
+        expect(items).toContain("models\tfiles\t/mnt/sofia-app-files/models\t-\t-");
+        expect(items).toContain("ui-extensions\tfiles\t/mnt/sofia-app-files/ui-extensions\t-\t-");
+        const env = installedFiles(plan).find((f) => f.path === "/etc/sofia/app-files.env")!.content;
+        expect(env).toContain(`FILES_VOLUMES=models=${volumeHostPath(DATA_PATH, "models")} ui-extensions=${volumeHostPath(DATA_PATH, "ui-extensions")}}`);
+        expect(String(step("sofia-mount-app-files-run").inputs.create)).toMatch(/sofia-app-files mount$/);
+        for (const m of ofType(plan, "aws:efs/mountTarget:MountTarget")) expect(step("sofia-mount-app-files-run").dependsOn).toContain(m.urn);
+        expect(step("sofia-move-app-files-run").dependsOn).toEqual(expect.arrayContaining([step("sofia-retire-host-apps-run").urn, step("sofia-mount-app-files-run").urn]));
+        expect(step("sofia-move-app-files-run").inputs.triggers).toEqual(["host-to-ecs"]);
+        for (const service of ofType(plan, "aws:ecs/service:Service").filter((x) => x.inputs.name === "metrics")) expect(service.dependsOn).toContain(step("sofia-move-app-files-run").urn);
     });
 
     it("restore.from: under the signal, the writers held, the cache's snapshot, the store host restored, then the cache from the backup, then the writers back, before the services", async () => {

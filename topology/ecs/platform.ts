@@ -30,7 +30,7 @@ import { hostArgs } from "../host/platform";
 import { containerName } from "../host/store-config";
 import { startStages } from "../../model/start-order";
 import { DeployKind, DeployStepSpec } from "../../model/deploy-steps";
-import { BACKUP_BIN, CACHE_BIN, DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, MAINTENANCE_BIN, SERVICES_BIN } from "../host/layout";
+import { APP_FILES_BIN, BACKUP_BIN, CACHE_BIN, DATA_PATH, HOST_FILES_MARKERS, HOST_NAMING, MAINTENANCE_BIN, SERVICES_BIN } from "../host/layout";
 import { DEPLOY_OWNER } from "../host/deploy-checklist";
 import { maintenanceHostFiles, maintenancePlan } from "../host/maintenance";
 import { monitoringHostFiles } from "../host/monitoring";
@@ -41,7 +41,7 @@ import { sofiaHostFiles, tuningTable } from "../host/services-files";
 import { ecsAlarms } from "./alarms";
 import { CACHE_PORT, cacheHostFiles, cacheTokenPolicy, SofiaCache } from "./cache";
 import { SofiaEdge, clientListeners } from "./edge";
-import { appVolumes, SharedFiles } from "./files";
+import { appFilesHostFiles, appVolumes, SharedFiles, sharedFileItems } from "./files";
 import { allowFrom, allowOut, EcsNetwork, securityGroup } from "./network";
 import { SofiaEcsServices } from "./services";
 import { ecsApps, ecsFingerprint } from "./tasks";
@@ -132,11 +132,23 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         new aws.iam.RolePolicy(`${name}-cache-token`, { role: host.role.id, policy: cacheTokenPolicy(cache.tokenSecretArn) }, { parent: host.role });
         const hostRedisPort = catalog.find((e) => e.name === "redis")?.ports[0]?.port ?? CACHE_PORT;
 
+        // The apps' volumes: on EFS, mounted by the store host too (its backups take them; a move carries them in).
+        const volumes = appVolumes(catalog);
+        const files = volumes.length
+            ? new SharedFiles(`${name}-files`, { volumes, vpcId, subnetIds: args.network.perZone, clients: [...ecsApps(catalog).filter((e) => e.volumes?.length).map((e) => appSgs[e.name]), host.securityGroup], tags }, { parent: this })
+            : undefined;
         const hostFiles = new HostFiles(
             `${name}-host-files`,
             {
                 instanceId: host.instance.id,
-                parts: [sofiaHostFiles(stores, s, DATA_PATH, catalog), backupHostFiles(stores, hostSettings, backupBucket.bucket.bucket, DATA_PATH), monitoringHostFiles(stores, s.stack, DATA_PATH), maintenanceHostFiles(), cacheHostFiles(s, cache.group.primaryEndpointAddress, cache.tokenSecretArn, hostRedisPort)],
+                parts: [
+                    sofiaHostFiles(stores, s, DATA_PATH, catalog),
+                    backupHostFiles(stores, hostSettings, backupBucket.bucket.bucket, DATA_PATH, files ? sharedFileItems(catalog) : []),
+                    monitoringHostFiles(stores, s.stack, DATA_PATH),
+                    maintenanceHostFiles(),
+                    cacheHostFiles(s, cache.group.primaryEndpointAddress, cache.tokenSecretArn, hostRedisPort),
+                    ...(files ? [appFilesHostFiles(catalog, files.fileSystem.id, DATA_PATH)] : []),
+                ],
                 markerDir: HOST_FILES_MARKERS,
                 after: [host.ready.run],
                 tags,
@@ -193,8 +205,6 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             // An app that calls another (the UI the API) reaches it on its port, by Service Connect (services.ts).
             for (const caller of talkers(entry.name)) allowFrom(`${name}-${entry.name}-in-${caller.name}`, appSgs[entry.name], appSgs[caller.name], port, `Sofia ${entry.name} for ${caller.name}`, tags);
         }
-        const volumes = appVolumes(catalog);
-        const files = volumes.length ? new SharedFiles(`${name}-files`, { volumes, vpcId, subnetIds: args.network.perZone, clients: ecsApps(catalog).filter((e) => e.volumes?.length).map((e) => appSgs[e.name]), tags }, { parent: this }) : undefined;
 
         // The deploy checklist in ECS terms (README "Scale"): backup first, migrations, rolling deployment, verified when steady.
         const images = imagesOf(catalog.map((e) => e.name), s.images);
@@ -213,6 +223,11 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const retireApps = hostStep("retire-host-apps", `${SERVICES_BIN} retire ${retired.filter((c) => !c.startsWith(`${containerName({ name: "redis" })}:`)).join(" ")}`, storeRuns);
         const moveCache = hostStep("move-cache", `${CACHE_BIN} move`, [retireApps, cache.group]);
         const retireRedis = hostStep("retire-host-redis", `${SERVICES_BIN} retire ${retired.filter((c) => c.startsWith(`${containerName({ name: "redis" })}:`)).join(" ")}`, [moveCache]);
+        // The apps' files: the file system mounted on the store host (again whenever it is replaced),
+        // and the host topology's volumes carried in once the apps that write them have stopped.
+        const filesMoved = files
+            ? [hostStep("move-app-files", `${APP_FILES_BIN} move`, [retireApps, hostStep("mount-app-files", `${APP_FILES_BIN} mount`, files.mountTargets, [files.fileSystem.id])])]
+            : [];
         // restore.from: the writers held at no task, the backup's Redis copied into the cache and the
         // store host's stores restored, then the writers back (ecs-scale.sh; services not created yet are passed over).
         let restore: ReturnType<typeof restoreStep> | undefined;
@@ -239,7 +254,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             const released = scale("release-writers", 1, [seed]);
             restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} signal off restore`, [released], [s.restore.from])];
         }
-        const before: pulumi.Resource[] = [...storeRuns, cache.group, ...restored];
+        const before: pulumi.Resource[] = [...storeRuns, cache.group, ...restored, ...filesMoved];
         // A release: the writers (the catalog's `quiesce`) held at no task, so the backups and the
         // migration see data nobody is changing (as the host topology quiesces them); then Redis'
         // snapshot and the store host's backup, waited for. The writers get their task back once the

@@ -39,6 +39,7 @@ export const GRAFANA_CREDS_BIN = `${SBIN}/sofia-grafana-creds`;
 export const DIAGNOSE_BIN = `${SBIN}/sofia-diagnose`;
 export const CAPACITY_BIN = `${SBIN}/sofia-capacity`;
 export const CACHE_BIN = `${SBIN}/sofia-cache`;
+export const APP_FILES_BIN = `${SBIN}/sofia-app-files`;
 
 /** Sourced, not run: the host lock and operations journal; the backup configuration and helpers. */
 export const OPS_LIB = `${LIB}/sofia-ops.sh`;
@@ -63,6 +64,9 @@ export const DIAGNOSE_ENV = `${ETC}/diagnose.env`;
 export const CAPACITY_ENV = `${ETC}/capacity.env`;
 export const CAPACITY_TABLE = `${ETC}/capacity.tsv`;
 export const CACHE_ENV = `${ETC}/cache.env`;
+export const APP_FILES_ENV = `${ETC}/app-files.env`;
+/** Where the ECS topology's store host mounts the apps' shared files (EFS): off the data volume, a network file system of its own. */
+export const APP_FILES_MOUNT = "/mnt/sofia-app-files";
 export const RELEASE_FILE = `${ETC}/release.json`;
 
 /** The scripts' own state (maintenance signal, watchdog strikes), and what the proxy reads from the host. */
@@ -134,6 +138,7 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_CAPACITY_TABLE: CAPACITY_TABLE,
         SOFIA_CACHE_CONFIG: CACHE_ENV,
         SOFIA_REDIS_COPY: REDIS_COPY_LIB,
+        SOFIA_APP_FILES_CONFIG: APP_FILES_ENV,
         SOFIA_RELEASE: RELEASE_FILE,
     };
 }
