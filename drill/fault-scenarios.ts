@@ -13,7 +13,7 @@ import { projectRoot } from "../components/project-root";
 import { BACKUP_METRICS, KIND_DIMENSION } from "../model/metrics";
 import { Check, Scenario } from "./backup-scenarios";
 import { backupPrefix, DRILL_STACK, DrillEnv } from "./env";
-import { DataState, dataState, diverge, FILE_VOLUMES, invariantChecks, isState, killTree, reached, reboot, release, runHeld } from "./faults";
+import { DataState, dataState, diverge, FILE_VOLUMES, invariantChecks, isState, killTree, reached, reboot, release, runHeld, treeHash } from "./faults";
 import { volumeHostPath } from "../topology/host/layout";
 
 const check = (what: string, ok: boolean, detail?: string): Check => ({ what, ok, detail: ok ? undefined : detail });
@@ -385,6 +385,57 @@ const quiesceKilled: Scenario = {
     },
 };
 
+/**
+ * The ECS apps' files restored onto a file system of their own (EFS on the store host; tmpfs here):
+ * unpacked beside the live directory there, so that the swap stays a rename. Killed while it
+ * unpacks, the retried update restores them whole, and no partial copy or safety copy is left.
+ */
+const killMidSharedCopy: Scenario = {
+    name: "restore killed (SIGKILL, the whole tree) while it unpacks the apps' files onto their own file system, then the retried update: the backup's files, whole",
+    async run(env, log) {
+        const shared = fs.mkdtempSync("/dev/shm/sofia-drill-efs-");
+        const models = path.join(shared, "models");
+        const items = path.join(env.configDir, "backup.tsv");
+        const hostItems = fs.readFileSync(items, "utf8");
+        try {
+            fs.mkdirSync(models, { mode: 0o750 });
+            // Large enough that the copy takes a while: the kill lands in it.
+            for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(models, `part-${i}.bin`), Buffer.alloc(1024 * 1024, i));
+            fs.writeFileSync(items, hostItems.replace(/^models\t.*$/m, ["models", "files", models, "-", models, "1000:1000"].join("\t")));
+            const b = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-fault-shared" });
+            if (b.status !== 0) throw new Error(`drill: the shared files' backup failed: ${b.stderr}`);
+            const backed = treeHash(models);
+            // The rest of the live data is the backup's (taken just now): the retry must leave it so.
+            const backupState = dataState(env);
+            fs.writeFileSync(path.join(models, "live.txt"), "written after the backup");
+            const h = runHeld(env, "sofia-restore", ["drill-fault-shared"], "fetching:HOLD");
+            const got = await reached(h);
+            release(h);
+            // Killed once the unpacking beside the live directory has begun.
+            const partial = `${models}.restore-new`;
+            for (let i = 0; i < 6000 && !fs.existsSync(partial) && h.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+            const unpacking = fs.existsSync(partial);
+            await new Promise((r) => setTimeout(r, 50));
+            await killTree(h);
+            const partialLeft = fs.existsSync(partial);
+            const left = `${fs.readdirSync(shared).join(", ")}; models ${fs.existsSync(models) ? `${fs.readdirSync(models).length} entries` : "missing"}`;
+            const r = await env.runHost("sofia-restore", ["drill-fault-shared"]);
+            log(`killed while restoring onto ${shared} (it then held ${left}); the retried restore: exit ${r.status}`);
+            return [
+                check('it reached "fetching" before it was killed', got),
+                check("it was killed while it unpacked the files beside the live ones", unpacking && partialLeft, `left: ${left}`),
+                check("the retried restore (the next pulumi up) completes", r.status === 0, r.stderr.slice(-600)),
+                check("the shared files are the backup's, whole, and nothing written since", treeHash(models) === backed, `after the kill: ${left}`),
+                check("no safety copy or partial copy left on the shared file system", fs.readdirSync(shared).join(",") === "models", fs.readdirSync(shared).join(",")),
+                ...invariantChecks(env, backupState, backupState),
+            ];
+        } finally {
+            fs.writeFileSync(items, hostItems);
+            fs.rmSync(shared, { recursive: true, force: true });
+        }
+    },
+};
+
 export const faultScenarios: Scenario[] = [
     restoreTerm("fetching", "before"),
     restoreTerm("stopped", "before"),
@@ -411,6 +462,7 @@ export const faultScenarios: Scenario[] = [
     releaseRefused,
     stuckContainer,
     quiesceKilled,
+    killMidSharedCopy,
 ];
 
 /** The cases the test command runs (the whole campaign is npm run drill's): one of each kind of fault. */

@@ -26,7 +26,7 @@ export interface DataState {
     volumes: Record<string, string>;
 }
 
-function treeHash(dir: string): string {
+export function treeHash(dir: string): string {
     const h = createHash("sha256");
     const walk = (d: string) => {
         for (const name of fs.readdirSync(d).sort()) {

@@ -286,6 +286,45 @@ export const restoreScenarios: Scenario[] = [
             ];
         },
     },
+    {
+        name: "the ECS apps' files: restored onto a file system of their own (EFS on the store host), every file given to the tasks' user; stopped after the swap, the files from before are back",
+        async run(env, log) {
+            // A directory on another file system than the staging area (tmpfs here; EFS on the
+            // store host), listed as the ECS stack lists it: restored in place, with an owner.
+            const shared = fs.mkdtempSync("/dev/shm/sofia-drill-efs-");
+            const models = path.join(shared, "models");
+            const items = path.join(env.configDir, "backup.tsv");
+            const hostItems = fs.readFileSync(items, "utf8");
+            const owner = "1000:1000";
+            try {
+                fs.mkdirSync(models, { mode: 0o750 });
+                fs.chownSync(models, 1000, 1000);
+                fs.writeFileSync(path.join(models, "sentiment.onnx"), Buffer.alloc(64 * 1024, 5), { mode: 0o600 });
+                fs.writeFileSync(items, hostItems.replace(/^models\t.*$/m, ["models", "files", models, "-", models, owner].join("\t")));
+                await backup(env, "drill-shared-files");
+                fs.writeFileSync(path.join(models, "sentiment.onnx"), "retrained after the backup");
+                fs.writeFileSync(path.join(models, "new.bin"), "not in the backup");
+                const stopped = await env.runHost("sofia-restore", ["drill-shared-files"], { SOFIA_FAULT: "verifying:TERM", SOFIA_FAULT_MARK: path.join(env.dir, "shared-files-mark") });
+                const putBack = fs.readFileSync(path.join(models, "sentiment.onnx"), "utf8");
+                const r = await env.runHost("sofia-restore", ["drill-shared-files"]);
+                log(`sofia-restore onto ${models}: stopped after the swap exit ${stopped.status}, then exit ${r.status}`);
+                const owners = fs.readdirSync(models).map((f) => `${f}=${fs.statSync(path.join(models, f)).uid}:${fs.statSync(path.join(models, f)).gid}`);
+                const restored = fs.readFileSync(path.join(models, "sentiment.onnx"));
+                return [
+                    check("stopped after the swap (TERM while verifying): exits non-zero, the data from before back", stopped.status !== 0 && /FAILED; the data from before it is back in place/.test(stopped.stderr), stopped.stderr.slice(-600)),
+                    check("the files from before are back on the shared file system", putBack === "retrained after the backup", putBack),
+                    check("the next restore exits 0", r.status === 0, r.stderr.slice(-600)),
+                    check("the backup's files are back, and nothing written since", restored.length === 64 * 1024 && restored[0] === 5 && !fs.existsSync(path.join(models, "new.bin")), fs.readdirSync(models).join(",")),
+                    check(`every restored file belongs to the tasks' user (${owner})`, owners.length > 0 && owners.every((o) => o.endsWith(`=${owner}`)) && fs.statSync(models).uid === 1000, owners.join(" ")),
+                    check("the directory keeps its mode", (fs.statSync(models).mode & 0o777) === 0o750),
+                    check("no safety copy left on the shared file system", !fs.existsSync(`${models}.before-restore`), fs.readdirSync(shared).join(",")),
+                ];
+            } finally {
+                fs.writeFileSync(items, hostItems);
+                fs.rmSync(shared, { recursive: true, force: true });
+            }
+        },
+    },
 ];
 
 function countStops(env: DrillEnv): number {

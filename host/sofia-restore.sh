@@ -60,6 +60,8 @@ started=$(date +%s)
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 id=""
 run=""
+# Where each item is restored before the swap: the run's directory, or beside the live one.
+NEW=()
 bookkeeping=""
 page_up=0
 temp_redis=0
@@ -119,6 +121,8 @@ on_exit() {
   fi
   (( page_up == 0 )) || "$MAINTENANCE" page off restore || echo "sofia-restore: could not take the maintenance page down; it lapses within $PAGE_MINUTES minutes (sofia-maintenance page off restore)" >&2
   [[ -z $run || ! -d $run ]] || rm -rf "$run"
+  local n
+  for n in "${NEW[@]}"; do [[ $n == "$run"/* ]] || rm -rf "$n"; done
   [[ -z ${bookkeeping:-} ]] || rm -rf "$bookkeeping"
   summary "$outcome"
   exit "$rc"
@@ -163,13 +167,17 @@ manifest_shaped "$manifest" ||
   die "backup $id: manifest.json is not shaped as a Sofia manifest (a field of the wrong type or with characters it may not hold): refusing it"
 
 # What is put back where: the items of the backup that the stack restores.
-declare -a NAME KIND SOURCE DETAIL DIR
-while IFS=$'\t' read -r name kind source detail dir; do
+declare -a NAME KIND SOURCE DETAIL DIR OWNER
+while IFS=$'\t' read -r name kind source detail dir owner; do
   [[ -z $name || $name == \#* ]] && continue
   jq -e --arg n "$name" '.items | index($n)' "$manifest" >/dev/null || continue
-  [[ $dir != - ]] || { log "$name: not put back here (backup.tsv gives it no place to restore to); the backup's copy is for reference"; continue; }
+  [[ $dir != - ]] || { log "$name: kept as the stack wrote it (the backup's copy is for reference)"; continue; }
   [[ $kind != pg-dump ]] || die "$name: restoring a pg_dump is not supported yet: restore it by hand with pg_restore"
-  NAME+=("$name"); KIND+=("$kind"); SOURCE+=("$source"); DETAIL+=("$detail"); DIR+=("$dir")
+  # Who gets the restored files: "-" (or a list from before the column), as the backup holds them.
+  owner=${owner:--}
+  [[ $owner == - || $owner =~ ^[0-9]+:[0-9]+$ ]] || die "$SOFIA_BACKUP_ITEMS: $name's owner '$owner' is not uid:gid; reinstall it (pulumi up)"
+  NAME+=("$name"); KIND+=("$kind"); SOURCE+=("$source"); DETAIL+=("$detail"); DIR+=("$dir"); OWNER+=("$owner")
+  NEW+=("$run/new/$name")
 done <"$SOFIA_BACKUP_ITEMS"
 item_of_path() { local i; for i in "${!NAME[@]}"; do [[ $1 != "${NAME[$i]}".* ]] || { echo "$i"; return; }; done; echo -1; }
 
@@ -200,7 +208,13 @@ if [[ $mode != verify ]]; then
   for i in "${!NAME[@]}"; do
     [[ $mode == scratch ]] && break
     [[ -d ${DIR[$i]} ]] || die "${NAME[$i]}: its live directory ${DIR[$i]} is not there; is the volume there? (docker volume ls)"
-    [[ $(stat -c %d "${DIR[$i]}") == "$(stat -c %d "$run")" ]] || die "${NAME[$i]}: ${DIR[$i]} is not on the same file system as the staging $SOFIA_STAGING_DIR, so it cannot be swapped in at once"
+    # Restored beside its live directory when that is on a file system of its own (the ECS apps'
+    # files, on EFS), so that the swap stays a rename there too. Anything left there by an earlier,
+    # killed restore is that restore's partial copy.
+    if [[ $(stat -c %d "${DIR[$i]}") != "$(stat -c %d "$run")" ]]; then
+      NEW[i]=${DIR[$i]}.restore-new
+      rm -rf "${NEW[$i]}"
+    fi
     [[ ! -e ${DIR[$i]}.before-restore ]] || die "${DIR[$i]}.before-restore exists, and no journal says whose it is: it may be the only copy of earlier data. Look at it, move it away, and run again"
   done
 fi
@@ -297,7 +311,7 @@ while IFS= read -r path; do
   fi
   fault_point fetching
   if (( i < 0 )); then fetch "$path" cat >/dev/null; continue; fi
-  new="$run/new/${NAME[$i]}"
+  new=${NEW[$i]}
   mkdir -p "$new"
   case ${KIND[$i]} in
     redis)
@@ -342,6 +356,8 @@ while IFS= read -r path; do
     chown --reference="${DIR[$i]}" "$new"
     chmod --reference="${DIR[$i]}" "$new"
     [[ ${KIND[$i]} != redis ]] || chown -R --reference="${DIR[$i]}" "$new/$REDIS_AOF_DIR"
+    # A shared file system's users (the ECS tasks) work on it as one user, whoever wrote the backup.
+    [[ ${OWNER[$i]} == - ]] || chown -R "${OWNER[$i]}" "$new"
   fi
 done <<<"$paths"
 log "backup $id: $(jq '.files | length' "$manifest") objects match the manifest"
@@ -350,7 +366,7 @@ log "backup $id: $(jq '.files | length' "$manifest") objects match the manifest"
 if [[ $mode != verify ]]; then
   (( ${#NAME[@]} )) || die "backup $id holds nothing this stack restores (its items: $(jq -r '.items | join(", ")' "$manifest")): refusing it"
   for i in "${!NAME[@]}"; do
-    [[ -d $run/new/${NAME[$i]} ]] || die "backup $id lists ${NAME[$i]} among its items, but none of its objects holds it: refusing it"
+    [[ -d ${NEW[$i]} ]] || die "backup $id lists ${NAME[$i]} among its items, but none of its objects holds it: refusing it"
   done
 fi
 
@@ -416,8 +432,8 @@ check_redis_scratch() {  # name, data directory
 if [[ $mode == scratch ]]; then
   for i in "${!NAME[@]}"; do
     case ${KIND[$i]} in
-      redis) check_redis_scratch "${NAME[$i]}" "$run/new/${NAME[$i]}" ;;
-      questdb) [[ -d $run/new/${NAME[$i]}/db ]] || die "${NAME[$i]}: the restored root has no db directory" ;;
+      redis) check_redis_scratch "${NAME[$i]}" "${NEW[$i]}" ;;
+      questdb) [[ -d ${NEW[$i]}/db ]] || die "${NAME[$i]}: the restored root has no db directory" ;;
     esac
   done
   report 1
@@ -439,7 +455,7 @@ journal_set "phase=swapping"
 for i in "${!NAME[@]}"; do
   mv "${DIR[$i]}" "${DIR[$i]}.before-restore"
   fault_point swapping
-  mv "$run/new/${NAME[$i]}" "${DIR[$i]}"
+  mv "${NEW[$i]}" "${DIR[$i]}"
 done
 sync -f "$run"
 journal_set "phase=swapped"

@@ -136,12 +136,15 @@ describe("backup configuration from the catalog", () => {
     it("lists Redis, QuestDB, the models and UI extensions volumes, and the host config", () => {
         const rows = backupItems(sofiaCatalog("questdb"), "/data").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
         expect(rows).toEqual([
-            ["redis", "redis", "127.0.0.1:6379", "sofia-redis:/run/secrets/redis-password", "/data/docker/volumes/sofia-redis-data/_data"],
-            ["questdb", "questdb", "http://127.0.0.1:9000", "/data/docker/volumes/sofia-questdb-data/_data", "/data/docker/volumes/sofia-questdb-data/_data"],
-            ["models", "files", "/data/docker/volumes/sofia-models/_data", "-", "/data/docker/volumes/sofia-models/_data"],
-            ["ui-extensions", "files", "/data/docker/volumes/sofia-ui-extensions/_data", "-", "/data/docker/volumes/sofia-ui-extensions/_data"],
-            ["config", "files", "/etc/sofia", "-", "-"],
+            ["redis", "redis", "127.0.0.1:6379", "sofia-redis:/run/secrets/redis-password", "/data/docker/volumes/sofia-redis-data/_data", "-"],
+            ["questdb", "questdb", "http://127.0.0.1:9000", "/data/docker/volumes/sofia-questdb-data/_data", "/data/docker/volumes/sofia-questdb-data/_data", "-"],
+            ["models", "files", "/data/docker/volumes/sofia-models/_data", "-", "/data/docker/volumes/sofia-models/_data", "-"],
+            ["ui-extensions", "files", "/data/docker/volumes/sofia-ui-extensions/_data", "-", "/data/docker/volumes/sofia-ui-extensions/_data", "-"],
+            ["config", "files", "/etc/sofia", "-", "-", "-"],
         ]);
+        // A shared file system's volume: read and restored there, every file given to its owner.
+        const shared = backupItems(sofiaCatalog("questdb"), "/data", [{ name: "models", source: "/mnt/efs/models", owner: "1000:1000" }]);
+        expect(shared).toContain("models\tfiles\t/mnt/efs/models\t-\t/mnt/efs/models\t1000:1000\n");
         expect(backupItems(sofiaCatalog("timescaledb"), "/data")).toContain("timescaledb\tpg-dump\tsofia-timescaledb");
     });
 

@@ -149,6 +149,23 @@ describe("scripts/ecs-scale.sh", () => {
         expect(first.status).toBe(0);
         expect(first.stdout).toContain("cluster sofia-prod does not exist yet: nothing to do");
     });
+
+    it("restart: replaces the tasks of the services that exist (a rolling deployment) and waits until they are steady, or fails with ECS' events", async () => {
+        const { log, env: e } = env({ ECS_DOUBLE_SERVICES: "api ui" });
+        const r = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "restart", "api", "ui"], e);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("ecs-scale: api ui steady on new tasks");
+        const calls = fs.readFileSync(log, "utf8").split("\n");
+        expect(calls.filter((l) => l.startsWith("ecs update-service"))).toEqual([
+            "ecs update-service --region eu-central-1 --cluster sofia-prod --service api --force-new-deployment --output json",
+            "ecs update-service --region eu-central-1 --cluster sofia-prod --service ui --force-new-deployment --output json",
+        ]);
+        const stuck = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "restart", "api"], env({ ECS_DOUBLE_SERVICES: "api", ECS_DOUBLE_UNSTABLE: "1" }).env);
+        expect(stuck.status).toBe(1);
+        expect(stuck.stderr).toContain("api did not become steady after the restart");
+        expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "reboot", "api"], e)).stderr).toContain("'reboot' is not a task count (or restart)");
+    });
 });
 
 describe("scripts/ecs-cache-snapshot.sh", () => {

@@ -138,8 +138,8 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(nfs.map((r) => r.inputs.fromPort)).toEqual([2049, 2049, 2049]);
         expect(nfs.map((r) => r.inputs.referencedSecurityGroupId)).toContain(storeHost);
         const items = installedFiles(plan).find((f) => f.path === "/etc/sofia/backup.tsv")!.content.split("\n").filter((l) => l && !l.startsWith("#"));
-        expect(items).toContain("models\tfiles\t/mnt/sofia-app-files/models\t-\t-");
-        expect(items).toContain("ui-extensions\tfiles\t/mnt/sofia-app-files/ui-extensions\t-\t-");
+        expect(items).toContain("models\tfiles\t/mnt/sofia-app-files/models\t-\t/mnt/sofia-app-files/models\t1000:1000");
+        expect(items).toContain("ui-extensions\tfiles\t/mnt/sofia-app-files/ui-extensions\t-\t/mnt/sofia-app-files/ui-extensions\t1000:1000");
         const env = installedFiles(plan).find((f) => f.path === "/etc/sofia/app-files.env")!.content;
         expect(env).toContain(`FILES_VOLUMES=models=${volumeHostPath(DATA_PATH, "models")} ui-extensions=${volumeHostPath(DATA_PATH, "ui-extensions")}}`);
         expect(String(step("sofia-mount-app-files-run").inputs.create)).toMatch(/sofia-app-files mount$/);
@@ -163,6 +163,12 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         waits("sofia-restore-run", "sofia-restore-cache-snapshot");
         // The cache only once the stores are restored: a failed restore leaves it as it was.
         waits("sofia-restore-cache-run", "sofia-restore-run");
+        // The apps' files are on the mounted file system before the restore puts them back there.
+        waits("sofia-restore-signal-on-run", "sofia-move-app-files-run");
+        // The apps with files get new tasks, which mount the restored directories.
+        expect(step("sofia-restore-restart-file-users").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod restart api ui");
+        waits("sofia-restore-restart-file-users", "sofia-restore-run");
+        waits("sofia-restore-cache-run", "sofia-restore-restart-file-users");
         waits("sofia-restore-release-writers", "sofia-restore-cache-run");
         waits("sofia-restore-signal-off-run", "sofia-restore-release-writers");
         for (const n of ["sofia-restore-hold-writers", "sofia-restore-cache-snapshot", "sofia-restore-cache-run", "sofia-restore-release-writers"]) expect(step(n).inputs.triggers).toEqual(["20261201T010000Z"]);

@@ -13,6 +13,7 @@ import { hostScript } from "../../components/project-root";
 import { CatalogEntry } from "../../model/catalog";
 import { APP_FILES_BIN, APP_FILES_ENV, APP_FILES_MOUNT, shellDefaults, volumeHostPath } from "../host/layout";
 import { hostEnvFile } from "../host/services-files";
+import type { SharedVolume } from "../host/backups";
 import { allowFrom, securityGroup } from "./network";
 import { ecsApps } from "./tasks";
 
@@ -32,9 +33,9 @@ export function backedUpVolumes(catalog: readonly CatalogEntry[]): string[] {
     return ecsApps(catalog).flatMap((e) => (e.backup?.kind === "files" ? [e.backup.volume] : []));
 }
 
-/** The backup items of the apps' volumes, as the store host reads them from the file system (backup.tsv). */
-export function sharedFileItems(catalog: readonly CatalogEntry[]): { name: string; source: string }[] {
-    return backedUpVolumes(catalog).map((name) => ({ name, source: `${APP_FILES_MOUNT}/${name}` }));
+/** The backup items of the apps' volumes, as the store host reads and restores them on the file system (backup.tsv). */
+export function sharedFileItems(catalog: readonly CatalogEntry[]): SharedVolume[] {
+    return backedUpVolumes(catalog).map((name) => ({ name, source: `${APP_FILES_MOUNT}/${name}`, owner: `${APP_FILES_OWNER.uid}:${APP_FILES_OWNER.gid}` }));
 }
 
 /** sofia-app-files and its configuration, for the store host. */

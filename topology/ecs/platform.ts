@@ -234,13 +234,14 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         let restored: pulumi.Resource[] = [retireRedis];
         if (s.restore.from) {
             const writers = ecsApps(catalog).filter((e) => e.quiesce).map((e) => e.name);
-            const scale = (id: string, count: number, after: pulumi.Resource[]) =>
+            const scale = (id: string, count: number | "restart", after: pulumi.Resource[], services = writers) =>
                 new command.local.Command(
                     `${name}-restore-${id}`,
-                    { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} ${count} ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [s.restore.from] },
+                    { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} ${count} ${services.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [s.restore.from] },
                     { parent: this, dependsOn: after, replaceOnChanges: ["triggers"] },
                 );
-            const on = hostStep("restore-signal-on", `${MAINTENANCE_BIN} signal on ${2 * s.alarms.recoveryTimeMinutes} restore`, [retireRedis], [s.restore.from]);
+            // After the move's steps: the host's Redis carried and the apps' files on EFS, mounted.
+            const on = hostStep("restore-signal-on", `${MAINTENANCE_BIN} signal on ${2 * s.alarms.recoveryTimeMinutes} restore`, [retireRedis, ...filesMoved], [s.restore.from]);
             const hold = scale("hold-writers", 0, [on]);
             // The cache as it was, first: a restore replaces it whole.
             const snapshot = new command.local.Command(
@@ -250,7 +251,10 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             );
             // The store host's stores first (sofia-restore puts the data from before back if it fails); the cache only once they are restored.
             restore = restoreStep(`${name}-restore`, { from: s.restore.from, instanceId: host.instance.id, region: s.region, requires: hostFiles.installed, after: [...storeRuns, ...hostFiles.associations, hold, snapshot] }, { parent: this });
-            const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [restore.command.run], [s.restore.from]);
+            // The apps' files were swapped under their tasks' mounts: new tasks mount the restored ones.
+            const withFiles = ecsApps(catalog).filter((e) => e.volumes?.length).map((e) => e.name);
+            const remounted = files && withFiles.length ? [scale("restart-file-users", "restart", [restore.command.run], withFiles)] : [];
+            const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [restore.command.run, ...remounted], [s.restore.from]);
             const released = scale("release-writers", 1, [seed]);
             restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} signal off restore`, [released], [s.restore.from])];
         }
