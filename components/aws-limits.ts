@@ -69,13 +69,14 @@ export function isFargateSize(cpu: number, memoryMb: number): boolean {
     return FARGATE_SIZES.some((s) => s.cpu === cpu && s.memoryMb.includes(memoryMb));
 }
 
-/** The smallest Fargate size with at least `memoryMb` of memory (the least CPU that allows it). */
-export function fargateSize(memoryMb: number): { cpu: number; memoryMb: number } {
+/** The smallest Fargate size with at least `memoryMb` of memory and `vcpus` vCPUs (by default the least CPU that allows the memory). */
+export function fargateSize(memoryMb: number, vcpus = 0): { cpu: number; memoryMb: number } {
     for (const s of FARGATE_SIZES) {
+        if (s.cpu < vcpus * 1024) continue;
         const m = s.memoryMb.find((x) => x >= memoryMb);
         if (m !== undefined) return { cpu: s.cpu, memoryMb: m };
     }
-    throw new Error(`fargateSize: ${memoryMb} MiB is more than the largest Fargate task holds (122,880 MiB)`);
+    throw new Error(`fargateSize: ${memoryMb} MiB with ${vcpus} vCPUs is more than the largest Fargate task holds (16 vCPUs, 122,880 MiB)`);
 }
 
 export type LimitName = keyof typeof AWS_LIMITS;

@@ -30,6 +30,8 @@ export interface FargateServiceArgs {
     container: pulumi.Input<Record<string, unknown>>;
     /** Memory the container needs, MiB: the task gets the smallest Fargate size that holds it and its sidecars'. */
     memoryMb: number;
+    /** vCPUs the app needs at least. @default the least Fargate gives its memory */
+    vcpus?: number;
     /** Containers beside it in the task (an agent), and the memory they need together, MiB. @default none */
     sidecars?: { containers: pulumi.Input<Record<string, unknown>>[]; memoryMb: number };
     /** The role ECS pulls images and reads secrets with. */
@@ -67,7 +69,7 @@ export class FargateService extends pulumi.ComponentResource {
         super("sofia:ecs:FargateService", name, {}, opts);
         const sidecars = args.sidecars?.containers ?? [];
         // ECS adds Service Connect's proxy to the task: AWS asks room for it (256 MiB).
-        const size = fargateSize(args.memoryMb + (args.sidecars?.memoryMb ?? 0) + (args.serviceConnect ? SERVICE_CONNECT_PROXY_MB : 0));
+        const size = fargateSize(args.memoryMb + (args.sidecars?.memoryMb ?? 0) + (args.serviceConnect ? SERVICE_CONNECT_PROXY_MB : 0), args.vcpus);
         this.taskDefinition = new aws.ecs.TaskDefinition(
             `${name}-task`,
             {

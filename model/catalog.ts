@@ -116,6 +116,12 @@ export interface CatalogEntry {
     stopGraceSeconds: number;
     /** Hard memory limit for the container, in MiB. */
     memoryMb: number;
+    /**
+     * vCPUs one task of it needs at least on ECS (its worker processes): the smallest Fargate size
+     * with these and its memory. The host topology shares its cores among every container.
+     * @default the least Fargate gives its memory (0.25 vCPU up to 2 GiB)
+     */
+    vcpus?: number;
     /** Only present in the catalog when the stack's `timeseriesStore` setting selects it. */
     onlyWith?: TimeseriesStore;
     /** How its log lines mark an error (model/log-formats.ts): its ERROR alarm counts those. */
@@ -371,6 +377,9 @@ const entries: CatalogEntry[] = [
         talksTo: ["redis", TIMESERIES_STORE],
         stopGraceSeconds: 20,
         memoryMb: 1024,
+        // Its four uvicorn workers (WORKERS) on one vCPU: the host's two cores carried the API and
+        // everything else; the load balancer's autoscaling adds tasks beyond.
+        vcpus: 1,
     },
     {
         name: "ui",

@@ -63,6 +63,10 @@ describe("topology ecs: prod's plan from the one catalog", () => {
                 expect(s.inputs.loadBalancers).toBeUndefined();
             }
         }
+        // Each task's size: its memory, and the catalog's vCPUs where it names them (the API's workers).
+        const size = (family: string) => ofType(plan, "aws:ecs/taskDefinition:TaskDefinition").find((t) => t.inputs.family === family)!.inputs;
+        expect([size("api").cpu, size("api").memory]).toEqual(["1024", "2048"]);
+        expect([size("news").cpu, size("news").memory]).toEqual(["256", "512"]);
         const targets = ofType(plan, "aws:appautoscaling/target:Target");
         expect(targets.map((t) => [t.name, t.inputs.minCapacity, t.inputs.maxCapacity])).toEqual([
             ["sofia-ecs-api-scaling", 2, 6],

@@ -84,6 +84,11 @@ describe("Fargate's task sizes", () => {
         expect(fargateSize(2049)).toEqual({ cpu: 512, memoryMb: 3072 });
         expect(fargateSize(4097)).toEqual({ cpu: 1024, memoryMb: 5120 });
         expect(() => fargateSize(200_000)).toThrow(/largest Fargate task/);
+        // A CPU floor: the least size with that many vCPUs that also holds the memory.
+        expect(fargateSize(1024, 1)).toEqual({ cpu: 1024, memoryMb: 2048 });
+        expect(fargateSize(9000, 1)).toEqual({ cpu: 2048, memoryMb: 9216 });
+        expect(fargateSize(512, 0.5)).toEqual({ cpu: 512, memoryMb: 1024 });
+        expect(() => fargateSize(512, 32)).toThrow(/with 32 vCPUs is more than the largest Fargate task/);
         const sized = (cpu: string, memory: string) => res("aws:ecs/taskDefinition:TaskDefinition", { cpu, memory, containerDefinitions: "[]" });
         expect(await messages([sized("1024", "2048")])).toEqual([]);
         expect((await messages([sized("256", "4096")])).join()).toContain("256 CPU units with 4096 MiB is not a size Fargate runs");

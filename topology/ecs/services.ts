@@ -147,6 +147,7 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
                 name: entry.name,
                 container,
                 memoryMb: entry.memoryMb,
+                vcpus: entry.vcpus,
                 sidecars: scraped ? { containers: [pulumi.output(args.logGroups[entry.name]).apply((g) => scrapeSidecar(args.catalog, s, g))], memoryMb: SCRAPE_AGENT.memoryMb } : undefined,
                 executionRoleArn: this.executionRole.arn,
                 taskRoleArn: role.arn,

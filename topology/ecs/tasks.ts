@@ -140,7 +140,7 @@ export function ecsFingerprint(catalog: readonly CatalogEntry[], s: Settings): s
     const endpoints = Object.fromEntries(catalog.filter((e) => e.connectionEnv).map((e) => [e.name, { host: AT_DEPLOY, tls: e.name === "redis" }]));
     const shapes = ecsApps(catalog).map((entry) => ({
         shape: appShape(entry),
-        size: fargateSize(entry.memoryMb),
+        size: fargateSize(entry.memoryMb, entry.vcpus),
         container: containerDefinition({ ...entry }, { settings: { ...s, images: {} } as Settings, env: ecsEnv(catalog, entry, s, endpoints), secrets: secretEnvOf(catalog, entry).map((x) => ({ name: x.env, valueFrom: AT_DEPLOY })), logGroup: AT_DEPLOY }),
     }));
     return createHash("sha256").update(JSON.stringify(["ecs", s.ecs, shapes])).digest("hex").slice(0, 16);
