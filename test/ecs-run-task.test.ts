@@ -150,6 +150,32 @@ describe("scripts/ecs-scale.sh", () => {
         expect(first.stdout).toContain("cluster sofia-prod does not exist yet: nothing to do");
     });
 
+    it("--roll-back: a writer whose new task definition does not become steady runs its earlier one again, and the run still fails, saying so", async () => {
+        const { log, env: e } = env({ ECS_DOUBLE_SERVICES: "crypto-ws ts-writer", ECS_DOUBLE_UNSTABLE: "1" });
+        const r = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "crypto-ws", "ts-writer"], e);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("ecs-scale: crypto-ws: rolling back from crypto-ws:8 to crypto-ws:7");
+        expect(r.stderr).toContain("ecs-scale: ts-writer: rolling back from ts-writer:8 to ts-writer:7");
+        expect(r.stderr).toContain("crypto-ws ts-writer did not become steady on their new task definitions (the events above) and run their earlier ones again, steady");
+        const calls = fs.readFileSync(log, "utf8").split("\n");
+        // The same family's earlier revision, never a longer family's that shares its prefix.
+        expect(calls).toContain("ecs update-service --region eu-central-1 --cluster sofia-prod --service ts-writer --task-definition arn:aws:ecs:eu-central-1:123456789012:task-definition/ts-writer:7 --output json");
+        expect(calls.filter((l) => l.includes("--task-definition") && l.includes("x:9"))).toEqual([]);
+        // Still not steady after the roll-back: says so.
+        const worse = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "ts-writer"], env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_DOUBLE_ROLLBACK_UNSTABLE: "1" }).env);
+        expect(worse.status).toBe(1);
+        expect(worse.stderr).toContain("ts-writer did not become steady on their new task definitions, nor after a roll-back to the earlier ones");
+        // Nothing earlier to go back to (a first deploy): fails as before, naming why.
+        const first = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "ts-writer"], env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_DOUBLE_NO_EARLIER: "1" }).env);
+        expect(first.status).toBe(1);
+        expect(first.stderr).toContain("ts-writer: no earlier active task definition of ts-writer to roll back to");
+        expect(first.stderr).toContain("ts-writer did not become steady at 1 task(s)");
+        // Without --roll-back, nothing is rolled back.
+        const plain = env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1" });
+        expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "1", "ts-writer"], plain.env)).status).toBe(1);
+        expect(fs.readFileSync(plain.log, "utf8")).not.toContain("--task-definition");
+    });
+
     it("restart: replaces the tasks of the services that exist (a rolling deployment) and waits until they are steady, or fails with ECS' events", async () => {
         const { log, env: e } = env({ ECS_DOUBLE_SERVICES: "api ui" });
         const r = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "restart", "api", "ui"], e);

@@ -227,7 +227,7 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         // No release, no hold: a plan of the same release has none of these steps; but every update gives the writers back.
         const same = await planStack("prod", ECS);
         expect(same.resources.filter((r) => /deploy-(hold|cache-snapshot|backup|migrate)/.test(r.name))).toEqual([]);
-        expect(same.resources.find((r) => r.name === "sofia-deploy-release-writers")!.inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
+        expect(same.resources.find((r) => r.name === "sofia-deploy-release-writers")!.inputs.create).toBe("./scripts/ecs-scale.sh --roll-back eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
     });
 
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {

@@ -378,9 +378,11 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // A rollback by the circuit breaker also ends steady: each service must run what this update declared.
         // Every update gives the writers their task (idempotent): one that held them and failed, or a
         // restore that did, leaves them at none until the next update, whatever that one is.
+        // A writer's new image that crash-loops is rolled back to the task definition this update
+        // replaced (the circuit breaker sees nothing: it rolled out at no task), and the update fails.
         const released = new command.local.Command(
             `${name}-deploy-release-writers`,
-            { create: `${scaleWriters} 1 ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
+            { create: `./scripts/ecs-scale.sh --roll-back ${s.region} sofia-${s.stack} 1 ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
             { parent: this, dependsOn: Object.values(services.services).map((x) => x.service), replaceOnChanges: ["triggers"] },
         );
         const rollout =
