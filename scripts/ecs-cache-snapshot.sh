@@ -29,8 +29,12 @@ status() {
   echo "$out"
 }
 if [[ $(status) =~ ^(missing|None)$ ]]; then
-  aws elasticache create-snapshot --region "$region" --replication-group-id "$group" --snapshot-name "$name" --output json >/dev/null ||
-    die "could not start a snapshot of $group"
+  if ! err=$(aws elasticache create-snapshot --region "$region" --replication-group-id "$group" --snapshot-name "$name" --output json 2>&1 >/dev/null); then
+    # ElastiCache takes at most 20 manual snapshots per node in any 24 hours (its backup constraints).
+    [[ $err != *SnapshotQuotaExceeded* ]] ||
+      die "could not start a snapshot of $group: ElastiCache's quota of manual snapshots is used up (at most 20 per node in any 24 hours, releases and restores together): run pulumi up again once the oldest of the last day's snapshots is 24 hours old. ElastiCache said: $err"
+    die "could not start a snapshot of $group: $err"
+  fi
   echo "ecs-cache-snapshot: snapshot $name of $group started"
 fi
 deadline=$(( $(date +%s) + timeout ))

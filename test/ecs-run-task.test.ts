@@ -216,5 +216,10 @@ describe("scripts/ecs-cache-snapshot.sh", () => {
         const failed = await runAsync("bash", [SNAP, ...args], env({ ECS_DOUBLE_SNAPSHOT: "creating failed", CACHE_SNAPSHOT_POLL: "0" }).env);
         expect(failed.status).toBe(1);
         expect(failed.stderr).toContain("snapshot sofia-prod-predeploy-1a2b3c of sofia-cache-group-abc failed");
+        // ElastiCache's quota (20 manual snapshots per node in 24 hours): named, with ElastiCache's words.
+        const quota = await runAsync("bash", [SNAP, ...args], env({ ECS_DOUBLE_SNAPSHOT_QUOTA: "1", CACHE_SNAPSHOT_POLL: "0" }).env);
+        expect(quota.status).toBe(1);
+        expect(quota.stderr).toContain("quota of manual snapshots is used up (at most 20 per node in any 24 hours");
+        expect(quota.stderr).toContain("SnapshotQuotaExceededFault");
     });
 });
