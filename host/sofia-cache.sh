@@ -96,26 +96,29 @@ cmd_move() {
 }
 
 # The seed's Redis: the image that wrote the snapshot (SEED_REDIS_IMAGE), or redis-server from PATH
-# when it is empty (drills). Loopback only, no password, its directory the run's own.
-SEED_CONTAINER=sofia-redis-seed
+# when it is empty (drills). Loopback only, no password, its directory the run's own. Its container
+# and pid file are the ops library's (SEED_REDIS_*): one a killed seed left running is stopped by
+# the next operation's recovery.
 seed_server_start() {  # dir port
   if [[ -n ${SEED_REDIS_IMAGE:-} ]]; then
-    docker rm -f "$SEED_CONTAINER" >/dev/null 2>&1 || true
-    docker run -d --rm --name "$SEED_CONTAINER" -p "127.0.0.1:$2:6379" -v "$1:/data" "$SEED_REDIS_IMAGE" \
+    docker rm -f "$SEED_REDIS_CONTAINER" >/dev/null 2>&1 || true
+    docker run -d --rm --name "$SEED_REDIS_CONTAINER" -p "127.0.0.1:$2:6379" -v "$1:/data" "$SEED_REDIS_IMAGE" \
       redis-server --dir /data --dbfilename dump.rdb --appendonly no --save '' >/dev/null
   else
+    # Without the host lock's descriptor: a daemon left holding it would hold the lock for good.
+    mkdir -p "$(dirname "$SEED_REDIS_PIDFILE")"
     redis-server --port "$2" --bind 127.0.0.1 --dir "$1" --dbfilename dump.rdb --appendonly no --save '' \
-      --daemonize yes --pidfile "$1/seed.pid" --logfile "$1/seed.log" >/dev/null
+      --daemonize yes --pidfile "$SEED_REDIS_PIDFILE" --logfile "$1/seed.log" >/dev/null 7>&-
   fi
 }
 seed_ping() {  # port
-  if [[ -n ${SEED_REDIS_IMAGE:-} ]]; then docker exec "$SEED_CONTAINER" redis-cli PING 2>/dev/null || true
+  if [[ -n ${SEED_REDIS_IMAGE:-} ]]; then docker exec "$SEED_REDIS_CONTAINER" redis-cli PING 2>/dev/null || true
   else redis-cli -p "$1" PING 2>/dev/null || true
   fi
 }
-seed_server_stop() {  # dir
-  if [[ -n ${SEED_REDIS_IMAGE:-} ]]; then docker rm -f "$SEED_CONTAINER" >/dev/null 2>&1 || true
-  elif [[ -f $1/seed.pid ]]; then kill "$(cat "$1/seed.pid")" 2>/dev/null || true
+seed_server_stop() {
+  if [[ -n ${SEED_REDIS_IMAGE:-} ]]; then docker rm -f "$SEED_REDIS_CONTAINER" >/dev/null 2>&1 || true
+  elif [[ -f $SEED_REDIS_PIDFILE ]]; then kill "$(cat "$SEED_REDIS_PIDFILE")" 2>/dev/null || true; rm -f "$SEED_REDIS_PIDFILE"
   fi
 }
 
@@ -139,7 +142,7 @@ cmd_seed() {
   fi
   # Downloads on the data volume's staging area, in a directory of this run's own (under the lock).
   run=$(ops_run_dir)
-  trap 'seed_server_stop "$run"; rm -rf "$run" "$work"' EXIT
+  trap 'seed_server_stop; rm -rf "$run" "$work"' EXIT
   base="s3://$BACKUP_BUCKET/$(objects_of "$id")"
   aws s3 cp "$base/" "$run/" --recursive --exclude '*' --include COMPLETE --include manifest.json --only-show-errors ||
     die "seed: could not read $base/"

@@ -304,23 +304,34 @@ release_checkpoint_left() {
   fi
 }
 
-# The DR test's temporary Redis: a container (or, where the host has no image, a process whose pid
-# file is here). One that an interrupted test left running would hold its port.
+# The temporary Redises: the DR test's, and the one `sofia-cache seed` loads a backup's snapshot
+# into (ECS). Each is a container (or, where the host has no image, a process whose pid file is
+# here). One that an interrupted operation left running would hold its port and its memory.
 TEMP_REDIS_CONTAINER=sofia-redis-restore
 TEMP_REDIS_PIDFILE="$SOFIA_STATE_DIR/temp-redis.pid"
+SEED_REDIS_CONTAINER=sofia-redis-seed
+SEED_REDIS_PIDFILE="$SOFIA_STATE_DIR/seed-redis.pid"
 stop_temp_redis_left() {
-  local pid
-  if [[ -f $TEMP_REDIS_PIDFILE ]]; then
-    pid=$(cat "$TEMP_REDIS_PIDFILE" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]] && grep -qa redis-server "/proc/$pid/cmdline" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      ops_log "stopped the temporary Redis (pid $pid) an interrupted DR test left running"
+  local pid pidfile what
+  for what in "DR test:$TEMP_REDIS_PIDFILE" "cache seed:$SEED_REDIS_PIDFILE"; do
+    IFS=: read -r what pidfile _ <<<"$what"
+    if [[ -f $pidfile ]]; then
+      pid=$(cat "$pidfile" 2>/dev/null || true)
+      if [[ $pid =~ ^[0-9]+$ ]] && grep -qa redis-server "/proc/$pid/cmdline" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        ops_log "stopped the temporary Redis (pid $pid) an interrupted $what left running"
+      fi
+      rm -f "$pidfile"
     fi
-    rm -f "$TEMP_REDIS_PIDFILE"
-  fi
+  done
   if [[ -n ${REDIS_IMAGE:-} ]] && docker inspect "$TEMP_REDIS_CONTAINER" >/dev/null 2>&1; then
     docker rm -f "$TEMP_REDIS_CONTAINER" >/dev/null 2>&1 || true
     ops_log "removed the temporary Redis container an interrupted DR test left running"
+  fi
+  # Only where the cache is (the ECS topology's store host): no Docker call on every other host.
+  if [[ -r ${SOFIA_CACHE_CONFIG:-} ]] && docker inspect "$SEED_REDIS_CONTAINER" >/dev/null 2>&1; then
+    docker rm -f "$SEED_REDIS_CONTAINER" >/dev/null 2>&1 || true
+    ops_log "removed the temporary Redis container an interrupted cache seed left running"
   fi
 }
 

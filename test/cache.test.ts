@@ -107,4 +107,28 @@ describe("sofia-cache: the host's Redis into the cache, and a backup's", () => {
         expect(missing.stderr).toContain("backup no-such-backup has no COMPLETE marker or manifest");
         expect((await env.runHost("sofia-cache", ["seed", "../x"], extra)).stderr).toContain("usage: sofia-cache seed <backup-id|latest>");
     }, 180_000);
+
+    it("seed killed (SIGKILL) in the middle of the copy: nothing recorded, the host lock free; the next run stops the Redis it left and copies the backup whole", async () => {
+        const state = extra.SOFIA_STATE_DIR;
+        env.loadRedis(20000);
+        const backup = await env.runHost("sofia-backup", ["run", "--only", "redis"], { SOFIA_BACKUP_ID: "cache-2-redis" });
+        expect(backup.status, backup.stderr).toBe(0);
+        const atBackup = env.digest();
+        const child = spawn("bash", [path.join(__dirname, "..", "host", "sofia-cache.sh"), "seed", "cache-2-redis"], { env: env.scriptEnv(extra) });
+        await new Promise<void>((resolve) => child.stderr.on("data", (d) => String(d).includes("keys so far") && resolve()));
+        spawnSync("pkill", ["-KILL", "-f", "sofia-redis-copy.py"]);
+        child.kill("SIGKILL");
+        await new Promise((r) => child.on("close", r));
+        expect(fs.existsSync(path.join(state, "cache-seeded-cache-2-redis"))).toBe(false);
+        // The seed's Redis (a daemon here, a container on a host) outlives the kill, without the host lock.
+        const pid = fs.readFileSync(path.join(state, "seed-redis.pid"), "utf8").trim();
+        expect(fs.existsSync(`/proc/${pid}`)).toBe(true);
+        expect(spawnSync("flock", ["-n", path.join(env.dir, "ops.lock"), "true"]).status).toBe(0);
+        const again = await env.runHost("sofia-cache", ["seed", "cache-2-redis"], extra);
+        expect(again.status, again.stderr).toBe(0);
+        expect(again.stdout).toContain(`stopped the temporary Redis (pid ${pid}) an interrupted cache seed left running`);
+        expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+        expect(cacheCli(["DEBUG", "DIGEST"])).toBe(atBackup);
+        expect(spawnSync("pgrep", ["-f", "dbfilename dump.rdb"]).status).not.toBe(0);
+    }, 240_000);
 });
