@@ -40,6 +40,7 @@ load_backup_config
 
 stage=""
 checkpoint_url=""
+cache_exported=0
 started=$(date +%s)
 
 # The checkpoint's record (sofia-ops.sh) stays until QuestDB has released it: the next command
@@ -67,6 +68,7 @@ on_exit() {
   trap - EXIT
   trap '' TERM INT HUP
   release_checkpoint
+  (( cache_exported == 0 )) || "$SOFIA_CACHE_BIN" export-stop || echo "sofia-backup: could not stop the cache's copy; the next Sofia command stops it" >&2
   [[ -n $stage && -d $stage ]] && rm -rf "$stage"
   if (( rc != 0 && journalled )) && [[ $(journal_get phase) == complete ]]; then
     # Its COMPLETE marker is written: it exists for restore, and only its index entry is missing.
@@ -214,10 +216,14 @@ hex_to_base64_stdin() { hex_to_base64 "$(cat)"; }
 SAMPLE_LUA="local r = {} for i = 1, 100 do local k = redis.call('RANDOMKEY') if not k then break end if string.find(k, '^[%w%p]+$') and redis.call('TTL', k) == -1 then r[#r + 1] = k .. ' ' .. redis.call('TYPE', k).ok end if #r >= 20 then break end end return r"
 RECHECK_LUA="local r = {} for i = 1, #KEYS do if redis.call('TYPE', KEYS[i]).ok == ARGV[i] and redis.call('TTL', KEYS[i]) == -1 then r[#r + 1] = KEYS[i] .. ' ' .. ARGV[i] end end return r"
 
-backup_redis() {  # name, source (host:port), detail (container:password file)
+backup_redis() {  # name, source (host:port), detail (container:password file, or - for none)
   local name=$1 host=${2%:*} port=${2##*:} container=${3%%:*} pwfile=${3#*:} ping
-  REDISCLI_AUTH=$(docker exec "$container" cat "$pwfile") || die "could not read the Redis password from $container; is it running? (sofia-services status)"
-  export REDISCLI_AUTH
+  if [[ $3 == - ]]; then
+    unset REDISCLI_AUTH
+  else
+    REDISCLI_AUTH=$(docker exec "$container" cat "$pwfile") || die "could not read the Redis password from $container; is it running? (sofia-services status)"
+    export REDISCLI_AUTH
+  fi
   local cli=(redis_tool "$stage" redis-cli -h "$host" -p "$port" --no-auth-warning)
   ping=$("${cli[@]}" PING 2>&1) || true
   [[ $ping == PONG ]] || die "Redis at $host:$port did not answer (${ping:-no reply}); is sofia-redis healthy? (sofia-services status)"
@@ -264,6 +270,18 @@ backup_redis() {  # name, source (host:port), detail (container:password file)
   log "$name: $keys keys in the snapshot ($expires with a TTL), $(grep -c . <<<"$kept" || true) sampled"
   facts+=("$(jq -n --arg n "$name" --argjson k "$keys" --argjson e "$expires" --arg s "$kept" --arg v "$(redis_tool "$stage" redis-cli --version)" \
     '{($n): {dbsize: $k, expires: $e, sample: [$s | split("\n")[] | select(length > 0) | split(" ") | {key: .[0], type: .[1]}], tool: $v}}')")
+}
+
+# The ECS topology's cache (ElastiCache): copied, live, into a Redis on this host (sofia-cache
+# export), which is then backed up as the host topology's Redis is.
+backup_cache() {  # name
+  local name=$1 port=$(( 20000 + RANDOM % 20000 ))
+  cache_exported=1
+  "${SOFIA_CACHE_BIN:?not in the host layout (host.env); run pulumi up to reinstall it}" export "$port" ||
+    die "$name: could not copy the cache into a Redis on this host for its backup (above)"
+  backup_redis "$name" "127.0.0.1:$port" -
+  "$SOFIA_CACHE_BIN" export-stop
+  cache_exported=0
 }
 
 backup_questdb() {  # name, source (HTTP URL), detail (root directory on the host)
@@ -399,6 +417,7 @@ cmd_run() {
     if (( ${#only[@]} )) && [[ " ${only[*]} " != *" $name "* ]]; then continue; fi
     case $kind in
       redis) backup_redis "$name" "$source" "$detail" ;;
+      cache) backup_cache "$name" ;;
       questdb) backup_questdb "$name" "$source" "$detail" ;;
       pg-dump) backup_pg_dump "$name" "$source" ;;
       files) backup_files "$name" "$source" ;;

@@ -7,6 +7,12 @@
 #
 #   sofia-cache move
 #   sofia-cache seed <backup-id|latest>
+#   sofia-cache export <port> | export-stop
+#
+# `export` is sofia-backup's (its "cache" item, under its lock): the cache copied, live, from its
+# replica (the reader endpoint) into a Redis of the catalog's version on this host, left running on
+# 127.0.0.1:<port> for sofia-backup to snapshot as it snapshots the host topology's Redis; then
+# `export-stop`. A live copy is no point in time: each key is whole as it was at its turn.
 #
 # Key by key (sofia-redis-copy.py): ElastiCache refuses Redis 7.4's RDB and DUMP payloads. Killed
 # at any line, the host's Redis is untouched and the cache holds a partial copy that nothing reads
@@ -38,8 +44,8 @@ for var in CACHE_ENDPOINT CACHE_PORT CACHE_TOKEN_SECRET AWS_REGION_NAME HOST_RED
 done
 
 # ElastiCache speaks TLS only (CACHE_TLS=yes, the stack's); a drill's plain redis-server does not.
-tls=()
-[[ ${CACHE_TLS:-yes} == no ]] || tls=(--target-tls)
+tls=() source_tls=()
+[[ ${CACHE_TLS:-yes} == no ]] || { tls=(--target-tls); source_tls=(--source-tls); }
 
 umask 077
 run=""
@@ -185,8 +191,43 @@ cmd_seed() {
   log "seed: done"
 }
 
+# The export's Redis: the seed's (one at a time, under the host lock), in a directory of its own
+# under the staging area, which the next operation's recovery empties should a run die.
+cmd_export() {
+  local port=${1:-} dir i
+  [[ $port =~ ^[0-9]{4,5}$ ]] || die "usage: sofia-cache export <port>"
+  ops_begin "sofia-cache export" "$OPS_WAIT"
+  dir=$SOFIA_STAGING_DIR/cache-export
+  seed_server_stop
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  chmod 0755 "$dir"
+  trap 'seed_server_stop; rm -rf "$dir" "$work"' EXIT
+  seed_server_start "$dir" "$port" || die "export: could not start a Redis to copy the cache into (SEED_REDIS_IMAGE=${SEED_REDIS_IMAGE:-redis-server from PATH})"
+  for (( i = 0; i < 600; i++ )); do
+    [[ $(seed_ping "$port") == PONG ]] && break
+    sleep 0.1
+  done
+  [[ $(seed_ping "$port") == PONG ]] || die "export: the Redis to copy the cache into did not answer"
+  cache_token
+  log "export: copying the cache (${CACHE_READER_ENDPOINT:-$CACHE_ENDPOINT}:$CACHE_PORT, live) into 127.0.0.1:$port"
+  python3 "$COPY" --source "${CACHE_READER_ENDPOINT:-$CACHE_ENDPOINT}:$CACHE_PORT" "${source_tls[@]}" --source-password-file "$work/token" \
+    --target "127.0.0.1:$port" --live ||
+    die "export: the copy failed (above); the cache is untouched"
+  # Left running for sofia-backup, which stops it (export-stop).
+  trap 'rm -rf "$work"' EXIT
+  log "export: the cache's copy answers on 127.0.0.1:$port"
+}
+
+cmd_export_stop() {
+  seed_server_stop
+  rm -rf "$SOFIA_STAGING_DIR/cache-export"
+}
+
 case ${1:-} in
   move) cmd_move ;;
   seed) cmd_seed "${2:-}" ;;
-  *) die "usage: sofia-cache move | seed <backup-id|latest>" ;;
+  export) cmd_export "${2:-}" ;;
+  export-stop) cmd_export_stop ;;
+  *) die "usage: sofia-cache move | seed <backup-id|latest> | export <port> | export-stop" ;;
 esac

@@ -305,7 +305,7 @@ release_checkpoint_left() {
 }
 
 # The temporary Redises: the DR test's, and the one `sofia-cache seed` loads a backup's snapshot
-# into (ECS). Each is a container (or, where the host has no image, a process whose pid file is
+# into, or `sofia-cache export` copies the cache into (ECS). Each is a container (or, where the host has no image, a process whose pid file is
 # here). One that an interrupted operation left running would hold its port and its memory.
 TEMP_REDIS_CONTAINER=sofia-redis-restore
 TEMP_REDIS_PIDFILE="$SOFIA_STATE_DIR/temp-redis.pid"
@@ -313,7 +313,7 @@ SEED_REDIS_CONTAINER=sofia-redis-seed
 SEED_REDIS_PIDFILE="$SOFIA_STATE_DIR/seed-redis.pid"
 stop_temp_redis_left() {
   local pid pidfile what
-  for what in "DR test:$TEMP_REDIS_PIDFILE" "cache seed:$SEED_REDIS_PIDFILE"; do
+  for what in "DR test:$TEMP_REDIS_PIDFILE" "cache seed or export:$SEED_REDIS_PIDFILE"; do
     IFS=: read -r what pidfile _ <<<"$what"
     if [[ -f $pidfile ]]; then
       pid=$(cat "$pidfile" 2>/dev/null || true)
@@ -331,7 +331,7 @@ stop_temp_redis_left() {
   # Only where the cache is (the ECS topology's store host): no Docker call on every other host.
   if [[ -r ${SOFIA_CACHE_CONFIG:-} ]] && docker inspect "$SEED_REDIS_CONTAINER" >/dev/null 2>&1; then
     docker rm -f "$SEED_REDIS_CONTAINER" >/dev/null 2>&1 || true
-    ops_log "removed the temporary Redis container an interrupted cache seed left running"
+    ops_log "removed the temporary Redis container an interrupted cache seed or export left running"
   fi
 }
 

@@ -7,12 +7,13 @@ speaks carry the data across: strings, hashes, lists, sets, sorted sets and stre
 key with its time to live. Python's standard library only (the host's python3); RESP by hand.
 
   sofia-redis-copy.py --source HOST:PORT --target HOST:PORT [--source-password-file F]
-      [--target-password-file F] [--target-tls] [--replace] [--batch N]
+      [--target-password-file F] [--source-tls] [--target-tls] [--replace] [--live] [--batch N]
 
 The target must be empty unless --replace, which empties it first (a restore). Passwords come from
 files, never arguments. Exit 0 with "copied N keys" once the target holds what was copied and the
-source's key count did not change meanwhile (but for keys that expired); 1 with the reason
-otherwise. Nothing is skipped: a key it cannot carry whole (a type it does not know, a stream with
+source's key count did not change meanwhile (but for keys that expired), or, with --live (a
+backup of a cache its apps keep writing), whatever the source held at each key's turn: no point in
+time, each key whole; 1 with the reason otherwise. Nothing is skipped: a key it cannot carry whole (a type it does not know, a stream with
 consumer groups or no entries, a database other than 0) stops it, named. Known limit: Redis 7.4's
 per-field hash expiries (HEXPIRE) are not carried (such a field keeps no expiry on the target).
 """
@@ -134,13 +135,15 @@ def main():
     p.add_argument("--target", required=True)
     p.add_argument("--source-password-file")
     p.add_argument("--target-password-file")
+    p.add_argument("--source-tls", action="store_true")
     p.add_argument("--target-tls", action="store_true")
+    p.add_argument("--live", action="store_true", help="the source is written meanwhile: its key count may change")
     p.add_argument("--replace", action="store_true", help="empty the target first")
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--expect-keys", type=int, help="the source must hold exactly this many keys (a backup's recorded count)")
     a = p.parse_args()
     try:
-        src = Conn(a.source, a.source_password_file)
+        src = Conn(a.source, a.source_password_file, tls=a.source_tls)
         dst = Conn(a.target, a.target_password_file, tls=a.target_tls)
         # Database 0 alone is carried (Sofia uses no other): a key elsewhere stops the copy before it starts.
         others = [line for line in src.call(b"INFO", b"keyspace").decode().splitlines() if line.startswith("db") and not line.startswith("db0:")]
@@ -182,11 +185,12 @@ def main():
         after = src.call(b"DBSIZE")
         # Keys copied with a time to live may have expired since, on the target as they would have on the source.
         expired = sum(1 for t in expiring if t <= time.time())
-        if after != before and not (after < before and before - after <= expired):
+        if after != before and not a.live and not (after < before and before - after <= expired):
             raise RedisError(f"the source went from {before} to {after} keys while it was copied: something writes to it; stop its writers and copy again")
         if not len(copied) - expired <= held <= len(copied):
             raise RedisError(f"the target holds {held} keys after {len(copied)} were copied (does something else write to it?)")
-        print(f"sofia-redis-copy: copied {len(copied)} keys from {a.source} to {a.target}")
+        live = f" (live: it held {before} keys when the copy began, {after} when it ended)" if a.live else ""
+        print(f"sofia-redis-copy: copied {len(copied)} keys from {a.source} to {a.target}{live}")
     except (RedisError, OSError) as e:
         print(f"sofia-redis-copy: {e}", file=sys.stderr)
         return 1

@@ -171,6 +171,7 @@ declare -a NAME KIND SOURCE DETAIL DIR OWNER
 while IFS=$'\t' read -r name kind source detail dir owner; do
   [[ -z $name || $name == \#* ]] && continue
   jq -e --arg n "$name" '.items | index($n)' "$manifest" >/dev/null || continue
+  [[ $kind != cache ]] || { log "$name: the cache's (ElastiCache), put back by sofia-cache seed, not here"; continue; }
   [[ $dir != - ]] || { log "$name: kept as the stack wrote it (the backup's copy is for reference)"; continue; }
   [[ $kind != pg-dump ]] || die "$name: restoring a pg_dump is not supported yet: restore it by hand with pg_restore"
   # Who gets the restored files: "-" (or a list from before the column), as the backup holds them.

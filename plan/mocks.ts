@@ -114,7 +114,7 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
             case "aws:elasticache/replicationGroup:ReplicationGroup": {
                 const group = String(inputs.replicationGroupId ?? `${name}-${hex(name, 7)}`).toLowerCase();
                 id = group;
-                Object.assign(state, { replicationGroupId: group, primaryEndpointAddress: `master.${group}.${hex(name, 6)}.euc1.cache.amazonaws.com` });
+                Object.assign(state, { replicationGroupId: group, primaryEndpointAddress: `master.${group}.${hex(name, 6)}.euc1.cache.amazonaws.com`, readerEndpointAddress: `replica.${group}.${hex(name, 6)}.euc1.cache.amazonaws.com` });
                 break;
             }
         }

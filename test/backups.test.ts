@@ -143,8 +143,11 @@ describe("backup configuration from the catalog", () => {
             ["config", "files", "/etc/sofia", "-", "-", "-"],
         ]);
         // A shared file system's volume: read and restored there, every file given to its owner.
-        const shared = backupItems(sofiaCatalog("questdb"), "/data", [{ name: "models", source: "/mnt/efs/models", owner: "1000:1000" }]);
+        const shared = backupItems(sofiaCatalog("questdb"), "/data", { shared: [{ name: "models", source: "/mnt/efs/models", owner: "1000:1000" }] });
         expect(shared).toContain("models\tfiles\t/mnt/efs/models\t-\t/mnt/efs/models\t1000:1000\n");
+        // The ECS cache: first, as the Redis item, never put back by sofia-restore.
+        const ecsRows = backupItems([], "/data", { cache: true }).split("\n").filter((l) => l && !l.startsWith("#"));
+        expect(ecsRows[0]).toBe("redis\tcache\t-\t-\t-\t-");
         expect(backupItems(sofiaCatalog("timescaledb"), "/data")).toContain("timescaledb\tpg-dump\tsofia-timescaledb");
     });
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DrillEnv } from "../drill/env";
 import { freePort } from "../drill/moto";
 import { shellDefaults } from "../topology/host/layout";
+import { backupItems } from "../topology/host/backups";
 
 const TOKEN = "cache-token-0123456789abcdef";
 
@@ -108,6 +109,35 @@ describe("sofia-cache: the host's Redis into the cache, and a backup's", () => {
         expect((await env.runHost("sofia-cache", ["seed", "../x"], extra)).stderr).toContain("usage: sofia-cache seed <backup-id|latest>");
     }, 180_000);
 
+    it("the cache's own backup (the ECS store host's Redis item): a live copy into a Redis on the host, snapshotted and verified as the host's Redis is; a seed from it brings the cache back", async () => {
+        // The ECS stack's item list: the cache first, as the Redis item.
+        const items = path.join(env.dir, "backup-ecs.tsv");
+        fs.writeFileSync(items, backupItems([], env.dataPath, { cache: true }));
+        const backupEnv = { ...extra, SOFIA_BACKUP_ITEMS: items, SOFIA_CACHE_BIN: path.join(__dirname, "..", "host", "sofia-cache.sh"), SOFIA_BACKUP_ID: "cache-3-redis" };
+        cacheCli(["FLUSHALL"]);
+        spawnSync("redis-cli", ["-p", String(port), "--no-auth-warning", "-a", TOKEN], { input: Array.from({ length: 500 }, (_, i) => `SET cache:${i} ${i}`).join("\n") + "\n" });
+        cacheCli(["HSET", "position:7", "qty", "2"]);
+        const atBackup = cacheCli(["DEBUG", "DIGEST"]);
+        const hostRedis = env.digest();
+        const r = await env.runHost("sofia-backup", ["run", "--only", "redis"], backupEnv);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain("redis: 501 keys in the snapshot (0 with a TTL)");
+        expect(r.stdout).toMatch(/export: copying the cache \(127\.0\.0\.1:\d+, live\) into 127\.0\.0\.1:\d+/);
+        // The copy's Redis is gone, the host lock free, the host's own Redis untouched.
+        expect(spawnSync("pgrep", ["-f", "dbfilename dump.rdb"]).status).not.toBe(0);
+        expect(fs.existsSync(path.join(extra.SOFIA_STATE_DIR, "seed-redis.pid"))).toBe(false);
+        expect(env.digest()).toBe(hostRedis);
+        cacheCli(["SET", "cache:0", "changed after the backup"]);
+        const seed = await env.runHost("sofia-cache", ["seed", "cache-3-redis"], extra);
+        expect(seed.status, seed.stderr).toBe(0);
+        expect(cacheCli(["DEBUG", "DIGEST"])).toBe(atBackup);
+        // The cache unreachable: the backup fails, saying so, and leaves no Redis of its own behind.
+        const down = await env.runHost("sofia-backup", ["run", "--only", "redis"], { ...backupEnv, SOFIA_BACKUP_ID: "cache-4-redis", CACHE_PORT: "9" });
+        expect(down.status).toBe(1);
+        expect(down.stderr).toContain("redis: could not copy the cache into a Redis on this host for its backup");
+        expect(spawnSync("pgrep", ["-f", "dbfilename dump.rdb"]).status).not.toBe(0);
+    }, 180_000);
+
     it("seed killed (SIGKILL) in the middle of the copy: nothing recorded, the host lock free; the next run stops the Redis it left and copies the backup whole", async () => {
         const state = extra.SOFIA_STATE_DIR;
         env.loadRedis(20000);
@@ -126,7 +156,7 @@ describe("sofia-cache: the host's Redis into the cache, and a backup's", () => {
         expect(spawnSync("flock", ["-n", path.join(env.dir, "ops.lock"), "true"]).status).toBe(0);
         const again = await env.runHost("sofia-cache", ["seed", "cache-2-redis"], extra);
         expect(again.status, again.stderr).toBe(0);
-        expect(again.stdout).toContain(`stopped the temporary Redis (pid ${pid}) an interrupted cache seed left running`);
+        expect(again.stdout).toContain(`stopped the temporary Redis (pid ${pid}) an interrupted cache seed or export left running`);
         expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
         expect(cacheCli(["DEBUG", "DIGEST"])).toBe(atBackup);
         expect(spawnSync("pgrep", ["-f", "dbfilename dump.rdb"]).status).not.toBe(0);

@@ -153,6 +153,18 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         for (const service of ofType(plan, "aws:ecs/service:Service").filter((x) => x.inputs.name === "metrics")) expect(service.dependsOn).toContain(step("sofia-move-app-files-run").urn);
     });
 
+    it("the cache in the store host's backups: the Redis item is a live copy of it (from its replica), on the Redis-only schedule too, alarmed as on the host", async () => {
+        const plan = await planStack("prod", ECS);
+        const items = installedFiles(plan).find((f) => f.path === "/etc/sofia/backup.tsv")!.content.split("\n").filter((l) => l && !l.startsWith("#"));
+        expect(items[0]).toBe("redis\tcache\t-\t-\t-\t-");
+        const env = installedFiles(plan).find((f) => f.path === "/etc/sofia/cache.env")!.content;
+        expect(env).toMatch(/CACHE_READER_ENDPOINT=replica\./);
+        const schedules = ofType(plan, "aws:scheduler/schedule:Schedule").map((x) => [x.inputs.name, x.inputs.scheduleExpression]);
+        expect(schedules).toContainEqual(["sofia-prod-backup-redis", "rate(15 minutes)"]);
+        const alarms = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.inputs.metricName === "BackupAgeHours").map((a) => (a.inputs.dimensions as Record<string, string>).Kind);
+        expect(alarms.sort()).toEqual(["full", "redis"]);
+    });
+
     it("restore.from: under the signal, the writers held, the cache's snapshot, the store host restored, then the cache from the backup, then the writers back, before the services", async () => {
         const plan = await planStack("prod", [...ECS, "restore.from=20261201T010000Z", "restore.confirm=prod"]);
         const step = (name: string) => plan.resources.find((r) => r.name === name)!;
@@ -235,8 +247,9 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         const names = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => String(a.inputs.name));
         for (const app of ["metrics", "crypto-ws", "api", "ui"]) expect(names).toContain(`sofia-prod-tasks-${app}`);
         // stale-ratio: the CloudWatch agent beside the metrics server scrapes it (scrape.ts).
-        for (const id of ["http-5xx", "api-response-p95", "ui-response-p95", "cache-memory-1", "cache-memory-2", "backup-age", "health-questdb", "disk-data", "ec2-system-check", "stale-ratio"]) expect(names).toContain(`sofia-prod-${id}`);
-        for (const id of ["health-api", "redis-memory", "backup-age-redis"]) expect(names).not.toContain(`sofia-prod-${id}`);
+        for (const id of ["http-5xx", "api-response-p95", "ui-response-p95", "cache-memory-1", "cache-memory-2", "backup-age", "health-questdb", "disk-data", "ec2-system-check", "stale-ratio", "backup-age-redis"]) expect(names).toContain(`sofia-prod-${id}`);
+        // The host's Redis is not there (ElastiCache's own alarm watches its memory); the cache's backups are.
+        for (const id of ["health-api", "redis-memory"]) expect(names).not.toContain(`sofia-prod-${id}`);
         // The canaries, as on the host: through the load balancer by the clients' name, their alarms with them.
         expect(ofType(plan, "aws:synthetics/canary:Canary").map((c) => c.inputs.name).sort()).toEqual(["sofia-prod-api", "sofia-prod-ui"]);
         expect(names.filter((n) => n.startsWith("sofia-prod-synthetic"))).not.toEqual([]);

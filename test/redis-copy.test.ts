@@ -76,6 +76,26 @@ describe("sofia-redis-copy", () => {
         expect(cli(target, TOKEN, ["--scan", "--pattern", "odd*"])).toContain("odd");
     });
 
+    it("--live: a source its apps keep writing (a backup of the cache) is copied key by key; without it the copy refuses, saying something writes", async () => {
+        const busy = await redis();
+        cli(busy, undefined, [], Array.from({ length: 3000 }, (_, i) => `SET k:${i} ${i}`).join("\n") + "\n");
+        // A writer beside the copy, as the ECS apps are beside a backup of their cache.
+        const writer = spawn("bash", ["-c", `for i in $(seq 1 100000); do redis-cli -p ${busy} SET "w:$i" x >/dev/null; done`], { stdio: "ignore" });
+        try {
+            const run = (...extra: string[]) => runAsync("python3", [COPY, "--source", `127.0.0.1:${busy}`, "--target", `127.0.0.1:${target}`, "--target-password-file", tokenFile, "--batch", "50", "--replace", ...extra], process.env);
+            const strict = await run();
+            expect(strict.status).toBe(1);
+            expect(strict.stderr).toMatch(/the source went from \d+ to \d+ keys while it was copied: something writes to it/);
+            const live = await run("--live");
+            expect(live.status, live.stderr).toBe(0);
+            expect(live.stdout).toMatch(/copied \d+ keys from .* \(live: it held \d+ keys when the copy began, \d+ when it ended\)/);
+            // Every key there before the copy began is carried, value for value.
+            for (const i of [0, 1499, 2999]) expect(cli(target, TOKEN, ["GET", `k:${i}`]).trim()).toBe(String(i));
+        } finally {
+            writer.kill("SIGKILL");
+        }
+    });
+
     it("refuses a target that holds keys unless asked to replace them, then replaces them", async () => {
         cli(target, TOKEN, ["SET", "stale", "1"]);
         const refused = await copy();

@@ -22,9 +22,10 @@ export function holdsOnEcs(spec: AlarmSpec, storeHost: readonly string[]): boole
     if (p.by === "log-filter" || p.by === "agent") return true;
     // The CloudWatch agent beside the metrics server scrapes it (scrape.ts).
     if (p.by === "scrape") return true;
-    if (/^(redis-|backup-age-redis)/.test(spec.id)) return false;
+    // The host's Redis is not there; its backups are (the cache's live copy, sofia-cache export).
+    if (/^redis-/.test(spec.id)) return false;
     if (spec.id.startsWith("health-")) return storeHost.includes(spec.id.slice("health-".length));
-    return /^sofia-(backup|restore|probe)\b/.test(p.script) && !p.script.includes("--only redis");
+    return /^sofia-(backup|restore|probe)\b/.test(p.script);
 }
 
 export interface EcsSignals {

@@ -123,16 +123,18 @@ export class SofiaCache extends pulumi.ComponentResource {
  * What the store host needs to carry Redis into the cache (host/sofia-cache.sh): where the cache is,
  * the secret its token is in, and where the host topology's Redis was.
  */
-export function cacheHostFiles(s: Settings, endpoint: pulumi.Input<string>, tokenSecretArn: pulumi.Input<string>, hostRedisPort: number): HostFilesPart {
+export function cacheHostFiles(s: Settings, endpoint: pulumi.Input<string>, readerEndpoint: pulumi.Input<string>, tokenSecretArn: pulumi.Input<string>, hostRedisPort: number): HostFilesPart {
     return {
         name: "cache",
         files: [
             hostEnvFile(),
             {
                 path: CACHE_ENV,
-                content: pulumi.all([endpoint, tokenSecretArn]).apply(([host, secret]) =>
+                content: pulumi.all([endpoint, readerEndpoint, tokenSecretArn]).apply(([host, reader, secret]) =>
                     shellDefaults(CACHE_ENV, "topology/ecs/cache.ts", {
                         CACHE_ENDPOINT: host,
+                        // The replica: a backup's live copy reads there, off the primary.
+                        CACHE_READER_ENDPOINT: reader,
                         CACHE_PORT: String(CACHE_PORT),
                         CACHE_TLS: "yes",
                         CACHE_TOKEN_SECRET: secret,

@@ -85,8 +85,6 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const catalog = sofiaCatalog(s.timeseriesStore);
         const stores = storeHostCatalog(catalog);
         const tags = { Project: s.project, Stack: s.stack, ManagedBy: "pulumi" };
-        // Redis is ElastiCache's: the store host takes no Redis-only backups.
-        const hostSettings: Settings = { ...s, backup: { ...s.backup, redisSchedule: undefined } };
 
         const backupBucket = new BackupBucket(
             `${name}-backups`,
@@ -143,10 +141,12 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                 instanceId: host.instance.id,
                 parts: [
                     sofiaHostFiles(stores, s, DATA_PATH, catalog),
-                    backupHostFiles(stores, hostSettings, backupBucket.bucket.bucket, DATA_PATH, files ? sharedFileItems(catalog) : []),
+                    // Redis is ElastiCache's: the store host's backups take a live copy of it (the "cache" item, on
+                    // the Redis-only schedule too), and the apps' files from their file system.
+                    backupHostFiles(stores, s, backupBucket.bucket.bucket, DATA_PATH, { shared: files ? sharedFileItems(catalog) : [], cache: true }),
                     monitoringHostFiles(stores, s.stack, DATA_PATH),
                     maintenanceHostFiles(),
-                    cacheHostFiles(s, cache.group.primaryEndpointAddress, cache.tokenSecretArn, hostRedisPort),
+                    cacheHostFiles(s, cache.group.primaryEndpointAddress, cache.group.readerEndpointAddress, cache.tokenSecretArn, hostRedisPort),
                     ...(files ? [appFilesHostFiles(catalog, files.fileSystem.id, DATA_PATH)] : []),
                 ],
                 markerDir: HOST_FILES_MARKERS,
@@ -340,7 +340,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
 
         const prefix = alarmPrefix(s.stack);
         const escalation = monitoring.escalate(
-            ecsAlarms(catalog, hostSettings, {
+            ecsAlarms(catalog, s, {
                 clusterName: services.cluster.name,
                 loadBalancer: edge.loadBalancer.arnSuffix,
                 targetGroups: Object.fromEntries(Object.entries(edge.targetGroups).map(([k, g]) => [k, g.arnSuffix])),
@@ -351,14 +351,14 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // The runbook's theme and critical paths from outside, as on the host: through the load balancer, by the clients' DNS name.
         const checks = syntheticChecks(catalog, s, prefix);
         if (checks.length) new SyntheticChecks(`${name}-synthetics`, { prefix, checks: checks.map(({ canary: _c, service: _s, ...check }) => check), tags }, { parent: this });
-        new SofiaBackups(`${name}-backup`, { settings: hostSettings, instanceId: host.instance.id }, { parent: this });
+        new SofiaBackups(`${name}-backup`, { settings: s, instanceId: host.instance.id }, { parent: this });
         new MaintenanceWindows(
             `${name}-maintenance`,
             {
                 title: HOST_NAMING.title,
                 prefix,
                 instanceId: host.instance.id,
-                windows: maintenancePlan(hostSettings),
+                windows: maintenancePlan(s),
                 logGroupName: `/sofia/${s.stack}/maintenance`,
                 logRetentionDays: s.logRetentionDays,
                 failureTopicArn: escalation.topicArns[2],

@@ -137,6 +137,7 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_CAPACITY_CONFIG: CAPACITY_ENV,
         SOFIA_CAPACITY_TABLE: CAPACITY_TABLE,
         SOFIA_CACHE_CONFIG: CACHE_ENV,
+        SOFIA_CACHE_BIN: CACHE_BIN,
         SOFIA_REDIS_COPY: REDIS_COPY_LIB,
         SOFIA_APP_FILES_CONFIG: APP_FILES_ENV,
         SOFIA_RELEASE: RELEASE_FILE,
