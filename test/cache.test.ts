@@ -138,6 +138,26 @@ describe("sofia-cache: the host's Redis into the cache, and a backup's", () => {
         expect(spawnSync("pgrep", ["-f", "dbfilename dump.rdb"]).status).not.toBe(0);
     }, 180_000);
 
+    it("the cache's backup killed (SIGKILL, the whole tree) while it copies the cache: the next backup stops the Redis it left, then backs up whole", async () => {
+        const items = path.join(env.dir, "backup-ecs.tsv");
+        fs.writeFileSync(items, backupItems([], env.dataPath, { cache: true }));
+        const backupEnv = { ...extra, SOFIA_BACKUP_ITEMS: items, SOFIA_CACHE_BIN: path.join(__dirname, "..", "host", "sofia-cache.sh") };
+        cacheCli(["FLUSHALL"]);
+        spawnSync("redis-cli", ["-p", String(port), "--no-auth-warning", "-a", TOKEN], { input: Array.from({ length: 30000 }, (_, i) => `SET big:${i} ${i}`).join("\n") + "\n" });
+        const child = spawn("bash", [path.join(__dirname, "..", "host", "sofia-backup.sh"), "run", "--only", "redis"], { env: env.scriptEnv({ ...backupEnv, SOFIA_BACKUP_ID: "cache-5-redis" }), detached: true });
+        await new Promise<void>((resolve) => child.stderr.on("data", (d) => String(d).includes("keys so far") && resolve()));
+        process.kill(-child.pid!, "SIGKILL");
+        await new Promise((r) => child.on("close", r));
+        const pid = fs.readFileSync(path.join(extra.SOFIA_STATE_DIR, "seed-redis.pid"), "utf8").trim();
+        expect(fs.existsSync(`/proc/${pid}`)).toBe(true);
+        expect(spawnSync("flock", ["-n", path.join(env.dir, "ops.lock"), "true"]).status).toBe(0);
+        const next = await env.runHost("sofia-backup", ["run", "--only", "redis"], { ...backupEnv, SOFIA_BACKUP_ID: "cache-6-redis" });
+        expect(next.status, next.stderr).toBe(0);
+        expect(next.stdout).toContain(`stopped the temporary Redis (pid ${pid}) an interrupted cache seed or export left running`);
+        expect(next.stdout).toContain("redis: 30000 keys in the snapshot");
+        expect(spawnSync("pgrep", ["-f", "dbfilename dump.rdb"]).status).not.toBe(0);
+    }, 240_000);
+
     it("seed killed (SIGKILL) in the middle of the copy: nothing recorded, the host lock free; the next run stops the Redis it left and copies the backup whole", async () => {
         const state = extra.SOFIA_STATE_DIR;
         env.loadRedis(20000);
