@@ -52,6 +52,7 @@ FSTAB=${SOFIA_FSTAB:-/etc/fstab}
 # EFS' mount helper, TLS in transit, after the network; noresvport, as AWS advises for EFS.
 FSTAB_LINE="$FILE_SYSTEM_ID:/ $MOUNT efs _netdev,noresvport,tls 0 0"
 MOVED=$MOUNT/.sofia-app-files-moved
+MOVING=$MOUNT/.sofia-app-files-moving
 
 umask 022
 work=$(mktemp -d)
@@ -81,7 +82,10 @@ cmd_mount() {
     awk -v m="$MOUNT" '$2 != m' "$FSTAB" >"$FSTAB.sofia-new"
     printf '%s\n' "$FSTAB_LINE" >>"$FSTAB.sofia-new"
     chmod 0644 "$FSTAB.sofia-new"
+    # On disk before the rename, and the rename after it: a power cut leaves one whole fstab.
+    sync "$FSTAB.sofia-new"
     mv "$FSTAB.sofia-new" "$FSTAB"
+    sync "$(dirname "$FSTAB")"
     log "mount: $FSTAB mounts $FILE_SYSTEM_ID at $MOUNT at every boot"
   fi
   mkdir -p "$MOUNT" "$STATE"
@@ -90,30 +94,60 @@ cmd_mount() {
     log "mount: $MOUNT holds ${was:-another file system}; unmounting it for $FILE_SYSTEM_ID"
     umount "$MOUNT" || die "mount: could not unmount $MOUNT (in use? fuser -vm $MOUNT); nothing else was changed"
   fi
-  if ! mounted; then
-    mount "$MOUNT" ||
-      die "mount: could not mount $FILE_SYSTEM_ID at $MOUNT (above): its mount targets must be available and allow NFS (2049) from this host's security group"
-  fi
+  # A new mount target's DNS name takes a minute or two to answer: tried for a few minutes.
+  local tries=0
+  until mounted; do
+    mount "$MOUNT" && break
+    (( ++tries < ${FILES_MOUNT_TRIES:-12} )) ||
+      die "mount: could not mount $FILE_SYSTEM_ID at $MOUNT (above): its mount targets must be available, one in this host's zone, and allow NFS (2049) from this host's security group"
+    log "mount: not yet (try $tries); trying again in ${FILES_MOUNT_WAIT:-15}s"
+    sleep "${FILES_MOUNT_WAIT:-15}"
+  done
   printf '%s\n' "$FILE_SYSTEM_ID" >"$STATE/app-files-fs.tmp"
   mv "$STATE/app-files-fs.tmp" "$STATE/app-files-fs"
   for name in "${NAMES[@]}"; do volume_dir "$MOUNT/$name"; done
   log "mount: $FILE_SYSTEM_ID at $MOUNT, volumes: ${NAMES[*]:-none}"
 }
 
+record_moved() {  # why
+  printf '%s from %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(hostname)" "$1" >"$MOVED.tmp"
+  sync "$MOVED.tmp"
+  mv "$MOVED.tmp" "$MOVED"
+  rm -f "$MOVING"
+}
+
 cmd_move() {
-  local name src target staging
+  local name src target staging special
   ops_begin "sofia-app-files move" "$OPS_WAIT"
   mounted || die "move: $MOUNT is not mounted (sofia-app-files mount); nothing was copied"
   if [[ -f $MOVED ]]; then
     log "move: done before ($(cat "$MOVED")); the file system holds what the tasks wrote since: nothing to do"
     return
   fi
+  # A stack that was on ECS before this step existed moved its cache then: its tasks have written
+  # here since, and the host's volumes are older. Nothing is carried.
+  if [[ ! -f $MOVING && -f $STATE/cache-moved ]]; then
+    log "move: the stack moved to ECS before ($(cat "$STATE/cache-moved")): the host's volumes are older than the file system's; nothing is carried"
+    record_moved "the stack had moved before; nothing carried"
+    return
+  fi
+  # This move's own mark, written before it copies anything: only a directory it finds with the
+  # mark set can be its own earlier attempt's, and replaced.
+  [[ -f $MOVING ]] || { date -u +%Y-%m-%dT%H:%M:%SZ >"$MOVING"; sync "$MOVING"; }
   for name in "${NAMES[@]}"; do
     src=${SOURCE_OF[$name]} target=$MOUNT/$name staging=$MOUNT/.sofia-move-$name
     if [[ ! -d $src ]]; then
       log "move: $name: no $src on this host: nothing to carry"
       continue
     fi
+    if [[ -n $(find "$target" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null) && $(cat "$MOVING") != *"copying $name"* ]]; then
+      log "move: $name: $target holds files already (written on ECS): left as it is, nothing carried"
+      continue
+    fi
+    special=$(find "$src" ! -type f ! -type d ! -type l -print -quit)
+    [[ -z $special ]] ||
+      die "move: $name: $src holds $special, a socket, fifo or device, which a copy cannot carry: remove it (its app makes it again) and run pulumi up again; nothing was copied"
+    printf 'copying %s\n' "$name" >>"$MOVING"
     rm -rf "$staging"
     mkdir "$staging"
     log "move: $name: copying $src ($(du -sh "$src" | cut -f1)) into $target"
@@ -124,14 +158,12 @@ cmd_move() {
     # The tasks work on it as the access point's user.
     chown -R "$OWNER" "$staging"
     chmod "$MODE" "$staging"
-    # Until the move is recorded, nothing but an earlier attempt of it has written here: no task
-    # starts before this step has passed.
+    # Empty, or this move's own earlier attempt (the mark above says it began copying it).
     rm -rf "$target"
-    mv "$staging" "$target"
+    mv -T "$staging" "$target"
     log "move: $name: in place ($(find "$target" -mindepth 1 | wc -l) entries)"
   done
-  printf '%s from %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(hostname)" >"$MOVED.tmp"
-  mv "$MOVED.tmp" "$MOVED"
+  record_moved "carried"
   log "move: done"
 }
 

@@ -166,7 +166,13 @@ lower_restore_page() {
 rollback_dirs() {
   local dir
   while IFS= read -r dir; do
-    [[ -n $dir && -e $dir.before-restore ]] || continue
+    [[ -n $dir ]] || continue
+    if [[ ! -e $dir.before-restore ]]; then
+      [[ -e $dir ]] && continue
+      # Neither: its file system is not there (the ECS apps' files, on EFS, not mounted yet).
+      ops_log "neither $dir nor its safety copy is there: is the file system that holds it mounted (findmnt $(dirname "$dir"))? The journal stays until it is"
+      return 1
+    fi
     rm -rf "$dir" || { ops_log "could not remove the partly restored $dir"; return 1; }
     [[ ! -e $dir ]] || { ops_log "$dir is still there after removing it (is a process writing into it? fuser -vm $dir)"; return 1; }
     mv -T "$dir.before-restore" "$dir" || { ops_log "could not move $dir.before-restore back to $dir"; return 1; }
@@ -205,7 +211,9 @@ ops_recover() {
     restore)
       if [[ $phase == verified ]]; then
         while IFS= read -r dir; do
-          [[ -z $dir ]] || rm -rf "$dir.before-restore" || { ops_log "could not remove the safety copy $dir.before-restore"; return 1; }
+          [[ -n $dir ]] || continue
+          [[ -e $dir ]] || { ops_log "the restored $dir is not there: is the file system that holds it mounted (findmnt $(dirname "$dir"))? The journal stays until it is"; return 1; }
+          rm -rf "$dir.before-restore" || { ops_log "could not remove the safety copy $dir.before-restore"; return 1; }
         done < <(journal_all dir)
         journal_clear
         ops_log "the restore of $id was verified before it was interrupted: its safety copies are removed, the restored data stays"

@@ -201,23 +201,26 @@ if [[ $mode != verify ]]; then
     share=$(( $(df -B1 --output=size "$run" | tail -n 1) * ${SOFIA_SCRATCH_KEEP_FREE_PERCENT:-20} / 100 ))
     (( share <= reserve )) || reserve=$share
   fi
-  # Small archives are downloaded whole first (below): they are on the disk twice for a moment.
-  need=$(jq --argjson max "$BATCH_BYTES" '[.files[].size] + [.files[] | select(.size <= $max and (.path | endswith(".rdb") | not)) | .size] | add // 0' "$manifest")
-  free=$(df -B1 --output=avail "$run" | tail -n 1)
-  (( free >= need + reserve )) ||
-    die "backup $id needs $(( (need + reserve) >> 20 )) MiB free on the data volume ($(( need >> 20 )) MiB of backup, $(( reserve >> 20 )) MiB kept free for the stores), and $(( free >> 20 )) MiB are: free space there (or grow the data volume, sofia:dataVolumeGb) and run again"
+  elsewhere=()
   for i in "${!NAME[@]}"; do
     [[ $mode == scratch ]] && break
-    [[ -d ${DIR[$i]} ]] || die "${NAME[$i]}: its live directory ${DIR[$i]} is not there; is the volume there? (docker volume ls)"
+    [[ -d ${DIR[$i]} ]] || die "${NAME[$i]}: its live directory ${DIR[$i]} is not there; is the volume there (docker volume ls), or the file system that holds it mounted (findmnt)?"
     # Restored beside its live directory when that is on a file system of its own (the ECS apps'
     # files, on EFS), so that the swap stays a rename there too. Anything left there by an earlier,
     # killed restore is that restore's partial copy.
     if [[ $(stat -c %d "${DIR[$i]}") != "$(stat -c %d "$run")" ]]; then
       NEW[i]=${DIR[$i]}.restore-new
       rm -rf "${NEW[$i]}"
+      elsewhere+=("${NAME[$i]}")
     fi
     [[ ! -e ${DIR[$i]}.before-restore ]] || die "${DIR[$i]}.before-restore exists, and no journal says whose it is: it may be the only copy of earlier data. Look at it, move it away, and run again"
   done
+  # Small archives are downloaded whole first (below): they are on the disk twice for a moment.
+  # What is unpacked on another file system (beside its live directory) takes no room here but that.
+  need=$(jq --argjson max "$BATCH_BYTES" --args '[.files[] | select((.path | split(".")[0]) as $n | $ARGS.positional | index($n) | not) | .size] + [.files[] | select(.size <= $max and (.path | endswith(".rdb") | not)) | .size] | add // 0' "${elsewhere[@]}" <"$manifest")
+  free=$(df -B1 --output=avail "$run" | tail -n 1)
+  (( free >= need + reserve )) ||
+    die "backup $id needs $(( (need + reserve) >> 20 )) MiB free on the data volume ($(( need >> 20 )) MiB of backup, $(( reserve >> 20 )) MiB kept free for the stores), and $(( free >> 20 )) MiB are: free space there (or grow the data volume, sofia:dataVolumeGb) and run again"
 fi
 
 # For failure messages: what is left on the data volume.
@@ -454,9 +457,11 @@ log "stopping the services (reverse catalog order)"
 fault_point stopped
 journal_set "phase=swapping"
 for i in "${!NAME[@]}"; do
-  mv "${DIR[$i]}" "${DIR[$i]}.before-restore"
+  # -T: never into a directory of that name. On EFS the tasks' access point makes its directory
+  # again, empty, should a task start between the two: the restored one then replaces it.
+  mv -T "${DIR[$i]}" "${DIR[$i]}.before-restore"
   fault_point swapping
-  mv "${NEW[$i]}" "${DIR[$i]}"
+  mv -T "${NEW[$i]}" "${DIR[$i]}"
 done
 sync -f "$run"
 journal_set "phase=swapped"

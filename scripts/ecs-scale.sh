@@ -3,23 +3,25 @@
 # restore holds the writers at 0 while the stores are replaced, then gives them their one task back.
 # `restart` in place of the count replaces their tasks instead (a rolling deployment, gated by
 # health): a restore of the apps' files replaces the directories their tasks have mounted.
-#   ecs-scale.sh [--roll-back] <region> <cluster> <count|restart> <service>...
+# `record` changes nothing: it prints each service's task definition, <service>=<arn>, one a line.
+#   ecs-scale.sh [--roll-back] <region> <cluster> <count|restart|record> <service>...
 # A service that does not exist yet (a stack's first update on ECS) is passed over. Run twice, the
 # second run finds the count already set and the services steady (a restart restarts again).
-# --roll-back: a service that does not become steady is put back on its family's newest earlier
-# task definition that is still active (the one this update replaced: Pulumi deregisters it only
-# once the update has succeeded), and the run still fails, saying so. A release deploy gives the
-# writers their task this way: they roll out while held at no task, where ECS' circuit breaker
-# sees nothing fail, so a new image that crash-loops would otherwise stay.
+# --roll-back: a service that does not become steady is put back on the task definition recorded
+# for it before this update changed the services ($ECS_SCALE_ROLL_BACK_TO, what `record` printed),
+# and the run still fails, saying so. A release deploy gives the writers their task this way: they
+# roll out while held at no task, where ECS' circuit breaker sees nothing fail, so a new image that
+# crash-loops would otherwise stay. The recorded revision, not a guess: a failed update's replaced
+# revision is deregistered at the start of the next update, whichever of them runs.
 set -euo pipefail
 
 die() { echo "ecs-scale: $*" >&2; exit 1; }
 roll_back=0
 if [[ ${1:-} == --roll-back ]]; then roll_back=1; shift; fi
-(( $# >= 4 )) || die "usage: ecs-scale.sh [--roll-back] <region> <cluster> <count|restart> <service>..."
+(( $# >= 4 )) || die "usage: ecs-scale.sh [--roll-back] <region> <cluster> <count|restart|record> <service>..."
 region=$1 cluster=$2 count=$3
 shift 3
-[[ $count =~ ^[0-9]{1,3}$ || $count == restart ]] || die "'$count' is not a task count (or restart)"
+[[ $count =~ ^[0-9]{1,3}$ || $count == restart || $count == record ]] || die "'$count' is not a task count (or restart, record)"
 for s in "$@"; do [[ $s =~ ^[a-z0-9-]+$ ]] || die "'$s' is not a service name"; done
 
 # A stack's first update on ECS: the cluster does not exist yet, nor any service in it.
@@ -33,6 +35,10 @@ if (( ${#active[@]} == 0 )); then
   echo "ecs-scale: none of $* exists yet: nothing to do"
   exit 0
 fi
+if [[ $count == record ]]; then
+  jq -r '.services[] | select(.status == "ACTIVE") | "\(.serviceName)=\(.taskDefinition)"' <<<"$out"
+  exit 0
+fi
 for s in "${active[@]}"; do
   if [[ $count == restart ]]; then
     aws ecs update-service --region "$region" --cluster "$cluster" --service "$s" --force-new-deployment --output json >/dev/null ||
@@ -44,25 +50,22 @@ for s in "${active[@]}"; do
     echo "ecs-scale: $s: $count task(s) desired"
   fi
 done
-# Puts each service of "$@" that is not steady on its family's newest earlier active task definition;
-# prints those it rolled back.
+# Puts each service of "$@" that is not steady back on its recorded task definition; prints those it rolled back.
 roll_back_unsteady() {
-  local s desc current family rev previous
+  local s desc current previous
   for s in "$@"; do
     desc=$(aws ecs describe-services --region "$region" --cluster "$cluster" --services "$s" --output json) || { echo "ecs-scale: $s: could not describe it; not rolled back" >&2; continue; }
     [[ $(jq -r '.services[0] | .runningCount == .desiredCount and (.deployments | length) == 1' <<<"$desc") != true ]] || continue
     current=$(jq -r '.services[0].taskDefinition' <<<"$desc")
-    family=${current##*/} rev=${current##*:}
-    family=${family%:*}
-    [[ $family =~ ^[A-Za-z0-9_-]+$ && $rev =~ ^[0-9]+$ ]] || { echo "ecs-scale: $s runs '$current', not a task definition revision; not rolled back" >&2; continue; }
-    previous=$(aws ecs list-task-definitions --region "$region" --family-prefix "$family" --status ACTIVE --sort DESC --output json |
-      jq -r --arg f "$family" --argjson r "$rev" '[.taskDefinitionArns[] | select((split("/")[-1] | split(":")) as $p | $p[0] == $f and ($p[1] | tonumber) < $r)][0] // empty') || previous=""
-    if [[ -z $previous ]]; then
-      echo "ecs-scale: $s: no earlier active task definition of $family to roll back to" >&2
+    previous=$(sed -n "s/^$s=//p" <<<"${ECS_SCALE_ROLL_BACK_TO:-}" | head -n 1)
+    if [[ -z $previous || $previous == "$current" ]]; then
+      echo "ecs-scale: $s: no earlier task definition recorded for it before this update (it runs ${current##*/}): nothing to roll back to" >&2
       continue
     fi
-    aws ecs update-service --region "$region" --cluster "$cluster" --service "$s" --task-definition "$previous" --output json >/dev/null ||
-      { echo "ecs-scale: $s: could not roll it back to ${previous##*/}" >&2; continue; }
+    if ! err=$(aws ecs update-service --region "$region" --cluster "$cluster" --service "$s" --task-definition "$previous" --output json 2>&1 >/dev/null); then
+      echo "ecs-scale: $s: could not roll it back to ${previous##*/} (deregistered since? ECS runs no inactive revision anew): $err" >&2
+      continue
+    fi
     echo "ecs-scale: $s: rolling back from ${current##*/} to ${previous##*/}" >&2
     echo "$s"
   done

@@ -51,7 +51,7 @@ describe("sofia-app-files: the ECS topology's shared files on the store host", (
             path.join(dir, "host.env"),
             hostEnv({ ...sofiaHostLayout(data), SOFIA_DATA_MOUNT: mountPointOf(dir), SOFIA_OPS_LOCK: path.join(dir, "ops.lock"), SOFIA_STATE_DIR: path.join(dir, "state"), SOFIA_APP_FILES_CONFIG: path.join(dir, "app-files.env"), SOFIA_OPS_LIB: path.join(ROOT, "host", "sofia-ops.sh") }),
         );
-        env = { ...process.env, PATH: `${DOUBLES}:${process.env.PATH}`, SOFIA_HOST_ENV: path.join(dir, "host.env"), SOFIA_FSTAB: path.join(dir, "fstab"), EFS_MOUNTED: path.join(dir, "mounted"), EFS_LOG: path.join(dir, "efs.log"), FILES_MOUNT: mnt };
+        env = { ...process.env, PATH: `${DOUBLES}:${process.env.PATH}`, SOFIA_HOST_ENV: path.join(dir, "host.env"), SOFIA_FSTAB: path.join(dir, "fstab"), EFS_MOUNTED: path.join(dir, "mounted"), EFS_LOG: path.join(dir, "efs.log"), FILES_MOUNT: mnt, FILES_MOUNT_TRIES: "2", FILES_MOUNT_WAIT: "0" };
     });
 
     it("mount: one fstab line for the file system (TLS), mounted, each volume's directory as the tasks' access point makes it; a second run changes nothing", async () => {
@@ -85,7 +85,8 @@ describe("sofia-app-files: the ECS topology's shared files on the store host", (
     it("mount that fails (no mount target answers) says what to check, and makes no volume directory on the bare mount point", async () => {
         const r = await run("mount", { EFS_MOUNT_FAIL: "1" });
         expect(r.status).toBe(1);
-        expect(r.stderr).toContain(`could not mount ${FS_ID} at ${mnt} (above): its mount targets must be available and allow NFS (2049) from this host's security group`);
+        expect(r.stdout).toContain("mount: not yet (try 1); trying again in 0s");
+        expect(r.stderr).toContain(`could not mount ${FS_ID} at ${mnt} (above): its mount targets must be available, one in this host's zone, and allow NFS (2049) from this host's security group`);
         expect(fs.readdirSync(mnt)).toEqual([]);
         // A backup of the bare directory must fail, not take it for the data: nothing there to take.
         const move = await run("move");
@@ -112,6 +113,40 @@ describe("sofia-app-files: the ECS topology's shared files on the store host", (
         expect(again.status).toBe(0);
         expect(again.stdout).toMatch(/move: done before \(.*\); the file system holds what the tasks wrote since: nothing to do/);
         expect(fs.readFileSync(path.join(target, "model.bin"), "utf8")).toBe("retrained on ECS");
+    });
+
+    it("move on a stack already on ECS (its cache moved before this step existed): nothing carried over what the tasks wrote, and recorded", async () => {
+        expect((await run("mount")).status).toBe(0);
+        fs.writeFileSync(path.join(mnt, "models", "model.bin"), "trained on ECS");
+        fs.mkdirSync(path.join(dir, "state"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "state", "cache-moved"), "2026-11-01T00:00:00Z into the cache\n");
+        const r = await run("move");
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain("the host's volumes are older than the file system's; nothing is carried");
+        expect(fs.readFileSync(path.join(mnt, "models", "model.bin"), "utf8")).toBe("trained on ECS");
+        expect(fs.readFileSync(path.join(mnt, ".sofia-app-files-moved"), "utf8")).toContain("the stack had moved before; nothing carried");
+    });
+
+    it("move finds a volume already holding files it did not copy (a new instance, its record lost): left as it is; the others carried", async () => {
+        expect((await run("mount")).status).toBe(0);
+        fs.writeFileSync(path.join(mnt, "models", "model.bin"), "trained on ECS");
+        const ext = path.join(data, "docker", "volumes", "sofia-ui-extensions", "_data");
+        fs.mkdirSync(ext, { recursive: true });
+        fs.writeFileSync(path.join(ext, "theme.json"), "{}");
+        const r = await run("move");
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain(`move: models: ${path.join(mnt, "models")} holds files already (written on ECS): left as it is, nothing carried`);
+        expect(fs.readFileSync(path.join(mnt, "models", "model.bin"), "utf8")).toBe("trained on ECS");
+        expect(fs.readFileSync(path.join(mnt, "ui-extensions", "theme.json"), "utf8")).toBe("{}");
+    });
+
+    it("move refuses a volume holding a socket, fifo or device (no copy carries one), naming it, before copying anything", async () => {
+        expect((await run("mount")).status).toBe(0);
+        spawnSync("mkfifo", [path.join(models(), "pipe")]);
+        const r = await run("move");
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(`${path.join(models(), "pipe")}, a socket, fifo or device, which a copy cannot carry`);
+        expect(fs.readdirSync(path.join(mnt, "models"))).toEqual([]);
     });
 
     it("move killed (SIGKILL) in the middle of the copy: the host's volume untouched, nothing recorded; the next run carries it whole", async () => {

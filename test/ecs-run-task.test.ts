@@ -150,28 +150,34 @@ describe("scripts/ecs-scale.sh", () => {
         expect(first.stdout).toContain("cluster sofia-prod does not exist yet: nothing to do");
     });
 
-    it("--roll-back: a writer whose new task definition does not become steady runs its earlier one again, and the run still fails, saying so", async () => {
-        const { log, env: e } = env({ ECS_DOUBLE_SERVICES: "crypto-ws ts-writer", ECS_DOUBLE_UNSTABLE: "1" });
+    it("record prints each service's task definition; --roll-back puts an unsteady one back on exactly that, and the run still fails, saying so", async () => {
+        const rec = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "record", "crypto-ws", "ts-writer", "news"], env({ ECS_DOUBLE_SERVICES: "crypto-ws ts-writer" }).env);
+        expect(rec.status, rec.stderr).toBe(0);
+        const td = "arn:aws:ecs:eu-central-1:123456789012:task-definition";
+        expect(rec.stdout.trim().split("\n")).toEqual([`crypto-ws=${td}/crypto-ws:8`, `ts-writer=${td}/ts-writer:8`]);
+        // The update then moved them to :8's successor, which crash-loops; :7 was recorded before it (the double runs :8 now).
+        const recorded = `crypto-ws=${td}/crypto-ws:7\nts-writer=${td}/ts-writer:7`;
+        const { log, env: e } = env({ ECS_DOUBLE_SERVICES: "crypto-ws ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_SCALE_ROLL_BACK_TO: recorded });
         const r = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "crypto-ws", "ts-writer"], e);
         expect(r.status).toBe(1);
-        expect(r.stderr).toContain("ecs-scale: crypto-ws: rolling back from crypto-ws:8 to crypto-ws:7");
         expect(r.stderr).toContain("ecs-scale: ts-writer: rolling back from ts-writer:8 to ts-writer:7");
         expect(r.stderr).toContain("crypto-ws ts-writer did not become steady on their new task definitions (the events above) and run their earlier ones again, steady");
-        const calls = fs.readFileSync(log, "utf8").split("\n");
-        // The same family's earlier revision, never a longer family's that shares its prefix.
-        expect(calls).toContain("ecs update-service --region eu-central-1 --cluster sofia-prod --service ts-writer --task-definition arn:aws:ecs:eu-central-1:123456789012:task-definition/ts-writer:7 --output json");
-        expect(calls.filter((l) => l.includes("--task-definition") && l.includes("x:9"))).toEqual([]);
+        expect(fs.readFileSync(log, "utf8").split("\n")).toContain(`ecs update-service --region eu-central-1 --cluster sofia-prod --service ts-writer --task-definition ${td}/ts-writer:7 --output json`);
         // Still not steady after the roll-back: says so.
-        const worse = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "ts-writer"], env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_DOUBLE_ROLLBACK_UNSTABLE: "1" }).env);
+        const worse = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "ts-writer"], env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_DOUBLE_ROLLBACK_UNSTABLE: "1", ECS_SCALE_ROLL_BACK_TO: recorded }).env);
         expect(worse.status).toBe(1);
         expect(worse.stderr).toContain("ts-writer did not become steady on their new task definitions, nor after a roll-back to the earlier ones");
-        // Nothing earlier to go back to (a first deploy): fails as before, naming why.
-        const first = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "ts-writer"], env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_DOUBLE_NO_EARLIER: "1" }).env);
-        expect(first.status).toBe(1);
-        expect(first.stderr).toContain("ts-writer: no earlier active task definition of ts-writer to roll back to");
-        expect(first.stderr).toContain("ts-writer did not become steady at 1 task(s)");
+        // The recorded revision deregistered since: named, not replaced by a guess.
+        const gone = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "ts-writer"], env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_DOUBLE_TD_INACTIVE: "1", ECS_SCALE_ROLL_BACK_TO: recorded }).env);
+        expect(gone.status).toBe(1);
+        expect(gone.stderr).toContain("ts-writer: could not roll it back to ts-writer:7 (deregistered since? ECS runs no inactive revision anew)");
+        expect(gone.stderr).toContain("ts-writer did not become steady at 1 task(s)");
+        // Nothing recorded, or the same revision (no new one this update): fails as before, naming why.
+        const same = await runAsync("bash", [SCALE, "--roll-back", "eu-central-1", "sofia-prod", "1", "ts-writer"], env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_SCALE_ROLL_BACK_TO: `ts-writer=${td}/ts-writer:8` }).env);
+        expect(same.status).toBe(1);
+        expect(same.stderr).toContain("ts-writer: no earlier task definition recorded for it before this update (it runs ts-writer:8)");
         // Without --roll-back, nothing is rolled back.
-        const plain = env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1" });
+        const plain = env({ ECS_DOUBLE_SERVICES: "ts-writer", ECS_DOUBLE_UNSTABLE: "1", ECS_SCALE_ROLL_BACK_TO: recorded });
         expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "1", "ts-writer"], plain.env)).status).toBe(1);
         expect(fs.readFileSync(plain.log, "utf8")).not.toContain("--task-definition");
     });
@@ -190,7 +196,7 @@ describe("scripts/ecs-scale.sh", () => {
         const stuck = await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "restart", "api"], env({ ECS_DOUBLE_SERVICES: "api", ECS_DOUBLE_UNSTABLE: "1" }).env);
         expect(stuck.status).toBe(1);
         expect(stuck.stderr).toContain("api did not become steady after the restart");
-        expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "reboot", "api"], e)).stderr).toContain("'reboot' is not a task count (or restart)");
+        expect((await runAsync("bash", [SCALE, "eu-central-1", "sofia-prod", "reboot", "api"], e)).stderr).toContain("'reboot' is not a task count (or restart, record)");
     });
 });
 

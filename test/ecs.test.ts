@@ -240,6 +240,12 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         const same = await planStack("prod", ECS);
         expect(same.resources.filter((r) => /deploy-(hold|cache-snapshot|backup|migrate)/.test(r.name))).toEqual([]);
         expect(same.resources.find((r) => r.name === "sofia-deploy-release-writers")!.inputs.create).toBe("./scripts/ecs-scale.sh --roll-back eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
+        // What the writers ran before the update, recorded before any service changes: the roll-back's target.
+        const record = same.resources.find((r) => r.name === "sofia-deploy-record-writers")!;
+        expect(record.inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod record crypto-ws equities ts-writer news whale-alerts");
+        for (const svc of same.resources.filter((r) => r.type === "aws:ecs/service:Service" && r.name.endsWith("-service") && r.inputs.name === "metrics")) expect(svc.dependsOn).toContain(record.urn);
+        // The recorded revisions reach it as ECS_SCALE_ROLL_BACK_TO, known only once the record ran (the plan shows none).
+        expect(same.resources.find((r) => r.name === "sofia-deploy-release-writers")!.inputs).toHaveProperty("environment");
     });
 
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {

@@ -221,13 +221,14 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             new HostCommand(`${name}-${id}`, { instanceId: host.instance.id, region: s.region, command, triggers, requires: hostFiles.installed, after: [...after, ...hostFiles.associations], timeoutSeconds: 3600 }, { parent: this }).run;
         const retired = retiredFromHost(catalog);
         const retireApps = hostStep("retire-host-apps", `${SERVICES_BIN} retire ${retired.filter((c) => !c.startsWith(`${containerName({ name: "redis" })}:`)).join(" ")}`, storeRuns);
-        const moveCache = hostStep("move-cache", `${CACHE_BIN} move`, [retireApps, cache.group]);
-        const retireRedis = hostStep("retire-host-redis", `${SERVICES_BIN} retire ${retired.filter((c) => c.startsWith(`${containerName({ name: "redis" })}:`)).join(" ")}`, [moveCache]);
-        // The apps' files: the file system mounted on the store host (again whenever it is replaced),
-        // and the host topology's volumes carried in once the apps that write them have stopped.
+        // The apps' files: the file system mounted on the store host (again whenever it or the host is
+        // replaced), and the host topology's volumes carried in once the apps that write them have
+        // stopped; before the cache moves, whose record tells a stack that moved before this step existed.
         const filesMoved = files
-            ? [hostStep("move-app-files", `${APP_FILES_BIN} move`, [retireApps, hostStep("mount-app-files", `${APP_FILES_BIN} mount`, files.mountTargets, [files.fileSystem.id])])]
+            ? [hostStep("move-app-files", `${APP_FILES_BIN} move`, [retireApps, hostStep("mount-app-files", `${APP_FILES_BIN} mount`, files.mountTargets, [files.fileSystem.id, host.instance.id])])]
             : [];
+        const moveCache = hostStep("move-cache", `${CACHE_BIN} move`, [retireApps, cache.group, ...filesMoved]);
+        const retireRedis = hostStep("retire-host-redis", `${SERVICES_BIN} retire ${retired.filter((c) => c.startsWith(`${containerName({ name: "redis" })}:`)).join(" ")}`, [moveCache]);
         // restore.from: the writers held at no task, the backup's Redis copied into the cache and the
         // store host's stores restored, then the writers back (ecs-scale.sh; services not created yet are passed over).
         let restore: ReturnType<typeof restoreStep> | undefined;
@@ -264,6 +265,13 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // snapshot and the store host's backup, waited for. The writers get their task back once the
         // services have their new task definitions (below).
         const writers = ecsApps(catalog).filter((e) => e.quiesce).map((e) => e.name);
+        // What each writer runs before this update changes the services: a roll-back goes back to exactly that.
+        const recorded = new command.local.Command(
+            `${name}-deploy-record-writers`,
+            { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} record ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
+            { parent: this, dependsOn: [...before], replaceOnChanges: ["triggers"] },
+        );
+        before.push(recorded);
         const releaseTriggers = [JSON.stringify(release), deployAttempt()];
         const scaleWriters = `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack}`;
         const heldHint = `The writers (${writers.join(", ")}) are held at no task: any next update gives them back, or now: ${scaleWriters} 1 ${writers.join(" ")}`;
@@ -378,11 +386,11 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // A rollback by the circuit breaker also ends steady: each service must run what this update declared.
         // Every update gives the writers their task (idempotent): one that held them and failed, or a
         // restore that did, leaves them at none until the next update, whatever that one is.
-        // A writer's new image that crash-loops is rolled back to the task definition this update
-        // replaced (the circuit breaker sees nothing: it rolled out at no task), and the update fails.
+        // A writer's new image that crash-loops is rolled back to the task definition it ran before
+        // (the circuit breaker sees nothing: it rolled out at no task), and the update fails.
         const released = new command.local.Command(
             `${name}-deploy-release-writers`,
-            { create: `./scripts/ecs-scale.sh --roll-back ${s.region} sofia-${s.stack} 1 ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
+            { create: `./scripts/ecs-scale.sh --roll-back ${s.region} sofia-${s.stack} 1 ${writers.join(" ")}`, environment: { ECS_SCALE_ROLL_BACK_TO: recorded.stdout }, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
             { parent: this, dependsOn: Object.values(services.services).map((x) => x.service), replaceOnChanges: ["triggers"] },
         );
         const rollout =

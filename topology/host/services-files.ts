@@ -87,7 +87,10 @@ const bootUnit = (dataPath: string) => `[Unit]
 Description=Start Sofia's containers in catalog order
 # Docker itself starts no Sofia container at boot (restart policy on-failure); this does, in order.
 Requires=docker.service
-After=docker.service network-online.target
+# remote-fs: where a restore's directories are on a network file system (the ECS topology's apps'
+# files, on EFS), the recovery finds them mounted, when they mount at all (not required: the store
+# must start without them).
+After=docker.service network-online.target remote-fs.target
 Wants=network-online.target
 # The operations journal is on the data volume: recovering without it would find nothing to recover.
 RequiresMountsFor=${dataPath}
