@@ -292,6 +292,26 @@ describe("the host lock and the recovery of interrupted operations (sofia-ops.sh
         expect(log()).toEqual([]);
     });
 
+    it("keeps an interrupted restore's journal, naming the directory, when neither it nor its safety copy is there (its file system, EFS, not mounted yet)", () => {
+        swappedRestore();
+        const efs = path.join(dir, "efs-not-mounted", "models");
+        fs.appendFileSync(journal(), `dir=${efs}\n`);
+        const r = run(["start"]);
+        expect(r.status).toBe(1);
+        expect(r.stdout + r.stderr).toContain(`neither ${efs} nor its safety copy is there: is the file system that holds it mounted (findmnt ${path.dirname(efs)})? The journal stays until it is`);
+        expect(fs.existsSync(journal())).toBe(true);
+        // Mounted, it holds the swapped directories: the next command puts the data from before back.
+        fs.mkdirSync(efs, { recursive: true });
+        fs.writeFileSync(path.join(efs, "model.bin"), "restored");
+        fs.mkdirSync(`${efs}.before-restore`);
+        fs.writeFileSync(path.join(`${efs}.before-restore`, "model.bin"), "trained before");
+        const again = run(["start"]);
+        expect(again.status, again.stderr).toBe(0);
+        expect(fs.readFileSync(path.join(efs, "model.bin"), "utf8")).toBe("trained before");
+        expect(fs.readFileSync(path.join(vol(), "precious"), "utf8")).toBe("the data from before");
+        expect(fs.existsSync(journal())).toBe(false);
+    });
+
     it("puts an interrupted restore's data back, and keeps the journal until the services start", () => {
         swappedRestore();
         container("api", ["unhealthy"]);
