@@ -226,6 +226,26 @@ export class DrillEnv {
         fs.writeFileSync(path.join(this.state, "sofia-redis.start"), `exec ${server} ${args.join(" ")} --daemonize yes --pidfile ${path.join(this.state, "sofia-redis.pid")}\n`);
     }
 
+    /**
+     * Runs `fn` with the models volume where the ECS topology has it: on a file system of its own
+     * (tmpfs here, EFS on the store host), in backup.tsv as the ECS stack lists it (restored in
+     * place, every file given to `owner`). The host's own list is back afterwards.
+     */
+    async withSharedModels<T>(owner: string, fn: (models: string, shared: string) => Promise<T>): Promise<T> {
+        const shared = fs.mkdtempSync("/dev/shm/sofia-drill-efs-");
+        const models = path.join(shared, "models");
+        const items = path.join(this.configDir, "backup.tsv");
+        const hostItems = fs.readFileSync(items, "utf8");
+        try {
+            fs.mkdirSync(models, { mode: 0o750 });
+            fs.writeFileSync(items, hostItems.replace(/^models\t.*$/m, ["models", "files", models, "-", models, owner].join("\t")));
+            return await fn(models, shared);
+        } finally {
+            fs.writeFileSync(items, hostItems);
+            fs.rmSync(shared, { recursive: true, force: true });
+        }
+    }
+
     /** Environment for host scripts: the doubles first on PATH, the config here, AWS through the proxy. */
     scriptEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
         return {

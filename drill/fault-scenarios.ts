@@ -393,15 +393,9 @@ const quiesceKilled: Scenario = {
 const killMidSharedCopy: Scenario = {
     name: "restore killed (SIGKILL, the whole tree) while it unpacks the apps' files onto their own file system, then the retried update: the backup's files, whole",
     async run(env, log) {
-        const shared = fs.mkdtempSync("/dev/shm/sofia-drill-efs-");
-        const models = path.join(shared, "models");
-        const items = path.join(env.configDir, "backup.tsv");
-        const hostItems = fs.readFileSync(items, "utf8");
-        try {
-            fs.mkdirSync(models, { mode: 0o750 });
+        return env.withSharedModels("1000:1000", async (models, shared) => {
             // Large enough that the copy takes a while: the kill lands in it.
             for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(models, `part-${i}.bin`), Buffer.alloc(1024 * 1024, i));
-            fs.writeFileSync(items, hostItems.replace(/^models\t.*$/m, ["models", "files", models, "-", models, "1000:1000"].join("\t")));
             const b = await env.runHost("sofia-backup", ["run"], { SOFIA_BACKUP_ID: "drill-fault-shared" });
             if (b.status !== 0) throw new Error(`drill: the shared files' backup failed: ${b.stderr}`);
             const backed = treeHash(models);
@@ -429,10 +423,7 @@ const killMidSharedCopy: Scenario = {
                 check("no safety copy or partial copy left on the shared file system", fs.readdirSync(shared).join(",") === "models", fs.readdirSync(shared).join(",")),
                 ...invariantChecks(env, backupState, backupState),
             ];
-        } finally {
-            fs.writeFileSync(items, hostItems);
-            fs.rmSync(shared, { recursive: true, force: true });
-        }
+        });
     },
 };
 

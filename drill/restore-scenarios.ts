@@ -289,18 +289,10 @@ export const restoreScenarios: Scenario[] = [
     {
         name: "the ECS apps' files: restored onto a file system of their own (EFS on the store host), every file given to the tasks' user; stopped after the swap, the files from before are back",
         async run(env, log) {
-            // A directory on another file system than the staging area (tmpfs here; EFS on the
-            // store host), listed as the ECS stack lists it: restored in place, with an owner.
-            const shared = fs.mkdtempSync("/dev/shm/sofia-drill-efs-");
-            const models = path.join(shared, "models");
-            const items = path.join(env.configDir, "backup.tsv");
-            const hostItems = fs.readFileSync(items, "utf8");
             const owner = "1000:1000";
-            try {
-                fs.mkdirSync(models, { mode: 0o750 });
+            return env.withSharedModels(owner, async (models, shared) => {
                 fs.chownSync(models, 1000, 1000);
                 fs.writeFileSync(path.join(models, "sentiment.onnx"), Buffer.alloc(64 * 1024, 5), { mode: 0o600 });
-                fs.writeFileSync(items, hostItems.replace(/^models\t.*$/m, ["models", "files", models, "-", models, owner].join("\t")));
                 await backup(env, "drill-shared-files");
                 fs.writeFileSync(path.join(models, "sentiment.onnx"), "retrained after the backup");
                 fs.writeFileSync(path.join(models, "new.bin"), "not in the backup");
@@ -319,10 +311,7 @@ export const restoreScenarios: Scenario[] = [
                     check("the directory keeps its mode", (fs.statSync(models).mode & 0o777) === 0o750),
                     check("no safety copy left on the shared file system", !fs.existsSync(`${models}.before-restore`), fs.readdirSync(shared).join(",")),
                 ];
-            } finally {
-                fs.writeFileSync(items, hostItems);
-                fs.rmSync(shared, { recursive: true, force: true });
-            }
+            });
         },
     },
 ];
