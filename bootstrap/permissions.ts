@@ -275,8 +275,8 @@ export const OPERATIONS: Operation[] = [
     },
     {
         sid: "EcsDeploySteps",
-        why: "topology ecs: the migration's one-off task (scripts/ecs-run-task.sh), the writers held and given back (ecs-scale.sh), the rollout check, Redis' pre-deploy snapshot (ecs-cache-snapshot.sh)",
-        actions: ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:DescribeServices", "ecs:UpdateService", "elasticache:CreateSnapshot", "elasticache:DescribeSnapshots", "elasticache:DeleteSnapshot"],
+        why: "topology ecs: the migration's one-off task (scripts/ecs-run-task.sh), the writers recorded, held, given back or rolled back and the apps with files restarted (ecs-scale.sh), the rollout check, Redis' pre-deploy snapshot (ecs-cache-snapshot.sh), the canaries' runs after the rollout (canary-wait.sh)",
+        actions: ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:DescribeServices", "ecs:UpdateService", "elasticache:CreateSnapshot", "elasticache:DescribeSnapshots", "elasticache:DeleteSnapshot", "synthetics:GetCanaryRuns"],
         resources: ANY,
     },
     {

@@ -200,6 +200,33 @@ describe("scripts/ecs-scale.sh", () => {
     });
 });
 
+describe("scripts/canary-wait.sh", () => {
+    const WAIT = path.join(ROOT, "scripts", "canary-wait.sh");
+
+    it("waits for each canary's first run after it starts (a run from before says nothing) and passes when every one passed", async () => {
+        const { log, env: e } = env({ CANARY_WAIT_POLL: "0" });
+        const r = await runAsync("bash", [WAIT, "eu-central-1", "sofia-prod-ui", "sofia-prod-api"], e);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("canary-wait: sofia-prod-ui passed");
+        expect(r.stdout).toContain("canary-wait: every canary passed after the rollout");
+        // RUNNING at the first look: looked at again.
+        expect(fs.readFileSync(log, "utf8").split("\n").filter((l) => l.includes("--name sofia-prod-ui "))).toHaveLength(2);
+    });
+
+    it("fails the deploy naming the canary and its reason; and when no run comes within the time given", async () => {
+        const failed = await runAsync("bash", [WAIT, "eu-central-1", "sofia-prod-ui", "sofia-prod-api"], env({ CANARY_WAIT_POLL: "0", ECS_DOUBLE_CANARY_FAILS: "sofia-prod-ui" }).env);
+        expect(failed.status).toBe(1);
+        expect(failed.stderr).toContain("canary-wait: sofia-prod-ui FAILED: theme marker body.sofia-dark missing");
+        expect(failed.stderr).toContain("sofia-prod-ui failed on the release");
+        expect(failed.stdout).toContain("canary-wait: sofia-prod-api passed");
+        const none = await runAsync("bash", [WAIT, "eu-central-1", "sofia-prod-ui"], env({ CANARY_WAIT_POLL: "1", CANARY_WAIT_TIMEOUT: "2", ECS_DOUBLE_CANARY_NONE: "1" }).env);
+        expect(none.status).toBe(1);
+        expect(none.stderr).toContain("no run of sofia-prod-ui finished within 2s of the rollout");
+        expect((await runAsync("bash", [WAIT, "eu-central-1", "Bad Name"], env().env)).stderr).toContain("'Bad Name' is not a canary name");
+    });
+});
+
 describe("scripts/ecs-cache-snapshot.sh", () => {
     const SNAP = path.join(ROOT, "scripts", "ecs-cache-snapshot.sh");
     const args = ["eu-central-1", "sofia-cache-group-abc", "sofia-prod-predeploy-1a2b3c", "30"];

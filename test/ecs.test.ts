@@ -236,6 +236,10 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         waits("sofia-deploy-release-writers", "sofia-ecs-ui-service");
         waits("sofia-deploy-rollout", "sofia-deploy-release-writers");
         waits("sofia-deploy-verify-run", "sofia-deploy-rollout");
+        // The theme and critical paths: the canaries' first runs after the rollout, before the release counts as verified.
+        expect(step("sofia-deploy-canaries").inputs.create).toBe("./scripts/canary-wait.sh eu-central-1 sofia-prod-api sofia-prod-ui");
+        waits("sofia-deploy-canaries", "sofia-deploy-rollout");
+        waits("sofia-deploy-verify-run", "sofia-deploy-canaries");
         // No release, no hold: a plan of the same release has none of these steps; but every update gives the writers back.
         const same = await planStack("prod", ECS);
         expect(same.resources.filter((r) => /deploy-(hold|cache-snapshot|backup|migrate)/.test(r.name))).toEqual([]);

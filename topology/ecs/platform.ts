@@ -358,7 +358,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         );
         // The runbook's theme and critical paths from outside, as on the host: through the load balancer, by the clients' DNS name.
         const checks = syntheticChecks(catalog, s, prefix);
-        if (checks.length) new SyntheticChecks(`${name}-synthetics`, { prefix, checks: checks.map(({ canary: _c, service: _s, ...check }) => check), tags }, { parent: this });
+        const synthetics = checks.length ? new SyntheticChecks(`${name}-synthetics`, { prefix, checks: checks.map(({ canary: _c, service: _s, ...check }) => check), tags }, { parent: this }) : undefined;
         new SofiaBackups(`${name}-backup`, { settings: s, instanceId: host.instance.id }, { parent: this });
         new MaintenanceWindows(
             `${name}-maintenance`,
@@ -408,6 +408,16 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                       },
                       { parent: this, dependsOn: [...Object.values(services.services).map((x) => x.service), released], replaceOnChanges: ["triggers"] },
                   );
+        // The theme and critical paths, by the canaries' own checks (the host's deploy runs the same in
+        // a browser beside the UI): their first runs after the rollout must pass.
+        const canaries =
+            rollout && synthetics
+                ? new command.local.Command(
+                      `${name}-deploy-canaries`,
+                      { create: `./scripts/canary-wait.sh ${s.region} ${checks.map((c) => c.canary).join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [JSON.stringify(release), fingerprint, deployAttempt()] },
+                      { parent: this, dependsOn: [rollout, ...synthetics.canaries], replaceOnChanges: ["triggers"] },
+                  )
+                : undefined;
         const verify = !rollout
             ? undefined
             : new HostCommand(
@@ -418,7 +428,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                       command: `${SERVICES_BIN} flows --wait`,
                       triggers: [JSON.stringify(release), fingerprint, deployAttempt()],
                       requires: hostFiles.installed,
-                      after: [rollout, ...hostFiles.associations],
+                      after: [rollout, ...(canaries ? [canaries] : []), ...hostFiles.associations],
                   },
                   { parent: this },
               );
