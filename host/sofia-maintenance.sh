@@ -17,7 +17,9 @@
 # window cannot end the window's signal, nor a window's end lift a deploy's page. A deadline, not a
 # switch: if the task that clears it never runs (a failed window, a killed deploy), it lapses by
 # itself. sofia-probe publishes MaintenanceActive=1 every minute while the signal is on; the proxy
-# shows the page while its flag file exists.
+# shows the page while its flag file exists. In the ECS topology this host runs no proxy: the load
+# balancer shows the page instead, by two rules on each client listener (edge.env, where host.env
+# says) kept in step with the flag, so that it lapses with it.
 set -euo pipefail
 
 
@@ -85,6 +87,41 @@ sync_page_flag() {
   fi
 }
 
+# The ECS topology's load balancer: while the flag is up, each client listener answers every request
+# with the proxy's own maintenance answers (HTML for a browser, JSON for the rest: the same choice
+# the proxy makes by Accept), by rules at the top priorities; they go with the flag. AWS is asked
+# only while the page is up, or was put up here and not yet seen taken down.
+EDGE_CONFIG=${SOFIA_EDGE_CONFIG:-}
+sync_edge_page() {
+  [[ -n $EDGE_CONFIG && -r $EDGE_CONFIG ]] || return 0
+  local want=0 up="$STATE_DIR/edge-page-up" listener priority arn answer conditions
+  [[ -f $PAGE_FLAG ]] && want=1
+  (( want )) || [[ -f $up ]] || return 0
+  # shellcheck source=/dev/null
+  source "$EDGE_CONFIG"
+  # Recorded before the first rule is made: a run killed after it still has the rules taken down.
+  (( want == 0 )) || touch "$up"
+  for listener in $EDGE_LISTENERS; do
+    for priority in "$EDGE_PAGE_PRIORITY" $(( EDGE_PAGE_PRIORITY + 1 )); do
+      arn=$(aws elbv2 describe-rules --region "$EDGE_REGION" --listener-arn "$listener" --query "Rules[?Priority=='$priority'].RuleArn | [0]" --output text) || return 1
+      [[ $arn != None ]] || arn=""
+      if (( want )) && [[ -z $arn ]]; then
+        if (( priority == EDGE_PAGE_PRIORITY )); then
+          answer=$(jq -c -n --rawfile b "$EDGE_PAGE_HTML" '{Type: "fixed-response", FixedResponseConfig: {StatusCode: "503", ContentType: "text/html", MessageBody: $b}}')
+          conditions='[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "Accept", "Values": ["*text/html*"]}}]'
+        else
+          answer=$(jq -c -n --rawfile b "$EDGE_PAGE_JSON" '{Type: "fixed-response", FixedResponseConfig: {StatusCode: "503", ContentType: "application/json", MessageBody: $b}}')
+          conditions='[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}]'
+        fi
+        aws elbv2 create-rule --region "$EDGE_REGION" --listener-arn "$listener" --priority "$priority" --conditions "$conditions" --actions "[$answer]" --output json >/dev/null || return 1
+      elif (( ! want )) && [[ -n $arn ]]; then
+        aws elbv2 delete-rule --region "$EDGE_REGION" --rule-arn "$arn" || return 1
+      fi
+    done
+  done
+  (( want )) || rm -f "$up"
+}
+
 hold() {  # kind owner minutes
   echo $(( $(date +%s) + $3 * 60 )) >"$OWNERS/$1.$2.tmp"
   mv -f "$OWNERS/$1.$2.tmp" "$OWNERS/$1.$2"
@@ -120,11 +157,13 @@ page() {
       signal on "$minutes" "$owner"
       hold page "$owner" "$minutes"
       sync_page_flag
+      sync_edge_page || die "could not put the maintenance page up at the load balancer (above); the signal is on, and the page lapses with it"
       log "maintenance page on for at most $minutes minutes ($owner): clients get 503 with Retry-After" ;;
     off)
       owner=$(owner_of "${2:-}")
       rm -f "$OWNERS/page.$owner" "$OWNERS/page.$owner.tmp"
       sync_page_flag
+      sync_edge_page || log "could not take the maintenance page down at the load balancer (above); the next lapse, within a minute, tries again"
       if [[ -f $PAGE_FLAG ]]; then log "maintenance page of $owner off; still up for: $(ahead page | cut -d' ' -f1 | paste -sd, -)"; else log "maintenance page off ($owner): clients reach the services"; fi
       signal off "$owner" ;;
     *) die "usage: sofia-maintenance page on <minutes> [owner] | off [owner]" ;;
@@ -148,6 +187,7 @@ lapse() {
     fi
   done
   sync_page_flag
+  sync_edge_page || log "could not bring the load balancer's maintenance page in step with the flag (above); the next lapse tries again"
   if (( had_flag )) && [[ ! -f $PAGE_FLAG ]]; then log "maintenance page lapsed: clients reach the services again"; fi
 }
 

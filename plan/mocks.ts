@@ -64,6 +64,15 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
                     : `arn:aws:${serviceOf(type)}:${this.region}:${OFFLINE_ACCOUNT}:${type === "aws:sns/topic:Topic" ? own : name}`;
         }
         switch (type) {
+            case "aws:lb/loadBalancer:LoadBalancer": {
+                // As ELB names it: loadbalancer/app/<name>/<id>; its CloudWatch dimension is the part after.
+                const suffix = `app/${inputs.name ?? name}/${hex(name, 16)}`;
+                Object.assign(state, { arn: `arn:aws:elasticloadbalancing:${this.region}:${OFFLINE_ACCOUNT}:loadbalancer/${suffix}`, arnSuffix: suffix, dnsName: `${inputs.name ?? name}-${hex(name, 10)}.${this.region}.elb.amazonaws.com` });
+                break;
+            }
+            case "aws:lb/listener:Listener":
+                state.arn = `${String(inputs.loadBalancerArn).replace(":loadbalancer/", ":listener/")}/${hex(name, 16)}`;
+                break;
             case "aws:ec2/instance:Instance":
                 Object.assign(state, { publicIp: OFFLINE_PUBLIC_IP, privateIp: OFFLINE_PRIVATE_IP, availabilityZone: `${this.region}a`, instanceState: "running" });
                 break;

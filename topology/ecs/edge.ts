@@ -6,9 +6,70 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { HostFilesPart } from "../../components/host-files";
 import { CatalogEntry } from "../../model/catalog";
 import { Settings } from "../../model/settings";
+import { EDGE_ENV, EDGE_PAGES_DIR, shellDefaults } from "../host/layout";
+import { maintenancePages } from "../host/proxy-config";
+import { hostEnvFile } from "../host/services-files";
 import { allowOut, securityGroup } from "./network";
+
+/**
+ * The maintenance page's rules on each listener: this priority (a browser's Accept: the HTML page)
+ * and the next (everything else: the JSON answer). The listeners hold no other rule.
+ */
+export const PAGE_RULE_PRIORITY = 1;
+/** ELB's limit on a fixed response's body. */
+export const FIXED_RESPONSE_MAX_CHARS = 1024;
+
+/**
+ * edge.env and the answers, for sofia-maintenance on the store host: the page on ECS is the load
+ * balancer's (the host's proxy is gone), with the proxy's own answers.
+ */
+export function edgeHostFiles(s: Pick<Settings, "region" | "deploy">, listenerArns: pulumi.Input<string>[]): HostFilesPart {
+    const pages = maintenancePages(s.deploy.retryAfterSeconds);
+    for (const [file, body] of Object.entries(pages)) {
+        if (body.length > FIXED_RESPONSE_MAX_CHARS) throw new Error(`maintenance page ${file}: ${body.length} characters; a load balancer's fixed response holds ${FIXED_RESPONSE_MAX_CHARS} at most`);
+    }
+    return {
+        name: "edge",
+        files: [
+            hostEnvFile(),
+            {
+                path: EDGE_ENV,
+                content: pulumi.all(listenerArns).apply((arns) =>
+                    shellDefaults(
+                        EDGE_ENV,
+                        "topology/ecs/edge.ts",
+                        { EDGE_REGION: s.region, EDGE_LISTENERS: arns.join(" "), EDGE_PAGE_PRIORITY: String(PAGE_RULE_PRIORITY), EDGE_PAGE_HTML: `${EDGE_PAGES_DIR}/503.html`, EDGE_PAGE_JSON: `${EDGE_PAGES_DIR}/503.json` },
+                        /^[A-Za-z0-9._:/ -]*$/,
+                    ),
+                ),
+            },
+            ...Object.entries(pages).map(([file, content]) => ({ path: `${EDGE_PAGES_DIR}/${file}`, content })),
+        ],
+        afterInstall: [],
+    };
+}
+
+/** The store host may put the page up and take it down on this stack's listeners, and nothing else of ELB. */
+export function pageRulePolicy(loadBalancerArn: string): string {
+    // arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>
+    const m = /^(arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*):loadbalancer\/(app\/.+)$/.exec(loadBalancerArn);
+    if (!m) throw new Error(`pageRulePolicy: '${loadBalancerArn}' is not an application load balancer's ARN`);
+    const [, prefix, path] = m;
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ReadRules", Effect: "Allow", Action: "elasticloadbalancing:DescribeRules", Resource: "*" },
+            { Sid: "PageRules", Effect: "Allow", Action: ["elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule"], Resource: [`${prefix}:listener/${path}/*`, `${prefix}:listener-rule/${path}/*`] },
+        ],
+    });
+}
+
+export function edgePagePolicy(loadBalancerArn: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.output(loadBalancerArn).apply(pageRulePolicy);
+}
 
 /** TLS 1.2 and 1.3 only (ELB's TLS13-1-2 family): the policy alb-tls-only holds every listener to it. */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";

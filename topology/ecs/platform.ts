@@ -40,7 +40,7 @@ import { placementOf } from "../host/placement";
 import { sofiaHostFiles, tuningTable } from "../host/services-files";
 import { ecsAlarms } from "./alarms";
 import { CACHE_PORT, cacheHostFiles, cacheTokenPolicy, SofiaCache } from "./cache";
-import { SofiaEdge, clientListeners } from "./edge";
+import { SofiaEdge, clientListeners, edgeHostFiles, edgePagePolicy } from "./edge";
 import { appFilesHostFiles, appVolumes, SharedFiles, sharedFileItems } from "./files";
 import { allowFrom, allowOut, EcsNetwork, securityGroup } from "./network";
 import { SofiaEcsServices } from "./services";
@@ -130,6 +130,9 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         new aws.iam.RolePolicy(`${name}-cache-token`, { role: host.role.id, policy: cacheTokenPolicy(cache.tokenSecretArn) }, { parent: host.role });
         const hostRedisPort = catalog.find((e) => e.name === "redis")?.ports[0]?.port ?? CACHE_PORT;
 
+        const edge = new SofiaEdge(`${name}-edge`, { settings: s, catalog, vpcId, subnetIds, tags }, { parent: this });
+        // The maintenance page is the load balancer's (sofia-maintenance on the store host puts it up).
+        new aws.iam.RolePolicy(`${name}-edge-page`, { role: host.role.id, policy: edgePagePolicy(edge.loadBalancer.arn) }, { parent: host.role });
         // The apps' volumes: on EFS, mounted by the store host too (its backups take them; a move carries them in).
         const volumes = appVolumes(catalog);
         const files = volumes.length
@@ -148,6 +151,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                     maintenanceHostFiles(),
                     cacheHostFiles(s, cache.group.primaryEndpointAddress, cache.group.readerEndpointAddress, cache.tokenSecretArn, hostRedisPort),
                     ...(files ? [appFilesHostFiles(catalog, files.fileSystem.id, DATA_PATH)] : []),
+                    edgeHostFiles(s, edge.listeners.map((l) => l.arn)),
                 ],
                 markerDir: HOST_FILES_MARKERS,
                 after: [host.ready.run],
@@ -199,7 +203,6 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             registryCredentials = secret.arn;
         }
 
-        const edge = new SofiaEdge(`${name}-edge`, { settings: s, catalog, vpcId, subnetIds, tags }, { parent: this });
         for (const { entry, port } of clientListeners(catalog)) {
             allowFrom(`${name}-tasks-in-${entry.name}`, appSgs[entry.name], edge.securityGroup, port, `Sofia ${entry.name} from the load balancer`, tags);
             // An app that calls another (the UI the API) reaches it on its port, by Service Connect (services.ts).
@@ -242,7 +245,8 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                     { parent: this, dependsOn: after, replaceOnChanges: ["triggers"] },
                 );
             // After the move's steps: the host's Redis carried and the apps' files on EFS, mounted.
-            const on = hostStep("restore-signal-on", `${MAINTENANCE_BIN} signal on ${2 * s.alarms.recoveryTimeMinutes} restore`, [retireRedis, ...filesMoved], [s.restore.from]);
+            // The maintenance page at the load balancer (and the signal): clients see it, not data in the middle of its swap.
+            const on = hostStep("restore-signal-on", `${MAINTENANCE_BIN} page on ${2 * s.alarms.recoveryTimeMinutes} restore`, [retireRedis, ...filesMoved], [s.restore.from]);
             const hold = scale("hold-writers", 0, [on]);
             // The cache as it was, first: a restore replaces it whole.
             const snapshot = new command.local.Command(
@@ -257,7 +261,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             const remounted = files && withFiles.length ? [scale("restart-file-users", "restart", [restore.command.run], withFiles)] : [];
             const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [restore.command.run, ...remounted], [s.restore.from]);
             const released = scale("release-writers", 1, [seed]);
-            restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} signal off restore`, [released], [s.restore.from])];
+            restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} page off restore`, [released], [s.restore.from])];
         }
         const before: pulumi.Resource[] = [...storeRuns, cache.group, ...restored, ...filesMoved];
         // A release: the writers (the catalog's `quiesce`) held at no task, so the backups and the

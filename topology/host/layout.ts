@@ -65,6 +65,9 @@ export const CAPACITY_ENV = `${ETC}/capacity.env`;
 export const CAPACITY_TABLE = `${ETC}/capacity.tsv`;
 export const CACHE_ENV = `${ETC}/cache.env`;
 export const APP_FILES_ENV = `${ETC}/app-files.env`;
+/** The ECS topology's load balancer, for the maintenance page (sofia-maintenance): its listeners and the answers. */
+export const EDGE_ENV = `${ETC}/edge.env`;
+export const EDGE_PAGES_DIR = `${ETC}/edge-pages`;
 /** Where the ECS topology's store host mounts the apps' shared files (EFS): off the data volume, a network file system of its own. */
 export const APP_FILES_MOUNT = "/mnt/sofia-app-files";
 export const RELEASE_FILE = `${ETC}/release.json`;
@@ -140,6 +143,7 @@ export function hostLayout(dataPath: string, questdbConf: string): Record<string
         SOFIA_CACHE_BIN: CACHE_BIN,
         SOFIA_REDIS_COPY: REDIS_COPY_LIB,
         SOFIA_APP_FILES_CONFIG: APP_FILES_ENV,
+        SOFIA_EDGE_CONFIG: EDGE_ENV,
         SOFIA_RELEASE: RELEASE_FILE,
     };
 }
