@@ -207,6 +207,8 @@ export const TYPE_GRANTS: Record<string, Grant> = {
         actions: [
             "elasticache:CreateReplicationGroup", "elasticache:DeleteReplicationGroup", "elasticache:DescribeReplicationGroups", "elasticache:ModifyReplicationGroup", "elasticache:DescribeCacheClusters",
             "elasticache:IncreaseReplicaCount", "elasticache:DecreaseReplicaCount", "elasticache:CreateSnapshot", "elasticache:DescribeSnapshots", "elasticache:AddTagsToResource", "elasticache:RemoveTagsFromResource", "elasticache:ListTagsForResource",
+            // Its engine log into CloudWatch Logs: a vended-log delivery, made with the caller's permissions.
+            "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
         ],
         resources: ANY,
     },

@@ -85,6 +85,12 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(group).toMatchObject({ numCacheClusters: 2, automaticFailoverEnabled: true, multiAzEnabled: true, atRestEncryptionEnabled: true, transitEncryptionEnabled: true, transitEncryptionMode: "required", snapshotRetentionLimit: 30 });
         expect(group.snapshotWindow).toBe("01:00-02:00");
         expect(group.maintenanceWindow).toBe("sun:02:00-sun:03:00");
+        // Its engine log goes where Redis' error-line alarm reads: that alarm has a publisher here too.
+        const filter = ofType(plan, "aws:cloudwatch/logMetricFilter:LogMetricFilter").find((f) => f.inputs.metricTransformation && (f.inputs.metricTransformation as { name: string }).name === "ErrorLines-redis")!;
+        expect(group.logDeliveryConfigurations).toEqual([{ destination: filter.inputs.logGroupName, destinationType: "cloudwatch-logs", logFormat: "text", logType: "engine-log" }]);
+        // Set at creation only: ElastiCache refuses a change to it without apply-immediately, which the group does not use.
+        expect(one(plan, "aws:elasticache/replicationGroup:ReplicationGroup").options.ignoreChanges).toContain("logDeliveryConfigurations");
+        expect(group.applyImmediately).toBe(false);
         const containers = ofType(plan, "docker:index/container:Container").map((c) => c.inputs.name);
         expect(containers).toEqual(["sofia-questdb"]);
         // The same bucket and host as the host topology: moving keeps the backups and QuestDB's volume.

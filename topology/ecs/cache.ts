@@ -56,6 +56,8 @@ export interface SofiaCacheArgs {
     settings: Settings;
     subnetIds: string[];
     securityGroupId: pulumi.Input<string>;
+    /** The log group its engine log goes to (Redis' own, whose error-line alarm reads it). */
+    engineLogGroup?: pulumi.Input<string>;
     tags: Record<string, string>;
 }
 
@@ -106,10 +108,14 @@ export class SofiaCache extends pulumi.ComponentResource {
                 // One name per generation of the group: a second delete must not meet the first's snapshot.
                 finalSnapshotIdentifier: pulumi.interpolate`sofia-${s.stack}-cache-final-${generation.hex}`,
                 applyImmediately: false,
+                ...(args.engineLogGroup ? { logDeliveryConfigurations: [{ destination: args.engineLogGroup, destinationType: "cloudwatch-logs", logFormat: "text", logType: "engine-log" }] } : {}),
                 tags: args.tags,
             },
             // The live state: never replaced by a setting (data-protected holds it); a restore copies into it (sofia-cache seed).
-            { ...child, additionalSecretOutputs: ["authToken"], protect: true },
+            // The log delivery is set when the group is made: ElastiCache takes a change to it only
+            // with apply-immediately, which this group leaves to its window, and the provider sends
+            // it with the group's own setting (terraform-provider-aws #49842): a change would fail the update.
+            { ...child, additionalSecretOutputs: ["authToken"], protect: true, ignoreChanges: ["logDeliveryConfigurations"] },
         );
         const secret = new aws.secretsmanager.Secret(`${name}-token-secret`, { namePrefix: `sofia-${s.stack}-redis-auth-`, description: "Sofia's ElastiCache AUTH token (REDIS_PASSWORD of the tasks)", recoveryWindowInDays: 7, tags: args.tags }, child);
         new aws.secretsmanager.SecretVersion(`${name}-token-value`, { secretId: secret.id, secretString: token.result }, { parent: secret });

@@ -126,7 +126,9 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const cacheSg = securityGroup(`${name}-cache-sg`, vpcId, "Sofia ElastiCache: Redis from its apps and the store host only", tags, this);
         for (const app of talkers("redis")) allowFrom(`${name}-cache-in-${app.name}`, cacheSg, appSgs[app.name], CACHE_PORT, `Redis for ${app.name}`, tags);
         allowFrom(`${name}-cache-in-store-host`, cacheSg, host.securityGroup, CACHE_PORT, "Redis for the store host (a move or a restore copies into it)", tags);
-        const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, tags }, { parent: this });
+        const monitoring = new EcsMonitoring(`${name}-monitoring`, { settings: s, catalog: catalog.filter((e) => e.kind === "store" || e.kind === "app"), tags }, { parent: this });
+        // ElastiCache's engine log into Redis' log group: its error-line alarm has a publisher, as on the host.
+        const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, engineLogGroup: monitoring.logGroups.redis, tags }, { parent: this });
         new aws.iam.RolePolicy(`${name}-cache-token`, { role: host.role.id, policy: cacheTokenPolicy(cache.tokenSecretArn) }, { parent: host.role });
         const hostRedisPort = catalog.find((e) => e.name === "redis")?.ports[0]?.port ?? CACHE_PORT;
 
@@ -159,7 +161,6 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const monitoring = new EcsMonitoring(`${name}-monitoring`, { settings: s, catalog: catalog.filter((e) => e.kind === "store" || e.kind === "app"), tags }, { parent: this });
         const logGroups = monitoring.logGroups;
         const storeContainers = new SofiaContainers(
             `${name}-services`,
