@@ -14,8 +14,8 @@ files, never arguments. Exit 0 with "copied N keys" once the target holds what w
 source's key count did not change meanwhile (but for keys that expired), or, with --live (a
 backup of a cache its apps keep writing), whatever the source held at each key's turn: no point in
 time, each key whole; 1 with the reason otherwise. Nothing is skipped: a key it cannot carry whole (a type it does not know, a stream with
-consumer groups or no entries, a database other than 0) stops it, named. Known limit: Redis 7.4's
-per-field hash expiries (HEXPIRE) are not carried (such a field keeps no expiry on the target).
+consumer groups or no entries, a hash whose fields have their own expiry (Redis 7.4's HEXPIRE,
+which ElastiCache's engines do not have), a database other than 0) stops it, named.
 """
 import argparse
 import socket
@@ -94,13 +94,26 @@ def pairs(flat):
     return [flat[i:i + 2] for i in range(0, len(flat), 2)]
 
 
-def read_key(src, key, kind):
+def has_command(conn, name):
+    """Whether the server knows a command (COMMAND INFO answers nil for one it does not)."""
+    info = conn.call(b"COMMAND", b"INFO", name)
+    return bool(info) and info[0] is not None
+
+
+def read_key(src, key, kind, field_ttls=False):
     """The commands that rebuild one key on the target (after a DEL), from the source."""
     if kind == b"string":
         value = src.call(b"GET", key)
         return [] if value is None else [[b"SET", key, value]]
     if kind == b"hash":
         flat = src.call(b"HGETALL", key)
+        if field_ttls and flat:
+            fields = flat[0::2]
+            # Per field: -1 no expiry of its own, -2 no such field (gone since), else when it expires.
+            for i in range(0, len(fields), 2000):
+                chunk = fields[i:i + 2000]
+                if any(t >= 0 for t in src.call(b"HPEXPIRETIME", key, b"FIELDS", len(chunk), *chunk)):
+                    raise RedisError(f"hash {key!r} has fields with their own expiry (HEXPIRE), which this copy cannot carry (ElastiCache's engines have no such expiry): nothing was skipped, so the copy stops here")
         return [[b"HSET", key, *flat[i:i + 2000]] for i in range(0, len(flat), 2000)]
     if kind == b"list":
         items = src.call(b"LRANGE", key, 0, -1)
@@ -149,6 +162,8 @@ def main():
         others = [line for line in src.call(b"INFO", b"keyspace").decode().splitlines() if line.startswith("db") and not line.startswith("db0:")]
         if others:
             raise RedisError(f"the source holds keys outside database 0 ({', '.join(others)}), which this copy does not carry")
+        # Hash fields with their own expiry exist from Redis 7.4 on: asked only of a source that has them.
+        field_ttls = has_command(src, b"HPEXPIRETIME")
         before = src.call(b"DBSIZE")
         if a.expect_keys is not None and before != a.expect_keys:
             raise RedisError(f"the source holds {before} keys where {a.expect_keys} were expected (the backup's own count): refusing to copy it")
@@ -169,7 +184,7 @@ def main():
                 for key, kind, ttl in zip(keys, kinds, ttls):
                     if kind == b"none":  # gone since the scan found it
                         continue
-                    rebuild = read_key(src, key, kind)
+                    rebuild = read_key(src, key, kind, field_ttls)
                     if not rebuild:
                         continue
                     writes += [[b"DEL", key], *rebuild]

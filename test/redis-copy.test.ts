@@ -96,6 +96,27 @@ describe("sofia-redis-copy", () => {
         }
     });
 
+    it("stops, naming the key, at a hash whose fields have their own expiry (Redis 7.4's HEXPIRE), which ElastiCache cannot hold; copies hashes without", async () => {
+        // A TEST DOUBLE of Redis 7.4's field expiry in front of this machine's Redis 7.0 (drill/doubles/redis-field-ttl.py).
+        const real = await redis();
+        cli(real, undefined, ["HSET", "position:9", "qty", "3", "avg", "95000"]);
+        cli(real, undefined, ["SET", "quote:ETH", "3100"]);
+        const table = path.join(dir, "field-ttls.json");
+        fs.writeFileSync(table, JSON.stringify({ "position:9": { qty: 1893456000000 } }));
+        const port = await freePort();
+        const proxy = spawn("python3", [path.join(__dirname, "..", "drill", "doubles", "redis-field-ttl.py"), String(port), String(real), table], { stdio: "ignore" });
+        servers.push(proxy);
+        for (let i = 0; i < 100 && cli(port, undefined, ["PING"]).trim() !== "PONG"; i++) await new Promise((r) => setTimeout(r, 50));
+        const run = () => runAsync("python3", [COPY, "--source", `127.0.0.1:${port}`, "--target", `127.0.0.1:${target}`, "--target-password-file", tokenFile, "--replace"], process.env);
+        const refused = await run();
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toContain("hash b'position:9' has fields with their own expiry (HEXPIRE), which this copy cannot carry (ElastiCache's engines have no such expiry): nothing was skipped, so the copy stops here");
+        fs.writeFileSync(table, "{}");
+        const copied = await run();
+        expect(copied.status, copied.stderr).toBe(0);
+        expect(cli(target, TOKEN, ["HGET", "position:9", "avg"]).trim()).toBe("95000");
+    });
+
     it("refuses a target that holds keys unless asked to replace them, then replaces them", async () => {
         cli(target, TOKEN, ["SET", "stale", "1"]);
         const refused = await copy();
