@@ -167,11 +167,11 @@ manifest_shaped "$manifest" ||
   die "backup $id: manifest.json is not shaped as a Sofia manifest (a field of the wrong type or with characters it may not hold): refusing it"
 
 # What is put back where: the items of the backup that the stack restores.
-declare -a NAME KIND SOURCE DETAIL DIR OWNER
+NAME=() KIND=() SOURCE=() DETAIL=() DIR=() OWNER=()
 while IFS=$'\t' read -r name kind source detail dir owner; do
   [[ -z $name || $name == \#* ]] && continue
   jq -e --arg n "$name" '.items | index($n)' "$manifest" >/dev/null || continue
-  [[ $kind != cache ]] || { log "$name: the cache's (ElastiCache), put back by sofia-cache seed, not here"; continue; }
+  [[ $kind != cache ]] || { log "$name: the cache's (ElastiCache), put back by sofia-cache seed, not here"; cache_only=1; continue; }
   [[ $dir != - ]] || { log "$name: kept as the stack wrote it (the backup's copy is for reference)"; continue; }
   [[ $kind != pg-dump ]] || die "$name: restoring a pg_dump is not supported yet: restore it by hand with pg_restore"
   # Who gets the restored files: "-" (or a list from before the column), as the backup holds them.
@@ -180,6 +180,12 @@ while IFS=$'\t' read -r name kind source detail dir owner; do
   NAME+=("$name"); KIND+=("$kind"); SOURCE+=("$source"); DETAIL+=("$detail"); DIR+=("$dir"); OWNER+=("$owner")
   NEW+=("$run/new/$name")
 done <"$SOFIA_BACKUP_ITEMS"
+# A Redis-only backup of the ECS topology's cache: nothing of it is this host's to put back.
+if [[ $mode == live ]] && (( ${#NAME[@]} == 0 && ${cache_only:-0} )); then
+  log "backup $id holds only the cache's data, which sofia-cache seed puts back next: nothing to restore on this host"
+  done_ok=1
+  exit 0
+fi
 item_of_path() { local i; for i in "${!NAME[@]}"; do [[ $1 != "${NAME[$i]}".* ]] || { echo "$i"; return; }; done; echo -1; }
 
 # Objects up to this size come down together, in one aws run (one CLI start instead of one each,

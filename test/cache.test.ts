@@ -127,6 +127,14 @@ describe("sofia-cache: the host's Redis into the cache, and a backup's", () => {
         expect(spawnSync("pgrep", ["-f", "dbfilename dump.rdb"]).status).not.toBe(0);
         expect(fs.existsSync(path.join(extra.SOFIA_STATE_DIR, "seed-redis.pid"))).toBe(false);
         expect(env.digest()).toBe(hostRedis);
+        // restore.from a Redis-only backup on ECS: nothing for the store host (no service stops); the seed puts it back.
+        const stops = () => (fs.existsSync(path.join(env.dir, "docker.log")) ? fs.readFileSync(path.join(env.dir, "docker.log"), "utf8").split("\n").filter((l) => l.startsWith("stop ")).length : 0);
+        const stopsBefore = stops();
+        const restore = await env.runHost("sofia-restore", ["cache-3-redis"], backupEnv);
+        expect(restore.status, restore.stderr).toBe(0);
+        expect(restore.stdout).toContain("backup cache-3-redis holds only the cache's data, which sofia-cache seed puts back next: nothing to restore on this host");
+        expect(restore.stdout.trim().split("\n").at(-1)).toMatch(/"result":"ok"/);
+        expect(stops()).toBe(stopsBefore);
         cacheCli(["SET", "cache:0", "changed after the backup"]);
         const seed = await env.runHost("sofia-cache", ["seed", "cache-3-redis"], extra);
         expect(seed.status, seed.stderr).toBe(0);
