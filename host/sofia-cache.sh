@@ -129,7 +129,7 @@ seed_server_stop() {
 }
 
 cmd_seed() {
-  local requested=${1:-} id base manifest rdb size sum port marker i said keys
+  local requested=${1:-} id base manifest rdb size sum port marker i said keys expiring
   [[ $requested == latest || $requested =~ ^[A-Za-z0-9._-]+$ ]] || die "usage: sofia-cache seed <backup-id|latest>"
   ops_begin "sofia-cache seed $requested" "$OPS_WAIT"
   # shellcheck source=/dev/null
@@ -164,6 +164,8 @@ cmd_seed() {
   size=$(jq -r --arg p "$rdb" '.files[] | select(.path == $p) | .size' "$manifest")
   # The snapshot's own key count, as the backup recorded it: the copy must find exactly these.
   keys=$(jq -r --arg n "${rdb%.rdb}" '.stores[$n].dbsize // empty' "$manifest")
+  # Of which those with a time to live may have expired by the time the snapshot loads.
+  expiring=$(jq -r --arg n "${rdb%.rdb}" '.stores[$n].expires // 0' "$manifest")
   sum=$(jq -r --arg p "$rdb" '.files[] | select(.path == $p) | .sha256' "$manifest")
   (( $(df -B1 --output=avail "$run" | tail -n 1) > size + (1 << 30) )) ||
     die "seed: $rdb of backup $id needs $(( (size >> 20) + 1024 )) MiB free in $SOFIA_STAGING_DIR: free space there and run again"
@@ -183,7 +185,7 @@ cmd_seed() {
   done
   cache_token
   log "seed: copying backup $id's Redis into $CACHE_ENDPOINT:$CACHE_PORT (replacing what it holds)"
-  python3 "$COPY" --source "127.0.0.1:$port" --target "$CACHE_ENDPOINT:$CACHE_PORT" "${tls[@]}" --target-password-file "$work/token" --replace ${keys:+--expect-keys "$keys"} ||
+  python3 "$COPY" --source "127.0.0.1:$port" --target "$CACHE_ENDPOINT:$CACHE_PORT" "${tls[@]}" --target-password-file "$work/token" --replace ${keys:+--expect-keys "$keys" --expect-expiring "$expiring"} ||
     die "seed: the copy failed (above): the cache holds part of backup $id; run pulumi up again to copy it whole"
   mkdir -p "$STATE"
   printf '%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$marker.tmp"

@@ -92,9 +92,11 @@ sync_page_flag() {
 # the proxy makes by Accept), by rules at the top priorities; they go with the flag. AWS is asked
 # only while the page is up, or was put up here and not yet seen taken down.
 EDGE_CONFIG=${SOFIA_EDGE_CONFIG:-}
+# Every call bounded: this runs under the maintenance lock, in the probe's minute.
+elb() { timeout 60 aws elbv2 --region "$EDGE_REGION" --cli-connect-timeout 10 --cli-read-timeout 20 "$@"; }
 sync_edge_page() {
   [[ -n $EDGE_CONFIG && -r $EDGE_CONFIG ]] || return 0
-  local want=0 up="$STATE_DIR/edge-page-up" listener priority arn answer conditions
+  local want=0 up="$STATE_DIR/edge-page-up" listener priority rule arn kind code answer conditions
   [[ -f $PAGE_FLAG ]] && want=1
   (( want )) || [[ -f $up ]] || return 0
   # shellcheck source=/dev/null
@@ -103,8 +105,14 @@ sync_edge_page() {
   (( want == 0 )) || touch "$up"
   for listener in $EDGE_LISTENERS; do
     for priority in "$EDGE_PAGE_PRIORITY" $(( EDGE_PAGE_PRIORITY + 1 )); do
-      arn=$(aws elbv2 describe-rules --region "$EDGE_REGION" --listener-arn "$listener" --query "Rules[?Priority=='$priority'].RuleArn | [0]" --output text) || return 1
+      # The rule at that priority, and whether it is the page's (a fixed 503): no other is touched.
+      rule=$(elb describe-rules --listener-arn "$listener" --query "Rules[?Priority=='$priority'] | [0].[RuleArn, Actions[0].Type, Actions[0].FixedResponseConfig.StatusCode]" --output text) || return 1
+      read -r arn kind code <<<"$rule"
       [[ $arn != None ]] || arn=""
+      if [[ -n $arn && ! ( $kind == fixed-response && $code == 503 ) ]]; then
+        echo "sofia-maintenance: $listener holds a rule at priority $priority that is not the maintenance page's ($kind): left as it is; the page needs priorities $EDGE_PAGE_PRIORITY and $(( EDGE_PAGE_PRIORITY + 1 ))" >&2
+        return 1
+      fi
       if (( want )) && [[ -z $arn ]]; then
         if (( priority == EDGE_PAGE_PRIORITY )); then
           answer=$(jq -c -n --rawfile b "$EDGE_PAGE_HTML" '{Type: "fixed-response", FixedResponseConfig: {StatusCode: "503", ContentType: "text/html", MessageBody: $b}}')
@@ -113,9 +121,9 @@ sync_edge_page() {
           answer=$(jq -c -n --rawfile b "$EDGE_PAGE_JSON" '{Type: "fixed-response", FixedResponseConfig: {StatusCode: "503", ContentType: "application/json", MessageBody: $b}}')
           conditions='[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}]'
         fi
-        aws elbv2 create-rule --region "$EDGE_REGION" --listener-arn "$listener" --priority "$priority" --conditions "$conditions" --actions "[$answer]" --output json >/dev/null || return 1
+        elb create-rule --listener-arn "$listener" --priority "$priority" --conditions "$conditions" --actions "[$answer]" --output json >/dev/null || return 1
       elif (( ! want )) && [[ -n $arn ]]; then
-        aws elbv2 delete-rule --region "$EDGE_REGION" --rule-arn "$arn" || return 1
+        elb delete-rule --rule-arn "$arn" || return 1
       fi
     done
   done
@@ -157,8 +165,18 @@ page() {
       signal on "$minutes" "$owner"
       hold page "$owner" "$minutes"
       sync_page_flag
-      sync_edge_page || die "could not put the maintenance page up at the load balancer (above); the signal is on, and the page lapses with it"
-      log "maintenance page on for at most $minutes minutes ($owner): clients get 503 with Retry-After" ;;
+      if ! sync_edge_page; then
+        # Not left to come up later, by a lapse, after whoever asked for it has given up.
+        rm -f "$OWNERS/page.$owner"
+        sync_page_flag
+        sync_edge_page || true
+        die "could not put the maintenance page up at the load balancer (above); this page is dropped, the signal stays on until it lapses"
+      fi
+      if [[ -n $EDGE_CONFIG && -r $EDGE_CONFIG ]]; then
+        log "maintenance page on for at most $minutes minutes ($owner): the load balancer answers 503"
+      else
+        log "maintenance page on for at most $minutes minutes ($owner): clients get 503 with Retry-After"
+      fi ;;
     off)
       owner=$(owner_of "${2:-}")
       rm -f "$OWNERS/page.$owner" "$OWNERS/page.$owner.tmp"

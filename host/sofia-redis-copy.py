@@ -153,7 +153,8 @@ def main():
     p.add_argument("--live", action="store_true", help="the source is written meanwhile: its key count may change")
     p.add_argument("--replace", action="store_true", help="empty the target first")
     p.add_argument("--batch", type=int, default=500)
-    p.add_argument("--expect-keys", type=int, help="the source must hold exactly this many keys (a backup's recorded count)")
+    p.add_argument("--expect-keys", type=int, help="the source must hold this many keys (a backup's recorded count)")
+    p.add_argument("--expect-expiring", type=int, default=0, help="of which this many have a time to live: those may have expired when it loaded")
     a = p.parse_args()
     try:
         src = Conn(a.source, a.source_password_file, tls=a.source_tls)
@@ -165,8 +166,9 @@ def main():
         # Hash fields with their own expiry exist from Redis 7.4 on: asked only of a source that has them.
         field_ttls = has_command(src, b"HPEXPIRETIME")
         before = src.call(b"DBSIZE")
-        if a.expect_keys is not None and before != a.expect_keys:
-            raise RedisError(f"the source holds {before} keys where {a.expect_keys} were expected (the backup's own count): refusing to copy it")
+        if a.expect_keys is not None and not a.expect_keys - a.expect_expiring <= before <= a.expect_keys:
+            expected = f"{a.expect_keys}" if not a.expect_expiring else f"{a.expect_keys - a.expect_expiring} to {a.expect_keys} ({a.expect_expiring} with a time to live, which may have expired)"
+            raise RedisError(f"the source holds {before} keys where {expected} were expected (the backup's own count): refusing to copy it")
         if dst.call(b"DBSIZE"):
             if not a.replace:
                 raise RedisError(f"the target {a.target} already holds keys; give --replace to empty it first (a restore)")

@@ -19,18 +19,31 @@ poll=${CANARY_WAIT_POLL:-15}
 [[ $timeout =~ ^[0-9]{1,5}$ && $poll =~ ^[0-9]{1,3}$ ]] || die "CANARY_WAIT_TIMEOUT and CANARY_WAIT_POLL must be numbers of seconds"
 since=$(date +%s)
 deadline=$(( since + timeout ))
+err=$(mktemp)
+trap 'rm -f "$err"' EXIT
+
+# A run's start in epoch seconds: the aws CLI v2 prints Synthetics' times as ISO 8601, v1 as the
+# service's own epoch number.
+epoch_of() {
+  if [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; then echo "${1%.*}"; else date -d "$1" +%s; fi
+}
 
 # The state and reason of the canary's earliest finished run started at or after $since ("" while
-# none has finished; RUNNING runs are waited for).
+# none has finished; RUNNING runs are waited for). Fails with 1 when the runs cannot be read now,
+# with 2 when they never will be (no such canary, no permission).
 finished_run() {  # canary
-  local runs started state reason
-  runs=$(aws synthetics get-canary-runs --region "$region" --name "$1" --max-results 10 --output json) || return 1
+  local runs started state reason at
+  if ! runs=$(aws synthetics get-canary-runs --region "$region" --name "$1" --max-results 10 --output json 2>"$err"); then
+    ! grep -qE 'AccessDenied|ResourceNotFound|ValidationException|UnrecognizedClient' "$err" || return 2
+    return 1
+  fi
   while IFS=$'\t' read -r started state reason; do
     [[ -n $started && $state =~ ^(PASSED|FAILED)$ ]] || continue
-    (( $(date -d "$started" +%s) >= since )) || continue
+    at=$(epoch_of "$started") || continue
+    (( at >= since )) || continue
     printf '%s\t%s\n' "$state" "$reason"
     return 0
-  done < <(jq -r '.CanaryRuns | sort_by(.Timeline.Started) | .[] | [.Timeline.Started, .Status.State, (.Status.StateReason // "")] | @tsv' <<<"$runs")
+  done < <(jq -r '.CanaryRuns | sort_by(.Timeline.Started | tostring) | .[] | [(.Timeline.Started | tostring), .Status.State, (.Status.StateReason // "")] | @tsv' <<<"$runs")
 }
 
 pending=("$@")
@@ -39,8 +52,11 @@ echo "canary-wait: waiting for the first run of ${pending[*]} after $(date -u -d
 while (( ${#pending[@]} )); do
   next=()
   for c in "${pending[@]}"; do
-    if ! got=$(finished_run "$c"); then
-      echo "canary-wait: could not read $c's runs; trying again" >&2
+    if got=$(finished_run "$c"); then rc=0; else rc=$?; fi
+    if (( rc == 2 )); then
+      die "could not read $c's runs, and will not be able to: $(tail -n 1 "$err")"
+    elif (( rc )); then
+      echo "canary-wait: could not read $c's runs ($(tail -n 1 "$err")); trying again" >&2
       next+=("$c")
     elif [[ -z $got ]]; then
       next+=("$c")

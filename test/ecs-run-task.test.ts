@@ -224,6 +224,16 @@ describe("scripts/canary-wait.sh", () => {
         expect(none.status).toBe(1);
         expect(none.stderr).toContain("no run of sofia-prod-ui finished within 2s of the rollout");
         expect((await runAsync("bash", [WAIT, "eu-central-1", "Bad Name"], env().env)).stderr).toContain("'Bad Name' is not a canary name");
+        // The aws CLI v1 prints Synthetics' times as epoch numbers: read as times all the same.
+        const v1 = await runAsync("bash", [WAIT, "eu-central-1", "sofia-prod-ui"], env({ CANARY_WAIT_POLL: "0", ECS_DOUBLE_CANARY_EPOCH: "1", ECS_DOUBLE_CANARY_FAILS: "sofia-prod-ui" }).env);
+        expect(v1.status).toBe(1);
+        expect(v1.stderr).toContain("canary-wait: sofia-prod-ui FAILED: theme marker body.sofia-dark missing");
+        // No permission will not come by waiting: said at once.
+        const asked = Date.now();
+        const denied = await runAsync("bash", [WAIT, "eu-central-1", "sofia-prod-ui"], env({ CANARY_WAIT_POLL: "1", CANARY_WAIT_TIMEOUT: "60", ECS_DOUBLE_CANARY_DENIED: "1" }).env);
+        expect(denied.status).toBe(1);
+        expect(denied.stderr).toContain("could not read sofia-prod-ui's runs, and will not be able to: An error occurred (AccessDeniedException)");
+        expect(Date.now() - asked).toBeLessThan(30_000);
     });
 });
 

@@ -182,8 +182,8 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(step("sofia-restore-release-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
         waits("sofia-restore-hold-writers", "sofia-restore-signal-on-run");
         // Clients get the maintenance page at the load balancer while the data is swapped, and the store host may put it there.
-        expect(String(step("sofia-restore-signal-on-run").inputs.create)).toMatch(/sofia-maintenance page on \d+ restore$/);
-        expect(String(step("sofia-restore-signal-off-run").inputs.create)).toMatch(/sofia-maintenance page off restore$/);
+        expect(String(step("sofia-restore-signal-on-run").inputs.create)).toMatch(/sofia-maintenance page on \d+ restore-ecs$/);
+        expect(String(step("sofia-restore-signal-off-run").inputs.create)).toMatch(/sofia-maintenance page off restore-ecs$/);
         expect(installedFiles(plan).find((f) => f.path === "/etc/sofia/edge.env")!.content).toMatch(/EDGE_LISTENERS=arn:aws:elasticloadbalancing:eu-central-1:\d+:listener\/app\/sofia-prod\/\w+\/\w+ arn:/);
         expect(JSON.parse(String(plan.resources.find((r) => r.name === "sofia-edge-page")!.inputs.policy)).Statement[1].Resource[0]).toMatch(/:listener\/app\/sofia-prod\//);
         waits("sofia-restore-cache-snapshot", "sofia-restore-hold-writers");

@@ -89,9 +89,24 @@ describe("the maintenance page on ECS: rules on the load balancer's listeners, i
         for (const l of listeners) expect(rules(l)).toEqual([]);
         const failed = await env.runHost("sofia-maintenance", ["page", "on", "30", "deploy"], down);
         expect(failed.status).toBe(1);
-        expect(failed.stderr).toContain("could not put the maintenance page up at the load balancer (above); the signal is on, and the page lapses with it");
-        expect((await env.runHost("sofia-maintenance", ["page", "off", "deploy"], extra)).status).toBe(0);
+        expect(failed.stderr).toContain("could not put the maintenance page up at the load balancer (above); this page is dropped, the signal stays on until it lapses");
+        // Dropped: the next lapse, with the load balancer back, puts up nothing.
+        expect((await env.runHost("sofia-maintenance", ["lapse"], extra)).status).toBe(0);
         for (const l of listeners) expect(rules(l)).toEqual([]);
+        expect((await env.runHost("sofia-maintenance", ["signal", "off", "deploy"], extra)).status).toBe(0);
+    }, 90_000);
+
+    it("never touches a rule at the page's priorities that is not the page's: says so instead", async () => {
+        const tg = ok(env.aws(["elbv2", "describe-target-groups", "--region", REGION, "--names", "sofia-drill-ui"])).TargetGroups[0].TargetGroupArn;
+        const other = ok(env.aws(["elbv2", "create-rule", "--region", REGION, "--listener-arn", listeners[1], "--priority", String(PAGE_RULE_PRIORITY), "--conditions", "Field=path-pattern,Values=/api/*", "--actions", `Type=forward,TargetGroupArn=${tg}`])).Rules[0].RuleArn;
+        const on = await env.runHost("sofia-maintenance", ["page", "on", "30", "restore"], extra);
+        expect(on.status).toBe(1);
+        expect(on.stderr).toContain(`${listeners[1]} holds a rule at priority ${PAGE_RULE_PRIORITY} that is not the maintenance page's (forward): left as it is`);
+        expect(rules(listeners[1]).map((r) => (r as unknown as { RuleArn: string }).RuleArn)).toEqual([other]);
+        // The first listener's page rules, made before, are taken down again with the dropped page.
+        expect(rules(listeners[0])).toEqual([]);
+        env.aws(["elbv2", "delete-rule", "--region", REGION, "--rule-arn", other]);
+        expect((await env.runHost("sofia-maintenance", ["signal", "off", "restore"], extra)).status).toBe(0);
     }, 60_000);
 
     it("holds the answers within ELB's fixed-response limit and the store host's grant to this load balancer's listeners", async () => {

@@ -57,6 +57,9 @@ export function ecsDeploySteps(kind: DeployKind): DeployStepSpec["id"][] {
     return kind === "release" ? ["backup", "migrate", "verify"] : kind === "first" ? ["migrate", "verify"] : kind === "config" ? ["verify"] : [];
 }
 
+/** The maintenance owner of an ECS restore's page, from before the restore to after the cache's seed (sofia-restore's own is "restore"). */
+export const ECS_RESTORE_OWNER = "restore-ecs";
+
 /** What the host topology ran that the store host does not, as `<container>:<grace>` in reverse start order (the apps first, Redis last). */
 export function retiredFromHost(catalog: readonly CatalogEntry[]): string[] {
     const kept = new Set(storeHostCatalog(catalog).map((e) => e.name));
@@ -246,8 +249,10 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                     { parent: this, dependsOn: after, replaceOnChanges: ["triggers"] },
                 );
             // After the move's steps: the host's Redis carried and the apps' files on EFS, mounted.
-            // The maintenance page at the load balancer (and the signal): clients see it, not data in the middle of its swap.
-            const on = hostStep("restore-signal-on", `${MAINTENANCE_BIN} page on ${2 * s.alarms.recoveryTimeMinutes} restore`, [retireRedis, ...filesMoved], [s.restore.from]);
+            // The maintenance page at the load balancer (and the signal): clients see it, not data in the
+            // middle of its swap, until the cache is seeded and the writers are back. Its own owner:
+            // sofia-restore raises and lowers the page as "restore" around its swap alone.
+            const on = hostStep("restore-signal-on", `${MAINTENANCE_BIN} page on ${2 * s.alarms.recoveryTimeMinutes} ${ECS_RESTORE_OWNER}`, [retireRedis, ...filesMoved], [s.restore.from]);
             const hold = scale("hold-writers", 0, [on]);
             // The cache as it was, first: a restore replaces it whole.
             const snapshot = new command.local.Command(
@@ -262,7 +267,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             const remounted = files && withFiles.length ? [scale("restart-file-users", "restart", [restore.command.run], withFiles)] : [];
             const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [restore.command.run, ...remounted], [s.restore.from]);
             const released = scale("release-writers", 1, [seed]);
-            restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} page off restore`, [released], [s.restore.from])];
+            restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} page off ${ECS_RESTORE_OWNER}`, [released], [s.restore.from])];
         }
         const before: pulumi.Resource[] = [...storeRuns, cache.group, ...restored, ...filesMoved];
         // A release: the writers (the catalog's `quiesce`) held at no task, so the backups and the
@@ -270,10 +275,12 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // snapshot and the store host's backup, waited for. The writers get their task back once the
         // services have their new task definitions (below).
         const writers = ecsApps(catalog).filter((e) => e.quiesce).map((e) => e.name);
-        // What each writer runs before this update changes the services: a roll-back goes back to exactly that.
+        // What each writer runs before the release (or the tasks' shape) changes the services: a roll-back
+        // goes back to exactly that. Once per release and shape, not per attempt: a retry after an
+        // attempt killed with the services moved would record the new definitions.
         const recorded = new command.local.Command(
             `${name}-deploy-record-writers`,
-            { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} record ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
+            { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} record ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [JSON.stringify(release), fingerprint] },
             { parent: this, dependsOn: [...before], replaceOnChanges: ["triggers"] },
         );
         before.push(recorded);
