@@ -6,7 +6,7 @@
 # the snapshot, run on this host for the copy alone.
 #
 #   sofia-cache move
-#   sofia-cache seed <backup-id|latest>
+#   sofia-cache seed <backup-id|latest> [--page <minutes> <owner>]
 #   sofia-cache export <port> | export-stop
 #
 # `export` is sofia-backup's (its "cache" item, under its lock): the cache copied, live, from its
@@ -129,8 +129,16 @@ seed_server_stop() {
 }
 
 cmd_seed() {
-  local requested=${1:-} id base manifest rdb size sum port marker i said keys expiring
-  [[ $requested == latest || $requested =~ ^[A-Za-z0-9._-]+$ ]] || die "usage: sofia-cache seed <backup-id|latest>"
+  local requested=${1:-} id base manifest rdb size sum port marker i said keys expiring page=()
+  [[ $requested == latest || $requested =~ ^[A-Za-z0-9._-]+$ ]] || die "usage: sofia-cache seed <backup-id|latest> [--page <minutes> <owner>]"
+  # The restore's maintenance page, raised (again) before the cache is replaced: a retried seed may
+  # come after the page raised before the restore has lapsed.
+  if [[ ${2:-} == --page ]]; then
+    [[ ${3:-} =~ ^[0-9]+$ && ${4:-} =~ ^[a-z0-9][a-z0-9-]{0,40}$ ]] || die "usage: sofia-cache seed <backup-id|latest> [--page <minutes> <owner>]"
+    page=("$3" "$4")
+  elif [[ -n ${2:-} ]]; then
+    die "usage: sofia-cache seed <backup-id|latest> [--page <minutes> <owner>]"
+  fi
   ops_begin "sofia-cache seed $requested" "$OPS_WAIT"
   # shellcheck source=/dev/null
   source "${SOFIA_BACKUP_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
@@ -183,6 +191,10 @@ cmd_seed() {
     if (( $(date +%s) - said >= 60 )); then log "seed: the snapshot is still loading"; said=$(date +%s); fi
     sleep 0.5
   done
+  if (( ${#page[@]} )); then
+    "${SOFIA_MAINTENANCE_BIN:?not in the host layout (host.env); run pulumi up to reinstall it}" page on "${page[@]}" ||
+      die "seed: could not raise the maintenance page (above); the cache was not touched"
+  fi
   cache_token
   log "seed: copying backup $id's Redis into $CACHE_ENDPOINT:$CACHE_PORT (replacing what it holds)"
   python3 "$COPY" --source "127.0.0.1:$port" --target "$CACHE_ENDPOINT:$CACHE_PORT" "${tls[@]}" --target-password-file "$work/token" --replace ${keys:+--expect-keys "$keys" --expect-expiring "$expiring"} ||
@@ -228,8 +240,8 @@ cmd_export_stop() {
 
 case ${1:-} in
   move) cmd_move ;;
-  seed) cmd_seed "${2:-}" ;;
+  seed) shift; cmd_seed "$@" ;;
   export) cmd_export "${2:-}" ;;
   export-stop) cmd_export_stop ;;
-  *) die "usage: sofia-cache move | seed <backup-id|latest> | export <port> | export-stop" ;;
+  *) die "usage: sofia-cache move | seed <backup-id|latest> [--page <minutes> <owner>] | export <port> | export-stop" ;;
 esac

@@ -136,8 +136,13 @@ describe("sofia-cache: the host's Redis into the cache, and a backup's", () => {
         expect(restore.stdout.trim().split("\n").at(-1)).toMatch(/"result":"ok"/);
         expect(stops()).toBe(stopsBefore);
         cacheCli(["SET", "cache:0", "changed after the backup"]);
-        const seed = await env.runHost("sofia-cache", ["seed", "cache-3-redis"], extra);
+        // As a restore on ECS runs it: the maintenance page raised (again) before the cache is replaced.
+        const seed = await env.runHost("sofia-cache", ["seed", "cache-3-redis", "--page", "30", "restore-ecs"], extra);
         expect(seed.status, seed.stderr).toBe(0);
+        expect(seed.stdout).toContain("maintenance page on for at most 30 minutes (restore-ecs)");
+        expect(fs.existsSync(env.pageFlag)).toBe(true);
+        expect((await env.runHost("sofia-maintenance", ["page", "off", "restore-ecs"], extra)).status).toBe(0);
+        expect((await env.runHost("sofia-cache", ["seed", "cache-3-redis", "--page", "soon", "x"], extra)).stderr).toContain("usage: sofia-cache seed <backup-id|latest> [--page <minutes> <owner>]");
         expect(cacheCli(["DEBUG", "DIGEST"])).toBe(atBackup);
         // The cache unreachable: the backup fails, saying so, and leaves no Redis of its own behind.
         const down = await env.runHost("sofia-backup", ["run", "--only", "redis"], { ...backupEnv, SOFIA_BACKUP_ID: "cache-4-redis", CACHE_PORT: "9" });

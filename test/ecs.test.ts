@@ -178,7 +178,7 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(step("sofia-restore-hold-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 0 crypto-ws equities ts-writer news whale-alerts");
         expect(String(step("sofia-restore-cache-snapshot").inputs.create)).toMatch(/ecs-cache-snapshot\.sh eu-central-1 \S+ sofia-prod-prerestore-[0-9a-f]{12} 30$/);
         expect(String(step("sofia-restore-run").inputs.create)).toMatch(/sofia-restore 20261201T010000Z$/);
-        expect(String(step("sofia-restore-cache-run").inputs.create)).toMatch(/sofia-cache seed 20261201T010000Z$/);
+        expect(String(step("sofia-restore-cache-run").inputs.create)).toMatch(/sofia-cache seed 20261201T010000Z --page \d+ restore-ecs$/);
         expect(step("sofia-restore-release-writers").inputs.create).toBe("./scripts/ecs-scale.sh eu-central-1 sofia-prod 1 crypto-ws equities ts-writer news whale-alerts");
         waits("sofia-restore-hold-writers", "sofia-restore-signal-on-run");
         // Clients get the maintenance page at the load balancer while the data is swapped, and the store host may put it there.

@@ -265,7 +265,8 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             // The apps' files were swapped under their tasks' mounts: new tasks mount the restored ones.
             const withFiles = ecsApps(catalog).filter((e) => e.volumes?.length).map((e) => e.name);
             const remounted = files && withFiles.length ? [scale("restart-file-users", "restart", [restore.command.run], withFiles)] : [];
-            const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from}`, [restore.command.run, ...remounted], [s.restore.from]);
+            // The page again, by the seed itself: a retried seed may come after the first one has lapsed.
+            const seed = hostStep("restore-cache", `${CACHE_BIN} seed ${s.restore.from} --page ${2 * s.alarms.recoveryTimeMinutes} ${ECS_RESTORE_OWNER}`, [restore.command.run, ...remounted], [s.restore.from]);
             const released = scale("release-writers", 1, [seed]);
             restored = [hostStep("restore-signal-off", `${MAINTENANCE_BIN} page off ${ECS_RESTORE_OWNER}`, [released], [s.restore.from])];
         }
