@@ -7,7 +7,7 @@
  * quotes) and nothing else. test/log-formats.test.ts runs them on real lines of each.
  */
 
-export type LogFormat = "python" | "uvicorn" | "nginx" | "questdb" | "redis" | "postgres" | "grafana";
+export type LogFormat = "python" | "uvicorn" | "nginx" | "questdb" | "redis" | "elasticache" | "postgres" | "grafana";
 
 export interface LogFormatSpec {
     /** What writes these lines, and the layout the pattern assumes. */
@@ -45,6 +45,13 @@ export const LOG_FORMATS: Record<LogFormat, LogFormatSpec> = {
     redis: {
         layout: "Redis' log, `1:M 03 Dec 2026 08:15:02.123 # ...`: `#` is its highest level (warning), which its errors use; a start writes one or two `#` lines, well below the alarm's threshold",
         errorPatterns: [levelField(6, ["#"], ["pid", "day", "month", "year", "time"])],
+    },
+    elasticache: {
+        // AWS's "Log delivery" page ("Contents of an engine log entry") shows one: Redis' own layout
+        // with the cluster and node where the pid was and the zone after the time, so the level is one
+        // field later than on a host's Redis (whose pattern would count nothing here).
+        layout: "ElastiCache's engine log as TEXT, `sofia-cache-001/0001:M 03 Dec 2026 08:15:02.123 UTC # ...`: Redis' own layout with the cluster and node for the pid and the zone after the time; `#` is its warning level",
+        errorPatterns: [levelField(7, ["#"], ["node", "day", "month", "year", "time", "zone"])],
     },
     grafana: {
         // Its default logfmt puts request fields (userId, orgId, ...) before the level, so the level

@@ -44,6 +44,34 @@ describe("the filter-pattern double reads lines as CloudWatch documents", () => 
     });
 });
 
+/** Real lines of redis-server's own log, with a real error among them: a save into a directory that is gone. */
+async function redisLog(): Promise<string[]> {
+    const dir = tmp();
+    const port = await freePort();
+    const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--logfile", `${dir}/redis.log`, "--dir", dir, "--maxmemory", "1mb", "--maxmemory-policy", "noeviction"], { stdio: "ignore" });
+    try {
+        for (let i = 0; i < 100 && !(fs.existsSync(`${dir}/redis.log`) && fs.readFileSync(`${dir}/redis.log`, "utf8").includes("Ready to accept")); i++) await sleep(50);
+        // A real error line: a save into a directory that is gone.
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir);
+        fs.writeFileSync(`${dir}/redis.log`, "");
+        execFileSync("redis-cli", ["-p", String(port), "CONFIG", "SET", "logfile", `${dir}/redis.log`], { stdio: "ignore" });
+        execFileSync("redis-cli", ["-p", String(port), "CONFIG", "SET", "dir", dir], { stdio: "ignore" });
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir);
+        execFileSync("redis-cli", ["-p", String(port), "SAVE"], { stdio: "ignore" });
+        execFileSync("redis-cli", ["-p", String(port), "BGSAVE"], { stdio: "ignore" });
+        await sleep(500);
+    } catch {
+        // A refused SAVE is the point.
+    } finally {
+        redis.kill();
+    }
+    await sleep(200);
+    const out = fs.existsSync(`${dir}/redis.log`) ? lines(`${dir}/redis.log`) : [];
+    return out;
+}
+
 describe("every service's errors, in its own software's words", () => {
     it("gives every catalog entry of both stores a format whose patterns CloudWatch accepts (at most 1,024 characters) and the double reads", () => {
         for (const e of [...sofiaCatalog("questdb"), ...sofiaCatalog("timescaledb")]) {
@@ -143,34 +171,23 @@ http {
     });
 
     it("redis: counts its # lines (its errors and warnings), not its notices", async () => {
-        const dir = tmp();
-        const port = await freePort();
-        const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--logfile", `${dir}/redis.log`, "--dir", dir, "--maxmemory", "1mb", "--maxmemory-policy", "noeviction"], { stdio: "ignore" });
-        try {
-            for (let i = 0; i < 100 && !(fs.existsSync(`${dir}/redis.log`) && fs.readFileSync(`${dir}/redis.log`, "utf8").includes("Ready to accept")); i++) await sleep(50);
-            // A real error line: a save into a directory that is gone.
-            fs.rmSync(dir, { recursive: true, force: true });
-            fs.mkdirSync(dir);
-            fs.writeFileSync(`${dir}/redis.log`, "");
-            execFileSync("redis-cli", ["-p", String(port), "CONFIG", "SET", "logfile", `${dir}/redis.log`], { stdio: "ignore" });
-            execFileSync("redis-cli", ["-p", String(port), "CONFIG", "SET", "dir", dir], { stdio: "ignore" });
-            fs.rmSync(dir, { recursive: true, force: true });
-            fs.mkdirSync(dir);
-            execFileSync("redis-cli", ["-p", String(port), "SAVE"], { stdio: "ignore" });
-            execFileSync("redis-cli", ["-p", String(port), "BGSAVE"], { stdio: "ignore" });
-            await sleep(500);
-        } catch {
-            // A refused SAVE is the point.
-        } finally {
-            redis.kill();
-        }
-        await sleep(200);
-        const out = fs.existsSync(`${dir}/redis.log`) ? lines(`${dir}/redis.log`) : [];
+        const out = await redisLog();
         const errors = counted("redis", out);
         expect(errors.length, out.join("\n")).toBeGreaterThan(0);
         for (const l of errors) expect(l).toMatch(/^\d+:[MCSX] \d{2} \w{3} \d{4} [\d:.]+ # /);
         for (const l of out.filter((x) => !errors.includes(x))) expect(l).not.toMatch(/ # /);
         expect(out.some((l) => / \* /.test(l))).toBe(true);
+    });
+
+    it("elasticache (AWS's documented engine-log layout, on real Redis lines; ElastiCache cannot run here): counts # lines, where the host's Redis pattern counts none", async () => {
+        // AWS's own example ("Log delivery", contents of an engine log entry): a notice.
+        const documented = "xxxxxxxxxxxzy-engine-log-test/0001:M 29 Oct 2020 20:12:20.499 UTC * A slow-running Lua script detected that is still in execution after 1000 microseconds.";
+        // Real lines in that layout: the cluster and node where the pid was, the zone after the time.
+        const out = (await redisLog()).map((l) => l.replace(/^\d+:([MCSX]) (\d{2} \w{3} \d{4} [\d:.]+) /, "sofia-cache-001/0001:$1 $2 UTC "));
+        const errors = counted("elasticache", [documented, ...out]);
+        expect(errors.length, out.join("\n")).toBeGreaterThan(0);
+        expect(errors).toEqual(out.filter((l) => / UTC # /.test(l)));
+        expect(counted("redis", out)).toEqual([]);
     });
 
     it("questdb (its documented layout; QuestDB cannot run here): counts E and C, not I, A or a message with E in it", () => {
