@@ -37,6 +37,8 @@ export interface ContainerServiceArgs {
     memoryMb: number;
     /** Seconds between SIGTERM and SIGKILL on stop, destroy and replacement. */
     stopGraceSeconds: number;
+    /** Names other hosts are known by inside the container (its /etc/hosts): a service reached at an address, not on a network. @default none */
+    hosts?: { host: string; ip: pulumi.Input<string> }[];
     /** Names of the private Docker networks to join (its name is its DNS alias on each). */
     networks: pulumi.Input<string>[];
     /** Named volumes to mount. @default none */
@@ -124,6 +126,7 @@ export function containerInputs(args: Omit<ContainerServiceArgs, "image" | "prov
         uploads: uploadsOf(args, opts.plainSecrets),
         ports: (args.ports ?? []).map((p) => ({ internal: p.port, external: p.port, ip: hostIp(p.bind) })),
         networksAdvanced: args.networks.map((name) => ({ name, aliases: [args.containerName] })),
+        ...(args.hosts?.length ? { hosts: args.hosts } : {}),
         volumes: [
             ...(args.volumes ?? []).map((v) => ({ volumeName: v.volumeName, containerPath: v.path })),
             ...(args.binds ?? []).map((b) => ({ hostPath: b.hostPath, containerPath: b.path, readOnly: b.readOnly ?? true })),

@@ -283,7 +283,7 @@ export const settingsSchema = z
         staffCidrs: z
             .array(cidr.refine((c) => !isTooWideForAdmin(c), { error: `a staff CIDR names the operators' networks: at most a /${ADMIN_MIN_PREFIX.v4} (IPv6: /${ADMIN_MIN_PREFIX.v6}); wider blocks are the internet in pieces` }))
             .default([])
-            .meta({ description: "Who may reach the operators' ports (Grafana) through the proxy. Empty: nobody from outside; reach it through an SSM port-forwarding session to the host." }),
+            .meta({ description: "Who may reach the operators' ports (Grafana) through the proxy (topology ecs: the load balancer's HTTPS). Empty: nobody from outside; reach it through an SSM port-forwarding session to the host (the grafana output names it)." }),
         adminCidrs: z
             .array(cidr.refine((c) => !isTooWideForAdmin(c), { error: `an admin CIDR names trusted hosts: at most a /${ADMIN_MIN_PREFIX.v4} (IPv6: /${ADMIN_MIN_PREFIX.v6}); wider blocks are the internet in pieces` }))
             .default([])

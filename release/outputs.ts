@@ -85,7 +85,7 @@ export interface StackOutputs {
     backups: string;
     placement: Placement;
     /** Grafana's address and its admin's user. */
-    grafana?: { url: string; user: string };
+    grafana?: { url: string; user: string; tunnel?: string };
     /** The admin's generated password, a secret: `pulumi stack output --show-secrets grafanaAdminPassword`. */
     grafanaAdminPassword?: string;
     /** Where Sofia runs (settings topology); absent: host. */

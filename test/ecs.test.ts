@@ -10,6 +10,8 @@ import { policies } from "../policies/rules";
 import { policyConfig } from "../policies/config";
 import { PlannedResource } from "../plan/offline";
 import { sofiaCatalog } from "../model/catalog";
+import { LOG_FORMATS } from "../model/log-formats";
+import { grafanaDatasources } from "../topology/host/grafana";
 import { startStages } from "../model/start-order";
 import { hourWindow } from "../topology/ecs/cache";
 import { containerDefinition, ecsEnv, secretEnvOf } from "../topology/ecs/tasks";
@@ -46,7 +48,11 @@ describe("topology ecs: prod's plan from the one catalog", () => {
             expect(s.inputs.waitForSteadyState).toBe(true);
             expect(s.inputs.deploymentCircuitBreaker).toEqual({ enable: true, rollback: true });
         }
-        expect(plan.outputs.startStages).toEqual([["questdb"], ...stages]);
+        // The store host's first (QuestDB, then Grafana, which reads it), then the tasks.
+        expect(plan.outputs.startStages).toEqual([["questdb"], ["grafana"], ...stages]);
+        // The tasks wait for the stores, not for the operators' dashboard.
+        const grafana = ofType(plan, "docker:index/container:Container").find((c) => c.inputs.name === "sofia-grafana")!;
+        for (const svc of services) expect(svc.dependsOn).not.toContain(grafana.urn);
     });
 
     it("the API and UI scale behind the load balancer; every other app is a singleton that cannot run twice", async () => {
@@ -79,7 +85,7 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         ]);
     });
 
-    it("Redis is ElastiCache with failover across zones, encrypted, with AUTH; the store host runs QuestDB alone", async () => {
+    it("Redis is ElastiCache with failover across zones, encrypted, with AUTH; the store host runs QuestDB and Grafana", async () => {
         const plan = await planStack("prod", ECS);
         const group = one(plan, "aws:elasticache/replicationGroup:ReplicationGroup").inputs;
         expect(group).toMatchObject({ numCacheClusters: 2, automaticFailoverEnabled: true, multiAzEnabled: true, atRestEncryptionEnabled: true, transitEncryptionEnabled: true, transitEncryptionMode: "required", snapshotRetentionLimit: 30 });
@@ -88,11 +94,14 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         // Its engine log goes where Redis' error-line alarm reads: that alarm has a publisher here too.
         const filter = ofType(plan, "aws:cloudwatch/logMetricFilter:LogMetricFilter").find((f) => f.inputs.metricTransformation && (f.inputs.metricTransformation as { name: string }).name === "ErrorLines-redis")!;
         expect(group.logDeliveryConfigurations).toEqual([{ destination: filter.inputs.logGroupName, destinationType: "cloudwatch-logs", logFormat: "text", logType: "engine-log" }]);
+        // In ElastiCache's layout (the level a field later than a host's Redis writes it: model/log-formats.ts).
+        expect(filter.inputs.pattern).toBe(LOG_FORMATS.elasticache.errorPatterns[0]);
+        expect(filter.inputs.pattern).not.toBe(LOG_FORMATS.redis.errorPatterns[0]);
         // Set at creation only: ElastiCache refuses a change to it without apply-immediately, which the group does not use.
         expect(one(plan, "aws:elasticache/replicationGroup:ReplicationGroup").options.ignoreChanges).toContain("logDeliveryConfigurations");
         expect(group.applyImmediately).toBe(false);
         const containers = ofType(plan, "docker:index/container:Container").map((c) => c.inputs.name);
-        expect(containers).toEqual(["sofia-questdb"]);
+        expect(containers).toEqual(["sofia-questdb", "sofia-grafana"]);
         // The same bucket and host as the host topology: moving keeps the backups and QuestDB's volume.
         const host = await planStack("prod");
         const urns = (p: typeof plan, type: string) => ofType(p, type).map((r) => r.urn);
@@ -124,7 +133,7 @@ describe("topology ecs: prod's plan from the one catalog", () => {
     });
 
     it("on a move, the host's apps stop first, its Redis is carried into the cache, then it stops; all before any task starts", async () => {
-        expect(retiredFromHost(sofiaCatalog("questdb"))).toEqual(["sofia-ui:10", "sofia-api:20", "sofia-whale-alerts:10", "sofia-news:10", "sofia-ts-writer:30", "sofia-equities:15", "sofia-crypto-ws:15", "sofia-grafana:10", "sofia-metrics:10", "sofia-proxy:10", "sofia-redis:30"]);
+        expect(retiredFromHost(sofiaCatalog("questdb"))).toEqual(["sofia-ui:10", "sofia-api:20", "sofia-whale-alerts:10", "sofia-news:10", "sofia-ts-writer:30", "sofia-equities:15", "sofia-crypto-ws:15", "sofia-metrics:10", "sofia-proxy:10", "sofia-redis:30"]);
         const plan = await planStack("prod", ECS);
         const step = (name: string) => plan.resources.find((r) => r.name === name)!;
         expect(String(step("sofia-retire-host-apps-run").inputs.create)).toMatch(/sofia-services retire sofia-ui:10 .* sofia-proxy:10$/);
@@ -263,6 +272,54 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(same.resources.find((r) => r.name === "sofia-deploy-release-writers")!.inputs).toHaveProperty("environment");
     });
 
+    it("Grafana on the store host: its dashboard from this topology's alarms, reached by an SSM tunnel, or with staffCidrs through the load balancer's TLS to them alone", async () => {
+        const plan = await planStack("prod", ECS);
+        const container = (p: typeof plan) => ofType(p, "docker:index/container:Container").find((c) => c.inputs.name === "sofia-grafana")!.inputs;
+        const privateIp = "10.0.0.10";
+        // QuestDB is reached at the host's address, as the tasks reach it: Grafana shares no Docker network with a store.
+        expect((container(plan).networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(["sofia-net-grafana"]);
+        expect(container(plan).hosts).toEqual([{ host: "sofia-questdb", ip: privateIp }]);
+        expect(grafanaDatasources(sofiaCatalog("questdb"), { region: "eu-central-1", timeseriesStore: "questdb" })).toContain("url: sofia-questdb:8812");
+        expect(container(plan).ports).toEqual([{ internal: 3000, external: 3000, ip: "127.0.0.1" }]);
+        expect(plan.outputs.grafana).toEqual({ url: "http://localhost:3000", user: "admin", tunnel: expect.stringMatching(/^aws ssm start-session --target i-\w+ --document-name AWS-StartPortForwardingSession --parameters portNumber=3000,localPortNumber=3000$/) });
+        expect(plan.outputs.grafanaAdminPassword).toBe("[secret]");
+        expect(ofType(plan, "aws:lb/listener:Listener").map((l) => l.inputs.port)).not.toContain(3000);
+        // The dashboard: the tasks, load balancer and cache rows, each math alarm drawn as it reads (its metrics hidden, by their ids).
+        const dashboard = JSON.parse(installedFiles(plan).find((f) => f.path.endsWith("/sofia-overview.json"))!.content) as { panels: { type: string; title: string; targets?: Record<string, unknown>[] }[] };
+        const rows = dashboard.panels.filter((p) => p.type === "row").map((p) => p.title);
+        expect(rows.slice(0, 4)).toEqual(["Tasks (ECS)", "Load balancer", "Cache (ElastiCache)", "Services and Redis (host probe)"]);
+        const writer = dashboard.panels.find((p) => p.title === "ts-writer not running")!.targets!;
+        expect(writer).toEqual([
+            expect.objectContaining({ id: "running", hide: true, metricName: "RunningTaskCount", dimensions: { ClusterName: "sofia-prod", ServiceName: "ts-writer" } }),
+            expect.objectContaining({ id: "alarm", expression: "1 - FILL(running, 0)", metricEditorMode: 1, metricQueryType: 0, statistic: "Average" }),
+        ]);
+        const memory = dashboard.panels.find((p) => p.title === "DatabaseMemoryUsagePercentage (Maximum)")!.targets!;
+        expect(memory.map((t) => (t.dimensions as { CacheClusterId: string }).CacheClusterId)).toEqual([expect.stringMatching(/-001$/), expect.stringMatching(/-002$/)]);
+        expect(dashboard.panels.map((p) => p.title)).not.toContain("ErrorLines-proxy (Sum)");
+        // A changed Grafana image is no release here either.
+        const newer = "grafana/grafana:11.6.1@sha256:" + "b".repeat(64);
+        expect((await planStack("prod", [...ECS, `images.grafana=${newer}`])).outputs.deploy).not.toMatchObject({ kind: "release" });
+
+        const staff = await planStack("prod", [...ECS, 'staffCidrs=["203.0.113.0/24"]']);
+        const listener = ofType(staff, "aws:lb/listener:Listener").find((l) => l.inputs.port === 3000)!.inputs;
+        expect(listener).toMatchObject({ protocol: "HTTPS", sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" });
+        const group = ofType(staff, "aws:lb/targetGroup:TargetGroup").find((g) => g.inputs.port === 3000)!;
+        expect(group.inputs).toMatchObject({ targetType: "instance", healthCheck: expect.objectContaining({ path: "/api/health" }) });
+        expect((listener.defaultActions as { targetGroupArn: string }[])[0].targetGroupArn).toContain("sofia-edge-grafana");
+        expect(one(staff, "aws:lb/targetGroupAttachment:TargetGroupAttachment").inputs).toMatchObject({ targetId: expect.stringMatching(/^i-/), port: 3000 });
+        // To staffCidrs alone at the load balancer; from the load balancer alone at the store host.
+        const on3000 = ofType(staff, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.inputs.fromPort === 3000);
+        expect(on3000.map((r) => r.inputs.cidrIpv4 ?? "group").sort()).toEqual(["203.0.113.0/24", "group"]);
+        expect(on3000.find((r) => !r.inputs.cidrIpv4)!.inputs.referencedSecurityGroupId).toBeDefined();
+        expect(container(staff).ports).toEqual([{ internal: 3000, external: 3000, ip: "127.0.0.1" }, { internal: 3000, external: 3000, ip: privateIp }]);
+        expect(container(staff).envs).toContain("GF_SECURITY_COOKIE_SECURE=true");
+        expect((staff.outputs.grafana as { url: string }).url).toBe("https://sofia.company.com:3000");
+        // The maintenance page is never put on the operators' listener.
+        const pageListeners = installedFiles(staff).find((f) => f.path === "/etc/sofia/edge.env")!.content;
+        expect(pageListeners.match(/listener\//g)).toHaveLength(2);
+        expect(await evaluate(policies, staff.resources, policyConfig(settingsOf("prod", [...ECS, 'staffCidrs=["203.0.113.0/24"]'])))).toEqual([]);
+    });
+
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {
         const plan = await planStack("prod", ECS);
         const names = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => String(a.inputs.name));
@@ -270,7 +327,14 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         // stale-ratio: the CloudWatch agent beside the metrics server scrapes it (scrape.ts).
         for (const id of ["http-5xx", "api-response-p95", "ui-response-p95", "cache-memory-1", "cache-memory-2", "backup-age", "health-questdb", "disk-data", "ec2-system-check", "stale-ratio", "backup-age-redis"]) expect(names).toContain(`sofia-prod-${id}`);
         // The host's Redis is not there (ElastiCache's own alarm watches its memory); the cache's backups are.
-        for (const id of ["health-api", "redis-memory"]) expect(names).not.toContain(`sofia-prod-${id}`);
+        // Nor the front proxy, whose error lines would never come. Grafana runs on the store host: its health and errors.
+        for (const id of ["health-api", "redis-memory", "errors-proxy", "health-proxy"]) expect(names).not.toContain(`sofia-prod-${id}`);
+        for (const id of ["health-grafana", "errors-grafana"]) expect(names).toContain(`sofia-prod-${id}`);
+        // Every error-line alarm reads a metric some filter of a log group writes.
+        const filtered = new Set(ofType(plan, "aws:cloudwatch/logMetricFilter:LogMetricFilter").map((f) => (f.inputs.metricTransformation as { name: string }).name));
+        const errorAlarms = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => String(a.inputs.name).startsWith("sofia-prod-errors-"));
+        expect(errorAlarms.length).toBeGreaterThan(8);
+        for (const a of errorAlarms) expect(filtered, String(a.inputs.name)).toContain(a.inputs.metricName);
         // The canaries, as on the host: through the load balancer by the clients' name, their alarms with them.
         expect(ofType(plan, "aws:synthetics/canary:Canary").map((c) => c.inputs.name).sort()).toEqual(["sofia-prod-api", "sofia-prod-ui"]);
         expect(names.filter((n) => n.startsWith("sofia-prod-synthetic"))).not.toEqual([]);

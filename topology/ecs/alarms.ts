@@ -12,14 +12,20 @@ import { CatalogEntry } from "../../model/catalog";
 import { Settings } from "../../model/settings";
 import { sofiaAlarms } from "../host/alarms";
 import { DATA_PATH } from "../host/layout";
+import { asOnEcs, loggedOnEcs, storeHostCatalog } from "./split";
 import { appShape, ecsApps } from "./tasks";
 
-/** Whether a host-table alarm has a publisher in the ECS topology: the store host runs the probe, the agent, the backups and restores for its stores alone. */
-export function holdsOnEcs(spec: AlarmSpec, storeHost: readonly string[]): boolean {
+/**
+ * Whether a host-table alarm has a publisher in the ECS topology: the store host runs the probe, the
+ * agent, the backups and restores for what it runs alone; a log's filter is there for what runs here
+ * (no front proxy: its error lines would never come).
+ */
+export function holdsOnEcs(spec: AlarmSpec, storeHost: readonly string[], logged: readonly string[]): boolean {
     const p = spec.publisher;
     // The canaries run as on the host (platform.ts), through the load balancer.
     if (p.by === "aws") return p.service === "EC2" || p.service === "SNS" || p.service === "Synthetics";
-    if (p.by === "log-filter" || p.by === "agent") return true;
+    if (p.by === "log-filter") return logged.includes(p.service);
+    if (p.by === "agent") return true;
     // The CloudWatch agent beside the metrics server scrapes it (scrape.ts).
     if (p.by === "scrape") return true;
     // The host's Redis is not there; its backups are (the cache's live copy, sofia-cache export).
@@ -41,8 +47,9 @@ export interface EcsSignals {
 
 export function ecsAlarms(catalog: readonly CatalogEntry[], s: Settings, signals: EcsSignals): AlarmSpec[] {
     const a = s.alarms;
-    const storeHost = catalog.filter((e) => e.kind === "store" && e.name !== "redis").map((e) => e.name);
-    const fromHost = sofiaAlarms(catalog, s, signals.storeInstanceId, DATA_PATH).filter((spec) => holdsOnEcs(spec, storeHost));
+    const storeHost = storeHostCatalog(catalog).map((e) => e.name);
+    const logged = loggedOnEcs(catalog).map((e) => e.name);
+    const fromHost = sofiaAlarms(catalog.map(asOnEcs), s, signals.storeInstanceId, DATA_PATH).filter((spec) => holdsOnEcs(spec, storeHost, logged));
     const tasks = ecsApps(catalog).map((e): AlarmSpec => {
         const singleton = appShape(e) === "singleton";
         const metric = (name: string, id: string) => ({ id, namespace: "ECS/ContainerInsights", name, dimensions: { ClusterName: signals.clusterName, ServiceName: e.name }, statistic: "Average" });

@@ -88,11 +88,20 @@ export function clientListeners(catalog: readonly CatalogEntry[]): { entry: Cata
     );
 }
 
+/** The operators' ports the load balancer serves to `staffCidrs` alone: the tools' (Grafana), which run on the store host. */
+export function staffListeners(catalog: readonly CatalogEntry[]): { entry: CatalogEntry; port: number; healthPath: string }[] {
+    return catalog.flatMap((entry) =>
+        entry.kind !== "tool" ? [] : entry.ports.filter((p) => p.publish === "staff").map((p) => ({ entry, port: p.port, healthPath: entry.health?.port === p.port ? entry.health.path : "/" })),
+    );
+}
+
 export interface SofiaEdgeArgs {
     settings: Settings;
     catalog: readonly CatalogEntry[];
     vpcId: string;
     subnetIds: string[];
+    /** The store host, which runs the tools: their ports are served from it when `staffCidrs` lets anyone in. */
+    storeHostId: pulumi.Input<string>;
     tags: Record<string, string>;
 }
 
@@ -102,6 +111,10 @@ export class SofiaEdge extends pulumi.ComponentResource {
     /** Target group per app name. */
     readonly targetGroups: Record<string, aws.lb.TargetGroup> = {};
     readonly listeners: aws.lb.Listener[] = [];
+    /** The operators' ports served from the store host (none without staffCidrs): the host must admit the load balancer on them. */
+    readonly staffPorts: { entry: CatalogEntry; port: number; healthPath: string }[];
+    /** Their listeners: the maintenance page is never put on them (operators see Grafana during a restore). */
+    readonly operatorListeners: aws.lb.Listener[] = [];
     /** The DNS record ACM needs to issue a requested certificate (none when one is given by ARN). */
     readonly validationRecord?: pulumi.Output<{ name: string; type: string; value: string }>;
 
@@ -117,6 +130,17 @@ export class SofiaEdge extends pulumi.ComponentResource {
                 new aws.vpc.SecurityGroupIngressRule(
                     `${name}-in-${port}-${i}`,
                     { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: port, toPort: port, description: `Sofia ${entry.name} for clients`, ...cidrArgs(cidr), tags },
+                    { parent: this.securityGroup },
+                );
+            });
+        }
+        // The operators' ports: to staffCidrs alone (trusted networks, held to a /16 at most), never to clientCidrs.
+        this.staffPorts = s.staffCidrs.length ? staffListeners(args.catalog) : [];
+        for (const { entry, port } of this.staffPorts) {
+            s.staffCidrs.forEach((cidr, i) => {
+                new aws.vpc.SecurityGroupIngressRule(
+                    `${name}-staff-${port}-${i}`,
+                    { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: port, toPort: port, description: `Sofia ${entry.name} for the operators (staffCidrs)`, ...cidrArgs(cidr), tags },
                     { parent: this.securityGroup },
                 );
             });
@@ -173,6 +197,31 @@ export class SofiaEdge extends pulumi.ComponentResource {
             );
             this.targetGroups[entry.name] = group;
             this.listeners.push(
+                new aws.lb.Listener(
+                    `${name}-${entry.name}-${port}`,
+                    { loadBalancerArn: this.loadBalancer.arn, port, protocol: "HTTPS", sslPolicy: TLS_POLICY, certificateArn, defaultActions: [{ type: "forward", targetGroupArn: group.arn }], tags },
+                    child,
+                ),
+            );
+        }
+        // A tool on the store host: an instance target, its port published on the host's private address.
+        for (const { entry, port, healthPath } of this.staffPorts) {
+            const group = new aws.lb.TargetGroup(
+                `${name}-${entry.name}`,
+                {
+                    port,
+                    protocol: "HTTP",
+                    targetType: "instance",
+                    vpcId: args.vpcId,
+                    deregistrationDelay: 30,
+                    healthCheck: { path: healthPath, port: "traffic-port", protocol: "HTTP", matcher: "200-399", interval: 30, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3 },
+                    tags,
+                },
+                child,
+            );
+            // A new store host is a new target (the attachment is replaced with its instance id).
+            new aws.lb.TargetGroupAttachment(`${name}-${entry.name}-host`, { targetGroupArn: group.arn, targetId: args.storeHostId, port }, { parent: group });
+            this.operatorListeners.push(
                 new aws.lb.Listener(
                     `${name}-${entry.name}-${port}`,
                     { loadBalancerArn: this.loadBalancer.arn, port, protocol: "HTTPS", sslPolicy: TLS_POLICY, certificateArn, defaultActions: [{ type: "forward", targetGroupArn: group.arn }], tags },

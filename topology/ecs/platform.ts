@@ -38,19 +38,19 @@ import { EcsMonitoring } from "./monitoring";
 import { allOf, LateGate } from "../../components/gate";
 import { placementOf } from "../host/placement";
 import { sofiaHostFiles, tuningTable } from "../host/services-files";
-import { ecsAlarms } from "./alarms";
+import { EcsSignals, ecsAlarms } from "./alarms";
+import { AlarmSpec } from "../../components/escalation";
+import { NOT_YET, sofiaDashboard } from "../host/dashboards";
+import { GRAFANA_ADMIN, grafanaHostFiles, grafanaReaderRole } from "../host/grafana";
 import { CACHE_PORT, cacheHostFiles, cacheTokenPolicy, SofiaCache } from "./cache";
 import { SofiaEdge, clientListeners, edgeHostFiles, edgePagePolicy } from "./edge";
 import { appFilesHostFiles, appVolumes, SharedFiles, sharedFileItems } from "./files";
 import { allowFrom, allowOut, EcsNetwork, securityGroup } from "./network";
-import { SofiaEcsServices } from "./services";
+import { clusterName, SofiaEcsServices } from "./services";
 import { ecsApps, ecsFingerprint } from "./tasks";
+import { loggedOnEcs, storeHostCatalog } from "./split";
+import { grafanaUrl } from "./operators";
 import { talksTo } from "../host/networks";
-
-/** The stores on the store host: all but Redis, which is ElastiCache here. */
-export function storeHostCatalog(catalog: readonly CatalogEntry[]): CatalogEntry[] {
-    return catalog.filter((e) => e.kind === "store" && e.name !== "redis");
-}
 
 /** The deployment checklist's steps on ECS, by kind (the model's ids; "verify" is the rollout check and the data flow). */
 export function ecsDeploySteps(kind: DeployKind): DeployStepSpec["id"][] {
@@ -86,7 +86,8 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const s = args.settings;
         const { vpcId, subnetIds } = args.network;
         const catalog = sofiaCatalog(s.timeseriesStore);
-        const stores = storeHostCatalog(catalog);
+        const onHost = storeHostCatalog(catalog);
+        const stores = onHost.filter((e) => e.kind === "store");
         const tags = { Project: s.project, Stack: s.stack, ManagedBy: "pulumi" };
 
         const backupBucket = new BackupBucket(
@@ -129,13 +130,27 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const cacheSg = securityGroup(`${name}-cache-sg`, vpcId, "Sofia ElastiCache: Redis from its apps and the store host only", tags, this);
         for (const app of talkers("redis")) allowFrom(`${name}-cache-in-${app.name}`, cacheSg, appSgs[app.name], CACHE_PORT, `Redis for ${app.name}`, tags);
         allowFrom(`${name}-cache-in-store-host`, cacheSg, host.securityGroup, CACHE_PORT, "Redis for the store host (a move or a restore copies into it)", tags);
-        const monitoring = new EcsMonitoring(`${name}-monitoring`, { settings: s, catalog: catalog.filter((e) => e.kind === "store" || e.kind === "app"), tags }, { parent: this });
+        const monitoring = new EcsMonitoring(`${name}-monitoring`, { settings: s, catalog: loggedOnEcs(catalog), tags }, { parent: this });
         // ElastiCache's engine log into Redis' log group: its error-line alarm has a publisher, as on the host.
         const cache = new SofiaCache(`${name}-cache`, { settings: s, subnetIds, securityGroupId: cacheSg.id, engineLogGroup: monitoring.logGroups.redis, tags }, { parent: this });
         new aws.iam.RolePolicy(`${name}-cache-token`, { role: host.role.id, policy: cacheTokenPolicy(cache.tokenSecretArn) }, { parent: host.role });
         const hostRedisPort = catalog.find((e) => e.name === "redis")?.ports[0]?.port ?? CACHE_PORT;
 
-        const edge = new SofiaEdge(`${name}-edge`, { settings: s, catalog, vpcId, subnetIds, tags }, { parent: this });
+        const edge = new SofiaEdge(`${name}-edge`, { settings: s, catalog, vpcId, subnetIds, storeHostId: host.instance.id, tags }, { parent: this });
+        // The operators' tools on the store host, through the load balancer (staffCidrs only).
+        for (const { entry, port } of edge.staffPorts) allowFrom(`${name}-store-${entry.name}-${port}-edge`, host.securityGroup, edge.securityGroup, port, `Sofia ${entry.name} for the operators, through the load balancer`, tags);
+        // What AWS's alarms watch: the cluster (by its name: it exists only once the services do), the load balancer, the cache.
+        const signals = (storeInstanceId: pulumi.Input<string>): EcsSignals => ({
+            clusterName: clusterName(s.stack),
+            loadBalancer: edge.loadBalancer.arnSuffix,
+            targetGroups: Object.fromEntries(Object.entries(edge.targetGroups).map(([k, g]) => [k, g.arnSuffix])),
+            cacheNodes: cache.nodeIds,
+            storeInstanceId,
+        });
+        // Grafana on the store host, as on the host: its dashboard drawn from this topology's alarm table.
+        const grafana = onHost.find((e) => e.name === "grafana");
+        const grafanaReader = grafana ? grafanaReaderRole(name, host.role, tags, this) : undefined;
+        const grafanaDashboard = pulumi.output(ecsAlarms(catalog, s, signals(NOT_YET))).apply((alarms) => JSON.stringify(sofiaDashboard(catalog, s, alarms as AlarmSpec[])));
         // The maintenance page is the load balancer's (sofia-maintenance on the store host puts it up).
         new aws.iam.RolePolicy(`${name}-edge-page`, { role: host.role.id, policy: edgePagePolicy(edge.loadBalancer.arn) }, { parent: host.role });
         // The apps' volumes: on EFS, mounted by the store host too (its backups take them; a move carries them in).
@@ -148,15 +163,16 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             {
                 instanceId: host.instance.id,
                 parts: [
-                    sofiaHostFiles(stores, s, DATA_PATH, catalog),
+                    sofiaHostFiles(onHost, s, DATA_PATH, catalog),
                     // Redis is ElastiCache's: the store host's backups take a live copy of it (the "cache" item, on
                     // the Redis-only schedule too), and the apps' files from their file system.
-                    backupHostFiles(stores, s, backupBucket.bucket.bucket, DATA_PATH, { shared: files ? sharedFileItems(catalog) : [], cache: true }),
-                    monitoringHostFiles(stores, s.stack, DATA_PATH),
+                    backupHostFiles(onHost, s, backupBucket.bucket.bucket, DATA_PATH, { shared: files ? sharedFileItems(catalog) : [], cache: true }),
+                    monitoringHostFiles(onHost, s.stack, DATA_PATH),
                     maintenanceHostFiles(),
                     cacheHostFiles(s, cache.group.primaryEndpointAddress, cache.group.readerEndpointAddress, cache.tokenSecretArn, hostRedisPort),
                     ...(files ? [appFilesHostFiles(catalog, files.fileSystem.id, DATA_PATH)] : []),
                     edgeHostFiles(s, edge.listeners.map((l) => l.arn)),
+                    ...(grafanaReader ? [grafanaHostFiles(catalog, s, grafanaReader.arn, grafanaDashboard)] : []),
                 ],
                 markerDir: HOST_FILES_MARKERS,
                 after: [host.ready.run],
@@ -168,12 +184,13 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const storeContainers = new SofiaContainers(
             `${name}-services`,
             {
-                catalog: stores,
+                catalog: onHost,
                 settings: s,
                 provider: host.dockerProvider,
                 logGroups,
                 hostPrivateIp: host.instance.privateIp,
                 storesOnPrivateIp: true,
+                staffOnPrivateIp: edge.staffPorts.length > 0,
                 gates: { beforeContainers: [], beforeApps: [] },
             },
             { parent: this },
@@ -218,8 +235,11 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const release = releaseOf(catalog, s.images);
         const fingerprint = ecsFingerprint(catalog, s);
         const commit = deployCommit();
-        const kind = deployKind(args.previous, images, fingerprint, s.deploy.rollbackId, commit);
-        const storeRuns = Object.values(storeContainers.containers);
+        // A tool (Grafana, on the store host) is no part of the release, as on the host.
+        const tools = catalog.filter((e) => e.kind === "tool").map((e) => e.name);
+        const kind = deployKind(args.previous, images, fingerprint, s.deploy.rollbackId, commit, undefined, tools);
+        // The stores' containers: what the tasks, the move and a restore wait for (not Grafana, which only reads them).
+        const storeRuns = stores.map((e) => storeContainers.containers[e.name]);
         // A stack moving from the host topology: what the host ran and no longer does stops before any
         // task starts (never two writers or alerters): its apps and tools first, then its Redis is
         // carried into ElastiCache, key by key, with nothing writing to it, and stops. Once each: a new
@@ -360,15 +380,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         });
 
         const prefix = alarmPrefix(s.stack);
-        const escalation = monitoring.escalate(
-            ecsAlarms(catalog, s, {
-                clusterName: services.cluster.name,
-                loadBalancer: edge.loadBalancer.arnSuffix,
-                targetGroups: Object.fromEntries(Object.entries(edge.targetGroups).map(([k, g]) => [k, g.arnSuffix])),
-                cacheNodes: cache.nodeIds,
-                storeInstanceId: host.instance.id,
-            }),
-        );
+        const escalation = monitoring.escalate(ecsAlarms(catalog, s, signals(host.instance.id)));
         // The runbook's theme and critical paths from outside, as on the host: through the load balancer, by the clients' DNS name.
         const checks = syntheticChecks(catalog, s, prefix);
         const synthetics = checks.length ? new SyntheticChecks(`${name}-synthetics`, { prefix, checks: checks.map(({ canary: _c, service: _s, ...check }) => check), tags }, { parent: this }) : undefined;
@@ -390,7 +402,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const containers = storeRuns;
         new HostCommand(
             `${name}-tune`,
-            { instanceId: host.instance.id, region: s.region, command: `${SERVICES_BIN} tune`, triggers: [tuningTable(stores, s), host.instance.id], requires: hostFiles.installed, after: [...containers, ...hostFiles.associations] },
+            { instanceId: host.instance.id, region: s.region, command: `${SERVICES_BIN} tune`, triggers: [tuningTable(onHost, s), host.instance.id], requires: hostFiles.installed, after: [...containers, ...hostFiles.associations] },
             { parent: this },
         );
         const address = s.proxy.acme?.domain ?? edge.loadBalancer.dnsName;
@@ -456,7 +468,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             instanceId: host.instance.id,
             publicIp: host.publicIp,
             endpoints,
-            startStages: [stores.map((e) => e.name), ...services.stages],
+            startStages: [...storeContainers.stages, ...services.stages],
             alarmTopics: { level2: escalation.topicArns[2], level3: escalation.topicArns[3] },
             dashboard: `sofia-${s.stack}`,
             release,
@@ -466,6 +478,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             placement: placementOf(s),
             topology: "ecs",
             loadBalancer: edge.loadBalancer.dnsName,
+            ...(grafana ? { grafana: grafanaUrl(catalog, s, address, host.instance.id).apply((reach) => ({ ...reach, user: GRAFANA_ADMIN })), grafanaAdminPassword: pulumi.secret(storeContainers.passwords[grafana.name]) } : {}),
             ...(edge.validationRecord ? { certificateValidation: edge.validationRecord } : {}),
             ...(restore ? { lastRestore: restore.summary } : {}),
         };

@@ -17,6 +17,11 @@ import { containerName } from "../host/store-config";
 import { SCRAPE_AGENT, SCRAPED_APP, scrapePolicy, scrapeSidecar } from "./scrape";
 import { appShape, containerDefinition, ecsApps, ecsEnv, efsVolumeName, SCRATCH, secretEnvOf, StoreEndpoint } from "./tasks";
 
+/** The cluster's name: the scripts and the dashboard name it before it exists. */
+export function clusterName(stack: string): string {
+    return `sofia-${stack}`;
+}
+
 export interface SofiaEcsServicesArgs {
     settings: Settings;
     catalog: readonly CatalogEntry[];
@@ -58,7 +63,7 @@ export class SofiaEcsServices extends pulumi.ComponentResource {
             .filter((stage) => stage.length > 0);
 
         // Container Insights: running against desired tasks per service, what the alarms compare.
-        this.cluster = new aws.ecs.Cluster(`${name}-cluster`, { name: `sofia-${s.stack}`, settings: [{ name: "containerInsights", value: "enabled" }], tags }, child);
+        this.cluster = new aws.ecs.Cluster(`${name}-cluster`, { name: clusterName(s.stack), settings: [{ name: "containerInsights", value: "enabled" }], tags }, child);
         // Apps that call another app (the UI the API) reach it by the name it has on the host's Docker network, through Service Connect.
         const calling = apps.filter((e) => talksTo(args.catalog, e).some((p) => appNames.has(p)));
         this.namespace = calling.length ? new aws.servicediscovery.HttpNamespace(`${name}-apps`, { name: `sofia-${s.stack}.apps`, description: "Sofia's apps that other apps call", tags }, child) : undefined;

@@ -34,6 +34,12 @@ export interface SofiaContainersArgs {
      * the VPC (the ECS topology's tasks; its security group admits them alone). @default loopback only
      */
     storesOnPrivateIp?: boolean;
+    /**
+     * The tools' operator ports ("staff") are also published on the host's private address, for a
+     * load balancer in front that serves them over TLS to staffCidrs (the ECS topology's store host;
+     * its security group admits the load balancer alone there). @default loopback only
+     */
+    staffOnPrivateIp?: boolean;
     /** What the deploy holds the containers back for (deploy-checklist.ts): empty when it runs no such step. */
     gates: {
         /** Every container waits for these (the maintenance page, the backup). */
@@ -92,8 +98,8 @@ function storeExtras(entry: CatalogEntry, s: Settings, password: pulumi.Input<st
 }
 
 /** A tool's inputs beyond what the catalog says. */
-function toolExtras(entry: CatalogEntry, catalog: CatalogEntry[], s: Settings): Partial<ContainerServiceArgs> {
-    if (entry.name === "grafana") return grafanaExtras(catalog, s);
+function toolExtras(entry: CatalogEntry, catalog: CatalogEntry[], s: Settings, behindLoadBalancer: boolean): Partial<ContainerServiceArgs> {
+    if (entry.name === "grafana") return grafanaExtras(catalog, s, behindLoadBalancer);
     throw new CatalogError(`catalog: the tool ${entry.name} has no configuration in topology/host/containers.ts`);
 }
 
@@ -106,13 +112,14 @@ interface SpecContext {
     hostPrivateIp: pulumi.Input<string>;
     logGroups: Record<string, pulumi.Input<string>>;
     storesOnPrivateIp?: boolean;
+    staffOnPrivateIp?: boolean;
 }
 
 /** A catalog entry's container arguments (but its volumes, start order and provider). */
 export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<ContainerServiceArgs, "volumes" | "startAfter" | "provider"> {
     const { catalog, settings: s } = ctx;
     const extras =
-        entry.kind === "store" ? storeExtras(entry, s, ctx.passwords[entry.name]) : entry.kind === "edge" ? proxyExtras(catalog, s) : entry.kind === "tool" ? toolExtras(entry, [...catalog], s) : {};
+        entry.kind === "store" ? storeExtras(entry, s, ctx.passwords[entry.name]) : entry.kind === "edge" ? proxyExtras(catalog, s) : entry.kind === "tool" ? toolExtras(entry, [...catalog], s, ctx.staffOnPrivateIp === true) : {};
     // An app sees the password files of the stores it talks to; a store its own; a tool both; the proxy none.
     const peers = talksTo(catalog, entry);
     const storeSecrets = Object.entries(ctx.passwords)
@@ -125,6 +132,7 @@ export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<Conta
             : [
                   ...entry.ports.filter((p) => p.publish !== "private").map((p) => ({ port: p.port, bind: "loopback" as const })),
                   ...(entry.kind === "store" && ctx.storesOnPrivateIp ? entry.ports.map((p) => ({ port: p.port, bind: { ip: ctx.hostPrivateIp } })) : []),
+                  ...(entry.kind === "tool" && ctx.staffOnPrivateIp ? entry.ports.filter((p) => p.publish === "staff").map((p) => ({ port: p.port, bind: { ip: ctx.hostPrivateIp } })) : []),
               ];
     return {
         containerName: containerName(entry),
@@ -145,6 +153,8 @@ export function containerSpec(entry: CatalogEntry, ctx: SpecContext): Omit<Conta
         stopGraceSeconds: entry.stopGraceSeconds,
         // Fixed names, known before the stack exists: the fingerprint holds who shares which network.
         networks: networksOf(catalog, entry.name, servedElsewhere(catalog, ctx)),
+        // A store served at the host's address is reached there by its name, by a client on this host too (Grafana's data source names it).
+        hosts: entry.kind === "store" ? [] : peers.filter((p) => servedElsewhere(catalog, ctx).includes(p)).map((p) => ({ host: containerName({ name: p }), ip: ctx.hostPrivateIp })),
         logs: { group: ctx.logGroups[entry.name], region: s.region },
     };
 }
@@ -237,7 +247,7 @@ export class SofiaContainers extends pulumi.ComponentResource {
         }
         const passwords = this.createPasswords(name, catalog);
         this.passwords = Object.fromEntries(Object.entries(passwords).map(([k, p]) => [k, p.result]));
-        const ctx: SpecContext = { catalog, settings: s, passwords: this.passwords, hostPrivateIp: args.hostPrivateIp, logGroups: args.logGroups, storesOnPrivateIp: args.storesOnPrivateIp };
+        const ctx: SpecContext = { catalog, settings: s, passwords: this.passwords, hostPrivateIp: args.hostPrivateIp, logGroups: args.logGroups, storesOnPrivateIp: args.storesOnPrivateIp, staffOnPrivateIp: args.staffOnPrivateIp };
         // The networks by their fixed names, and each container after the networks it joins.
         const argsOf = (entry: CatalogEntry) => ({ ...containerSpec(entry, ctx), provider });
 

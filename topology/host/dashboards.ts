@@ -32,18 +32,24 @@ export function dashboardUid(stack: string): string {
     return uid.length <= 40 ? uid : `${uid.slice(0, 31)}-${createHash("sha256").update(stack).digest("hex").slice(0, 8)}`;
 }
 
-/** Rows, in order: the first whose test holds takes a metric; the rest go to "Other". */
-const ROWS: { title: string; has: (metric: string) => boolean }[] = [
-    { title: "Services and Redis (host probe)", has: (m) => (Object.values(PROBE_METRICS) as string[]).includes(m) },
-    { title: "Market data, news and feeds (metrics server)", has: (m) => (Object.values(APP_METRICS) as string[]).includes(m) },
-    { title: "API latency and errors (logs)", has: (m) => m === LOG_METRICS.apiLatency || m.startsWith(LOG_METRICS.errorLines("")) },
-    { title: "Host", has: (m) => (Object.values(HOST_METRICS) as string[]).includes(m) },
-    { title: "Backups and DR test", has: (m) => (Object.values(BACKUP_METRICS) as string[]).includes(m) },
-    { title: "Certificate", has: (m) => (Object.values(CERT_METRICS) as string[]).includes(m) },
+/** A metric as a row tells it: its namespace and name. */
+type Metric = { namespace: string; name: string };
+
+/** Rows, in order: the first whose test holds takes a metric; the rest go to "Other". The ECS topology's own signals are AWS's. */
+const ROWS: { title: string; has: (m: Metric) => boolean }[] = [
+    { title: "Tasks (ECS)", has: (m) => m.namespace === "ECS/ContainerInsights" },
+    { title: "Load balancer", has: (m) => m.namespace === "AWS/ApplicationELB" },
+    { title: "Cache (ElastiCache)", has: (m) => m.namespace === "AWS/ElastiCache" },
+    { title: "Services and Redis (host probe)", has: ({ name: m }) => (Object.values(PROBE_METRICS) as string[]).includes(m) },
+    { title: "Market data, news and feeds (metrics server)", has: ({ name: m }) => (Object.values(APP_METRICS) as string[]).includes(m) },
+    { title: "API latency and errors (logs)", has: ({ name: m }) => m === LOG_METRICS.apiLatency || m.startsWith(LOG_METRICS.errorLines("")) },
+    { title: "Host", has: ({ name: m }) => (Object.values(HOST_METRICS) as string[]).includes(m) },
+    { title: "Backups and DR test", has: ({ name: m }) => (Object.values(BACKUP_METRICS) as string[]).includes(m) },
+    { title: "Certificate", has: ({ name: m }) => (Object.values(CERT_METRICS) as string[]).includes(m) },
 ];
 
 /** Stands in for the instance id, which is known only once the host exists: its alarms are AWS's (EC2 status checks), not drawn. */
-const NOT_YET = "<instance>";
+export const NOT_YET = "<instance>";
 
 /** A, B, ... Z, A1, B1, ...: unique within a panel. */
 const refId = (i: number) => String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : "");
@@ -57,8 +63,10 @@ interface Series {
     statistic: string;
 }
 
+/** Dimensions a query can name: every value known and not the instance's stand-in. */
+const plain = (d: Record<string, unknown>) => Object.values(d).every((v) => typeof v === "string" && v !== NOT_YET);
+
 function seriesOf(a: AlarmSpec): Series[] {
-    const plain = (d: Record<string, unknown>) => Object.values(d).every((v) => typeof v === "string" && v !== NOT_YET);
     if (a.metric && plain(a.metric.dimensions)) {
         return [{ alarm: a, namespace: a.metric.namespace, name: a.metric.name, dimensions: a.metric.dimensions as Record<string, string>, statistic: a.metric.statistic ?? a.metric.extendedStatistic! }];
     }
@@ -90,6 +98,38 @@ function cloudwatchQuery(x: Series, refId: string) {
  */
 function alarmPanel(title: string, series: Series[]): PanelBuilder {
     const alarms = [...new Map(series.map((x) => [x.alarm.id, x.alarm])).values()];
+    return thresholdPanel(title, alarms).targets(series.map((x, i) => cloudwatchQuery(x, refId(i))));
+}
+
+/** The math query's id: no alarm's metric may take it. */
+const MATH_ID = "alarm";
+
+/**
+ * An alarm on a math expression, as the alarm reads it: its metrics (hidden, by their ids) and the
+ * expression over them, with its threshold (a threshold drawn over a raw count would mislead: a
+ * singleton's "1 - running" fires at 1, where a running count of 1 is healthy).
+ */
+function expressionPanel(a: AlarmSpec): PanelBuilder {
+    const { expression, label, metrics } = a.expression!;
+    if (metrics.some((m) => m.id === MATH_ID)) throw new Error(`alarm ${a.id}: its metric id '${MATH_ID}' is the dashboard's math query's`);
+    const hidden = metrics.map((m, i) => cloudwatchQuery({ alarm: a, namespace: m.namespace, name: m.name, dimensions: m.dimensions as Record<string, string>, statistic: m.statistic }, refId(i)).id(m.id).hide(true));
+    const math = new CloudWatchMetricsQueryBuilder()
+        .refId(refId(metrics.length))
+        .datasource(DATASOURCES.cloudwatch)
+        .region(REGION)
+        .id(MATH_ID)
+        .expression(expression)
+        // Grafana refuses a metrics query without a statistic, a math one too (it is not used there).
+        .statistic(metrics[0].statistic)
+        .period(String(a.period))
+        .label(label)
+        .metricQueryType(MetricQueryType.Search)
+        .metricEditorMode(MetricEditorMode.Code);
+    return thresholdPanel(label, [a]).targets([...hidden, math]);
+}
+
+/** A panel with the first alarm's threshold as a line, red on the side where it fires. */
+function thresholdPanel(title: string, alarms: AlarmSpec[]): PanelBuilder {
     const { threshold, comparison } = alarms[0];
     const firesBelow = comparison.startsWith("Less");
     return new PanelBuilder()
@@ -101,8 +141,7 @@ function alarmPanel(title: string, series: Series[]): PanelBuilder {
                 .mode(ThresholdsMode.Absolute)
                 .steps(firesBelow ? [{ value: null, color: "red" }, { value: threshold, color: "green" }] : [{ value: null, color: "green" }, { value: threshold, color: "red" }]),
         )
-        .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Line))
-        .targets(series.map((x, i) => cloudwatchQuery(x, refId(i))));
+        .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Line));
 }
 
 /** The catalog's writers' rows per minute, straight from the store (the runbook's "Verify data flow"). */
@@ -138,26 +177,37 @@ class SqlQuery implements cog.Builder<cog.Dataquery> {
     }
 }
 
-/** Sofia's overview dashboard of a stack, as Grafana's dashboard JSON model. */
-export function sofiaDashboard(catalog: CatalogEntry[], s: Settings) {
-    const series = sofiaAlarms(catalog, s, NOT_YET, DATA_PATH).flatMap(seriesOf);
-    // One panel per metric and statistic: a ratio beside a count of its samples would flatten it.
-    const byMetric = new Map<string, Series[]>();
-    for (const x of series) {
-        const key = `${x.name} (${x.statistic})`;
-        byMetric.set(key, [...(byMetric.get(key) ?? []), x]);
+/**
+ * Sofia's overview dashboard of a stack, as Grafana's dashboard JSON model, from its alarm table:
+ * the host topology's by default; the ECS topology gives its own, dimensions resolved.
+ */
+export function sofiaDashboard(catalog: CatalogEntry[], s: Settings, alarms: readonly AlarmSpec[] = sofiaAlarms(catalog, s, NOT_YET, DATA_PATH)) {
+    // One panel per metric and statistic (a ratio beside a count of its samples would flatten it),
+    // and one per math alarm, drawn as it reads.
+    const panels = new Map<string, { metric: Metric; series: Series[]; math?: AlarmSpec }>();
+    for (const a of alarms) {
+        if (a.expression) {
+            if (a.expression.metrics.every((m) => plain(m.dimensions))) panels.set(a.expression.label, { metric: a.expression.metrics[0], series: [], math: a });
+            continue;
+        }
+        for (const x of seriesOf(a)) {
+            const key = `${x.name} (${x.statistic})`;
+            if (!panels.has(key)) panels.set(key, { metric: x, series: [] });
+            panels.get(key)!.series.push(x);
+        }
     }
     const rows = [...ROWS, { title: "Other", has: () => true }];
     const builder = new DashboardBuilder(`Sofia ${s.stack}`).uid(dashboardUid(s.stack)).tags(["sofia", s.stack]).refresh("1m").time({ from: "now-6h", to: "now" }).timezone("utc").readonly();
     const taken = new Set<string>();
     for (const row of rows) {
-        const names = [...byMetric.keys()].filter((m) => !taken.has(m) && row.has(byMetric.get(m)![0].name));
+        const names = [...panels.keys()].filter((m) => !taken.has(m) && row.has(panels.get(m)!.metric));
         const extra = row.title.startsWith("Market data") ? [pnlPanel(s), dataFlowPanel(catalog, s.timeseriesStore)].filter((p) => p !== undefined) : [];
         if (!names.length && !extra.length) continue;
         builder.withRow(new RowBuilder(row.title));
         for (const m of names) {
             taken.add(m);
-            builder.withPanel(alarmPanel(m, byMetric.get(m)!));
+            const p = panels.get(m)!;
+            builder.withPanel(p.math ? expressionPanel(p.math) : alarmPanel(m, p.series));
         }
         for (const p of extra) builder.withPanel(p);
     }

@@ -92,13 +92,16 @@ function dashboardProvider(): string {
     });
 }
 
-/** The Grafana container's files, env and mounts beyond the catalog. */
-export function grafanaExtras(catalog: CatalogEntry[], s: Settings): Partial<ContainerServiceArgs> {
+/**
+ * The Grafana container's files, env and mounts beyond the catalog. `behindLoadBalancer`: the ECS
+ * topology's load balancer serves it over TLS (with staffCidrs), not the host's proxy.
+ */
+export function grafanaExtras(catalog: CatalogEntry[], s: Settings, behindLoadBalancer = false): Partial<ContainerServiceArgs> {
     const port = clientPorts(catalog).find((p) => p.service === "grafana")?.port.port;
-    // Through the proxy's TLS where staffCidrs let anyone in; otherwise only through an SSM
-    // port-forwarding session to its loopback port (encrypted by SSM), where a secure cookie or an
-    // https root URL would break the login.
-    const viaProxy = s.staffCidrs.length > 0 && proxyTlsSource(s) !== undefined;
+    // Through the proxy's (or the load balancer's) TLS where staffCidrs let anyone in; otherwise only
+    // through an SSM port-forwarding session to its loopback port (encrypted by SSM), where a secure
+    // cookie or an https root URL would break the login.
+    const viaProxy = s.staffCidrs.length > 0 && (behindLoadBalancer || proxyTlsSource(s) !== undefined);
     return {
         files: [
             // The admin's password from its secret file, read by Grafana itself: the image's start
@@ -187,14 +190,17 @@ OnUnitActiveSec=15min
 WantedBy=timers.target
 `;
 
-/** The host files part of Grafana: its dashboard, and what keeps its credentials fresh. */
-export function grafanaHostFiles(catalog: CatalogEntry[], s: Settings, roleArn: pulumi.Input<string>): HostFilesPart {
+/**
+ * The host files part of Grafana: its dashboard, and what keeps its credentials fresh. The dashboard
+ * is the host topology's unless given (the ECS topology's, from its own alarm table).
+ */
+export function grafanaHostFiles(catalog: CatalogEntry[], s: Settings, roleArn: pulumi.Input<string>, dashboard: pulumi.Input<string> = JSON.stringify(sofiaDashboard(catalog, s))): HostFilesPart {
     return {
         name: "grafana",
         files: [
             hostEnvFile(),
             // One line: the SSM document that carries it has 64 KB for everything.
-            { path: `${GRAFANA_DASHBOARDS_HOST_DIR}/${DASHBOARD_UID}.json`, content: JSON.stringify(sofiaDashboard(catalog, s)) + "\n" },
+            { path: `${GRAFANA_DASHBOARDS_HOST_DIR}/${DASHBOARD_UID}.json`, content: pulumi.output(dashboard).apply((d) => d + "\n") },
             { path: GRAFANA_ENV, content: pulumi.output(roleArn).apply((arn) => grafanaEnv(s, arn)) },
             { path: GRAFANA_CREDS_BIN, content: fs.readFileSync(hostScript("sofia-grafana-creds.sh"), "utf8"), mode: "0755" },
             { path: `${SYSTEMD_DIR}/sofia-grafana-creds.service`, content: CREDS_SERVICE },

@@ -30,10 +30,14 @@ export function networkMembers(catalog: readonly CatalogEntry[], servedElsewhere
     const members: Record<string, string[]> = {};
     for (const name of servedElsewhere) members[networkName(name)] = [name];
     for (const entry of catalog) {
-        for (const server of talksTo(catalog, entry)) {
+        const servers = talksTo(catalog, entry);
+        // What is served elsewhere is reached at the host's address, as its other clients reach it: a
+        // client on this host (Grafana on the ECS store host) shares no network with it.
+        for (const server of servers.filter((x) => !servedElsewhere.includes(x))) {
             members[networkName(server)] ??= [server];
             members[networkName(server)].push(entry.name);
         }
+        if (servers.length && servers.every((x) => servedElsewhere.includes(x))) members[networkName(entry.name)] ??= [entry.name];
     }
     return members;
 }
