@@ -23,6 +23,9 @@
 #   sofia-services status     one line per service
 #   sofia-services pull-browser
 #                             pull the theme check's browser image (a deploy does, before its page)
+#   sofia-services flows --wait
+#                             the ECS topology's deploy check from its store host: each writer's
+#                             rows arriving, then each UI task's theme in a browser
 #   sofia-services flows      rows newer than a minute per writer (one question each, 10 s at most):
 #                             what the diagnostics bundles record; never fails on a store that does not answer
 #   sofia-services patch      security updates under the host lock (waiting for a restore, a backup
@@ -187,44 +190,79 @@ cmd_verify() {
 
 # The runbook's "Check UI theme", in a browser (the catalog's `theme` markers; the same checks.js the
 # canaries run): straight at each UI's container on its own network, since the proxy shows the
-# maintenance page during a deploy. Rows: service, Docker network, browser image ("-": node and a
-# browser on this host, the tests), the checks as one line of JSON.
+# maintenance page during a deploy; on the ECS topology's store host (network `ecs:<region>/<cluster>/<service>`),
+# straight at each running task of the service, by the private address ECS gives it ({task} in the
+# checks). Rows: service, where, browser image ("-": node and a browser on this host, the tests),
+# the checks as one line of JSON.
 verify_theme() {
   [[ -r $THEMES ]] || die "verify: no theme table at $THEMES; it is installed by the stack (pulumi up)"
   [[ -r $THEME_RUNNER ]] || die "verify: no theme runner at $THEME_RUNNER; it is installed by the stack (pulumi up)"
-  local service network image checks conf out status broken=() unchecked=()
+  local service network image checks address addresses broken=() unchecked=()
   while IFS=$'\t' read -r service network image checks; do
     [[ -z $service || $service == \#* ]] && continue
-    conf=$(mktemp)
-    printf '%s\n' "$checks" >"$conf"
-    # The browser runs as the image's own user: it must read the checks.
-    chmod 0644 "$conf"
-    if [[ $image == - ]]; then
-      out=$(timeout -k 20 "$THEME_TIMEOUT" node "$THEME_RUNNER" "$conf" 2>&1) && status=0 || status=$?
-    else
-      # A name of its own, so that a run killed with the CLI (timeout, SSM) leaves nothing behind;
-      # --init: node as PID 1 would ignore the SIGTERM docker forwards. Limits like every container.
-      theme_container="sofia-theme-$$"
-      # Killed (TERM, INT: SSM's timeout or cancel) or exiting, the browser's container goes too.
-      trap 'docker rm -f "$theme_container" >/dev/null 2>&1 || true' EXIT
-      trap 'docker rm -f "$theme_container" >/dev/null 2>&1 || true; exit 143' TERM INT
-      out=$(timeout -k 20 "$THEME_TIMEOUT" docker run --rm --init --name "$theme_container" --network "$network" --memory 1g --pids-limit 512 --shm-size 256m \
-        -v "$(dirname "$THEME_RUNNER"):/checks:ro" -v "$conf:/checks.json:ro" \
-        -e NODE_PATH=/home/pptruser/node_modules --entrypoint node "$image" "/checks/$(basename "$THEME_RUNNER")" /checks.json 2>&1) && status=0 || status=$?
-      docker rm -f "$theme_container" >/dev/null 2>&1 || true
-      trap - EXIT TERM INT
+    if [[ $network != ecs:* ]]; then
+      theme_check "$service" "$network" "$image" "$checks"
+      continue
     fi
-    rm -f "$conf"
-    while IFS= read -r line; do [[ -n $line ]] && log "verify: theme of $service: $line"; done <<<"$out"
-    case $status in
-      0) ;;
-      3) broken+=("$service") ;;
-      *) unchecked+=("$service (exit $status${image:+, browser image $image})") ;;
-    esac
+    if ! addresses=$(ecs_task_addresses "${network#ecs:}"); then
+      unchecked+=("$service (its tasks' addresses could not be read from ECS: the lines above say why)")
+      continue
+    fi
+    [[ -n $addresses ]] || { unchecked+=("$service (ECS runs no task of it)"); continue; }
+    for address in $addresses; do
+      theme_check "$service (task $address)" bridge "$image" "$(jq -c --arg a "$address" 'map(.base |= sub("\\{task\\}"; $a))' <<<"$checks")"
+    done
   done <"$THEMES"
   (( ${#broken[@]} == 0 )) || die "verify: theme broken: ${broken[*]} (the lines above name each marker that differs); the release is not verified: roll it back or fix the UI image"
   (( ${#unchecked[@]} == 0 )) || die "verify: the theme could not be checked: ${unchecked[*]}; the browser did not run (its output is above): check that the host can pull the image, or run sofia-services verify again"
   return 0
+}
+
+# One check in the browser; its result lands in verify_theme's broken/unchecked lists.
+theme_check() {  # label network image checks
+  local label=$1 network=$2 image=$3 conf out status
+  conf=$(mktemp)
+  printf '%s\n' "$4" >"$conf"
+  # The browser runs as the image's own user: it must read the checks.
+  chmod 0644 "$conf"
+  if [[ $image == - ]]; then
+    out=$(timeout -k 20 "$THEME_TIMEOUT" node "$THEME_RUNNER" "$conf" 2>&1) && status=0 || status=$?
+  else
+    # A name of its own, so that a run killed with the CLI (timeout, SSM) leaves nothing behind;
+    # --init: node as PID 1 would ignore the SIGTERM docker forwards. Limits like every container.
+    theme_container="sofia-theme-$$"
+    # Killed (TERM, INT: SSM's timeout or cancel) or exiting, the browser's container goes too.
+    trap 'docker rm -f "$theme_container" >/dev/null 2>&1 || true' EXIT
+    trap 'docker rm -f "$theme_container" >/dev/null 2>&1 || true; exit 143' TERM INT
+    out=$(timeout -k 20 "$THEME_TIMEOUT" docker run --rm --init --name "$theme_container" --network "$network" --memory 1g --pids-limit 512 --shm-size 256m \
+      -v "$(dirname "$THEME_RUNNER"):/checks:ro" -v "$conf:/checks.json:ro" \
+      -e NODE_PATH=/home/pptruser/node_modules --entrypoint node "$image" "/checks/$(basename "$THEME_RUNNER")" /checks.json 2>&1) && status=0 || status=$?
+    docker rm -f "$theme_container" >/dev/null 2>&1 || true
+    trap - EXIT TERM INT
+  fi
+  rm -f "$conf"
+  while IFS= read -r line; do [[ -n $line ]] && log "verify: theme of $label: $line"; done <<<"$out"
+  case $status in
+    0) ;;
+    3) broken+=("$label") ;;
+    *) unchecked+=("$label (exit $status${image:+, browser image $image})") ;;
+  esac
+}
+
+# The private addresses of an ECS service's running tasks (awsvpc: one each), one per line; the
+# calls bounded, as every AWS call a deploy waits on. Fails, saying why on stderr (stdout is the
+# addresses), when ECS cannot be read.
+ecs_task_addresses() {  # <region>/<cluster>/<service>
+  local region cluster service arns
+  IFS=/ read -r region cluster service <<<"$1"
+  local -a bounded=(--region "$region" --cluster "$cluster" --cli-connect-timeout 10 --cli-read-timeout 30 --output json)
+  arns=$(aws ecs list-tasks "${bounded[@]}" --service-name "$service" --desired-status RUNNING | jq -r '.taskArns[]') ||
+    { log "verify: could not list the tasks of $service in cluster $cluster ($region)" >&2; return 1; }
+  [[ -n $arns ]] || return 0
+  # shellcheck disable=SC2086 # one argument per task ARN
+  aws ecs describe-tasks "${bounded[@]}" --tasks $arns |
+    jq -r '.tasks[] | select(.lastStatus == "RUNNING") | .attachments[]? | .details[]? | select(.name == "privateIPv4Address") | .value | select(test("^[0-9]{1,3}(\\.[0-9]{1,3}){3}$"))' ||
+    { log "verify: could not read the addresses of $service's tasks in cluster $cluster ($region)" >&2; return 1; }
 }
 
 # What the alarms assume of the images and the host can check (model/catalog.ts `serves`): each
@@ -432,8 +470,11 @@ cmd_flows() {
   [[ -r $FLOWS ]] || die "flows: no data-flow table at $FLOWS; it is installed by the stack (pulumi up)"
   # --wait: the deploy's data-flow check alone, for writers that run elsewhere (the ECS topology's
   # tasks write into this host's store): wait for each writer's rows, fail naming it, else verified.
+  # Then each UI's theme, in a browser at each of its tasks (the themes table), its image pulled first.
   if [[ ${1:-} == --wait ]]; then
     verify_flows
+    cmd_pull_browser
+    verify_theme
     echo "verified-at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     return
   fi

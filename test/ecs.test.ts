@@ -12,6 +12,7 @@ import { PlannedResource } from "../plan/offline";
 import { sofiaCatalog } from "../model/catalog";
 import { LOG_FORMATS } from "../model/log-formats";
 import { grafanaDatasources } from "../topology/host/grafana";
+import { taskReadPolicy } from "../topology/ecs/theme";
 import { startStages } from "../model/start-order";
 import { hourWindow } from "../topology/ecs/cache";
 import { containerDefinition, ecsEnv, secretEnvOf } from "../topology/ecs/tasks";
@@ -318,6 +319,30 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         const pageListeners = installedFiles(staff).find((f) => f.path === "/etc/sofia/edge.env")!.content;
         expect(pageListeners.match(/listener\//g)).toHaveLength(2);
         expect(await evaluate(policies, staff.resources, policyConfig(settingsOf("prod", [...ECS, 'staffCidrs=["203.0.113.0/24"]'])))).toEqual([]);
+    });
+
+    it("a deploy checks the UI's theme from the store host, in a browser at each of its tasks, canaries or not: the host may read the cluster's tasks and reach the UI's port, no more", async () => {
+        // Staging's clients are not the whole internet: it has no canaries.
+        for (const [stack, extra] of [["prod", []], ["staging", [CERT]]] as const) {
+            const plan = await planStack(stack, [...ECS, ...extra]);
+            const themes = installedFiles(plan).find((f) => f.path === "/etc/sofia/themes.tsv")!.content.split("\n").filter((l) => l && !l.startsWith("#"));
+            expect(themes.map((r) => r.split("\t").slice(0, 3))).toEqual([["ui", `ecs:eu-central-1/sofia-${stack}/ui`, "ghcr.io/puppeteer/puppeteer:24.10.0"]]);
+            expect(JSON.parse(themes[0].split("\t")[3])[0].base).toBe("http://{task}:8080");
+            const verify = plan.resources.find((r) => r.name === "sofia-deploy-verify-run")!;
+            expect(String(verify.inputs.create)).toMatch(/sofia-services flows --wait$/);
+            const reader = plan.resources.find((r) => r.name === "sofia-theme-tasks")!;
+            expect(verify.dependsOn).toContain(reader.urn);
+            const statements = JSON.parse(String(reader.inputs.policy)).Statement;
+            expect(statements).toEqual([
+                { Sid: "ListTasks", Effect: "Allow", Action: "ecs:ListTasks", Resource: "*", Condition: { ArnEquals: { "ecs:cluster": expect.stringMatching(new RegExp(`^arn:aws:ecs:eu-central-1:\\d+:cluster/`)) } } },
+                { Sid: "DescribeTasks", Effect: "Allow", Action: "ecs:DescribeTasks", Resource: expect.stringMatching(/^arn:aws:ecs:eu-central-1:\d+:task\/.+\/\*$/) },
+            ]);
+            const rule = plan.resources.find((r) => r.name === "sofia-tasks-in-ui-theme")!.inputs;
+            // From the store host's group (the one the cache lets the store host in by).
+            const storeHostSg = plan.resources.find((r) => r.name === "sofia-cache-in-store-host")!.inputs.referencedSecurityGroupId;
+            expect(rule).toMatchObject({ fromPort: 8080, toPort: 8080, referencedSecurityGroupId: storeHostSg });
+        }
+        expect(() => taskReadPolicy("arn:aws:ecs:eu-central-1:123456789012:service/sofia-prod/ui")).toThrow(/not an ECS cluster's ARN/);
     });
 
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {

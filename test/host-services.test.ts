@@ -13,6 +13,7 @@ import { QuestDbDouble, startQuestDbDouble } from "../drill/doubles/questdb-http
 import { mountPointOf, RunResult, runAsync } from "../drill/run";
 import { hostEnv } from "../topology/host/layout";
 import { themeTable } from "../topology/host/synthetics";
+import { ecsThemeTable } from "../topology/ecs/theme";
 import { browserPath } from "./helpers/browser";
 
 const ROOT = path.join(__dirname, "..");
@@ -869,6 +870,33 @@ describe("sofia-services verify: the UI's theme, in a real browser (the catalog'
         expect(r.stderr).toMatch(/the theme could not be checked: ui \(exit 2/);
         expect(r.stderr).not.toContain("theme broken");
     });
+
+    it("on the ECS store host (flows --wait): at each running task of the UI, by the address ECS gives it; fails naming the task, or saying ECS runs none or cannot be read", async () => {
+        // The stack's ECS table, the UI's port pointed here; the tasks' addresses from a TEST DOUBLE of ECS (drill/doubles/ecs/aws).
+        const ecsTable = ecsThemeTable(sofiaCatalog("questdb"), { region: "eu-central-1", stack: "prod" }, "-").replace(`{task}:8080`, `{task}:${new URL(base).port}`);
+        fs.writeFileSync(path.join(dir, "themes.tsv"), ecsTable);
+        const awsLog = path.join(dir, "aws.log");
+        const ecs = (extra: Record<string, string>) => runAsync("bash", [SCRIPT, "flows", "--wait"], env({ ...browser, PATH: `${DOUBLES}/ecs:${DOUBLES}:${process.env.PATH}`, AWS_LOG: awsLog, ...extra }));
+        variant = "good";
+        const ok = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1 127.0.0.1" });
+        expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+        expect(ok.stdout.split("\n").filter((l) => l.includes(`verify: theme of ui (task 127.0.0.1): http://127.0.0.1:${new URL(base).port}: theme intact`))).toHaveLength(2);
+        expect(ok.stdout).toMatch(/^verified-at \S+$/m);
+        expect(fs.readFileSync(awsLog, "utf8")).toMatch(/ecs list-tasks --region eu-central-1 --cluster sofia-prod --cli-connect-timeout 10 --cli-read-timeout 30 --output json --service-name ui --desired-status RUNNING/);
+        variant = "broken";
+        const bad = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1" });
+        expect(bad.status).not.toBe(0);
+        expect(bad.stderr).toMatch(/verify: theme broken: ui \(task 127\.0\.0\.1\)/);
+        expect(bad.stdout).not.toContain("verified-at");
+        variant = "good";
+        const none = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "" });
+        expect(none.status).not.toBe(0);
+        expect(none.stderr).toContain("the theme could not be checked: ui (ECS runs no task of it)");
+        const denied = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1", ECS_DOUBLE_LIST_FAILS: "1" });
+        expect(denied.status).not.toBe(0);
+        expect(denied.stderr).toContain("verify: could not list the tasks of ui in cluster sofia-prod (eu-central-1)");
+        expect(denied.stderr).toContain("the theme could not be checked: ui (its tasks' addresses could not be read from ECS");
+    }, 90_000);
 
     it("pull-browser pulls each table's browser image once, and fails before the page with what to do", async () => {
         fs.writeFileSync(path.join(dir, "themes.tsv"), themeTable(sofiaCatalog("questdb")));

@@ -50,6 +50,7 @@ import { clusterName, SofiaEcsServices } from "./services";
 import { ecsApps, ecsFingerprint } from "./tasks";
 import { loggedOnEcs, storeHostCatalog } from "./split";
 import { grafanaUrl } from "./operators";
+import { ecsThemeTable, taskReadPolicy, themedApps } from "./theme";
 import { talksTo } from "../host/networks";
 
 /** The deployment checklist's steps on ECS, by kind (the model's ids; "verify" is the rollout check and the data flow). */
@@ -163,7 +164,8 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             {
                 instanceId: host.instance.id,
                 parts: [
-                    sofiaHostFiles(onHost, s, DATA_PATH, catalog),
+                    // The data flow and the theme of the whole stack, checked from here (the tasks write into this host's store).
+                    sofiaHostFiles(onHost, s, DATA_PATH, catalog, ecsThemeTable(catalog, s)),
                     // Redis is ElastiCache's: the store host's backups take a live copy of it (the "cache" item, on
                     // the Redis-only schedule too), and the apps' files from their file system.
                     backupHostFiles(onHost, s, backupBucket.bucket.bucket, DATA_PATH, { shared: files ? sharedFileItems(catalog) : [], cache: true }),
@@ -226,6 +228,8 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
 
         for (const { entry, port } of clientListeners(catalog)) {
             allowFrom(`${name}-tasks-in-${entry.name}`, appSgs[entry.name], edge.securityGroup, port, `Sofia ${entry.name} from the load balancer`, tags);
+            // A deploy's theme check: the store host's browser, straight at each task (theme.ts).
+            if (themedApps(catalog).includes(entry)) allowFrom(`${name}-tasks-in-${entry.name}-theme`, appSgs[entry.name], host.securityGroup, port, `Sofia ${entry.name} for the store host's theme check`, tags);
             // An app that calls another (the UI the API) reaches it on its port, by Service Connect (services.ts).
             for (const caller of talkers(entry.name)) allowFrom(`${name}-${entry.name}-in-${caller.name}`, appSgs[entry.name], appSgs[caller.name], port, `Sofia ${entry.name} for ${caller.name}`, tags);
         }
@@ -379,6 +383,10 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             return services;
         });
 
+        // The theme check finds the themed apps' tasks by their addresses.
+        const taskReader = themedApps(catalog).length
+            ? new aws.iam.RolePolicy(`${name}-theme-tasks`, { role: host.role.id, policy: services.cluster.arn.apply(taskReadPolicy) }, { parent: host.role })
+            : undefined;
         const prefix = alarmPrefix(s.stack);
         const escalation = monitoring.escalate(ecsAlarms(catalog, s, signals(host.instance.id)));
         // The runbook's theme and critical paths from outside, as on the host: through the load balancer, by the clients' DNS name.
@@ -453,7 +461,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                       command: `${SERVICES_BIN} flows --wait`,
                       triggers: [JSON.stringify(release), fingerprint, deployAttempt()],
                       requires: hostFiles.installed,
-                      after: [rollout, ...(canaries ? [canaries] : []), ...hostFiles.associations],
+                      after: [rollout, ...(canaries ? [canaries] : []), ...(taskReader ? [taskReader] : []), ...hostFiles.associations],
                   },
                   { parent: this },
               );

@@ -130,9 +130,10 @@ WantedBy=timers.target
 /**
  * Every file the host gets, and the commands that activate them. `flowsFrom`: the catalog whose
  * writers' rows the deploy checks arrive in this host's store (the ECS topology's store host checks
- * the whole stack's). @default the host's own catalog
+ * the whole stack's). @default the host's own catalog. `themes`: the deploy's theme checks.
+ * @default the host's own UIs, on their Docker networks
  */
-export function sofiaHostFiles(catalog: readonly CatalogEntry[], s: Pick<Settings, "timeseriesStore" | "questdb">, dataPath: string, flowsFrom: readonly CatalogEntry[] = catalog): HostFilesPart {
+export function sofiaHostFiles(catalog: readonly CatalogEntry[], s: Pick<Settings, "timeseriesStore" | "questdb">, dataPath: string, flowsFrom: readonly CatalogEntry[] = catalog, themes = themeTable(catalog)): HostFilesPart {
     return {
         name: "services",
         files: [
@@ -142,7 +143,7 @@ export function sofiaHostFiles(catalog: readonly CatalogEntry[], s: Pick<Setting
             { path: CONTRACTS_TABLE, content: contractsTable(catalog) },
             { path: TUNING_TABLE, content: tuningTable(catalog, s) },
             { path: FLOWS_TABLE, content: flowsTable(flowsFrom, s) },
-            { path: THEMES_TABLE, content: themeTable(catalog) },
+            { path: THEMES_TABLE, content: themes },
             { path: THEME_RUNNER, content: fs.readFileSync(path.join(projectRoot(), "components/synthetics/run-local.js"), "utf8") },
             { path: `${THEME_RUNNER_DIR}/checks.js`, content: fs.readFileSync(path.join(projectRoot(), "components/synthetics/checks.js"), "utf8") },
             { path: SERVICES_BIN, content: fs.readFileSync(hostScript("sofia-services.sh"), "utf8"), mode: "0755" },
