@@ -413,11 +413,15 @@ const killMidSharedCopy: Scenario = {
             await killTree(h);
             const partialLeft = fs.existsSync(partial);
             const left = `${fs.readdirSync(shared).join(", ")}; models ${fs.existsSync(models) ? `${fs.readdirSync(models).length} entries` : "missing"}`;
+            // The next command that takes the lock (the backup-age publisher, every few minutes) removes the partial copy: EFS bills for it.
+            const age = await env.runHost("sofia-backup", ["age"]);
+            const partialAfterAge = fs.existsSync(partial);
             const r = await env.runHost("sofia-restore", ["drill-fault-shared"]);
-            log(`killed while restoring onto ${shared} (it then held ${left}); the retried restore: exit ${r.status}`);
+            log(`killed while restoring onto ${shared} (it then held ${left}); sofia-backup age: exit ${age.status}, partial copy ${partialAfterAge ? "still there" : "removed"}; the retried restore: exit ${r.status}`);
             return [
                 check('it reached "fetching" before it was killed', got),
                 check("it was killed while it unpacked the files beside the live ones", unpacking && partialLeft, `left: ${left}`),
+                check("the next command that takes the lock (sofia-backup age) removes the partial copy", !partialAfterAge && /removed .*\.restore-new/.test(age.stderr + age.stdout), (age.stderr + age.stdout).slice(-600)),
                 check("the retried restore (the next pulumi up) completes", r.status === 0, r.stderr.slice(-600)),
                 check("the shared files are the backup's, whole, and nothing written since", treeHash(models) === backed, `after the kill: ${left}`),
                 check("no safety copy or partial copy left on the shared file system", fs.readdirSync(shared).join(",") === "models", fs.readdirSync(shared).join(",")),

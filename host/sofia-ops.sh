@@ -204,6 +204,7 @@ ops_recover() {
   if [[ -d $SOFIA_STAGING_DIR ]]; then find "$SOFIA_STAGING_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} + || return 1; fi
   stop_temp_redis_left
   release_checkpoint_left
+  remove_restore_copies_left || return 1
 
   [[ -f $SOFIA_JOURNAL ]] || return 0
   op=$(journal_get op) phase=$(journal_get phase) id=$(journal_get id)
@@ -319,6 +320,21 @@ TEMP_REDIS_CONTAINER=sofia-redis-restore
 TEMP_REDIS_PIDFILE="$SOFIA_STATE_DIR/temp-redis.pid"
 SEED_REDIS_CONTAINER=sofia-redis-seed
 SEED_REDIS_PIDFILE="$SOFIA_STATE_DIR/seed-redis.pid"
+# A restore unpacks an item that lives on a file system of its own (the ECS apps' files, on EFS)
+# beside its live directory, as <dir>.restore-new, and renames it into place. Killed before the
+# rename, it leaves that partial copy: nobody's once the lock is ours, and EFS bills for its bytes.
+# Never the live directory or its safety copy (the journal's, put back above or by rollback_dirs).
+remove_restore_copies_left() {
+  local name dir
+  [[ -r ${SOFIA_BACKUP_ITEMS:-} ]] || return 0
+  while IFS=$'\t' read -r name _ _ _ dir _; do
+    [[ -z $name || $name == \#* || -z $dir || $dir == - ]] && continue
+    [[ -e $dir.restore-new ]] || continue
+    rm -rf "$dir.restore-new" || { ops_log "could not remove $dir.restore-new, the partial copy of a restore that was killed; remove it by hand"; return 1; }
+    ops_log "removed $dir.restore-new, the partial copy of a restore that was killed while it unpacked"
+  done <"$SOFIA_BACKUP_ITEMS"
+}
+
 stop_temp_redis_left() {
   local pid pidfile what
   for what in "DR test:$TEMP_REDIS_PIDFILE" "cache seed or export:$SEED_REDIS_PIDFILE"; do
