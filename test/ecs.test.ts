@@ -345,6 +345,19 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         expect(() => taskReadPolicy("arn:aws:ecs:eu-central-1:123456789012:service/sofia-prod/ui")).toThrow(/not an ECS cluster's ARN/);
     });
 
+    it("TimescaleDB the same way: on the store host with Grafana, reached by the tasks that talk to it, every policy passing", async () => {
+        const pinned = "timescale/timescaledb:2.17.2-pg16@sha256:" + "c".repeat(64);
+        const overrides = [...ECS, "timeseriesStore=timescaledb", `images.timescaledb=${pinned}`];
+        const plan = await planStack("prod", overrides);
+        expect(ofType(plan, "docker:index/container:Container").map((c) => c.inputs.name)).toEqual(["sofia-timescaledb", "sofia-grafana"]);
+        const grafana = ofType(plan, "docker:index/container:Container").find((c) => c.inputs.name === "sofia-grafana")!.inputs;
+        expect(grafana.hosts).toEqual([{ host: "sofia-timescaledb", ip: "10.0.0.10" }]);
+        const talkers = sofiaCatalog("timescaledb").filter((e) => e.kind === "app" && e.talksTo?.includes("timescaledb")).map((e) => e.name);
+        const rules = plan.resources.filter((r) => r.name.startsWith("sofia-store-timescaledb-5432-")).map((r) => r.name.slice("sofia-store-timescaledb-5432-".length));
+        expect(rules.sort()).toEqual([...talkers].sort());
+        expect(await evaluate(policies, plan.resources, policyConfig(settingsOf("prod", overrides)))).toEqual([]);
+    });
+
     it("alarms: tasks below desired per app, 5xx share, p95 per target group, cache memory per node, the store host's own; none without a publisher", async () => {
         const plan = await planStack("prod", ECS);
         const names = ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => String(a.inputs.name));
