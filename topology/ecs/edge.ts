@@ -180,13 +180,14 @@ export class SofiaEdge extends pulumi.ComponentResource {
             // Waits (up to its timeout) until the operator's DNS record lets ACM issue it.
             certificateArn = new aws.acm.CertificateValidation(`${name}-cert-valid`, { certificateArn: cert.arn }, { parent: cert }).certificateArn;
         }
-        for (const { entry, port, healthPath } of listeners) {
+        // A port served over TLS, forwarding to a target group whose health check is the catalog's.
+        const serve = (entry: CatalogEntry, port: number, healthPath: string, targetType: "ip" | "instance") => {
             const group = new aws.lb.TargetGroup(
                 `${name}-${entry.name}`,
                 {
                     port,
                     protocol: "HTTP",
-                    targetType: "ip",
+                    targetType,
                     vpcId: args.vpcId,
                     // Longer than a request takes, shorter than ELB's 300 s: deploys do not wait five minutes per task.
                     deregistrationDelay: 30,
@@ -195,39 +196,24 @@ export class SofiaEdge extends pulumi.ComponentResource {
                 },
                 child,
             );
-            this.targetGroups[entry.name] = group;
-            this.listeners.push(
-                new aws.lb.Listener(
-                    `${name}-${entry.name}-${port}`,
-                    { loadBalancerArn: this.loadBalancer.arn, port, protocol: "HTTPS", sslPolicy: TLS_POLICY, certificateArn, defaultActions: [{ type: "forward", targetGroupArn: group.arn }], tags },
-                    child,
-                ),
+            const listener = new aws.lb.Listener(
+                `${name}-${entry.name}-${port}`,
+                { loadBalancerArn: this.loadBalancer.arn, port, protocol: "HTTPS", sslPolicy: TLS_POLICY, certificateArn, defaultActions: [{ type: "forward", targetGroupArn: group.arn }], tags },
+                child,
             );
+            return { group, listener };
+        };
+        for (const { entry, port, healthPath } of listeners) {
+            const { group, listener } = serve(entry, port, healthPath, "ip");
+            this.targetGroups[entry.name] = group;
+            this.listeners.push(listener);
         }
         // A tool on the store host: an instance target, its port published on the host's private address.
         for (const { entry, port, healthPath } of this.staffPorts) {
-            const group = new aws.lb.TargetGroup(
-                `${name}-${entry.name}`,
-                {
-                    port,
-                    protocol: "HTTP",
-                    targetType: "instance",
-                    vpcId: args.vpcId,
-                    deregistrationDelay: 30,
-                    healthCheck: { path: healthPath, port: "traffic-port", protocol: "HTTP", matcher: "200-399", interval: 30, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3 },
-                    tags,
-                },
-                child,
-            );
+            const { group, listener } = serve(entry, port, healthPath, "instance");
             // A new store host is a new target (the attachment is replaced with its instance id).
             new aws.lb.TargetGroupAttachment(`${name}-${entry.name}-host`, { targetGroupArn: group.arn, targetId: args.storeHostId, port }, { parent: group });
-            this.operatorListeners.push(
-                new aws.lb.Listener(
-                    `${name}-${entry.name}-${port}`,
-                    { loadBalancerArn: this.loadBalancer.arn, port, protocol: "HTTPS", sslPolicy: TLS_POLICY, certificateArn, defaultActions: [{ type: "forward", targetGroupArn: group.arn }], tags },
-                    child,
-                ),
-            );
+            this.operatorListeners.push(listener);
         }
         this.registerOutputs({ dnsName: this.loadBalancer.dnsName });
     }
