@@ -204,7 +204,7 @@ ops_recover() {
   if [[ -d $SOFIA_STAGING_DIR ]]; then find "$SOFIA_STAGING_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} + || return 1; fi
   stop_temp_redis_left
   release_checkpoint_left
-  remove_restore_copies_left || return 1
+  remove_restore_copies_left
 
   [[ -f $SOFIA_JOURNAL ]] || return 0
   op=$(journal_get op) phase=$(journal_get phase) id=$(journal_get id)
@@ -324,14 +324,19 @@ SEED_REDIS_PIDFILE="$SOFIA_STATE_DIR/seed-redis.pid"
 # beside its live directory, as <dir>.restore-new, and renames it into place. Killed before the
 # rename, it leaves that partial copy: nobody's once the lock is ours, and EFS bills for its bytes.
 # Never the live directory or its safety copy (the journal's, put back above or by rollback_dirs).
+# A copy that cannot be removed is said and left: it holds nothing anyone needs, and must not stop
+# the backups (the next restore removes it before it unpacks).
 remove_restore_copies_left() {
   local name dir
   [[ -r ${SOFIA_BACKUP_ITEMS:-} ]] || return 0
   while IFS=$'\t' read -r name _ _ _ dir _; do
     [[ -z $name || $name == \#* || -z $dir || $dir == - ]] && continue
     [[ -e $dir.restore-new ]] || continue
-    rm -rf "$dir.restore-new" || { ops_log "could not remove $dir.restore-new, the partial copy of a restore that was killed; remove it by hand"; return 1; }
-    ops_log "removed $dir.restore-new, the partial copy of a restore that was killed while it unpacked"
+    if rm -rf "$dir.restore-new"; then
+      ops_log "removed $dir.restore-new, the partial copy of a restore that was killed while it unpacked"
+    else
+      ops_log "could not remove $dir.restore-new, the partial copy of a restore that was killed (it holds nothing live; this goes on): remove it by hand, or the next restore does"
+    fi
   done <"$SOFIA_BACKUP_ITEMS"
 }
 

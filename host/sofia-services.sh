@@ -59,6 +59,8 @@ THEMES=${SOFIA_THEMES:?not in the host layout (host.env); run pulumi up to reins
 THEME_RUNNER=${SOFIA_THEME_RUNNER:?not in the host layout (host.env); run pulumi up to reinstall it}
 # A browser's first start in a fresh container, and its image's first pull, take a while.
 THEME_TIMEOUT=${SOFIA_THEME_TIMEOUT:-600}
+# At an ECS task, the image pulled before: per task, so that many tasks stay within the deploy step's time.
+THEME_TASK_TIMEOUT=${SOFIA_THEME_TASK_TIMEOUT:-180}
 # The host lock and the recovery of interrupted operations (sofia-ops.sh).
 # shellcheck source=/dev/null
 source "${SOFIA_OPS_LIB:?not in the host layout (host.env); run pulumi up to reinstall it}"
@@ -68,11 +70,13 @@ OPS_WAIT=${SOFIA_OPS_WAIT:-1800}
 
 [[ -r $CATALOG ]] || die "no catalog at $CATALOG; it is installed by the stack (pulumi up), check the sofia host-files SSM association"
 
-# Rows: stage, name, container, grace seconds, health URL or "-", "yes" when a deploy quiesces it.
-declare -a STAGE NAME CONTAINER GRACE HEALTH QUIESCE
-while IFS=$'\t' read -r stage name container grace health quiesce; do
+# Rows: stage, name, container, grace seconds, health URL or "-", "yes" when a deploy quiesces it,
+# "yes" when nothing waits for it (the operators' tools: Grafana down must not fail a start, a
+# restore's verification or a deploy; its own health alarm says so).
+declare -a STAGE NAME CONTAINER GRACE HEALTH QUIESCE UNWAITED
+while IFS=$'\t' read -r stage name container grace health quiesce unwaited _; do
   [[ -z $stage || $stage == \#* ]] && continue
-  STAGE+=("$stage"); NAME+=("$name"); CONTAINER+=("$container"); GRACE+=("$grace"); HEALTH+=("$health"); QUIESCE+=("${quiesce:--}")
+  STAGE+=("$stage"); NAME+=("$name"); CONTAINER+=("$container"); GRACE+=("$grace"); HEALTH+=("$health"); QUIESCE+=("${quiesce:--}"); UNWAITED+=("${unwaited:--}")
 done < "$CATALOG"
 (( ${#NAME[@]} > 0 )) || die "catalog $CATALOG lists no services"
 LAST_STAGE=$(printf '%s\n' "${STAGE[@]}" | sort -n | tail -n 1)
@@ -88,6 +92,8 @@ wait_healthy() {
     pending=()
     for i in "${!NAME[@]}"; do
       [[ ${STAGE[$i]} == "$stage" ]] || continue
+      # Started, never waited for: said once, after the stage's own wait.
+      [[ ${UNWAITED[$i]} == yes ]] && continue
       status=$(health_of "${CONTAINER[$i]}")
       case $status in
         healthy) ;;
@@ -124,6 +130,10 @@ cmd_start() {
     done
     wait_healthy "$stage"
     log "stage $stage: healthy"
+    for i in "${!NAME[@]}"; do
+      [[ ${STAGE[$i]} == "$stage" && ${UNWAITED[$i]} == yes ]] || continue
+      log "stage $stage: ${NAME[$i]} is $(health_of "${CONTAINER[$i]}") (an operators' tool: nothing waits for it; its health alarm watches it)"
+    done
     fault_point "started-stage-$stage"
   done
   # Everything runs: whatever a deploy had quiesced is running again too.
@@ -162,14 +172,19 @@ cmd_verify() {
     *) die "usage: sofia-services verify [--without-flows]" ;;
   esac
   # A service without /health (an ingestor) counts too: a deploy must not pass with it stopped.
+  # An operators' tool is said, never counted: Sofia serves its clients without it.
   for i in "${!NAME[@]}"; do
-    running "${CONTAINER[$i]}" || stopped+=("${NAME[$i]}")
+    running "${CONTAINER[$i]}" && continue
+    if [[ ${UNWAITED[$i]} == yes ]]; then log "verify: ${NAME[$i]} is not running (an operators' tool: not counted; its health alarm watches it)"; continue; fi
+    stopped+=("${NAME[$i]}")
   done
   (( ${#stopped[@]} == 0 )) || die "verify: not running: ${stopped[*]}; start them in order: sofia-services start"
   for i in "${!NAME[@]}"; do
     [[ ${HEALTH[$i]} == - ]] && continue
     if curl -fsS --max-time 5 -o /dev/null "${HEALTH[$i]}"; then
       log "verify: ${NAME[$i]} healthy (${HEALTH[$i]})"
+    elif [[ ${UNWAITED[$i]} == yes ]]; then
+      log "verify: ${NAME[$i]} NOT healthy (${HEALTH[$i]}; an operators' tool: not counted; its health alarm watches it)"
     else
       failed+=("${NAME[$i]}")
       log "verify: ${NAME[$i]} NOT healthy (${HEALTH[$i]})"
@@ -197,20 +212,29 @@ cmd_verify() {
 verify_theme() {
   [[ -r $THEMES ]] || die "verify: no theme table at $THEMES; it is installed by the stack (pulumi up)"
   [[ -r $THEME_RUNNER ]] || die "verify: no theme runner at $THEME_RUNNER; it is installed by the stack (pulumi up)"
-  local service network image checks address addresses broken=() unchecked=()
+  local service network image checks address addresses again theme_status broken=() unchecked=()
   while IFS=$'\t' read -r service network image checks; do
     [[ -z $service || $service == \#* ]] && continue
     if [[ $network != ecs:* ]]; then
       theme_check "$service" "$network" "$image" "$checks"
+      theme_result "$service" "$image"
       continue
     fi
     if ! addresses=$(ecs_task_addresses "${network#ecs:}"); then
       unchecked+=("$service (its tasks' addresses could not be read from ECS: the lines above say why)")
       continue
     fi
-    [[ -n $addresses ]] || { unchecked+=("$service (ECS runs no task of it)"); continue; }
+    [[ -n $addresses ]] || { unchecked+=("$service (ECS runs no healthy task of it)"); continue; }
     for address in $addresses; do
-      theme_check "$service (task $address)" bridge "$image" "$(jq -c --arg a "$address" 'map(.base |= sub("\\{task\\}"; $a))' <<<"$checks")"
+      # Each task after the pull, in a bounded time: a browser at a task answers within minutes or never.
+      THEME_TIMEOUT=$THEME_TASK_TIMEOUT theme_check "$service (task $address)" bridge "$image" "$(jq -c --arg a "$address" 'map(.base |= sub("\\{task\\}"; $a))' <<<"$checks")"
+      # A task ECS stopped or replaced meanwhile (a scale-in, a failing task's successor) is not the
+      # release's failure: asked again, it is gone. A broken theme (3) counts whatever ECS says.
+      if (( theme_status != 0 && theme_status != 3 )) && again=$(ecs_task_addresses "${network#ecs:}") && ! grep -qxF "$address" <<<"$again"; then
+        log "verify: theme of $service (task $address): ECS no longer runs it healthy; not counted"
+        continue
+      fi
+      theme_result "$service (task $address)" "$image"
     done
   done <"$THEMES"
   (( ${#broken[@]} == 0 )) || die "verify: theme broken: ${broken[*]} (the lines above name each marker that differs); the release is not verified: roll it back or fix the UI image"
@@ -218,15 +242,15 @@ verify_theme() {
   return 0
 }
 
-# One check in the browser; its result lands in verify_theme's broken/unchecked lists.
+# One check in the browser, its lines logged; its exit status in verify_theme's theme_status.
 theme_check() {  # label network image checks
-  local label=$1 network=$2 image=$3 conf out status
+  local label=$1 network=$2 image=$3 conf out
   conf=$(mktemp)
   printf '%s\n' "$4" >"$conf"
   # The browser runs as the image's own user: it must read the checks.
   chmod 0644 "$conf"
   if [[ $image == - ]]; then
-    out=$(timeout -k 20 "$THEME_TIMEOUT" node "$THEME_RUNNER" "$conf" 2>&1) && status=0 || status=$?
+    out=$(timeout -k 20 "$THEME_TIMEOUT" node "$THEME_RUNNER" "$conf" 2>&1) && theme_status=0 || theme_status=$?
   else
     # A name of its own, so that a run killed with the CLI (timeout, SSM) leaves nothing behind;
     # --init: node as PID 1 would ignore the SIGTERM docker forwards. Limits like every container.
@@ -236,20 +260,25 @@ theme_check() {  # label network image checks
     trap 'docker rm -f "$theme_container" >/dev/null 2>&1 || true; exit 143' TERM INT
     out=$(timeout -k 20 "$THEME_TIMEOUT" docker run --rm --init --name "$theme_container" --network "$network" --memory 1g --pids-limit 512 --shm-size 256m \
       -v "$(dirname "$THEME_RUNNER"):/checks:ro" -v "$conf:/checks.json:ro" \
-      -e NODE_PATH=/home/pptruser/node_modules --entrypoint node "$image" "/checks/$(basename "$THEME_RUNNER")" /checks.json 2>&1) && status=0 || status=$?
+      -e NODE_PATH=/home/pptruser/node_modules --entrypoint node "$image" "/checks/$(basename "$THEME_RUNNER")" /checks.json 2>&1) && theme_status=0 || theme_status=$?
     docker rm -f "$theme_container" >/dev/null 2>&1 || true
     trap - EXIT TERM INT
   fi
   rm -f "$conf"
   while IFS= read -r line; do [[ -n $line ]] && log "verify: theme of $label: $line"; done <<<"$out"
-  case $status in
+}
+
+# theme_status into verify_theme's lists: 3 is a broken theme, anything else but 0 no check at all.
+theme_result() {  # label image
+  case $theme_status in
     0) ;;
-    3) broken+=("$label") ;;
-    *) unchecked+=("$label (exit $status${image:+, browser image $image})") ;;
+    3) broken+=("$1") ;;
+    *) unchecked+=("$1 (exit $theme_status${2:+, browser image $2})") ;;
   esac
 }
 
-# The private addresses of an ECS service's running tasks (awsvpc: one each), one per line; the
+# The private addresses of an ECS service's running, healthy tasks (awsvpc: one each; a task that has
+# not passed its container health check may not listen yet), one per line; the
 # calls bounded, as every AWS call a deploy waits on. Fails, saying why on stderr (stdout is the
 # addresses), when ECS cannot be read.
 ecs_task_addresses() {  # <region>/<cluster>/<service>
@@ -261,7 +290,7 @@ ecs_task_addresses() {  # <region>/<cluster>/<service>
   [[ -n $arns ]] || return 0
   # shellcheck disable=SC2086 # one argument per task ARN
   aws ecs describe-tasks "${bounded[@]}" --tasks $arns |
-    jq -r '.tasks[] | select(.lastStatus == "RUNNING") | .attachments[]? | .details[]? | select(.name == "privateIPv4Address") | .value | select(test("^[0-9]{1,3}(\\.[0-9]{1,3}){3}$"))' ||
+    jq -r '.tasks[] | select(.lastStatus == "RUNNING" and .healthStatus == "HEALTHY") | .attachments[]? | .details[]? | select(.name == "privateIPv4Address") | .value | select(test("^[0-9]{1,3}(\\.[0-9]{1,3}){3}$"))' ||
     { log "verify: could not read the addresses of $service's tasks in cluster $cluster ($region)" >&2; return 1; }
 }
 

@@ -327,7 +327,7 @@ describe("topology ecs: prod's plan from the one catalog", () => {
             const plan = await planStack(stack, [...ECS, ...extra]);
             const themes = installedFiles(plan).find((f) => f.path === "/etc/sofia/themes.tsv")!.content.split("\n").filter((l) => l && !l.startsWith("#"));
             expect(themes.map((r) => r.split("\t").slice(0, 3))).toEqual([["ui", `ecs:eu-central-1/sofia-${stack}/ui`, "ghcr.io/puppeteer/puppeteer:24.10.0"]]);
-            expect(JSON.parse(themes[0].split("\t")[3])[0].base).toBe("http://{task}:8080");
+            expect(JSON.parse(themes[0].split("\t")[3])[0]).toMatchObject({ base: "http://{task}:8080", confine: true });
             const verify = plan.resources.find((r) => r.name === "sofia-deploy-verify-run")!;
             expect(String(verify.inputs.create)).toMatch(/sofia-services flows --wait$/);
             const reader = plan.resources.find((r) => r.name === "sofia-theme-tasks")!;
@@ -343,6 +343,13 @@ describe("topology ecs: prod's plan from the one catalog", () => {
             expect(rule).toMatchObject({ fromPort: 8080, toPort: 8080, referencedSecurityGroupId: storeHostSg });
         }
         expect(() => taskReadPolicy("arn:aws:ecs:eu-central-1:123456789012:service/sofia-prod/ui")).toThrow(/not an ECS cluster's ARN/);
+        // A release pulls the browser image on the store host before any service changes (a registry that fails stops it with nothing changed).
+        const release = await planStack("prod", [...ECS, `images.api=ghcr.io/sofia-v2/api:2026.12.1@sha256:${"a".repeat(64)}`]);
+        const pull = release.resources.find((r) => r.name === "sofia-deploy-pull-browser-run")!;
+        expect(String(pull.inputs.create)).toMatch(/sofia-services pull-browser$/);
+        // The first stage's service (each later stage waits for the one before).
+        expect(ofType(release, "aws:ecs/service:Service").find((x) => x.inputs.name === "metrics")!.dependsOn).toContain(pull.urn);
+        expect(release.resources.find((r) => r.name === "sofia-deploy-hold-writers")!.dependsOn).toContain(pull.urn);
     });
 
     it("TimescaleDB the same way: on the store host with Grafana, reached by the tasks that talk to it, every policy passing", async () => {
@@ -376,6 +383,14 @@ describe("topology ecs: prod's plan from the one catalog", () => {
         // The canaries, as on the host: through the load balancer by the clients' name, their alarms with them.
         expect(ofType(plan, "aws:synthetics/canary:Canary").map((c) => c.inputs.name).sort()).toEqual(["sofia-prod-api", "sofia-prod-ui"]);
         expect(names.filter((n) => n.startsWith("sofia-prod-synthetic"))).not.toEqual([]);
+        // The 5xx share reads the clients' target groups (the operators' Grafana behind the same load balancer counts in neither part), and the load balancer's own 5xx.
+        const share = (p: typeof plan) => ofType(p, "aws:cloudwatch/metricAlarm:MetricAlarm").find((x) => x.inputs.name === "sofia-prod-http-5xx")!.inputs.metricQueries as { id: string; expression?: string; metric?: { metricName: string; dimensions: Record<string, string> } }[];
+        const groupsOf = (p: typeof plan) => share(p).filter((q) => q.metric?.dimensions.TargetGroup).map((q) => q.metric!.dimensions.TargetGroup);
+        expect(share(plan).map((q) => q.id)).toEqual(["requests_api", "target_api", "requests_ui", "target_ui", "elb", expect.any(String)]);
+        expect(share(plan).find((q) => q.expression)!.expression).toBe("IF((FILL(requests_api, 0) + FILL(requests_ui, 0)) > 0, 100 * (FILL(target_api, 0) + FILL(target_ui, 0) + FILL(elb, 0)) / (FILL(requests_api, 0) + FILL(requests_ui, 0)), 0)");
+        const staff = await planStack("prod", [...ECS, 'staffCidrs=["203.0.113.0/24"]']);
+        expect(groupsOf(staff)).toEqual(groupsOf(plan));
+        expect(groupsOf(plan).every((g) => /sofia-edge-(api|ui)/.test(g))).toBe(true);
         // A singleton held at none alarms too: "1 - running", not "desired - running".
         const tasks = (id: string) => ofType(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.name === `sofia-prod-${id}`)!.inputs.metricQueries as { expression?: string }[];
         expect(tasks("tasks-ts-writer").find((q) => q.expression)!.expression).toBe("1 - FILL(running, 0)");

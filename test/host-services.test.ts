@@ -167,6 +167,26 @@ describe("sofia-services start (the ordered boot)", () => {
         }
     });
 
+    it("starts an operators' tool (Grafana) in its stage but never waits for it: unhealthy or stopped, it fails neither a start (a boot, a restore's) nor a verification, and is said", () => {
+        expect(servicesTable(catalog).split("\n").filter((l) => l.endsWith("\tyes") && !l.startsWith("#")).map((l) => l.split("\t")[1])).toEqual(["grafana"]);
+        container("grafana", ["unhealthy"]);
+        const start = run(["start"]);
+        expect(start.status, start.stderr).toBe(0);
+        expect(start.stdout).toMatch(/stage 1: grafana is unhealthy \(an operators' tool: nothing waits for it; its health alarm watches it\)/);
+        expect(log()).toContain("start sofia-ui");
+        // A store that is not healthy still stops the start.
+        container("questdb", ["unhealthy"]);
+        expect(run(["start"]).status).not.toBe(0);
+        // Stopped, it is said and not counted by a verification.
+        fs.writeFileSync(path.join(dir, "services.tsv"), servicesTable(catalog).replace(/http:\/\/127\.0\.0\.1:\d+\S*/g, "-"));
+        for (const e of catalog) container(e.name, ["healthy"], e.name !== "grafana");
+        const verify = run(["verify", "--without-flows"]);
+        expect(verify.status, verify.stderr).toBe(0);
+        expect(verify.stdout).toContain("verify: grafana is not running (an operators' tool: not counted; its health alarm watches it)");
+        container("api", ["healthy"], false);
+        expect(run(["verify", "--without-flows"]).stderr).toContain("verify: not running: api");
+    });
+
     it("waits while a container is starting, and moves on once it is healthy", () => {
         container("redis", ["starting", "starting", "starting", "healthy"]);
         const r = run(["start"]);
@@ -700,7 +720,9 @@ describe("the catalog table", () => {
     it("has one row per entry that sofia-services reads, stages as the catalog orders them", () => {
         const rows = servicesTable(catalog).split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
         expect(rows.map((r) => `${r[0]}:${r[1]}`)).toEqual(["0:redis", "0:questdb", "0:proxy", "1:metrics", "1:grafana", "2:crypto-ws", "2:equities", "3:ts-writer", "4:news", "4:whale-alerts", "5:api", "6:ui"]);
-        expect(rows.find((r) => r[1] === "api")!.slice(2)).toEqual(["sofia-api", "20", "http://127.0.0.1:8013/health", "-"]);
+        expect(rows.find((r) => r[1] === "api")!.slice(2)).toEqual(["sofia-api", "20", "http://127.0.0.1:8013/health", "-", "-"]);
+        // What nothing waits for: the operators' tools.
+        expect(rows.filter((r) => r[6] === "yes").map((r) => r[1])).toEqual(["grafana"]);
         // The writers a release deploy quiesces: the catalog's `quiesce` entries.
         expect(rows.filter((r) => r[5] === "yes").map((r) => r[1])).toEqual(["crypto-ws", "equities", "ts-writer", "news", "whale-alerts"]);
         expect(rows.find((r) => r[1] === "crypto-ws")![4]).toBe("-");
@@ -799,12 +821,15 @@ describe("sofia-services verify: the UI's theme, in a real browser (the catalog'
     let server: http.Server;
     let base: string;
     let variant: "good" | "broken" = "good";
+    /** A page that also loads from here (a store's port on the store host's address, say). */
+    let reaching: string | undefined;
     beforeAll(async () => {
         // A stand-in UI: the catalog's theme, or the page without its stylesheet; a price that moves.
         server = http.createServer((_req, res) => {
             const css = variant === "good" ? "<style>:root { color-scheme: dark; } body { background-color: #0d1117; }</style>" : "";
+            const reach = reaching ? `<img src="${reaching}/ilp"><script>fetch("${reaching}/write", { method: "POST", body: "ticks,sym=X price=1" }).catch(() => {})</script>` : "";
             res.setHeader("content-type", "text/html");
-            res.end(`<!doctype html><html data-theme="sofia-dark"><head>${css}</head><body><p>BTC ${(60000 + Math.random() * 5000).toFixed(2)}</p></body></html>`);
+            res.end(`<!doctype html><html data-theme="sofia-dark"><head>${css}</head><body><p>BTC ${(60000 + Math.random() * 5000).toFixed(2)}</p>${reach}</body></html>`);
         });
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
         base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
@@ -883,6 +908,25 @@ describe("sofia-services verify: the UI's theme, in a real browser (the catalog'
         expect(ok.stdout.split("\n").filter((l) => l.includes(`verify: theme of ui (task 127.0.0.1): http://127.0.0.1:${new URL(base).port}: theme intact`))).toHaveLength(2);
         expect(ok.stdout).toMatch(/^verified-at \S+$/m);
         expect(fs.readFileSync(awsLog, "utf8")).toMatch(/ecs list-tasks --region eu-central-1 --cluster sofia-prod --cli-connect-timeout 10 --cli-read-timeout 30 --output json --service-name ui --desired-status RUNNING/);
+        // Confined: the page's own loads and scripts reach nothing but its task (the browser shares the store host's reach).
+        const hits: string[] = [];
+        const store = http.createServer((req, res) => (hits.push(`${req.method} ${req.url}`), res.end()));
+        await new Promise<void>((r) => store.listen(0, "127.0.0.1", r));
+        reaching = `http://127.0.0.1:${(store.address() as net.AddressInfo).port}`;
+        try {
+            const confined = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1" });
+            expect(confined.status, confined.stdout + confined.stderr).toBe(0);
+            expect(confined.stdout).toContain(`refused: ${reaching} (the check is confined to http://127.0.0.1:${new URL(base).port})`);
+            expect(hits).toEqual([]);
+            // The host's own check is not confined (its browser is on the UI's network alone): the same page reaches the other server there.
+            const open = await verify(table(), [], browser);
+            expect(open.status, open.stdout + open.stderr).toBe(0);
+            expect(hits).toContain("GET /ilp");
+        } finally {
+            reaching = undefined;
+            await new Promise<void>((r) => store.close(() => r()));
+            fs.writeFileSync(path.join(dir, "themes.tsv"), ecsTable);
+        }
         variant = "broken";
         const bad = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1" });
         expect(bad.status).not.toBe(0);
@@ -891,7 +935,21 @@ describe("sofia-services verify: the UI's theme, in a real browser (the catalog'
         variant = "good";
         const none = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "" });
         expect(none.status).not.toBe(0);
-        expect(none.stderr).toContain("the theme could not be checked: ui (ECS runs no task of it)");
+        expect(none.stderr).toContain("the theme could not be checked: ui (ECS runs no healthy task of it)");
+        // A task not yet healthy is not asked (it may not listen yet).
+        fs.rmSync(awsLog, { force: true });
+        const starting = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1 127.0.0.2", ECS_DOUBLE_TASK_UNHEALTHY: "127.0.0.2" });
+        expect(starting.status, starting.stdout + starting.stderr).toBe(0);
+        expect(starting.stdout).not.toContain("task 127.0.0.2");
+        // A task that cannot be reached counts, unless ECS no longer runs it when asked again (stopped or replaced meanwhile).
+        fs.rmSync(awsLog, { force: true });
+        const gone = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1 127.0.0.2", ECS_DOUBLE_TASK_GONE: "127.0.0.2" });
+        expect(gone.status, gone.stdout + gone.stderr).toBe(0);
+        expect(gone.stdout).toContain("verify: theme of ui (task 127.0.0.2): ECS no longer runs it healthy; not counted");
+        fs.rmSync(awsLog, { force: true });
+        const unreachable = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1 127.0.0.2" });
+        expect(unreachable.status).not.toBe(0);
+        expect(unreachable.stderr).toMatch(/the theme could not be checked: ui \(task 127\.0\.0\.2\) \(exit 2/);
         const denied = await ecs({ ECS_DOUBLE_TASK_ADDRESSES: "127.0.0.1", ECS_DOUBLE_LIST_FAILS: "1" });
         expect(denied.status).not.toBe(0);
         expect(denied.stderr).toContain("verify: could not list the tasks of ui in cluster sofia-prod (eu-central-1)");

@@ -6,7 +6,9 @@
  *
  *   node run-local.js <checks.json>
  *
- * checks.json is `[{ base, theme?: { path, markers }, paths? }]`, as the canary's CHECKS. Prints
+ * checks.json is `[{ base, theme?: { path, markers }, paths?, confine? }]`, as the canary's CHECKS;
+ * `confine`: the page may load nothing but from its base's origin (the ECS topology's store host,
+ * where the browser shares the host's reach: the stores' ports on its private address). Prints
  * one line per check and per failure; exits 3 naming every failure (a broken theme, a path that
  * fails), and 2 (or Node's own 1) when it could not check at all: only 3 may fail a release.
  * Puppeteer comes from the image it runs in (`puppeteer`) or from puppeteer-core with a browser at
@@ -42,6 +44,19 @@ async function main() {
   const failures = [];
   try {
     const page = await browser.newPage();
+    const confined = new Set(checks.filter((c) => c.confine).map((c) => new URL(c.base).origin));
+    if (confined.size) {
+      // Every request the page makes, its scripts' too, but to its own origin is refused (a WebSocket is not a request here).
+      await page.setRequestInterception(true);
+      page.on("request", (r) => {
+        const url = new URL(r.url());
+        if (confined.has(url.origin) || ["data:", "blob:", "about:"].includes(url.protocol)) r.continue();
+        else {
+          console.log(`refused: ${url.origin} (the check is confined to ${[...confined].join(", ")})`);
+          r.abort("blockedbyclient");
+        }
+      });
+    }
     for (const c of checks) {
       const found = [];
       if (c.theme) found.push(...(await checkTheme(page, new URL(c.theme.path, c.base).toString(), c.theme.markers)));

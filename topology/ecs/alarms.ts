@@ -74,16 +74,26 @@ export function ecsAlarms(catalog: readonly CatalogEntry[], s: Settings, signals
         };
     });
     const lb = { LoadBalancer: signals.loadBalancer };
+    // The clients' requests and the apps' 5xx by the clients' target groups: the operators' Grafana
+    // behind the same load balancer (staffCidrs) neither dilutes the share nor adds its own errors.
+    // The load balancer's own 5xx (no healthy target, a timeout) has no target group dimension.
+    const groups = Object.entries(signals.targetGroups);
+    const id = (kind: string, app: string) => `${kind}_${app.replace(/\W/g, "_")}`;
+    const sum = (kind: string) => groups.map(([app]) => `FILL(${id(kind, app)}, 0)`).join(" + ");
+    // CloudWatch takes at most 10 metrics in one alarm's math (PutMetricAlarm).
+    if (2 * groups.length + 1 > 10) throw new Error(`http-5xx: ${groups.length} client target groups need ${2 * groups.length + 1} metrics in one alarm, over CloudWatch's 10: split the alarm per app`);
     const http5xx: AlarmSpec = {
         id: "http-5xx",
         level: 2,
         description: `More than ${a.http5xxPercent}% of client requests answered 5xx (by the apps or the load balancer) for 3 minutes. First: the target groups' health in the EC2 console, then the API's and UI's log groups.`,
         expression: {
-            expression: "IF(requests > 0, 100 * (FILL(target, 0) + FILL(elb, 0)) / requests, 0)",
+            expression: `IF((${sum("requests")}) > 0, 100 * (${sum("target")} + FILL(elb, 0)) / (${sum("requests")}), 0)`,
             label: "5xx share of requests, %",
             metrics: [
-                { id: "requests", namespace: "AWS/ApplicationELB", name: "RequestCount", dimensions: lb, statistic: "Sum" },
-                { id: "target", namespace: "AWS/ApplicationELB", name: "HTTPCode_Target_5XX_Count", dimensions: lb, statistic: "Sum" },
+                ...groups.flatMap(([app, group]) => [
+                    { id: id("requests", app), namespace: "AWS/ApplicationELB", name: "RequestCount", dimensions: { ...lb, TargetGroup: group }, statistic: "Sum" },
+                    { id: id("target", app), namespace: "AWS/ApplicationELB", name: "HTTPCode_Target_5XX_Count", dimensions: { ...lb, TargetGroup: group }, statistic: "Sum" },
+                ]),
                 { id: "elb", namespace: "AWS/ApplicationELB", name: "HTTPCode_ELB_5XX_Count", dimensions: lb, statistic: "Sum" },
             ],
         },

@@ -309,6 +309,9 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             { parent: this, dependsOn: [...before], replaceOnChanges: ["triggers"] },
         );
         before.push(recorded);
+        // The theme check's browser image on the store host before any service changes, as the host's
+        // deploy pulls it before its page: a registry that fails stops the update with nothing changed.
+        if (kind !== "none" && themedApps(catalog).length) before.push(hostStep("deploy-pull-browser", `${SERVICES_BIN} pull-browser`, [...before], [JSON.stringify(release), fingerprint, deployAttempt()]));
         const releaseTriggers = [JSON.stringify(release), deployAttempt()];
         const scaleWriters = `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack}`;
         const heldHint = `The writers (${writers.join(", ")}) are held at no task: any next update gives them back, or now: ${scaleWriters} 1 ${writers.join(" ")}`;
@@ -461,6 +464,8 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                       command: `${SERVICES_BIN} flows --wait`,
                       triggers: [JSON.stringify(release), fingerprint, deployAttempt()],
                       requires: hostFiles.installed,
+                      // The writers' rows (minutes), then a browser at each UI task (sofia-services' per-task bound).
+                      timeoutSeconds: 3600,
                       after: [rollout, ...(canaries ? [canaries] : []), ...(taskReader ? [taskReader] : []), ...hostFiles.associations],
                   },
                   { parent: this },

@@ -15,7 +15,8 @@ export const TASK_ADDRESS = "{task}";
 
 /** themes.tsv of the store host: `ecs:<region>/<cluster>/<service>` where the host's names a Docker network. */
 export function ecsThemeTable(catalog: readonly CatalogEntry[], s: Pick<Settings, "region" | "stack">, image = THEME_BROWSER_IMAGE): string {
-    return themeTable(catalog, image, (e, port) => ({ network: `ecs:${s.region}/${clusterName(s.stack)}/${e.name}`, base: `http://${TASK_ADDRESS}:${port}` }));
+    // Confined: the browser shares the store host's reach (the stores' ports on its private address), the page may load from its own task alone.
+    return themeTable(catalog, image, (e, port) => ({ network: `ecs:${s.region}/${clusterName(s.stack)}/${e.name}`, base: `http://${TASK_ADDRESS}:${port}`, confine: true }));
 }
 
 /** The apps the store host's browser reaches on their client port. */
