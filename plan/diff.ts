@@ -147,7 +147,10 @@ function dangerOf(d: ResourceDiff, before: PlannedResource | undefined, after: P
     if (destroys && r.type === "aws:ebs/volume:Volume") found.push(`${VERB[d.op]} the data volume ${r.name}${because}: every store on it is lost unless restored${protect}`);
     if (destroys && r.type === "aws:s3/bucket:Bucket") found.push(`${VERB[d.op]} the backup bucket ${r.name}${because}: every backup in it is lost${protect}`);
     if (d.op === "replace" && r.type === "aws:ec2/instance:Instance") found.push(`replaces the host ${r.name}${because}: the services are down until the new host has booted and started them; what is on its root volume is lost (the data volume is moved over)`);
-    if (destroys && r.type === "docker:index/volume:Volume") found.push(`${VERB[d.op]} the Docker volume ${String(r.inputs.name ?? r.name)}${because}: what is stored in it is lost unless restored`);
+    // Gone from the program, a resource the stack recorded with retainOnDelete is dropped from the stack, not deleted: the engine reads the option from the old state.
+    const kept = d.op === "delete" && before?.options?.retainOnDelete === true;
+    if (destroys && r.type === "docker:index/volume:Volume")
+        found.push(kept ? `drops the Docker volume ${String(r.inputs.name ?? r.name)} from the stack: it stays on the host with what is stored in it (retainOnDelete); remove it by hand once nothing needs it` : `${VERB[d.op]} the Docker volume ${String(r.inputs.name ?? r.name)}${because}: what is stored in it is lost unless restored`);
     if (r.type.startsWith("aws:vpc/securityGroup") && d.op !== "delete") {
         const rule = after!.inputs;
         const reach = ["ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId"];
@@ -198,7 +201,11 @@ function weakened(d: ResourceDiff, r: PlannedResource, before: PlannedResource |
     const found: string[] = [];
     const name = `${r.name} (${r.type.split(":").pop()})`;
     for (const opt of ["protect", "retainOnDelete"] as const) {
-        if (before?.options?.[opt] && !(after?.options?.[opt] ?? false)) found.push(`takes ${opt} off ${name}: the engine may now delete it`);
+        if (!before?.options?.[opt]) continue;
+        // Gone from the program, the old state's options hold: a protected resource stops the update; a retained one is left in place.
+        if (d.op === "delete") {
+            if (opt === "protect") found.push(`deletes the protected ${name}: the update stops there until the protection is lifted (pulumi state unprotect)`);
+        } else if (!(after?.options?.[opt] ?? false)) found.push(`takes ${opt} off ${name}: the engine may now delete it`);
     }
     const became = (path: string, bad: (v: unknown) => boolean) => after !== undefined && bad(at(after, path)) && !bad(at(before, path));
     switch (r.type) {

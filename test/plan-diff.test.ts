@@ -138,6 +138,19 @@ describe("the offline diff of two plans", () => {
         expect(d.resources.find((r) => r.type === "aws:ebs/volume:Volume")?.changes).toContainEqual({ path: "(option) protect", before: true });
     });
 
+    it("a resource gone from the program keeps the old state's guards: a retained Docker volume is dropped from the stack, not lost; a protected one stops the update", () => {
+        const head = structuredClone(base);
+        const volume = head.resources.find((r) => r.type === "docker:index/volume:Volume" && r.options?.retainOnDelete)!;
+        const data = head.resources.find((r) => r.type === "aws:ebs/volume:Volume")!;
+        head.resources = head.resources.filter((r) => r !== volume && r !== data);
+        const says = diffPlans(base, head, REF).danger.map((x) => x.says);
+        const name = String(volume.inputs.name);
+        expect(says).toContainEqual(`drops the Docker volume ${name} from the stack: it stays on the host with what is stored in it (retainOnDelete); remove it by hand once nothing needs it`);
+        expect(says.filter((x) => x.includes(name) && /lost|takes retainOnDelete off/.test(x))).toEqual([]);
+        expect(says).toContainEqual(expect.stringMatching(/deletes the protected sofia-host-data \(Volume\): the update stops there/));
+        expect(says.filter((x) => /takes protect off sofia-host-data/.test(x))).toEqual([]);
+    });
+
     it("does not call a narrowed statement new access", () => {
         const head = structuredClone(base);
         const role = head.resources.find((r) => r.name === "sofia-maintenance-role-policy")!;
