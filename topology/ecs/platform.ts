@@ -245,7 +245,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // The stores' containers: what the tasks, the move and a restore wait for (not Grafana, which only reads them).
         const storeRuns = stores.map((e) => storeContainers.containers[e.name]);
         // A stack moving from the host topology: what the host ran and no longer does stops before any
-        // task starts (never two writers or alerters): its apps and tools first, then its Redis is
+        // task starts (never two writers or alerters): its apps first (Grafana stays), then its Redis is
         // carried into ElastiCache, key by key, with nothing writing to it, and stops. Once each: a new
         // stack's host has none of them.
         const hostStep = (id: string, command: string, after: pulumi.Resource[], triggers: pulumi.Input<unknown>[] = ["host-to-ecs"]) =>
