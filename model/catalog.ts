@@ -468,6 +468,11 @@ export function sofiaCatalog(store: TimeseriesStore): CatalogEntry[] {
         .map((e) => ({ ...e, startsAfter: e.startsAfter.map((n) => (n === TIMESERIES_STORE ? store : n)), ...(e.talksTo ? { talksTo: e.talksTo.map((n) => (n === TIMESERIES_STORE ? store : n)) } : {}) }));
 }
 
+/** The operators' tools (Grafana): no part of a release, and nothing waits for them. */
+export function toolNames(catalog: readonly CatalogEntry[]): string[] {
+    return catalog.filter((e) => e.kind === "tool").map((e) => e.name);
+}
+
 /** Whether an entry gets a generated password of its own: every store, and a tool that takes one. */
 export function ownsPassword(e: Pick<CatalogEntry, "kind" | "adminPassword">): boolean {
     return e.kind === "store" || e.adminPassword === true;

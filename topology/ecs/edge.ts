@@ -79,20 +79,21 @@ export function loadBalancerName(stack: string): string {
     return `sofia-${stack}`;
 }
 
+/** The ports of one kind of entry published to one audience, with the health check the load balancer gives each. */
+function servedPorts(catalog: readonly CatalogEntry[], kind: CatalogEntry["kind"], publish: "clients" | "staff"): { entry: CatalogEntry; port: number; healthPath: string }[] {
+    return catalog.flatMap((entry) =>
+        entry.kind !== kind ? [] : entry.ports.filter((p) => p.publish === publish).map((p) => ({ entry, port: p.port, healthPath: entry.health?.port === p.port ? entry.health.path : "/" })),
+    );
+}
+
 /** The ports the load balancer serves clients on, by app. */
 export function clientListeners(catalog: readonly CatalogEntry[]): { entry: CatalogEntry; port: number; healthPath: string }[] {
-    return catalog.flatMap((entry) =>
-        entry.kind !== "app"
-            ? []
-            : entry.ports.filter((p) => p.publish === "clients").map((p) => ({ entry, port: p.port, healthPath: entry.health?.port === p.port ? entry.health.path : "/" })),
-    );
+    return servedPorts(catalog, "app", "clients");
 }
 
 /** The operators' ports the load balancer serves to `staffCidrs` alone: the tools' (Grafana), which run on the store host. */
 export function staffListeners(catalog: readonly CatalogEntry[]): { entry: CatalogEntry; port: number; healthPath: string }[] {
-    return catalog.flatMap((entry) =>
-        entry.kind !== "tool" ? [] : entry.ports.filter((p) => p.publish === "staff").map((p) => ({ entry, port: p.port, healthPath: entry.health?.port === p.port ? entry.health.path : "/" })),
-    );
+    return servedPorts(catalog, "tool", "staff");
 }
 
 export interface SofiaEdgeArgs {

@@ -17,7 +17,7 @@ import { Host } from "../../components/host";
 import { HostCommand, KEEP_LAST_OUTPUT } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
 import { MaintenanceWindows } from "../../components/maintenance-window";
-import { CatalogEntry, sofiaCatalog } from "../../model/catalog";
+import { CatalogEntry, sofiaCatalog, toolNames } from "../../model/catalog";
 import { Settings } from "../../model/settings";
 import { deployAttempt, deployCommit, deployKind, imagesOf, nextHistory, releaseChanges, releaseOf } from "../../release/deploy";
 import { DeclaredOutputs, ReleaseRecord, VerifiedRelease } from "../../release/outputs";
@@ -87,6 +87,8 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const s = args.settings;
         const { vpcId, subnetIds } = args.network;
         const catalog = sofiaCatalog(s.timeseriesStore);
+        // The scripts name the cluster before it exists (services.ts gives it this name).
+        const cluster = clusterName(s.stack);
         const onHost = storeHostCatalog(catalog);
         const stores = onHost.filter((e) => e.kind === "store");
         const tags = { Project: s.project, Stack: s.stack, ManagedBy: "pulumi" };
@@ -142,7 +144,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         for (const { entry, port } of edge.staffPorts) allowFrom(`${name}-store-${entry.name}-${port}-edge`, host.securityGroup, edge.securityGroup, port, `Sofia ${entry.name} for the operators, through the load balancer`, tags);
         // What AWS's alarms watch: the cluster (by its name: it exists only once the services do), the load balancer, the cache.
         const signals = (storeInstanceId: pulumi.Input<string>): EcsSignals => ({
-            clusterName: clusterName(s.stack),
+            clusterName: cluster,
             loadBalancer: edge.loadBalancer.arnSuffix,
             targetGroups: Object.fromEntries(Object.entries(edge.targetGroups).map(([k, g]) => [k, g.arnSuffix])),
             cacheNodes: cache.nodeIds,
@@ -240,8 +242,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         const fingerprint = ecsFingerprint(catalog, s);
         const commit = deployCommit();
         // A tool (Grafana, on the store host) is no part of the release, as on the host.
-        const tools = catalog.filter((e) => e.kind === "tool").map((e) => e.name);
-        const kind = deployKind(args.previous, images, fingerprint, s.deploy.rollbackId, commit, undefined, tools);
+        const kind = deployKind(args.previous, images, fingerprint, s.deploy.rollbackId, commit, undefined, toolNames(catalog));
         // The stores' containers: what the tasks, the move and a restore wait for (not Grafana, which only reads them).
         const storeRuns = stores.map((e) => storeContainers.containers[e.name]);
         // A stack moving from the host topology: what the host ran and no longer does stops before any
@@ -269,7 +270,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
             const scale = (id: string, count: number | "restart", after: pulumi.Resource[], services = writers) =>
                 new command.local.Command(
                     `${name}-restore-${id}`,
-                    { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} ${count} ${services.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [s.restore.from] },
+                    { create: `./scripts/ecs-scale.sh ${s.region} ${cluster} ${count} ${services.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [s.restore.from] },
                     { parent: this, dependsOn: after, replaceOnChanges: ["triggers"] },
                 );
             // After the move's steps: the host's Redis carried and the apps' files on EFS, mounted.
@@ -305,7 +306,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // attempt killed with the services moved would record the new definitions.
         const recorded = new command.local.Command(
             `${name}-deploy-record-writers`,
-            { create: `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack} record ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [JSON.stringify(release), fingerprint] },
+            { create: `./scripts/ecs-scale.sh ${s.region} ${cluster} record ${writers.join(" ")}`, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [JSON.stringify(release), fingerprint] },
             { parent: this, dependsOn: [...before], replaceOnChanges: ["triggers"] },
         );
         before.push(recorded);
@@ -313,7 +314,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // deploy pulls it before its page: a registry that fails stops the update with nothing changed.
         if (kind !== "none" && themedApps(catalog).length) before.push(hostStep("deploy-pull-browser", `${SERVICES_BIN} pull-browser`, [...before], [JSON.stringify(release), fingerprint, deployAttempt()]));
         const releaseTriggers = [JSON.stringify(release), deployAttempt()];
-        const scaleWriters = `./scripts/ecs-scale.sh ${s.region} sofia-${s.stack}`;
+        const scaleWriters = `./scripts/ecs-scale.sh ${s.region} ${cluster}`;
         const heldHint = `The writers (${writers.join(", ")}) are held at no task: any next update gives them back, or now: ${scaleWriters} 1 ${writers.join(" ")}`;
         let held: command.local.Command | undefined;
         let signalled: pulumi.Resource | undefined;
@@ -426,7 +427,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
         // (the circuit breaker sees nothing: it rolled out at no task), and the update fails.
         const released = new command.local.Command(
             `${name}-deploy-release-writers`,
-            { create: `./scripts/ecs-scale.sh --roll-back ${s.region} sofia-${s.stack} 1 ${writers.join(" ")}`, environment: { ECS_SCALE_ROLL_BACK_TO: recorded.stdout }, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
+            { create: `./scripts/ecs-scale.sh --roll-back ${s.region} ${cluster} 1 ${writers.join(" ")}`, environment: { ECS_SCALE_ROLL_BACK_TO: recorded.stdout }, update: KEEP_LAST_OUTPUT, addPreviousOutputInEnv: true, triggers: [deployAttempt()] },
             { parent: this, dependsOn: Object.values(services.services).map((x) => x.service), replaceOnChanges: ["triggers"] },
         );
         const rollout =
@@ -437,7 +438,7 @@ export class SofiaEcsPlatform extends pulumi.ComponentResource {
                       {
                           create: pulumi
                               .all(Object.entries(services.services).map(([app, svc]) => pulumi.interpolate`${app}=${svc.taskDefinition.arn}`))
-                              .apply((pairs) => `./scripts/ecs-rollout-check.sh ${s.region} sofia-${s.stack} ${pairs.join(" ")}`),
+                              .apply((pairs) => `./scripts/ecs-rollout-check.sh ${s.region} ${cluster} ${pairs.join(" ")}`),
                           update: KEEP_LAST_OUTPUT,
                           addPreviousOutputInEnv: true,
                           triggers: [JSON.stringify(release), fingerprint, deployAttempt()],

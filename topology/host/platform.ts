@@ -9,7 +9,7 @@ import { BackupBucket } from "../../components/backup-bucket";
 import { Host, HostArgs } from "../../components/host";
 import { HostCommand } from "../../components/host-command";
 import { HostFiles } from "../../components/host-files";
-import { clientPorts, sofiaCatalog, CatalogEntry } from "../../model/catalog";
+import { clientPorts, sofiaCatalog, CatalogEntry, toolNames } from "../../model/catalog";
 import { BACKUP_BUCKET_PREFIX, backupHostFiles, backupRetention, restoreStep, SofiaBackups } from "./backups";
 import { deployAttempt, deployCommit, deployKind, imagesOf, releaseChanges, releaseOf } from "../../release/deploy";
 import { DeployChecklist, deployGates } from "./deploy-checklist";
@@ -126,7 +126,7 @@ export class SofiaPlatform extends pulumi.ComponentResource {
         const containersFingerprint = containerFingerprint(this.catalog, s);
         const commit = deployCommit();
         const storesFingerprint = storeFingerprint(this.catalog, s);
-        const thisDeploy = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint, this.catalog.filter((e) => e.kind === "tool").map((e) => e.name));
+        const thisDeploy = deployKind(args.previous, images, containersFingerprint, s.deploy.rollbackId, commit, storesFingerprint, toolNames(this.catalog));
         // The checklist comes after what it checks; what it holds back waits at its gates, which it opens.
         const gates = deployGates();
         // Should anything below throw before the checklist opens its gates, they fail with that error.
